@@ -1,0 +1,192 @@
+//! Announce: the compare-and-swap decision loop.
+
+use crate::host::Host;
+use crate::key::key_for_file;
+use crate::model::{AnnounceRequest, Claim, Entry, Error, Hold, KvError};
+use crate::verdict::{self, Decision};
+use crate::{MAX_ATTEMPTS, codec};
+
+/// Place or renew a hold; see the WIT `announce`.
+///
+/// `observed` is the host's belief of the key's latest entry. It is decided on
+/// without a read, but a refusal (or a corrupt value) seen only there is confirmed
+/// by a fresh read first, so a stale replica never refuses a free file.
+pub async fn announce<H: Host>(
+    host: &mut H,
+    request: &AnnounceRequest,
+    ttl_max: u64,
+    observed: Option<Entry>,
+) -> Result<Claim, Error> {
+    verdict::check_agent(&request.agent_id)?;
+    if ttl_max == 0 {
+        return Err(Error::invalid("ttl-max", "the maximum TTL is zero"));
+    }
+    if request.ttl == 0 {
+        return Err(Error::invalid("ttl", "the TTL is zero"));
+    }
+    if request.ttl > ttl_max {
+        return Err(Error::invalid(
+            "ttl",
+            format!(
+                "the TTL of {} ns is above the maximum of {ttl_max} ns",
+                request.ttl
+            ),
+        ));
+    }
+    let key = key_for_file(&request.file)?;
+    let file = crate::path::clean_absolute(&request.file)?;
+    let ttl_seconds = verdict::ttl_seconds(request.ttl);
+
+    let (mut entry, mut fresh) = match observed {
+        Some(entry) => (entry, false),
+        None => (read(host, &key).await?, true),
+    };
+    let mut attempt = 1;
+    loop {
+        let now = host.now();
+        let decision = verdict::hold_of(&key, &file, &entry)
+            .map(|current| verdict::decide_announce(current, &request.agent_id, now, &entry));
+        let expected = match decision {
+            Ok(Decision::Write { expected }) => expected,
+            Ok(Decision::Refuse(_)) | Err(Error::CorruptEntry(_)) if !fresh => {
+                entry = read(host, &key).await?;
+                fresh = true;
+                continue;
+            }
+            Ok(Decision::Refuse(holder)) => return Err(Error::HeldByAnother(holder)),
+            Err(e) => return Err(e),
+        };
+        let hold = Hold {
+            agent_id: request.agent_id.clone(),
+            claimed_at: now,
+            expires_at: now.saturating_add(i64::try_from(request.ttl).unwrap_or(i64::MAX)),
+            checkout_path: request.checkout_path.clone(),
+            ttl: request.ttl,
+        };
+        match host
+            .write_if_revision(&key, codec::encode(&hold), expected, ttl_seconds)
+            .await
+        {
+            Ok(revision) => {
+                return Ok(Claim {
+                    file,
+                    hold,
+                    revision,
+                });
+            }
+            Err(KvError::WrongRevision) => {
+                if attempt == MAX_ATTEMPTS {
+                    return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                }
+                attempt += 1;
+                host.cas_retry(&key, attempt);
+                entry = read(host, &key).await?;
+                fresh = true;
+            }
+            Err(KvError::Unavailable(why)) => return Err(Error::Store(why)),
+        }
+    }
+}
+
+/// A fresh read of `key`; a revision conflict cannot happen on a read.
+pub(crate) async fn read<H: Host>(host: &mut H, key: &str) -> Result<Entry, Error> {
+    host.get(key).await.map_err(|e| match e {
+        KvError::Unavailable(why) => Error::Store(why),
+        KvError::WrongRevision => Error::Store("the store reported a revision conflict on a read".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Operation;
+    use crate::testing::{Call, MemoryHost, request};
+    use futures::executor::block_on;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn vacant_file_is_created_at_revision_zero() {
+        let mut host = MemoryHost::new(1_000);
+        let claim = block_on(announce(&mut host, &request("/f", "a", 30 * S), 60 * S, None)).unwrap();
+        assert_eq!(claim.revision, 1);
+        assert_eq!(claim.hold.claimed_at, 1_000);
+        assert_eq!(claim.hold.expires_at, 1_000 + 30 * S as i64);
+        assert_eq!(host.calls[1], Call::Write { key: "=2Ff".into(), expected: 0, ttl_seconds: 30 });
+    }
+
+    #[test]
+    fn released_key_is_written_at_its_marker_revision_in_one_write() {
+        let mut host = MemoryHost::new(1_000);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        host.delete("=2Ff");
+        host.calls.clear();
+        let claim = block_on(announce(&mut host, &request("/f", "b", S), 60 * S, None)).unwrap();
+        assert_eq!(claim.revision, 3);
+        assert_eq!(host.writes(), 1);
+    }
+
+    #[test]
+    fn held_by_another_is_refused() {
+        let mut host = MemoryHost::new(1_000);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let err = block_on(announce(&mut host, &request("/f", "b", S), 60 * S, None)).unwrap_err();
+        match err {
+            Error::HeldByAnother(c) => assert_eq!(c.hold.agent_id, "a"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stale_hint_never_refuses_a_free_file() {
+        let mut host = MemoryHost::new(1_000);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let stale = host.entry("=2Ff");
+        host.delete("=2Ff");
+        host.calls.clear();
+        let claim = block_on(announce(&mut host, &request("/f", "b", S), 60 * S, Some(stale))).unwrap();
+        assert_eq!(claim.hold.agent_id, "b");
+        assert_eq!(host.gets(), 1, "the refusal was confirmed by one fresh read");
+    }
+
+    #[test]
+    fn a_current_hint_costs_one_write_and_no_read() {
+        let mut host = MemoryHost::new(1_000);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        host.delete("=2Ff");
+        let hint = host.entry("=2Ff");
+        assert_eq!(hint.operation, Operation::Delete);
+        host.calls.clear();
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, Some(hint))).unwrap();
+        assert_eq!((host.gets(), host.writes()), (0, 1));
+    }
+
+    #[test]
+    fn cas_exhaustion_after_eight_attempts_with_seven_retries() {
+        let mut host = MemoryHost::new(1_000);
+        host.conflicts = u32::MAX;
+        let err = block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap_err();
+        assert_eq!(err, Error::CasExhausted(8));
+        assert_eq!(host.writes(), 8);
+        assert_eq!(host.retries, vec![2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn preconditions_are_errors() {
+        let mut host = MemoryHost::new(0);
+        for (req, field) in [
+            (request("/f", "", S), "agent-id"),
+            (request("/f", "  ", S), "agent-id"),
+            (request("/f", "a", 0), "ttl"),
+            (request("/f", "a", 61 * S), "ttl"),
+            (request("", "a", S), "file"),
+            (request("rel/f", "a", S), "file"),
+        ] {
+            match block_on(announce(&mut host, &req, 60 * S, None)) {
+                Err(Error::InvalidInput(i)) => assert_eq!(i.field, field),
+                other => panic!("{req:?}: {other:?}"),
+            }
+        }
+        assert!(host.calls.is_empty(), "bad input touches nothing");
+    }
+}

@@ -1,0 +1,185 @@
+//! The hold JSON codec, byte-compatible with Go's `encoding/json` for `Hold`:
+//! fields in declaration order, none omitted, timestamps via [`crate::timestamp`],
+//! `ttl` as integer nanoseconds, `<`, `>`, `&`, U+2028 and U+2029 escaped as Go does.
+//! Decoding ignores unknown fields and reads missing or null fields as zero values.
+
+use crate::model::Hold;
+use crate::timestamp;
+use serde::{Deserialize, Serialize};
+use std::io;
+
+#[derive(Serialize)]
+struct WireOut<'a> {
+    agent_id: &'a str,
+    claimed_at: String,
+    expires_at: String,
+    checkout_path: &'a str,
+    ttl: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireIn {
+    agent_id: Option<String>,
+    claimed_at: Option<String>,
+    expires_at: Option<String>,
+    checkout_path: Option<String>,
+    ttl: Option<i64>,
+}
+
+/// The bytes stored for `hold`.
+pub fn encode(hold: &Hold) -> Vec<u8> {
+    let wire = WireOut {
+        agent_id: &hold.agent_id,
+        claimed_at: timestamp::format(hold.claimed_at),
+        expires_at: timestamp::format(hold.expires_at),
+        checkout_path: &hold.checkout_path,
+        ttl: i64::try_from(hold.ttl).unwrap_or(i64::MAX),
+    };
+    let mut out = Vec::with_capacity(160);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
+    wire.serialize(&mut ser)
+        .expect("serializing strings and integers cannot fail");
+    out
+}
+
+/// Decode a stored value; the error says why it is not a hold.
+pub fn decode(value: &[u8]) -> Result<Hold, String> {
+    // serde would also read a struct from a JSON array; Go would not.
+    if value.trim_ascii_start().first() == Some(&b'[') {
+        return Err("not a hold: a JSON array".into());
+    }
+    // Go unmarshals `null` into a struct as a no-op: a zero hold.
+    let wire: Option<WireIn> =
+        serde_json::from_slice(value).map_err(|e| format!("not a hold: {e}"))?;
+    let wire = wire.unwrap_or_default();
+    let time = |field: &str, v: Option<String>| match v {
+        None => Ok(i64::MIN),
+        Some(text) => timestamp::parse(&text).map_err(|e| format!("{field}: {e}")),
+    };
+    Ok(Hold {
+        agent_id: wire.agent_id.unwrap_or_default(),
+        claimed_at: time("claimed_at", wire.claimed_at)?,
+        expires_at: time("expires_at", wire.expires_at)?,
+        checkout_path: wire.checkout_path.unwrap_or_default(),
+        ttl: wire.ttl.unwrap_or(0).max(0) as u64,
+    })
+}
+
+/// serde_json's compact output plus Go's HTML-safe escapes.
+struct GoFormatter;
+
+impl serde_json::ser::Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let escape = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(escape.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> Hold {
+        let base = 1_795_666_866_i64 * 1_000_000_000 + 500_000_000;
+        Hold {
+            agent_id: "a1".into(),
+            claimed_at: base,
+            expires_at: base + 30_000_000_000,
+            checkout_path: "/tmp/co".into(),
+            ttl: 30_000_000_000,
+        }
+    }
+
+    #[test]
+    fn encodes_the_go_wire_format_exactly() {
+        assert_eq!(
+            String::from_utf8(encode(&sample())).unwrap(),
+            r#"{"agent_id":"a1","claimed_at":"2026-11-26T04:21:06.5Z","expires_at":"2026-11-26T04:21:36.5Z","checkout_path":"/tmp/co","ttl":30000000000}"#
+        );
+    }
+
+    #[test]
+    fn decodes_a_go_value() {
+        let go = br#"{"agent_id":"a1","claimed_at":"2026-11-26T04:21:06.5Z","expires_at":"2026-11-26T04:21:36.5Z","checkout_path":"/tmp/co","ttl":30000000000}"#;
+        assert_eq!(decode(go).unwrap(), sample());
+    }
+
+    #[test]
+    fn escapes_html_characters_as_go_does() {
+        let mut hold = sample();
+        hold.agent_id = "<a&b>\u{2028}\"".into();
+        let text = String::from_utf8(encode(&hold)).unwrap();
+        assert!(
+            text.starts_with(r#"{"agent_id":"\u003ca\u0026b\u003e\u2028\"""#),
+            "{text}"
+        );
+        assert_eq!(decode(text.as_bytes()).unwrap(), hold);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_missing_ones_are_zero() {
+        let hold = decode(br#"{"agent_id":"x","extra":[1,2],"ttl":5}"#).unwrap();
+        assert_eq!(hold.agent_id, "x");
+        assert_eq!(hold.ttl, 5);
+        assert_eq!(hold.expires_at, i64::MIN, "a zero expires_at means expired");
+        assert_eq!(decode(b"null").unwrap(), Hold {
+            claimed_at: i64::MIN,
+            expires_at: i64::MIN,
+            ..Hold::default()
+        });
+    }
+
+    #[test]
+    fn malformed_values_are_errors() {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"\"a hold\"",
+            br#"{"agent_id":7}"#,
+            br#"{"ttl":"30s"}"#,
+            br#"{"expires_at":"tomorrow"}"#,
+            b"\xff\xfe",
+        ] {
+            assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_round_trips(
+            agent in "\\PC{0,20}",
+            co in "\\PC{0,20}",
+            claimed in any::<i64>(),
+            expires in any::<i64>(),
+            ttl in 0..=i64::MAX as u64,
+        ) {
+            let hold = Hold { agent_id: agent, claimed_at: claimed, expires_at: expires, checkout_path: co, ttl };
+            prop_assert_eq!(decode(&encode(&hold)).unwrap(), hold);
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

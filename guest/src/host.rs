@@ -1,0 +1,32 @@
+//! What the logic needs from its host: the WIT imports, as a trait.
+
+use crate::model::{Entry, KvError, Removal, Timestamp};
+use std::future::Future;
+
+/// The `kv`, `clock` and `observer` imports.
+///
+/// The methods are async so the same logic can run natively over an async store
+/// (the sandbox-cost benchmark). Inside the component every import answers at once,
+/// so each future is ready on its first poll.
+pub trait Host: Send {
+    fn get(&mut self, key: &str) -> impl Future<Output = Result<Entry, KvError>> + Send;
+
+    fn write_if_revision(
+        &mut self,
+        key: &str,
+        value: Vec<u8>,
+        expected: u64,
+        ttl_seconds: u32,
+    ) -> impl Future<Output = Result<u64, KvError>> + Send;
+
+    fn delete_if_revision(
+        &mut self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> impl Future<Output = Result<u64, KvError>> + Send;
+
+    fn now(&mut self) -> Timestamp;
+
+    fn cas_retry(&mut self, key: &str, attempt: u32);
+}

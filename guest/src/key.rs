@@ -1,0 +1,168 @@
+//! The file <-> store key codec.
+//!
+//! Go's rule: percent-escape the cleaned path as a URL path segment (everything but
+//! `A-Z a-z 0-9 - _ . ~ $ & + : = @` becomes `%XX`, `/` included), then turn every
+//! `%` into `=`. JetStream keys allow only `[-/_=.a-zA-Z0-9]` and no empty `.`
+//! tokens, so Go's keys for paths with `~ $ & + : @`, a literal `=`, or a `.` that
+//! ends the key or precedes another `.` are invalid or ambiguous. We escape those
+//! too (`=7E`, `=3D`, `=2E`, ...): identical keys wherever Go's are valid, and Go's
+//! decoder still reads ours.
+
+use crate::model::Error;
+use crate::path::clean_absolute;
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The key of `file`, which must be absolute; it is cleaned first.
+pub fn key_for_file(file: &str) -> Result<String, Error> {
+    let cleaned = clean_absolute(file)?;
+    Ok(escape(&cleaned))
+}
+
+/// Escape an already cleaned path.
+pub fn escape(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut key = String::with_capacity(bytes.len() + bytes.len() / 2);
+    for (i, &b) in bytes.iter().enumerate() {
+        let literal = match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => true,
+            // A dot may not end the key nor start an empty token.
+            b'.' => matches!(bytes.get(i + 1), Some(&next) if next != b'.'),
+            _ => false,
+        };
+        if literal {
+            key.push(b as char);
+        } else {
+            key.push('=');
+            key.push(HEX[(b >> 4) as usize] as char);
+            key.push(HEX[(b & 0xF) as usize] as char);
+        }
+    }
+    key
+}
+
+/// The file a key names (reverses [`key_for_file`] and Go's rule alike).
+pub fn file_for_key(key: &str) -> Result<String, Error> {
+    if key.is_empty() {
+        return Err(Error::invalid("key", "the key is empty"));
+    }
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(byte) => out.push(byte),
+                None => {
+                    return Err(Error::invalid(
+                        "key",
+                        format!("{key:?} has a malformed escape at byte {i}"),
+                    ));
+                }
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| Error::invalid("key", format!("{key:?} does not decode to UTF-8")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn go_wire_vectors() {
+        assert_eq!(key_for_file("/work/a.txt").unwrap(), "=2Fwork=2Fa.txt");
+        assert_eq!(
+            key_for_file("/work/with space/foo.txt").unwrap(),
+            "=2Fwork=2Fwith=20space=2Ffoo.txt"
+        );
+        assert_eq!(key_for_file("/w/é.txt").unwrap(), "=2Fw=2F=C3=A9.txt");
+    }
+
+    #[test]
+    fn characters_go_cannot_key_are_escaped() {
+        assert_eq!(key_for_file("/a~b").unwrap(), "=2Fa=7Eb");
+        assert_eq!(key_for_file("/$&+:@").unwrap(), "=2F=24=26=2B=3A=40");
+        assert_eq!(key_for_file("/a=b").unwrap(), "=2Fa=3Db");
+        assert_eq!(key_for_file("/a.").unwrap(), "=2Fa=2E");
+        assert_eq!(key_for_file("/a..b").unwrap(), "=2Fa=2E.b");
+        assert_eq!(key_for_file("/..a").unwrap(), "=2F=2E.a");
+    }
+
+    #[test]
+    fn keys_are_cleaned_paths() {
+        assert_eq!(
+            key_for_file("/work//x/../a.txt").unwrap(),
+            key_for_file("/work/a.txt").unwrap()
+        );
+    }
+
+    #[test]
+    fn malformed_keys_are_invalid_input() {
+        for key in ["", "=2", "=ZZ", "=FF"] {
+            assert!(
+                matches!(file_for_key(key), Err(Error::InvalidInput(_))),
+                "{key}"
+            );
+        }
+    }
+
+    /// JetStream's key rule plus its token rule (no empty `.` tokens).
+    fn valid_jetstream_key(key: &str) -> bool {
+        !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
+            && !key.starts_with('.')
+            && !key.ends_with('.')
+            && !key.contains("..")
+    }
+
+    proptest! {
+        #[test]
+        fn every_absolute_path_gets_a_valid_key_that_round_trips(s in "/\\PC{0,40}") {
+            if let Ok(key) = key_for_file(&s) {
+                prop_assert!(valid_jetstream_key(&key), "{key}");
+                let cleaned = clean_absolute(&s).unwrap();
+                prop_assert_eq!(file_for_key(&key).unwrap(), cleaned);
+            }
+        }
+
+        #[test]
+        fn keys_match_go_wherever_go_is_valid(s in "/[a-zA-Z0-9_. /é-]{0,30}") {
+            let cleaned = clean_absolute(&s).unwrap();
+            let go = go_key(&cleaned);
+            if valid_jetstream_key(&go) {
+                prop_assert_eq!(escape(&cleaned), go);
+            }
+        }
+
+        #[test]
+        fn file_for_key_never_panics(s in "\\PC{0,40}") {
+            let _ = file_for_key(&s);
+        }
+    }
+
+    /// Go's rule, written out from its documentation, as the oracle.
+    fn go_key(path: &str) -> String {
+        let mut out = String::new();
+        for &b in path.as_bytes() {
+            if b.is_ascii_alphanumeric() || b"-_.~$&+:=@".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("={b:02X}"));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,151 @@
+//! Plain Rust mirrors of the WIT types, so the logic does not depend on bindings.
+
+/// Nanoseconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+/// The value stored at a file's key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hold {
+    pub agent_id: String,
+    pub claimed_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub checkout_path: String,
+    /// Nanoseconds.
+    pub ttl: u64,
+}
+
+/// A hold and the revision it was written at (the fencing token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub file: String,
+    pub hold: Hold,
+    pub revision: u64,
+}
+
+/// The operation behind a key's latest entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Put,
+    Delete,
+    Purge,
+    Expire,
+}
+
+/// A key's latest entry; `found == false` means the key has no entry at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub found: bool,
+    pub value: Vec<u8>,
+    pub revision: u64,
+    pub operation: Operation,
+}
+
+impl Entry {
+    /// The entry of a key that has none.
+    pub fn missing() -> Self {
+        Entry {
+            found: false,
+            value: Vec::new(),
+            revision: 0,
+            operation: Operation::Put,
+        }
+    }
+
+    /// True when the entry is a value (not a marker, not missing).
+    pub fn is_value(&self) -> bool {
+        self.found && self.operation == Operation::Put
+    }
+}
+
+/// Why a marker is left on a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    Released,
+    Expired,
+}
+
+/// A KV import failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvError {
+    WrongRevision,
+    Unavailable(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidInput {
+    pub field: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorruptEntry {
+    pub key: String,
+    pub revision: u64,
+    pub reason: String,
+}
+
+/// Errors of the holds exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    HeldByAnother(Claim),
+    InvalidInput(InvalidInput),
+    CasExhausted(u32),
+    CorruptEntry(CorruptEntry),
+    Store(String),
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput(InvalidInput {
+            field: field.to_string(),
+            reason: reason.into(),
+        })
+    }
+}
+
+/// The arguments of announce.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnnounceRequest {
+    pub file: String,
+    pub agent_id: String,
+    /// Nanoseconds.
+    pub ttl: u64,
+    pub checkout_path: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// Released; the revision of the marker left behind.
+    Released(u64),
+    NotHeld,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Announced(Hold),
+    Released,
+    Expired,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub file: String,
+    pub revision: u64,
+    pub kind: ChangeKind,
+}
+
+/// A store change as the host's watcher saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub entry: Entry,
+    pub snapshot: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interpretation {
+    pub event: Option<Event>,
+    pub expiry_check_at: Option<Timestamp>,
+    pub dropped: Option<String>,
+}

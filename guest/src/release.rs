@@ -1,0 +1,111 @@
+//! Release: revision-gated removal of the caller's own live hold.
+
+use crate::announce::read;
+use crate::host::Host;
+use crate::key::key_for_file;
+use crate::model::{Entry, Error, KvError, ReleaseOutcome, Removal};
+use crate::{MAX_ATTEMPTS, verdict};
+
+/// Remove `agent`'s live hold on `file`; see the WIT `release`.
+///
+/// The delete is gated on the revision judged, so a take-over racing the release
+/// survives it (the Go package's plain delete destroys it). A no-op verdict on the
+/// host's `observed` entry is confirmed by a fresh read.
+pub async fn release<H: Host>(
+    host: &mut H,
+    file: &str,
+    agent: &str,
+    observed: Option<Entry>,
+) -> Result<ReleaseOutcome, Error> {
+    verdict::check_agent(agent)?;
+    let key = key_for_file(file)?;
+    let file = crate::path::clean_absolute(file)?;
+    let (mut entry, mut fresh) = match observed {
+        Some(entry) => (entry, false),
+        None => (read(host, &key).await?, true),
+    };
+    let mut attempt = 1;
+    loop {
+        let current = verdict::hold_of(&key, &file, &entry);
+        let now = host.now();
+        let target = match current.map(|c| verdict::releasable(c, agent, now)) {
+            Ok(Some(claim)) => claim,
+            Ok(None) | Err(Error::CorruptEntry(_)) if !fresh => {
+                entry = read(host, &key).await?;
+                fresh = true;
+                continue;
+            }
+            Ok(None) => return Ok(ReleaseOutcome::NotHeld),
+            Err(e) => return Err(e),
+        };
+        match host
+            .delete_if_revision(&key, target.revision, Removal::Released)
+            .await
+        {
+            Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),
+            Err(KvError::WrongRevision) => {
+                if attempt == MAX_ATTEMPTS {
+                    return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                }
+                attempt += 1;
+                host.cas_retry(&key, attempt);
+                entry = read(host, &key).await?;
+                fresh = true;
+            }
+            Err(KvError::Unavailable(why)) => return Err(Error::Store(why)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::announce::announce;
+    use crate::testing::{MemoryHost, request};
+    use futures::executor::block_on;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn owner_releases_at_the_revision_it_judged() {
+        let mut host = MemoryHost::new(0);
+        let claim = block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let out = block_on(release(&mut host, "/f", "a", None)).unwrap();
+        assert_eq!(out, ReleaseOutcome::Released(claim.revision + 1));
+        assert!(!host.entry("=2Ff").is_value());
+    }
+
+    #[test]
+    fn wrong_agent_missing_and_expired_are_no_ops() {
+        let mut host = MemoryHost::new(0);
+        assert_eq!(block_on(release(&mut host, "/f", "a", None)).unwrap(), ReleaseOutcome::NotHeld);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        assert_eq!(block_on(release(&mut host, "/f", "b", None)).unwrap(), ReleaseOutcome::NotHeld);
+        host.now = 2 * S as i64;
+        assert_eq!(block_on(release(&mut host, "/f", "a", None)).unwrap(), ReleaseOutcome::NotHeld);
+        assert!(host.entry("=2Ff").is_value(), "nothing was deleted");
+    }
+
+    #[test]
+    fn a_take_over_racing_the_release_survives() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        // Between release's read and its delete, b takes the (now expired) hold over.
+        let before = host.entry("=2Ff");
+        host.now = 2 * S as i64;
+        block_on(announce(&mut host, &request("/f", "b", S), 60 * S, None)).unwrap();
+        host.now = 0;
+        let out = block_on(release(&mut host, "/f", "a", Some(before))).unwrap();
+        assert_eq!(out, ReleaseOutcome::NotHeld);
+        let holder = crate::codec::decode(&host.entry("=2Ff").value).unwrap();
+        assert_eq!(holder.agent_id, "b");
+    }
+
+    #[test]
+    fn a_stale_vacant_hint_is_confirmed_before_a_no_op() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let out = block_on(release(&mut host, "/f", "a", Some(crate::Entry::missing()))).unwrap();
+        assert!(matches!(out, ReleaseOutcome::Released(_)));
+    }
+}

@@ -1,0 +1,112 @@
+//! An in-memory host for the unit tests.
+
+use crate::host::Host;
+use crate::model::{AnnounceRequest, Entry, KvError, Operation, Removal, Timestamp};
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Call {
+    Get(String),
+    Write { key: String, expected: u64, ttl_seconds: u32 },
+    Delete { key: String, expected: u64 },
+}
+
+pub struct MemoryHost {
+    pub now: Timestamp,
+    pub entries: HashMap<String, Entry>,
+    pub revision: u64,
+    pub calls: Vec<Call>,
+    /// Writes/deletes still to fail with a revision conflict.
+    pub conflicts: u32,
+    pub retries: Vec<u32>,
+}
+
+pub fn request(file: &str, agent: &str, ttl: u64) -> AnnounceRequest {
+    AnnounceRequest {
+        file: file.into(),
+        agent_id: agent.into(),
+        ttl,
+        checkout_path: "/co".into(),
+    }
+}
+
+impl MemoryHost {
+    pub fn new(now: Timestamp) -> Self {
+        MemoryHost {
+            now,
+            entries: HashMap::new(),
+            revision: 0,
+            calls: Vec::new(),
+            conflicts: 0,
+            retries: Vec::new(),
+        }
+    }
+
+    pub fn entry(&self, key: &str) -> Entry {
+        self.entries.get(key).cloned().unwrap_or_else(Entry::missing)
+    }
+
+    fn set(&mut self, key: &str, value: Vec<u8>, operation: Operation) -> u64 {
+        self.revision += 1;
+        let entry = Entry { found: true, value, revision: self.revision, operation };
+        self.entries.insert(key.to_string(), entry);
+        self.revision
+    }
+
+    pub fn put_raw(&mut self, key: &str, value: &[u8]) {
+        self.set(key, value.to_vec(), Operation::Put);
+    }
+
+    pub fn delete(&mut self, key: &str) {
+        self.set(key, Vec::new(), Operation::Delete);
+    }
+
+    pub fn gets(&self) -> usize {
+        self.calls.iter().filter(|c| matches!(c, Call::Get(_))).count()
+    }
+
+    pub fn writes(&self) -> usize {
+        self.calls.iter().filter(|c| matches!(c, Call::Write { .. })).count()
+    }
+
+    fn check(&mut self, key: &str, expected: u64) -> Result<(), KvError> {
+        if self.conflicts > 0 {
+            self.conflicts -= 1;
+            return Err(KvError::WrongRevision);
+        }
+        if self.entry(key).revision != expected {
+            return Err(KvError::WrongRevision);
+        }
+        Ok(())
+    }
+}
+
+impl Host for MemoryHost {
+    fn get(&mut self, key: &str) -> Ready<Result<Entry, KvError>> {
+        self.calls.push(Call::Get(key.into()));
+        ready(Ok(self.entry(key)))
+    }
+
+    fn write_if_revision(&mut self, key: &str, value: Vec<u8>, expected: u64, ttl_seconds: u32) -> Ready<Result<u64, KvError>> {
+        self.calls.push(Call::Write { key: key.into(), expected, ttl_seconds });
+        ready(self.check(key, expected).map(|()| self.set(key, value, Operation::Put)))
+    }
+
+    fn delete_if_revision(&mut self, key: &str, expected: u64, why: Removal) -> Ready<Result<u64, KvError>> {
+        self.calls.push(Call::Delete { key: key.into(), expected });
+        let op = match why {
+            Removal::Released => Operation::Delete,
+            Removal::Expired => Operation::Expire,
+        };
+        ready(self.check(key, expected).map(|()| self.set(key, Vec::new(), op)))
+    }
+
+    fn now(&mut self) -> Timestamp {
+        self.now
+    }
+
+    fn cas_retry(&mut self, _key: &str, attempt: u32) {
+        self.retries.push(attempt);
+    }
+}

@@ -1,0 +1,159 @@
+//! Expiry verdicts and the announce decision table, as pure functions.
+
+use crate::codec;
+use crate::model::{Claim, CorruptEntry, Entry, Error, Hold, Timestamp};
+
+/// Whether `hold` is expired at `now`. A hold expiring exactly now is still live
+/// (the Go package's rule).
+#[cfg(not(feature = "edge-expired-at-now"))]
+pub fn is_expired(hold: &Hold, now: Timestamp) -> bool {
+    hold.expires_at < now
+}
+
+/// The deliberately altered verdict of the `edge-expired-at-now` test build.
+#[cfg(feature = "edge-expired-at-now")]
+pub fn is_expired(hold: &Hold, now: Timestamp) -> bool {
+    hold.expires_at <= now
+}
+
+/// What announce does with a key's latest entry.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Write the new hold if the key's latest revision is still `expected`.
+    Write { expected: u64 },
+    /// Another agent's live hold.
+    Refuse(Claim),
+}
+
+/// Decode the hold of a value entry; markers and missing keys are `None`.
+pub fn hold_of(key: &str, file: &str, entry: &Entry) -> Result<Option<Claim>, Error> {
+    if !entry.is_value() {
+        return Ok(None);
+    }
+    codec::decode(&entry.value)
+        .map(|hold| {
+            Some(Claim {
+                file: file.to_string(),
+                hold,
+                revision: entry.revision,
+            })
+        })
+        .map_err(|reason| {
+            Error::CorruptEntry(CorruptEntry {
+                key: key.to_string(),
+                revision: entry.revision,
+                reason,
+            })
+        })
+}
+
+/// The Go decision table: vacant -> create; same agent -> renew (even if expired);
+/// another agent strictly expired -> take over; otherwise refuse.
+pub fn decide_announce(current: Option<Claim>, agent: &str, now: Timestamp, entry: &Entry) -> Decision {
+    match current {
+        None => Decision::Write {
+            expected: entry.revision,
+        },
+        Some(claim) if claim.hold.agent_id == agent || is_expired(&claim.hold, now) => {
+            Decision::Write {
+                expected: entry.revision,
+            }
+        }
+        Some(claim) => Decision::Refuse(claim),
+    }
+}
+
+/// The claim `agent` may release: its own hold, still live.
+pub fn releasable(current: Option<Claim>, agent: &str, now: Timestamp) -> Option<Claim> {
+    current.filter(|c| c.hold.agent_id == agent && !is_expired(&c.hold, now))
+}
+
+/// The live claim, if any.
+pub fn live(current: Option<Claim>, now: Timestamp) -> Option<Claim> {
+    current.filter(|c| !is_expired(&c.hold, now))
+}
+
+/// Agent ids must be non-empty and not only whitespace.
+pub fn check_agent(agent: &str) -> Result<(), Error> {
+    if agent.trim().is_empty() {
+        return Err(Error::invalid(
+            "agent-id",
+            "the agent id is empty or only whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// Whole seconds of a TTL for stores that expire entries themselves: rounded up,
+/// at least one.
+pub fn ttl_seconds(ttl_ns: u64) -> u32 {
+    let secs = ttl_ns.div_ceil(1_000_000_000).max(1);
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Operation;
+
+    fn claim(agent: &str, expires_at: Timestamp) -> Option<Claim> {
+        Some(Claim {
+            file: "/f".into(),
+            hold: Hold {
+                agent_id: agent.into(),
+                expires_at,
+                ..Hold::default()
+            },
+            revision: 7,
+        })
+    }
+
+    fn value_entry() -> Entry {
+        Entry {
+            found: true,
+            value: vec![],
+            revision: 7,
+            operation: Operation::Put,
+        }
+    }
+
+    #[test]
+    fn decision_table() {
+        let e = value_entry();
+        assert_eq!(decide_announce(None, "a", 100, &e), Decision::Write { expected: 7 });
+        assert_eq!(
+            decide_announce(claim("a", 50), "a", 100, &e),
+            Decision::Write { expected: 7 },
+            "renewal, even of an expired hold"
+        );
+        assert_eq!(
+            decide_announce(claim("b", 99), "a", 100, &e),
+            Decision::Write { expected: 7 },
+            "take-over of an expired hold"
+        );
+        assert!(matches!(
+            decide_announce(claim("b", 100), "a", 100, &e),
+            Decision::Refuse(_)
+        ), "a hold expiring exactly now is live");
+        assert!(matches!(
+            decide_announce(claim("b", 101), "a", 100, &e),
+            Decision::Refuse(_)
+        ));
+    }
+
+    #[test]
+    fn ttl_seconds_round_up_to_at_least_one() {
+        assert_eq!(ttl_seconds(1), 1);
+        assert_eq!(ttl_seconds(1_000_000_000), 1);
+        assert_eq!(ttl_seconds(1_000_000_001), 2);
+        assert_eq!(ttl_seconds(30_000_000_000), 30);
+        assert_eq!(ttl_seconds(u64::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn whitespace_agents_are_invalid() {
+        assert!(check_agent("").is_err());
+        assert!(check_agent(" \t").is_err());
+        assert!(check_agent("a").is_ok());
+    }
+}

@@ -1,0 +1,3 @@
+//! holds
+
+pub mod component;
