@@ -1,0 +1,425 @@
+"""A Python host for the holds component, on the PyPI `wasmtime` package.
+
+It implements the component's imports (`kv`, `clock`, `observer`) in Python, over
+an in-memory revisioned bucket with JetStream KV semantics, and wraps the exports
+(`holds`, `subscribe`, `testing`) in plain Python calls.
+
+How wasmtime-py (50.0.1) maps WIT values to Python, as used below:
+
+- records are `wasmtime.component.Record` objects whose attributes carry the WIT
+  field names verbatim, hyphens included (`getattr(hold, "agent-id")`);
+- enums are `str`; `list<u8>` is `bytes`; integers are `int`;
+- `option<T>` is `None` or the value;
+- a `variant` or `result` is a `Variant(tag, payload)` only when its cases cannot be
+  told apart by Python type; otherwise it is untagged and the value's type picks
+  the case. So a host function returning `result<u64, kv-error>` returns an `int`
+  for `ok`, `None` for `err(wrong-revision)` and a `str` for
+  `err(unavailable(message))`; the exported `error` variant arrives tagged
+  (`Variant("held-by-another", claim)`), the exported `release-outcome` untagged
+  (`int` for `released`, `None` for `not-held`).
+- A host function that raises traps the call, and a Store that has trapped
+  refuses every later call: use one Store per instance and never raise from an
+  import on purpose. Store failures are `kv-error` values, not exceptions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import wasmtime
+from wasmtime.component import Component, Linker, Record, Variant
+
+PACKAGE = "holds:core"
+VERSION = "0.1.0"
+
+
+def _iface(name: str) -> str:
+    return f"{PACKAGE}/{name}@{VERSION}"
+
+
+# ---------------------------------------------------------------------------
+# The in-memory bucket (the `kv` import's semantics)
+# ---------------------------------------------------------------------------
+
+
+class KvError(Exception):
+    """A failure of a kv import, turned into the `kv-error` variant for the guest."""
+
+
+class WrongRevision(KvError):
+    """The key's latest revision was not the expected one; nothing changed."""
+
+
+class Unavailable(KvError):
+    """The store could not answer."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A key's latest entry (WIT `kv.entry`). `found=False`: no entry at all."""
+
+    found: bool
+    value: bytes
+    revision: int
+    operation: str  # "put" | "delete" | "purge" | "expire"
+
+
+MISSING = Entry(found=False, value=b"", revision=0, operation="put")
+
+
+class MemoryKv:
+    """A revisioned bucket as JetStream KV with history 1.
+
+    One increasing revision sequence for the whole bucket; only a key's latest
+    entry is kept; removing a key leaves a marker entry (operation `delete`,
+    `purge` or `expire`, empty value) with its own revision; conditional writes
+    and deletes succeed only if the key's latest revision (a marker's included)
+    equals `expected`, 0 meaning "no entry at all". TTLs are recorded, not
+    enforced: the guest judges expiry from the hold itself.
+    """
+
+    def __init__(self) -> None:
+        self._seq = 0
+        self._entries: dict[str, Entry] = {}
+        self._interposers: dict[str, list[Callable[[str], None]]] = {}
+        #: Every import call, in order: (op, key, *args).
+        self.calls: list[tuple] = []
+        #: key -> `ttl-seconds` of the last successful write.
+        self.ttl_seconds: dict[str, int] = {}
+
+    # -- the three imports --------------------------------------------------
+
+    def get(self, key: str) -> Entry:
+        self.calls.append(("get", key))
+        self._interpose("get", key)
+        return self.entry(key)
+
+    def write_if_revision(self, key: str, value: bytes, expected: int, ttl_seconds: int) -> int:
+        self.calls.append(("write_if_revision", key, expected, ttl_seconds))
+        self._interpose("write_if_revision", key)
+        self._check(key, expected)
+        revision = self._store(key, bytes(value), "put")
+        self.ttl_seconds[key] = ttl_seconds
+        return revision
+
+    def delete_if_revision(self, key: str, expected: int, why: str) -> int:
+        """Leave a `delete` marker for `released`, an `expire` marker for `expired`."""
+        self.calls.append(("delete_if_revision", key, expected, why))
+        self._interpose("delete_if_revision", key)
+        self._check(key, expected)
+        operation = {"released": "delete", "expired": "expire"}[why]
+        return self._store(key, b"", operation)
+
+    # -- what other clients of the bucket can do (unconditional) ------------
+
+    def put(self, key: str, value: bytes) -> int:
+        return self._store(key, bytes(value), "put")
+
+    def remove(self, key: str, operation: str = "delete") -> int:
+        return self._store(key, b"", operation)
+
+    # -- inspection and fault injection --------------------------------------
+
+    def entry(self, key: str) -> Entry:
+        """The latest entry of `key`, without logging a call."""
+        return self._entries.get(key, MISSING)
+
+    @property
+    def last_revision(self) -> int:
+        return self._seq
+
+    def interpose(self, op: str, fn: Callable[[str], None]) -> None:
+        """Run `fn(key)` once, just before the next call of `op` does anything.
+
+        `op` is "get", "write_if_revision" or "delete_if_revision". `fn` may
+        change the bucket (a racing client) or raise a KvError (a failing store).
+        """
+        self._interposers.setdefault(op, []).append(fn)
+
+    def fail_next(self, op: str, error: KvError) -> None:
+        """Make the next call of `op` fail with `error` and change nothing."""
+
+        def fail(_key: str) -> None:
+            raise error
+
+        self.interpose(op, fail)
+
+    def _interpose(self, op: str, key: str) -> None:
+        queue = self._interposers.get(op)
+        if queue:
+            queue.pop(0)(key)
+
+    def _check(self, key: str, expected: int) -> None:
+        latest = self._entries[key].revision if key in self._entries else 0
+        if latest != expected:
+            raise WrongRevision(f"{key}: latest revision {latest}, expected {expected}")
+
+    def _store(self, key: str, value: bytes, operation: str) -> int:
+        self._seq += 1
+        self._entries[key] = Entry(True, value, self._seq, operation)
+        return self._seq
+
+
+# ---------------------------------------------------------------------------
+# Clock and observer
+# ---------------------------------------------------------------------------
+
+
+class ManualClock:
+    """A clock the caller sets: nanoseconds since the Unix epoch (WIT `s64`)."""
+
+    def __init__(self, now: int = 1_700_000_000_000_000_000):
+        self.ns = now
+
+    def now(self) -> int:
+        return self.ns
+
+    def set(self, ns: int) -> None:
+        self.ns = ns
+
+    def advance(self, ns: int) -> None:
+        self.ns += ns
+
+
+class SystemClock:
+    """The wall clock, in nanoseconds since the Unix epoch."""
+
+    def now(self) -> int:
+        return time.time_ns()
+
+
+class RecordingObserver:
+    """Records every `cas-retry(key, attempt)` call."""
+
+    def __init__(self) -> None:
+        self.retries: list[tuple[str, int]] = []
+
+    def cas_retry(self, key: str, attempt: int) -> None:
+        self.retries.append((key, attempt))
+
+
+# ---------------------------------------------------------------------------
+# Python views of the exported types
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hold:
+    agent_id: str
+    claimed_at: int
+    expires_at: int
+    checkout_path: str
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    file: str
+    hold: Hold
+    revision: int
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    tag: str  # "released" | "not-held"
+    revision: Optional[int] = None  # the marker's revision, when released
+
+
+@dataclass(frozen=True)
+class Event:
+    file: str
+    revision: int
+    kind: str  # "announced" | "released" | "expired"
+    hold: Optional[Hold] = None  # when announced
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    event: Optional[Event]
+    expiry_check_at: Optional[int]
+    dropped: Optional[str]
+
+
+class HoldsError(Exception):
+    """An export returned `err(error)`: `tag` is the case, `payload` its value.
+
+    Payloads: held-by-another -> Claim; invalid-input / corrupt-entry -> dict;
+    cas-exhausted -> int (attempts); store -> str; closed -> None.
+    """
+
+    def __init__(self, tag: str, payload: Any = None):
+        super().__init__(f"{tag}: {payload!r}")
+        self.tag = tag
+        self.payload = payload
+
+
+def _record(**fields: Any) -> Record:
+    """A WIT record; pass hyphenated names with underscores."""
+    r = Record()
+    for name, value in fields.items():
+        setattr(r, name.replace("_", "-"), value)
+    return r
+
+
+def _field(r: Record, name: str) -> Any:
+    return getattr(r, name.replace("_", "-"))
+
+
+def _entry_to_wit(e: Entry) -> Record:
+    return _record(found=e.found, value=bytes(e.value), revision=e.revision, operation=e.operation)
+
+
+def _hold_from_wit(r: Record) -> Hold:
+    return Hold(*(_field(r, f) for f in ("agent_id", "claimed_at", "expires_at", "checkout_path", "ttl")))
+
+
+def _hold_to_wit(h: Hold) -> Record:
+    return _record(
+        agent_id=h.agent_id,
+        claimed_at=h.claimed_at,
+        expires_at=h.expires_at,
+        checkout_path=h.checkout_path,
+        ttl=h.ttl,
+    )
+
+
+def _claim_from_wit(r: Record) -> Claim:
+    return Claim(file=r.file, hold=_hold_from_wit(r.hold), revision=r.revision)
+
+
+def _error_from_wit(v: Variant) -> HoldsError:
+    payload = v.payload
+    if v.tag == "held-by-another":
+        payload = _claim_from_wit(payload)
+    elif isinstance(payload, Record):
+        payload = dict(vars(payload))
+    return HoldsError(v.tag, payload)
+
+
+def _ok(value: Any) -> Any:
+    """The ok value of an exported `result<T, error>`, or raise its error.
+
+    The `error` variant is always tagged (several cases carry records), while no
+    ok type used here lifts to a `Variant`, so a `Variant` means `err`.
+    """
+    if isinstance(value, Variant):
+        raise _error_from_wit(value)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# The host
+# ---------------------------------------------------------------------------
+
+
+def _kv_call(fn: Callable[[], Any]) -> Any:
+    """Run a kv operation and lower its outcome as wasmtime-py expects for
+    `result<T, kv-error>`: the ok value, `None` for `wrong-revision`, a `str`
+    for `unavailable(message)`."""
+    try:
+        return fn()
+    except WrongRevision:
+        return None
+    except Unavailable as e:
+        return e.message
+
+
+class Holds:
+    """One instance of the component in its own Store, with its own imports.
+
+    `kv` has `get`, `write_if_revision`, `delete_if_revision` as MemoryKv does
+    (raising WrongRevision / Unavailable); `clock.now()` returns nanoseconds
+    since the epoch; `observer.cas_retry(key, attempt)` is optional.
+    """
+
+    def __init__(self, engine: wasmtime.Engine, component: Component, kv: Any, clock: Any, observer: Any = None):
+        self.store = wasmtime.Store(engine)
+        linker = Linker(engine)
+        with linker.root() as root:
+            with root.add_instance(_iface("kv")) as i:
+                i.add_func("get", lambda _s, key: _kv_call(lambda: _entry_to_wit(kv.get(key))))
+                i.add_func(
+                    "write-if-revision",
+                    lambda _s, key, value, expected, ttl_seconds: _kv_call(
+                        lambda: kv.write_if_revision(key, value, expected, ttl_seconds)
+                    ),
+                )
+                i.add_func(
+                    "delete-if-revision",
+                    lambda _s, key, expected, why: _kv_call(lambda: kv.delete_if_revision(key, expected, why)),
+                )
+            with root.add_instance(_iface("clock")) as i:
+                i.add_func("now", lambda _s: clock.now())
+            with root.add_instance(_iface("observer")) as i:
+                i.add_func(
+                    "cas-retry",
+                    lambda _s, key, attempt: observer.cas_retry(key, attempt) if observer else None,
+                )
+            # holds:core/types@0.1.0 holds only types: nothing to define.
+        self.instance = linker.instantiate(self.store, component)
+        self._funcs: dict[str, Any] = {}
+
+    def _call(self, iface: str, name: str, *args: Any) -> Any:
+        func = self._funcs.get(name)
+        if func is None:
+            index = self.instance.get_export_index(self.store, _iface(iface))
+            func = self.instance.get_func(self.store, self.instance.get_export_index(self.store, name, index))
+            self._funcs[name] = func
+        return func(self.store, *args)
+
+    # -- holds:core/holds ------------------------------------------------------
+
+    def announce(
+        self, file: str, agent_id: str, ttl: int, checkout_path: str, ttl_max: int, observed: Optional[Entry] = None
+    ) -> Claim:
+        request = _record(file=file, agent_id=agent_id, ttl=ttl, checkout_path=checkout_path)
+        out = self._call("holds", "announce", request, ttl_max, _observed(observed))
+        return _claim_from_wit(_ok(out))
+
+    def release(self, file: str, agent_id: str, observed: Optional[Entry] = None) -> ReleaseOutcome:
+        revision = _ok(self._call("holds", "release", file, agent_id, _observed(observed)))
+        return ReleaseOutcome("not-held") if revision is None else ReleaseOutcome("released", revision)
+
+    def who_has(self, file: str, observed: Optional[Entry] = None) -> Optional[Claim]:
+        claim = _ok(self._call("holds", "who-has", file, _observed(observed)))
+        return None if claim is None else _claim_from_wit(claim)
+
+    def key_for_file(self, file: str) -> str:
+        return _ok(self._call("holds", "key-for-file", file))
+
+    def file_for_key(self, key: str) -> str:
+        return _ok(self._call("holds", "file-for-key", key))
+
+    # -- holds:core/subscribe --------------------------------------------------
+
+    def interpret(self, key: str, entry: Entry, snapshot: bool) -> Interpretation:
+        out = self._call("subscribe", "interpret", _record(key=key, entry=_entry_to_wit(entry), snapshot=snapshot))
+        event = None
+        if out.event is not None:
+            kind: Variant = out.event.kind
+            hold = _hold_from_wit(kind.payload) if kind.tag == "announced" else None
+            event = Event(out.event.file, out.event.revision, kind.tag, hold)
+        return Interpretation(event, _field(out, "expiry_check_at"), out.dropped)
+
+    def sweep(self, key: str) -> bool:
+        return _ok(self._call("subscribe", "sweep", key))
+
+    # -- holds:core/testing ----------------------------------------------------
+
+    def encode_hold(self, hold: Hold) -> bytes:
+        return self._call("testing", "encode-hold", _hold_to_wit(hold))
+
+
+def _observed(entry: Optional[Entry]) -> Optional[Record]:
+    return None if entry is None else _entry_to_wit(entry)
+
+
+def load(engine: wasmtime.Engine, path: str) -> Component:
+    """Compile the component file once; instantiate it as often as needed."""
+    return Component.from_file(engine, path)
