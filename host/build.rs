@@ -20,17 +20,29 @@ fn main() {
     let target_dir = out_dir.join("guest-target");
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&root)
-        .args(["build", "--release", "--package", "holds-guest", "--target", TARGET])
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "holds-guest",
+            "--target",
+            TARGET,
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         // Debug info only bloats the component and slows its compilation.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS");
-    let status = cmd.status().expect("failed to run cargo to build the guest");
+    let status = cmd
+        .status()
+        .expect("failed to run cargo to build the guest");
     assert!(status.success(), "building the guest failed: {cmd:?}");
 
-    let core = target_dir.join(TARGET).join("release").join("holds_guest.wasm");
+    let core = target_dir
+        .join(TARGET)
+        .join("release")
+        .join("holds_guest.wasm");
     rerun_on_deps_of(&core);
     let module = fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
     let component = wit_component::ComponentEncoder::default()

@@ -28,8 +28,9 @@ pub async fn announce<H: Host>(
         return Err(Error::invalid(
             "ttl",
             format!(
-                "the TTL of {} ns is above the maximum of {ttl_max} ns",
-                request.ttl
+                "the TTL {:?} is above the maximum {:?}",
+                std::time::Duration::from_nanos(request.ttl),
+                std::time::Duration::from_nanos(ttl_max)
             ),
         ));
     }
@@ -92,7 +93,9 @@ pub async fn announce<H: Host>(
 pub(crate) async fn read<H: Host>(host: &mut H, key: &str) -> Result<Entry, Error> {
     host.get(key).await.map_err(|e| match e {
         KvError::Unavailable(why) => Error::Store(why),
-        KvError::WrongRevision => Error::Store("the store reported a revision conflict on a read".into()),
+        KvError::WrongRevision => {
+            Error::Store("the store reported a revision conflict on a read".into())
+        }
     })
 }
 
@@ -108,11 +111,24 @@ mod tests {
     #[test]
     fn vacant_file_is_created_at_revision_zero() {
         let mut host = MemoryHost::new(1_000);
-        let claim = block_on(announce(&mut host, &request("/f", "a", 30 * S), 60 * S, None)).unwrap();
+        let claim = block_on(announce(
+            &mut host,
+            &request("/f", "a", 30 * S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
         assert_eq!(claim.revision, 1);
         assert_eq!(claim.hold.claimed_at, 1_000);
         assert_eq!(claim.hold.expires_at, 1_000 + 30 * S as i64);
-        assert_eq!(host.calls[1], Call::Write { key: "=2Ff".into(), expected: 0, ttl_seconds: 30 });
+        assert_eq!(
+            host.calls[1],
+            Call::Write {
+                key: "=2Ff".into(),
+                expected: 0,
+                ttl_seconds: 30
+            }
+        );
     }
 
     #[test]
@@ -144,9 +160,19 @@ mod tests {
         let stale = host.entry("=2Ff");
         host.delete("=2Ff");
         host.calls.clear();
-        let claim = block_on(announce(&mut host, &request("/f", "b", S), 60 * S, Some(stale))).unwrap();
+        let claim = block_on(announce(
+            &mut host,
+            &request("/f", "b", S),
+            60 * S,
+            Some(stale),
+        ))
+        .unwrap();
         assert_eq!(claim.hold.agent_id, "b");
-        assert_eq!(host.gets(), 1, "the refusal was confirmed by one fresh read");
+        assert_eq!(
+            host.gets(),
+            1,
+            "the refusal was confirmed by one fresh read"
+        );
     }
 
     #[test]
@@ -157,7 +183,13 @@ mod tests {
         let hint = host.entry("=2Ff");
         assert_eq!(hint.operation, Operation::Delete);
         host.calls.clear();
-        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, Some(hint))).unwrap();
+        block_on(announce(
+            &mut host,
+            &request("/f", "a", S),
+            60 * S,
+            Some(hint),
+        ))
+        .unwrap();
         assert_eq!((host.gets(), host.writes()), (0, 1));
     }
 

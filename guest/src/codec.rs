@@ -141,11 +141,14 @@ mod tests {
         assert_eq!(hold.agent_id, "x");
         assert_eq!(hold.ttl, 5);
         assert_eq!(hold.expires_at, i64::MIN, "a zero expires_at means expired");
-        assert_eq!(decode(b"null").unwrap(), Hold {
-            claimed_at: i64::MIN,
-            expires_at: i64::MIN,
-            ..Hold::default()
-        });
+        assert_eq!(
+            decode(b"null").unwrap(),
+            Hold {
+                claimed_at: i64::MIN,
+                expires_at: i64::MIN,
+                ..Hold::default()
+            }
+        );
     }
 
     #[test]

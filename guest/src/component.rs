@@ -62,7 +62,10 @@ impl crate::Host for Imports {
 /// Every import answers synchronously, so the logic's futures finish on their first poll.
 fn run<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(out) => out,
         Poll::Pending => unreachable!("synchronous imports never leave a future pending"),
     }
@@ -80,9 +83,14 @@ impl HoldsGuest for Component {
             ttl: request.ttl,
             checkout_path: request.checkout_path,
         };
-        run(crate::announce(&mut Imports, &request, ttl_max, observed.map(entry_from)))
-            .map(claim_to)
-            .map_err(error_to)
+        run(crate::announce(
+            &mut Imports,
+            &request,
+            ttl_max,
+            observed.map(entry_from),
+        ))
+        .map(claim_to)
+        .map_err(error_to)
     }
 
     fn release(
@@ -90,21 +98,30 @@ impl HoldsGuest for Component {
         agent_id: String,
         observed: Option<kv::Entry>,
     ) -> Result<ReleaseOutcome, types::Error> {
-        run(crate::release(&mut Imports, &file, &agent_id, observed.map(entry_from)))
-            .map(|outcome| match outcome {
-                model::ReleaseOutcome::Released(rev) => ReleaseOutcome::Released(rev),
-                model::ReleaseOutcome::NotHeld => ReleaseOutcome::NotHeld,
-            })
-            .map_err(error_to)
+        run(crate::release(
+            &mut Imports,
+            &file,
+            &agent_id,
+            observed.map(entry_from),
+        ))
+        .map(|outcome| match outcome {
+            model::ReleaseOutcome::Released(rev) => ReleaseOutcome::Released(rev),
+            model::ReleaseOutcome::NotHeld => ReleaseOutcome::NotHeld,
+        })
+        .map_err(error_to)
     }
 
     fn who_has(
         file: String,
         observed: Option<kv::Entry>,
     ) -> Result<Option<types::Claim>, types::Error> {
-        run(crate::who_has(&mut Imports, &file, observed.map(entry_from)))
-            .map(|claim| claim.map(claim_to))
-            .map_err(error_to)
+        run(crate::who_has(
+            &mut Imports,
+            &file,
+            observed.map(entry_from),
+        ))
+        .map(|claim| claim.map(claim_to))
+        .map_err(error_to)
     }
 
     fn key_for_file(file: String) -> Result<String, types::Error> {

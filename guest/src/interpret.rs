@@ -3,7 +3,7 @@
 use crate::announce::read;
 use crate::host::Host;
 use crate::key::file_for_key;
-use crate::model::{ChangeKind, Change, Event, Interpretation, KvError, Operation, Removal, Error};
+use crate::model::{Change, ChangeKind, Error, Event, Interpretation, KvError, Operation, Removal};
 use crate::{codec, verdict};
 
 /// Interpret one change seen by the host's watcher.
@@ -32,7 +32,10 @@ pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
     match change.entry.operation {
         Operation::Put => match codec::decode(&change.entry.value) {
             Err(reason) => Interpretation {
-                dropped: Some(format!("key {:?} revision {}: {reason}", change.key, change.entry.revision)),
+                dropped: Some(format!(
+                    "key {:?} revision {}: {reason}",
+                    change.key, change.entry.revision
+                )),
                 ..Interpretation::default()
             },
             Ok(hold) => {
@@ -70,7 +73,10 @@ pub async fn sweep<H: Host>(host: &mut H, key: &str) -> Result<bool, Error> {
     if !verdict::is_expired(&hold, host.now()) {
         return Ok(false);
     }
-    match host.delete_if_revision(key, entry.revision, Removal::Expired).await {
+    match host
+        .delete_if_revision(key, entry.revision, Removal::Expired)
+        .await
+    {
         Ok(_) => Ok(true),
         // Renewed or taken over since the read: no longer expired.
         Err(KvError::WrongRevision) => Ok(false),
@@ -89,7 +95,11 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn change(host: &MemoryHost, key: &str, snapshot: bool) -> Change {
-        Change { key: key.into(), entry: host.entry(key), snapshot }
+        Change {
+            key: key.into(),
+            entry: host.entry(key),
+            snapshot,
+        }
     }
 
     #[test]
@@ -98,13 +108,32 @@ mod tests {
         block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
         let c = change(&host, "=2Ff", false);
         let i = interpret(&mut host, &c);
-        assert!(matches!(i.event, Some(Event { kind: ChangeKind::Announced(_), .. })));
+        assert!(matches!(
+            i.event,
+            Some(Event {
+                kind: ChangeKind::Announced(_),
+                ..
+            })
+        ));
         assert_eq!(i.expiry_check_at, Some(S as i64));
         host.delete("=2Ff");
         let c = change(&host, "=2Ff", false);
-        assert_eq!(interpret(&mut host, &c).event.unwrap().kind, ChangeKind::Released);
-        let c = Change { key: "=2Ff".into(), entry: Entry { operation: Operation::Expire, ..host.entry("=2Ff") }, snapshot: false };
-        assert_eq!(interpret(&mut host, &c).event.unwrap().kind, ChangeKind::Expired);
+        assert_eq!(
+            interpret(&mut host, &c).event.unwrap().kind,
+            ChangeKind::Released
+        );
+        let c = Change {
+            key: "=2Ff".into(),
+            entry: Entry {
+                operation: Operation::Expire,
+                ..host.entry("=2Ff")
+            },
+            snapshot: false,
+        };
+        assert_eq!(
+            interpret(&mut host, &c).event.unwrap().kind,
+            ChangeKind::Expired
+        );
     }
 
     #[test]
@@ -115,7 +144,11 @@ mod tests {
         let c = change(&host, "=2Ff", true);
         let i = interpret(&mut host, &c);
         assert_eq!(i.event, None);
-        assert_eq!(i.expiry_check_at, Some(S as i64), "still scheduled for a sweep");
+        assert_eq!(
+            i.expiry_check_at,
+            Some(S as i64),
+            "still scheduled for a sweep"
+        );
         host.delete("=2Ff");
         let c = change(&host, "=2Ff", true);
         assert_eq!(interpret(&mut host, &c), Interpretation::default());

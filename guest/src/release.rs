@@ -78,11 +78,20 @@ mod tests {
     #[test]
     fn wrong_agent_missing_and_expired_are_no_ops() {
         let mut host = MemoryHost::new(0);
-        assert_eq!(block_on(release(&mut host, "/f", "a", None)).unwrap(), ReleaseOutcome::NotHeld);
+        assert_eq!(
+            block_on(release(&mut host, "/f", "a", None)).unwrap(),
+            ReleaseOutcome::NotHeld
+        );
         block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
-        assert_eq!(block_on(release(&mut host, "/f", "b", None)).unwrap(), ReleaseOutcome::NotHeld);
+        assert_eq!(
+            block_on(release(&mut host, "/f", "b", None)).unwrap(),
+            ReleaseOutcome::NotHeld
+        );
         host.now = 2 * S as i64;
-        assert_eq!(block_on(release(&mut host, "/f", "a", None)).unwrap(), ReleaseOutcome::NotHeld);
+        assert_eq!(
+            block_on(release(&mut host, "/f", "a", None)).unwrap(),
+            ReleaseOutcome::NotHeld
+        );
         assert!(host.entry("=2Ff").is_value(), "nothing was deleted");
     }
 

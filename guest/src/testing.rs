@@ -8,8 +8,15 @@ use std::future::{Ready, ready};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Call {
     Get(String),
-    Write { key: String, expected: u64, ttl_seconds: u32 },
-    Delete { key: String, expected: u64 },
+    Write {
+        key: String,
+        expected: u64,
+        ttl_seconds: u32,
+    },
+    Delete {
+        key: String,
+        expected: u64,
+    },
 }
 
 pub struct MemoryHost {
@@ -44,12 +51,20 @@ impl MemoryHost {
     }
 
     pub fn entry(&self, key: &str) -> Entry {
-        self.entries.get(key).cloned().unwrap_or_else(Entry::missing)
+        self.entries
+            .get(key)
+            .cloned()
+            .unwrap_or_else(Entry::missing)
     }
 
     fn set(&mut self, key: &str, value: Vec<u8>, operation: Operation) -> u64 {
         self.revision += 1;
-        let entry = Entry { found: true, value, revision: self.revision, operation };
+        let entry = Entry {
+            found: true,
+            value,
+            revision: self.revision,
+            operation,
+        };
         self.entries.insert(key.to_string(), entry);
         self.revision
     }
@@ -63,11 +78,17 @@ impl MemoryHost {
     }
 
     pub fn gets(&self) -> usize {
-        self.calls.iter().filter(|c| matches!(c, Call::Get(_))).count()
+        self.calls
+            .iter()
+            .filter(|c| matches!(c, Call::Get(_)))
+            .count()
     }
 
     pub fn writes(&self) -> usize {
-        self.calls.iter().filter(|c| matches!(c, Call::Write { .. })).count()
+        self.calls
+            .iter()
+            .filter(|c| matches!(c, Call::Write { .. }))
+            .count()
     }
 
     fn check(&mut self, key: &str, expected: u64) -> Result<(), KvError> {
@@ -88,18 +109,42 @@ impl Host for MemoryHost {
         ready(Ok(self.entry(key)))
     }
 
-    fn write_if_revision(&mut self, key: &str, value: Vec<u8>, expected: u64, ttl_seconds: u32) -> Ready<Result<u64, KvError>> {
-        self.calls.push(Call::Write { key: key.into(), expected, ttl_seconds });
-        ready(self.check(key, expected).map(|()| self.set(key, value, Operation::Put)))
+    fn write_if_revision(
+        &mut self,
+        key: &str,
+        value: Vec<u8>,
+        expected: u64,
+        ttl_seconds: u32,
+    ) -> Ready<Result<u64, KvError>> {
+        self.calls.push(Call::Write {
+            key: key.into(),
+            expected,
+            ttl_seconds,
+        });
+        ready(
+            self.check(key, expected)
+                .map(|()| self.set(key, value, Operation::Put)),
+        )
     }
 
-    fn delete_if_revision(&mut self, key: &str, expected: u64, why: Removal) -> Ready<Result<u64, KvError>> {
-        self.calls.push(Call::Delete { key: key.into(), expected });
+    fn delete_if_revision(
+        &mut self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Ready<Result<u64, KvError>> {
+        self.calls.push(Call::Delete {
+            key: key.into(),
+            expected,
+        });
         let op = match why {
             Removal::Released => Operation::Delete,
             Removal::Expired => Operation::Expire,
         };
-        ready(self.check(key, expected).map(|()| self.set(key, Vec::new(), op)))
+        ready(
+            self.check(key, expected)
+                .map(|()| self.set(key, Vec::new(), op)),
+        )
     }
 
     fn now(&mut self) -> Timestamp {

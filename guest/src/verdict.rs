@@ -49,7 +49,12 @@ pub fn hold_of(key: &str, file: &str, entry: &Entry) -> Result<Option<Claim>, Er
 
 /// The Go decision table: vacant -> create; same agent -> renew (even if expired);
 /// another agent strictly expired -> take over; otherwise refuse.
-pub fn decide_announce(current: Option<Claim>, agent: &str, now: Timestamp, entry: &Entry) -> Decision {
+pub fn decide_announce(
+    current: Option<Claim>,
+    agent: &str,
+    now: Timestamp,
+    entry: &Entry,
+) -> Decision {
     match current {
         None => Decision::Write {
             expected: entry.revision,
@@ -120,7 +125,10 @@ mod tests {
     #[test]
     fn decision_table() {
         let e = value_entry();
-        assert_eq!(decide_announce(None, "a", 100, &e), Decision::Write { expected: 7 });
+        assert_eq!(
+            decide_announce(None, "a", 100, &e),
+            Decision::Write { expected: 7 }
+        );
         assert_eq!(
             decide_announce(claim("a", 50), "a", 100, &e),
             Decision::Write { expected: 7 },
@@ -131,10 +139,13 @@ mod tests {
             Decision::Write { expected: 7 },
             "take-over of an expired hold"
         );
-        assert!(matches!(
-            decide_announce(claim("b", 100), "a", 100, &e),
-            Decision::Refuse(_)
-        ), "a hold expiring exactly now is live");
+        assert!(
+            matches!(
+                decide_announce(claim("b", 100), "a", 100, &e),
+                Decision::Refuse(_)
+            ),
+            "a hold expiring exactly now is live"
+        );
         assert!(matches!(
             decide_announce(claim("b", 101), "a", 100, &e),
             Decision::Refuse(_)

@@ -40,9 +40,15 @@ mod tests {
         let mut host = MemoryHost::new(0);
         assert_eq!(block_on(who_has(&mut host, "/f", None)).unwrap(), None);
         let claim = block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
-        assert_eq!(block_on(who_has(&mut host, "/f", None)).unwrap(), Some(claim));
+        assert_eq!(
+            block_on(who_has(&mut host, "/f", None)).unwrap(),
+            Some(claim)
+        );
         host.now = S as i64;
-        assert!(block_on(who_has(&mut host, "/f", None)).unwrap().is_some(), "expiring exactly now is live");
+        assert!(
+            block_on(who_has(&mut host, "/f", None)).unwrap().is_some(),
+            "expiring exactly now is live"
+        );
         host.now = S as i64 + 1;
         assert_eq!(block_on(who_has(&mut host, "/f", None)).unwrap(), None);
     }

@@ -1,13 +1,40 @@
-//! Temporary entry point until the clap CLI lands: `holds component --out FILE`.
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    match args.as_slice() {
-        [_, cmd, flag, path] if cmd == "component" && flag == "--out" => {
-            std::fs::write(path, holds::component::COMPONENT).expect("writing the component");
+//! The `holds` command line.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not failures; every usage error exits 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                cli::exit::USAGE
+            } else {
+                cli::exit::OK
+            });
         }
-        _ => {
-            eprintln!("usage: holds component --out FILE");
-            std::process::exit(2);
-        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("HOLDS_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the async runtime");
+    runtime.block_on(cli::run(cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::cli::Cli::command().debug_assert();
     }
 }

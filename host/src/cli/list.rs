@@ -1,0 +1,23 @@
+//! `holds list`
+
+use super::{Global, Outcome, exit, output, store};
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct Opts {}
+
+pub async fn run(global: &Global, _: Opts) -> Outcome {
+    let holds = store::open(global).await?;
+    let claims = holds.list().await?;
+    for claim in &claims {
+        if global.json {
+            output::print_json(&output::claim_json(claim));
+        } else {
+            println!("{}", output::describe_claim(claim));
+        }
+    }
+    if claims.is_empty() && !global.json {
+        eprintln!("no live holds");
+    }
+    Ok(exit::OK)
+}

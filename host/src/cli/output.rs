@@ -1,0 +1,162 @@
+//! Rendering results as text or JSON.
+
+use super::Failure;
+use holds::{Claim, Error, Event, EventKind, Hold, rfc3339};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Serialize)]
+pub struct HoldJson {
+    pub agent_id: String,
+    pub claimed_at: String,
+    pub expires_at: String,
+    pub checkout_path: String,
+    /// Nanoseconds, as in the stored value.
+    pub ttl: u128,
+}
+
+#[derive(Serialize)]
+pub struct ClaimJson {
+    pub file: String,
+    pub revision: u64,
+    pub hold: HoldJson,
+}
+
+pub fn hold_json(h: &Hold) -> HoldJson {
+    HoldJson {
+        agent_id: h.agent_id.clone(),
+        claimed_at: rfc3339(h.claimed_at),
+        expires_at: rfc3339(h.expires_at),
+        checkout_path: h.checkout_path.clone(),
+        ttl: h.ttl.as_nanos(),
+    }
+}
+
+pub fn claim_json(c: &Claim) -> ClaimJson {
+    ClaimJson {
+        file: c.file.clone(),
+        revision: c.revision,
+        hold: hold_json(&c.hold),
+    }
+}
+
+pub fn print_json(value: &impl Serialize) {
+    println!("{}", serde_json::to_string(value).expect("serializable"));
+}
+
+/// `agent a1 until 2026-...Z (ttl 30s, revision 42)`
+pub fn describe_claim(c: &Claim) -> String {
+    format!(
+        "{} is held by {} until {} (ttl {}, revision {}{})",
+        c.file,
+        c.hold.agent_id,
+        rfc3339(c.hold.expires_at),
+        humantime::format_duration(round_ms(c.hold.ttl)),
+        c.revision,
+        if c.hold.checkout_path.is_empty() {
+            String::new()
+        } else {
+            format!(", checkout {}", c.hold.checkout_path)
+        }
+    )
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+#[derive(Serialize)]
+struct EventJson {
+    kind: &'static str,
+    file: String,
+    revision: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold: Option<HoldJson>,
+}
+
+pub fn event(e: &Event, json: bool) {
+    let (kind, hold) = match &e.kind {
+        EventKind::Announced(h) => ("announced", Some(h)),
+        EventKind::Released => ("released", None),
+        EventKind::Expired => ("expired", None),
+    };
+    if json {
+        print_json(&EventJson {
+            kind,
+            file: e.file.clone(),
+            revision: e.revision,
+            hold: hold.map(hold_json),
+        });
+    } else {
+        match hold {
+            Some(h) => println!(
+                "{kind:<9} {} by {} until {} (revision {})",
+                e.file,
+                h.agent_id,
+                rfc3339(h.expires_at),
+                e.revision
+            ),
+            None => println!("{kind:<9} {} (revision {})", e.file, e.revision),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorJson {
+    error: ErrorBody,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    kind: &'static str,
+    message: String,
+    exit_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holder: Option<ClaimJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+fn kind(e: Option<&Error>) -> &'static str {
+    match e {
+        Some(Error::HeldByAnother(_)) => "held-by-another",
+        Some(Error::InvalidInput { .. }) => "invalid-input",
+        Some(Error::Config(_)) => "invalid-config",
+        Some(Error::CasExhausted(_)) => "cas-exhausted",
+        Some(Error::CorruptEntry { .. }) => "corrupt-entry",
+        Some(Error::Store(_)) => "store",
+        Some(Error::Closed) => "closed",
+        Some(Error::Guest(_)) => "guest",
+        Some(Error::Lagged(_)) => "lagged",
+        None => "error",
+    }
+}
+
+/// One sentence on stderr; with `--json`, also a JSON error object on stdout.
+pub fn failure(f: &Failure, json: bool) {
+    let mut message = f.error.to_string();
+    let mut source = f.error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    eprintln!("holds: {message}");
+    if json {
+        print_json(&ErrorJson {
+            error: ErrorBody {
+                kind: kind(f.holds.as_ref()),
+                message,
+                exit_code: f.code,
+                holder: match &f.holds {
+                    Some(Error::HeldByAnother(c)) => Some(claim_json(c)),
+                    _ => None,
+                },
+                field: match &f.holds {
+                    Some(Error::InvalidInput { field, .. }) => Some(field.clone()),
+                    _ => None,
+                },
+            },
+        });
+    }
+}

@@ -1,0 +1,26 @@
+//! `holds probe`
+
+use super::{Global, Outcome, exit, output, store};
+use clap::Args;
+use serde::Serialize;
+
+#[derive(Args, Debug)]
+pub struct Opts {}
+
+#[derive(Serialize)]
+struct ProbeJson {
+    ok: bool,
+    store: String,
+}
+
+pub async fn run(global: &Global, _: Opts) -> Outcome {
+    let holds = store::open(global).await?;
+    holds.probe().await?;
+    let store = holds.describe_store();
+    if global.json {
+        output::print_json(&ProbeJson { ok: true, store });
+    } else {
+        println!("ok: {store} is reachable");
+    }
+    Ok(exit::OK)
+}

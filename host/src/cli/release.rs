@@ -1,0 +1,48 @@
+//! `holds release FILE --agent ID`
+
+use super::{Global, Outcome, absolute, exit, output, store};
+use clap::Args;
+use holds::Release;
+use serde::Serialize;
+
+#[derive(Args, Debug)]
+pub struct Opts {
+    /// The file to release.
+    pub file: String,
+    /// The agent releasing its hold.
+    #[arg(long, value_name = "ID")]
+    pub agent: String,
+}
+
+#[derive(Serialize)]
+struct ReleaseJson {
+    file: String,
+    released: bool,
+    revision: Option<u64>,
+}
+
+pub async fn run(global: &Global, o: Opts) -> Outcome {
+    let file = absolute(&o.file)?;
+    let holds = store::open(global).await?;
+    let outcome = holds.release(&file, &o.agent).await?;
+    let revision = match outcome {
+        Release::Released { revision } => Some(revision),
+        Release::NotHeld => None,
+    };
+    if global.json {
+        output::print_json(&ReleaseJson {
+            file,
+            released: revision.is_some(),
+            revision,
+        });
+    } else {
+        match revision {
+            Some(r) => println!("released {file} (revision {r})"),
+            None => println!(
+                "{} holds no live hold on {file}: nothing to release",
+                o.agent
+            ),
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,304 @@
+//! A JetStream KV bucket (async-nats), written to directly so that every
+//! conditional write and delete is one round trip and carries per-message TTLs.
+//!
+//! Reads use direct get and the watch uses an ordered consumer, both with the raw
+//! headers, because async-nats' `Entry` folds the server's TTL-expiry marker
+//! (`Nats-Marker-Reason: MaxAge`) into `Purge`, and holds must tell an expiry from
+//! a release.
+
+use super::{BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem};
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer, kv, stream};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::time::{Duration, SystemTime};
+
+const KV_OPERATION: &str = "KV-Operation";
+const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+const MARKER_REASON: &str = "Nats-Marker-Reason";
+const TTL: &str = "Nats-TTL";
+/// Our own marker header: a sweep (not the server) expired the hold.
+const HOLDS_REMOVAL: &str = "Holds-Removal";
+
+/// A JetStream KV bucket with history 1 and file storage.
+#[derive(Clone)]
+pub struct JetStreamKv {
+    context: jetstream::Context,
+    stream: stream::Stream,
+    bucket: String,
+    /// `$KV.<bucket>.`
+    prefix: String,
+    server: String,
+    /// The server (>= 2.11) and the bucket accept per-message TTLs.
+    per_message_ttl: bool,
+}
+
+impl JetStreamKv {
+    /// Create the bucket, or attach to it if it exists (as the Go package does).
+    ///
+    /// On a server >= 2.11 the bucket gets limit markers, so each hold carries its
+    /// own TTL and expiry leaves a marker; on older servers, or a bucket that cannot
+    /// be given them, holds fall back to the bucket's max age (logged once).
+    pub async fn open(client: async_nats::Client, spec: &BucketSpec) -> Result<Self, KvError> {
+        let info = client.server_info();
+        let server = format!(
+            "nats-server {} at {}:{}",
+            info.version, info.host, info.port
+        );
+        let ttl_capable = server_supports_ttl(&info.version);
+        let mut context = jetstream::new(client);
+        context.set_timeout(spec.op_timeout);
+        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+            KvError::Unavailable(format!("{what} bucket {}: {e}", spec.name))
+        };
+
+        let store = match context.get_key_value(&spec.name).await {
+            Ok(store) => store,
+            Err(e) if e.kind() == jetstream::context::KeyValueErrorKind::GetBucket => {
+                let config = kv::Config {
+                    bucket: spec.name.clone(),
+                    history: 1,
+                    max_age: spec.max_age,
+                    storage: stream::StorageType::File,
+                    num_replicas: spec.replicas,
+                    limit_markers: ttl_capable.then_some(spec.max_age.max(Duration::from_secs(1))),
+                    ..Default::default()
+                };
+                match context.create_key_value(config).await {
+                    Ok(store) => store,
+                    // Another process may have created it first.
+                    Err(create) => context
+                        .get_key_value(&spec.name)
+                        .await
+                        .map_err(|_| unavailable("creating", &create))?,
+                }
+            }
+            Err(e) => return Err(unavailable("opening", &e)),
+        };
+        let mut stream = store.stream.clone();
+        let stream_info = stream
+            .info()
+            .await
+            .map_err(|e| unavailable("reading the stream of", &e))?;
+        let per_message_ttl = ttl_capable && stream_info.config.allow_message_ttl;
+        if !per_message_ttl {
+            tracing::warn!(
+                bucket = spec.name,
+                server = server,
+                "per-message TTL unavailable (server older than 2.11, or a bucket created without \
+                 limit markers): holds expire lazily and at the bucket's max age, with no expired events"
+            );
+        }
+        Ok(JetStreamKv {
+            context,
+            stream,
+            prefix: format!("$KV.{}.", spec.name),
+            bucket: spec.name.clone(),
+            server,
+            per_message_ttl,
+        })
+    }
+
+    fn subject(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
+        let ack = self
+            .context
+            .publish_with_headers(self.subject(key), headers, payload)
+            .await
+            .map_err(publish_error)?
+            .await
+            .map_err(publish_error)?;
+        Ok(ack.sequence)
+    }
+}
+
+/// `2.11.0` and later accept `Nats-TTL` and limit markers.
+fn server_supports_ttl(version: &str) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 11)
+}
+
+fn publish_error(e: jetstream::context::PublishError) -> KvError {
+    match e.kind() {
+        jetstream::context::PublishErrorKind::WrongLastSequence => KvError::WrongRevision,
+        _ => KvError::Unavailable(format!("publish failed: {e}")),
+    }
+}
+
+/// The operation a stored message records, from its headers.
+fn operation_of(headers: Option<&HeaderMap>) -> Operation {
+    let Some(headers) = headers else {
+        return Operation::Put;
+    };
+    let header = |name: &str| headers.get(name).map(|v| v.as_str().to_string());
+    if header(HOLDS_REMOVAL).as_deref() == Some("expired") {
+        return Operation::Expire;
+    }
+    match header(KV_OPERATION).as_deref() {
+        Some("DEL") => return Operation::Delete,
+        Some("PURGE") => return Operation::Purge,
+        _ => {}
+    }
+    match header(MARKER_REASON).as_deref() {
+        Some("MaxAge") => Operation::Expire,
+        Some("Remove") => Operation::Delete,
+        Some("Purge") => Operation::Purge,
+        _ => Operation::Put,
+    }
+}
+
+fn system_time(at: async_nats::datetime::DateTime) -> SystemTime {
+    let nanos = at.unix_timestamp_nanos();
+    if nanos >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos as u64)
+    } else {
+        SystemTime::UNIX_EPOCH
+    }
+}
+
+#[async_trait]
+impl KvStore for JetStreamKv {
+    fn describe(&self) -> String {
+        format!("JetStream bucket {} on {}", self.bucket, self.server)
+    }
+
+    fn expires_entries(&self) -> bool {
+        self.per_message_ttl
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        match self
+            .stream
+            .direct_get_last_for_subject(self.subject(key))
+            .await
+        {
+            Ok(message) => Ok(Some(Entry {
+                operation: operation_of(Some(&message.headers)),
+                value: message.payload,
+                revision: message.sequence,
+                created: system_time(message.time),
+            })),
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(KvError::Unavailable(format!("get failed: {e}"))),
+        }
+    }
+
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected.to_string().as_str(),
+        );
+        if let (true, Some(ttl)) = (self.per_message_ttl, ttl) {
+            headers.insert(TTL, format!("{}s", ttl.as_secs().max(1)).as_str());
+        }
+        self.publish(key, headers, value).await
+    }
+
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(KV_OPERATION, "DEL");
+        headers.insert(
+            EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected.to_string().as_str(),
+        );
+        if why == Removal::Expired {
+            headers.insert(HOLDS_REMOVAL, "expired");
+        }
+        self.publish(key, headers, Bytes::new()).await
+    }
+
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.publish(key, HeaderMap::new(), value).await
+    }
+
+    async fn watch(&self) -> Result<Watch, KvError> {
+        let consumer = self
+            .stream
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.context.client().new_inbox(),
+                description: Some("holds watch".to_string()),
+                filter_subject: format!("{}>", self.prefix),
+                replay_policy: consumer::ReplayPolicy::Instant,
+                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                KvError::Unavailable(format!("creating the watch consumer failed: {e}"))
+            })?;
+        let empty = consumer.cached_info().num_pending == 0;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| KvError::Unavailable(format!("starting the watch failed: {e}")))?;
+        let prefix = self.prefix.clone();
+        let mut caught_up = empty;
+        let live = messages.flat_map(move |message| {
+            let mut items = Vec::with_capacity(2);
+            match message {
+                Err(e) => items.push(Err(KvError::Unavailable(format!("watch failed: {e}")))),
+                Ok(message) => match message.info() {
+                    Err(e) => items.push(Err(KvError::Unavailable(format!(
+                        "watch message without metadata: {e}"
+                    )))),
+                    Ok(info) => {
+                        let key = message
+                            .subject
+                            .strip_prefix(prefix.as_str())
+                            .unwrap_or(message.subject.as_str())
+                            .to_string();
+                        let entry = Entry {
+                            operation: operation_of(message.headers.as_ref()),
+                            value: message.payload.clone(),
+                            revision: info.stream_sequence,
+                            created: system_time(info.published),
+                        };
+                        let last_of_replay = !caught_up && info.pending == 0;
+                        items.push(Ok(WatchItem::Entry { key, entry }));
+                        if last_of_replay {
+                            caught_up = true;
+                            items.push(Ok(WatchItem::CaughtUp));
+                        }
+                    }
+                },
+            }
+            futures::stream::iter(items)
+        });
+        let head = futures::stream::iter(empty.then_some(Ok(WatchItem::CaughtUp)));
+        Ok(head.chain(live).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_support_starts_at_2_11() {
+        assert!(!server_supports_ttl("2.9.10"));
+        assert!(!server_supports_ttl("2.10.22"));
+        assert!(server_supports_ttl("2.11.0"));
+        assert!(server_supports_ttl("2.15.1"));
+        assert!(server_supports_ttl("v3.0.0-beta"));
+    }
+}

@@ -1,0 +1,131 @@
+//! The revisioned key-value stores the guest's `kv` import runs on.
+//!
+//! One trait, [`KvStore`], with one module per backend: [`JetStreamKv`] (NATS
+//! JetStream, the distributed store), [`SqliteKv`] (one database file shared by
+//! the processes of one machine, the default) and [`MemoryKv`] (in-process, for
+//! tests and embedding). Every backend has JetStream KV's semantics with history 1: one
+//! increasing revision sequence per bucket, and a removed key keeps a marker entry
+//! with its own revision until the bucket's max age removes it.
+
+mod jetstream;
+mod memory;
+mod sqlite;
+
+pub use jetstream::JetStreamKv;
+pub use memory::MemoryKv;
+pub use sqlite::{CHANGE_LOG_LEN, POLL_INTERVAL, SqliteKv};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use std::time::{Duration, SystemTime};
+
+/// The operation that produced a key's latest entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// A value was written.
+    Put,
+    /// Marker of an explicit delete.
+    Delete,
+    /// Marker of an explicit purge.
+    Purge,
+    /// Marker the store (or a sweep) left because the entry outlived its TTL.
+    Expire,
+}
+
+/// Why a marker is left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// The owner released the hold.
+    Released,
+    /// The hold expired.
+    Expired,
+}
+
+/// The latest entry of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub value: Bytes,
+    pub revision: u64,
+    pub operation: Operation,
+    /// When the store wrote it (ages the entry out at the bucket's max age).
+    pub created: SystemTime,
+}
+
+/// One item of a watch: an entry, or the end of the initial replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchItem {
+    Entry {
+        key: String,
+        entry: Entry,
+    },
+    /// Every key's latest entry present when the watch started has been replayed;
+    /// what follows is live. Sent exactly once, possibly first (empty bucket).
+    CaughtUp,
+}
+
+/// A watch over the whole bucket.
+pub type Watch = BoxStream<'static, Result<WatchItem, KvError>>;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KvError {
+    /// The key's latest revision was not the expected one; nothing changed.
+    #[error("the key's revision was not the expected one")]
+    WrongRevision,
+    /// The store could not answer.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// What a bucket is opened with.
+#[derive(Clone, Debug)]
+pub struct BucketSpec {
+    /// `[A-Za-z0-9_-]+`.
+    pub name: String,
+    /// Entries (markers included) older than this disappear.
+    pub max_age: Duration,
+    /// Copies of the bucket in a cluster (JetStream only).
+    pub replicas: usize,
+    /// Bound on each store operation.
+    pub op_timeout: Duration,
+}
+
+/// A revisioned key-value bucket. See the module docs for the semantics.
+#[async_trait]
+pub trait KvStore: Send + Sync + 'static {
+    /// A short description for logs (`jetstream bucket holds at nats://...`).
+    fn describe(&self) -> String;
+
+    /// Whether the store removes an entry itself when the TTL it was written
+    /// with elapses (JetStream per-message TTL). When it does not, the host sweeps.
+    fn expires_entries(&self) -> bool;
+
+    /// The latest entry of `key`, markers included; `None` if it has none.
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError>;
+
+    /// Write `value` if `key`'s latest revision is `expected` (0: no entry).
+    /// `ttl` asks the store to expire the entry itself; stores that cannot ignore it.
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError>;
+
+    /// Leave a marker on `key` if its latest revision is `expected`.
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError>;
+
+    /// An unconditional write, as another client of the bucket would make it.
+    /// Only for tests staging raw entries; holds never writes without a revision.
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError>;
+
+    /// Replay every key's latest entry, then [`WatchItem::CaughtUp`], then live
+    /// changes in revision order.
+    async fn watch(&self) -> Result<Watch, KvError>;
+}

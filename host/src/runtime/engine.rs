@@ -1,0 +1,92 @@
+//! The process-wide engine and compiled components.
+
+use super::bindings::GuestPre;
+use super::cache;
+use super::imports::GuestState;
+use crate::error::Error;
+use std::sync::{Arc, OnceLock};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Instructions one export call may execute. A real call needs well under 1% of
+/// this; a runaway guest traps within tens of milliseconds.
+pub(crate) const FUEL_PER_CALL: u64 = 50_000_000;
+/// Linear memory one instance may use.
+pub(crate) const MEMORY_PER_INSTANCE: usize = 64 << 20;
+/// Instances that may exist at once in this process (pooling allocator slots).
+const INSTANCE_SLOTS: u32 = 1024;
+
+/// A compiled component ready to instantiate: the embedded guest, or another
+/// build of it (replay against a changed guest, tests of hostile guests).
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) pre: GuestPre<GuestState>,
+    /// SHA-256 of the component's bytes, hex.
+    pub digest: String,
+}
+
+impl Runtime {
+    /// The embedded `holds:core` component, compiled once per process.
+    pub fn embedded() -> Result<Arc<Runtime>, Error> {
+        static EMBEDDED: OnceLock<Arc<Runtime>> = OnceLock::new();
+        if let Some(rt) = EMBEDDED.get() {
+            return Ok(rt.clone());
+        }
+        let rt = Arc::new(Runtime::from_component(crate::component::COMPONENT)?);
+        Ok(EMBEDDED.get_or_init(|| rt).clone())
+    }
+
+    /// Another build of the component (its bytes).
+    pub fn from_component(bytes: &[u8]) -> Result<Runtime, Error> {
+        let engine = engine()?.clone();
+        let digest = cache::digest(bytes);
+        let component = cache::load_or_compile(&engine, bytes, &digest)?;
+        let mut linker = Linker::<GuestState>::new(&engine);
+        super::bindings::Guest::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| Error::Guest(format!("linking the component: {e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(GuestPre::new)
+            .map_err(|e| {
+                Error::Guest(format!(
+                    "the component does not fit the holds:core world: {e:#}"
+                ))
+            })?;
+        Ok(Runtime {
+            engine,
+            pre,
+            digest,
+        })
+    }
+}
+
+/// The one engine of this process.
+pub(crate) fn engine() -> Result<&'static Engine, Error> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine);
+    }
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Fuel bounds guest work independently of how long the store takes to answer.
+    config.consume_fuel(true);
+    // No component-model async here: turning it off makes each call ~3x cheaper.
+    config.concurrency_support(false);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(INSTANCE_SLOTS)
+        .total_core_instances(INSTANCE_SLOTS)
+        .total_memories(INSTANCE_SLOTS)
+        .total_tables(INSTANCE_SLOTS)
+        .total_stacks(INSTANCE_SLOTS)
+        .max_memory_size(MEMORY_PER_INSTANCE);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine =
+        Engine::new(&config).map_err(|e| Error::Guest(format!("creating the engine: {e:#}")))?;
+    Ok(ENGINE.get_or_init(|| engine))
+}
+
+/// Compile without the on-disk cache (used by the cache itself).
+pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
+    Component::new(engine, bytes)
+        .map_err(|e| Error::Guest(format!("compiling the component: {e:#}")))
+}

@@ -1,0 +1,11 @@
+//! Running the guest: one engine, the component compiled once per process (and
+//! cached on disk), instances under fuel and memory limits.
+
+pub(crate) mod bindings;
+mod cache;
+mod engine;
+pub(crate) mod imports;
+mod instances;
+
+pub use engine::Runtime;
+pub(crate) use instances::Instances;
