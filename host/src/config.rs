@@ -19,6 +19,11 @@ pub struct Config {
     pub replicas: usize,
     /// Bound on each store operation (and, times the CAS attempts, on each call).
     pub op_timeout: Duration,
+    /// Keep a replica of the bucket, fed by a watcher started at open and by this
+    /// manager's own acks, and hand the guest its entry as the first observation:
+    /// one round trip per announce or release when the replica is current.
+    /// One-shot processes (the CLI) turn it off: they would pay for the watch.
+    pub replica: bool,
 }
 
 impl Config {
@@ -29,6 +34,7 @@ impl Config {
             chan_buffer: 0,
             replicas: 1,
             op_timeout: Duration::from_secs(5),
+            replica: true,
         }
     }
 

@@ -43,7 +43,11 @@ struct Subscriber {
 
 #[derive(Default)]
 struct State {
+    /// Every key's latest entry as the watch delivered it (snapshots come from here).
     replica: HashMap<String, Entry>,
+    /// Entries this manager wrote or read that the watch has not delivered yet:
+    /// they make hints current at once, but are not events.
+    ahead: HashMap<String, Entry>,
     subscribers: Vec<Subscriber>,
     task: Option<JoinHandle<()>>,
 }
@@ -97,6 +101,7 @@ impl Hub {
                 Phase::Idle | Phase::Failed(_) => {
                     self.phase.send_replace(Phase::Starting);
                     state.replica.clear();
+                    state.ahead.clear();
                     let hub = self.clone();
                     state.task = Some(tokio::spawn(async move { hub.run().await }));
                 }
@@ -162,27 +167,36 @@ impl Hub {
         Ok(Subscription::new(snapshot, rx, end))
     }
 
-    /// The replica's entry for `key` once the watcher has replayed the bucket:
+    /// The newest entry known for `key`, once the watcher has replayed the bucket:
     /// `Some(None)` means the key has no entry.
     pub fn replica_entry(&self, key: &str) -> Option<Option<Entry>> {
         if !matches!(*self.phase.borrow(), Phase::Ready) {
             return None;
         }
-        Some(self.state().replica.get(key).cloned())
+        let state = self.state();
+        let newest = match (state.replica.get(key), state.ahead.get(key)) {
+            (Some(r), Some(a)) => Some(if a.revision > r.revision { a } else { r }),
+            (r, a) => r.or(a),
+        };
+        Some(newest.cloned())
     }
 
-    /// Record what this manager's own write or delete produced, ahead of the watch.
-    pub fn observe_own(&self, key: &str, entry: Entry) {
+    /// Record entries this manager learnt from the store (its own acks, its fresh
+    /// reads), ahead of the watch.
+    pub fn observe_own(&self, seen: Vec<(String, Entry)>) {
         if !matches!(*self.phase.borrow(), Phase::Ready) {
             return;
         }
         let mut state = self.state();
-        let newer = state
-            .replica
-            .get(key)
-            .is_none_or(|current| current.revision < entry.revision);
-        if newer {
-            state.replica.insert(key.to_string(), entry);
+        for (key, entry) in seen {
+            let known = state
+                .replica
+                .get(&key)
+                .map(|e| e.revision)
+                .max(state.ahead.get(&key).map(|e| e.revision));
+            if known.is_none_or(|known| known < entry.revision) {
+                state.ahead.insert(key, entry);
+            }
         }
     }
 
@@ -192,9 +206,10 @@ impl Hub {
         let bytes = state
             .replica
             .iter()
+            .chain(state.ahead.iter())
             .map(|(k, e)| k.len() + e.value.len() + std::mem::size_of::<(String, Entry)>())
             .sum();
-        (state.replica.len(), bytes)
+        (state.replica.len() + state.ahead.len(), bytes)
     }
 
     /// End every subscription and stop the watcher.
@@ -203,6 +218,7 @@ impl Hub {
         let mut state = self.state();
         state.subscribers.clear();
         state.replica.clear();
+        state.ahead.clear();
         if let Some(task) = state.task.take() {
             task.abort();
         }
@@ -219,6 +235,7 @@ impl Hub {
             *subscriber.end.lock().unwrap() = Some(error.clone());
         }
         state.replica.clear();
+        state.ahead.clear();
     }
 
     async fn run(self: Arc<Self>) {
@@ -299,6 +316,13 @@ impl Hub {
             .replica
             .get(&key)
             .is_none_or(|current| current.revision <= entry.revision);
+        if state
+            .ahead
+            .get(&key)
+            .is_some_and(|a| a.revision <= entry.revision)
+        {
+            state.ahead.remove(&key);
+        }
         if newer {
             state.replica.insert(key, entry);
         }
@@ -351,9 +375,10 @@ impl Hub {
     /// Drop entries the store has aged out: the replica never outgrows the bucket.
     fn prune(&self) {
         let max_age = self.max_age;
-        self.state()
-            .replica
-            .retain(|_, e| e.created.elapsed().unwrap_or_default() <= max_age);
+        let young = |_: &String, e: &mut Entry| e.created.elapsed().unwrap_or_default() <= max_age;
+        let mut state = self.state();
+        state.replica.retain(young);
+        state.ahead.retain(young);
     }
 }
 

@@ -5,12 +5,16 @@ use crate::config::Config;
 use crate::convert;
 use crate::error::Error;
 use crate::hub::Hub;
+use crate::kv::WatchItem;
 use crate::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv};
 use crate::runtime::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
-use crate::runtime::bindings::holds::core::types as wit;
+use crate::runtime::bindings::exports::holds::core::subscribe::Change;
+use crate::runtime::bindings::holds::core::{kv, types as wit};
+use crate::runtime::imports::entry_to_wit;
 use crate::runtime::{Instances, Runtime};
 use crate::subscription::Subscription;
 use crate::types::{Announce, Claim, EventKind, Hold, Release};
+use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -114,6 +118,21 @@ impl ManagerBuilder {
             config.hold_ttl_max,
             config.op_timeout * 2,
         );
+        if config.replica {
+            let weak = Arc::downgrade(&hub);
+            instances.set_seen_sink(Arc::new(move |seen| {
+                if let Some(hub) = weak.upgrade() {
+                    hub.observe_own(seen);
+                }
+            }));
+            // Warm the replica in the background; until it is ready, calls read fresh.
+            let warming = hub.clone();
+            tokio::spawn(async move {
+                if let Err(e) = warming.ensure_running().await {
+                    tracing::warn!("the replica could not start (calls read the store): {e}");
+                }
+            });
+        }
         Ok(Manager {
             inner: Arc::new(Inner {
                 config,
@@ -150,6 +169,20 @@ impl Manager {
         self.inner.kv.describe()
     }
 
+    /// The replica's entry for a key as the guest's first observation, when the
+    /// replica is on and current.
+    fn hint(&self) -> impl Fn(&str) -> Option<kv::Entry> + '_ {
+        move |key| {
+            if !self.inner.config.replica {
+                return None;
+            }
+            self.inner
+                .hub
+                .replica_entry(key)
+                .map(|entry| entry_to_wit(entry.as_ref()))
+        }
+    }
+
     fn check_open(&self) -> Result<(), Error> {
         if self.inner.closed.load(Ordering::SeqCst) {
             Err(Error::Closed)
@@ -173,7 +206,7 @@ impl Manager {
         let ttl_max = convert::nanos(self.inner.config.hold_ttl_max);
         self.inner
             .instances
-            .announce(request, ttl_max, None)
+            .announce(request, ttl_max, self.hint())
             .await?
             .map(convert::claim)
             .map_err(convert::error)
@@ -187,7 +220,7 @@ impl Manager {
         let outcome = self
             .inner
             .instances
-            .release(file, agent_id, None)
+            .release(file, agent_id, self.hint())
             .await?
             .map_err(convert::error)?;
         Ok(match outcome {
@@ -202,10 +235,30 @@ impl Manager {
         Ok(self
             .inner
             .instances
-            .who_has(file, None)
+            .who_has(file, |_| None)
             .await?
             .map_err(convert::error)?
             .map(convert::claim))
+    }
+
+    /// The live hold on `file` as this manager's replica knows it, without a
+    /// round trip: stale by at most the watch's lag (plus anything this manager
+    /// has not seen). For callers that gate actions at editor speed; falls back to
+    /// a fresh read while the replica is warming up or turned off.
+    pub async fn who_has_cached(&self, file: &str) -> Result<Option<Claim>, Error> {
+        self.check_open()?;
+        Ok(self
+            .inner
+            .instances
+            .who_has(file, self.hint())
+            .await?
+            .map_err(convert::error)?
+            .map(convert::claim))
+    }
+
+    /// Keys and bytes the replica holds (live holds and recent markers).
+    pub fn replica_footprint(&self) -> (usize, usize) {
+        self.inner.hub.replica_footprint()
     }
 
     /// Current holds as `Announced` events, then live changes.
@@ -215,21 +268,49 @@ impl Manager {
         self.inner.hub.subscribe().await
     }
 
-    /// Every live hold, oldest revision first.
+    /// Every live hold, oldest revision first, read fresh from the store (a
+    /// replay of the bucket, not the replica, so it includes this manager's
+    /// latest writes).
     pub async fn list(&self) -> Result<Vec<Claim>, Error> {
-        let mut subscription = self.subscribe().await?;
-        Ok(subscription
-            .take_snapshot()
-            .into_iter()
-            .filter_map(|event| match event.kind {
-                EventKind::Announced(hold) => Some(Claim {
+        self.check_open()?;
+        let store = |e: crate::kv::KvError| Error::Store(format!("listing the bucket: {e}"));
+        let mut watch = self.inner.kv.watch().await.map_err(store)?;
+        let mut current = Vec::new();
+        let deadline = self.inner.config.op_timeout * 2;
+        loop {
+            let item = tokio::time::timeout(deadline, watch.next())
+                .await
+                .map_err(|_| Error::Store(format!("listing the bucket took over {deadline:?}")))?;
+            match item {
+                Some(Ok(WatchItem::Entry { key, entry })) => current.push((key, entry)),
+                Some(Ok(WatchItem::CaughtUp)) => break,
+                Some(Err(e)) => return Err(store(e)),
+                None => return Err(Error::Store("the bucket's replay ended early".into())),
+            }
+        }
+        let mut claims = Vec::new();
+        for (key, entry) in current {
+            let meaning = self
+                .inner
+                .instances
+                .interpret(Change {
+                    key,
+                    entry: entry_to_wit(Some(&entry)),
+                    snapshot: true,
+                })
+                .await?;
+            if let Some(event) = meaning.event.map(convert::event)
+                && let EventKind::Announced(hold) = event.kind
+            {
+                claims.push(Claim {
                     file: event.file,
                     hold,
                     revision: event.revision,
-                }),
-                _ => None,
-            })
-            .collect())
+                });
+            }
+        }
+        claims.sort_by_key(|c| c.revision);
+        Ok(claims)
     }
 
     /// Check the bucket answers: a read of the never-written `_probe` key, bounded

@@ -19,6 +19,8 @@ pub fn default_store() -> PathBuf {
 pub async fn open(global: &Global) -> Result<Manager, Failure> {
     let mut config = Config::new(global.bucket.clone(), global.ttl_max);
     config.op_timeout = Duration::from_secs(5);
+    // A one-shot process would pay for a watch it never uses; `watch` starts one anyway.
+    config.replica = false;
     // Validate before touching any store: bad input changes nothing.
     config.validated()?;
     let backend = match &global.nats {

@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::kv::{Entry, KvError, KvStore, Operation, Removal};
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use wasmtime::StoreLimits;
 
 /// Called once per CAS retry with the key and the attempt about to be made.
@@ -17,6 +17,9 @@ pub(crate) struct GuestState {
     pub clock: Arc<dyn Clock>,
     pub limits: StoreLimits,
     pub retry_observer: Option<RetryObserver>,
+    /// Entries this call learnt from the store (fresh reads, and the acks of its
+    /// own writes and deletes), handed to the manager's replica afterwards.
+    pub seen: Vec<(String, Entry)>,
 }
 
 pub(crate) fn entry_to_wit(entry: Option<&Entry>) -> kv::Entry {
@@ -48,16 +51,25 @@ fn error_to_wit(e: KvError) -> kv::KvError {
     }
 }
 
+/// The entry a successful write or delete left, as its ack describes it.
+fn ack(value: Bytes, revision: u64, operation: Operation) -> Entry {
+    Entry {
+        value,
+        revision,
+        operation,
+        created: SystemTime::now(),
+    }
+}
+
 impl types::Host for GuestState {}
 
 impl kv::Host for GuestState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<kv::Entry, kv::KvError>> {
-        Ok(self
-            .kv
-            .get(&key)
-            .await
-            .map(|e| entry_to_wit(e.as_ref()))
-            .map_err(error_to_wit))
+        let got = self.kv.get(&key).await;
+        if let Ok(Some(entry)) = &got {
+            self.seen.push((key, entry.clone()));
+        }
+        Ok(got.map(|e| entry_to_wit(e.as_ref())).map_err(error_to_wit))
     }
 
     async fn write_if_revision(
@@ -68,11 +80,15 @@ impl kv::Host for GuestState {
         ttl_seconds: u32,
     ) -> wasmtime::Result<Result<u64, kv::KvError>> {
         let ttl = (ttl_seconds > 0).then(|| Duration::from_secs(u64::from(ttl_seconds)));
-        Ok(self
+        let value = Bytes::from(value);
+        let written = self
             .kv
-            .write_if_revision(&key, Bytes::from(value), expected, ttl)
-            .await
-            .map_err(error_to_wit))
+            .write_if_revision(&key, value.clone(), expected, ttl)
+            .await;
+        if let Ok(revision) = written {
+            self.seen.push((key, ack(value, revision, Operation::Put)));
+        }
+        Ok(written.map_err(error_to_wit))
     }
 
     async fn delete_if_revision(
@@ -81,15 +97,16 @@ impl kv::Host for GuestState {
         expected: u64,
         why: kv::Removal,
     ) -> wasmtime::Result<Result<u64, kv::KvError>> {
-        let why = match why {
-            kv::Removal::Released => Removal::Released,
-            kv::Removal::Expired => Removal::Expired,
+        let (why, operation) = match why {
+            kv::Removal::Released => (Removal::Released, Operation::Delete),
+            kv::Removal::Expired => (Removal::Expired, Operation::Expire),
         };
-        Ok(self
-            .kv
-            .delete_if_revision(&key, expected, why)
-            .await
-            .map_err(error_to_wit))
+        let removed = self.kv.delete_if_revision(&key, expected, why).await;
+        if let Ok(revision) = removed {
+            self.seen
+                .push((key, ack(Bytes::new(), revision, operation)));
+        }
+        Ok(removed.map_err(error_to_wit))
     }
 }
 

@@ -14,10 +14,13 @@ use super::engine::{FUEL_PER_CALL, MEMORY_PER_INSTANCE, Runtime};
 use super::imports::{GuestState, RetryObserver};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::kv::KvStore;
+use crate::kv::{Entry, KvStore};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+/// Where entries learnt during calls go (the manager's replica).
+pub(crate) type SeenSink = Arc<dyn Fn(Vec<(String, Entry)>) + Send + Sync>;
 
 /// Idle instances kept per manager.
 const MAX_IDLE: usize = 64;
@@ -32,6 +35,7 @@ pub(crate) struct Instances {
     kv: Arc<dyn KvStore>,
     clock: Arc<dyn Clock>,
     retry_observer: Mutex<Option<RetryObserver>>,
+    seen_sink: Mutex<Option<SeenSink>>,
     idle: Mutex<Vec<Instance>>,
     /// Bound on a whole export call, store round trips included.
     call_timeout: Duration,
@@ -51,6 +55,7 @@ impl Instances {
             kv,
             clock,
             retry_observer: Mutex::new(None),
+            seen_sink: Mutex::new(None),
             idle: Mutex::new(Vec::new()),
             call_timeout,
         }
@@ -58,6 +63,10 @@ impl Instances {
 
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    pub fn set_seen_sink(&self, sink: SeenSink) {
+        *self.seen_sink.lock().unwrap() = Some(sink);
     }
 
     pub fn set_retry_observer(&self, observer: Option<RetryObserver>) {
@@ -79,6 +88,7 @@ impl Instances {
                         .instances(4)
                         .build(),
                     retry_observer: self.retry_observer.lock().unwrap().clone(),
+                    seen: Vec::new(),
                 };
                 let mut store = Store::new(&self.runtime.engine, state);
                 store.limiter(|s| &mut s.limits);
@@ -109,6 +119,13 @@ impl Instances {
     {
         let mut instance = self.checkout().await?;
         let outcome = tokio::time::timeout(self.call_timeout, f(&mut instance)).await;
+        let seen = std::mem::take(&mut instance.store.data_mut().seen);
+        if !seen.is_empty() {
+            let sink = self.seen_sink.lock().unwrap().clone();
+            if let Some(sink) = sink {
+                sink(seen);
+            }
+        }
         match outcome {
             Ok(Ok(value)) => {
                 let mut idle = self.idle.lock().unwrap();
@@ -129,26 +146,35 @@ impl Instances {
         &self,
         request: AnnounceRequest,
         ttl_max: u64,
-        observed: Option<kv::Entry>,
+        replica: impl Fn(&str) -> Option<kv::Entry>,
     ) -> Result<GuestResult<types::Claim>, Error> {
         self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_holds()
+            let holds = i.guest.holds_core_holds();
+            let observed = match holds.call_key_for_file(&mut i.store, &request.file).await? {
+                Ok(key) => replica(&key),
+                Err(_) => None, // the announce itself reports the bad path
+            };
+            holds
                 .call_announce(&mut i.store, &request, ttl_max, observed.as_ref())
                 .await
         })
         .await
     }
 
+    /// Release or who-has with the replica's entry as the observation.
     pub async fn release(
         &self,
         file: &str,
         agent: &str,
-        observed: Option<kv::Entry>,
+        replica: impl Fn(&str) -> Option<kv::Entry>,
     ) -> Result<GuestResult<ReleaseOutcome>, Error> {
         self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_holds()
+            let holds = i.guest.holds_core_holds();
+            let observed = match holds.call_key_for_file(&mut i.store, file).await? {
+                Ok(key) => replica(&key),
+                Err(_) => None,
+            };
+            holds
                 .call_release(&mut i.store, file, agent, observed.as_ref())
                 .await
         })
@@ -158,11 +184,15 @@ impl Instances {
     pub async fn who_has(
         &self,
         file: &str,
-        observed: Option<kv::Entry>,
+        replica: impl Fn(&str) -> Option<kv::Entry>,
     ) -> Result<GuestResult<Option<types::Claim>>, Error> {
         self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_holds()
+            let holds = i.guest.holds_core_holds();
+            let observed = match holds.call_key_for_file(&mut i.store, file).await? {
+                Ok(key) => replica(&key),
+                Err(_) => None,
+            };
+            holds
                 .call_who_has(&mut i.store, file, observed.as_ref())
                 .await
         })
