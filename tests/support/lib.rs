@@ -1,1 +1,5 @@
 //! Fixtures shared by the integration tests.
+
+pub mod nats;
+
+pub use nats::{NatsCluster, NatsServer, NatsServerBuilder, nats_server_bin};
