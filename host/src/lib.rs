@@ -39,6 +39,7 @@ pub mod kv;
 mod manager;
 mod runtime;
 mod subscription;
+pub mod trace;
 mod types;
 
 pub use config::{Config, DEFAULT_CHAN_BUFFER};

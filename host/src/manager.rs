@@ -11,8 +11,9 @@ use crate::runtime::bindings::exports::holds::core::holds::{AnnounceRequest, Rel
 use crate::runtime::bindings::exports::holds::core::subscribe::Change;
 use crate::runtime::bindings::holds::core::{kv, types as wit};
 use crate::runtime::imports::entry_to_wit;
-use crate::runtime::{Instances, Runtime};
+use crate::runtime::{Instances, Replica, Runtime};
 use crate::subscription::Subscription;
+use crate::trace::Recorder;
 use crate::types::{Announce, Claim, EventKind, Hold, Release};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -41,8 +42,12 @@ pub struct Manager {
     inner: Arc<Inner>,
 }
 
+type ReplicaHint = Box<dyn Fn(&str) -> Option<kv::Entry> + Send + Sync>;
+
 struct Inner {
     config: Config,
+    /// The hub's replica entry for a key, as the WIT entry the guest observes.
+    replica_hint: ReplicaHint,
     kv: Arc<dyn KvStore>,
     instances: Arc<Instances>,
     hub: Arc<Hub>,
@@ -60,6 +65,7 @@ pub struct ManagerBuilder {
     config: Config,
     clock: Arc<dyn Clock>,
     runtime: Option<Arc<Runtime>>,
+    record: Option<Box<dyn std::io::Write + Send>>,
 }
 
 impl ManagerBuilder {
@@ -72,6 +78,13 @@ impl ManagerBuilder {
     /// Run another build of the component instead of the embedded one.
     pub fn runtime(mut self, runtime: Arc<Runtime>) -> Self {
         self.runtime = Some(runtime);
+        self
+    }
+
+    /// Record every guest call (arguments, import calls, results) as a trace into
+    /// `out`, for [`crate::trace::replay`]. The header is written at open.
+    pub fn record(mut self, out: impl std::io::Write + Send + 'static) -> Self {
+        self.record = Some(Box::new(out));
         self
     }
 
@@ -102,12 +115,20 @@ impl ManagerBuilder {
             Some(runtime) => runtime,
             None => Runtime::embedded()?,
         };
+        let recorder = match self.record {
+            Some(out) => Some(Arc::new(
+                Recorder::new(out, &runtime.digest)
+                    .map_err(|e| Error::Store(format!("starting the trace: {e}")))?,
+            )),
+            None => None,
+        };
         // Eight attempts of a read and a write each, plus slack.
         let call_timeout = config.op_timeout * 17 + Duration::from_secs(1);
         let instances = Arc::new(Instances::new(
             runtime,
             kv.clone(),
             self.clock.clone(),
+            recorder,
             call_timeout,
         ));
         let hub = Hub::new(
@@ -133,9 +154,16 @@ impl ManagerBuilder {
                 }
             });
         }
+        let replica = hub.clone();
+        let replica_hint: ReplicaHint = Box::new(move |key| {
+            replica
+                .replica_entry(key)
+                .map(|entry| entry_to_wit(entry.as_ref()))
+        });
         Ok(Manager {
             inner: Arc::new(Inner {
                 config,
+                replica_hint,
                 kv,
                 instances,
                 hub,
@@ -156,6 +184,7 @@ impl Manager {
             config,
             clock: Arc::new(SystemClock),
             runtime: None,
+            record: None,
         }
     }
 
@@ -170,17 +199,12 @@ impl Manager {
     }
 
     /// The replica's entry for a key as the guest's first observation, when the
-    /// replica is on and current.
-    fn hint(&self) -> impl Fn(&str) -> Option<kv::Entry> + '_ {
-        move |key| {
-            if !self.inner.config.replica {
-                return None;
-            }
-            self.inner
-                .hub
-                .replica_entry(key)
-                .map(|entry| entry_to_wit(entry.as_ref()))
-        }
+    /// replica is on (and, per key, current).
+    fn hint(&self) -> Replica<'_> {
+        self.inner
+            .config
+            .replica
+            .then_some(&self.inner.replica_hint)
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -235,7 +259,7 @@ impl Manager {
         Ok(self
             .inner
             .instances
-            .who_has(file, |_| None)
+            .who_has(file, None)
             .await?
             .map_err(convert::error)?
             .map(convert::claim))

@@ -1,5 +1,6 @@
 //! Fixtures shared by the integration tests.
 
+pub mod harness;
 pub mod nats;
 
 pub use nats::{NatsCluster, NatsServer, NatsServerBuilder, nats_server_bin};

@@ -6,6 +6,7 @@ mod list;
 mod output;
 mod probe;
 mod release;
+mod replay;
 mod store;
 mod watch;
 mod who_has;
@@ -23,6 +24,7 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const HELD: u8 = 3;
     pub const NOBODY: u8 = 4;
+    pub const DIVERGED: u8 = 5;
 }
 
 const AFTER_HELP: &str = "\
@@ -33,6 +35,7 @@ Exit codes:
      bad bucket name, relative or empty path, unknown command)
   3  held by another agent (the message names the holder and when it expires)
   4  who-has: nobody holds the file
+  5  replay: the guest diverged from the trace (the first diverging step is printed)
 
 Without --nats, holds uses an embedded SQLite database (--store) that every
 process on this machine shares. FILE may be relative: it is resolved against the
@@ -72,6 +75,10 @@ pub struct Global {
     /// Machine-readable output: one JSON object per result, JSON lines for streams.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Record every guest call of this command (arguments, import calls, results)
+    /// as a trace in FILE, for `holds replay`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     #[command(flatten)]
     pub auth: NatsAuth,
 }
@@ -116,6 +123,8 @@ pub enum Command {
     Watch(watch::Opts),
     /// Check the store is reachable; fails within seconds when it is not.
     Probe(probe::Opts),
+    /// Replay a recorded trace against the embedded (or another) guest build.
+    Replay(replay::Opts),
     /// Write the embedded holds:core component, for other runtimes (jco, wasmtime-py).
     Component(component::Opts),
 }
@@ -194,6 +203,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::List(o) => list::run(&cli.global, o).await,
         Command::Watch(o) => watch::run(&cli.global, o).await,
         Command::Probe(o) => probe::run(&cli.global, o).await,
+        Command::Replay(o) => replay::run(json, o).await,
         Command::Component(o) => component::run(o),
     };
     match outcome {

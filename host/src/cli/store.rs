@@ -27,7 +27,17 @@ pub async fn open(global: &Global) -> Result<Manager, Failure> {
         Some(url) => Backend::JetStream(connect(url, &global.auth).await?),
         None => Backend::Sqlite(global.store.clone().unwrap_or_else(default_store)),
     };
-    Ok(Manager::open(config, backend).await?)
+    let mut builder = Manager::builder(config);
+    if let Some(path) = &global.record {
+        let file = std::fs::File::create(path).map_err(|e| {
+            Failure::usage(anyhow::anyhow!(
+                "cannot create the trace file {}: {e}",
+                path.display()
+            ))
+        })?;
+        builder = builder.record(file);
+    }
+    Ok(builder.open(backend).await?)
 }
 
 /// Connect to NATS with the nats CLI's authentication options.

@@ -37,9 +37,11 @@ pub struct JetStreamKv {
 impl JetStreamKv {
     /// Create the bucket, or attach to it if it exists (as the Go package does).
     ///
-    /// On a server >= 2.11 the bucket gets limit markers, so each hold carries its
-    /// own TTL and expiry leaves a marker; on older servers, or a bucket that cannot
-    /// be given them, holds fall back to the bucket's max age (logged once).
+    /// On a server >= 2.11 a new bucket gets limit markers, so each hold carries its
+    /// own TTL and expiry leaves a marker. An existing bucket is used as it is, never
+    /// reconfigured (a Go agent's `CreateOrUpdateKeyValue` could not turn TTLs off
+    /// again); without limit markers, or on older servers, holds fall back to the
+    /// bucket's max age plus the guest's verdict (logged once).
     pub async fn open(client: async_nats::Client, spec: &BucketSpec) -> Result<Self, KvError> {
         let info = client.server_info();
         let server = format!(
@@ -87,7 +89,8 @@ impl JetStreamKv {
                 bucket = spec.name,
                 server = server,
                 "per-message TTL unavailable (server older than 2.11, or a bucket created without \
-                 limit markers): holds expire lazily and at the bucket's max age, with no expired events"
+                 limit markers, e.g. by the Go package): holds expire by the guest's verdict and at \
+                 the bucket's max age; expired events come from watching managers' sweeps"
             );
         }
         Ok(JetStreamKv {

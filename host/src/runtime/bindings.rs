@@ -5,4 +5,6 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
+    // Traces record WIT values as they are.
+    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
 });

@@ -3,6 +3,7 @@
 use super::bindings::GuestPre;
 use super::cache;
 use super::imports::GuestState;
+use super::invoke::Instance;
 use crate::error::Error;
 use std::sync::{Arc, OnceLock};
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -83,6 +84,37 @@ pub(crate) fn engine() -> Result<&'static Engine, Error> {
     let engine =
         Engine::new(&config).map_err(|e| Error::Guest(format!("creating the engine: {e:#}")))?;
     Ok(ENGINE.get_or_init(|| engine))
+}
+
+impl Runtime {
+    /// The limits every instance runs under.
+    pub(crate) fn limits(&self) -> wasmtime::StoreLimits {
+        wasmtime::StoreLimitsBuilder::new()
+            .memory_size(MEMORY_PER_INSTANCE)
+            .instances(4)
+            .build()
+    }
+
+    /// A new instance with this state, under the limits.
+    pub(crate) async fn instantiate(&self, state: GuestState) -> Result<Instance, Error> {
+        let mut store = wasmtime::Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Instantiation runs guest code too (data segments, start functions).
+        store
+            .set_fuel(FUEL_PER_CALL)
+            .map_err(|e| Error::Guest(format!("setting fuel: {e:#}")))?;
+        let guest = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::Guest(format!("instantiating the component: {e:#}")))?;
+        Ok(Instance { store, guest })
+    }
+
+    /// An instance whose imports are answered from traces.
+    pub(crate) async fn replay_instance(&self) -> Result<Instance, Error> {
+        self.instantiate(GuestState::replaying(self.limits())).await
+    }
 }
 
 /// Compile without the on-disk cache (used by the cache itself).

@@ -1,9 +1,12 @@
-//! The guest's imports (`kv`, `clock`, `observer`) implemented over a [`KvStore`].
+//! The guest's imports (`kv`, `clock`, `observer`): live over a [`KvStore`] and a
+//! [`Clock`] (optionally recording each call), or answered from a trace on replay.
 
 use super::bindings::holds::core::{clock, kv, observer, types};
 use crate::clock::Clock;
 use crate::kv::{Entry, KvError, KvStore, Operation, Removal};
+use crate::trace::{ImportCall, Step, Tape, TraceBytes, TraceEntry};
 use bytes::Bytes;
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use wasmtime::StoreLimits;
@@ -11,15 +14,53 @@ use wasmtime::StoreLimits;
 /// Called once per CAS retry with the key and the attempt about to be made.
 pub(crate) type RetryObserver = Arc<dyn Fn(&str, u32) + Send + Sync>;
 
+/// Where the imports' answers come from.
+pub(crate) enum Io {
+    Live {
+        kv: Arc<dyn KvStore>,
+        clock: Arc<dyn Clock>,
+        retry_observer: Option<RetryObserver>,
+    },
+    /// From a recorded call's steps, which the guest must repeat exactly.
+    Replay(Tape),
+}
+
 /// What a store (one instance) owns.
 pub(crate) struct GuestState {
-    pub kv: Arc<dyn KvStore>,
-    pub clock: Arc<dyn Clock>,
     pub limits: StoreLimits,
-    pub retry_observer: Option<RetryObserver>,
+    pub io: Io,
     /// Entries this call learnt from the store (fresh reads, and the acks of its
     /// own writes and deletes), handed to the manager's replica afterwards.
     pub seen: Vec<(String, Entry)>,
+    /// The import calls of the current export call, when recording.
+    pub recording: Option<Vec<Step>>,
+}
+
+impl GuestState {
+    pub fn live(
+        limits: StoreLimits,
+        kv: Arc<dyn KvStore>,
+        clock: Arc<dyn Clock>,
+        retry_observer: Option<RetryObserver>,
+    ) -> Self {
+        GuestState {
+            limits,
+            io: Io::Live {
+                kv,
+                clock,
+                retry_observer,
+            },
+            seen: Vec::new(),
+            recording: None,
+        }
+    }
+
+    fn record<T: Serialize>(&mut self, call: ImportCall, result: &T) {
+        if let Some(steps) = &mut self.recording {
+            let result = serde_json::to_value(result).expect("WIT values serialize");
+            steps.push(Step { call, result });
+        }
+    }
 }
 
 pub(crate) fn entry_to_wit(entry: Option<&Entry>) -> kv::Entry {
@@ -65,11 +106,24 @@ impl types::Host for GuestState {}
 
 impl kv::Host for GuestState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<kv::Entry, kv::KvError>> {
-        let got = self.kv.get(&key).await;
+        let call = ImportCall::KvGet { key: key.clone() };
+        let kv = match &mut self.io {
+            Io::Replay(tape) => {
+                let answer: Result<TraceEntry, kv::KvError> = tape.answer(call)?;
+                return Ok(answer.map(kv::Entry::from));
+            }
+            Io::Live { kv, .. } => kv.clone(),
+        };
+        let got = kv.get(&key).await;
         if let Ok(Some(entry)) = &got {
             self.seen.push((key, entry.clone()));
         }
-        Ok(got.map(|e| entry_to_wit(e.as_ref())).map_err(error_to_wit))
+        let result = got.map(|e| entry_to_wit(e.as_ref())).map_err(error_to_wit);
+        if self.recording.is_some() {
+            let traced = result.clone().map(TraceEntry::from);
+            self.record(call, &traced);
+        }
+        Ok(result)
     }
 
     async fn write_if_revision(
@@ -79,16 +133,37 @@ impl kv::Host for GuestState {
         expected: u64,
         ttl_seconds: u32,
     ) -> wasmtime::Result<Result<u64, kv::KvError>> {
+        let kv = match &mut self.io {
+            Io::Replay(tape) => {
+                return tape.answer(ImportCall::KvWrite {
+                    key,
+                    value: TraceBytes(value),
+                    expected,
+                    ttl_seconds,
+                });
+            }
+            Io::Live { kv, .. } => kv.clone(),
+        };
         let ttl = (ttl_seconds > 0).then(|| Duration::from_secs(u64::from(ttl_seconds)));
         let value = Bytes::from(value);
-        let written = self
-            .kv
+        let written = kv
             .write_if_revision(&key, value.clone(), expected, ttl)
             .await;
         if let Ok(revision) = written {
-            self.seen.push((key, ack(value, revision, Operation::Put)));
+            self.seen
+                .push((key.clone(), ack(value.clone(), revision, Operation::Put)));
         }
-        Ok(written.map_err(error_to_wit))
+        let result = written.map_err(error_to_wit);
+        if self.recording.is_some() {
+            let call = ImportCall::KvWrite {
+                key,
+                value: TraceBytes(value.to_vec()),
+                expected,
+                ttl_seconds,
+            };
+            self.record(call, &result);
+        }
+        Ok(result)
     }
 
     async fn delete_if_revision(
@@ -97,30 +172,56 @@ impl kv::Host for GuestState {
         expected: u64,
         why: kv::Removal,
     ) -> wasmtime::Result<Result<u64, kv::KvError>> {
-        let (why, operation) = match why {
+        let call = ImportCall::KvDelete {
+            key: key.clone(),
+            expected,
+            why,
+        };
+        let kv = match &mut self.io {
+            Io::Replay(tape) => return tape.answer(call),
+            Io::Live { kv, .. } => kv.clone(),
+        };
+        let (removal, operation) = match why {
             kv::Removal::Released => (Removal::Released, Operation::Delete),
             kv::Removal::Expired => (Removal::Expired, Operation::Expire),
         };
-        let removed = self.kv.delete_if_revision(&key, expected, why).await;
+        let removed = kv.delete_if_revision(&key, expected, removal).await;
         if let Ok(revision) = removed {
             self.seen
                 .push((key, ack(Bytes::new(), revision, operation)));
         }
-        Ok(removed.map_err(error_to_wit))
+        let result = removed.map_err(error_to_wit);
+        self.record(call, &result);
+        Ok(result)
     }
 }
 
 impl clock::Host for GuestState {
     async fn now(&mut self) -> wasmtime::Result<i64> {
-        Ok(self.clock.now())
+        let now = match &mut self.io {
+            Io::Replay(tape) => return tape.answer(ImportCall::ClockNow),
+            Io::Live { clock, .. } => clock.now(),
+        };
+        self.record(ImportCall::ClockNow, &now);
+        Ok(now)
     }
 }
 
 impl observer::Host for GuestState {
     async fn cas_retry(&mut self, key: String, attempt: u32) -> wasmtime::Result<()> {
-        if let Some(observer) = &self.retry_observer {
-            observer(&key, attempt);
+        let call = ImportCall::CasRetry {
+            key: key.clone(),
+            attempt,
+        };
+        match &mut self.io {
+            Io::Replay(tape) => return tape.answer(call),
+            Io::Live { retry_observer, .. } => {
+                if let Some(observer) = retry_observer {
+                    observer(&key, attempt);
+                }
+            }
         }
+        self.record(call, &());
         Ok(())
     }
 }

@@ -6,18 +6,19 @@
 //! allocator). An instance that trapped, ran out of fuel or was cancelled is
 //! dropped, never reused.
 
-use super::bindings::Guest;
 use super::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation};
 use super::bindings::holds::core::{kv, types};
-use super::engine::{FUEL_PER_CALL, MEMORY_PER_INSTANCE, Runtime};
+use super::engine::{FUEL_PER_CALL, Runtime};
 use super::imports::{GuestState, RetryObserver};
+use super::invoke::{ExportResult, Instance};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::kv::{Entry, KvStore};
+use crate::trace::{CallRecord, ExportCall, Recorder, TraceChange};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::Trap;
 
 /// Where entries learnt during calls go (the manager's replica).
 pub(crate) type SeenSink = Arc<dyn Fn(Vec<(String, Entry)>) + Send + Sync>;
@@ -25,17 +26,13 @@ pub(crate) type SeenSink = Arc<dyn Fn(Vec<(String, Entry)>) + Send + Sync>;
 /// Idle instances kept per manager.
 const MAX_IDLE: usize = 64;
 
-struct Instance {
-    store: Store<GuestState>,
-    guest: Guest,
-}
-
 pub(crate) struct Instances {
     runtime: Arc<Runtime>,
     kv: Arc<dyn KvStore>,
     clock: Arc<dyn Clock>,
     retry_observer: Mutex<Option<RetryObserver>>,
     seen_sink: Mutex<Option<SeenSink>>,
+    recorder: Option<Arc<Recorder>>,
     idle: Mutex<Vec<Instance>>,
     /// Bound on a whole export call, store round trips included.
     call_timeout: Duration,
@@ -43,11 +40,15 @@ pub(crate) struct Instances {
 
 type GuestResult<T> = Result<T, types::Error>;
 
+/// The replica's entry for a key, when the caller keeps a replica.
+pub(crate) type Replica<'a> = Option<&'a (dyn Fn(&str) -> Option<kv::Entry> + Sync)>;
+
 impl Instances {
     pub fn new(
         runtime: Arc<Runtime>,
         kv: Arc<dyn KvStore>,
         clock: Arc<dyn Clock>,
+        recorder: Option<Arc<Recorder>>,
         call_timeout: Duration,
     ) -> Self {
         Instances {
@@ -56,13 +57,10 @@ impl Instances {
             clock,
             retry_observer: Mutex::new(None),
             seen_sink: Mutex::new(None),
+            recorder,
             idle: Mutex::new(Vec::new()),
             call_timeout,
         }
-    }
-
-    pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.runtime
     }
 
     pub fn set_seen_sink(&self, sink: SeenSink) {
@@ -80,29 +78,13 @@ impl Instances {
         let mut instance = match pooled {
             Some(instance) => instance,
             None => {
-                let state = GuestState {
-                    kv: self.kv.clone(),
-                    clock: self.clock.clone(),
-                    limits: StoreLimitsBuilder::new()
-                        .memory_size(MEMORY_PER_INSTANCE)
-                        .instances(4)
-                        .build(),
-                    retry_observer: self.retry_observer.lock().unwrap().clone(),
-                    seen: Vec::new(),
-                };
-                let mut store = Store::new(&self.runtime.engine, state);
-                store.limiter(|s| &mut s.limits);
-                // Instantiation runs guest code too (data segments, start functions).
-                store
-                    .set_fuel(FUEL_PER_CALL)
-                    .map_err(|e| Error::Guest(format!("setting fuel: {e:#}")))?;
-                let guest = self
-                    .runtime
-                    .pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(|e| Error::Guest(format!("instantiating the component: {e:#}")))?;
-                Instance { store, guest }
+                let state = GuestState::live(
+                    self.runtime.limits(),
+                    self.kv.clone(),
+                    self.clock.clone(),
+                    self.retry_observer.lock().unwrap().clone(),
+                );
+                self.runtime.instantiate(state).await?
             }
         };
         instance
@@ -112,13 +94,13 @@ impl Instances {
         Ok(instance)
     }
 
-    /// Run one export call on a pooled instance under the call timeout.
+    /// Make the export calls of `f` on one pooled instance, under the call timeout.
     async fn call<R, F>(&self, f: F) -> Result<R, Error>
     where
-        F: AsyncFnOnce(&mut Instance) -> wasmtime::Result<R>,
+        F: AsyncFnOnce(&Self, &mut Instance) -> wasmtime::Result<R>,
     {
         let mut instance = self.checkout().await?;
-        let outcome = tokio::time::timeout(self.call_timeout, f(&mut instance)).await;
+        let outcome = tokio::time::timeout(self.call_timeout, f(self, &mut instance)).await;
         let seen = std::mem::take(&mut instance.store.data_mut().seen);
         if !seen.is_empty() {
             let sink = self.seen_sink.lock().unwrap().clone();
@@ -142,41 +124,94 @@ impl Instances {
         }
     }
 
+    /// One export call, recorded when a recorder is set.
+    async fn invoke(
+        &self,
+        instance: &mut Instance,
+        call: ExportCall,
+    ) -> wasmtime::Result<ExportResult> {
+        let Some(recorder) = &self.recorder else {
+            return instance.invoke(&call).await;
+        };
+        let number = recorder.start_call();
+        instance.store.data_mut().recording = Some(Vec::new());
+        let outcome = instance.invoke(&call).await;
+        let steps = instance
+            .store
+            .data_mut()
+            .recording
+            .take()
+            .unwrap_or_default();
+        let result = match &outcome {
+            Ok(result) => result.to_json(),
+            Err(e) => serde_json::json!({ "trap": format!("{e:#}") }),
+        };
+        recorder.write(CallRecord {
+            call: number,
+            written: 0,
+            export: call,
+            steps,
+            result,
+        });
+        outcome
+    }
+
+    /// The key of `file` and the replica's entry for it, as the first observation.
+    async fn observe(
+        &self,
+        i: &mut Instance,
+        file: &str,
+        replica: Replica<'_>,
+    ) -> wasmtime::Result<Option<crate::trace::TraceEntry>> {
+        let Some(replica) = replica else {
+            return Ok(None);
+        };
+        let key = self
+            .invoke(
+                i,
+                ExportCall::KeyForFile {
+                    file: file.to_string(),
+                },
+            )
+            .await?
+            .text();
+        // A bad path gets no hint: the call itself reports it.
+        Ok(key.ok().and_then(|key| replica(&key)).map(Into::into))
+    }
+
+    /// Announce, with the replica's entry for the file's key as the first observation.
     pub async fn announce(
         &self,
         request: AnnounceRequest,
         ttl_max: u64,
-        replica: impl Fn(&str) -> Option<kv::Entry>,
+        replica: Replica<'_>,
     ) -> Result<GuestResult<types::Claim>, Error> {
-        self.call(async |i: &mut Instance| {
-            let holds = i.guest.holds_core_holds();
-            let observed = match holds.call_key_for_file(&mut i.store, &request.file).await? {
-                Ok(key) => replica(&key),
-                Err(_) => None, // the announce itself reports the bad path
+        self.call(async |this: &Self, i: &mut Instance| {
+            let observed = this.observe(i, &request.file, replica).await?;
+            let call = ExportCall::Announce {
+                request,
+                ttl_max,
+                observed,
             };
-            holds
-                .call_announce(&mut i.store, &request, ttl_max, observed.as_ref())
-                .await
+            Ok(this.invoke(i, call).await?.claim())
         })
         .await
     }
 
-    /// Release or who-has with the replica's entry as the observation.
     pub async fn release(
         &self,
         file: &str,
         agent: &str,
-        replica: impl Fn(&str) -> Option<kv::Entry>,
+        replica: Replica<'_>,
     ) -> Result<GuestResult<ReleaseOutcome>, Error> {
-        self.call(async |i: &mut Instance| {
-            let holds = i.guest.holds_core_holds();
-            let observed = match holds.call_key_for_file(&mut i.store, file).await? {
-                Ok(key) => replica(&key),
-                Err(_) => None,
+        self.call(async |this: &Self, i: &mut Instance| {
+            let observed = this.observe(i, file, replica).await?;
+            let call = ExportCall::Release {
+                file: file.to_string(),
+                agent_id: agent.to_string(),
+                observed,
             };
-            holds
-                .call_release(&mut i.store, file, agent, observed.as_ref())
-                .await
+            Ok(this.invoke(i, call).await?.release())
         })
         .await
     }
@@ -184,69 +219,61 @@ impl Instances {
     pub async fn who_has(
         &self,
         file: &str,
-        replica: impl Fn(&str) -> Option<kv::Entry>,
+        replica: Replica<'_>,
     ) -> Result<GuestResult<Option<types::Claim>>, Error> {
-        self.call(async |i: &mut Instance| {
-            let holds = i.guest.holds_core_holds();
-            let observed = match holds.call_key_for_file(&mut i.store, file).await? {
-                Ok(key) => replica(&key),
-                Err(_) => None,
+        self.call(async |this: &Self, i: &mut Instance| {
+            let observed = this.observe(i, file, replica).await?;
+            let call = ExportCall::WhoHas {
+                file: file.to_string(),
+                observed,
             };
-            holds
-                .call_who_has(&mut i.store, file, observed.as_ref())
-                .await
+            Ok(this.invoke(i, call).await?.who_has())
         })
         .await
     }
 
     pub async fn key_for_file(&self, file: &str) -> Result<GuestResult<String>, Error> {
-        self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_holds()
-                .call_key_for_file(&mut i.store, file)
-                .await
-        })
-        .await
+        let call = ExportCall::KeyForFile {
+            file: file.to_string(),
+        };
+        self.call(async |this: &Self, i: &mut Instance| Ok(this.invoke(i, call).await?.text()))
+            .await
     }
 
     pub async fn file_for_key(&self, key: &str) -> Result<GuestResult<String>, Error> {
-        self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_holds()
-                .call_file_for_key(&mut i.store, key)
-                .await
-        })
-        .await
+        let call = ExportCall::FileForKey {
+            key: key.to_string(),
+        };
+        self.call(async |this: &Self, i: &mut Instance| Ok(this.invoke(i, call).await?.text()))
+            .await
     }
 
     pub async fn interpret(&self, change: Change) -> Result<Interpretation, Error> {
-        self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_subscribe()
-                .call_interpret(&mut i.store, &change)
-                .await
+        let call = ExportCall::Interpret {
+            change: TraceChange {
+                key: change.key,
+                entry: change.entry.into(),
+                snapshot: change.snapshot,
+            },
+        };
+        self.call(async |this: &Self, i: &mut Instance| {
+            Ok(this.invoke(i, call).await?.interpretation())
         })
         .await
     }
 
     pub async fn sweep(&self, key: &str) -> Result<GuestResult<bool>, Error> {
-        self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_subscribe()
-                .call_sweep(&mut i.store, key)
-                .await
-        })
-        .await
+        let call = ExportCall::Sweep {
+            key: key.to_string(),
+        };
+        self.call(async |this: &Self, i: &mut Instance| Ok(this.invoke(i, call).await?.swept()))
+            .await
     }
 
     pub async fn encode_hold(&self, hold: types::Hold) -> Result<Vec<u8>, Error> {
-        self.call(async |i: &mut Instance| {
-            i.guest
-                .holds_core_testing()
-                .call_encode_hold(&mut i.store, &hold)
-                .await
-        })
-        .await
+        let call = ExportCall::EncodeHold { hold };
+        self.call(async |this: &Self, i: &mut Instance| Ok(this.invoke(i, call).await?.bytes()))
+            .await
     }
 }
 

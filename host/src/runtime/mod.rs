@@ -6,6 +6,8 @@ mod cache;
 mod engine;
 pub(crate) mod imports;
 mod instances;
+pub(crate) mod invoke;
 
+pub(crate) use engine::FUEL_PER_CALL;
 pub use engine::Runtime;
-pub(crate) use instances::Instances;
+pub(crate) use instances::{Instances, Replica};

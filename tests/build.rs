@@ -1,0 +1,27 @@
+//! Builds deliberately altered guests for the tests (never shipped):
+//! - `EDGE_GUEST_COMPONENT`: the guest with `edge-expired-at-now`, which counts a
+//!   hold expiring exactly now as expired (replay must catch the change).
+
+#[path = "../host/build_guest.rs"]
+mod build_guest;
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap();
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    println!("cargo:rerun-if-changed={}", root.join("guest").display());
+    let edge = build_guest::GuestBuild {
+        root,
+        package: "holds-guest",
+        artifact: "holds_guest",
+        target: "wasm32-unknown-unknown",
+        features: &["edge-expired-at-now"],
+        target_dir: out_dir.join("edge-guest"),
+    }
+    .build("holds_core_edge.wasm");
+    println!("cargo:rustc-env=EDGE_GUEST_COMPONENT={}", edge.display());
+}

@@ -1,0 +1,176 @@
+//! Stores that stage races deterministically around a real bucket.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use holds::kv::{Entry, KvError, KvStore, Removal, Watch};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Before each of the first `races` conditional writes, another client writes
+/// `raw` to the same key, so the write loses the revision race.
+pub struct RacingWrites {
+    pub inner: Arc<dyn KvStore>,
+    pub raw: Bytes,
+    pub races: AtomicU32,
+}
+
+/// Counts the store operations (round trips) made through it.
+pub struct Counting {
+    pub inner: Arc<dyn KvStore>,
+    pub gets: AtomicU32,
+    pub writes: AtomicU32,
+    pub deletes: AtomicU32,
+}
+
+impl Counting {
+    pub fn new(inner: Arc<dyn KvStore>) -> Self {
+        Counting {
+            inner,
+            gets: AtomicU32::new(0),
+            writes: AtomicU32::new(0),
+            deletes: AtomicU32::new(0),
+        }
+    }
+
+    /// (gets, writes, deletes) since the last call, resetting the counts.
+    pub fn take(&self) -> (u32, u32, u32) {
+        (
+            self.gets.swap(0, Ordering::SeqCst),
+            self.writes.swap(0, Ordering::SeqCst),
+            self.deletes.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+#[async_trait]
+impl KvStore for Counting {
+    fn describe(&self) -> String {
+        format!("counting {}", self.inner.describe())
+    }
+    fn expires_entries(&self) -> bool {
+        self.inner.expires_entries()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .write_if_revision(key, value, expected, ttl)
+            .await
+    }
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete_if_revision(key, expected, why).await
+    }
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.inner.put(key, value).await
+    }
+    async fn watch(&self) -> Result<Watch, KvError> {
+        self.inner.watch().await
+    }
+}
+
+/// Holds every `delete_if_revision` until `release_deletes` is notified, after
+/// telling `delete_reached`.
+pub struct PausedDeletes {
+    pub inner: Arc<dyn KvStore>,
+    pub delete_reached: Arc<Notify>,
+    pub release_deletes: Arc<Notify>,
+}
+
+#[async_trait]
+impl KvStore for RacingWrites {
+    fn describe(&self) -> String {
+        format!("racing writes over {}", self.inner.describe())
+    }
+    fn expires_entries(&self) -> bool {
+        self.inner.expires_entries()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        self.inner.get(key).await
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        if self.races.load(Ordering::SeqCst) > 0 {
+            self.races.fetch_sub(1, Ordering::SeqCst);
+            self.inner.put(key, self.raw.clone()).await?;
+        }
+        self.inner
+            .write_if_revision(key, value, expected, ttl)
+            .await
+    }
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError> {
+        self.inner.delete_if_revision(key, expected, why).await
+    }
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.inner.put(key, value).await
+    }
+    async fn watch(&self) -> Result<Watch, KvError> {
+        self.inner.watch().await
+    }
+}
+
+#[async_trait]
+impl KvStore for PausedDeletes {
+    fn describe(&self) -> String {
+        format!("paused deletes over {}", self.inner.describe())
+    }
+    fn expires_entries(&self) -> bool {
+        self.inner.expires_entries()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        self.inner.get(key).await
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        self.inner
+            .write_if_revision(key, value, expected, ttl)
+            .await
+    }
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError> {
+        self.delete_reached.notify_one();
+        self.release_deletes.notified().await;
+        self.inner.delete_if_revision(key, expected, why).await
+    }
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.inner.put(key, value).await
+    }
+    async fn watch(&self) -> Result<Watch, KvError> {
+        self.inner.watch().await
+    }
+}

@@ -1,0 +1,373 @@
+//! Record and replay of the guest's decisions (issue 4): traces recorded on a real
+//! JetStream bucket replay exactly with no server; tampered traces and changed
+//! guests are caught at the first diverging step; broken traces are clear errors.
+
+use holds::clock::Clock;
+use holds::trace::{self, CallRecord, ReplayReport, TraceError};
+use holds::{Announce, Backend, Config, Error, Manager, Runtime};
+use holds_tests::nats::NatsServer;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A writer the test can read back.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+async fn replay_text(text: &str, runtime: Arc<Runtime>) -> Result<ReplayReport, TraceError> {
+    trace::replay(std::io::Cursor::new(text.as_bytes().to_vec()), runtime).await
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/contention.trace.jsonl")
+}
+
+/// 16 agents race for one file on JetStream, recorded into one trace.
+async fn record_contention() -> String {
+    let server = NatsServer::start();
+    let out = Shared::default();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let m = Manager::builder(Config::new("replay", Duration::from_secs(60)))
+        .record(out.clone())
+        .open(Backend::JetStream(client))
+        .await
+        .unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (m, barrier) = (m.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                m.announce(
+                    "/repo/src/lib.rs",
+                    &Announce::new(format!("agent-{i}"), Duration::from_secs(30)),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(Error::HeldByAnother(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    let winner = m
+        .who_has("/repo/src/lib.rs")
+        .await
+        .unwrap()
+        .unwrap()
+        .hold
+        .agent_id;
+    assert_eq!(
+        m.release("/repo/src/lib.rs", "someone-else").await.unwrap(),
+        holds::Release::NotHeld
+    );
+    m.release("/repo/src/lib.rs", &winner).await.unwrap();
+    m.close().await;
+    drop(server);
+    out.text()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jetstream_contention_run_replays_identically_with_no_server() {
+    let text = record_contention().await;
+    let records: Vec<CallRecord> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let announces = records
+        .iter()
+        .filter(|r| matches!(r.export, trace::ExportCall::Announce { .. }))
+        .count();
+    assert_eq!(announces, 16, "each concurrent announce is its own record");
+    // The server is gone: replay answers every import from the trace.
+    let report = replay_text(&text, Runtime::embedded().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.divergence, None);
+    assert_eq!(report.calls, records.len());
+    assert!(
+        report.steps >= 32,
+        "at least a read and a write per announce"
+    );
+    if std::env::var_os("HOLDS_BLESS").is_some() {
+        std::fs::write(fixture(), &text).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checked_in_trace_still_replays_identically() {
+    let text = std::fs::read_to_string(fixture()).expect("tests/fixtures/contention.trace.jsonl");
+    let report = replay_text(&text, Runtime::embedded().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.divergence,
+        None,
+        "{:?}",
+        report.divergence.as_ref().map(|d| d.to_string())
+    );
+    assert!(report.calls > 16);
+}
+
+/// Change the first recorded result of `import` in an announce that wrote, and
+/// return the altered trace and the (call, step) that was altered.
+fn alter_first(
+    text: &str,
+    import: &str,
+    change: impl Fn(&mut serde_json::Value),
+) -> (String, u64, usize) {
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    for line in lines.iter_mut().skip(1) {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let wrote = record["steps"]
+            .as_array()
+            .is_some_and(|steps| steps.iter().any(|s| s["import"] == "kv.write-if-revision"));
+        if record["export"] != "announce" || !wrote {
+            continue;
+        }
+        let call = record["call"].as_u64().unwrap();
+        let steps = record["steps"].as_array_mut().unwrap();
+        if let Some(step) = steps.iter().position(|s| s["import"] == import) {
+            change(&mut steps[step]["result"]);
+            *line = serde_json::to_string(&record).unwrap();
+            return (lines.join("\n") + "\n", call, step);
+        }
+    }
+    panic!("no announce called {import}");
+}
+
+/// A one-shot style trace (no replica): every announce reads, then writes.
+async fn record_reads_and_writes() -> String {
+    let out = Shared::default();
+    let mut config = Config::new("rw", Duration::from_secs(60));
+    config.replica = false;
+    let m = Manager::builder(config)
+        .record(out.clone())
+        .open(Backend::Memory)
+        .await
+        .unwrap();
+    m.announce("/f", &Announce::new("a1", Duration::from_secs(30)))
+        .await
+        .unwrap();
+    m.release("/f", "a1").await.unwrap();
+    m.announce("/f", &Announce::new("a2", Duration::from_secs(30)))
+        .await
+        .unwrap();
+    out.text()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_revision_diverges_at_the_step_that_uses_it() {
+    let text = record_reads_and_writes().await;
+    assert_eq!(
+        replay_text(&text, Runtime::embedded().unwrap())
+            .await
+            .unwrap()
+            .divergence,
+        None
+    );
+    // The read's revision: the guest then writes at another expected revision.
+    let (altered, call, step) = alter_first(&text, "kv.get", |r| {
+        if let Some(entry) = r.get_mut("Ok") {
+            let rev = entry["revision"].as_u64().unwrap();
+            entry["revision"] = (rev + 1000).into();
+        }
+    });
+    let report = replay_text(&altered, Runtime::embedded().unwrap())
+        .await
+        .unwrap();
+    let d = report.divergence.expect("the altered revision is caught");
+    assert_eq!(d.call, call);
+    assert_eq!(
+        d.step,
+        Some(step + 2),
+        "get, clock.now, then the write: {d}"
+    );
+    assert!(
+        d.expected.contains("kv.write-if-revision") && d.actual.contains("\"expected\":100"),
+        "{d}"
+    );
+
+    // A write's revision: the returned claim (the fencing token) differs.
+    let (altered, call, _) = alter_first(&text, "kv.write-if-revision", |r| {
+        if let Some(rev) = r.get_mut("Ok") {
+            *rev = (rev.as_u64().unwrap() + 7).into();
+        }
+    });
+    let report = replay_text(&altered, Runtime::embedded().unwrap())
+        .await
+        .unwrap();
+    let d = report.divergence.expect("the altered ack is caught");
+    assert_eq!((d.call, d.step), (call, None), "the result differs: {d}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_holder_changes_the_verdict() {
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    // Make a refused agent see its own name as the holder: it would renew instead.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut altered_call = None;
+    for line in lines.iter_mut().skip(1) {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        if record["export"] != "announce" || record["result"].get("Err").is_none() {
+            continue;
+        }
+        let agent = record["args"]["request"]["agent_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let steps = record["steps"].as_array_mut().unwrap();
+        let Some(get) = steps.iter_mut().rev().find(|s| s["import"] == "kv.get") else {
+            continue;
+        };
+        let value = get["result"]["Ok"]["value"].as_str().unwrap().to_string();
+        let mut hold: serde_json::Value = serde_json::from_str(&value).unwrap();
+        hold["agent_id"] = agent.into();
+        get["result"]["Ok"]["value"] = hold.to_string().into();
+        altered_call = Some(record["call"].as_u64().unwrap());
+        *line = serde_json::to_string(&record).unwrap();
+        break;
+    }
+    let report = replay_text(&(lines.join("\n") + "\n"), Runtime::embedded().unwrap())
+        .await
+        .unwrap();
+    let d = report.divergence.expect("the altered holder is caught");
+    assert_eq!(Some(d.call), altered_call);
+    assert!(
+        d.actual.contains("kv.write-if-revision"),
+        "it now tries to renew: {d}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_guest_diverges_at_the_first_decision_on_the_edge() {
+    /// A clock that can be set.
+    #[derive(Default)]
+    struct Manual(std::sync::atomic::AtomicI64);
+    impl Clock for Manual {
+        fn now(&self) -> i64 {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+    let clock = Arc::new(Manual::default());
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    clock.0.store(start, std::sync::atomic::Ordering::SeqCst);
+    let out = Shared::default();
+    let mut config = Config::new("edge", Duration::from_secs(60));
+    config.replica = false;
+    let m = Manager::builder(config)
+        .clock(clock.clone())
+        .record(out.clone())
+        .open(Backend::Memory)
+        .await
+        .unwrap();
+    // Decisions away from the edge: both builds agree.
+    m.announce("/f", &Announce::new("a1", Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(m.who_has("/f").await.unwrap().is_some());
+    // Exactly at expiry: live for the real guest, expired for the altered one.
+    clock
+        .0
+        .store(start + 10_000_000_000, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        m.who_has("/f").await.unwrap().is_some(),
+        "expiring exactly now is live"
+    );
+    let text = out.text();
+    let edge_call = text.lines().count() as u64 - 2; // the last record
+    // Identical on the guest that recorded it...
+    assert_eq!(
+        replay_text(&text, Runtime::embedded().unwrap())
+            .await
+            .unwrap()
+            .divergence,
+        None
+    );
+    // ...and caught on the altered build, at the edge decision and not before.
+    let edge = Arc::new(
+        Runtime::from_component(&std::fs::read(env!("EDGE_GUEST_COMPONENT")).unwrap()).unwrap(),
+    );
+    let report = replay_text(&text, edge).await.unwrap();
+    let d = report.divergence.expect("the altered guest diverges");
+    assert_eq!(
+        (d.call, d.step, d.export.as_str()),
+        (edge_call, None, "who-has"),
+        "{d}"
+    );
+    assert!(
+        d.expected.contains("\"Ok\":{") && d.actual.contains("\"Ok\":null"),
+        "{d}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_traces_are_clear_errors() {
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let rt = || Runtime::embedded().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+
+    assert_eq!(replay_text("", rt()).await, Err(TraceError::Empty));
+    assert!(matches!(
+        replay_text("not json\n", rt()).await,
+        Err(TraceError::Format { line: 1, .. })
+    ));
+    // Truncated mid-record.
+    let cut = &text[..text.len() - 40];
+    match replay_text(cut, rt()).await {
+        Err(TraceError::Format { line, reason }) => {
+            assert_eq!(line, lines.len());
+            assert!(reason.contains("truncated"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Two records swapped.
+    let mut swapped = lines.clone();
+    swapped.swap(2, 3);
+    assert!(matches!(
+        replay_text(&(swapped.join("\n") + "\n"), rt()).await,
+        Err(TraceError::Format { line: 3, ref reason }) if reason.contains("out of order")
+    ));
+    // A foreign version.
+    let foreign = text.replacen("\"version\":1", "\"version\":99", 1);
+    assert!(matches!(
+        replay_text(&foreign, rt()).await,
+        Err(TraceError::ForeignVersion { .. })
+    ));
+    let foreign = text.replacen("holds:core@0.1.0", "holds:core@9.0.0", 1);
+    assert!(matches!(
+        replay_text(&foreign, rt()).await,
+        Err(TraceError::ForeignVersion { .. })
+    ));
+    // A result of the wrong shape.
+    let (wrong, _, _) = alter_first(&text, "clock.now", |r| *r = "yesterday".into());
+    assert!(
+        matches!(replay_text(&wrong, rt()).await, Err(TraceError::Format { ref reason, .. }) if reason.contains("wrong shape"))
+    );
+}
