@@ -694,7 +694,8 @@ pub async fn cold_announce_is_one_read_and_one_write(h: Harness) {
     let counting = Arc::new(Counting::new(h.store().await));
     let mut config = h.config();
     config.replica = false;
-    let m = holds::Manager::builder(config)
+    let m = h
+        .builder(config)
         .open(holds::Backend::Store(counting.clone()))
         .await
         .unwrap();

@@ -26,6 +26,17 @@ macro_rules! conformance {
                 }
             )*
         }
+        /// The real guest built for wasm32-wasip2 with std: it imports WASI and
+        /// runs in the capability-less sandbox.
+        mod foreign_guest {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let h = super::Harness::with_component(super::Kind::Memory, env!("FOREIGN_GUEST_COMPONENT")).await;
+                    super::cases::$case(h).await;
+                }
+            )*
+        }
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

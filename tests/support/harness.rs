@@ -4,7 +4,7 @@
 use crate::nats::NatsServer;
 use holds::clock::Clock;
 use holds::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv};
-use holds::{Backend, Config, Manager};
+use holds::{Backend, Config, Manager, ManagerBuilder, Runtime};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +30,8 @@ pub struct Harness {
     memory: Option<MemoryKv>,
     server: Option<NatsServer>,
     sqlite: Option<TempDir>,
+    /// Another build of the guest to run instead of the embedded one.
+    runtime: Option<Arc<Runtime>>,
 }
 
 fn unique_bucket() -> String {
@@ -51,6 +53,7 @@ impl Harness {
                 bucket,
                 server: None,
                 sqlite: None,
+                runtime: None,
             },
             Kind::JetStream => Harness {
                 kind,
@@ -58,6 +61,7 @@ impl Harness {
                 memory: None,
                 server: Some(NatsServer::start()),
                 sqlite: None,
+                runtime: None,
             },
             Kind::Sqlite => Harness {
                 kind,
@@ -65,7 +69,27 @@ impl Harness {
                 memory: None,
                 server: None,
                 sqlite: Some(tempfile::tempdir().expect("a temp dir")),
+                runtime: None,
             },
+        }
+    }
+
+    /// The same, running another build of the guest (the component at `path`).
+    pub async fn with_component(kind: Kind, path: &str) -> Harness {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let runtime = Runtime::from_component(&bytes).expect("loading the component");
+        Harness {
+            runtime: Some(Arc::new(runtime)),
+            ..Harness::new(kind).await
+        }
+    }
+
+    /// A manager builder with this harness's guest.
+    pub fn builder(&self, config: Config) -> ManagerBuilder {
+        let builder = Manager::builder(config);
+        match &self.runtime {
+            Some(runtime) => builder.runtime(runtime.clone()),
+            None => builder,
         }
     }
 
@@ -121,7 +145,7 @@ impl Harness {
     }
 
     pub async fn manager_with(&self, config: Config, clock: Option<Arc<dyn Clock>>) -> Manager {
-        let mut builder = Manager::builder(config);
+        let mut builder = self.builder(config);
         if let Some(clock) = clock {
             builder = builder.clock(clock);
         }
@@ -137,7 +161,7 @@ impl Harness {
         store: Arc<dyn KvStore>,
         clock: Option<Arc<dyn Clock>>,
     ) -> Manager {
-        let mut builder = Manager::builder(self.config());
+        let mut builder = self.builder(self.config());
         if let Some(clock) = clock {
             builder = builder.clock(clock);
         }

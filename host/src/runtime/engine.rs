@@ -24,6 +24,9 @@ pub struct Runtime {
     pub(crate) pre: GuestPre<GuestState>,
     /// SHA-256 of the component's bytes, hex.
     pub digest: String,
+    /// The component imports WASI (a foreign guest): it runs in a capability-less
+    /// sandbox (see `sandbox.rs`).
+    pub foreign: bool,
 }
 
 impl Runtime {
@@ -45,6 +48,14 @@ impl Runtime {
         let mut linker = Linker::<GuestState>::new(&engine);
         super::bindings::Guest::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| Error::Guest(format!("linking the component: {e:#}")))?;
+        let foreign = component
+            .component_type()
+            .imports(&engine)
+            .any(|(name, _)| name.starts_with("wasi:"));
+        if foreign {
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+                .map_err(|e| Error::Guest(format!("linking WASI: {e:#}")))?;
+        }
         let pre = linker
             .instantiate_pre(&component)
             .and_then(GuestPre::new)
@@ -57,6 +68,7 @@ impl Runtime {
             engine,
             pre,
             digest,
+            foreign,
         })
     }
 }
@@ -87,6 +99,17 @@ pub(crate) fn engine() -> Result<&'static Engine, Error> {
 }
 
 impl Runtime {
+    /// The names of the component's imports (interfaces), e.g. `holds:core/kv@0.1.0`.
+    pub fn imports(&self) -> Vec<String> {
+        self.pre
+            .instance_pre()
+            .component()
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
     /// The limits every instance runs under.
     pub(crate) fn limits(&self) -> wasmtime::StoreLimits {
         wasmtime::StoreLimitsBuilder::new()

@@ -11,6 +11,34 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use wasmtime::StoreLimits;
 
+/// The largest value a guest may write (NATS' default max payload).
+pub(crate) const MAX_VALUE: usize = 1 << 20;
+
+/// Keys and values come from the guest, so they are checked here, at the
+/// boundary, before any store sees them: JetStream's key rule (no empty tokens),
+/// and a size bound on values.
+fn check_write(key: &str, value_len: usize) -> Result<(), kv::KvError> {
+    let valid = !key.is_empty()
+        && key.len() <= 4096
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
+        && !key.starts_with('.')
+        && !key.ends_with('.')
+        && !key.contains("..");
+    if !valid {
+        return Err(kv::KvError::Unavailable(format!("invalid key {:?}", truncate(key))));
+    }
+    if value_len > MAX_VALUE {
+        return Err(kv::KvError::Unavailable(format!(
+            "value of {value_len} bytes is over the {MAX_VALUE}-byte limit"
+        )));
+    }
+    Ok(())
+}
+
+fn truncate(key: &str) -> &str {
+    key.char_indices().nth(64).map_or(key, |(i, _)| &key[..i])
+}
+
 /// Called once per CAS retry with the key and the attempt about to be made.
 pub(crate) type RetryObserver = Arc<dyn Fn(&str, u32) + Send + Sync>;
 
@@ -34,6 +62,8 @@ pub(crate) struct GuestState {
     pub seen: Vec<(String, Entry)>,
     /// The import calls of the current export call, when recording.
     pub recording: Option<Vec<Step>>,
+    /// WASI for foreign guests, created on their first WASI call.
+    pub sandbox: Option<Box<super::sandbox::Sandbox>>,
 }
 
 impl GuestState {
@@ -52,6 +82,7 @@ impl GuestState {
             },
             seen: Vec::new(),
             recording: None,
+            sandbox: None,
         }
     }
 
@@ -114,11 +145,16 @@ impl kv::Host for GuestState {
             }
             Io::Live { kv, .. } => kv.clone(),
         };
-        let got = kv.get(&key).await;
-        if let Ok(Some(entry)) = &got {
-            self.seen.push((key, entry.clone()));
-        }
-        let result = got.map(|e| entry_to_wit(e.as_ref())).map_err(error_to_wit);
+        let result = match check_write(&key, 0) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let got = kv.get(&key).await;
+                if let Ok(Some(entry)) = &got {
+                    self.seen.push((key, entry.clone()));
+                }
+                got.map(|e| entry_to_wit(e.as_ref())).map_err(error_to_wit)
+            }
+        };
         if self.recording.is_some() {
             let traced = result.clone().map(TraceEntry::from);
             self.record(call, &traced);
@@ -144,16 +180,18 @@ impl kv::Host for GuestState {
             }
             Io::Live { kv, .. } => kv.clone(),
         };
-        let ttl = (ttl_seconds > 0).then(|| Duration::from_secs(u64::from(ttl_seconds)));
         let value = Bytes::from(value);
-        let written = kv
-            .write_if_revision(&key, value.clone(), expected, ttl)
-            .await;
-        if let Ok(revision) = written {
-            self.seen
-                .push((key.clone(), ack(value.clone(), revision, Operation::Put)));
-        }
-        let result = written.map_err(error_to_wit);
+        let result = match check_write(&key, value.len()) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let ttl = (ttl_seconds > 0).then(|| Duration::from_secs(u64::from(ttl_seconds)));
+                let written = kv.write_if_revision(&key, value.clone(), expected, ttl).await;
+                if let Ok(revision) = written {
+                    self.seen.push((key.clone(), ack(value.clone(), revision, Operation::Put)));
+                }
+                written.map_err(error_to_wit)
+            }
+        };
         if self.recording.is_some() {
             let call = ImportCall::KvWrite {
                 key,
@@ -181,16 +219,20 @@ impl kv::Host for GuestState {
             Io::Replay(tape) => return tape.answer(call),
             Io::Live { kv, .. } => kv.clone(),
         };
-        let (removal, operation) = match why {
-            kv::Removal::Released => (Removal::Released, Operation::Delete),
-            kv::Removal::Expired => (Removal::Expired, Operation::Expire),
+        let result = match check_write(&key, 0) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let (removal, operation) = match why {
+                    kv::Removal::Released => (Removal::Released, Operation::Delete),
+                    kv::Removal::Expired => (Removal::Expired, Operation::Expire),
+                };
+                let removed = kv.delete_if_revision(&key, expected, removal).await;
+                if let Ok(revision) = removed {
+                    self.seen.push((key, ack(Bytes::new(), revision, operation)));
+                }
+                removed.map_err(error_to_wit)
+            }
         };
-        let removed = kv.delete_if_revision(&key, expected, removal).await;
-        if let Ok(revision) = removed {
-            self.seen
-                .push((key, ack(Bytes::new(), revision, operation)));
-        }
-        let result = removed.map_err(error_to_wit);
         self.record(call, &result);
         Ok(result)
     }

@@ -6,6 +6,7 @@ mod cache;
 mod engine;
 pub(crate) mod imports;
 mod instances;
+mod sandbox;
 pub(crate) mod invoke;
 
 pub(crate) use engine::FUEL_PER_CALL;

@@ -300,6 +300,7 @@ impl GuestState {
             io: Io::Replay(Tape::default()),
             seen: Vec::new(),
             recording: None,
+            sandbox: None,
         }
     }
 }

@@ -15,6 +15,11 @@ use exports::holds::core::subscribe::{Change, Guest as SubscribeGuest, Interpret
 use exports::holds::core::testing::Guest as TestingGuest;
 use holds::core::{clock, kv, observer, types};
 
+#[cfg(feature = "hostile")]
+mod hostile;
+#[cfg(feature = "sandbox-probe")]
+mod probe;
+
 struct Component;
 
 export!(Component);
@@ -77,6 +82,8 @@ impl HoldsGuest for Component {
         ttl_max: u64,
         observed: Option<kv::Entry>,
     ) -> Result<types::Claim, types::Error> {
+        #[cfg(feature = "hostile")]
+        hostile::misbehave(&request.agent_id);
         let request = model::AnnounceRequest {
             file: request.file,
             agent_id: request.agent_id,
@@ -129,6 +136,10 @@ impl HoldsGuest for Component {
     }
 
     fn file_for_key(key: String) -> Result<String, types::Error> {
+        #[cfg(feature = "sandbox-probe")]
+        if key == probe::KEY {
+            return Err(types::Error::Store(probe::report()));
+        }
         crate::key::file_for_key(&key).map_err(error_to)
     }
 }

@@ -1,0 +1,97 @@
+//! The guest's imports, foreign (WASI) guests in the capability-less sandbox, and
+//! hostile guests: each bad call fails with a clear error within a bounded time,
+//! the process survives, and the next call works.
+
+use holds::{Announce, Backend, Config, Error, Manager, Runtime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn runtime(path: &str) -> Arc<Runtime> {
+    Arc::new(Runtime::from_component(&std::fs::read(path).unwrap()).unwrap())
+}
+
+async fn manager(runtime: Option<Arc<Runtime>>, store: Backend) -> Manager {
+    let mut config = Config::new("sandbox", Duration::from_secs(60));
+    config.replica = false;
+    let mut builder = Manager::builder(config);
+    if let Some(runtime) = runtime {
+        builder = builder.runtime(runtime);
+    }
+    builder.open(store).await.unwrap()
+}
+
+#[test]
+fn the_embedded_guest_imports_only_its_own_interfaces() {
+    let imports = Runtime::embedded().unwrap().imports();
+    assert!(imports.iter().all(|i| !i.starts_with("wasi:")), "{imports:?}");
+    assert!(imports.iter().all(|i| i.starts_with("holds:core/")), "{imports:?}");
+    assert!(imports.contains(&"holds:core/kv@0.1.0".to_string()), "{imports:?}");
+    assert!(!Runtime::embedded().unwrap().foreign);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
+    // SAFETY: the test sets a variable before any thread reads the environment.
+    unsafe { std::env::set_var("HOLDS_SANDBOX_SECRET", "must-not-leak") };
+    let probe = runtime(env!("PROBE_GUEST_COMPONENT"));
+    assert!(probe.foreign);
+    assert!(probe.imports().iter().any(|i| i.starts_with("wasi:filesystem")), "the probe really asks for files");
+    let m = manager(Some(probe), Backend::Memory).await;
+    let report = match m.file_for_key_for_test("=probe-sandbox").await {
+        Err(Error::Store(report)) => report,
+        other => panic!("{other:?}"),
+    };
+    assert!(report.contains("file: denied"), "{report}");
+    assert!(report.contains("dir: denied"), "{report}");
+    assert!(report.contains("env: 0 vars"), "{report}");
+    assert!(report.contains("args: 0"), "{report}");
+    // And it still does its job.
+    m.announce("/f", &Announce::new("a1", Duration::from_secs(30))).await.unwrap();
+    assert_eq!(m.who_has("/f").await.unwrap().unwrap().hold.agent_id, "a1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
+    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec("sandbox", Duration::from_secs(60)));
+    let backend = || Backend::Store(Arc::new(store.clone()));
+    let hostile = manager(Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))), backend()).await;
+    let good = manager(None, backend()).await;
+    for (agent, expect) in [
+        ("hostile-loop", "ran out of fuel"),
+        ("hostile-alloc", "trapped"),
+        ("hostile-trap", "trapped"),
+    ] {
+        let started = Instant::now();
+        let result = hostile.announce("/f", &Announce::new(agent, Duration::from_secs(30))).await;
+        let took = started.elapsed();
+        match result {
+            Err(Error::Guest(why)) => assert!(why.contains(expect), "{agent}: {why}"),
+            other => panic!("{agent}: expected a guest failure, got {other:?}"),
+        }
+        assert!(took < Duration::from_secs(5), "{agent} took {took:?}");
+        // The same manager (a fresh instance) and another manager keep working.
+        let claim = hostile.announce("/ok", &Announce::new("a1", Duration::from_secs(30))).await.unwrap();
+        assert_eq!(good.who_has("/ok").await.unwrap(), Some(claim));
+        hostile.release("/ok", "a1").await.unwrap();
+    }
+    assert_eq!(good.list().await.unwrap(), vec![], "nothing hostile reached the store");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_misusing_its_imports_gets_errors_and_changes_nothing() {
+    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec("sandbox", Duration::from_secs(60)));
+    let kv: Arc<dyn holds::kv::KvStore> = Arc::new(store.clone());
+    let victim = kv.put("=2Fvictim", b"{}".to_vec().into()).await.unwrap();
+    let hostile = manager(Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))), Backend::Store(kv.clone())).await;
+    // Invalid keys, an 8 MiB value, a wrong revision: each answered with an error,
+    // then the call carries on normally.
+    let claim = hostile
+        .announce("/f", &Announce::new("hostile-imports", Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(claim.hold.agent_id, "hostile-imports");
+    assert_eq!(kv.get("=2Fvictim").await.unwrap().unwrap().revision, victim);
+    for key in ["..", "*", ""] {
+        assert_eq!(kv.get(key).await.unwrap(), None, "{key:?} was never written");
+    }
+}
