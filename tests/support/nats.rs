@@ -14,7 +14,12 @@
 //!    server, `/healthz` for a cluster node, which also needs contact with a JetStream meta leader), and
 //! 3. the client port accepts a TCP connection,
 //!
-//! all within the ready timeout (10 s by default). Otherwise the fixture panics with the server's log.
+//! all within the ready timeout (10 s by default, 30 s for cluster nodes). Otherwise the fixture panics with
+//! the server's log.
+//!
+//! Every call blocks (std processes, sockets and sleeps). In an async test, a `restart()` while tasks keep
+//! loading the server belongs in `tokio::task::spawn_blocking` (a `NatsServer` is `Send`), or those tasks
+//! stall on a current-thread runtime.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -34,6 +39,8 @@ pub const MIN_NATS_SERVER_VERSION: (u32, u32, u32) = (2, 11, 0);
 
 const HOW_TO_GET: &str = "run scripts/install-nats-server (or set NATS_SERVER_BIN)";
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A restarted cluster node can take 5-7 s (raft timers) to hear from the meta leader again.
+const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many times a start is tried again when a port turned out to be taken.
 const BIND_ATTEMPTS: usize = 5;
@@ -627,7 +634,7 @@ impl NatsServer {
                 }
                 return Err(StartError::Timeout(last));
             }
-            thread::sleep(Duration::from_millis(25));
+            thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -732,6 +739,7 @@ impl NatsCluster {
                         .monitor_port(monitors[i])
                         .config(config)
                         .health_path("/healthz")
+                        .ready_timeout(CLUSTER_READY_TIMEOUT)
                         .spawn(),
                 );
             }
