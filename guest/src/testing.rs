@@ -3,7 +3,7 @@
 use crate::host::Host;
 use crate::model::{AnnounceRequest, Entry, KvError, Operation, Removal, Timestamp};
 use std::collections::HashMap;
-use std::future::{Ready, ready};
+use std::future::{Future, ready};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Call {
@@ -104,7 +104,7 @@ impl MemoryHost {
 }
 
 impl Host for MemoryHost {
-    fn get(&mut self, key: &str) -> Ready<Result<Entry, KvError>> {
+    fn get(&mut self, key: &str) -> impl Future<Output = Result<Entry, KvError>> + Send {
         self.calls.push(Call::Get(key.into()));
         ready(Ok(self.entry(key)))
     }
@@ -115,7 +115,7 @@ impl Host for MemoryHost {
         value: Vec<u8>,
         expected: u64,
         ttl_seconds: u32,
-    ) -> Ready<Result<u64, KvError>> {
+    ) -> impl Future<Output = Result<u64, KvError>> + Send {
         self.calls.push(Call::Write {
             key: key.into(),
             expected,
@@ -132,7 +132,7 @@ impl Host for MemoryHost {
         key: &str,
         expected: u64,
         why: Removal,
-    ) -> Ready<Result<u64, KvError>> {
+    ) -> impl Future<Output = Result<u64, KvError>> + Send {
         self.calls.push(Call::Delete {
             key: key.into(),
             expected,

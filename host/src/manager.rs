@@ -20,6 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// Called once per CAS retry with the key and the attempt about to be made.
+pub type RetryObserver = Arc<dyn Fn(&str, u32) + Send + Sync>;
+
 /// Where the bucket lives.
 pub enum Backend {
     /// A fresh in-process bucket (tests, embedding, single-process use).
@@ -399,7 +402,7 @@ impl Manager {
     /// `None` removes it.
     pub fn set_cas_retry_observer_for_test(
         &self,
-        observer: Option<Arc<dyn Fn(&str, u32) + Send + Sync>>,
+        observer: Option<RetryObserver>,
     ) {
         self.inner.instances.set_retry_observer(observer);
     }

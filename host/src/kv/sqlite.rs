@@ -300,6 +300,8 @@ impl KvStore for SqliteKv {
 }
 
 type Row = (String, Entry);
+/// A read on the watcher's connection: rows and a revision.
+type Read = Box<dyn FnOnce(&Connection) -> rusqlite::Result<(Vec<Row>, i64)> + Send>;
 
 /// Replay the bucket, then follow the change log until the receiver goes away.
 async fn poll_changes(
@@ -308,7 +310,7 @@ async fn poll_changes(
     max_age: Duration,
     tx: &mpsc::Sender<Result<WatchItem, KvError>>,
 ) -> Result<(), KvError> {
-    let run = |f: Box<dyn FnOnce(&Connection) -> rusqlite::Result<(Vec<Row>, i64)> + Send>| {
+    let run = |f: Read| {
         let reader = reader.clone();
         async move {
             tokio::task::spawn_blocking(move || {
