@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 const SWEEP_RETRY: Duration = Duration::from_millis(50);
 /// A sweep that failed on the store tries again after this.
 const SWEEP_BACKOFF: Duration = Duration::from_secs(1);
+/// A failed watcher kept warm for the replica restarts after this.
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 enum Phase {
@@ -124,6 +126,25 @@ impl Hub {
                 Phase::Failed(e) => Err(e.clone()),
                 _ => Err(Error::Closed),
             },
+        }
+    }
+
+    /// Keep the watcher (and so the replica) running until the hub closes:
+    /// restart it whenever it fails, e.g. after the store was unreachable.
+    pub async fn keep_warm(self: Arc<Self>) {
+        let mut phase = self.phase.subscribe();
+        loop {
+            if let Err(Error::Closed) = self.ensure_running().await {
+                return;
+            }
+            let ended = phase
+                .wait_for(|p| matches!(p, Phase::Failed(_) | Phase::Closed))
+                .await
+                .map(|p| p.clone());
+            if !matches!(ended, Ok(Phase::Failed(_))) {
+                return;
+            }
+            tokio::time::sleep(RESTART_BACKOFF).await;
         }
     }
 

@@ -149,13 +149,9 @@ impl ManagerBuilder {
                     hub.observe_own(seen);
                 }
             }));
-            // Warm the replica in the background; until it is ready, calls read fresh.
-            let warming = hub.clone();
-            tokio::spawn(async move {
-                if let Err(e) = warming.ensure_running().await {
-                    tracing::warn!("the replica could not start (calls read the store): {e}");
-                }
-            });
+            // Warm the replica in the background (and re-warm it after failures);
+            // until it is ready, calls read the store.
+            tokio::spawn(hub.clone().keep_warm());
         }
         let replica = hub.clone();
         let replica_hint: ReplicaHint = Box::new(move |key| {
