@@ -102,11 +102,22 @@ impl ManagerBuilder {
         };
         let kv: Arc<dyn KvStore> = match backend {
             Backend::Memory => Arc::new(MemoryKv::new(&spec)),
-            Backend::JetStream(client) => Arc::new(
-                JetStreamKv::open(client, &spec)
+            Backend::JetStream(client) => {
+                let kv = JetStreamKv::open(client, &spec)
                     .await
-                    .map_err(|e| Error::Store(e.to_string()))?,
-            ),
+                    .map_err(|e| Error::Store(e.to_string()))?;
+                // The server would delete a hold at the bucket's max age, before
+                // the hold itself expires.
+                let max_age = kv.max_age();
+                if !max_age.is_zero() && max_age < config.hold_ttl_max {
+                    return Err(Error::Config(format!(
+                        "bucket {} keeps entries for {max_age:?}, less than hold_ttl_max {:?}: \
+                         lower the maximum TTL or recreate the bucket",
+                        config.bucket, config.hold_ttl_max
+                    )));
+                }
+                Arc::new(kv)
+            }
             Backend::Sqlite(path) => Arc::new(
                 SqliteKv::open(&path, &spec)
                     .await
@@ -396,10 +407,7 @@ impl Manager {
     /// Test seam, not the supported API: `observer(key, attempt)` runs once per
     /// CAS retry (never for a first attempt, never after the final verdict).
     /// `None` removes it.
-    pub fn set_cas_retry_observer_for_test(
-        &self,
-        observer: Option<RetryObserver>,
-    ) {
+    pub fn set_cas_retry_observer_for_test(&self, observer: Option<RetryObserver>) {
         self.inner.instances.set_retry_observer(observer);
     }
 }

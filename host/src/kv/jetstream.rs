@@ -32,6 +32,8 @@ pub struct JetStreamKv {
     server: String,
     /// The server (>= 2.11) and the bucket accept per-message TTLs.
     per_message_ttl: bool,
+    /// The bucket's max age (zero: unlimited).
+    max_age: Duration,
 }
 
 impl JetStreamKv {
@@ -84,6 +86,7 @@ impl JetStreamKv {
             .await
             .map_err(|e| unavailable("reading the stream of", &e))?;
         let per_message_ttl = ttl_capable && stream_info.config.allow_message_ttl;
+        let max_age = stream_info.config.max_age;
         if !per_message_ttl {
             tracing::warn!(
                 bucket = spec.name,
@@ -100,7 +103,14 @@ impl JetStreamKv {
             bucket: spec.name.clone(),
             server,
             per_message_ttl,
+            max_age,
         })
+    }
+
+    /// The bucket's max age as the server has it (zero: unlimited). An existing
+    /// bucket keeps its own, which may differ from the one asked for at open.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
     }
 
     fn subject(&self, key: &str) -> String {
