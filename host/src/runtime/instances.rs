@@ -23,8 +23,8 @@ use wasmtime::Trap;
 /// Where entries learnt during calls go (the manager's replica).
 pub(crate) type SeenSink = Arc<dyn Fn(Vec<(String, Entry)>) + Send + Sync>;
 
-/// Idle instances kept per manager.
-const MAX_IDLE: usize = 64;
+/// Idle instances kept per manager by default.
+pub(crate) const DEFAULT_MAX_IDLE: usize = 64;
 
 pub(crate) struct Instances {
     runtime: Arc<Runtime>,
@@ -34,6 +34,8 @@ pub(crate) struct Instances {
     seen_sink: Mutex<Option<SeenSink>>,
     recorder: Option<Arc<Recorder>>,
     idle: Mutex<Vec<Instance>>,
+    /// Idle instances kept for reuse (0: a fresh store and instance per call).
+    max_idle: usize,
     /// Bound on a whole export call, store round trips included.
     call_timeout: Duration,
 }
@@ -49,6 +51,7 @@ impl Instances {
         kv: Arc<dyn KvStore>,
         clock: Arc<dyn Clock>,
         recorder: Option<Arc<Recorder>>,
+        max_idle: usize,
         call_timeout: Duration,
     ) -> Self {
         Instances {
@@ -59,6 +62,7 @@ impl Instances {
             seen_sink: Mutex::new(None),
             recorder,
             idle: Mutex::new(Vec::new()),
+            max_idle,
             call_timeout,
         }
     }
@@ -111,7 +115,7 @@ impl Instances {
         match outcome {
             Ok(Ok(value)) => {
                 let mut idle = self.idle.lock().unwrap();
-                if idle.len() < MAX_IDLE {
+                if idle.len() < self.max_idle {
                     idle.push(instance);
                 }
                 Ok(value)

@@ -6,9 +6,9 @@ mod cache;
 mod engine;
 pub(crate) mod imports;
 mod instances;
-mod sandbox;
 pub(crate) mod invoke;
+mod sandbox;
 
 pub(crate) use engine::FUEL_PER_CALL;
 pub use engine::Runtime;
-pub(crate) use instances::{Instances, Replica};
+pub(crate) use instances::{DEFAULT_MAX_IDLE, Instances, Replica};
