@@ -20,12 +20,17 @@ pub(crate) const MAX_VALUE: usize = 1 << 20;
 fn check_write(key: &str, value_len: usize) -> Result<(), kv::KvError> {
     let valid = !key.is_empty()
         && key.len() <= 4096
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
         && !key.starts_with('.')
         && !key.ends_with('.')
         && !key.contains("..");
     if !valid {
-        return Err(kv::KvError::Unavailable(format!("invalid key {:?}", truncate(key))));
+        return Err(kv::KvError::Unavailable(format!(
+            "invalid key {:?}",
+            truncate(key)
+        )));
     }
     if value_len > MAX_VALUE {
         return Err(kv::KvError::Unavailable(format!(
@@ -185,9 +190,12 @@ impl kv::Host for GuestState {
             Err(e) => Err(e),
             Ok(()) => {
                 let ttl = (ttl_seconds > 0).then(|| Duration::from_secs(u64::from(ttl_seconds)));
-                let written = kv.write_if_revision(&key, value.clone(), expected, ttl).await;
+                let written = kv
+                    .write_if_revision(&key, value.clone(), expected, ttl)
+                    .await;
                 if let Ok(revision) = written {
-                    self.seen.push((key.clone(), ack(value.clone(), revision, Operation::Put)));
+                    self.seen
+                        .push((key.clone(), ack(value.clone(), revision, Operation::Put)));
                 }
                 written.map_err(error_to_wit)
             }
@@ -228,7 +236,8 @@ impl kv::Host for GuestState {
                 };
                 let removed = kv.delete_if_revision(&key, expected, removal).await;
                 if let Ok(revision) = removed {
-                    self.seen.push((key, ack(Bytes::new(), revision, operation)));
+                    self.seen
+                        .push((key, ack(Bytes::new(), revision, operation)));
                 }
                 removed.map_err(error_to_wit)
             }
