@@ -98,6 +98,9 @@ pub struct NatsAuth {
     /// NATS token.
     #[arg(long, env = "NATS_TOKEN", global = true)]
     pub token: Option<String>,
+    /// NATS user nkey seed file (the `SU...` seed, alone or decorated as nsc writes it).
+    #[arg(long, env = "NATS_NKEY", global = true, value_name = "FILE")]
+    pub nkey: Option<PathBuf>,
     /// CA certificate to verify the NATS server's TLS certificate.
     #[arg(long, env = "NATS_CA", global = true, value_name = "FILE")]
     pub tlscacert: Option<PathBuf>,
