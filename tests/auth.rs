@@ -207,7 +207,8 @@ async fn assert_library_works(url: &str, options: ConnectOptions, file: &str) ->
         m.release("/auth/scratch.rs", "lib").await.unwrap(),
         Release::Released { .. }
     ));
-    m.announce(file, &Announce::new("lib", Duration::from_secs(120)))
+    // The longest hold allowed: the CLI checks it after many other processes ran.
+    m.announce(file, &Announce::new("lib", Duration::from_secs(300)))
         .await
         .unwrap();
     m

@@ -13,10 +13,24 @@ use crate::path::clean_absolute;
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// The longest key: a NATS protocol line (`PUB $KV.<bucket>.<key> <reply> <len>`)
+/// must stay under the server's 4 KiB control-line limit.
+pub const MAX_KEY: usize = 3072;
+
 /// The key of `file`, which must be absolute; it is cleaned first.
 pub fn key_for_file(file: &str) -> Result<String, Error> {
     let cleaned = clean_absolute(file)?;
-    Ok(escape(&cleaned))
+    let key = escape(&cleaned);
+    if key.len() > MAX_KEY {
+        return Err(Error::invalid(
+            "file",
+            format!(
+                "the path is too long: its key is {} bytes, over the {MAX_KEY}-byte limit",
+                key.len()
+            ),
+        ));
+    }
+    Ok(key)
 }
 
 /// Escape an already cleaned path.
@@ -97,6 +111,15 @@ mod tests {
         assert_eq!(key_for_file("/a.").unwrap(), "=2Fa=2E");
         assert_eq!(key_for_file("/a..b").unwrap(), "=2Fa=2E.b");
         assert_eq!(key_for_file("/..a").unwrap(), "=2F=2E.a");
+    }
+
+    #[test]
+    fn paths_too_long_for_a_key_are_invalid_input() {
+        let long = format!("/{}", "é".repeat(600));
+        assert!(
+            matches!(key_for_file(&long), Err(Error::InvalidInput(i)) if i.reason.contains("too long"))
+        );
+        assert!(key_for_file(&format!("/{}", "a".repeat(3000))).is_ok());
     }
 
     #[test]

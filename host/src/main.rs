@@ -19,7 +19,11 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("HOLDS_LOG"))
+        // Silent unless HOLDS_LOG asks: errors reach the user as one sentence.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOLDS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()

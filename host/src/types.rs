@@ -85,7 +85,9 @@ pub(crate) fn system_time(ns: i64) -> SystemTime {
     }
 }
 
-/// A `SystemTime` as RFC 3339 UTC with nanoseconds, for messages.
+/// A `SystemTime` as RFC 3339 UTC, as the stored value writes it (Go's
+/// `RFC3339Nano`: trailing zeros dropped). Saturates outside 1677..2262, so Go's
+/// zero time prints as the earliest representable instant rather than failing.
 pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_nanos(at).to_string()
+    holds_guest::timestamp::format(crate::convert::timestamp(at))
 }

@@ -19,7 +19,7 @@ pub(crate) const MAX_VALUE: usize = 1 << 20;
 /// and a size bound on values.
 fn check_write(key: &str, value_len: usize) -> Result<(), kv::KvError> {
     let valid = !key.is_empty()
-        && key.len() <= 4096
+        && key.len() <= holds_guest::key::MAX_KEY
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
