@@ -13,7 +13,7 @@ pub async fn run(global: &Global, _: Opts) -> Outcome {
         if global.json {
             output::print_json(&output::claim_json(claim));
         } else {
-            println!("{}", output::describe_claim(claim));
+            output::print(output::describe_claim(claim));
         }
     }
     if claims.is_empty() && !global.json {

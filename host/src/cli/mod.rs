@@ -181,10 +181,15 @@ impl Failure {
 
 pub type Outcome = Result<u8, Failure>;
 
-/// Resolve FILE against the working directory (the guest cleans it).
+/// Resolve FILE against the working directory and clean it lexically, so what the CLI prints (release,
+/// who-has nobody) is the path the hold is keyed by. The guest checks and cleans it again, by the same
+/// rules (Go's `path.Clean`); an empty FILE is passed on for the guest to reject.
 pub fn absolute(file: &str) -> Result<String, Failure> {
-    if file.is_empty() || file.starts_with('/') {
-        return Ok(file.to_string());
+    if file.is_empty() {
+        return Ok(String::new());
+    }
+    if file.starts_with('/') {
+        return Ok(clean(file));
     }
     let cwd = std::env::current_dir().map_err(|e| {
         Failure::usage(anyhow::anyhow!(
@@ -194,7 +199,26 @@ pub fn absolute(file: &str) -> Result<String, Failure> {
     let cwd = cwd
         .to_str()
         .ok_or_else(|| Failure::usage(anyhow::anyhow!("the working directory is not UTF-8")))?;
-    Ok(format!("{cwd}/{file}"))
+    Ok(clean(&format!("{cwd}/{file}")))
+}
+
+/// Lexical cleaning of an absolute path, as the guest does: repeated `/` collapsed, `.` removed, `..`
+/// resolved (never above `/`), no trailing `/` but for the root.
+fn clean(absolute: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in absolute.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    if parts.is_empty() {
+        return "/".to_string();
+    }
+    parts.iter().map(|p| format!("/{p}")).collect()
 }
 
 pub async fn run(cli: Cli) -> ExitCode {

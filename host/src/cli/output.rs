@@ -3,6 +3,7 @@
 use super::Failure;
 use holds::{Claim, Error, Event, EventKind, Hold, rfc3339};
 use serde::Serialize;
+use std::io::{self, Write};
 use std::time::Duration;
 
 #[derive(Serialize)]
@@ -40,8 +41,25 @@ pub fn claim_json(c: &Claim) -> ClaimJson {
     }
 }
 
+/// One line on stdout. A closed stdout (the reader went away: `holds watch | head -1`) is an error
+/// returned to the caller, never a panic.
+pub fn line(text: impl std::fmt::Display) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()
+}
+
+/// A one-shot command's result line: if nobody reads it any more, only the report is lost.
+pub fn print(text: impl std::fmt::Display) {
+    let _ = line(text);
+}
+
+fn json_line(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("serializable")
+}
+
 pub fn print_json(value: &impl Serialize) {
-    println!("{}", serde_json::to_string(value).expect("serializable"));
+    print(json_line(value));
 }
 
 /// `agent a1 until 2026-...Z (ttl 30s, revision 42)`
@@ -74,29 +92,33 @@ struct EventJson {
     hold: Option<HoldJson>,
 }
 
-pub fn event(e: &Event, json: bool) {
+/// Prints one event; fails when stdout is closed.
+pub fn event(e: &Event, json: bool) -> io::Result<()> {
     let (kind, hold) = match &e.kind {
         EventKind::Announced(h) => ("announced", Some(h)),
         EventKind::Released => ("released", None),
         EventKind::Expired => ("expired", None),
     };
     if json {
-        print_json(&EventJson {
+        line(json_line(&EventJson {
             kind,
             file: e.file.clone(),
             revision: e.revision,
             hold: hold.map(hold_json),
-        });
+        }))
     } else {
         match hold {
-            Some(h) => println!(
+            Some(h) => line(format_args!(
                 "{kind:<9} {} by {} until {} (revision {})",
                 e.file,
                 h.agent_id,
                 rfc3339(h.expires_at),
                 e.revision
-            ),
-            None => println!("{kind:<9} {} (revision {})", e.file, e.revision),
+            )),
+            None => line(format_args!(
+                "{kind:<9} {} (revision {})",
+                e.file, e.revision
+            )),
         }
     }
 }

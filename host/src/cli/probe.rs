@@ -20,7 +20,7 @@ pub async fn run(global: &Global, _: Opts) -> Outcome {
     if global.json {
         output::print_json(&ProbeJson { ok: true, store });
     } else {
-        println!("ok: {store} is reachable");
+        output::print(format_args!("ok: {store} is reachable"));
     }
     Ok(exit::OK)
 }

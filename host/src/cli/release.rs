@@ -37,11 +37,11 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
         });
     } else {
         match revision {
-            Some(r) => println!("released {file} (revision {r})"),
-            None => println!(
+            Some(r) => output::print(format_args!("released {file} (revision {r})")),
+            None => output::print(format_args!(
                 "{} holds no live hold on {file}: nothing to release",
                 o.agent
-            ),
+            )),
         }
     }
     Ok(exit::OK)

@@ -2,34 +2,46 @@
 
 use super::{Failure, Global, Outcome, exit, output, store};
 use clap::Args;
-use std::io::Write;
+use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Prints one line per event (JSON lines with --json): announced, released, expired.\nEnds cleanly (exit 0) on Ctrl-C or SIGTERM."
+    after_help = "Prints one line per event (JSON lines with --json): announced, released, expired.\nEnds cleanly (exit 0) on Ctrl-C or SIGTERM, or when its reader goes away (a closed pipe)."
 )]
 pub struct Opts {}
 
 pub async fn run(global: &Global, _: Opts) -> Outcome {
-    let holds = store::open(global).await?;
-    let mut events = holds.subscribe().await?;
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(Failure::store)?;
+    // Listen before anything else, and once: a signal arriving while the store opens or while an event is
+    // printed is kept for the loop below, never lost.
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(Failure::store)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(Failure::store)?;
+    let opening = async {
+        let holds = store::open(global).await?;
+        let events = holds.subscribe().await?;
+        Ok::<_, Failure>((holds, events))
+    };
+    let (holds, mut events) = tokio::select! {
+        biased;
+        _ = interrupt.recv() => return Ok(exit::OK),
+        _ = terminate.recv() => return Ok(exit::OK),
+        opened = opening => opened?,
+    };
     loop {
         tokio::select! {
+            biased;
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
             next = events.next() => match next {
+                // Each line is flushed as it is printed (watchers are often piped); once the reader is
+                // gone there is nobody left to watch for.
                 Some(Ok(event)) => {
-                    output::event(&event, global.json);
-                    // Watchers are often piped: each event must reach the reader now.
-                    if std::io::stdout().flush().is_err() {
+                    if output::event(&event, global.json).is_err() {
                         break;
                     }
                 }
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
         }
     }
     holds.close().await;

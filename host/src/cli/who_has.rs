@@ -24,7 +24,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
             if global.json {
                 output::print_json(&output::claim_json(&claim));
             } else {
-                println!("{}", output::describe_claim(&claim));
+                output::print(output::describe_claim(&claim));
             }
             Ok(exit::OK)
         }
@@ -32,7 +32,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
             if global.json {
                 output::print_json(&Nobody { file, hold: None });
             } else {
-                println!("nobody holds {file}");
+                output::print(format_args!("nobody holds {file}"));
             }
             Ok(exit::NOBODY)
         }
