@@ -1,7 +1,6 @@
 //! JetStream-only behaviour: server-enforced per-hold TTLs, the fallback for
 //! buckets without them (as the Go package creates), and Go's bucket format.
 
-use futures::StreamExt;
 use holds::kv::{JetStreamKv, KvStore, Operation};
 use holds::{Announce, Backend, Config, EventKind, Manager};
 use holds_tests::harness::spec;
@@ -127,23 +126,4 @@ async fn attaching_to_an_existing_bucket_keeps_its_contents() {
         "{}",
         kv.describe()
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bucket_keeping_entries_shorter_than_the_ttl_max_is_a_config_error() {
-    let server = NatsServer::start();
-    let connect = || async { async_nats::connect(server.url()).await.unwrap() };
-    Manager::open(Config::new("short", Duration::from_secs(60)), Backend::JetStream(connect().await))
-        .await
-        .unwrap();
-    let longer = Config::new("short", Duration::from_secs(120));
-    match Manager::open(longer, Backend::JetStream(connect().await)).await {
-        Err(holds::Error::Config(why)) => assert!(why.contains("hold_ttl_max"), "{why}"),
-        Err(other) => panic!("expected a config error, got {other}"),
-        Ok(_) => panic!("expected a config error"),
-    }
-    // A shorter maximum is fine.
-    Manager::open(Config::new("short", Duration::from_secs(30)), Backend::JetStream(connect().await))
-        .await
-        .unwrap();
 }

@@ -111,22 +111,11 @@ impl ManagerBuilder {
         };
         let kv: Arc<dyn KvStore> = match backend {
             Backend::Memory => Arc::new(MemoryKv::new(&spec)),
-            Backend::JetStream(client) => {
-                let kv = JetStreamKv::open(client, &spec)
+            Backend::JetStream(client) => Arc::new(
+                JetStreamKv::open(client, &spec)
                     .await
-                    .map_err(|e| Error::Store(e.to_string()))?;
-                // The server would delete a hold at the bucket's max age, before
-                // the hold itself expires.
-                let max_age = kv.max_age();
-                if !max_age.is_zero() && max_age < config.hold_ttl_max {
-                    return Err(Error::Config(format!(
-                        "bucket {} keeps entries for {max_age:?}, less than hold_ttl_max {:?}: \
-                         lower the maximum TTL or recreate the bucket",
-                        config.bucket, config.hold_ttl_max
-                    )));
-                }
-                Arc::new(kv)
-            }
+                    .map_err(|e| Error::Store(e.to_string()))?,
+            ),
             Backend::Sqlite(path) => Arc::new(
                 SqliteKv::open(&path, &spec)
                     .await
@@ -134,6 +123,16 @@ impl ManagerBuilder {
             ),
             Backend::Store(kv) => kv,
         };
+        // The store would delete a hold at the bucket's max age, before the hold
+        // itself expires.
+        let max_age = kv.max_age();
+        if !max_age.is_zero() && max_age < config.hold_ttl_max {
+            return Err(Error::Config(format!(
+                "bucket {} keeps entries for {max_age:?}, less than hold_ttl_max {:?}: \
+                 lower the maximum TTL or use another bucket",
+                config.bucket, config.hold_ttl_max
+            )));
+        }
         let runtime = match self.runtime {
             Some(runtime) => runtime,
             None => Runtime::embedded()?,

@@ -831,3 +831,23 @@ pub async fn take_over_after_an_expired_event_works(h: Harness) {
     assert!(taken.revision > first.revision);
     assert_eq!(m1.who_has(F).await.unwrap(), Some(taken));
 }
+
+/// The bucket's max age is its creator's: a manager allowing longer holds would see
+/// them deleted early, so it is refused; a shorter maximum is fine.
+pub async fn a_manager_allowing_holds_longer_than_the_bucket_keeps_them_is_refused(h: Harness) {
+    h.manager().await; // creates the bucket with TTL_MAX
+    let mut longer = h.config();
+    longer.hold_ttl_max = TTL_MAX * 2;
+    match h.builder(longer).open(h.backend().await).await {
+        Err(Error::Config(why)) => assert!(why.contains("hold_ttl_max"), "{why}"),
+        Err(other) => panic!("expected a config error, got {other}"),
+        Ok(_) => panic!("expected a config error"),
+    }
+    let mut shorter = h.config();
+    shorter.hold_ttl_max = TTL_MAX / 2;
+    let m = h.builder(shorter).open(h.backend().await).await.unwrap();
+    assert!(matches!(
+        m.announce(F, &Announce::new("a1", TTL_MAX)).await,
+        Err(Error::InvalidInput { .. })
+    ));
+}

@@ -83,4 +83,5 @@ conformance!(
     renewing_before_expiry_prevents_the_expired_event,
     new_holds_over_expired_and_released_keys_keep_their_ttl,
     take_over_after_an_expired_event_works,
+    a_manager_allowing_holds_longer_than_the_bucket_keeps_them_is_refused,
 );

@@ -52,6 +52,9 @@ impl KvStore for Counting {
     fn expires_entries(&self) -> bool {
         self.inner.expires_entries()
     }
+    fn max_age(&self) -> Duration {
+        self.inner.max_age()
+    }
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(key).await
@@ -101,6 +104,9 @@ impl KvStore for RacingWrites {
     fn expires_entries(&self) -> bool {
         self.inner.expires_entries()
     }
+    fn max_age(&self) -> Duration {
+        self.inner.max_age()
+    }
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         self.inner.get(key).await
     }
@@ -142,6 +148,9 @@ impl KvStore for PausedDeletes {
     }
     fn expires_entries(&self) -> bool {
         self.inner.expires_entries()
+    }
+    fn max_age(&self) -> Duration {
+        self.inner.max_age()
     }
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         self.inner.get(key).await

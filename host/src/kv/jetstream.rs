@@ -107,12 +107,6 @@ impl JetStreamKv {
         })
     }
 
-    /// The bucket's max age as the server has it (zero: unlimited). An existing
-    /// bucket keeps its own, which may differ from the one asked for at open.
-    pub fn max_age(&self) -> Duration {
-        self.max_age
-    }
-
     fn subject(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
@@ -185,6 +179,10 @@ impl KvStore for JetStreamKv {
 
     fn expires_entries(&self) -> bool {
         self.per_message_ttl
+    }
+
+    fn max_age(&self) -> Duration {
+        self.max_age
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {

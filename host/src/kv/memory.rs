@@ -89,6 +89,10 @@ impl KvStore for MemoryKv {
         false
     }
 
+    fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         Ok(self.state().latest(key, self.max_age).cloned())
     }

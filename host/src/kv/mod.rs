@@ -100,6 +100,13 @@ pub trait KvStore: Send + Sync + 'static {
     /// with elapses (JetStream per-message TTL). When it does not, the host sweeps.
     fn expires_entries(&self) -> bool;
 
+    /// How long the bucket keeps an entry (zero: forever, or unknown). An existing
+    /// bucket keeps the max age it was created with, which may differ from the one
+    /// asked for. Wrappers should forward it.
+    fn max_age(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// The latest entry of `key`, markers included; `None` if it has none.
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError>;
 

@@ -29,8 +29,9 @@ pub const CHANGE_LOG_LEN: u64 = 10_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS buckets (
-    name     TEXT PRIMARY KEY,
-    sequence INTEGER NOT NULL
+    name       TEXT PRIMARY KEY,
+    sequence   INTEGER NOT NULL,
+    max_age_ns INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS entries (
     bucket     TEXT NOT NULL,
@@ -117,22 +118,40 @@ impl SqliteKv {
                 .map_err(|e| KvError::Unavailable(format!("creating {}: {e}", dir.display())))?;
         }
         let (p, bucket, timeout) = (path.clone(), spec.name.clone(), spec.op_timeout);
-        let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
+        let asked = spec.max_age.as_nanos().min(i64::MAX as u128) as i64;
+        let opened = tokio::task::spawn_blocking(move || -> rusqlite::Result<(Connection, i64)> {
             let conn = open_connection(&p, timeout)?;
             conn.execute_batch(SCHEMA)?;
+            // Databases from before the bucket kept its max age: add the column.
+            let _ = conn.execute(
+                "ALTER TABLE buckets ADD COLUMN max_age_ns INTEGER NOT NULL DEFAULT 0",
+                [],
+            );
+            // The bucket's max age is the creator's, as on JetStream: every process
+            // then ages entries alike, whatever its own maximum TTL.
             conn.execute(
-                "INSERT OR IGNORE INTO buckets (name, sequence) VALUES (?1, 0)",
-                params![bucket],
+                "INSERT OR IGNORE INTO buckets (name, sequence, max_age_ns) VALUES (?1, 0, ?2)",
+                params![bucket, asked],
             )?;
-            Ok(conn)
+            conn.execute(
+                "UPDATE buckets SET max_age_ns = ?2 WHERE name = ?1 AND max_age_ns = 0",
+                params![bucket, asked],
+            )?;
+            let max_age: i64 = conn.query_row(
+                "SELECT max_age_ns FROM buckets WHERE name = ?1",
+                params![bucket],
+                |r| r.get(0),
+            )?;
+            Ok((conn, max_age))
         })
         .await
         .map_err(|e| KvError::Unavailable(format!("sqlite open task: {e}")))?
         .map_err(|e| KvError::Unavailable(format!("opening {}: {e}", path.display())))?;
+        let (conn, max_age) = opened;
         Ok(SqliteKv {
             path,
             bucket: spec.name.clone(),
-            max_age: spec.max_age,
+            max_age: Duration::from_nanos(max_age.max(0) as u64),
             busy_timeout: spec.op_timeout,
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -228,6 +247,10 @@ impl KvStore for SqliteKv {
 
     fn expires_entries(&self) -> bool {
         false
+    }
+
+    fn max_age(&self) -> Duration {
+        self.max_age
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
