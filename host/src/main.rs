@@ -8,14 +8,17 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // --help and --version are not failures; every usage error exits 2.
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                cli::exit::USAGE
-            } else {
-                cli::exit::OK
-            });
+            return ExitCode::from(cli::exit::OK);
+        }
+        Err(e) => {
+            // Every usage error exits 2 with one sentence (clap's text without the
+            // usage block), and a JSON error object too when --json was asked for.
+            let json = std::env::args_os().any(|a| a == "--json");
+            cli::usage_error(&e.to_string(), json);
+            return ExitCode::from(cli::exit::USAGE);
         }
     };
     tracing_subscriber::fmt()

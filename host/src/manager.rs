@@ -376,6 +376,13 @@ impl Manager {
         self.inner.hub.close();
     }
 
+    /// `file` as holds keys it: absolute, cleaned (`.`, `..`, `//`), as the guest
+    /// judges it (for messages naming the file a call acted on).
+    pub async fn canonical_path(&self, file: &str) -> Result<String, Error> {
+        let key = self.key_for_test(file).await?;
+        self.file_for_key_for_test(&key).await
+    }
+
     /// Test seam, not the supported API: the store key of `file`.
     pub async fn key_for_test(&self, file: &str) -> Result<String, Error> {
         self.inner

@@ -16,7 +16,7 @@ pub struct Opts {
     #[arg(long, value_name = "ID")]
     pub agent: String,
     /// How long the hold lasts unless renewed (at most --ttl-max).
-    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    #[arg(long, value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl: Duration,
     /// The agent's checkout, stored with the hold.
     #[arg(long, value_name = "PATH", default_value = "")]

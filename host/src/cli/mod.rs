@@ -70,7 +70,7 @@ pub struct Global {
     )]
     pub bucket: String,
     /// The longest hold allowed (also the bucket's max age).
-    #[arg(long, env = "HOLDS_TTL_MAX", global = true, default_value = "5m", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, env = "HOLDS_TTL_MAX", global = true, default_value = "5m", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl_max: Duration,
     /// Machine-readable output: one JSON object per result, JSON lines for streams.
     #[arg(long, global = true)]
@@ -181,15 +181,11 @@ impl Failure {
 
 pub type Outcome = Result<u8, Failure>;
 
-/// Resolve FILE against the working directory and clean it lexically, so what the CLI prints (release,
-/// who-has nobody) is the path the hold is keyed by. The guest checks and cleans it again, by the same
-/// rules (Go's `path.Clean`); an empty FILE is passed on for the guest to reject.
+/// Resolve a relative FILE against the working directory; the guest checks and
+/// cleans the result (an empty FILE is passed on for the guest to reject).
 pub fn absolute(file: &str) -> Result<String, Failure> {
-    if file.is_empty() {
-        return Ok(String::new());
-    }
-    if file.starts_with('/') {
-        return Ok(clean(file));
+    if file.is_empty() || file.starts_with('/') {
+        return Ok(file.to_string());
     }
     let cwd = std::env::current_dir().map_err(|e| {
         Failure::usage(anyhow::anyhow!(
@@ -199,26 +195,7 @@ pub fn absolute(file: &str) -> Result<String, Failure> {
     let cwd = cwd
         .to_str()
         .ok_or_else(|| Failure::usage(anyhow::anyhow!("the working directory is not UTF-8")))?;
-    Ok(clean(&format!("{cwd}/{file}")))
-}
-
-/// Lexical cleaning of an absolute path, as the guest does: repeated `/` collapsed, `.` removed, `..`
-/// resolved (never above `/`), no trailing `/` but for the root.
-fn clean(absolute: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in absolute.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    if parts.is_empty() {
-        return "/".to_string();
-    }
-    parts.iter().map(|p| format!("/{p}")).collect()
+    Ok(format!("{cwd}/{file}"))
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -240,4 +217,17 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Report a command-line parsing error: its first paragraph, as one sentence.
+pub fn usage_error(clap_text: &str, json: bool) {
+    let sentence = clap_text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sentence = sentence.strip_prefix("error: ").unwrap_or(&sentence);
+    let failure = Failure::usage(anyhow::anyhow!("{sentence} (see holds --help)"));
+    output::failure(&failure, json);
 }

@@ -139,7 +139,8 @@ struct ErrorBody {
     field: Option<String>,
 }
 
-fn kind(e: Option<&Error>) -> &'static str {
+fn kind(f: &Failure) -> &'static str {
+    let e = f.holds.as_ref();
     match e {
         Some(Error::HeldByAnother(_)) => "held-by-another",
         Some(Error::InvalidInput { .. }) => "invalid-input",
@@ -150,6 +151,7 @@ fn kind(e: Option<&Error>) -> &'static str {
         Some(Error::Closed) => "closed",
         Some(Error::Guest(_)) => "guest",
         Some(Error::Lagged(_)) => "lagged",
+        None if f.code == super::exit::USAGE => "usage",
         None => "error",
     }
 }
@@ -167,7 +169,7 @@ pub fn failure(f: &Failure, json: bool) {
     if json {
         print_json(&ErrorJson {
             error: ErrorBody {
-                kind: kind(f.holds.as_ref()),
+                kind: kind(f),
                 message,
                 exit_code: f.code,
                 holder: match &f.holds {

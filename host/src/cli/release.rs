@@ -25,6 +25,8 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     let file = absolute(&o.file)?;
     let holds = store::open(global).await?;
     let outcome = holds.release(&file, &o.agent).await?;
+    // The path the hold is keyed by, for the message.
+    let file = holds.canonical_path(&file).await?;
     let revision = match outcome {
         Release::Released { revision } => Some(revision),
         Release::NotHeld => None,

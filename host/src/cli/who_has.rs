@@ -29,6 +29,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
             Ok(exit::OK)
         }
         None => {
+            let file = holds.canonical_path(&file).await?;
             if global.json {
                 output::print_json(&Nobody { file, hold: None });
             } else {
