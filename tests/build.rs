@@ -31,9 +31,19 @@ fn main() {
     println!("cargo:rustc-env=EDGE_GUEST_COMPONENT={}", edge.display());
 
     let variants: [(&str, &str, &[&str], &str); 3] = [
-        ("HOSTILE_GUEST_COMPONENT", "wasm32-unknown-unknown", &["hostile"], "hostile"),
+        (
+            "HOSTILE_GUEST_COMPONENT",
+            "wasm32-unknown-unknown",
+            &["hostile"],
+            "hostile",
+        ),
         ("FOREIGN_GUEST_COMPONENT", "wasm32-wasip2", &[], "foreign"),
-        ("PROBE_GUEST_COMPONENT", "wasm32-wasip2", &["sandbox-probe"], "probe"),
+        (
+            "PROBE_GUEST_COMPONENT",
+            "wasm32-wasip2",
+            &["sandbox-probe"],
+            "probe",
+        ),
     ];
     for (var, target, features, name) in variants {
         let path = build_guest::GuestBuild {

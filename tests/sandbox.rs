@@ -23,9 +23,18 @@ async fn manager(runtime: Option<Arc<Runtime>>, store: Backend) -> Manager {
 #[test]
 fn the_embedded_guest_imports_only_its_own_interfaces() {
     let imports = Runtime::embedded().unwrap().imports();
-    assert!(imports.iter().all(|i| !i.starts_with("wasi:")), "{imports:?}");
-    assert!(imports.iter().all(|i| i.starts_with("holds:core/")), "{imports:?}");
-    assert!(imports.contains(&"holds:core/kv@0.1.0".to_string()), "{imports:?}");
+    assert!(
+        imports.iter().all(|i| !i.starts_with("wasi:")),
+        "{imports:?}"
+    );
+    assert!(
+        imports.iter().all(|i| i.starts_with("holds:core/")),
+        "{imports:?}"
+    );
+    assert!(
+        imports.contains(&"holds:core/kv@0.1.0".to_string()),
+        "{imports:?}"
+    );
     assert!(!Runtime::embedded().unwrap().foreign);
 }
 
@@ -35,7 +44,13 @@ async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
     unsafe { std::env::set_var("HOLDS_SANDBOX_SECRET", "must-not-leak") };
     let probe = runtime(env!("PROBE_GUEST_COMPONENT"));
     assert!(probe.foreign);
-    assert!(probe.imports().iter().any(|i| i.starts_with("wasi:filesystem")), "the probe really asks for files");
+    assert!(
+        probe
+            .imports()
+            .iter()
+            .any(|i| i.starts_with("wasi:filesystem")),
+        "the probe really asks for files"
+    );
     let m = manager(Some(probe), Backend::Memory).await;
     let report = match m.file_for_key_for_test("=probe-sandbox").await {
         Err(Error::Store(report)) => report,
@@ -46,13 +61,18 @@ async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
     assert!(report.contains("env: 0 vars"), "{report}");
     assert!(report.contains("args: 0"), "{report}");
     // And it still does its job.
-    m.announce("/f", &Announce::new("a1", Duration::from_secs(30))).await.unwrap();
+    m.announce("/f", &Announce::new("a1", Duration::from_secs(30)))
+        .await
+        .unwrap();
     assert_eq!(m.who_has("/f").await.unwrap().unwrap().hold.agent_id, "a1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
-    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec("sandbox", Duration::from_secs(60)));
+    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec(
+        "sandbox",
+        Duration::from_secs(60),
+    ));
     let backend = || Backend::Store(Arc::new(store.clone()));
     let hostile = manager(Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))), backend()).await;
     let good = manager(None, backend()).await;
@@ -62,7 +82,9 @@ async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
         ("hostile-trap", "trapped"),
     ] {
         let started = Instant::now();
-        let result = hostile.announce("/f", &Announce::new(agent, Duration::from_secs(30))).await;
+        let result = hostile
+            .announce("/f", &Announce::new(agent, Duration::from_secs(30)))
+            .await;
         let took = started.elapsed();
         match result {
             Err(Error::Guest(why)) => assert!(why.contains(expect), "{agent}: {why}"),
@@ -70,28 +92,49 @@ async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
         }
         assert!(took < Duration::from_secs(5), "{agent} took {took:?}");
         // The same manager (a fresh instance) and another manager keep working.
-        let claim = hostile.announce("/ok", &Announce::new("a1", Duration::from_secs(30))).await.unwrap();
+        let claim = hostile
+            .announce("/ok", &Announce::new("a1", Duration::from_secs(30)))
+            .await
+            .unwrap();
         assert_eq!(good.who_has("/ok").await.unwrap(), Some(claim));
         hostile.release("/ok", "a1").await.unwrap();
     }
-    assert_eq!(good.list().await.unwrap(), vec![], "nothing hostile reached the store");
+    assert_eq!(
+        good.list().await.unwrap(),
+        vec![],
+        "nothing hostile reached the store"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_misusing_its_imports_gets_errors_and_changes_nothing() {
-    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec("sandbox", Duration::from_secs(60)));
+    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec(
+        "sandbox",
+        Duration::from_secs(60),
+    ));
     let kv: Arc<dyn holds::kv::KvStore> = Arc::new(store.clone());
     let victim = kv.put("=2Fvictim", b"{}".to_vec().into()).await.unwrap();
-    let hostile = manager(Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))), Backend::Store(kv.clone())).await;
+    let hostile = manager(
+        Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))),
+        Backend::Store(kv.clone()),
+    )
+    .await;
     // Invalid keys, an 8 MiB value, a wrong revision: each answered with an error,
     // then the call carries on normally.
     let claim = hostile
-        .announce("/f", &Announce::new("hostile-imports", Duration::from_secs(30)))
+        .announce(
+            "/f",
+            &Announce::new("hostile-imports", Duration::from_secs(30)),
+        )
         .await
         .unwrap();
     assert_eq!(claim.hold.agent_id, "hostile-imports");
     assert_eq!(kv.get("=2Fvictim").await.unwrap().unwrap().revision, victim);
     for key in ["..", "*", ""] {
-        assert_eq!(kv.get(key).await.unwrap(), None, "{key:?} was never written");
+        assert_eq!(
+            kv.get(key).await.unwrap(),
+            None,
+            "{key:?} was never written"
+        );
     }
 }
