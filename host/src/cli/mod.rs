@@ -1,6 +1,7 @@
 //! The `holds` command line: one module per subcommand, shared options here.
 
 mod announce;
+mod bench;
 mod component;
 mod list;
 mod output;
@@ -130,6 +131,8 @@ pub enum Command {
     Replay(replay::Opts),
     /// Write the embedded holds:core component, for other runtimes (jco, wasmtime-py).
     Component(component::Opts),
+    /// Measure holds against raw async-nats baselines (see BENCHMARKS.md).
+    Bench(bench::Opts),
 }
 
 /// Parse a humantime duration (`30s`, `5m`, `250ms`).
@@ -209,6 +212,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Probe(o) => probe::run(&cli.global, o).await,
         Command::Replay(o) => replay::run(json, o).await,
         Command::Component(o) => component::run(o),
+        Command::Bench(o) => bench::run(&cli.global, o).await,
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
