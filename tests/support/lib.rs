@@ -1,5 +1,6 @@
 //! Fixtures shared by the integration tests.
 
+pub mod checker;
 pub mod cli;
 pub mod harness;
 pub mod nats;

@@ -73,6 +73,16 @@ pub struct Global {
     /// The longest hold allowed (also the bucket's max age).
     #[arg(long, env = "HOLDS_TTL_MAX", global = true, default_value = "5m", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl_max: Duration,
+    /// Copies of a JetStream bucket this call creates (1 to 5; 3 on a 3-node
+    /// cluster). An existing bucket keeps its own.
+    #[arg(
+        long,
+        env = "HOLDS_REPLICAS",
+        global = true,
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    pub replicas: usize,
     /// Machine-readable output: one JSON object per result, JSON lines for streams.
     #[arg(long, global = true)]
     pub json: bool,

@@ -20,6 +20,7 @@ pub fn default_store() -> PathBuf {
 pub async fn open(global: &Global) -> Result<Manager, Failure> {
     let mut config = Config::new(global.bucket.clone(), global.ttl_max);
     config.op_timeout = Duration::from_secs(5);
+    config.replicas = global.replicas;
     // A one-shot process would pay for a watch it never uses; `watch` starts one anyway.
     config.replica = false;
     // Validate before touching any store: bad input changes nothing.
@@ -43,6 +44,15 @@ pub async fn open(global: &Global) -> Result<Manager, Failure> {
 
 /// Connect to NATS with the nats CLI's authentication options.
 pub async fn connect(url: &str, auth: &NatsAuth) -> Result<async_nats::Client, Failure> {
+    // A cluster is given as a comma-separated list, as the nats CLI takes it.
+    let servers = url
+        .split(',')
+        .map(|part| {
+            part.trim().parse::<async_nats::ServerAddr>().map_err(|e| {
+                Failure::usage(anyhow::anyhow!("--nats: {part:?} is not a NATS URL: {e}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut options = async_nats::ConnectOptions::new()
         .connection_timeout(CONNECT_TIMEOUT)
         .request_timeout(Some(Duration::from_secs(5)));
@@ -95,7 +105,7 @@ pub async fn connect(url: &str, auth: &NatsAuth) -> Result<async_nats::Client, F
         }
         (None, None) => {}
     }
-    let connecting = options.connect(url);
+    let connecting = options.connect(servers.as_slice());
     match tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(1), connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(Failure::store(anyhow::anyhow!(

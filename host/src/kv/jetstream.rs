@@ -1,10 +1,14 @@
 //! A JetStream KV bucket (async-nats), written to directly so that every
 //! conditional write and delete is one round trip and carries per-message TTLs.
 //!
-//! Reads use direct get and the watch uses an ordered consumer, both with the raw
-//! headers, because async-nats' `Entry` folds the server's TTL-expiry marker
+//! Reads and the watch (an ordered consumer) keep the raw headers, because
+//! async-nats' `Entry` folds the server's TTL-expiry marker
 //! (`Nats-Marker-Reason: MaxAge`) into `Purge`, and holds must tell an expiry from
 //! a release.
+//!
+//! On a replicated bucket reads go through the stream leader: a direct get may be
+//! answered by a follower whose copy lags, and who-has must see every write
+//! acknowledged before it started.
 
 use super::{BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem};
 use async_nats::HeaderMap;
@@ -21,7 +25,13 @@ const TTL: &str = "Nats-TTL";
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
 
-/// A JetStream KV bucket with history 1 and file storage.
+/// How many changes per key a bucket we create keeps. The Go package creates
+/// history 1; a little history lets a watch that fell behind still deliver a
+/// change a later write on the same file superseded (with history 1 the server
+/// drops it and subscribers see the file's changes coalesced).
+pub const HISTORY: i64 = 8;
+
+/// A JetStream KV bucket with file storage.
 #[derive(Clone)]
 pub struct JetStreamKv {
     context: jetstream::Context,
@@ -34,6 +44,8 @@ pub struct JetStreamKv {
     per_message_ttl: bool,
     /// The bucket's max age (zero: unlimited).
     max_age: Duration,
+    /// The bucket's stream has replicas: read through its leader.
+    replicated: bool,
 }
 
 impl JetStreamKv {
@@ -62,7 +74,7 @@ impl JetStreamKv {
             Err(e) if e.kind() == jetstream::context::KeyValueErrorKind::GetBucket => {
                 let config = kv::Config {
                     bucket: spec.name.clone(),
-                    history: 1,
+                    history: HISTORY,
                     max_age: spec.max_age,
                     storage: stream::StorageType::File,
                     num_replicas: spec.replicas,
@@ -80,13 +92,12 @@ impl JetStreamKv {
             }
             Err(e) => return Err(unavailable("opening", &e)),
         };
-        let mut stream = store.stream.clone();
-        let stream_info = stream
-            .info()
-            .await
-            .map_err(|e| unavailable("reading the stream of", &e))?;
+        // `get_key_value` / `create_key_value` already fetched the stream's info.
+        let stream = store.stream.clone();
+        let stream_info = stream.cached_info().clone();
         let per_message_ttl = ttl_capable && stream_info.config.allow_message_ttl;
         let max_age = stream_info.config.max_age;
+        let replicated = stream_info.config.num_replicas > 1;
         if !per_message_ttl {
             tracing::warn!(
                 bucket = spec.name,
@@ -104,6 +115,7 @@ impl JetStreamKv {
             server,
             per_message_ttl,
             max_age,
+            replicated,
         })
     }
 
@@ -112,6 +124,16 @@ impl JetStreamKv {
     }
 
     async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
+        // While disconnected, async-nats buffers a publish and sends it on
+        // reconnect, long after this call has failed: a renewal the agent was told
+        // failed would then replace its acknowledged hold. Refuse instead.
+        let state = self.context.client().connection_state();
+        if state != async_nats::connection::State::Connected {
+            return Err(KvError::Unavailable(format!(
+                "not connected to {} ({state}); nothing was written",
+                self.server
+            )));
+        }
         let ack = self
             .context
             .publish_with_headers(self.subject(key), headers, payload)
@@ -120,6 +142,26 @@ impl JetStreamKv {
             .await
             .map_err(publish_error)?;
         Ok(ack.sequence)
+    }
+}
+
+impl JetStreamKv {
+    /// The last message on the key's subject, as the stream leader has it.
+    async fn leader_get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        match self
+            .stream
+            .get_last_raw_message_by_subject(&self.subject(key))
+            .await
+        {
+            Ok(message) => Ok(Some(Entry {
+                operation: operation_of(Some(&message.headers)),
+                value: message.payload,
+                revision: message.sequence,
+                created: system_time(message.time),
+            })),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(KvError::Unavailable(format!("get failed: {e}"))),
+        }
     }
 }
 
@@ -134,8 +176,17 @@ fn server_supports_ttl(version: &str) -> bool {
 }
 
 fn publish_error(e: jetstream::context::PublishError) -> KvError {
-    match e.kind() {
-        jetstream::context::PublishErrorKind::WrongLastSequence => KvError::WrongRevision,
+    use jetstream::ErrorCode;
+    if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence {
+        return KvError::WrongRevision;
+    }
+    // A replicated stream reports a failed expected-sequence check as 10164,
+    // which async-nats (0.51) does not map to `WrongLastSequence`.
+    let code = std::error::Error::source(&e)
+        .and_then(|s| s.downcast_ref::<jetstream::Error>())
+        .map(|s| s.error_code());
+    match code {
+        Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT) => KvError::WrongRevision,
         _ => KvError::Unavailable(format!("publish failed: {e}")),
     }
 }
@@ -186,6 +237,9 @@ impl KvStore for JetStreamKv {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        if self.replicated {
+            return self.leader_get(key).await;
+        }
         match self
             .stream
             .direct_get_last_for_subject(self.subject(key))

@@ -5,6 +5,7 @@ use super::cache;
 use super::imports::GuestState;
 use super::invoke::Instance;
 use crate::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -16,6 +17,16 @@ pub(crate) const FUEL_PER_CALL: u64 = 50_000_000;
 pub(crate) const MEMORY_PER_INSTANCE: usize = 64 << 20;
 /// Instances that may exist at once in this process (pooling allocator slots).
 const INSTANCE_SLOTS: u32 = 1024;
+
+static ONE_SHOT: AtomicBool = AtomicBool::new(false);
+
+/// Tune the process's engine for a short-lived process that makes a few calls
+/// (the CLI): instances are allocated on demand instead of from a pool, whose
+/// set-up (1024 guarded fiber stacks, ~4 ms) would dominate a one-shot call.
+/// Takes effect only before the first component is loaded.
+pub fn prefer_one_shot_engine() {
+    ONE_SHOT.store(true, Ordering::Relaxed);
+}
 
 /// A compiled component ready to instantiate: the embedded guest, or another
 /// build of it (replay against a changed guest, tests of hostile guests).
@@ -85,14 +96,19 @@ pub(crate) fn engine() -> Result<&'static Engine, Error> {
     config.consume_fuel(true);
     // No component-model async here: turning it off makes each call ~3x cheaper.
     config.concurrency_support(false);
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(INSTANCE_SLOTS)
-        .total_core_instances(INSTANCE_SLOTS)
-        .total_memories(INSTANCE_SLOTS)
-        .total_tables(INSTANCE_SLOTS)
-        .total_stacks(INSTANCE_SLOTS)
-        .max_memory_size(MEMORY_PER_INSTANCE);
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if ONE_SHOT.load(Ordering::Relaxed) {
+        // The store limiter still caps each instance's memory.
+        config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    } else {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(INSTANCE_SLOTS)
+            .total_core_instances(INSTANCE_SLOTS)
+            .total_memories(INSTANCE_SLOTS)
+            .total_tables(INSTANCE_SLOTS)
+            .total_stacks(INSTANCE_SLOTS)
+            .max_memory_size(MEMORY_PER_INSTANCE);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     let engine =
         Engine::new(&config).map_err(|e| Error::Guest(format!("creating the engine: {e:#}")))?;
     Ok(ENGINE.get_or_init(|| engine))

@@ -10,5 +10,5 @@ pub(crate) mod invoke;
 mod sandbox;
 
 pub(crate) use engine::FUEL_PER_CALL;
-pub use engine::Runtime;
+pub use engine::{Runtime, prefer_one_shot_engine};
 pub(crate) use instances::{DEFAULT_MAX_IDLE, Instances, Replica};

@@ -20,11 +20,13 @@ pub trait Probe: Send {
 const BLOCK: usize = 50;
 
 /// `warmup` untimed samples of each probe, then `samples` timed ones, taken in
-/// blocks of [`BLOCK`] round-robin over the probes.
+/// blocks of [`BLOCK`] round-robin over the probes, idling `pause` after each
+/// timed sample (zero: back to back).
 pub async fn run(
     probes: &mut [Box<dyn Probe>],
     warmup: usize,
     samples: usize,
+    pause: Duration,
 ) -> anyhow::Result<Vec<(&'static str, Summary)>> {
     for probe in probes.iter_mut() {
         for _ in 0..warmup {
@@ -40,6 +42,9 @@ pub async fn run(
             for _ in 0..block {
                 let elapsed = probe.sample().await.map_err(|e| e.context(probe.name()))?;
                 taken.push(elapsed);
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
             }
         }
         done += block;

@@ -59,6 +59,11 @@ pub struct Opts {
     /// [default: 20000; --quick 2000].
     #[arg(long, value_name = "N")]
     pub in_process_samples: Option<usize>,
+    /// Idle time after each timed latency sample, so that every operation starts
+    /// from a quiet process (as an agent announcing at editor speed would)
+    /// instead of back to back with the previous one's background work [default: 0].
+    #[arg(long, value_parser = super::duration, value_name = "DURATION")]
+    pub pause: Option<Duration>,
     /// Length of each throughput round [default: 3s; --quick 500ms].
     #[arg(long, value_parser = super::duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
@@ -83,6 +88,7 @@ struct Plan {
     quick: bool,
     samples: usize,
     warmup: usize,
+    pause: Duration,
     in_process_samples: usize,
     duration: Duration,
     tp_warmup: Duration,
@@ -108,6 +114,7 @@ impl Plan {
             quick: q,
             samples: pick(o.samples, 2000, 300),
             warmup: pick(o.warmup, 200, 30),
+            pause: o.pause.unwrap_or(Duration::ZERO),
             in_process_samples: pick(o.in_process_samples, 20000, 2000),
             duration,
             tp_warmup: (duration / 5).min(Duration::from_millis(500)),
@@ -265,7 +272,7 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
     probes.push(watched.watched_write_probe());
     probes.extend(managers.probes().await?);
     let mut latency: BTreeMap<&'static str, stats::Summary> =
-        latency::run(&mut probes, plan.warmup, plan.samples)
+        latency::run(&mut probes, plan.warmup, plan.samples, plan.pause)
             .await?
             .into_iter()
             .collect();
@@ -278,7 +285,7 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
             .context("opening the native bucket")?,
     );
     let mut probes = native::probes(kv, "jetstream", holds::TTL_MAX).await?;
-    latency.extend(latency::run(&mut probes, plan.warmup, plan.samples).await?);
+    latency.extend(latency::run(&mut probes, plan.warmup, plan.samples, plan.pause).await?);
     drop(probes);
 
     note("component vs native in process (memory store)");
@@ -289,6 +296,7 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
             &mut probes,
             plan.in_process_samples / 10,
             plan.in_process_samples,
+            Duration::ZERO,
         )
         .await?,
     );
@@ -390,6 +398,7 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
             quick: plan.quick,
             samples: plan.samples,
             warmup: plan.warmup,
+            pause_us: plan.pause.as_secs_f64() * 1e6,
             in_process_samples: plan.in_process_samples,
             throughput_seconds: plan.duration.as_secs_f64(),
             throughput_rounds: plan.rounds,

@@ -20,6 +20,8 @@ pub struct Settings {
     pub quick: bool,
     pub samples: usize,
     pub warmup: usize,
+    /// Idle time after each timed latency sample (0: back to back).
+    pub pause_us: f64,
     pub in_process_samples: usize,
     pub throughput_seconds: f64,
     pub throughput_rounds: usize,
@@ -268,12 +270,17 @@ pub fn table(r: &Report) -> String {
     let s = &r.settings;
     let _ = writeln!(
         out,
-        "holds bench: {} | {} cores, {} | {} samples per latency metric ({} warm-up){}",
+        "holds bench: {} | {} cores, {} | {} samples per latency metric ({} warm-up{}){}",
         r.machine.server,
         r.machine.cores,
         r.machine.cpu,
         s.samples,
         s.warmup,
+        if s.pause_us > 0.0 {
+            format!(", {:.0} µs pause after each", s.pause_us)
+        } else {
+            String::new()
+        },
         if s.quick { " | --quick" } else { "" }
     );
     let _ = writeln!(out);
