@@ -179,8 +179,8 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
     }
 
     let mut report = check(&calls, &watches);
-    // A restart may drop a subscription's last events with its consumer; the
-    // coalescing of history-1 buckets is reported by the torture test.
+    // A subscription that fell behind, or resumed after the restart, delivers
+    // each file's latest state (history 1): superseded changes are coalesced.
     let skipped = report.count(Rule::WatchSkipped);
     report.violations.retain(|v| v.rule != Rule::WatchSkipped);
 

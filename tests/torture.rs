@@ -199,36 +199,23 @@ async fn torture_sqlite() {
     torture(Kind::Sqlite).await;
 }
 
+/// JetStream buckets keep one entry per key (history 1, which per-hold TTLs
+/// need): a subscription that falls behind a file's changes sees them coalesced
+/// (documented), so `WatchSkipped` is reported, not failed; every other rule is
+/// strict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn torture_jetstream() {
     let h = Harness::new(Kind::JetStream).await;
-    torture_on(&h, "jetstream", false).await;
+    torture_on(&h, "jetstream", true).await;
 }
 
-/// Few files rewritten often, so that the manager's watch falls behind a file's
-/// changes: the bucket's history (`JetStreamKv::HISTORY`) still delivers the
-/// superseded ones. Strict.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn jetstream_subscribers_see_superseded_changes() {
-    let h = Harness::new(Kind::JetStream).await;
-    let mut s = Settings::from_env();
-    s.files = 2;
-    let mut managers = Vec::new();
-    for _ in 0..s.managers {
-        managers.push(h.manager_with(config(&h.bucket), None).await);
-    }
-    let report = run("jetstream, 2 files", managers, &s).await;
-    report.assert_clean();
-}
-
-/// A bucket the Go package created (history 1): safety and reads are as strict;
-/// only a lagging subscription may see a file's changes coalesced (the server
-/// dropped the superseded message), which the README documents. Reported.
+/// A bucket the Go package created (no limit markers, so no per-hold TTL:
+/// watching managers sweep expired holds). As strict as `torture_jetstream`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn torture_jetstream_on_a_go_created_bucket() {
     let h = Harness::new(Kind::JetStream).await;
     create_go_bucket(&h).await;
-    torture_on(&h, "jetstream (Go-created bucket, history 1)", true).await;
+    torture_on(&h, "jetstream (Go-created bucket)", true).await;
 }
 
 /// A bucket with deliberate bugs, to show the checker catches real violations.

@@ -11,7 +11,7 @@ use crate::convert;
 use crate::error::Error;
 use crate::kv::{Entry, KvStore, Operation, WatchItem};
 use crate::runtime::Instances;
-use crate::runtime::bindings::exports::holds::core::subscribe::Change;
+use crate::runtime::bindings::exports::holds::core::subscribe::{Change, Interpretation};
 use crate::runtime::imports::entry_to_wit;
 use crate::subscription::{EndReason, Subscription};
 use crate::types::Event;
@@ -302,25 +302,18 @@ impl Hub {
         sweeping: bool,
         sweeps: &mut Sweeps,
     ) {
-        // Replayed markers need no interpretation: they are neither events nor sweeps.
-        let meaning = if replaying && entry.operation != Operation::Put {
-            None
-        } else {
-            let change = Change {
-                key: key.clone(),
-                entry: entry_to_wit(Some(&entry)),
-                snapshot: replaying,
-            };
-            match self.instances.interpret(change).await {
-                Ok(meaning) => Some(meaning),
-                Err(e) => {
-                    tracing::error!(key, "interpreting a change failed: {e}");
-                    None
-                }
-            }
+        // The guest's meaning feeds sweeps and subscribers only: with neither (a
+        // manager nobody watches, on a store that expires entries itself) the
+        // replica needs just the entry, and a guest call per change is saved.
+        // Replayed markers are never events nor sweeps.
+        let wanted = |subscribed: bool| {
+            (sweeping || subscribed) && !(replaying && entry.operation != Operation::Put)
         };
-        if let Some(why) = meaning.as_ref().and_then(|m| m.dropped.as_ref()) {
-            tracing::warn!("ignoring a change: {why}");
+        let mut meaning = None;
+        let mut interpreted = false;
+        if wanted(!self.state().subscribers.is_empty()) {
+            meaning = self.interpret(&key, &entry, replaying).await;
+            interpreted = true;
         }
         if sweeping {
             match meaning.as_ref().and_then(|m| m.expiry_check_at) {
@@ -328,11 +321,23 @@ impl Hub {
                 None => sweeps.cancel(&key),
             }
         }
+        // A subscriber that arrived meanwhile took its snapshot from the replica
+        // without this entry: it must get the event. (Checked under the lock that
+        // also updates the replica, so no subscriber can slip in between.)
+        let mut state = loop {
+            if let Some(state) = {
+                let state = self.state();
+                (interpreted || !wanted(!state.subscribers.is_empty())).then_some(state)
+            } {
+                break state;
+            }
+            meaning = self.interpret(&key, &entry, replaying).await;
+            interpreted = true;
+        };
         let event = meaning
             .and_then(|m| m.event)
             .filter(|_| !replaying)
             .map(convert::event);
-        let mut state = self.state();
         let newer = state
             .replica
             .get(&key)
@@ -359,6 +364,27 @@ impl Hub {
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => false,
                 });
+        }
+    }
+
+    /// What a change means, by the guest (`None` if it could not say).
+    async fn interpret(&self, key: &str, entry: &Entry, replaying: bool) -> Option<Interpretation> {
+        let change = Change {
+            key: key.to_string(),
+            entry: entry_to_wit(Some(entry)),
+            snapshot: replaying,
+        };
+        match self.instances.interpret(change).await {
+            Ok(meaning) => {
+                if let Some(why) = &meaning.dropped {
+                    tracing::warn!("ignoring a change: {why}");
+                }
+                Some(meaning)
+            }
+            Err(e) => {
+                tracing::error!(key, "interpreting a change failed: {e}");
+                None
+            }
         }
     }
 

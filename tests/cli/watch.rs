@@ -13,7 +13,36 @@ on_both_backends!(
     watch_sees_other_processes_and_ends_on_sigint,
     watch_ends_on_sigterm,
     watch_ends_quietly_when_its_reader_goes_away,
+    watch_prints_expired_holds,
 );
+
+/// A hold nobody renews expires, and the watcher prints that as `"kind": "expired"`, distinct from a
+/// release: on JetStream the server's TTL marker, on SQLite the watching process's sweep.
+fn watch_prints_expired_holds(b: &Backend) {
+    // Once the watcher printed the current hold it is live: the 1 s hold cannot expire before it looks.
+    announce(b, "long.rs", "a0", "1m");
+    let mut watch = b.watch();
+    let current = watch.next_event(EVENT_TIMEOUT);
+    assert_eq!(current["kind"], "announced", "{current}");
+    let file = abs(b, "short.rs");
+    let claim = announce(b, "short.rs", "a1", "1s");
+    let announced = watch.next_event(EVENT_TIMEOUT);
+    assert_eq!(announced["kind"], "announced", "{announced}");
+    assert_eq!(announced["revision"], claim["revision"], "{announced}");
+    let expired = watch.next_event(EVENT_TIMEOUT);
+    assert_eq!(expired["kind"], "expired", "{expired}");
+    assert_eq!(expired["file"], file.as_str(), "{expired}");
+    assert!(
+        expired["revision"].as_u64() > claim["revision"].as_u64(),
+        "the expiry marker comes after the hold: {expired}"
+    );
+    // The file is free: who-has finds nobody, another agent takes it.
+    b.run(["who-has", "short.rs"]).assert_code(4);
+    announce(b, "short.rs", "a2", "30s");
+    let taken = watch.next_event(EVENT_TIMEOUT);
+    assert_eq!(taken["kind"], "announced", "{taken}");
+    assert_eq!(taken["hold"]["agent_id"], "a2", "{taken}");
+}
 
 fn watch_sees_other_processes_and_ends_on_sigint(b: &Backend) {
     // A hold made before the watch starts comes first, as the current state.

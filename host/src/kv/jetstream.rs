@@ -25,11 +25,11 @@ const TTL: &str = "Nats-TTL";
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
 
-/// How many changes per key a bucket we create keeps. The Go package creates
-/// history 1; a little history lets a watch that fell behind still deliver a
-/// change a later write on the same file superseded (with history 1 the server
-/// drops it and subscribers see the file's changes coalesced).
-pub const HISTORY: i64 = 8;
+/// How many changes per key a bucket we create keeps: 1, as the Go package.
+/// More history would let a watch that fell behind deliver superseded changes,
+/// but nats-server (2.15) then stretches a message's `Nats-TTL` to the bucket's
+/// marker TTL, so holds would no longer expire on the server at their own TTL.
+pub const HISTORY: i64 = 1;
 
 /// A JetStream KV bucket with file storage.
 #[derive(Clone)]
@@ -95,15 +95,18 @@ impl JetStreamKv {
         // `get_key_value` / `create_key_value` already fetched the stream's info.
         let stream = store.stream.clone();
         let stream_info = stream.cached_info().clone();
-        let per_message_ttl = ttl_capable && stream_info.config.allow_message_ttl;
+        // With history above 1 the server stretches per-message TTLs (see HISTORY).
+        let per_message_ttl = ttl_capable
+            && stream_info.config.allow_message_ttl
+            && stream_info.config.max_messages_per_subject == 1;
         let max_age = stream_info.config.max_age;
         let replicated = stream_info.config.num_replicas > 1;
         if !per_message_ttl {
             tracing::warn!(
                 bucket = spec.name,
                 server = server,
-                "per-message TTL unavailable (server older than 2.11, or a bucket created without \
-                 limit markers, e.g. by the Go package): holds expire by the guest's verdict and at \
+                "per-message TTL unavailable (server older than 2.11, a bucket created without \
+                 limit markers, e.g. by the Go package, or with history above 1): holds expire by the guest's verdict and at \
                  the bucket's max age; expired events come from watching managers' sweeps"
             );
         }

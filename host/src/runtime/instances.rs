@@ -26,6 +26,10 @@ pub(crate) type SeenSink = Arc<dyn Fn(Vec<(String, Entry)>) + Send + Sync>;
 /// Idle instances kept per manager by default.
 pub(crate) const DEFAULT_MAX_IDLE: usize = 64;
 
+/// Files whose keys are remembered (the guest's `key-for-file` is pure, so a
+/// warm-replica call needs one guest call instead of two). Cleared when full.
+const KEY_CACHE: usize = 4096;
+
 pub(crate) struct Instances {
     runtime: Arc<Runtime>,
     kv: Arc<dyn KvStore>,
@@ -38,6 +42,8 @@ pub(crate) struct Instances {
     max_idle: usize,
     /// Bound on a whole export call, store round trips included.
     call_timeout: Duration,
+    /// The guest's answers of `key-for-file`, for the replica lookups.
+    keys: Mutex<std::collections::HashMap<String, String>>,
 }
 
 type GuestResult<T> = Result<T, types::Error>;
@@ -64,6 +70,7 @@ impl Instances {
             idle: Mutex::new(Vec::new()),
             max_idle,
             call_timeout,
+            keys: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -170,17 +177,32 @@ impl Instances {
         let Some(replica) = replica else {
             return Ok(None);
         };
-        let key = self
-            .invoke(
-                i,
-                ExportCall::KeyForFile {
-                    file: file.to_string(),
-                },
-            )
-            .await?
-            .text();
-        // A bad path gets no hint: the call itself reports it.
-        Ok(key.ok().and_then(|key| replica(&key)).map(Into::into))
+        let known = self.keys.lock().unwrap().get(file).cloned();
+        let key = match known {
+            Some(key) => key,
+            None => {
+                let answer = self
+                    .invoke(
+                        i,
+                        ExportCall::KeyForFile {
+                            file: file.to_string(),
+                        },
+                    )
+                    .await?
+                    .text();
+                // A bad path gets no hint: the call itself reports it.
+                let Ok(key) = answer else {
+                    return Ok(None);
+                };
+                let mut keys = self.keys.lock().unwrap();
+                if keys.len() >= KEY_CACHE {
+                    keys.clear();
+                }
+                keys.insert(file.to_string(), key.clone());
+                key
+            }
+        };
+        Ok(replica(&key).map(Into::into))
     }
 
     /// Announce, with the replica's entry for the file's key as the first observation.
