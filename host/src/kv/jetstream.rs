@@ -22,6 +22,9 @@ const KV_OPERATION: &str = "KV-Operation";
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 const MARKER_REASON: &str = "Nats-Marker-Reason";
 const TTL: &str = "Nats-TTL";
+/// Publishes that found no stream are retried this often (see `publish`).
+const NO_STREAM_RETRIES: u32 = 10;
+const NO_STREAM_BACKOFF: Duration = Duration::from_millis(100);
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
 
@@ -137,13 +140,30 @@ impl JetStreamKv {
                 self.server
             )));
         }
-        let ack = self
-            .context
-            .publish_with_headers(self.subject(key), headers, payload)
-            .await
-            .map_err(publish_error)?
-            .await
-            .map_err(publish_error)?;
+        // "No stream" means no server took the message: nothing was written, so
+        // it is safe to try again. It happens for a moment after a replicated
+        // bucket is created, until every node routes its subjects.
+        let mut attempt = 0;
+        let ack = loop {
+            let sent = self
+                .context
+                .publish_with_headers(self.subject(key), headers.clone(), payload.clone())
+                .await;
+            let acked = match sent {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            match acked {
+                Err(e)
+                    if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound
+                        && attempt < NO_STREAM_RETRIES =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(NO_STREAM_BACKOFF).await;
+                }
+                other => break other.map_err(publish_error)?,
+            }
+        };
         Ok(ack.sequence)
     }
 }
