@@ -73,7 +73,7 @@ async fn try_stream_leader(client: &async_nats::Client) -> Result<usize, String>
             Ok(mut stream) => stream
                 .info()
                 .await
-                .map(|i| i.clone())
+                .cloned()
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };

@@ -147,10 +147,10 @@ pub enum Command {
 
 /// Parse a humantime duration (`30s`, `5m`, `250ms`).
 pub fn duration(text: &str) -> Result<Duration, String> {
-    if let Some(magnitude) = text.trim_start().strip_prefix('-') {
-        if humantime::parse_duration(magnitude.trim_start()).is_ok() {
-            return Err(format!("{text:?} is negative; a duration must be positive"));
-        }
+    if let Some(magnitude) = text.trim_start().strip_prefix('-')
+        && humantime::parse_duration(magnitude.trim_start()).is_ok()
+    {
+        return Err(format!("{text:?} is negative; a duration must be positive"));
     }
     humantime::parse_duration(text)
         .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 250ms: {e}"))
