@@ -70,11 +70,7 @@ async fn try_stream_leader(client: &async_nats::Client) -> Result<usize, String>
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let info = match js.get_stream(format!("KV_{BUCKET}")).await {
-            Ok(mut stream) => stream
-                .info()
-                .await
-                .cloned()
-                .map_err(|e| e.to_string()),
+            Ok(mut stream) => stream.info().await.cloned().map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         let leader = info.as_ref().ok().and_then(|i| {

@@ -587,7 +587,11 @@ mod checker_unit {
             put(21.0, &b),
         ]);
         let mut calls = vec![announced(&a, (0.0, 1.0)), announced(&b, (20.0, 21.0))];
-        only(&check(&calls, std::slice::from_ref(&w)), Rule::PhantomRemoval, 1);
+        only(
+            &check(&calls, std::slice::from_ref(&w)),
+            Rule::PhantomRemoval,
+            1,
+        );
         // A's release failed with a store error: its marker may have landed.
         calls.push(call(
             "A",
