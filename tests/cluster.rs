@@ -208,8 +208,7 @@ async fn lose_a_node(setup: Setup) -> Report {
     // The bucket keeps one entry per key: a subscription that fell behind, or
     // resumed after the loss (within the ordered consumer's 5 s heartbeat),
     // delivers each file's latest state and skips superseded changes.
-    let skipped = report.count(Rule::WatchSkipped);
-    report.violations.retain(|v| v.rule != Rule::WatchSkipped);
+    let skipped = report.set_aside(Rule::WatchSkipped);
     let failed: Vec<&Call> = calls
         .iter()
         .filter(|c| matches!(c.outcome, Outcome::Failed(_)))
