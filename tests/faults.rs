@@ -347,7 +347,7 @@ async fn renewal_during_an_outage() -> (Claim, Option<Claim>, Duration) {
     let client = async_nats::connect(server.url()).await.unwrap();
     let mut config = Config::new("ghost", Duration::from_secs(60));
     config.op_timeout = Duration::from_secs(1);
-    let backend = Backend::JetStream(client);
+    let backend = Backend::JetStream(client.clone());
     let m = Manager::open(config, backend).await.unwrap();
     let file = "/ghost.rs";
     let held = m
@@ -355,7 +355,16 @@ async fn renewal_during_an_outage() -> (Claim, Option<Claim>, Duration) {
         .await
         .unwrap();
     tokio::task::block_in_place(|| server.kill());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The claim is about a client that knows it is disconnected (a loaded
+    // machine may take a moment to notice the closed socket).
+    let deadline = std::time::Instant::now() + RECOVERY_BOUND;
+    while client.connection_state() == async_nats::connection::State::Connected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client did not notice"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let started = std::time::Instant::now();
     let renewal = m
         .announce(file, &Announce::new("a1", Duration::from_secs(2)))
