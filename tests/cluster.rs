@@ -30,8 +30,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const BUCKET: &str = "holds";
-/// Errors after a node loss must stop within this.
-const ELECTION_BOUND: Duration = Duration::from_secs(10);
+/// Errors after a node loss must stop within this: the stream's leader election
+/// plus the clients' reconnects took up to 8.4 s on a 2-core machine running the
+/// three servers and the load; a call itself never takes over `op_timeout`.
+const ELECTION_BOUND: Duration = Duration::from_secs(15);
 
 fn secs(ns: Nanos) -> String {
     format!("{:.3} s", ns as f64 / 1e9)

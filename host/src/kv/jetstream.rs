@@ -22,8 +22,7 @@ const KV_OPERATION: &str = "KV-Operation";
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 const MARKER_REASON: &str = "Nats-Marker-Reason";
 const TTL: &str = "Nats-TTL";
-/// Publishes that found no stream are retried this often (see `publish`).
-const NO_STREAM_RETRIES: u32 = 10;
+/// Pause between publishes that found no stream (see `publish`).
 const NO_STREAM_BACKOFF: Duration = Duration::from_millis(100);
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
@@ -49,6 +48,9 @@ pub struct JetStreamKv {
     max_age: Duration,
     /// The bucket's stream has replicas: read through its leader.
     replicated: bool,
+    /// How long one operation may take (publishes that found no stream are
+    /// retried within it).
+    op_timeout: Duration,
 }
 
 impl JetStreamKv {
@@ -122,6 +124,7 @@ impl JetStreamKv {
             per_message_ttl,
             max_age,
             replicated,
+            op_timeout: spec.op_timeout,
         })
     }
 
@@ -141,9 +144,10 @@ impl JetStreamKv {
             )));
         }
         // "No stream" means no server took the message: nothing was written, so
-        // it is safe to try again. It happens for a moment after a replicated
-        // bucket is created, until every node routes its subjects.
-        let mut attempt = 0;
+        // it is safe to try again (within the operation's time). It happens for a
+        // moment after a replicated bucket is created, and while its stream
+        // elects a new leader, until every node routes its subjects again.
+        let give_up = tokio::time::Instant::now() + self.op_timeout;
         let ack = loop {
             let sent = self
                 .context
@@ -156,9 +160,8 @@ impl JetStreamKv {
             match acked {
                 Err(e)
                     if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound
-                        && attempt < NO_STREAM_RETRIES =>
+                        && tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up =>
                 {
-                    attempt += 1;
                     tokio::time::sleep(NO_STREAM_BACKOFF).await;
                 }
                 other => break other.map_err(publish_error)?,
