@@ -22,7 +22,7 @@
 use holds::{Backend, Config, Manager};
 use holds_tests::checker::{
     Call, History, Nanos, Outcome, Report, Rule, WatchLog, WatchRecorder, Workload,
-    check_acked_reads, env_or, error_kind, max_acked_revision, now_ns, seed_from_env,
+    check_acked_reads, env_or, error_kind, max_acked_revision, now_ns, seed_from_env, stop_all,
     wait_for_watches,
 };
 use holds_tests::nats::NatsCluster;
@@ -195,13 +195,8 @@ async fn lose_a_node(setup: Setup) -> Report {
         Duration::from_secs(10),
     )
     .await;
-    let mut per_manager: Vec<Vec<WatchLog>> = Vec::new();
-    let mut watches = Vec::new();
-    for r in recorders {
-        let logs = r.stop().await;
-        watches.extend(logs.clone());
-        per_manager.push(logs);
-    }
+    let per_manager = stop_all(recorders).await;
+    let watches: Vec<WatchLog> = per_manager.concat();
     for m in &managers {
         m.close().await;
     }

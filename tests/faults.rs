@@ -16,7 +16,7 @@
 use holds::{Announce, Backend, Claim, Config, Error, Manager};
 use holds_tests::checker::{
     Call, History, Nanos, Outcome, Rule, WatchLog, WatchRecorder, Workload, check, env_or,
-    error_kind, max_acked_revision, now_ns, ns, seed_from_env, wait_for_watches,
+    error_kind, max_acked_revision, now_ns, ns, seed_from_env, stop_all, wait_for_watches,
 };
 use holds_tests::nats::NatsServer;
 use std::collections::BTreeMap;
@@ -167,13 +167,8 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
         Duration::from_secs(10),
     )
     .await;
-    let mut watches: Vec<WatchLog> = Vec::new();
-    let mut per_manager: Vec<Vec<WatchLog>> = Vec::new();
-    for r in recorders {
-        let logs = r.stop().await;
-        watches.extend(logs.clone());
-        per_manager.push(logs);
-    }
+    let per_manager = stop_all(recorders).await;
+    let watches: Vec<WatchLog> = per_manager.concat();
     for m in &managers {
         m.close().await;
     }

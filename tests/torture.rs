@@ -18,7 +18,7 @@ use holds::kv::{BucketSpec, KvError, KvStore, MemoryKv, Removal, Watch};
 use holds::{Backend, Config, Manager};
 use holds_tests::checker::{
     History, Report, Rule, WatchLog, WatchRecorder, Workload, check, env_or, max_acked_revision,
-    seed_from_env, wait_for_watches,
+    seed_from_env, stop_all, wait_for_watches,
 };
 use holds_tests::harness::{Harness, Kind, TTL_MAX};
 use std::sync::Arc;
@@ -91,10 +91,7 @@ async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
     let calls = history.calls();
     let max = max_acked_revision(&calls);
     let caught_up = wait_for_watches(&recorders, max, Duration::from_secs(10)).await;
-    let mut watches: Vec<WatchLog> = Vec::new();
-    for r in recorders {
-        watches.extend(r.stop().await);
-    }
+    let watches: Vec<WatchLog> = stop_all(recorders).await.concat();
     for m in &managers {
         m.close().await;
     }

@@ -382,6 +382,15 @@ impl WatchRecorder {
     }
 }
 
+/// Stop every recorder: its logs, per recorder (one per manager).
+pub async fn stop_all(recorders: Vec<WatchRecorder>) -> Vec<Vec<WatchLog>> {
+    let mut per_recorder = Vec::with_capacity(recorders.len());
+    for r in recorders {
+        per_recorder.push(r.stop().await);
+    }
+    per_recorder
+}
+
 /// Wait until every recorder's live subscription has delivered `revision`, or
 /// `timeout` passes; returns whether they all did.
 pub async fn wait_for_watches(

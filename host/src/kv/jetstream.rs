@@ -179,12 +179,7 @@ impl JetStreamKv {
             .get_last_raw_message_by_subject(&self.subject(key))
             .await
         {
-            Ok(message) => Ok(Some(Entry {
-                operation: operation_of(Some(&message.headers)),
-                value: message.payload,
-                revision: message.sequence,
-                created: system_time(message.time),
-            })),
+            Ok(message) => Ok(Some(entry_of(message))),
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(KvError::Unavailable(format!("get failed: {e}"))),
         }
@@ -239,6 +234,16 @@ fn operation_of(headers: Option<&HeaderMap>) -> Operation {
     }
 }
 
+/// The entry a stored message (from a direct or a leader get) holds.
+fn entry_of(message: jetstream::message::StreamMessage) -> Entry {
+    Entry {
+        operation: operation_of(Some(&message.headers)),
+        value: message.payload,
+        revision: message.sequence,
+        created: system_time(message.time),
+    }
+}
+
 fn system_time(at: async_nats::datetime::DateTime) -> SystemTime {
     let nanos = at.unix_timestamp_nanos();
     if nanos >= 0 {
@@ -271,12 +276,7 @@ impl KvStore for JetStreamKv {
             .direct_get_last_for_subject(self.subject(key))
             .await
         {
-            Ok(message) => Ok(Some(Entry {
-                operation: operation_of(Some(&message.headers)),
-                value: message.payload,
-                revision: message.sequence,
-                created: system_time(message.time),
-            })),
+            Ok(message) => Ok(Some(entry_of(message))),
             Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
             Err(e) => Err(KvError::Unavailable(format!("get failed: {e}"))),
         }
