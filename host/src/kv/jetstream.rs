@@ -143,10 +143,10 @@ impl JetStreamKv {
                 self.server
             )));
         }
-        // "No stream" means no server took the message: nothing was written, so
-        // it is safe to try again (within the operation's time). It happens for a
-        // moment after a replicated bucket is created, and while its stream
-        // elects a new leader, until every node routes its subjects again.
+        // A publish no stream took, or whose expected-sequence check the new
+        // leader could not make yet, wrote nothing, so it is safe to try again
+        // (within the operation's time). It happens for a moment after a
+        // replicated bucket is created, and while its stream elects a new leader.
         let give_up = tokio::time::Instant::now() + self.op_timeout;
         let ack = loop {
             let sent = self
@@ -157,14 +157,17 @@ impl JetStreamKv {
                 Ok(ack) => ack.await,
                 Err(e) => Err(e),
             };
-            match acked {
-                Err(e)
-                    if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound
-                        && tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up =>
+            match acked.map_err(|e| classify(&e)) {
+                Ok(ack) => break ack,
+                Err(Failure::NotTaken(_))
+                    if tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up =>
                 {
                     tokio::time::sleep(NO_STREAM_BACKOFF).await;
                 }
-                other => break other.map_err(publish_error)?,
+                Err(Failure::Conflict) => return Err(KvError::WrongRevision),
+                Err(Failure::NotTaken(why) | Failure::Failed(why)) => {
+                    return Err(KvError::Unavailable(why));
+                }
             }
         };
         Ok(ack.sequence)
@@ -196,19 +199,41 @@ fn server_supports_ttl(version: &str) -> bool {
     (major, minor) >= (2, 11)
 }
 
-fn publish_error(e: jetstream::context::PublishError) -> KvError {
-    use jetstream::ErrorCode;
-    if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence {
-        return KvError::WrongRevision;
-    }
-    // A replicated stream reports a failed expected-sequence check as 10164,
-    // which async-nats (0.51) does not map to `WrongLastSequence`.
-    let code = std::error::Error::source(&e)
+/// Server error codes (nats-server's `JSStream...` errors) a publish can meet.
+mod code {
+    /// The expected last subject sequence did not match (a replicated stream's
+    /// report of it; async-nats 0.51 maps only 10071 to `WrongLastSequence`).
+    pub const WRONG_LAST_SEQUENCE_CONSTANT: u64 = 10164;
+    /// The expected-last-subject-sequence check cannot be made yet (right after
+    /// a leader election); nothing was written.
+    pub const LAST_SUBJECT_SEQUENCE_NOT_READY: u64 = 10163;
+}
+
+/// What a failed publish means.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// The revision did not match; nothing changed.
+    Conflict,
+    /// No stream took it, or it was refused before anything was written: safe to
+    /// publish again.
+    NotTaken(String),
+    /// Anything else: the write may or may not have landed.
+    Failed(String),
+}
+
+fn classify(e: &jetstream::context::PublishError) -> Failure {
+    use jetstream::context::PublishErrorKind;
+    let code = std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<jetstream::Error>())
-        .map(|s| s.error_code());
-    match code {
-        Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT) => KvError::WrongRevision,
-        _ => KvError::Unavailable(format!("publish failed: {e}")),
+        .map(|s| s.error_code().0);
+    match (e.kind(), code) {
+        (PublishErrorKind::WrongLastSequence, _) => Failure::Conflict,
+        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::Conflict,
+        (PublishErrorKind::StreamNotFound, _)
+        | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => {
+            Failure::NotTaken(format!("publish failed: {e}"))
+        }
+        _ => Failure::Failed(format!("publish failed: {e}")),
     }
 }
 
@@ -383,6 +408,42 @@ impl KvStore for JetStreamKv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server_error(code: u64) -> jetstream::context::PublishError {
+        let error: jetstream::Error = serde_json::from_value(serde_json::json!({
+            "code": 503,
+            "err_code": code,
+            "description": "from the server",
+        }))
+        .unwrap();
+        jetstream::context::PublishError::with_source(
+            jetstream::context::PublishErrorKind::Other,
+            error,
+        )
+    }
+
+    #[test]
+    fn publishes_that_wrote_nothing_are_retried_and_conflicts_are_conflicts() {
+        use jetstream::context::{PublishError, PublishErrorKind};
+        assert!(matches!(
+            classify(&server_error(10163)),
+            Failure::NotTaken(_)
+        ));
+        assert!(matches!(
+            classify(&PublishError::new(PublishErrorKind::StreamNotFound)),
+            Failure::NotTaken(_)
+        ));
+        assert_eq!(classify(&server_error(10164)), Failure::Conflict);
+        assert_eq!(
+            classify(&PublishError::new(PublishErrorKind::WrongLastSequence)),
+            Failure::Conflict
+        );
+        assert!(matches!(classify(&server_error(10077)), Failure::Failed(_)));
+        assert!(matches!(
+            classify(&PublishError::new(PublishErrorKind::TimedOut)),
+            Failure::Failed(_)
+        ));
+    }
 
     #[test]
     fn ttl_support_starts_at_2_11() {
