@@ -5,6 +5,7 @@
 mod exit_codes;
 mod json;
 mod paths;
+mod pipes;
 mod watch;
 
 use holds_tests::NatsServer;

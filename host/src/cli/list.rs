@@ -17,7 +17,7 @@ pub async fn run(global: &Global, _: Opts) -> Outcome {
         }
     }
     if claims.is_empty() && !global.json {
-        eprintln!("no live holds");
+        output::print_err("no live holds");
     }
     Ok(exit::OK)
 }

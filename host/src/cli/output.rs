@@ -49,9 +49,46 @@ pub fn line(text: impl std::fmt::Display) -> io::Result<()> {
     out.flush()
 }
 
-/// A one-shot command's result line: if nobody reads it any more, only the report is lost.
+/// A one-shot command's result line: if nobody reads it any more (a closed pipe),
+/// only the report is lost; the exit code still says what the command did.
 pub fn print(text: impl std::fmt::Display) {
     let _ = line(text);
+}
+
+/// One line on stderr, never a panic when stderr is a closed pipe.
+pub fn print_err(text: impl std::fmt::Display) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{text}").and_then(|()| err.flush());
+}
+
+/// Resolves once stdout can no longer be written: its reader closed the pipe or
+/// socket (or it was never open). Never resolves for a file or a live terminal.
+pub async fn stdout_gone() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // A plain thread, not a blocking task: it may wait in poll(2) for the life of
+    // the process, and must not hold up the runtime's shutdown.
+    std::thread::spawn(move || {
+        let mut fd = libc::pollfd {
+            fd: libc::STDOUT_FILENO,
+            // POLLERR, POLLHUP and POLLNVAL are reported whatever is asked for.
+            events: 0,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let ready = unsafe { libc::poll(&mut fd, 1, -1) };
+            if ready > 0 && fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                let _ = tx.send(());
+                return;
+            }
+            if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+        }
+    });
+    if rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 fn json_line(value: &impl Serialize) -> String {
@@ -165,7 +202,7 @@ pub fn failure(f: &Failure, json: bool) {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    eprintln!("holds: {message}");
+    print_err(format_args!("holds: {message}"));
     if json {
         print_json(&ErrorJson {
             error: ErrorBody {

@@ -92,15 +92,15 @@ pub async fn run(json: bool, o: Opts) -> Outcome {
     match &report.divergence {
         None => {
             if !json {
-                println!(
+                output::print(format_args!(
                     "identical: {} calls, {} import steps replayed on {} (recorded on {})",
                     report.calls, report.steps, report.component, report.header.component
-                );
+                ));
             }
             Ok(exit::OK)
         }
         Some(divergence) => {
-            eprintln!("holds: replay diverged: {divergence}");
+            output::print_err(format_args!("holds: replay diverged: {divergence}"));
             Ok(exit::DIVERGED)
         }
     }

@@ -6,7 +6,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Prints one line per event (JSON lines with --json): announced, released, expired.\nEnds cleanly (exit 0) on Ctrl-C or SIGTERM, or when its reader goes away (a closed pipe)."
+    after_help = "Prints one line per event (JSON lines with --json): announced, released, expired.\nEnds cleanly (exit 0) on Ctrl-C or SIGTERM, or as soon as its reader goes away (a closed pipe)."
 )]
 pub struct Opts {}
 
@@ -26,11 +26,15 @@ pub async fn run(global: &Global, _: Opts) -> Outcome {
         _ = terminate.recv() => return Ok(exit::OK),
         opened = opening => opened?,
     };
+    let gone = output::stdout_gone();
+    tokio::pin!(gone);
     loop {
         tokio::select! {
             biased;
             _ = interrupt.recv() => break,
             _ = terminate.recv() => break,
+            // Nobody is left to watch for: end now, not at the next event.
+            _ = &mut gone => break,
             next = events.next() => match next {
                 // Each line is flushed as it is printed (watchers are often piped); once the reader is
                 // gone there is nobody left to watch for.

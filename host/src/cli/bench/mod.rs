@@ -184,7 +184,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     if global.json {
         output::print_json(&report);
     } else {
-        print!("{}", report::table(&report));
+        output::print(report::table(&report).trim_end());
     }
     Ok(exit::OK)
 }
@@ -227,7 +227,7 @@ impl Run {
 }
 
 fn note(what: &str) {
-    eprintln!("bench: {what}");
+    output::print_err(format_args!("bench: {what}"));
 }
 
 fn spec(name: &str) -> BucketSpec {
@@ -340,7 +340,8 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
         contention.push(holds::race(&managers.main, &file, 64).await?);
     }
 
-    let (keys, bytes) = managers.main.replica_footprint();
+    let stats = managers.main.stats();
+    let (keys, bytes) = (stats.replica_keys, stats.replica_bytes);
     managers.close().await;
 
     note("recording cost: 16 agents, without a trace, into a file, into a sink");

@@ -47,7 +47,9 @@ fn build_minimal(exe_dir: &Path) -> anyhow::Result<()> {
     };
     let target_dir = exe_dir.parent().context("no target directory")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    eprintln!("bench: building {MINIMAL} (profile {profile})");
+    super::super::output::print_err(format_args!(
+        "bench: building {MINIMAL} (profile {profile})"
+    ));
     let status = Command::new(cargo)
         .args([
             "build",
