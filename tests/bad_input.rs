@@ -1471,6 +1471,21 @@ fn cli_broken_traces_are_exit_2() {
             ],
         ),
         (
+            // A value as hex with a non-ASCII character in it (a panic once).
+            "non-ascii-hex",
+            {
+                let at = lines
+                    .iter()
+                    .position(|l| l.contains(r#""value":""#))
+                    .expect("the fixture records a written value");
+                let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                edited[at] =
+                    edited[at].replacen(r#""value":""#, r#""value":{"hex":"é0"},"was":""#, 1);
+                format!("{}\n", edited.join("\n")).into_bytes()
+            },
+            vec!["is not hex".into(), "non-ASCII".into()],
+        ),
+        (
             "foreign-wit",
             text.replacen("holds:core@0.1.0", "holds:core@9.0.0", 1)
                 .into_bytes(),

@@ -428,3 +428,42 @@ fn the_cli_exits_0_when_identical_and_5_at_the_first_divergence() {
         "the divergence names call {call}: {text}"
     );
 }
+
+/// A recorded call that trapped is followed by normal calls: the replay, like the
+/// recording host, starts the next call on a fresh instance, so the trace replays
+/// identically (a reused trapped instance would refuse every later call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_with_a_trapped_call_replays_identically() {
+    let bytes = std::fs::read(env!("HOSTILE_GUEST_COMPONENT")).unwrap();
+    let hostile = Arc::new(Runtime::from_component(&bytes).unwrap());
+    let out = Shared::default();
+    let m = Manager::builder(Config::new("trap", Duration::from_secs(60)))
+        .runtime(hostile.clone())
+        .record(out.clone())
+        .open(Backend::Memory)
+        .await
+        .unwrap();
+    let hold = |agent: &str| Announce::new(agent, Duration::from_secs(30));
+    assert!(matches!(
+        m.announce("/f", &hold("hostile-trap")).await,
+        Err(Error::Guest(_))
+    ));
+    m.announce("/f", &hold("a1")).await.unwrap();
+    assert!(matches!(
+        m.announce("/f", &hold("hostile-trap")).await,
+        Err(Error::Guest(_))
+    ));
+    m.who_has("/f").await.unwrap().unwrap();
+    m.release("/f", "a1").await.unwrap();
+    m.close().await;
+    let text = out.text();
+    assert!(text.contains("\"trap\""), "the trap is recorded");
+    let report = replay_text(&text, hostile).await.unwrap();
+    assert_eq!(
+        report.divergence,
+        None,
+        "{:?}",
+        report.divergence.as_ref().map(|d| d.to_string())
+    );
+    assert!(report.calls >= 5);
+}

@@ -398,8 +398,15 @@ class Holds:
 
     # -- holds:core/subscribe --------------------------------------------------
 
-    def interpret(self, key: str, entry: Entry, snapshot: bool) -> Interpretation:
-        out = self._call("subscribe", "interpret", _record(key=key, entry=_entry_to_wit(entry), snapshot=snapshot))
+    def interpret(self, key: str, entry: Entry, snapshot: bool, previous: Optional[Entry] = None) -> Interpretation:
+        """`previous` is the key's entry before this change, as far as the host knows."""
+        change = _record(
+            key=key,
+            entry=_entry_to_wit(entry),
+            previous=_entry_to_wit(previous if previous is not None else MISSING),
+            snapshot=snapshot,
+        )
+        out = self._call("subscribe", "interpret", change)
         event = None
         if out.event is not None:
             kind: Variant = out.event.kind
@@ -407,8 +414,13 @@ class Holds:
             event = Event(out.event.file, out.event.revision, kind.tag, hold)
         return Interpretation(event, _field(out, "expiry_check_at"), out.dropped)
 
-    def sweep(self, key: str) -> bool:
-        return _ok(self._call("subscribe", "sweep", key))
+    def sweep(self, key: str, observed: Entry) -> tuple[str, Optional[int]]:
+        """("expired", marker revision), ("not-due", when to sweep again) or ("nothing", None)."""
+        out = self._call("subscribe", "sweep", key, _entry_to_wit(observed))
+        # The ok type is itself a variant, so wasmtime-py keeps the result tagged.
+        if out.tag == "err":
+            raise _error_from_wit(out.payload)
+        return (out.payload.tag, out.payload.payload)
 
     # -- holds:core/testing ----------------------------------------------------
 

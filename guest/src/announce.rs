@@ -76,11 +76,15 @@ pub async fn announce<H: Host>(
                 });
             }
             Err(KvError::WrongRevision) => {
-                if attempt == MAX_ATTEMPTS {
-                    return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                // A write decided on the host's hint that lost only shows the hint
+                // was stale: a re-read, not a lost race, so no attempt is used up.
+                if fresh {
+                    if attempt == MAX_ATTEMPTS {
+                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                    }
+                    attempt += 1;
+                    host.cas_retry(&key, attempt);
                 }
-                attempt += 1;
-                host.cas_retry(&key, attempt);
                 entry = read(host, &key).await?;
                 fresh = true;
             }
@@ -201,6 +205,32 @@ mod tests {
         assert_eq!(err, Error::CasExhausted(8));
         assert_eq!(host.writes(), 8);
         assert_eq!(host.retries, vec![2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn a_stale_hint_that_loses_the_write_is_a_re_read_not_a_retry() {
+        let mut host = MemoryHost::new(1_000);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let stale = host.entry("=2Ff");
+        // Renewed behind the hint's back: the hint's revision is gone.
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        host.calls.clear();
+        // Seven real lost races after the stale hint still leave the eighth attempt.
+        host.conflicts = 1 + 7;
+        let claim = block_on(announce(
+            &mut host,
+            &request("/f", "a", S),
+            60 * S,
+            Some(stale),
+        ))
+        .unwrap();
+        assert_eq!(claim.hold.agent_id, "a");
+        assert_eq!(
+            host.retries,
+            vec![2, 3, 4, 5, 6, 7, 8],
+            "the stale hint fired no retry"
+        );
+        assert_eq!(host.writes(), 9);
     }
 
     #[test]

@@ -3,23 +3,26 @@
 use crate::announce::read;
 use crate::host::Host;
 use crate::key::file_for_key;
-use crate::model::{Change, ChangeKind, Error, Event, Interpretation, KvError, Operation, Removal};
-use crate::{codec, verdict};
+use crate::model::{
+    Change, ChangeKind, Entry, Error, Event, Interpretation, KvError, Operation, Removal,
+    SweepOutcome,
+};
+use crate::{MAX_ATTEMPTS, codec, verdict};
 
 /// Interpret one change seen by the host's watcher.
 ///
-/// Live changes: put -> announced, delete/purge -> released, expire -> expired.
-/// While replaying the current contents (`snapshot`), markers and expired holds
-/// are not events. Undecodable values are dropped with the reason.
+/// Live changes: put -> announced; a marker that removes a hold (the previous
+/// entry was a value) -> released (delete, purge) or expired (expire). A marker
+/// replacing a marker or nothing removes no hold and is not an event: on a bucket
+/// with limit markers the server leaves a `MaxAge` marker when a release marker
+/// ages out, long after the release. While replaying the current contents
+/// (`snapshot`), markers and expired holds are not events. Undecodable values and
+/// keys holds would not have written are dropped with the reason.
 pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
     let file = match file_for_key(&change.key) {
         Ok(file) => file,
-        Err(_) => {
-            return Interpretation {
-                dropped: Some(format!("key {:?} does not name a file", change.key)),
-                ..Interpretation::default()
-            };
-        }
+        Err(Error::InvalidInput(why)) => return dropped(why.reason),
+        Err(_) => return dropped(format!("key {:?} does not name a file", change.key)),
     };
     let event = |kind| Event {
         file: file.clone(),
@@ -31,24 +34,20 @@ pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
     }
     match change.entry.operation {
         Operation::Put => match codec::decode(&change.entry.value) {
-            Err(reason) => Interpretation {
-                dropped: Some(format!(
-                    "key {:?} revision {}: {reason}",
-                    change.key, change.entry.revision
-                )),
-                ..Interpretation::default()
-            },
+            Err(reason) => dropped(format!(
+                "key {:?} revision {}: {reason}",
+                change.key, change.entry.revision
+            )),
             Ok(hold) => {
-                let expires_at = hold.expires_at;
                 let stale = change.snapshot && verdict::is_expired(&hold, host.now());
                 Interpretation {
+                    expiry_check_at: Some(verdict::expired_from(&hold)),
                     event: (!stale).then(|| event(ChangeKind::Announced(hold))),
-                    expiry_check_at: Some(expires_at),
                     dropped: None,
                 }
             }
         },
-        _ if change.snapshot => Interpretation::default(),
+        _ if change.snapshot || !change.previous.is_value() => Interpretation::default(),
         Operation::Delete | Operation::Purge => Interpretation {
             event: Some(event(ChangeKind::Released)),
             ..Interpretation::default()
@@ -60,53 +59,84 @@ pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
     }
 }
 
-/// If `key` holds an expired hold, leave an `expired` marker at its revision.
-pub async fn sweep<H: Host>(host: &mut H, key: &str) -> Result<bool, Error> {
-    let entry = read(host, key).await?;
-    if !entry.is_value() {
-        return Ok(false);
+fn dropped(why: String) -> Interpretation {
+    Interpretation {
+        dropped: Some(why),
+        ..Interpretation::default()
     }
-    let Ok(hold) = codec::decode(&entry.value) else {
-        // Not ours to judge; the bucket's max age removes it.
-        return Ok(false);
-    };
-    if !verdict::is_expired(&hold, host.now()) {
-        return Ok(false);
+}
+
+/// Sweep `key`, last seen by the host as `observed`; see the WIT `sweep`.
+pub async fn sweep<H: Host>(
+    host: &mut H,
+    key: &str,
+    observed: &Entry,
+) -> Result<SweepOutcome, Error> {
+    for _ in 0..MAX_ATTEMPTS {
+        let entry = read(host, key).await?;
+        let now = host.now();
+        let target = if entry.is_value() {
+            let Ok(hold) = codec::decode(&entry.value) else {
+                // Not ours to judge; the bucket's max age removes it.
+                return Ok(SweepOutcome::Nothing);
+            };
+            if !verdict::is_expired(&hold, now) {
+                return Ok(SweepOutcome::NotDue(verdict::expired_from(&hold)));
+            }
+            entry.revision
+        } else if !entry.found && observed_expired(observed, now) {
+            // The store aged the hold out without a marker (its TTL was the
+            // bucket's max age): leave the marker on the empty key.
+            0
+        } else {
+            return Ok(SweepOutcome::Nothing);
+        };
+        match host.delete_if_revision(key, target, Removal::Expired).await {
+            Ok(revision) => return Ok(SweepOutcome::Expired(revision)),
+            // Renewed, taken over, aged out or marked by another sweeper since
+            // the read: judge the key again.
+            Err(KvError::WrongRevision) => {}
+            Err(KvError::Unavailable(why)) => return Err(Error::Store(why)),
+        }
     }
-    match host
-        .delete_if_revision(key, entry.revision, Removal::Expired)
-        .await
-    {
-        Ok(_) => Ok(true),
-        // Renewed or taken over since the read: no longer expired.
-        Err(KvError::WrongRevision) => Ok(false),
-        Err(KvError::Unavailable(why)) => Err(Error::Store(why)),
-    }
+    Err(Error::CasExhausted(MAX_ATTEMPTS))
+}
+
+/// `observed` was a hold, expired at `now`.
+fn observed_expired(observed: &Entry, now: i64) -> bool {
+    observed.is_value()
+        && codec::decode(&observed.value).is_ok_and(|hold| verdict::is_expired(&hold, now))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::announce::announce;
-    use crate::model::Entry;
     use crate::testing::{MemoryHost, request};
     use futures::executor::block_on;
 
     const S: u64 = 1_000_000_000;
 
-    fn change(host: &MemoryHost, key: &str, snapshot: bool) -> Change {
+    /// The change that turned `previous` into the key's current entry.
+    fn change(host: &MemoryHost, key: &str, previous: Entry, snapshot: bool) -> Change {
         Change {
             key: key.into(),
             entry: host.entry(key),
+            previous,
             snapshot,
         }
+    }
+
+    fn kind(i: Interpretation) -> Option<ChangeKind> {
+        i.event.map(|e| e.kind)
     }
 
     #[test]
     fn puts_deletes_and_expiry_markers() {
         let mut host = MemoryHost::new(0);
         block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
-        let c = change(&host, "=2Ff", false);
+        let put = host.entry("=2Ff");
+        let c = change(&host, "=2Ff", Entry::missing(), false);
         let i = interpret(&mut host, &c);
         assert!(matches!(
             i.event,
@@ -115,42 +145,70 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(i.expiry_check_at, Some(S as i64));
-        host.delete("=2Ff");
-        let c = change(&host, "=2Ff", false);
         assert_eq!(
-            interpret(&mut host, &c).event.unwrap().kind,
-            ChangeKind::Released
+            i.expiry_check_at,
+            Some(S as i64 + 1),
+            "the first expired instant"
         );
+        host.delete("=2Ff");
+        let c = change(&host, "=2Ff", put.clone(), false);
+        assert_eq!(kind(interpret(&mut host, &c)), Some(ChangeKind::Released));
         let c = Change {
-            key: "=2Ff".into(),
             entry: Entry {
                 operation: Operation::Expire,
                 ..host.entry("=2Ff")
             },
+            ..c
+        };
+        assert_eq!(kind(interpret(&mut host, &c)), Some(ChangeKind::Expired));
+    }
+
+    #[test]
+    fn a_marker_replacing_a_marker_or_nothing_is_not_an_event() {
+        let mut host = MemoryHost::new(0);
+        host.delete("=2Ff");
+        let release_marker = host.entry("=2Ff");
+        // The server's MaxAge marker once the release marker aged out.
+        let max_age = Change {
+            key: "=2Ff".into(),
+            entry: Entry {
+                revision: 9,
+                operation: Operation::Expire,
+                ..release_marker.clone()
+            },
+            previous: release_marker.clone(),
             snapshot: false,
         };
-        assert_eq!(
-            interpret(&mut host, &c).event.unwrap().kind,
-            ChangeKind::Expired
-        );
+        assert_eq!(interpret(&mut host, &max_age), Interpretation::default());
+        for operation in [Operation::Delete, Operation::Purge, Operation::Expire] {
+            let over_nothing = Change {
+                entry: Entry {
+                    operation,
+                    ..max_age.entry.clone()
+                },
+                previous: Entry::missing(),
+                ..max_age.clone()
+            };
+            assert_eq!(interpret(&mut host, &over_nothing).event, None);
+        }
     }
 
     #[test]
     fn snapshot_skips_markers_and_expired_holds() {
         let mut host = MemoryHost::new(0);
         block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let put = host.entry("=2Ff");
         host.now = 2 * S as i64;
-        let c = change(&host, "=2Ff", true);
+        let c = change(&host, "=2Ff", Entry::missing(), true);
         let i = interpret(&mut host, &c);
         assert_eq!(i.event, None);
         assert_eq!(
             i.expiry_check_at,
-            Some(S as i64),
+            Some(S as i64 + 1),
             "still scheduled for a sweep"
         );
         host.delete("=2Ff");
-        let c = change(&host, "=2Ff", true);
+        let c = change(&host, "=2Ff", put, true);
         assert_eq!(interpret(&mut host, &c), Interpretation::default());
     }
 
@@ -158,20 +216,107 @@ mod tests {
     fn undecodable_values_are_dropped_with_a_reason() {
         let mut host = MemoryHost::new(0);
         host.put_raw("=2Ff", b"garbage");
-        let c = change(&host, "=2Ff", false);
+        let c = change(&host, "=2Ff", Entry::missing(), false);
         let i = interpret(&mut host, &c);
         assert_eq!(i.event, None);
         assert!(i.dropped.unwrap().contains("not a hold"));
     }
 
     #[test]
+    fn keys_holds_would_not_write_are_dropped_never_read_as_another_file() {
+        let mut host = MemoryHost::new(0);
+        let value = crate::codec::encode(&crate::model::Hold {
+            agent_id: "go-agent".into(),
+            expires_at: i64::MAX,
+            ..Default::default()
+        });
+        // Go's key for /x=41 (a literal `=`), lowercase hex, a literal byte, a
+        // path that is not clean, a relative path.
+        for key in ["=2Fx=41", "=2fx", "x", "=2Fa=2F..=2Fb", "=2E=2Fa"] {
+            host.put_raw(key, &value);
+            let c = change(&host, key, Entry::missing(), false);
+            let i = interpret(&mut host, &c);
+            assert_eq!(i.event, None, "{key}");
+            assert!(i.dropped.is_some(), "{key}");
+        }
+    }
+
+    #[test]
     fn sweep_marks_only_expired_holds() {
         let mut host = MemoryHost::new(0);
         block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
-        assert!(!block_on(sweep(&mut host, "=2Ff")).unwrap());
-        host.now = 2 * S as i64;
-        assert!(block_on(sweep(&mut host, "=2Ff")).unwrap());
+        let put = host.entry("=2Ff");
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &put)).unwrap(),
+            SweepOutcome::NotDue(S as i64 + 1)
+        );
+        host.now = S as i64 + 1;
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &put)).unwrap(),
+            SweepOutcome::Expired(2)
+        );
         assert_eq!(host.entry("=2Ff").operation, Operation::Expire);
-        assert!(!block_on(sweep(&mut host, "=2Ff")).unwrap());
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &put)).unwrap(),
+            SweepOutcome::Nothing
+        );
+    }
+
+    #[test]
+    fn a_hold_aged_out_without_a_marker_is_marked_on_the_empty_key() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/f", "a", S), S, None)).unwrap();
+        let put = host.entry("=2Ff");
+        // The store dropped the entry at the bucket's max age, which equals the TTL.
+        host.entries.remove("=2Ff");
+        host.now = S as i64 + 1;
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &put)).unwrap(),
+            SweepOutcome::Expired(2)
+        );
+        assert_eq!(
+            host.entry("=2Ff").operation,
+            Operation::Expire,
+            "the marker a watcher reads as expired"
+        );
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &put)).unwrap(),
+            SweepOutcome::Nothing,
+            "once: a second sweeper finds the marker"
+        );
+    }
+
+    #[test]
+    fn an_aged_out_key_is_not_marked_before_the_hold_expired_or_without_a_hold() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let put = host.entry("=2Ff");
+        host.entries.remove("=2Ff");
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &put)).unwrap(),
+            SweepOutcome::Nothing,
+            "not expired yet: removed by someone else"
+        );
+        host.now = 2 * S as i64;
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &Entry::missing())).unwrap(),
+            SweepOutcome::Nothing
+        );
+        assert!(!host.entry("=2Ff").found, "nothing was written");
+    }
+
+    #[test]
+    fn a_sweep_racing_a_renewal_judges_the_renewed_hold() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let put = host.entry("=2Ff");
+        host.now = 2 * S as i64;
+        host.conflicts = 1;
+        // The first delete loses (as if renewed meanwhile); the re-read still
+        // shows the expired hold, which the second attempt marks.
+        assert_eq!(
+            block_on(sweep(&mut host, "=2Ff", &put)).unwrap(),
+            SweepOutcome::Expired(2)
+        );
     }
 }

@@ -55,8 +55,30 @@ pub fn escape(path: &str) -> String {
     key
 }
 
-/// The file a key names (reverses [`key_for_file`] and Go's rule alike).
+/// The file a key names: exactly the keys [`key_for_file`] writes, which are Go's
+/// wherever Go's are valid and unambiguous.
+///
+/// A key that does not re-encode to itself is refused rather than read as another
+/// file's: Go leaves `=` unescaped, so its key for `/x=41` (`=2Fx=41`) would decode
+/// to `/xA`; lowercase hex, literal bytes, relative or unclean paths would alias
+/// the keys of other files too.
 pub fn file_for_key(key: &str) -> Result<String, Error> {
+    let file = decode(key)?;
+    match key_for_file(&file) {
+        Ok(canonical) if canonical == key => Ok(file),
+        _ => Err(Error::invalid(
+            "key",
+            format!(
+                "{:?} is not a key holds writes: it does not round-trip (holds keys {file:?} as {:?})",
+                key,
+                key_for_file(&file).unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// Reverse the escaping (`=XX` -> byte), without checking the result.
+fn decode(key: &str) -> Result<String, Error> {
     if key.is_empty() {
         return Err(Error::invalid("key", "the key is empty"));
     }
@@ -131,6 +153,30 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_do_not_round_trip_are_invalid_input() {
+        // Go's key for /x=41, lowercase hex, literal bytes, unclean and relative paths.
+        for key in [
+            "=2Fx=41",
+            "=2fwork",
+            "work",
+            "=2Fa=2F..=2Fb",
+            "=2Fa=2F",
+            "=2E=2Fa",
+            "=2F=2F",
+        ] {
+            match file_for_key(key) {
+                Err(Error::InvalidInput(i)) => {
+                    assert_eq!(i.field, "key");
+                    assert!(i.reason.contains("round-trip"), "{key}: {}", i.reason);
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        assert_eq!(file_for_key("=2F").unwrap(), "/");
+        assert_eq!(file_for_key("=2Fx=3D41").unwrap(), "/x=41");
+    }
+
+    #[test]
     fn malformed_keys_are_invalid_input() {
         for key in ["", "=2", "=ZZ", "=FF"] {
             assert!(
@@ -173,6 +219,13 @@ mod tests {
         #[test]
         fn file_for_key_never_panics(s in "\\PC{0,40}") {
             let _ = file_for_key(&s);
+        }
+
+        #[test]
+        fn every_key_read_back_is_the_key_of_the_file_it_names(s in "[=/a-zA-Z0-9._-]{0,24}") {
+            if let Ok(file) = file_for_key(&s) {
+                prop_assert_eq!(key_for_file(&file).unwrap(), s);
+            }
         }
     }
 

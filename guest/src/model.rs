@@ -140,6 +140,8 @@ pub struct Event {
 pub struct Change {
     pub key: String,
     pub entry: Entry,
+    /// The key's entry before this change as the host knows it (missing: none known).
+    pub previous: Entry,
     pub snapshot: bool,
 }
 
@@ -148,4 +150,15 @@ pub struct Interpretation {
     pub event: Option<Event>,
     pub expiry_check_at: Option<Timestamp>,
     pub dropped: Option<String>,
+}
+
+/// What a sweep did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepOutcome {
+    /// An `expire` marker was left at this revision.
+    Expired(u64),
+    /// Still live: sweep again at this instant.
+    NotDue(Timestamp),
+    /// No hold (any more) to judge.
+    Nothing,
 }

@@ -44,11 +44,15 @@ pub async fn release<H: Host>(
         {
             Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),
             Err(KvError::WrongRevision) => {
-                if attempt == MAX_ATTEMPTS {
-                    return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                // A write decided on the host's hint that lost only shows the hint
+                // was stale: a re-read, not a lost race, so no attempt is used up.
+                if fresh {
+                    if attempt == MAX_ATTEMPTS {
+                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                    }
+                    attempt += 1;
+                    host.cas_retry(&key, attempt);
                 }
-                attempt += 1;
-                host.cas_retry(&key, attempt);
                 entry = read(host, &key).await?;
                 fresh = true;
             }
@@ -108,6 +112,17 @@ mod tests {
         assert_eq!(out, ReleaseOutcome::NotHeld);
         let holder = crate::codec::decode(&host.entry("=2Ff").value).unwrap();
         assert_eq!(holder.agent_id, "b");
+    }
+
+    #[test]
+    fn a_stale_hint_that_loses_the_delete_is_a_re_read_not_a_retry() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let stale = host.entry("=2Ff");
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let out = block_on(release(&mut host, "/f", "a", Some(stale))).unwrap();
+        assert!(matches!(out, ReleaseOutcome::Released(3)), "{out:?}");
+        assert!(host.retries.is_empty(), "{:?}", host.retries);
     }
 
     #[test]

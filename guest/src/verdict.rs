@@ -16,6 +16,18 @@ pub fn is_expired(hold: &Hold, now: Timestamp) -> bool {
     hold.expires_at <= now
 }
 
+/// The first instant at which `hold` is expired (see [`is_expired`]).
+#[cfg(not(feature = "edge-expired-at-now"))]
+pub fn expired_from(hold: &Hold) -> Timestamp {
+    hold.expires_at.saturating_add(1)
+}
+
+/// The first expired instant of the `edge-expired-at-now` test build.
+#[cfg(feature = "edge-expired-at-now")]
+pub fn expired_from(hold: &Hold) -> Timestamp {
+    hold.expires_at
+}
+
 /// What announce does with a key's latest entry.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -150,6 +162,22 @@ mod tests {
             decide_announce(claim("b", 101), "a", 100, &e),
             Decision::Refuse(_)
         ));
+    }
+
+    #[test]
+    fn a_hold_is_expired_from_the_instant_after_it_expires() {
+        let hold = Hold {
+            expires_at: 100,
+            ..Hold::default()
+        };
+        assert_eq!(expired_from(&hold), 101);
+        assert!(!is_expired(&hold, expired_from(&hold) - 1));
+        assert!(is_expired(&hold, expired_from(&hold)));
+        let end = Hold {
+            expires_at: i64::MAX,
+            ..Hold::default()
+        };
+        assert_eq!(expired_from(&end), i64::MAX, "saturates");
     }
 
     #[test]

@@ -2,32 +2,39 @@
 //! latest entry, fan-out of events to subscribers, and expiry sweeps for stores
 //! that do not expire entries themselves.
 //!
-//! Each change is interpreted by the guest once, then applied to the replica and
-//! sent to every subscriber under one lock, so a subscriber's snapshot (taken
-//! under the same lock) and its live events never overlap or leave a gap.
+//! Each change is interpreted by the guest once (with the key's previous entry
+//! from the replica, so the guest can tell a marker that removes a hold from one
+//! that replaces a marker), then applied to the replica and sent to every
+//! subscriber under one lock, so a subscriber's snapshot (taken under the same
+//! lock) and its live events never overlap or leave a gap.
+//!
+//! Sweeps run as their own tasks, a bounded number at a time, so a slow or
+//! stalled store never holds up event delivery.
 
 use crate::clock::Clock;
 use crate::convert;
 use crate::error::Error;
 use crate::kv::{Entry, KvStore, Operation, WatchItem};
 use crate::runtime::Instances;
-use crate::runtime::bindings::exports::holds::core::subscribe::{Change, Interpretation};
+use crate::runtime::bindings::exports::holds::core::subscribe::{
+    Change, Interpretation, SweepOutcome,
+};
 use crate::runtime::imports::entry_to_wit;
 use crate::subscription::{EndReason, Subscription};
 use crate::types::Event;
 use futures::StreamExt;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
-/// A sweep that found the hold not yet expired (clock jitter) tries again after this.
-const SWEEP_RETRY: Duration = Duration::from_millis(50);
 /// A sweep that failed on the store tries again after this.
 const SWEEP_BACKOFF: Duration = Duration::from_secs(1);
 /// A failed watcher kept warm for the replica restarts after this.
 const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+/// Sweeps in flight at once; the rest wait in the queue.
+const CONCURRENT_SWEEPS: usize = 16;
 
 #[derive(Clone, Debug)]
 enum Phase {
@@ -39,6 +46,7 @@ enum Phase {
 }
 
 struct Subscriber {
+    id: u64,
     tx: mpsc::Sender<Event>,
     end: EndReason,
 }
@@ -51,7 +59,24 @@ struct State {
     /// they make hints current at once, but are not events.
     ahead: HashMap<String, Entry>,
     subscribers: Vec<Subscriber>,
+    next_subscriber: u64,
     task: Option<JoinHandle<()>>,
+}
+
+impl State {
+    /// End every subscription with `error`.
+    fn end_all(&mut self, error: &Error) {
+        for subscriber in self.subscribers.drain(..) {
+            *subscriber.end.lock().unwrap() = Some(error.clone());
+        }
+    }
+}
+
+/// Counts for diagnostics (see [`crate::Stats`]).
+pub(crate) struct HubStats {
+    pub replica_keys: usize,
+    pub replica_bytes: usize,
+    pub subscribers: usize,
 }
 
 pub(crate) struct Hub {
@@ -59,10 +84,23 @@ pub(crate) struct Hub {
     instances: Arc<Instances>,
     clock: Arc<dyn Clock>,
     chan_buffer: usize,
-    max_age: Duration,
     start_timeout: Duration,
     state: Mutex<State>,
     phase: watch::Sender<Phase>,
+}
+
+/// Removes a subscriber from the hub when its subscription is dropped.
+pub(crate) struct Unsubscribe {
+    hub: Weak<Hub>,
+    id: u64,
+}
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.state().subscribers.retain(|s| s.id != self.id);
+        }
+    }
 }
 
 impl Hub {
@@ -71,7 +109,6 @@ impl Hub {
         instances: Arc<Instances>,
         clock: Arc<dyn Clock>,
         chan_buffer: usize,
-        max_age: Duration,
         start_timeout: Duration,
     ) -> Arc<Self> {
         Arc::new(Hub {
@@ -79,7 +116,6 @@ impl Hub {
             instances,
             clock,
             chan_buffer,
-            max_age,
             start_timeout,
             state: Mutex::new(State::default()),
             phase: watch::Sender::new(Phase::Idle),
@@ -153,7 +189,7 @@ impl Hub {
         self.ensure_running().await?;
         let (tx, rx) = mpsc::channel(self.chan_buffer);
         let end: EndReason = Arc::default();
-        let mut current: Vec<(String, Entry)> = {
+        let (id, mut current) = {
             let mut state = self.state();
             match &*self.phase.borrow() {
                 Phase::Ready => {}
@@ -161,16 +197,24 @@ impl Hub {
                 Phase::Failed(e) => return Err(e.clone()),
                 _ => return Err(Error::Store("the watch restarted; subscribe again".into())),
             }
+            let id = state.next_subscriber;
+            state.next_subscriber += 1;
             state.subscribers.push(Subscriber {
+                id,
                 tx,
                 end: end.clone(),
             });
-            state
+            let current: Vec<(String, Entry)> = state
                 .replica
                 .iter()
                 .filter(|(_, e)| e.operation == Operation::Put)
                 .map(|(k, e)| (k.clone(), e.clone()))
-                .collect()
+                .collect();
+            (id, current)
+        };
+        let unsubscribe = Unsubscribe {
+            hub: Arc::downgrade(self),
+            id,
         };
         current.sort_by_key(|(_, e)| e.revision);
         let mut snapshot = Vec::with_capacity(current.len());
@@ -180,12 +224,13 @@ impl Hub {
                 .interpret(Change {
                     key,
                     entry: entry_to_wit(Some(&entry)),
+                    previous: entry_to_wit(None),
                     snapshot: true,
                 })
                 .await?;
             snapshot.extend(meaning.event.map(convert::event));
         }
-        Ok(Subscription::new(snapshot, rx, end))
+        Ok(Subscription::new(snapshot, rx, end, unsubscribe))
     }
 
     /// The newest entry known for `key`, once the watcher has replayed the bucket:
@@ -221,16 +266,19 @@ impl Hub {
         }
     }
 
-    /// Bytes held by the replica (keys, values, bookkeeping), for the benchmark.
-    pub fn replica_footprint(&self) -> (usize, usize) {
+    pub fn stats(&self) -> HubStats {
         let state = self.state();
-        let bytes = state
+        let replica_bytes = state
             .replica
             .iter()
             .chain(state.ahead.iter())
             .map(|(k, e)| k.len() + e.value.len() + std::mem::size_of::<(String, Entry)>())
             .sum();
-        (state.replica.len() + state.ahead.len(), bytes)
+        HubStats {
+            replica_keys: state.replica.len() + state.ahead.len(),
+            replica_bytes,
+            subscribers: state.subscribers.len(),
+        }
     }
 
     /// End every subscription and stop the watcher.
@@ -252,9 +300,7 @@ impl Hub {
         }
         tracing::warn!("holds watcher stopped: {error}");
         self.phase.send_replace(Phase::Failed(error.clone()));
-        for subscriber in state.subscribers.drain(..) {
-            *subscriber.end.lock().unwrap() = Some(error.clone());
-        }
+        state.end_all(&error);
         state.replica.clear();
         state.ahead.clear();
     }
@@ -266,11 +312,22 @@ impl Hub {
         };
         let sweeping = !self.kv.expires_entries();
         let mut sweeps = Sweeps::default();
-        let prune_every = (self.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-        let mut prune = tokio::time::interval(prune_every);
+        // Sweep tasks; dropped (and so aborted) with this loop.
+        let mut in_flight: JoinSet<SweepDone> = JoinSet::new();
+        // The replica drops what the store has aged out, by the bucket's own max age
+        // (which may differ from this manager's maximum TTL); zero keeps everything.
+        let max_age = self.kv.max_age();
+        let mut prune = (!max_age.is_zero()).then(|| {
+            tokio::time::interval(
+                (max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)),
+            )
+        });
         let mut ready = false;
         loop {
-            let sweep_in = sweeps.next().map(|at| nanos_until(at, self.clock.now()));
+            let sweep_in = sweeps
+                .next()
+                .filter(|_| in_flight.len() < CONCURRENT_SWEEPS)
+                .map(|at| nanos_until(at, self.clock.now()));
             tokio::select! {
                 item = watch.next() => match item {
                     None => return self.fail(Error::Store("the watch ended".into())),
@@ -284,11 +341,21 @@ impl Hub {
                     }
                 },
                 _ = sleep_or_pending(sweep_in) => {
-                    for key in sweeps.due(self.clock.now()) {
-                        self.sweep(key, &mut sweeps).await;
+                    let room = CONCURRENT_SWEEPS - in_flight.len();
+                    for (key, observed) in sweeps.due(self.clock.now(), room) {
+                        let instances = self.instances.clone();
+                        in_flight.spawn(async move {
+                            let outcome = instances.sweep(&key, entry_to_wit(Some(&observed))).await;
+                            SweepDone { key, observed, outcome }
+                        });
                     }
                 }
-                _ = prune.tick() => self.prune(),
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Ok(done) = done {
+                        self.swept(done, &mut sweeps);
+                    }
+                }
+                _ = tick_or_pending(prune.as_mut()) => self.prune(max_age),
             }
         }
     }
@@ -309,17 +376,9 @@ impl Hub {
         let wanted = |subscribed: bool| {
             (sweeping || subscribed) && !(replaying && entry.operation != Operation::Put)
         };
-        let mut meaning = None;
-        let mut interpreted = false;
+        let mut meaning = Meaning::Skipped;
         if wanted(!self.state().subscribers.is_empty()) {
             meaning = self.interpret(&key, &entry, replaying).await;
-            interpreted = true;
-        }
-        if sweeping {
-            match meaning.as_ref().and_then(|m| m.expiry_check_at) {
-                Some(at) => sweeps.schedule(&key, at.saturating_add(1_000_000)),
-                None => sweeps.cancel(&key),
-            }
         }
         // A subscriber that arrived meanwhile took its snapshot from the replica
         // without this entry: it must get the event. (Checked under the lock that
@@ -327,17 +386,35 @@ impl Hub {
         let mut state = loop {
             if let Some(state) = {
                 let state = self.state();
-                (interpreted || !wanted(!state.subscribers.is_empty())).then_some(state)
+                (!matches!(meaning, Meaning::Skipped) || !wanted(!state.subscribers.is_empty()))
+                    .then_some(state)
             } {
                 break state;
             }
             meaning = self.interpret(&key, &entry, replaying).await;
-            interpreted = true;
         };
-        let event = meaning
-            .and_then(|m| m.event)
-            .filter(|_| !replaying)
-            .map(convert::event);
+        if sweeping {
+            match &meaning {
+                Meaning::Known(m) => match m.expiry_check_at {
+                    Some(at) => sweeps.schedule(&key, at, entry.clone()),
+                    None => sweeps.cancel(&key),
+                },
+                // Without the guest's word the key's schedule is unknown: keep it.
+                Meaning::Skipped | Meaning::Failed(_) => {}
+            }
+        }
+        let event = match meaning {
+            Meaning::Known(m) => m.event.filter(|_| !replaying).map(convert::event),
+            Meaning::Skipped => None,
+            Meaning::Failed(error) => {
+                // Nobody may miss this change silently: its subscribers end with the
+                // reason, and resubscribe from a fresh snapshot.
+                if !replaying {
+                    state.end_all(&error);
+                }
+                None
+            }
+        };
         let newer = state
             .replica
             .get(&key)
@@ -367,11 +444,13 @@ impl Hub {
         }
     }
 
-    /// What a change means, by the guest (`None` if it could not say).
-    async fn interpret(&self, key: &str, entry: &Entry, replaying: bool) -> Option<Interpretation> {
+    /// What a change means, by the guest, given the key's entry before it.
+    async fn interpret(&self, key: &str, entry: &Entry, replaying: bool) -> Meaning {
+        let previous = self.previous(key, entry.revision);
         let change = Change {
             key: key.to_string(),
             entry: entry_to_wit(Some(entry)),
+            previous: entry_to_wit(previous.as_ref()),
             snapshot: replaying,
         };
         match self.instances.interpret(change).await {
@@ -379,54 +458,83 @@ impl Hub {
                 if let Some(why) = &meaning.dropped {
                     tracing::warn!("ignoring a change: {why}");
                 }
-                Some(meaning)
+                Meaning::Known(meaning)
             }
             Err(e) => {
                 tracing::error!(key, "interpreting a change failed: {e}");
-                None
+                Meaning::Failed(e)
             }
         }
     }
 
-    async fn sweep(&self, key: String, sweeps: &mut Sweeps) {
-        let retry_at = |after: Duration| {
-            self.clock
-                .now()
-                .saturating_add(i64::try_from(after.as_nanos()).unwrap_or(i64::MAX))
+    /// The key's entry before `revision` as subscribers were told of it: the
+    /// replica's (not this manager's own acks the watch has not delivered, which
+    /// no subscriber has seen).
+    fn previous(&self, key: &str, revision: u64) -> Option<Entry> {
+        self.state()
+            .replica
+            .get(key)
+            .filter(|e| e.revision < revision)
+            .cloned()
+    }
+
+    /// Act on a finished sweep: a hold not due yet is looked at again when it is.
+    fn swept(&self, done: SweepDone, sweeps: &mut Sweeps) {
+        let retry_at = || {
+            let backoff = i64::try_from(SWEEP_BACKOFF.as_nanos()).unwrap_or(i64::MAX);
+            self.clock.now().saturating_add(backoff)
         };
-        match self.instances.sweep(&key).await {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => {
-                // Not expired yet by the guest's verdict: if the replica still shows
-                // the same value, look again shortly; a renewal reschedules anyway.
-                let still_put = self
-                    .state()
-                    .replica
-                    .get(&key)
-                    .is_some_and(|e| e.operation == Operation::Put);
-                if still_put {
-                    sweeps.schedule(&key, retry_at(SWEEP_RETRY));
-                }
-            }
+        // A change since the sweep started has rescheduled (or cancelled) the key.
+        if sweeps.has(&done.key) {
+            return;
+        }
+        match done.outcome {
+            // The marker reaches the replica and subscribers through the watch.
+            Ok(Ok(SweepOutcome::Expired(_) | SweepOutcome::Nothing)) => {}
+            Ok(Ok(SweepOutcome::NotDue(at))) => sweeps.schedule(&done.key, at, done.observed),
             Ok(Err(e)) => {
-                tracing::warn!(key, "sweep failed: {:?}", convert::error(e));
-                sweeps.schedule(&key, retry_at(SWEEP_BACKOFF));
+                tracing::warn!(key = done.key, "sweep failed: {:?}", convert::error(e));
+                sweeps.schedule(&done.key, retry_at(), done.observed);
             }
             Err(e) => {
-                tracing::warn!(key, "sweep failed: {e}");
-                sweeps.schedule(&key, retry_at(SWEEP_BACKOFF));
+                tracing::warn!(key = done.key, "sweep failed: {e}");
+                sweeps.schedule(&done.key, retry_at(), done.observed);
             }
         }
     }
 
     /// Drop entries the store has aged out: the replica never outgrows the bucket.
-    fn prune(&self) {
-        let max_age = self.max_age;
-        let young = |_: &String, e: &mut Entry| e.created.elapsed().unwrap_or_default() <= max_age;
+    /// A hold is kept for up to twice the max age, so the marker that ends it (the
+    /// server's, or a sweep's when its TTL equals the max age) still finds it as
+    /// the previous entry and is reported as an expiry.
+    fn prune(&self, max_age: Duration) {
+        let young = |_: &String, e: &mut Entry| {
+            let limit = if e.operation == Operation::Put {
+                max_age.saturating_mul(2)
+            } else {
+                max_age
+            };
+            e.created.elapsed().unwrap_or_default() <= limit
+        };
         let mut state = self.state();
         state.replica.retain(young);
         state.ahead.retain(young);
     }
+}
+
+/// The guest's meaning of a change, if it was asked.
+enum Meaning {
+    Skipped,
+    Known(Interpretation),
+    Failed(Error),
+}
+
+/// A finished sweep.
+struct SweepDone {
+    key: String,
+    observed: Entry,
+    outcome:
+        Result<Result<SweepOutcome, crate::runtime::bindings::holds::core::types::Error>, Error>,
 }
 
 fn nanos_until(at: i64, now: i64) -> Duration {
@@ -440,39 +548,56 @@ async fn sleep_or_pending(after: Option<Duration>) {
     }
 }
 
-/// Pending expiry checks, by wall-clock instant (ns).
+async fn tick_or_pending(interval: Option<&mut tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Pending expiry checks, by wall-clock instant (ns), with the entry each was
+/// scheduled from.
 #[derive(Default)]
 struct Sweeps {
     queue: BTreeSet<(i64, String)>,
-    at: HashMap<String, i64>,
+    at: HashMap<String, (i64, Entry)>,
 }
 
 impl Sweeps {
-    fn schedule(&mut self, key: &str, at: i64) {
+    fn schedule(&mut self, key: &str, at: i64, observed: Entry) {
         self.cancel(key);
-        self.at.insert(key.to_string(), at);
+        self.at.insert(key.to_string(), (at, observed));
         self.queue.insert((at, key.to_string()));
     }
 
     fn cancel(&mut self, key: &str) {
-        if let Some(old) = self.at.remove(key) {
+        if let Some((old, _)) = self.at.remove(key) {
             self.queue.remove(&(old, key.to_string()));
         }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.at.contains_key(key)
     }
 
     fn next(&self) -> Option<i64> {
         self.queue.first().map(|(at, _)| *at)
     }
 
-    fn due(&mut self, now: i64) -> Vec<String> {
+    /// Up to `limit` keys due at `now`, with their entries.
+    fn due(&mut self, now: i64, limit: usize) -> Vec<(String, Entry)> {
         let mut due = Vec::new();
-        while let Some((at, _)) = self.queue.first() {
-            if *at > now {
-                break;
+        while due.len() < limit {
+            match self.queue.first() {
+                Some((at, _)) if *at <= now => {}
+                _ => break,
             }
             let (_, key) = self.queue.pop_first().unwrap();
-            self.at.remove(&key);
-            due.push(key);
+            if let Some((_, observed)) = self.at.remove(&key) {
+                due.push((key, observed));
+            }
         }
         due
     }

@@ -44,7 +44,7 @@ mod types;
 
 pub use config::{Config, DEFAULT_CHAN_BUFFER};
 pub use error::Error;
-pub use manager::{Backend, Manager, ManagerBuilder, RetryObserver};
+pub use manager::{Backend, Manager, ManagerBuilder, RetryObserver, Stats};
 pub use runtime::{Runtime, prefer_one_shot_engine};
 pub use subscription::Subscription;
 pub use types::{Announce, Claim, Event, EventKind, Hold, Release, rfc3339};

@@ -63,6 +63,20 @@ impl Drop for Inner {
     }
 }
 
+/// What a manager holds in memory ([`Manager::stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Keys in the replica: live holds and recent markers.
+    pub replica_keys: usize,
+    /// Bytes the replica holds (keys, values and bookkeeping).
+    pub replica_bytes: usize,
+    /// Subscriptions not yet dropped.
+    pub subscribers: usize,
+    /// Idle guest instances kept for reuse by this manager's component (shared
+    /// with every manager running it).
+    pub idle_instances: usize,
+}
+
 /// Options beyond [`Config`], for tests and embedders.
 pub struct ManagerBuilder {
     config: Config,
@@ -86,8 +100,9 @@ impl ManagerBuilder {
     }
 
     /// Keep up to `max_idle` guest instances for reuse between calls (default 64).
-    /// 0 gives every call a fresh store and instance: less memory held, ~10-15 µs
-    /// more per call (see the `runtime` criterion bench).
+    /// Idle instances belong to the component and are shared by every manager
+    /// running it, which keeps the largest number any of them asked for. 0 gives
+    /// this manager's calls a fresh store and instance each: ~10-15 µs more per call.
     pub fn instance_pool(mut self, max_idle: usize) -> Self {
         self.max_idle = max_idle;
         self
@@ -159,7 +174,6 @@ impl ManagerBuilder {
             instances.clone(),
             self.clock,
             config.chan_buffer,
-            config.hold_ttl_max,
             config.op_timeout * 2,
         );
         if config.replica {
@@ -300,9 +314,15 @@ impl Manager {
             .map(convert::claim))
     }
 
-    /// Keys and bytes the replica holds (live holds and recent markers).
-    pub fn replica_footprint(&self) -> (usize, usize) {
-        self.inner.hub.replica_footprint()
+    /// What this manager holds in memory, for diagnostics and metrics.
+    pub fn stats(&self) -> Stats {
+        let hub = self.inner.hub.stats();
+        Stats {
+            replica_keys: hub.replica_keys,
+            replica_bytes: hub.replica_bytes,
+            subscribers: hub.subscribers,
+            idle_instances: self.inner.instances.idle(),
+        }
     }
 
     /// Current holds as `Announced` events, then live changes.
@@ -340,6 +360,7 @@ impl Manager {
                 .interpret(Change {
                     key,
                     entry: entry_to_wit(Some(&entry)),
+                    previous: entry_to_wit(None),
                     snapshot: true,
                 })
                 .await?;

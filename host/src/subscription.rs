@@ -1,6 +1,7 @@
 //! A subscriber's view of hold changes.
 
 use crate::error::Error;
+use crate::hub::Unsubscribe;
 use crate::types::Event;
 use futures::Stream;
 use std::pin::Pin;
@@ -22,15 +23,23 @@ pub struct Subscription {
     live: mpsc::Receiver<Event>,
     end: EndReason,
     done: bool,
+    /// Leaves the hub's subscriber list when dropped.
+    _unsubscribe: Unsubscribe,
 }
 
 impl Subscription {
-    pub(crate) fn new(snapshot: Vec<Event>, live: mpsc::Receiver<Event>, end: EndReason) -> Self {
+    pub(crate) fn new(
+        snapshot: Vec<Event>,
+        live: mpsc::Receiver<Event>,
+        end: EndReason,
+        unsubscribe: Unsubscribe,
+    ) -> Self {
         Subscription {
             snapshot: snapshot.into_iter(),
             live,
             end,
             done: false,
+            _unsubscribe: unsubscribe,
         }
     }
 

@@ -1,8 +1,9 @@
 //! The cases of the conformance suite: the Go package's test list, plus what
 //! holds does better (revision-gated release, fencing tokens, awkward paths).
 
-use crate::staged::{Counting, PausedDeletes, RacingWrites};
+use crate::staged::{Counting, Delayed, HeldWatch, PausedDeletes, RacingWrites, StalledSweeps};
 use holds::clock::{Clock, OffsetClock};
+use holds::kv::KvStore;
 use holds::{Announce, Error, Event, EventKind, Hold, Manager, Release, Subscription};
 use holds_tests::harness::{Harness, TTL_MAX};
 use std::sync::atomic::AtomicU32;
@@ -850,4 +851,211 @@ pub async fn a_manager_allowing_holds_longer_than_the_bucket_keeps_them_is_refus
         m.announce(F, &Announce::new("a1", TTL_MAX)).await,
         Err(Error::InvalidInput { .. })
     ));
+}
+
+/// Events of `sub` until nothing arrives for `quiet`.
+async fn drain(sub: &mut Subscription, quiet: Duration) -> Vec<Event> {
+    let mut events = Vec::new();
+    while let Ok(Some(item)) = tokio::time::timeout(quiet, sub.next()).await {
+        events.push(item.expect("the subscription failed"));
+    }
+    events
+}
+
+/// A hold whose TTL equals the bucket's max age: the store may age the entry out
+/// (with no marker) a few microseconds after the hold expires; that is still one
+/// `expired` event, like any expiry by TTL.
+pub async fn a_hold_whose_ttl_is_the_buckets_max_age_expires_with_one_event(h: Harness) {
+    let h = h.with_max_age(Duration::from_secs(2));
+    let m = h.manager().await;
+    let mut sub = m.subscribe().await.unwrap();
+    let claim = m
+        .announce(F, &Announce::new("a1", Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let expired = next_removal(&mut sub, F, Duration::from_secs(5))
+        .await
+        .expect("an expired event for a hold as long as the bucket's max age");
+    assert_eq!(expired.kind, EventKind::Expired);
+    assert!(expired.revision > claim.revision);
+    let later = drain(&mut sub, Duration::from_millis(1500)).await;
+    assert!(
+        later.is_empty(),
+        "exactly one event for the expiry: {later:?}"
+    );
+    assert_eq!(m.who_has(F).await.unwrap(), None);
+    assert_eq!(m.who_has_cached(F).await.unwrap(), None);
+}
+
+/// A manager allowing shorter holds than the bucket keeps (another process, or a
+/// Go agent, created it) keeps other agents' long holds in its replica.
+pub async fn the_replica_keeps_holds_for_the_buckets_max_age_not_this_managers(h: Harness) {
+    let creator = h.manager().await;
+    let claim = creator.announce(F, &hold("a1", 30)).await.unwrap();
+    let mut short = h.config();
+    short.hold_ttl_max = Duration::from_secs(1);
+    let m = h.manager_with(short, None).await;
+    m.subscribe().await.unwrap(); // the replica is warm
+    // Past this manager's maximum TTL (and a replica prune every second, were it
+    // pruned by it), well within the bucket's max age.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(m.who_has_cached(F).await.unwrap(), Some(claim.clone()));
+    let mut late = m.subscribe().await.unwrap();
+    let snapshot = late.take_snapshot();
+    assert_eq!(snapshot.len(), 1, "{snapshot:?}");
+    assert_eq!(holder(&snapshot[0]), "a1");
+}
+
+/// Keys holds would never write (Go leaves `=` unescaped: its key for `/x=41` is
+/// `=2Fx=41`, which reads as `/xA`; lowercase escapes; literal bytes) are never
+/// reported as another file's hold.
+pub async fn a_key_holds_would_not_write_is_never_read_as_another_files_hold(h: Harness) {
+    let m = h.manager().await;
+    let mut sub = m.subscribe().await.unwrap();
+    let go_hold = m
+        .encode_for_test(&Hold {
+            agent_id: "go-agent".into(),
+            claimed_at: SystemTime::now(),
+            expires_at: SystemTime::now() + Duration::from_secs(30),
+            checkout_path: "/co/go".into(),
+            ttl: Duration::from_secs(30),
+        })
+        .await
+        .unwrap();
+    let store = h.store().await;
+    for key in ["=2Fx=41", "=2fxA", "xA"] {
+        store.put(key, go_hold.clone().into()).await.unwrap();
+    }
+    assert_eq!(m.who_has("/xA").await.unwrap(), None);
+    assert!(
+        m.list().await.unwrap().is_empty(),
+        "no live hold is ours to name"
+    );
+    let mut late = m.subscribe().await.unwrap();
+    assert!(late.take_snapshot().is_empty());
+    // The holds own key for /xA, written after them: the first event anyone sees.
+    let claim = m.announce("/xA", &hold("a1", 30)).await.unwrap();
+    let first = next(&mut sub).await.unwrap();
+    assert_eq!(
+        (first.file.as_str(), first.revision),
+        ("/xA", claim.revision)
+    );
+}
+
+/// Dropping a subscription removes it at once, not at the next event.
+pub async fn dropped_subscriptions_leave_the_manager_at_once(h: Harness) {
+    let m = h.manager().await;
+    let kept = m.subscribe().await.unwrap();
+    for _ in 0..1000 {
+        drop(m.subscribe().await.unwrap());
+    }
+    assert_eq!(m.stats().subscribers, 1);
+    drop(kept);
+    assert_eq!(m.stats().subscribers, 0);
+}
+
+/// More concurrent calls than the process has guest instance slots wait for one,
+/// and every change still reaches the subscriber.
+pub async fn a_thousand_concurrent_calls_on_eight_managers_all_succeed(h: Harness) {
+    const CALLS: usize = 1000;
+    // Every store round trip takes a while, so calls hold their instances.
+    let store: Arc<dyn KvStore> = Arc::new(Delayed {
+        inner: h.store().await,
+        delay: Duration::from_millis(20),
+    });
+    let mut managers = Vec::new();
+    for _ in 0..8 {
+        managers.push(h.manager_on(store.clone(), None).await);
+    }
+    let mut config = h.config();
+    config.chan_buffer = 2 * CALLS;
+    let watcher = h.manager_with(config, None).await;
+    let mut sub = watcher.subscribe().await.unwrap();
+    let calls = (0..CALLS).map(|i| {
+        let m = managers[i % managers.len()].clone();
+        async move {
+            m.announce(&format!("/many/{i}"), &hold(&format!("agent-{i}"), 30))
+                .await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} calls failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(3)]
+    );
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < CALLS {
+        let event = next(&mut sub).await.expect("no event is dropped");
+        assert!(matches!(event.kind, EventKind::Announced(_)), "{event:?}");
+        seen.insert(event.file);
+    }
+}
+
+/// A sweep that stalls on the store never holds up the delivery of events.
+pub async fn a_stalled_sweep_never_holds_up_events(h: Harness) {
+    let stalled = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
+    let store = Arc::new(StalledSweeps {
+        inner: h.store().await,
+        stalled: stalled.clone(),
+        release: release.clone(),
+    });
+    let m = h.manager_on(store, None).await;
+    let mut sub = m.subscribe().await.unwrap();
+    for i in 0..20 {
+        m.announce(
+            &format!("/short/{i}"),
+            &Announce::new("a1", Duration::from_millis(100)),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), stalled.notified())
+        .await
+        .expect("a sweep reached the store");
+    let claim = m.announce(F, &hold("a2", 30)).await.unwrap();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(2), sub.next())
+            .await
+            .expect("events flow while sweeps stall")
+            .unwrap()
+            .unwrap();
+        if event.file == F {
+            assert_eq!(event.revision, claim.revision);
+            break;
+        }
+    }
+    release.notify_waiters();
+}
+
+/// A write decided on a stale replica entry that loses is a re-read, not a lost
+/// race: no CAS retry is reported and no attempt is used up.
+pub async fn a_stale_replica_hint_is_a_re_read_not_a_cas_retry(h: Harness) {
+    let (open, _) = tokio::sync::watch::channel(false);
+    let held = Arc::new(HeldWatch {
+        inner: h.store().await,
+        open,
+    });
+    let m = h.manager_on(held.clone(), None).await;
+    let other = h.manager().await;
+    let retries = Arc::new(AtomicU32::new(0));
+    let counted = retries.clone();
+    m.set_cas_retry_observer_for_test(Some(Arc::new(move |_, _| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    })));
+    m.subscribe().await.unwrap(); // the replica is warm, and then held
+    m.announce(F, &hold("a1", 30)).await.unwrap();
+    // Renewed through another manager: m's replica still has the first revision.
+    let renewed = other.announce(F, &hold("a1", 30)).await.unwrap();
+    let again = m.announce(F, &hold("a1", 30)).await.unwrap();
+    assert!(again.revision > renewed.revision);
+    assert_eq!(
+        retries.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no agent raced"
+    );
+    held.open.send_replace(true);
 }

@@ -84,4 +84,11 @@ conformance!(
     new_holds_over_expired_and_released_keys_keep_their_ttl,
     take_over_after_an_expired_event_works,
     a_manager_allowing_holds_longer_than_the_bucket_keeps_them_is_refused,
+    a_hold_whose_ttl_is_the_buckets_max_age_expires_with_one_event,
+    the_replica_keeps_holds_for_the_buckets_max_age_not_this_managers,
+    a_key_holds_would_not_write_is_never_read_as_another_files_hold,
+    dropped_subscriptions_leave_the_manager_at_once,
+    a_thousand_concurrent_calls_on_eight_managers_all_succeed,
+    a_stalled_sweep_never_holds_up_events,
+    a_stale_replica_hint_is_a_re_read_not_a_cas_retry,
 );

@@ -183,3 +183,174 @@ impl KvStore for PausedDeletes {
         self.inner.watch().await
     }
 }
+
+/// A store that does not expire entries itself (so the manager sweeps, even on
+/// JetStream: TTLs are not passed on), whose expiry markers stall until
+/// `release` is notified, after telling `stalled`.
+pub struct StalledSweeps {
+    pub inner: Arc<dyn KvStore>,
+    pub stalled: Arc<Notify>,
+    pub release: Arc<Notify>,
+}
+
+#[async_trait]
+impl KvStore for StalledSweeps {
+    fn describe(&self) -> String {
+        format!("stalled sweeps over {}", self.inner.describe())
+    }
+    fn expires_entries(&self) -> bool {
+        false
+    }
+    fn max_age(&self) -> Duration {
+        self.inner.max_age()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        self.inner.get(key).await
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        _ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        self.inner
+            .write_if_revision(key, value, expected, None)
+            .await
+    }
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError> {
+        if why == Removal::Expired {
+            self.stalled.notify_one();
+            self.release.notified().await;
+        }
+        self.inner.delete_if_revision(key, expected, why).await
+    }
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.inner.put(key, value).await
+    }
+    async fn watch(&self) -> Result<Watch, KvError> {
+        self.inner.watch().await
+    }
+}
+
+/// A store whose watch delivers the bucket's replay, then holds every live change
+/// back until `open` is set: the manager's replica goes stale on purpose.
+pub struct HeldWatch {
+    pub inner: Arc<dyn KvStore>,
+    pub open: tokio::sync::watch::Sender<bool>,
+}
+
+#[async_trait]
+impl KvStore for HeldWatch {
+    fn describe(&self) -> String {
+        format!("held watch over {}", self.inner.describe())
+    }
+    fn expires_entries(&self) -> bool {
+        self.inner.expires_entries()
+    }
+    fn max_age(&self) -> Duration {
+        self.inner.max_age()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        self.inner.get(key).await
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        self.inner
+            .write_if_revision(key, value, expected, ttl)
+            .await
+    }
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError> {
+        self.inner.delete_if_revision(key, expected, why).await
+    }
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.inner.put(key, value).await
+    }
+    async fn watch(&self) -> Result<Watch, KvError> {
+        use futures::StreamExt;
+        let inner = self.inner.watch().await?;
+        let open = self.open.subscribe();
+        let caught_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        Ok(inner
+            .then(move |item| {
+                let mut open = open.clone();
+                let caught_up = caught_up.clone();
+                async move {
+                    if caught_up.load(Ordering::SeqCst) {
+                        let _ = open.wait_for(|o| *o).await;
+                    }
+                    if matches!(item, Ok(holds::kv::WatchItem::CaughtUp)) {
+                        caught_up.store(true, Ordering::SeqCst);
+                    }
+                    item
+                }
+            })
+            .boxed())
+    }
+}
+
+/// A store that answers every operation after `delay`, so calls stay in flight
+/// (and hold their guest instances) as they would over a network.
+pub struct Delayed {
+    pub inner: Arc<dyn KvStore>,
+    pub delay: Duration,
+}
+
+#[async_trait]
+impl KvStore for Delayed {
+    fn describe(&self) -> String {
+        format!("delayed {}", self.inner.describe())
+    }
+    fn expires_entries(&self) -> bool {
+        self.inner.expires_entries()
+    }
+    fn max_age(&self) -> Duration {
+        self.inner.max_age()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.get(key).await
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner
+            .write_if_revision(key, value, expected, ttl)
+            .await
+    }
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+    ) -> Result<u64, KvError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.delete_if_revision(key, expected, why).await
+    }
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.inner.put(key, value).await
+    }
+    async fn watch(&self) -> Result<Watch, KvError> {
+        self.inner.watch().await
+    }
+}

@@ -1306,7 +1306,19 @@ impl Checker<'_> {
                 (Some(_), None) => true,
                 (None, _) => false,
             };
-            let rule = if superseded {
+            // A marker is an event only when it removes a hold the subscription
+            // was told of: if the hold before it was coalesced away, so is the
+            // removal.
+            let removes_unseen_hold = !matches!(write.kind, Kind::Put(_))
+                && self
+                    .log
+                    .range(..revision)
+                    .rev()
+                    .find(|(_, p)| p.file == write.file)
+                    .is_some_and(|(r, p)| {
+                        matches!(p.kind, Kind::Put(_)) && !delivered.contains_key(r)
+                    });
+            let rule = if superseded || removes_unseen_hold {
                 Rule::WatchSkipped
             } else {
                 Rule::WatchMissing

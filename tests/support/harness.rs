@@ -32,6 +32,8 @@ pub struct Harness {
     sqlite: Option<TempDir>,
     /// Another build of the guest to run instead of the embedded one.
     runtime: Option<Arc<Runtime>>,
+    /// The bucket's max age, and the managers' longest hold.
+    max_age: Duration,
 }
 
 fn unique_bucket() -> String {
@@ -54,6 +56,7 @@ impl Harness {
                 server: None,
                 sqlite: None,
                 runtime: None,
+                max_age: TTL_MAX,
             },
             Kind::JetStream => Harness {
                 kind,
@@ -62,6 +65,7 @@ impl Harness {
                 server: Some(NatsServer::start()),
                 sqlite: None,
                 runtime: None,
+                max_age: TTL_MAX,
             },
             Kind::Sqlite => Harness {
                 kind,
@@ -70,6 +74,7 @@ impl Harness {
                 server: None,
                 sqlite: Some(tempfile::tempdir().expect("a temp dir")),
                 runtime: None,
+                max_age: TTL_MAX,
             },
         }
     }
@@ -84,6 +89,17 @@ impl Harness {
         }
     }
 
+    /// A fresh bucket on the same backend (and server) whose max age, and the
+    /// managers' longest hold, is `max_age`.
+    pub fn with_max_age(mut self, max_age: Duration) -> Harness {
+        self.bucket = unique_bucket();
+        self.max_age = max_age;
+        if self.memory.is_some() {
+            self.memory = Some(MemoryKv::new(&spec(&self.bucket, max_age)));
+        }
+        self
+    }
+
     /// A manager builder with this harness's guest.
     pub fn builder(&self, config: Config) -> ManagerBuilder {
         let builder = Manager::builder(config);
@@ -94,7 +110,7 @@ impl Harness {
     }
 
     pub fn config(&self) -> Config {
-        Config::new(self.bucket.clone(), TTL_MAX)
+        Config::new(self.bucket.clone(), self.max_age)
     }
 
     /// The NATS URL, on the JetStream backend.
@@ -128,14 +144,17 @@ impl Harness {
         match self.kind {
             Kind::Memory => Arc::new(self.memory.clone().unwrap()),
             Kind::JetStream => Arc::new(
-                JetStreamKv::open(self.client().await, &spec(&self.bucket, TTL_MAX))
+                JetStreamKv::open(self.client().await, &spec(&self.bucket, self.max_age))
                     .await
                     .expect("opening the bucket"),
             ),
             Kind::Sqlite => Arc::new(
-                SqliteKv::open(self.sqlite_path().unwrap(), &spec(&self.bucket, TTL_MAX))
-                    .await
-                    .expect("opening the database"),
+                SqliteKv::open(
+                    self.sqlite_path().unwrap(),
+                    &spec(&self.bucket, self.max_age),
+                )
+                .await
+                .expect("opening the database"),
             ),
         }
     }

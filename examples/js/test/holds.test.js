@@ -119,7 +119,8 @@ test('a release racing a take-over does not delete the new hold (stale observed 
   // the fresh read shows B's hold, which is not A's to release.
   assert.deepEqual(A.holds.release(FILE, 'a', seenByA), { tag: 'not-held' });
   assert.deepEqual(calls(kv, 'deleteIfRevision'), [{ op: 'deleteIfRevision', key: KEY, expected: 1n, why: 'released' }]);
-  assert.deepEqual(A.observer.retries, [{ key: KEY, attempt: 2 }]);
+  // Losing on a stale observed entry is a re-read, not a lost race: no retry.
+  assert.deepEqual(A.observer.retries, []);
   assert.equal(kv.entry(KEY).operation, 'put');
   assert.deepEqual(B.holds.whoHas(FILE, undefined), b);
 });
@@ -249,33 +250,42 @@ test('key codec vectors', async () => {
   assert.deepEqual(errorOf(() => holds.keyForFile('relative/a.txt')).tag, 'invalid-input');
 });
 
-test('interpret: put -> announced, delete -> released, expire -> expired', async () => {
+test('interpret: put -> announced, a removed hold -> released or expired', async () => {
   const { kv, clock, holds, subscribe } = await host();
+  const none = kv.entry('=2Fnever');
   const claim = holds.announce(request(FILE, 'a', S), TTL_MAX, undefined);
-  assert.deepEqual(subscribe.interpret({ key: KEY, entry: kv.entry(KEY), snapshot: false }), {
+  const put = kv.entry(KEY);
+  assert.deepEqual(subscribe.interpret({ key: KEY, entry: put, previous: none, snapshot: false }), {
     event: { file: FILE, revision: 1n, kind: { tag: 'announced', val: claim.hold } },
-    expiryCheckAt: claim.hold.expiresAt,
+    expiryCheckAt: claim.hold.expiresAt + 1n,
     dropped: undefined,
   });
 
   holds.release(FILE, 'a', undefined);
-  const released = subscribe.interpret({ key: KEY, entry: kv.entry(KEY), snapshot: false });
+  const marker = kv.entry(KEY);
+  const released = subscribe.interpret({ key: KEY, entry: marker, previous: put, snapshot: false });
   assert.deepEqual(released.event, { file: FILE, revision: 2n, kind: { tag: 'released' } });
-  // While replaying the bucket, markers are not events.
-  assert.equal(subscribe.interpret({ key: KEY, entry: kv.entry(KEY), snapshot: true }).event, undefined);
+  // While replaying the bucket, markers are not events; nor is a marker that
+  // replaces a marker (the server's MaxAge marker for an aged-out release).
+  assert.equal(subscribe.interpret({ key: KEY, entry: marker, previous: none, snapshot: true }).event, undefined);
+  const maxAge = { ...marker, revision: 3n, operation: 'expire' };
+  assert.equal(subscribe.interpret({ key: KEY, entry: maxAge, previous: marker, snapshot: false }).event, undefined);
 
   // A store that cannot expire entries itself: the host sweeps at expiry-check-at.
-  holds.announce(request(FILE, 'a', S), TTL_MAX, undefined);
-  assert.equal(subscribe.sweep(KEY), false, 'still live');
+  const again = holds.announce(request(FILE, 'a', S), TTL_MAX, undefined);
+  const hold = kv.entry(KEY);
+  assert.deepEqual(subscribe.sweep(KEY, hold), { tag: 'not-due', val: again.hold.expiresAt + 1n }, 'still live');
   clock.advance(2n * S);
-  assert.equal(subscribe.sweep(KEY), true);
+  assert.deepEqual(subscribe.sweep(KEY, hold), { tag: 'expired', val: 4n });
   assert.equal(kv.entry(KEY).operation, 'expire');
-  const expired = subscribe.interpret({ key: KEY, entry: kv.entry(KEY), snapshot: false });
+  const expired = subscribe.interpret({ key: KEY, entry: kv.entry(KEY), previous: hold, snapshot: false });
   assert.deepEqual(expired.event, { file: FILE, revision: 4n, kind: { tag: 'expired' } });
+  assert.deepEqual(subscribe.sweep(KEY, hold), { tag: 'nothing' });
 
   const junk = subscribe.interpret({
     key: KEY,
     entry: { found: true, value: new TextEncoder().encode('garbage'), revision: 9n, operation: 'put' },
+    previous: none,
     snapshot: false,
   });
   assert.equal(junk.event, undefined);

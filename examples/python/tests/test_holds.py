@@ -139,7 +139,8 @@ def test_a_release_racing_a_take_over_keeps_the_new_hold_stale_observed_entry(ma
     # the fresh read shows B's hold, which is not A's to release.
     assert A.holds.release(FILE, "a", observed=seen_by_a) == ReleaseOutcome("not-held")
     assert calls(kv, "delete_if_revision") == [("delete_if_revision", KEY, 1, "released")]
-    assert A.observer.retries == [(KEY, 2)]
+    # Losing on a stale observed entry is a re-read, not a lost race: no retry.
+    assert A.observer.retries == []
     assert kv.entry(KEY).operation == "put"
     assert B.holds.who_has(FILE) == b
 
@@ -260,23 +261,30 @@ def test_a_relative_path_has_no_key(h):
 
 def test_interpret_put_delete_and_expire(h):
     claim = h.announce("a")
-    i = h.holds.interpret(KEY, h.kv.entry(KEY), snapshot=False)
+    put = h.kv.entry(KEY)
+    i = h.holds.interpret(KEY, put, snapshot=False)
     assert i.event == Event(FILE, 1, "announced", claim.hold)
-    assert i.expiry_check_at == claim.hold.expires_at
+    assert i.expiry_check_at == claim.hold.expires_at + 1, "the first expired instant"
     assert i.dropped is None
 
     h.holds.release(FILE, "a")
-    assert h.holds.interpret(KEY, h.kv.entry(KEY), snapshot=False).event == Event(FILE, 2, "released")
-    # While replaying the bucket, markers are not events.
-    assert h.holds.interpret(KEY, h.kv.entry(KEY), snapshot=True).event is None
+    marker = h.kv.entry(KEY)
+    assert h.holds.interpret(KEY, marker, snapshot=False, previous=put).event == Event(FILE, 2, "released")
+    # While replaying the bucket, markers are not events; nor is a marker replacing
+    # a marker (the server's MaxAge marker once a release marker aged out).
+    assert h.holds.interpret(KEY, marker, snapshot=True).event is None
+    max_age = Entry(True, b"", 3, "expire")
+    assert h.holds.interpret(KEY, max_age, snapshot=False, previous=marker).event is None
 
     # A store that cannot expire entries itself: the host sweeps at expiry-check-at.
-    h.announce("a")
-    assert h.holds.sweep(KEY) is False, "still live"
+    again = h.announce("a")
+    hold = h.kv.entry(KEY)
+    assert h.holds.sweep(KEY, hold) == ("not-due", again.hold.expires_at + 1), "still live"
     h.clock.advance(2 * S)
-    assert h.holds.sweep(KEY) is True
+    assert h.holds.sweep(KEY, hold) == ("expired", 4)
     assert h.kv.entry(KEY).operation == "expire"
-    assert h.holds.interpret(KEY, h.kv.entry(KEY), snapshot=False).event == Event(FILE, 4, "expired")
+    assert h.holds.interpret(KEY, h.kv.entry(KEY), snapshot=False, previous=hold).event == Event(FILE, 4, "expired")
+    assert h.holds.sweep(KEY, hold) == ("nothing", None)
 
     junk = h.holds.interpret(KEY, Entry(True, b"garbage", 9, "put"), snapshot=False)
     assert junk.event is None

@@ -11,7 +11,9 @@ wit_bindgen::generate!({
 });
 
 use exports::holds::core::holds::{AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome};
-use exports::holds::core::subscribe::{Change, Guest as SubscribeGuest, Interpretation};
+use exports::holds::core::subscribe::{
+    Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
+};
 use exports::holds::core::testing::Guest as TestingGuest;
 use holds::core::{clock, kv, observer, types};
 
@@ -149,6 +151,7 @@ impl SubscribeGuest for Component {
         let change = model::Change {
             key: change.key,
             entry: entry_from(change.entry),
+            previous: entry_from(change.previous),
             snapshot: change.snapshot,
         };
         let out = crate::interpret(&mut Imports, &change);
@@ -159,8 +162,14 @@ impl SubscribeGuest for Component {
         }
     }
 
-    fn sweep(key: String) -> Result<bool, types::Error> {
-        run(crate::sweep(&mut Imports, &key)).map_err(error_to)
+    fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
+        run(crate::sweep(&mut Imports, &key, &entry_from(observed)))
+            .map(|outcome| match outcome {
+                model::SweepOutcome::Expired(revision) => SweepOutcome::Expired(revision),
+                model::SweepOutcome::NotDue(at) => SweepOutcome::NotDue(at),
+                model::SweepOutcome::Nothing => SweepOutcome::Nothing,
+            })
+            .map_err(error_to)
     }
 }
 

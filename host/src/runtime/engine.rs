@@ -4,6 +4,7 @@ use super::bindings::GuestPre;
 use super::cache;
 use super::imports::GuestState;
 use super::invoke::Instance;
+use super::pool::{self, INSTANCE_SLOTS, Pool};
 use crate::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -15,8 +16,12 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub(crate) const FUEL_PER_CALL: u64 = 50_000_000;
 /// Linear memory one instance may use.
 pub(crate) const MEMORY_PER_INSTANCE: usize = 64 << 20;
-/// Instances that may exist at once in this process (pooling allocator slots).
-const INSTANCE_SLOTS: u32 = 1024;
+/// Core instances, memories and tables one component instance may have (the
+/// embedded guest has 3, 1 and 2; foreign builds may have more). The pool is
+/// sized so that [`INSTANCE_SLOTS`] component instances always fit.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 4;
+const MEMORIES_PER_COMPONENT: u32 = 2;
+const TABLES_PER_COMPONENT: u32 = 4;
 
 static ONE_SHOT: AtomicBool = AtomicBool::new(false);
 
@@ -38,6 +43,8 @@ pub struct Runtime {
     /// The component imports WASI (a foreign guest): it runs in a capability-less
     /// sandbox (see `sandbox.rs`).
     pub foreign: bool,
+    /// Idle instances, shared by every manager running this component.
+    pub(crate) pool: Pool,
 }
 
 impl Runtime {
@@ -80,6 +87,7 @@ impl Runtime {
             pre,
             digest,
             foreign,
+            pool: Pool::new(),
         })
     }
 }
@@ -102,9 +110,9 @@ pub(crate) fn engine() -> Result<&'static Engine, Error> {
     } else {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(INSTANCE_SLOTS)
-            .total_core_instances(INSTANCE_SLOTS)
-            .total_memories(INSTANCE_SLOTS)
-            .total_tables(INSTANCE_SLOTS)
+            .total_core_instances(INSTANCE_SLOTS * CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(INSTANCE_SLOTS * MEMORIES_PER_COMPONENT)
+            .total_tables(INSTANCE_SLOTS * TABLES_PER_COMPONENT)
             .total_stacks(INSTANCE_SLOTS)
             .max_memory_size(MEMORY_PER_INSTANCE);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -130,13 +138,16 @@ impl Runtime {
     pub(crate) fn limits(&self) -> wasmtime::StoreLimits {
         wasmtime::StoreLimitsBuilder::new()
             .memory_size(MEMORY_PER_INSTANCE)
-            .instances(4)
+            .instances(CORE_INSTANCES_PER_COMPONENT as usize)
+            .memories(MEMORIES_PER_COMPONENT as usize)
+            .tables(TABLES_PER_COMPONENT as usize)
             .build()
     }
 
-    /// A new instance with this state, under the limits.
-    pub(crate) async fn instantiate(&self, state: GuestState) -> Result<Instance, Error> {
-        let mut store = wasmtime::Store::new(&self.engine, state);
+    /// A new instance, under the limits, once a slot is free (callers bound the wait).
+    pub(crate) async fn instantiate(&self) -> Result<Instance, Error> {
+        let slot = pool::acquire().await;
+        let mut store = wasmtime::Store::new(&self.engine, GuestState::new(self.limits()));
         store.limiter(|s| &mut s.limits);
         // Instantiation runs guest code too (data segments, start functions).
         store
@@ -147,12 +158,11 @@ impl Runtime {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| Error::Guest(format!("instantiating the component: {e:#}")))?;
-        Ok(Instance { store, guest })
-    }
-
-    /// An instance whose imports are answered from traces.
-    pub(crate) async fn replay_instance(&self) -> Result<Instance, Error> {
-        self.instantiate(GuestState::replaying(self.limits())).await
+        Ok(Instance {
+            store,
+            guest,
+            _slot: slot,
+        })
     }
 }
 

@@ -47,13 +47,19 @@ fn truncate(key: &str) -> &str {
 /// Called once per CAS retry with the key and the attempt about to be made.
 pub(crate) type RetryObserver = Arc<dyn Fn(&str, u32) + Send + Sync>;
 
+/// The store, clock and observer of the manager an instance serves during one call.
+#[derive(Clone)]
+pub(crate) struct Binding {
+    pub kv: Arc<dyn KvStore>,
+    pub clock: Arc<dyn Clock>,
+    pub retry_observer: Option<RetryObserver>,
+}
+
 /// Where the imports' answers come from.
 pub(crate) enum Io {
-    Live {
-        kv: Arc<dyn KvStore>,
-        clock: Arc<dyn Clock>,
-        retry_observer: Option<RetryObserver>,
-    },
+    /// An idle instance serves nobody: any import is a host bug, and traps.
+    Unbound,
+    Live(Binding),
     /// From a recorded call's steps, which the guest must repeat exactly.
     Replay(Tape),
 }
@@ -72,19 +78,10 @@ pub(crate) struct GuestState {
 }
 
 impl GuestState {
-    pub fn live(
-        limits: StoreLimits,
-        kv: Arc<dyn KvStore>,
-        clock: Arc<dyn Clock>,
-        retry_observer: Option<RetryObserver>,
-    ) -> Self {
+    pub fn new(limits: StoreLimits) -> Self {
         GuestState {
             limits,
-            io: Io::Live {
-                kv,
-                clock,
-                retry_observer,
-            },
+            io: Io::Unbound,
             seen: Vec::new(),
             recording: None,
             sandbox: None,
@@ -138,6 +135,10 @@ fn ack(value: Bytes, revision: u64, operation: Operation) -> Entry {
     }
 }
 
+fn unbound() -> wasmtime::Error {
+    wasmtime::Error::msg("an import was called on an instance serving no call")
+}
+
 impl types::Host for GuestState {}
 
 impl kv::Host for GuestState {
@@ -148,7 +149,8 @@ impl kv::Host for GuestState {
                 let answer: Result<TraceEntry, kv::KvError> = tape.answer(call)?;
                 return Ok(answer.map(kv::Entry::from));
             }
-            Io::Live { kv, .. } => kv.clone(),
+            Io::Live(binding) => binding.kv.clone(),
+            Io::Unbound => return Err(unbound()),
         };
         let result = match check_write(&key, 0) {
             Err(e) => Err(e),
@@ -183,7 +185,8 @@ impl kv::Host for GuestState {
                     ttl_seconds,
                 });
             }
-            Io::Live { kv, .. } => kv.clone(),
+            Io::Live(binding) => binding.kv.clone(),
+            Io::Unbound => return Err(unbound()),
         };
         let value = Bytes::from(value);
         let result = match check_write(&key, value.len()) {
@@ -225,7 +228,8 @@ impl kv::Host for GuestState {
         };
         let kv = match &mut self.io {
             Io::Replay(tape) => return tape.answer(call),
-            Io::Live { kv, .. } => kv.clone(),
+            Io::Live(binding) => binding.kv.clone(),
+            Io::Unbound => return Err(unbound()),
         };
         let result = match check_write(&key, 0) {
             Err(e) => Err(e),
@@ -251,7 +255,8 @@ impl clock::Host for GuestState {
     async fn now(&mut self) -> wasmtime::Result<i64> {
         let now = match &mut self.io {
             Io::Replay(tape) => return tape.answer(ImportCall::ClockNow),
-            Io::Live { clock, .. } => clock.now(),
+            Io::Live(binding) => binding.clock.now(),
+            Io::Unbound => return Err(unbound()),
         };
         self.record(ImportCall::ClockNow, &now);
         Ok(now)
@@ -266,11 +271,12 @@ impl observer::Host for GuestState {
         };
         match &mut self.io {
             Io::Replay(tape) => return tape.answer(call),
-            Io::Live { retry_observer, .. } => {
-                if let Some(observer) = retry_observer {
+            Io::Live(binding) => {
+                if let Some(observer) = &binding.retry_observer {
                     observer(&key, attempt);
                 }
             }
+            Io::Unbound => return Err(unbound()),
         }
         self.record(call, &());
         Ok(())

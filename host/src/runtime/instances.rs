@@ -1,16 +1,17 @@
-//! A pool of guest instances for one store, and the bounded export calls.
+//! The bounded export calls of one manager.
 //!
 //! An instance is busy for a whole export call (which awaits the store), so
-//! concurrent calls need one instance each. Idle instances are kept for reuse:
-//! a pooled call skips `Store::new` + instantiation (~10-15 µs with the pooling
-//! allocator). An instance that trapped, ran out of fuel or was cancelled is
-//! dropped, never reused.
+//! concurrent calls need one instance each. Idle instances are kept for reuse by
+//! the runtime (see `pool.rs`) and bound to this manager's store and clock for the
+//! length of a call: a pooled call skips `Store::new` + instantiation (~10-15 µs
+//! with the pooling allocator). An instance that trapped, ran out of fuel or was
+//! cancelled is dropped, never reused.
 
 use super::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
-use super::bindings::exports::holds::core::subscribe::{Change, Interpretation};
+use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::{kv, types};
 use super::engine::{FUEL_PER_CALL, Runtime};
-use super::imports::{GuestState, RetryObserver};
+use super::imports::{Binding, Io, RetryObserver};
 use super::invoke::{ExportResult, Instance};
 use crate::clock::Clock;
 use crate::error::Error;
@@ -23,9 +24,6 @@ use wasmtime::Trap;
 /// Where entries learnt during calls go (the manager's replica).
 pub(crate) type SeenSink = Arc<dyn Fn(Vec<(String, Entry)>) + Send + Sync>;
 
-/// Idle instances kept per manager by default.
-pub(crate) const DEFAULT_MAX_IDLE: usize = 64;
-
 /// Files whose keys are remembered (the guest's `key-for-file` is pure, so a
 /// warm-replica call needs one guest call instead of two). Cleared when full.
 const KEY_CACHE: usize = 4096;
@@ -37,9 +35,8 @@ pub(crate) struct Instances {
     retry_observer: Mutex<Option<RetryObserver>>,
     seen_sink: Mutex<Option<SeenSink>>,
     recorder: Option<Arc<Recorder>>,
-    idle: Mutex<Vec<Instance>>,
-    /// Idle instances kept for reuse (0: a fresh store and instance per call).
-    max_idle: usize,
+    /// Reuse the runtime's idle instances (false: a fresh store and instance per call).
+    reuse: bool,
     /// Bound on a whole export call, store round trips included.
     call_timeout: Duration,
     /// The guest's answers of `key-for-file`, for the replica lookups.
@@ -60,6 +57,9 @@ impl Instances {
         max_idle: usize,
         call_timeout: Duration,
     ) -> Self {
+        if max_idle > 0 {
+            runtime.pool.keep_at_least(max_idle);
+        }
         Instances {
             runtime,
             kv,
@@ -67,8 +67,7 @@ impl Instances {
             retry_observer: Mutex::new(None),
             seen_sink: Mutex::new(None),
             recorder,
-            idle: Mutex::new(Vec::new()),
-            max_idle,
+            reuse: max_idle > 0,
             call_timeout,
             keys: Mutex::new(std::collections::HashMap::new()),
         }
@@ -78,26 +77,31 @@ impl Instances {
         *self.seen_sink.lock().unwrap() = Some(sink);
     }
 
-    pub fn set_retry_observer(&self, observer: Option<RetryObserver>) {
-        *self.retry_observer.lock().unwrap() = observer;
-        // Instances carry the observer in their state: start afresh.
-        self.idle.lock().unwrap().clear();
+    /// Idle instances of this manager's component.
+    pub fn idle(&self) -> usize {
+        self.runtime.pool.idle()
     }
 
+    pub fn set_retry_observer(&self, observer: Option<RetryObserver>) {
+        *self.retry_observer.lock().unwrap() = observer;
+    }
+
+    /// An instance bound to this manager, with a full tank of fuel.
     async fn checkout(&self) -> Result<Instance, Error> {
-        let pooled = self.idle.lock().unwrap().pop();
+        let pooled = if self.reuse {
+            self.runtime.pool.take()
+        } else {
+            None
+        };
         let mut instance = match pooled {
             Some(instance) => instance,
-            None => {
-                let state = GuestState::live(
-                    self.runtime.limits(),
-                    self.kv.clone(),
-                    self.clock.clone(),
-                    self.retry_observer.lock().unwrap().clone(),
-                );
-                self.runtime.instantiate(state).await?
-            }
+            None => self.runtime.instantiate().await?,
         };
+        instance.store.data_mut().io = Io::Live(Binding {
+            kv: self.kv.clone(),
+            clock: self.clock.clone(),
+            retry_observer: self.retry_observer.lock().unwrap().clone(),
+        });
         instance
             .store
             .set_fuel(FUEL_PER_CALL)
@@ -105,14 +109,31 @@ impl Instances {
         Ok(instance)
     }
 
-    /// Make the export calls of `f` on one pooled instance, under the call timeout.
+    /// Make the export calls of `f` on one instance, under the call timeout (which
+    /// also bounds the wait for a free instance slot).
     async fn call<R, F>(&self, f: F) -> Result<R, Error>
     where
         F: AsyncFnOnce(&Self, &mut Instance) -> wasmtime::Result<R>,
     {
-        let mut instance = self.checkout().await?;
-        let outcome = tokio::time::timeout(self.call_timeout, f(self, &mut instance)).await;
-        let seen = std::mem::take(&mut instance.store.data_mut().seen);
+        let outcome = tokio::time::timeout(self.call_timeout, async {
+            let mut instance = self.checkout().await?;
+            let outcome = f(self, &mut instance).await;
+            Ok::<_, Error>((instance, outcome))
+        })
+        .await;
+        let (mut instance, outcome) = match outcome {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(Error::Guest(format!(
+                    "the call did not finish within {:?}",
+                    self.call_timeout
+                )));
+            }
+        };
+        let state = instance.store.data_mut();
+        state.io = Io::Unbound;
+        let seen = std::mem::take(&mut state.seen);
         if !seen.is_empty() {
             let sink = self.seen_sink.lock().unwrap().clone();
             if let Some(sink) = sink {
@@ -120,18 +141,13 @@ impl Instances {
             }
         }
         match outcome {
-            Ok(Ok(value)) => {
-                let mut idle = self.idle.lock().unwrap();
-                if idle.len() < self.max_idle {
-                    idle.push(instance);
+            Ok(value) => {
+                if self.reuse {
+                    self.runtime.pool.put(instance);
                 }
                 Ok(value)
             }
-            Ok(Err(e)) => Err(Error::Guest(describe_trap(&e))),
-            Err(_) => Err(Error::Guest(format!(
-                "the call did not finish within {:?}",
-                self.call_timeout
-            ))),
+            Err(e) => Err(Error::Guest(describe_trap(&e))),
         }
     }
 
@@ -279,6 +295,7 @@ impl Instances {
             change: TraceChange {
                 key: change.key,
                 entry: change.entry.into(),
+                previous: change.previous.into(),
                 snapshot: change.snapshot,
             },
         };
@@ -288,9 +305,14 @@ impl Instances {
         .await
     }
 
-    pub async fn sweep(&self, key: &str) -> Result<GuestResult<bool>, Error> {
+    pub async fn sweep(
+        &self,
+        key: &str,
+        observed: kv::Entry,
+    ) -> Result<GuestResult<SweepOutcome>, Error> {
         let call = ExportCall::Sweep {
             key: key.to_string(),
+            observed: observed.into(),
         };
         self.call(async |this: &Self, i: &mut Instance| Ok(this.invoke(i, call).await?.swept()))
             .await

@@ -3,7 +3,7 @@
 
 use super::bindings::Guest;
 use super::bindings::exports::holds::core::holds::ReleaseOutcome;
-use super::bindings::exports::holds::core::subscribe::{Change, Interpretation};
+use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::{kv, types};
 use super::imports::GuestState;
 use crate::trace::{ExportCall, TraceBytes};
@@ -12,6 +12,8 @@ use wasmtime::Store;
 pub(crate) struct Instance {
     pub store: Store<GuestState>,
     pub guest: Guest,
+    /// This instance's pooling slot, freed when it is dropped.
+    pub _slot: super::pool::Slot,
 }
 
 type GuestResult<T> = Result<T, types::Error>;
@@ -23,7 +25,7 @@ pub(crate) enum ExportResult {
     WhoHas(GuestResult<Option<types::Claim>>),
     Text(GuestResult<String>),
     Interpretation(Interpretation),
-    Swept(GuestResult<bool>),
+    Swept(GuestResult<SweepOutcome>),
     Bytes(Vec<u8>),
 }
 
@@ -60,7 +62,7 @@ impl ExportResult {
             _ => unreachable!("{MISMATCH}"),
         }
     }
-    pub fn swept(self) -> GuestResult<bool> {
+    pub fn swept(self) -> GuestResult<SweepOutcome> {
         match self {
             ExportResult::Swept(r) => r,
             _ => unreachable!("{MISMATCH}"),
@@ -129,13 +131,16 @@ impl Instance {
                 let change = Change {
                     key: change.key.clone(),
                     entry: change.entry.clone().into(),
+                    previous: change.previous.clone().into(),
                     snapshot: change.snapshot,
                 };
                 ExportResult::Interpretation(subscribe.call_interpret(&mut *store, &change).await?)
             }
-            ExportCall::Sweep { key } => {
-                ExportResult::Swept(subscribe.call_sweep(&mut *store, key).await?)
-            }
+            ExportCall::Sweep { key, observed } => ExportResult::Swept(
+                subscribe
+                    .call_sweep(&mut *store, key, &observed.clone().into())
+                    .await?,
+            ),
             ExportCall::EncodeHold { hold } => ExportResult::Bytes(
                 self.guest
                     .holds_core_testing()

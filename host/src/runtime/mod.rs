@@ -7,8 +7,10 @@ mod engine;
 pub(crate) mod imports;
 mod instances;
 pub(crate) mod invoke;
+mod pool;
 mod sandbox;
 
 pub(crate) use engine::FUEL_PER_CALL;
 pub use engine::{Runtime, prefer_one_shot_engine};
-pub(crate) use instances::{DEFAULT_MAX_IDLE, Instances, Replica};
+pub(crate) use instances::{Instances, Replica};
+pub(crate) use pool::DEFAULT_MAX_IDLE;

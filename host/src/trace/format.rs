@@ -64,19 +64,34 @@ impl<'de> Deserialize<'de> for TraceBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match BytesRepr::deserialize(d)? {
             BytesRepr::Text(text) => Ok(TraceBytes(text.into_bytes())),
-            BytesRepr::Hex { hex } => {
-                if hex.len() % 2 != 0 {
-                    return Err(serde::de::Error::custom("odd-length hex"));
-                }
-                (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-                    .collect::<Result<Vec<u8>, _>>()
-                    .map(TraceBytes)
-                    .map_err(serde::de::Error::custom)
-            }
+            BytesRepr::Hex { hex } => decode_hex(&hex)
+                .map(TraceBytes)
+                .map_err(serde::de::Error::custom),
         }
     }
+}
+
+/// Pairs of hex digits as bytes (by bytes, so any character is an error, not a panic).
+fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
+    let digit = |b: u8| {
+        (b as char)
+            .to_digit(16)
+            .map(|d| d as u8)
+            .ok_or_else(|| format!("{hex:?} is not hex: it holds {:?}", b as char))
+    };
+    let bytes = hex.as_bytes();
+    if !hex.is_ascii() {
+        return Err(format!(
+            "{hex:?} is not hex: it holds a non-ASCII character"
+        ));
+    }
+    if !bytes.len().is_multiple_of(2) {
+        return Err(format!("{hex:?} is not hex: odd length"));
+    }
+    bytes
+        .chunks(2)
+        .map(|pair| Ok(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
 }
 
 /// A `kv.entry`, with its value readable.
@@ -110,11 +125,26 @@ impl From<TraceEntry> for kv::Entry {
     }
 }
 
+impl TraceEntry {
+    /// The entry of a key that has none.
+    pub fn missing() -> Self {
+        TraceEntry {
+            found: false,
+            value: TraceBytes::default(),
+            revision: 0,
+            operation: kv::Operation::Put,
+        }
+    }
+}
+
 /// A `subscribe.change`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceChange {
     pub key: String,
     pub entry: TraceEntry,
+    /// Absent in traces recorded before changes carried it: none known.
+    #[serde(default = "TraceEntry::missing")]
+    pub previous: TraceEntry,
     pub snapshot: bool,
 }
 
@@ -147,6 +177,7 @@ pub enum ExportCall {
     },
     Sweep {
         key: String,
+        observed: TraceEntry,
     },
     EncodeHold {
         hold: types::Hold,
@@ -198,4 +229,27 @@ pub struct CallRecord {
     pub export: ExportCall,
     pub steps: Vec<Step>,
     pub result: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(json: &str) -> Result<TraceBytes, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn hex_values_decode_and_bad_ones_are_errors_not_panics() {
+        assert_eq!(bytes(r#"{"hex":"00ff7f"}"#).unwrap().0, vec![0, 255, 127]);
+        for bad in [
+            r#"{"hex":"é0"}"#,
+            r#"{"hex":"0é"}"#,
+            r#"{"hex":"0"}"#,
+            r#"{"hex":"zz"}"#,
+            r#"{"hex":"+1"}"#,
+        ] {
+            assert!(bytes(bad).is_err(), "{bad}");
+        }
+    }
 }

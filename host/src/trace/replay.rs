@@ -5,7 +5,7 @@ use super::format::{
     CallRecord, ExportCall, FORMAT, Header, ImportCall, Step, VERSION, WIT_PACKAGE,
 };
 use crate::runtime::Runtime;
-use crate::runtime::imports::{GuestState, Io};
+use crate::runtime::imports::Io;
 use crate::runtime::invoke::Instance;
 use serde::de::DeserializeOwned;
 use std::collections::{HashSet, VecDeque};
@@ -206,29 +206,41 @@ pub async fn replay(
         let mut current = match instance.take() {
             Some(i) => i,
             None => runtime
-                .replay_instance()
+                .instantiate()
                 .await
                 .map_err(|e| TraceError::Runtime(e.to_string()))?,
         };
         let steps = record.steps.len();
-        let divergence = replay_call(&mut current, &record, number).await?;
+        let replayed = replay_call(&mut current, &record, number).await?;
         report.calls += 1;
-        if let Some(divergence) = divergence {
+        if let Some(divergence) = replayed.divergence {
             report.divergence = Some(divergence);
             return Ok(report);
         }
         report.steps += steps;
-        instance = Some(current);
+        // A trapped instance is never reused, live or replayed: the recording
+        // host started the next call on a fresh one too.
+        if !replayed.trapped {
+            instance = Some(current);
+        }
     }
     Ok(report)
 }
 
-/// Replay one call; `Some` describes how it diverged.
+/// How one replayed call went.
+struct Replayed {
+    /// How it diverged, if it did.
+    divergence: Option<Divergence>,
+    /// It trapped (as recorded, when there is no divergence).
+    trapped: bool,
+}
+
+/// Replay one call.
 async fn replay_call(
     instance: &mut Instance,
     record: &CallRecord,
     line: usize,
-) -> Result<Option<Divergence>, TraceError> {
+) -> Result<Replayed, TraceError> {
     let export = export_name(&record.export);
     instance
         .store
@@ -242,15 +254,17 @@ async fn replay_call(
     ) else {
         unreachable!("the io was set to replay above")
     };
-    let divergence = |step: Option<usize>, expected: String, actual: String| {
-        Some(Divergence {
+    let trapped = outcome.is_err();
+    let divergence = |step: Option<usize>, expected: String, actual: String| Replayed {
+        divergence: Some(Divergence {
             call: record.call,
             line,
             export: export.clone(),
             step,
             expected,
             actual,
-        })
+        }),
+        trapped,
     };
     if let Some(failure) = tape.failure {
         return match failure {
@@ -289,18 +303,8 @@ async fn replay_call(
             actual.to_string(),
         ));
     }
-    Ok(None)
-}
-
-impl GuestState {
-    /// A state whose imports are answered from traces.
-    pub(crate) fn replaying(limits: wasmtime::StoreLimits) -> Self {
-        GuestState {
-            limits,
-            io: Io::Replay(Tape::default()),
-            seen: Vec::new(),
-            recording: None,
-            sandbox: None,
-        }
-    }
+    Ok(Replayed {
+        divergence: None,
+        trapped,
+    })
 }
