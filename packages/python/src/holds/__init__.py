@@ -1,0 +1,57 @@
+"""holds: file-level holds (leases) for fleets of coding agents.
+
+Every decision is made by the `holds:core` WebAssembly component shipped in this
+package (run by wasmtime); this package implements its store on NATS JetStream
+(nats-py) or in memory, and offers an asyncio API::
+
+    import holds
+    async with await holds.Manager.jetstream("nats://127.0.0.1:4222") as m:
+        claim = await m.announce("/repo/src/lib.rs", "agent-1", "30s")
+"""
+
+from .clock import Clock, FrozenClock, OffsetClock, SystemClock
+from .errors import (
+    CasExhausted,
+    Closed,
+    ConfigError,
+    CorruptEntry,
+    GuestError,
+    HeldByAnother,
+    HoldsError,
+    InvalidInput,
+    Lagged,
+    StoreError,
+)
+from .manager import Manager
+from .stores import JetStreamStore, MemoryStore, Store
+from .subscription import Subscription
+from .types import Claim, Entry, Event, Hold, Release
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CasExhausted",
+    "Claim",
+    "Clock",
+    "Closed",
+    "ConfigError",
+    "CorruptEntry",
+    "Entry",
+    "Event",
+    "FrozenClock",
+    "GuestError",
+    "HeldByAnother",
+    "Hold",
+    "HoldsError",
+    "InvalidInput",
+    "JetStreamStore",
+    "Lagged",
+    "Manager",
+    "MemoryStore",
+    "OffsetClock",
+    "Release",
+    "Store",
+    "StoreError",
+    "Subscription",
+    "SystemClock",
+]

@@ -1,0 +1,153 @@
+"""Loading the component and running its instances.
+
+One wasmtime Engine and one compiled Component per component file per process.
+An `InstancePool` runs calls on its own threads; each thread owns one wasmtime
+Store with one instance (a Store is not thread-safe, and one that trapped refuses
+every later call). A call that traps or runs out of fuel discards its thread's
+instance; the next call on that thread makes a fresh one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar, Union
+
+import wasmtime
+from wasmtime.component import Component, Linker
+
+from . import wit
+from .errors import GuestError, HoldsError
+from .types import Entry
+
+T = TypeVar("T")
+
+#: Instructions one call may run (the Rust host's limit).
+FUEL = 50_000_000
+#: Linear memory one instance may grow to.
+MEMORY_LIMIT = 64 << 20
+
+_lock = threading.Lock()
+_loaded: dict[str, "Runtime"] = {}
+
+
+def bundled_component() -> Path:
+    """The component file shipped inside this package."""
+    path = Path(str(resources.files("holds") / "holds.wasm"))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall the package, or run scripts/set-component")
+    return path
+
+
+class Runtime:
+    """An engine and a compiled component, shared by every manager running it."""
+
+    def __init__(self, path: Path):
+        config = wasmtime.Config()
+        config.consume_fuel = True
+        self.path = path
+        self.engine = wasmtime.Engine(config)
+        self.component = Component.from_file(self.engine, str(path))
+
+    @classmethod
+    def load(cls, path: Union[str, Path, None] = None) -> "Runtime":
+        """The runtime of `path` (default: the bundled component), compiled once."""
+        resolved = Path(path).resolve() if path is not None else bundled_component()
+        with _lock:
+            runtime = _loaded.get(str(resolved))
+            if runtime is None:
+                runtime = _loaded[str(resolved)] = cls(resolved)
+            return runtime
+
+
+class _Instance:
+    """One Store and one instance, with the imports bound to a Host."""
+
+    def __init__(self, runtime: Runtime, host: "_CallHost"):
+        self.store = wasmtime.Store(runtime.engine)
+        self.store.set_limits(memory_size=MEMORY_LIMIT)
+        self.store.set_fuel(FUEL)  # instantiation runs the component's start code
+        linker = Linker(runtime.engine)
+        wit.define_imports(linker, host)
+        self.exports = wit.Exports(linker.instantiate(self.store, runtime.component), self.store)
+
+
+class _CallHost:
+    """The host one thread's instance calls; collects the entries a call saw."""
+
+    def __init__(self, kv: wit.KvImports, clock: Any, observer: Optional[Callable[[str, int], None]]):
+        self.kv = kv
+        self._clock = clock
+        self._observer = observer
+        self.learnt: list[tuple[str, Entry]] = []
+
+    def now(self) -> int:
+        return self._clock.now()
+
+    def cas_retry(self, key: str, attempt: int) -> None:
+        if self._observer is not None:
+            self._observer(key, attempt)
+
+    def seen(self, key: str, entry: Entry) -> None:
+        self.learnt.append((key, entry))
+
+
+class InstancePool:
+    """`size` threads, each running calls on its own instance."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        kv: wit.KvImports,
+        clock: Any,
+        size: int = 4,
+        observer: Optional[Callable[[str, int], None]] = None,
+    ):
+        if size < 1:
+            raise ValueError("an instance pool needs at least one thread")
+        self._runtime = runtime
+        self._kv = kv
+        self._clock = clock
+        self.observer = observer
+        self._local = threading.local()
+        self._threads = cf.ThreadPoolExecutor(max_workers=size, thread_name_prefix="holds-wasm")
+        self.discarded = 0
+
+    def submit(self, call: Callable[[wit.Exports], T]) -> "cf.Future[tuple[T, list[tuple[str, Entry]]]]":
+        """Run `call(exports)` on a pool thread; the future's value is the result
+        and the entries the call's imports learnt."""
+        return self._threads.submit(self._run, call)
+
+    def _run(self, call: Callable[[wit.Exports], T]) -> tuple[T, list[tuple[str, Entry]]]:
+        local = self._local
+        instance: Optional[_Instance] = getattr(local, "instance", None)
+        if instance is None:
+            local.host = _CallHost(self._kv, self._clock, self._observe)
+            try:
+                instance = local.instance = _Instance(self._runtime, local.host)
+            except Exception as e:
+                raise GuestError(f"instantiating the component failed: {e}") from e
+        host: _CallHost = local.host
+        host.learnt = []
+        instance.store.set_fuel(FUEL)
+        try:
+            result = call(instance.exports)
+        except HoldsError:
+            # The export returned its error value: the instance is fine.
+            raise
+        except BaseException as e:
+            # A trap (or an import that raised): the Store refuses every later
+            # call, so this thread makes a fresh instance next time.
+            local.instance = None
+            self.discarded += 1
+            raise GuestError(f"the component trapped: {type(e).__name__}: {e}") from e
+        return result, host.learnt
+
+    def _observe(self, key: str, attempt: int) -> None:
+        if self.observer is not None:
+            self.observer(key, attempt)
+
+    def shutdown(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,82 @@
+"""The exceptions holds raises. Every one is a `HoldsError`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .types import Claim
+
+
+class HoldsError(Exception):
+    """Base class of every holds error."""
+
+
+class HeldByAnother(HoldsError):
+    """Another agent holds a live hold on the file; `claim` is the holder's."""
+
+    def __init__(self, claim: Claim):
+        super().__init__(
+            f"{claim.file} is held by agent {claim.hold.agent_id!r} (revision {claim.revision})"
+        )
+        self.claim = claim
+
+    @property
+    def holder(self) -> str:
+        return self.claim.hold.agent_id
+
+
+class InvalidInput(HoldsError):
+    """A precondition the caller broke (`field` names it); nothing was written."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"invalid {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class CasExhausted(HoldsError):
+    """Every attempt lost the revision race."""
+
+    def __init__(self, attempts: int):
+        super().__init__(f"gave up after {attempts} attempts lost the revision race")
+        self.attempts = attempts
+
+
+class CorruptEntry(HoldsError):
+    """A stored value that does not decode as a hold."""
+
+    def __init__(self, key: str, revision: int, reason: str):
+        super().__init__(f"corrupt entry {key} at revision {revision}: {reason}")
+        self.key = key
+        self.revision = revision
+        self.reason = reason
+
+
+class StoreError(HoldsError):
+    """The store failed (unreachable, timed out, refused). A failed write may
+    still land later, so announce or release again to settle it."""
+
+
+class Closed(HoldsError):
+    """The manager was closed."""
+
+    def __init__(self, message: str = "the manager is closed"):
+        super().__init__(message)
+
+
+class ConfigError(HoldsError):
+    """The manager cannot work on this bucket with this configuration."""
+
+
+class GuestError(HoldsError):
+    """The component trapped or ran out of fuel; its instance was discarded and
+    the next call gets a fresh one."""
+
+
+class Lagged(HoldsError):
+    """A subscriber fell more than its buffer behind; its subscription ended."""
+
+    def __init__(self, buffer: int):
+        super().__init__(f"the subscriber fell more than {buffer} events behind")
+        self.buffer = buffer

@@ -1,0 +1,63 @@
+"""What a store offers the manager, beyond the component's `kv` import."""
+
+from __future__ import annotations
+
+import abc
+from typing import AsyncIterator, Union
+
+from ..types import Entry
+from ..wit import Unavailable, WrongRevision
+
+__all__ = ["CAUGHT_UP", "Store", "Unavailable", "WatchItem", "WrongRevision"]
+
+
+class _CaughtUp:
+    """Every entry present when the watch started has been replayed."""
+
+    def __repr__(self) -> str:
+        return "CAUGHT_UP"
+
+
+CAUGHT_UP = _CaughtUp()
+
+#: A watch yields `(key, entry)` pairs and, exactly once, `CAUGHT_UP`.
+WatchItem = Union[tuple[str, Entry], _CaughtUp]
+
+
+class Store(abc.ABC):
+    """A revisioned bucket with JetStream KV semantics (history 1).
+
+    `get`, `write_if_revision` and `delete_if_revision` are the component's kv
+    import: synchronous, called from instance-pool threads, raising
+    WrongRevision / Unavailable. `watch` runs on the manager's loop.
+    """
+
+    #: The store removes an entry itself when its TTL elapses (else: sweeps).
+    expires_entries: bool = False
+    #: How long the bucket keeps an entry, in ns (0: forever).
+    max_age: int = 0
+
+    @abc.abstractmethod
+    def describe(self) -> str: ...
+
+    @abc.abstractmethod
+    def get(self, key: str) -> Entry: ...
+
+    @abc.abstractmethod
+    def write_if_revision(self, key: str, value: bytes, expected: int, ttl_seconds: int) -> int: ...
+
+    @abc.abstractmethod
+    def delete_if_revision(self, key: str, expected: int, why: str) -> int: ...
+
+    @abc.abstractmethod
+    def put(self, key: str, value: bytes) -> int:
+        """An unconditional write, as another client of the bucket would make it
+        (tests staging raw entries; holds never writes without a revision)."""
+
+    @abc.abstractmethod
+    def watch(self) -> AsyncIterator[WatchItem]:
+        """Every key's latest entry, then CAUGHT_UP, then live changes in
+        revision order. Iterated on the manager's loop; close it to stop."""
+
+    async def close(self) -> None:
+        """Release what the store holds (a connection)."""

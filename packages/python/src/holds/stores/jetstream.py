@@ -1,0 +1,327 @@
+"""A JetStream KV bucket over nats-py, written to directly so every conditional
+write and delete is one publish and carries a per-message TTL.
+
+Mirrors the Rust host (`host/src/kv/jetstream.rs`): raw publishes to
+`$KV.<bucket>.<key>` gated by `Nats-Expected-Last-Subject-Sequence`, `Nats-TTL`
+on holds when the bucket allows per-message TTLs, `KV-Operation: DEL` markers
+(plus `Holds-Removal: expired` for a sweep's), reads and the watch keep the raw
+headers so a server `MaxAge` marker reads as `expire` (nats-py's KV layer would
+report it as a purge, or as an entry with no operation at all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import time
+from typing import Any, AsyncIterator, Optional
+
+import nats
+import nats.errors
+import nats.js.errors as jserr
+from nats.js import api
+
+from ..bridge import BridgeError, LoopThread
+from ..types import MISSING, Entry
+from .base import CAUGHT_UP, Store, Unavailable, WatchItem, WrongRevision
+
+KV_OPERATION = "KV-Operation"
+EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
+MARKER_REASON = "Nats-Marker-Reason"
+TTL = "Nats-TTL"
+#: Our own marker header: a sweep (not the server) expired the hold.
+HOLDS_REMOVAL = "Holds-Removal"
+#: One entry per key, as the Go package (see the Rust host's HISTORY).
+HISTORY = 1
+#: Pause between publishes that wrote nothing and may be retried.
+RETRY_BACKOFF = 0.1
+
+
+class ServerCodes:
+    """nats-server `JSStream...` error codes a publish can meet."""
+
+    #: The expected last subject sequence did not match.
+    WRONG_LAST_SEQUENCE = 10071
+    #: The same, as a replicated stream reports it.
+    WRONG_LAST_SEQUENCE_CONSTANT = 10164
+    #: The check cannot be made yet (right after a leader election): nothing written.
+    LAST_SUBJECT_SEQUENCE_NOT_READY = 10163
+    #: Stream name already in use with a different configuration.
+    STREAM_NAME_IN_USE = 10058
+
+
+def server_supports_ttl(version: str) -> bool:
+    """2.11.0 and later accept `Nats-TTL` and limit markers."""
+    parts = version.lstrip("v").replace("-", ".").split(".")
+    nums = [int(p) if p.isdigit() else 0 for p in parts[:2]] + [0, 0]
+    return (nums[0], nums[1]) >= (2, 11)
+
+
+def operation_of(headers: Optional[dict]) -> str:
+    """The operation a stored message records, from its headers."""
+    if not headers:
+        return "put"
+    if headers.get(HOLDS_REMOVAL) == "expired":
+        return "expire"
+    op = headers.get(KV_OPERATION)
+    if op == "DEL":
+        return "delete"
+    if op == "PURGE":
+        return "purge"
+    reason = headers.get(MARKER_REASON)
+    if reason == "MaxAge":
+        return "expire"
+    if reason == "Remove":
+        return "delete"
+    if reason == "Purge":
+        return "purge"
+    return "put"
+
+
+def _server_version(nc: Any) -> str:
+    """The connected server's version string (`2.15.1`)."""
+    return str(nc.connected_server_version._server_version)
+
+
+def _ns(at: Optional[_dt.datetime]) -> int:
+    if at is None:
+        return time.time_ns()
+    return int(at.timestamp()) * 1_000_000_000 + at.microsecond * 1000
+
+
+class JetStreamStore(Store):
+    """A bucket on one nats-py connection that lives on `loop`'s thread."""
+
+    def __init__(self, loop: LoopThread, nc: Any, bucket: str, info: Any, op_timeout: float):
+        config = info.config
+        self._loop = loop
+        self.nc = nc
+        self.js = nc.jetstream(timeout=op_timeout)
+        self.bucket = bucket
+        self.stream = f"KV_{bucket}"
+        self.prefix = f"$KV.{bucket}."
+        self.op_timeout = op_timeout
+        version = _server_version(nc)
+        self.server = f"nats-server {version} at {nc.connected_url.netloc if nc.connected_url else '?'}"
+        self.expires_entries = bool(
+            server_supports_ttl(version) and config.allow_msg_ttl and config.max_msgs_per_subject == 1
+        )
+        self.max_age = int((config.max_age or 0) * 1_000_000_000)
+        replicated = (config.num_replicas or 1) > 1
+        # A direct get may be answered by a lagging follower: read through the
+        # leader on a replicated bucket.
+        self._direct = bool(config.allow_direct) and not replicated
+
+    # -- opening ---------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        loop: LoopThread,
+        servers: Any,
+        bucket: str,
+        max_age: int,
+        replicas: int = 1,
+        op_timeout: float = 5.0,
+        **connect_options: Any,
+    ) -> "JetStreamStore":
+        """Connect (on `loop`) and create the bucket, or attach to it as it is."""
+        options = {"connect_timeout": op_timeout, "max_reconnect_attempts": -1, **connect_options}
+        try:
+            nc = await nats.connect(servers, **options)
+        except Exception as e:
+            raise Unavailable(f"connecting to {servers}: {e}") from e
+        try:
+            info = await cls._create_or_attach(nc, bucket, max_age, replicas, op_timeout)
+        except BaseException:
+            await nc.close()
+            raise
+        return cls(loop, nc, bucket, info, op_timeout)
+
+    @staticmethod
+    async def _create_or_attach(nc: Any, bucket: str, max_age: int, replicas: int, op_timeout: float) -> Any:
+        js = nc.jetstream(timeout=op_timeout)
+        name = f"KV_{bucket}"
+        try:
+            return await js.stream_info(name)
+        except jserr.NotFoundError:
+            pass
+        except Exception as e:
+            raise Unavailable(f"opening bucket {bucket}: {e}") from e
+        seconds = max_age / 1_000_000_000
+        ttl_capable = server_supports_ttl(_server_version(nc))
+        # The configuration the Rust host (async-nats) creates, field for field.
+        config = api.StreamConfig(
+            name=name,
+            subjects=[f"$KV.{bucket}.>"],
+            retention=api.RetentionPolicy.LIMITS,
+            max_consumers=-1,
+            max_msgs=-1,
+            max_bytes=-1,
+            max_age=seconds,
+            max_msgs_per_subject=HISTORY,
+            max_msg_size=-1,
+            discard=api.DiscardPolicy.NEW,
+            storage=api.StorageType.FILE,
+            num_replicas=replicas,
+            duplicate_window=min(120.0, seconds) if seconds else 120.0,
+            allow_direct=True,
+            mirror_direct=False,
+            sealed=False,
+            deny_delete=True,
+            deny_purge=False,
+            allow_rollup_hdrs=True,
+            allow_msg_ttl=True if ttl_capable else None,
+            subject_delete_marker_ttl=max(seconds, 1.0) if ttl_capable else None,
+        )
+        try:
+            return await js.add_stream(config)
+        except Exception as create:
+            # Another process may have created it first.
+            try:
+                return await js.stream_info(name)
+            except Exception:
+                raise Unavailable(f"creating bucket {bucket}: {create}") from create
+
+    def describe(self) -> str:
+        return f"JetStream bucket {self.bucket} on {self.server}"
+
+    def subject(self, key: str) -> str:
+        return self.prefix + key
+
+    # -- the kv import (sync, from pool threads) -------------------------------
+
+    def _run(self, coro: Any) -> Any:
+        try:
+            return self._loop.run(coro, self.op_timeout + 1.0)
+        except TimeoutError as e:
+            raise Unavailable(f"{self.describe()}: {e}") from None
+        except BridgeError as e:
+            raise Unavailable(str(e)) from None
+
+    def get(self, key: str) -> Entry:
+        return self._run(self.aget(key))
+
+    def write_if_revision(self, key: str, value: bytes, expected: int, ttl_seconds: int) -> int:
+        headers = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected)}
+        if self.expires_entries and ttl_seconds > 0:
+            headers[TTL] = f"{max(ttl_seconds, 1)}s"
+        return self._run(self.apublish(key, value, headers))
+
+    def delete_if_revision(self, key: str, expected: int, why: str) -> int:
+        headers = {KV_OPERATION: "DEL", EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected)}
+        if why == "expired":
+            headers[HOLDS_REMOVAL] = "expired"
+        return self._run(self.apublish(key, b"", headers))
+
+    def put(self, key: str, value: bytes) -> int:
+        return self._run(self.apublish(key, value, {}))
+
+    # -- on the loop -----------------------------------------------------------
+
+    def _require_connection(self, what: str) -> None:
+        # While disconnected nats-py buffers a publish and sends it on reconnect,
+        # long after the call reported failure: refuse instead.
+        if not self.nc.is_connected:
+            state = "closed" if self.nc.is_closed else "reconnecting" if self.nc.is_reconnecting else "disconnected"
+            raise Unavailable(f"not connected to {self.server} ({state}); {what}")
+
+    async def aget(self, key: str) -> Entry:
+        self._require_connection("nothing was read")
+        try:
+            if self._direct:
+                msg = await self.js.get_msg(self.stream, subject=self.subject(key), direct=True)
+            else:
+                msg = await self.js.get_msg(self.stream, subject=self.subject(key))
+        except jserr.NotFoundError:
+            return MISSING
+        except Exception as e:
+            raise Unavailable(f"get failed: {type(e).__name__}: {e}") from None
+        return Entry(True, msg.data or b"", msg.seq, operation_of(msg.headers), _ns(msg.time))  # type: ignore[arg-type]
+
+    async def apublish(self, key: str, payload: bytes, headers: dict) -> int:
+        give_up = time.monotonic() + self.op_timeout
+        while True:
+            self._require_connection("nothing was written")
+            left = max(0.05, give_up - time.monotonic())
+            retry = False
+            try:
+                ack = await self.js.publish(self.subject(key), payload, timeout=left, headers=dict(headers))
+                return ack.seq
+            except jserr.APIError as e:
+                if e.err_code in (ServerCodes.WRONG_LAST_SEQUENCE, ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT):
+                    raise WrongRevision(key) from None
+                if e.err_code != ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
+                    raise Unavailable(f"publish failed: {e}") from None
+                retry, why = True, f"publish failed: {e}"
+            except jserr.NoStreamResponseError:
+                # No stream took it (a bucket being created, a leader election):
+                # nothing was written, safe to try again.
+                retry, why = True, "publish failed: no stream answered"
+            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                raise Unavailable(f"publish timed out after {self.op_timeout:g} s") from None
+            except Exception as e:
+                raise Unavailable(f"publish failed: {type(e).__name__}: {e}") from None
+            if not retry or time.monotonic() + RETRY_BACKOFF >= give_up:
+                raise Unavailable(why)
+            await asyncio.sleep(RETRY_BACKOFF)
+
+    async def watch(self) -> AsyncIterator[WatchItem]:
+        """An ordered push consumer over `$KV.<bucket>.>`, last entry per key first."""
+        self._require_connection("cannot watch")
+        queue: asyncio.Queue = asyncio.Queue()
+        ready = asyncio.get_running_loop().create_future()
+        state = {"caught_up": False}
+
+        async def on_message(msg: Any) -> None:
+            if not ready.done():
+                await ready
+            meta = msg.metadata
+            entry = Entry(
+                True, msg.data or b"", meta.sequence.stream, operation_of(msg.headers), _ns(meta.timestamp)  # type: ignore[arg-type]
+            )
+            queue.put_nowait((msg.subject[len(self.prefix) :], entry))
+            if not state["caught_up"] and meta.num_pending == 0:
+                state["caught_up"] = True
+                queue.put_nowait(CAUGHT_UP)
+
+        try:
+            sub = await self.js.subscribe(
+                self.prefix + ">",
+                stream=self.stream,
+                cb=on_message,
+                ordered_consumer=True,
+                deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+                inactive_threshold=300.0,
+            )
+        except Exception as e:
+            raise Unavailable(f"creating the watch consumer failed: {e}") from None
+        try:
+            try:
+                info = await sub.consumer_info()
+            except Exception as e:
+                raise Unavailable(f"starting the watch failed: {e}") from None
+            if info.num_pending == 0 and sub.delivered == 0:
+                state["caught_up"] = True
+                queue.put_nowait(CAUGHT_UP)
+            ready.set_result(True)
+            while True:
+                yield await queue.get()
+        finally:
+            if not ready.done():
+                ready.cancel()
+            try:
+                await sub.unsubscribe()
+            except Exception:
+                pass
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.nc.drain(), self.op_timeout)
+        except Exception:
+            pass
+        if not self.nc.is_closed:
+            try:
+                await self.nc.close()
+            except Exception:
+                pass

@@ -1,0 +1,84 @@
+"""Plain values the API returns. Instants and durations are integer
+nanoseconds, exactly as the component has them (WIT `timestamp` / `duration`)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+Operation = Literal["put", "delete", "purge", "expire"]
+EventKind = Literal["announced", "released", "expired"]
+
+
+def _utc(ns: int) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(ns // 1_000_000_000, _dt.timezone.utc) + _dt.timedelta(
+        microseconds=(ns % 1_000_000_000) // 1000
+    )
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The value stored at a file's key (the Go package's `Hold`)."""
+
+    agent_id: str
+    #: When the hold was most recently announced, ns since the Unix epoch.
+    claimed_at: int
+    #: Past this instant (strictly) the hold is vacant, ns since the Unix epoch.
+    expires_at: int
+    checkout_path: str
+    #: The lease asked for, in ns.
+    ttl: int
+
+    @property
+    def expires(self) -> _dt.datetime:
+        """`expires_at` as an aware UTC datetime (microsecond precision)."""
+        return _utc(self.expires_at)
+
+    @property
+    def claimed(self) -> _dt.datetime:
+        return _utc(self.claimed_at)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A hold and where it lives. `revision` grows with every announce of the
+    file, so it serves as a fencing token."""
+
+    file: str
+    hold: Hold
+    revision: int
+
+
+@dataclass(frozen=True)
+class Release:
+    """What `release` did: `released` with the marker's revision, or nothing
+    (missing, expired or another agent's hold)."""
+
+    released: bool
+    revision: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change subscribers see. `hold` is set for `announced`."""
+
+    file: str
+    revision: int
+    kind: EventKind
+    hold: Optional[Hold] = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A key's latest entry in the store (WIT `kv.entry`), plus when the store
+    wrote it (ns since the epoch; 0 when unknown). `found=False`: no entry."""
+
+    found: bool
+    value: bytes
+    revision: int
+    operation: Operation
+    created: int = 0
+
+
+MISSING = Entry(found=False, value=b"", revision=0, operation="put")
