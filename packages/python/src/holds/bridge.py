@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import threading
-from typing import Any, Coroutine, Optional, TypeVar
+from collections.abc import Coroutine
+from typing import Any, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ class LoopThread:
     def on_loop(self) -> bool:
         return threading.current_thread() is self._thread
 
-    def submit(self, coro: Coroutine[Any, Any, T]) -> "cf.Future[T]":
+    def submit(self, coro: Coroutine[Any, Any, T]) -> cf.Future[T]:
         if self.loop.is_closed() or not self._thread.is_alive():
             coro.close()
             raise BridgeError("the holds loop has stopped")

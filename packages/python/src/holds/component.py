@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, Optional, TypeVar, Union
 
 import wasmtime
 from wasmtime.component import Component, Linker
@@ -30,7 +31,7 @@ FUEL = 50_000_000
 MEMORY_LIMIT = 64 << 20
 
 _lock = threading.Lock()
-_loaded: dict[str, "Runtime"] = {}
+_loaded: dict[str, Runtime] = {}
 
 
 def bundled_component() -> Path:
@@ -52,7 +53,7 @@ class Runtime:
         self.component = Component.from_file(self.engine, str(path))
 
     @classmethod
-    def load(cls, path: Union[str, Path, None] = None) -> "Runtime":
+    def load(cls, path: Union[str, Path, None] = None) -> Runtime:
         """The runtime of `path` (default: the bundled component), compiled once."""
         resolved = Path(path).resolve() if path is not None else bundled_component()
         with _lock:
@@ -65,7 +66,7 @@ class Runtime:
 class _Instance:
     """One Store and one instance, with the imports bound to a Host."""
 
-    def __init__(self, runtime: Runtime, host: "_CallHost"):
+    def __init__(self, runtime: Runtime, host: _CallHost):
         self.store = wasmtime.Store(runtime.engine)
         self.store.set_limits(memory_size=MEMORY_LIMIT)
         self.store.set_fuel(FUEL)  # instantiation runs the component's start code
@@ -115,7 +116,7 @@ class InstancePool:
         self._threads = cf.ThreadPoolExecutor(max_workers=size, thread_name_prefix="holds-wasm")
         self.discarded = 0
 
-    def submit(self, call: Callable[[wit.Exports], T]) -> "cf.Future[tuple[T, list[tuple[str, Entry]]]]":
+    def submit(self, call: Callable[[wit.Exports], T]) -> cf.Future[tuple[T, list[tuple[str, Entry]]]]:
         """Run `call(exports)` on a pool thread; the future's value is the result
         and the entries the call's imports learnt."""
         return self._threads.submit(self._run, call)

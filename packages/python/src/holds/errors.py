@@ -16,9 +16,7 @@ class HeldByAnother(HoldsError):
     """Another agent holds a live hold on the file; `claim` is the holder's."""
 
     def __init__(self, claim: Claim):
-        super().__init__(
-            f"{claim.file} is held by agent {claim.hold.agent_id!r} (revision {claim.revision})"
-        )
+        super().__init__(f"{claim.file} is held by agent {claim.hold.agent_id!r} (revision {claim.revision})")
         self.claim = claim
 
     @property

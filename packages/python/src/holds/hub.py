@@ -15,7 +15,8 @@ import asyncio
 import heapq
 import logging
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from . import wit
 from .component import InstancePool
@@ -78,14 +79,14 @@ class Hub:
         if self.phase == "closed":
             raise Closed()
         if self.phase in ("idle", "failed"):
-            self.phase = "starting"
+            self.phase = "starting"  # the last failure is kept, for the log
             self.replica.clear()
             self.ahead.clear()
             self._task = asyncio.ensure_future(self._run())
         async with condition:
             try:
                 await asyncio.wait_for(condition.wait_for(lambda: self.phase != "starting"), self.start_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise StoreError(f"the watch did not replay the bucket within {self.start_timeout:g} s") from None
         if self.phase == "ready":
             return
@@ -129,7 +130,8 @@ class Hub:
     def _fail(self, error: HoldsError) -> None:
         if self.phase == "closed":
             return
-        log.warning("holds watcher stopped: %s", error)
+        if str(error) != str(self.failure):  # once per streak of the same failure
+            log.warning("holds watcher stopped: %s", error)
         for sub in self.subscribers:
             sub._finish(error)
         self.subscribers.clear()
@@ -312,13 +314,15 @@ class Hub:
         while True:
             await asyncio.sleep(every)
             now = time.time_ns()
+            self.replica = {k: e for k, e in self.replica.items() if _young(e, now, max_age)}
+            self.ahead = {k: e for k, e in self.ahead.items() if _young(e, now, max_age)}
 
-            def young(e: Entry) -> bool:
-                limit = 2 * max_age if e.operation == "put" else max_age
-                return not e.created or now - e.created <= limit
 
-            self.replica = {k: e for k, e in self.replica.items() if young(e)}
-            self.ahead = {k: e for k, e in self.ahead.items() if young(e)}
+def _young(e: Entry, now: int, max_age: int) -> bool:
+    """Not aged out yet. A hold is kept for twice the max age, so the marker
+    that ends it still finds it as the previous entry (an expiry, not nothing)."""
+    limit = 2 * max_age if e.operation == "put" else max_age
+    return not e.created or now - e.created <= limit
 
 
 class _Sweeps:

@@ -8,9 +8,11 @@ the watcher and the bookkeeping live; component calls run on the instance pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 from . import wit
 from .bridge import BridgeError, LoopThread
@@ -82,7 +84,7 @@ class Manager:
         instances: int = 4,
         component: Union[str, Path, None] = None,
         **nats_options: Any,
-    ) -> "Manager":
+    ) -> Manager:
         """Connect to NATS and open (or create) the JetStream bucket `bucket`.
 
         A new bucket gets history 1, file storage, max age `ttl_max` and, on
@@ -102,10 +104,12 @@ class Manager:
         except BaseException:
             loop.stop()
             raise
-        return await cls._finish(loop, store, max_age, clock, replica, chan_buffer, op_timeout, instances, component, True)
+        return await cls._finish(
+            loop, store, max_age, clock, replica, chan_buffer, op_timeout, instances, component, True
+        )
 
     @classmethod
-    async def memory(cls, *, ttl_max: Duration = "5m", **options: Any) -> "Manager":
+    async def memory(cls, *, ttl_max: Duration = "5m", **options: Any) -> Manager:
         """A manager on a fresh in-process bucket (max age `ttl_max`)."""
         store = MemoryStore(max_age=to_nanos(ttl_max))
         return await cls.open(store, ttl_max=ttl_max, **options)
@@ -122,7 +126,7 @@ class Manager:
         chan_buffer: int = 32,
         instances: int = 4,
         component: Union[str, Path, None] = None,
-    ) -> "Manager":
+    ) -> Manager:
         """A manager on an existing store, e.g. one `MemoryStore` shared by
         several managers. The store stays open when the manager closes."""
         max_age = _config("memory", ttl_max, chan_buffer, instances)
@@ -144,7 +148,7 @@ class Manager:
         instances: int,
         component: Union[str, Path, None],
         owns_store: bool,
-    ) -> "Manager":
+    ) -> Manager:
         async def refuse(message: str) -> None:
             if owns_store:
                 await loop.call(store.close())
@@ -189,7 +193,7 @@ class Manager:
         """Run `call` on the pool (from the loop); record what it learnt."""
         try:
             result, learnt = await asyncio.wait_for(in_pool(self.pool, call), self._call_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise StoreError(f"the call took over {self._call_timeout:g} s") from None
         except RuntimeError as e:  # the pool was shut down by close()
             raise Closed() from e
@@ -269,6 +273,15 @@ class Manager:
 
         return await self._on_loop(run())
 
+    async def file_for_key(self, key: str) -> str:
+        """The file a store key names (InvalidInput for a key holds would not write)."""
+
+        async def run() -> str:
+            self._check()
+            return await self._guest(lambda x: x.file_for_key(key))
+
+        return await self._on_loop(run())
+
     async def list(self) -> list[Claim]:
         """Every live hold, oldest revision first, from a fresh replay of the bucket."""
 
@@ -340,14 +353,12 @@ class Manager:
             if self._owns_store:
                 await self.store.close()
 
-        try:
+        with contextlib.suppress(BridgeError):
             await self._loop.call(shut())
-        except BridgeError:
-            pass
         self.pool.shutdown()
         await asyncio.get_running_loop().run_in_executor(None, self._loop.stop)
 
-    async def __aenter__(self) -> "Manager":
+    async def __aenter__(self) -> Manager:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -4,9 +4,11 @@ event loop while the manager's loop (another thread) produces them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from .errors import HoldsError, Lagged
 from .types import Event
@@ -23,7 +25,7 @@ class Subscription:
     it had are delivered first), or `StoreError` when the watch failed.
     """
 
-    def __init__(self, buffer: int, on_close: Callable[["Subscription"], None]):
+    def __init__(self, buffer: int, on_close: Callable[[Subscription], None]):
         self._buffer = buffer
         self._on_close = on_close
         self._lock = threading.Lock()
@@ -61,10 +63,8 @@ class Subscription:
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
             loop, future = waiter
-            try:
+            with contextlib.suppress(RuntimeError):  # the consumer's loop is closed
                 loop.call_soon_threadsafe(_resolve, future)
-            except RuntimeError:  # the consumer's loop is closed
-                pass
 
     # -- the consumer ----------------------------------------------------------
 
@@ -75,7 +75,7 @@ class Subscription:
             self._snapshot.clear()
             return events
 
-    def __aiter__(self) -> "Subscription":
+    def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Event:
@@ -103,7 +103,7 @@ class Subscription:
             return await asyncio.wait_for(self.__anext__(), timeout)
         except StopAsyncIteration:
             return None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(f"no event within {timeout} s") from None
 
     @property
@@ -119,17 +119,15 @@ class Subscription:
     async def aclose(self) -> None:
         self.close()
 
-    async def __aenter__(self) -> "Subscription":
+    async def __aenter__(self) -> Subscription:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._on_close(self)
-        except Exception:
-            pass
 
 
 def _resolve(future: asyncio.Future) -> None:

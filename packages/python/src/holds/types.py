@@ -12,7 +12,7 @@ EventKind = Literal["announced", "released", "expired"]
 
 
 def _utc(ns: int) -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(ns // 1_000_000_000, _dt.timezone.utc) + _dt.timedelta(
+    return _dt.datetime.fromtimestamp(ns // 1_000_000_000, _dt.UTC) + _dt.timedelta(
         microseconds=(ns % 1_000_000_000) // 1000
     )
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from typing import AsyncIterator, Union
+from collections.abc import AsyncIterator
+from typing import Union
 
 from ..types import Entry
 from ..wit import Unavailable, WrongRevision
@@ -59,5 +60,5 @@ class Store(abc.ABC):
         """Every key's latest entry, then CAUGHT_UP, then live changes in
         revision order. Iterated on the manager's loop; close it to stop."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 (a no-op unless the store holds something)
         """Release what the store holds (a connection)."""

@@ -12,9 +12,11 @@ report it as a purge, or as an entry with no operation at all).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
 import time
-from typing import Any, AsyncIterator, Optional
+from collections.abc import AsyncIterator
+from typing import Any, Optional
 
 import nats
 import nats.errors
@@ -124,11 +126,16 @@ class JetStreamStore(Store):
         replicas: int = 1,
         op_timeout: float = 5.0,
         **connect_options: Any,
-    ) -> "JetStreamStore":
+    ) -> JetStreamStore:
         """Connect (on `loop`) and create the bucket, or attach to it as it is."""
+        # Reconnect forever once connected (a server restart is an outage, not
+        # the end); but the first connection must succeed within the timeout:
+        # nats-py would otherwise retry it forever too.
         options = {"connect_timeout": op_timeout, "max_reconnect_attempts": -1, **connect_options}
         try:
-            nc = await nats.connect(servers, **options)
+            nc = await asyncio.wait_for(nats.connect(servers, **options), op_timeout * 2)
+        except TimeoutError:
+            raise Unavailable(f"connecting to {servers}: no server answered within {op_timeout * 2:g} s") from None
         except Exception as e:
             raise Unavailable(f"connecting to {servers}: {e}") from e
         try:
@@ -258,7 +265,7 @@ class JetStreamStore(Store):
                 # No stream took it (a bucket being created, a leader election):
                 # nothing was written, safe to try again.
                 retry, why = True, "publish failed: no stream answered"
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 raise Unavailable(f"publish timed out after {self.op_timeout:g} s") from None
             except Exception as e:
                 raise Unavailable(f"publish failed: {type(e).__name__}: {e}") from None
@@ -278,7 +285,11 @@ class JetStreamStore(Store):
                 await ready
             meta = msg.metadata
             entry = Entry(
-                True, msg.data or b"", meta.sequence.stream, operation_of(msg.headers), _ns(meta.timestamp)  # type: ignore[arg-type]
+                True,
+                msg.data or b"",
+                meta.sequence.stream,
+                operation_of(msg.headers),
+                _ns(meta.timestamp),  # type: ignore[arg-type]
             )
             queue.put_nowait((msg.subject[len(self.prefix) :], entry))
             if not state["caught_up"] and meta.num_pending == 0:
@@ -310,18 +321,16 @@ class JetStreamStore(Store):
         finally:
             if not ready.done():
                 ready.cancel()
-            try:
+            with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-            except Exception:
-                pass
 
     async def close(self) -> None:
-        try:
+        """Drain and close the connection (on its own loop, whoever awaits this)."""
+        await self._loop.call(self._close())
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(self.nc.drain(), self.op_timeout)
-        except Exception:
-            pass
         if not self.nc.is_closed:
-            try:
+            with contextlib.suppress(Exception):
                 await self.nc.close()
-            except Exception:
-                pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from ..types import Entry
 from .base import CAUGHT_UP, Store, Unavailable, WatchItem, WrongRevision

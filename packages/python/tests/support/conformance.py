@@ -1,0 +1,434 @@
+"""The Python runner of the language-neutral conformance cases
+(`packages/conformance/cases.json`; format: `packages/conformance/README.md`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.js.errors as jserr
+
+import holds
+from holds.duration import to_nanos
+from holds.stores.jetstream import operation_of
+
+from .gowire import go_hold_json
+
+CASES = Path(__file__).resolve().parents[3] / "conformance" / "cases.json"
+FORMAT = "holds-conformance/1"
+OPERATORS = ("$", "duration", "gt", "ge", "lt", "le", "ne", "exactly", "len", "matches")
+
+
+class CaseFailed(AssertionError):
+    pass
+
+
+def load_cases(path: Path = CASES) -> dict[str, Any]:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"{path}: format {doc.get('format')!r}, expected {FORMAT!r}")
+    return doc
+
+
+# -- values as the case language sees them -------------------------------------
+
+
+def hold_json(h: holds.Hold) -> dict[str, Any]:
+    return {
+        "agent_id": h.agent_id,
+        "claimed_at": h.claimed_at,
+        "expires_at": h.expires_at,
+        "checkout_path": h.checkout_path,
+        "ttl": h.ttl,
+    }
+
+
+def claim_json(c: holds.Claim | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"file": c.file, "revision": c.revision, "hold": hold_json(c.hold)}
+
+
+def event_json(e: holds.Event) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": e.file, "revision": e.revision, "kind": e.kind}
+    if e.hold is not None:
+        out["hold"] = hold_json(e.hold)
+    return out
+
+
+def error_json(e: BaseException) -> dict[str, Any]:
+    if isinstance(e, holds.HeldByAnother):
+        return {"error": "held-by-another", "holder": e.holder, "claim": claim_json(e.claim)}
+    if isinstance(e, holds.InvalidInput):
+        return {"error": "invalid-input", "field": e.field, "reason": e.reason}
+    if isinstance(e, holds.CasExhausted):
+        return {"error": "cas-exhausted", "attempts": e.attempts}
+    if isinstance(e, holds.CorruptEntry):
+        return {"error": "corrupt-entry", "key": e.key, "revision": e.revision, "reason": e.reason}
+    if isinstance(e, holds.Closed):
+        return {"error": "closed"}
+    if isinstance(e, holds.ConfigError):
+        return {"error": "config", "message": str(e)}
+    if isinstance(e, holds.Lagged):
+        return {"error": "lagged", "buffer": e.buffer}
+    if isinstance(e, holds.StoreError):
+        return {"error": "store", "message": str(e)}
+    if isinstance(e, holds.GuestError):
+        return {"error": "guest", "message": str(e)}
+    raise e
+
+
+class _Outcome:
+    def __init__(self, result: Any = None, error: dict[str, Any] | None = None):
+        self.result = result
+        self.error = error
+
+
+# -- expressions and patterns ------------------------------------------------------
+
+
+def resolve(path: str, scope: dict[str, Any]) -> Any:
+    head, *rest = path.split(".")
+    if head not in scope:
+        raise CaseFailed(f"reference to unknown name {head!r}")
+    value = scope[head]
+    for part in rest:
+        if isinstance(value, list):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise CaseFailed(f"reference {path!r}: no {part!r} in {value!r}")
+    return value
+
+
+def evaluate(expr: Any, scope: dict[str, Any]) -> Any:
+    if isinstance(expr, dict) and "$" in expr:
+        value = resolve(expr["$"], scope)
+        if "plus" in expr:
+            plus = expr["plus"]
+            value = value + (to_nanos(plus) if isinstance(plus, str) else plus)
+        return value
+    if isinstance(expr, dict) and "duration" in expr:
+        return to_nanos(expr["duration"])
+    return expr
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def match(pattern: Any, actual: Any, scope: dict[str, Any], where: str = "result") -> list[str]:
+    if isinstance(pattern, dict):
+        if "$" in pattern or "duration" in pattern:
+            expected = evaluate(pattern, scope)
+            return [] if _same(expected, actual) else [f"{where}: expected {expected!r}, got {actual!r}"]
+        for op, test in (
+            ("gt", lambda a, b: a > b),
+            ("ge", lambda a, b: a >= b),
+            ("lt", lambda a, b: a < b),
+            ("le", lambda a, b: a <= b),
+        ):
+            if op in pattern:
+                bound = evaluate(pattern[op], scope)
+                ok = isinstance(actual, int) and not isinstance(actual, bool) and test(actual, bound)
+                return [] if ok else [f"{where}: expected {op} {bound!r}, got {actual!r}"]
+        if "ne" in pattern:
+            other = evaluate(pattern["ne"], scope)
+            return [f"{where}: expected anything but {other!r}"] if _same(other, actual) else []
+        if "len" in pattern:
+            n = len(actual) if isinstance(actual, (list, str)) else None
+            return [] if n == pattern["len"] else [f"{where}: expected length {pattern['len']}, got {actual!r}"]
+        if "matches" in pattern:
+            ok = isinstance(actual, str) and re.search(pattern["matches"], actual) is not None
+            return [] if ok else [f"{where}: {actual!r} does not match {pattern['matches']!r}"]
+        if "exactly" in pattern:
+            inner = pattern["exactly"]
+            if not isinstance(actual, dict) or set(actual) != set(inner):
+                return [f"{where}: expected exactly the keys {sorted(inner)}, got {actual!r}"]
+            return match(dict(inner), actual, scope, where)
+        if not isinstance(actual, dict):
+            return [f"{where}: expected an object, got {actual!r}"]
+        problems = []
+        for key, sub in pattern.items():
+            if key not in actual:
+                problems.append(f"{where}.{key}: missing in {actual!r}")
+            else:
+                problems += match(sub, actual[key], scope, f"{where}.{key}")
+        return problems
+    if isinstance(pattern, list):
+        if not isinstance(actual, list) or len(actual) != len(pattern):
+            return [f"{where}: expected {len(pattern)} items, got {actual!r}"]
+        problems = []
+        for i, (p, a) in enumerate(zip(pattern, actual, strict=False)):
+            problems += match(p, a, scope, f"{where}[{i}]")
+        return problems
+    return [] if _same(pattern, actual) else [f"{where}: expected {pattern!r}, got {actual!r}"]
+
+
+# -- agents, clocks and the raw bucket -------------------------------------------------
+
+
+class AgentClock:
+    """The wall clock plus an offset, or frozen at an instant."""
+
+    def __init__(self, offset: int = 0):
+        self.offset = offset
+        self.frozen: int | None = None
+
+    def now(self) -> int:
+        return self.frozen if self.frozen is not None else time.time_ns() + self.offset
+
+
+class RawBucket:
+    """Another client of the bucket: unconditional writes and plain reads."""
+
+    def __init__(self, store: str, memory: holds.MemoryStore | None, nc: Any = None, bucket: str = ""):
+        self.memory, self.nc, self.bucket = memory, nc, bucket
+
+    async def put(self, key: str, value: bytes) -> int:
+        if self.memory is not None:
+            return self.memory.put(key, value)
+        ack = await self.nc.jetstream().publish(f"$KV.{self.bucket}.{key}", value)
+        return ack.seq
+
+    async def get(self, key: str) -> dict[str, Any]:
+        if self.memory is not None:
+            e = self.memory.get(key)
+            found, value, revision, op = e.found, e.value, e.revision, e.operation
+        else:
+            try:
+                subject = f"$KV.{self.bucket}.{key}"
+                m = await self.nc.jetstream().get_msg(f"KV_{self.bucket}", subject=subject, direct=True)
+                found, value, revision, op = True, m.data or b"", m.seq, operation_of(m.headers)
+            except jserr.NotFoundError:
+                found, value, revision, op = False, b"", 0, "put"
+        return {"found": found, "revision": revision, "operation": op, "value": value.decode("utf-8", "replace")}
+
+    async def close(self) -> None:
+        if self.nc is not None:
+            await self.nc.close()
+
+
+class Agent:
+    def __init__(self, spec: dict[str, Any], default_ttl_max: str):
+        self.name: str = spec["name"]
+        self.ttl_max: str = spec.get("ttl_max", default_ttl_max)
+        self.chan_buffer: int = spec.get("chan_buffer", 32)
+        self.opens_at_start: bool = spec.get("open", True)
+        self.clock = AgentClock(to_nanos(spec.get("clock_offset", "0s")))
+        self.manager: holds.Manager | None = None
+        self.subscriptions: dict[str, holds.Subscription] = {}
+
+
+# -- the runner ------------------------------------------------------------------------------
+
+
+class CaseRunner:
+    """Runs one case on `store` ("memory" or "jetstream")."""
+
+    def __init__(self, case: dict[str, Any], defaults: dict[str, Any], store: str, nats_url: str | None = None):
+        self.case = case
+        self.store = store
+        self.nats_url = nats_url
+        self.ttl_max = case.get("ttl_max", defaults.get("ttl_max", "60s"))
+        self.within = defaults.get("within", "10s")
+        self.bucket = f"conf_{re.sub(r'[^A-Za-z0-9]', '_', case['name'])[:40]}_{uuid.uuid4().hex[:8]}"
+        self.agents = {a["name"]: Agent(a, self.ttl_max) for a in case["agents"]}
+        self.first = case["agents"][0]["name"]
+        self.memory = holds.MemoryStore(max_age=to_nanos(self.ttl_max)) if store == "memory" else None
+        self.raw: RawBucket | None = None
+        self.scope: dict[str, Any] = {}
+
+    async def open_agent(self, agent: Agent) -> None:
+        options = {"ttl_max": agent.ttl_max, "clock": agent.clock, "chan_buffer": agent.chan_buffer}
+        if self.memory is not None:
+            agent.manager = await holds.Manager.open(self.memory, **options)
+        else:
+            agent.manager = await holds.Manager.jetstream(self.nats_url, bucket=self.bucket, **options)
+
+    async def run(self) -> None:
+        try:
+            for agent in self.agents.values():
+                if agent.opens_at_start:
+                    await self.open_agent(agent)
+            if self.memory is not None:
+                self.raw = RawBucket(self.store, self.memory)
+            else:
+                self.raw = RawBucket(self.store, None, await nats.connect(self.nats_url), self.bucket)
+            for index, step in enumerate(self.case["steps"]):
+                await self.step(index, step)
+        finally:
+            for agent in self.agents.values():
+                if agent.manager is not None:
+                    await agent.manager.close()
+            if self.raw is not None:
+                await self.raw.close()
+
+    async def step(self, index: int, step: dict[str, Any]) -> None:
+        label = f"step {index} ({step['do']})"
+        agent = self.agents[step.get("agent", self.first)]
+        try:
+            outcome = await self.execute(agent, step)
+        except CaseFailed as e:
+            raise CaseFailed(f"{label}: {e}") from None
+        scope = dict(self.scope)
+        expect = step.get("expect")
+        problems: list[str]
+        if outcome.error is not None:
+            scope["_"] = outcome.error
+            if expect is None or "error" not in expect:
+                problems = [f"failed with {outcome.error!r}"]
+            else:
+                pattern = dict(expect)
+                problems = match(pattern, outcome.error, scope, "error")
+        else:
+            scope["_"] = outcome.result
+            if expect is not None and "error" in expect:
+                problems = [f"expected error {expect['error']!r}, got ok {outcome.result!r}"]
+            elif expect is not None and "ok" in expect:
+                problems = match(expect["ok"], outcome.result, scope)
+            else:
+                problems = []
+        if problems:
+            raise CaseFailed(f"{label} {json.dumps(step, ensure_ascii=False)}:\n  " + "\n  ".join(problems))
+        if "save" in step and outcome.error is None:
+            self.scope[step["save"]] = outcome.result
+
+    def arg(self, step: dict[str, Any], name: str, default: Any = ...) -> Any:
+        if name not in step:
+            if default is ...:
+                raise CaseFailed(f"missing argument {name!r}")
+            return default
+        return evaluate(step[name], self.scope)
+
+    async def execute(self, agent: Agent, step: dict[str, Any]) -> _Outcome:
+        do = step["do"]
+        if do == "sleep":
+            await asyncio.sleep(to_nanos(self.arg(step, "for")) / 1e9)
+            return _Outcome()
+        if do == "advance":
+            agent.clock.offset += to_nanos(self.arg(step, "by"))
+            return _Outcome()
+        if do == "freeze_clock":
+            agent.clock.frozen = int(self.arg(step, "at"))
+            return _Outcome()
+        if do == "open":
+            try:
+                await self.open_agent(agent)
+            except holds.HoldsError as e:
+                return _Outcome(error=error_json(e))
+            return _Outcome()
+        if do == "put_raw":
+            return await self.put_raw(agent, step)
+        if do == "get_raw":
+            return _Outcome(await self.raw.get(await self.key_of(agent, step)))
+        if do == "wait_event":
+            return await self.wait_event(agent, step)
+        if do == "race":
+            return await self.race(step)
+        m = agent.manager
+        if m is None:
+            raise CaseFailed(f"agent {agent.name} is not open")
+        try:
+            if do == "announce":
+                claim = await m.announce(
+                    self.arg(step, "file"),
+                    self.arg(step, "agent_id", agent.name),
+                    self.arg(step, "ttl"),
+                    self.arg(step, "checkout", ""),
+                )
+                return _Outcome(claim_json(claim))
+            if do == "release":
+                r = await m.release(self.arg(step, "file"), self.arg(step, "agent_id", agent.name))
+                return _Outcome({"released": r.released, "revision": r.revision})
+            if do == "who_has":
+                return _Outcome(claim_json(await m.who_has(self.arg(step, "file"))))
+            if do == "list":
+                return _Outcome([claim_json(c) for c in await m.list()])
+            if do == "key_for_file":
+                return _Outcome(await m.key_for_file(self.arg(step, "file")))
+            if do == "file_for_key":
+                return _Outcome(await m.file_for_key(self.arg(step, "key")))
+            if do == "probe":
+                await m.probe()
+                return _Outcome()
+            if do == "close":
+                await m.close()
+                return _Outcome()
+            if do == "subscribe":
+                sub = await m.subscribe()
+                agent.subscriptions[self.arg(step, "name")] = sub
+                return _Outcome({"snapshot": [event_json(e) for e in sub.take_snapshot()]})
+        except holds.HoldsError as e:
+            return _Outcome(error=error_json(e))
+        raise CaseFailed(f"unknown operation {do!r}")
+
+    async def key_of(self, agent: Agent, step: dict[str, Any]) -> str:
+        if "key" in step:
+            return self.arg(step, "key")
+        return await agent.manager.key_for_file(self.arg(step, "file"))
+
+    async def put_raw(self, agent: Agent, step: dict[str, Any]) -> _Outcome:
+        key = await self.key_of(agent, step)
+        if "go_hold" in step:
+            g = step["go_hold"]
+            claimed = time.time_ns()
+            ttl = to_nanos(g["ttl"])
+            value = go_hold_json(g["agent_id"], claimed, ttl, g.get("checkout_path", ""), g.get("extra"))
+            revision = await self.raw.put(key, value)
+            return _Outcome({"revision": revision, "claimed_at": claimed, "expires_at": claimed + ttl})
+        revision = await self.raw.put(key, self.arg(step, "value").encode())
+        return _Outcome({"revision": revision})
+
+    async def wait_event(self, agent: Agent, step: dict[str, Any]) -> _Outcome:
+        sub = agent.subscriptions.get(self.arg(step, "sub"))
+        if sub is None:
+            raise CaseFailed(f"agent {agent.name} has no subscription {step['sub']!r}")
+        pattern = step.get("match")
+        within = to_nanos(self.arg(step, "within", self.within)) / 1e9
+        deadline = time.monotonic() + within
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _Outcome(error={"error": "timeout"})
+            try:
+                event = await sub.next(left)
+            except TimeoutError:
+                return _Outcome(error={"error": "timeout"})
+            except holds.HoldsError as e:
+                return _Outcome(error=error_json(e))
+            if event is None:
+                return _Outcome(error={"error": "ended"})
+            seen = event_json(event)
+            if pattern is None or not match(pattern, seen, self.scope):
+                return _Outcome(seen)
+
+    async def race(self, step: dict[str, Any]) -> _Outcome:
+        names = self.arg(step, "agents")
+        count = self.arg(step, "count")
+        ttl = self.arg(step, "ttl")
+        file, agent_id = self.arg(step, "file"), self.arg(step, "agent_id")
+
+        async def one(i: int) -> Any:
+            m = self.agents[names[i % len(names)]].manager
+            try:
+                return await m.announce(file.replace("{i}", str(i)), agent_id.replace("{i}", str(i)), ttl)
+            except holds.HoldsError as e:
+                return e
+
+        results = await asyncio.gather(*(one(i) for i in range(count)))
+        counts: dict[str, int] = {}
+        revisions = set()
+        for r in results:
+            kind = "ok" if isinstance(r, holds.Claim) else error_json(r)["error"]
+            counts[kind] = counts.get(kind, 0) + 1
+            if isinstance(r, holds.Claim):
+                revisions.add(r.revision)
+        return _Outcome({"counts": counts, "distinct_revisions": len(revisions)})

@@ -1,0 +1,29 @@
+"""Every case of packages/conformance/cases.json, on the memory store and on a
+real JetStream bucket (one per case, on the session's nats-server)."""
+
+import asyncio
+
+import pytest
+
+from support.conformance import CaseRunner, load_cases
+
+DOC = load_cases()
+CASES = DOC["cases"]
+
+
+def _params():
+    for case in CASES:
+        for store in ("memory", "jetstream"):
+            if store in case.get("stores", ["memory", "jetstream"]):
+                yield pytest.param(case, store, id=f"{store}-{case['name']}")
+
+
+def test_case_names_are_unique():
+    names = [c["name"] for c in CASES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(("case", "store"), list(_params()))
+def test_case(case, store, request):
+    url = request.getfixturevalue("nats_url") if store == "jetstream" else None
+    asyncio.run(CaseRunner(case, DOC["defaults"], store, url).run())

@@ -1,0 +1,248 @@
+"""The JetStream store on a real nats-server: the bucket it creates, the headers
+it writes, markers it reads, buckets it attaches to, and an unreachable server."""
+
+import asyncio
+import time
+import uuid
+
+import nats
+import nats.js.errors as jserr
+import pytest
+from nats.js import api
+
+import holds
+from holds.stores import Unavailable, WrongRevision
+from holds.stores.jetstream import JetStreamStore
+from support.natsserver import NatsServer
+
+F = "/work/a.txt"
+KEY = "=2Fwork=2Fa.txt"
+
+
+def bucket() -> str:
+    return f"t_{uuid.uuid4().hex[:10]}"
+
+
+async def raw_message(url, name, key):
+    nc = await nats.connect(url)
+    try:
+        return await nc.jetstream().get_msg(f"KV_{name}", subject=f"$KV.{name}.{key}", direct=True)
+    finally:
+        await nc.close()
+
+
+async def stream_config(url, name):
+    nc = await nats.connect(url)
+    try:
+        return (await nc.jetstream().stream_info(f"KV_{name}")).config
+    finally:
+        await nc.close()
+
+
+def test_a_new_bucket_is_created_as_the_rust_host_creates_it(nats_url):
+    async def main():
+        name = bucket()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="90s")
+        try:
+            assert m.store.expires_entries
+            return await stream_config(nats_url, name)
+        finally:
+            await m.close()
+
+    c = asyncio.run(main())
+    assert c.max_msgs_per_subject == 1
+    assert c.max_age == 90
+    assert c.storage == api.StorageType.FILE
+    assert c.allow_msg_ttl is True
+    assert c.subject_delete_marker_ttl == 90
+    assert c.allow_direct is True and c.allow_rollup_hdrs is True and c.deny_delete is True
+    assert c.discard == api.DiscardPolicy.NEW
+    assert c.subjects == [f"$KV.{c.name[3:]}.>"]
+
+
+def test_holds_carry_their_ttl_and_a_server_expiry_reads_as_expire(nats_url):
+    async def main():
+        name = bucket()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        try:
+            await m.announce(F, "a", "30s")
+            held = await raw_message(nats_url, name, KEY)
+            await m.announce("/w/short", "a", "1s")
+            await asyncio.sleep(1.6)
+            short_key = await m.key_for_file("/w/short")
+            marker = await raw_message(nats_url, name, short_key)
+            entry = await asyncio.to_thread(m.store.get, short_key)
+            return held, marker, entry
+        finally:
+            await m.close()
+
+    held, marker, entry = asyncio.run(main())
+    assert held.headers["Nats-TTL"] == "30s"
+    assert held.headers["Nats-Expected-Last-Subject-Sequence"] == "0"
+    assert marker.headers.get("Nats-Marker-Reason") == "MaxAge"
+    assert (entry.found, entry.operation, entry.value) == (True, "expire", b"")
+
+
+def test_a_bucket_without_per_message_ttls_is_used_as_is_and_swept(nats_url):
+    """As the Go package creates it: no limit markers, no TTLs. Holds then expire
+    by the guest's verdict, and a watching manager's sweep leaves the marker."""
+
+    async def main():
+        name = bucket()
+        nc = await nats.connect(nats_url)
+        await nc.jetstream().add_stream(
+            api.StreamConfig(
+                name=f"KV_{name}",
+                subjects=[f"$KV.{name}.>"],
+                max_msgs_per_subject=1,
+                max_age=120,
+                discard=api.DiscardPolicy.NEW,
+                allow_direct=True,
+                allow_rollup_hdrs=True,
+                deny_delete=True,
+                storage=api.StorageType.FILE,
+            )
+        )
+        await nc.close()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        try:
+            assert not m.store.expires_entries
+            sub = await m.subscribe()
+            claim = await m.announce(F, "a", "1s")
+            assert "Nats-TTL" not in (await raw_message(nats_url, name, KEY)).headers
+            events = [await sub.next(5), await sub.next(5)]
+            marker = await raw_message(nats_url, name, KEY)
+            return claim, events, marker
+        finally:
+            await m.close()
+
+    claim, events, marker = asyncio.run(main())
+    assert [e.kind for e in events] == ["announced", "expired"]
+    assert events[1].revision > claim.revision
+    assert marker.headers["KV-Operation"] == "DEL"
+    assert marker.headers["Holds-Removal"] == "expired"
+
+
+def test_a_hold_as_long_as_the_buckets_max_age_is_accepted(nats_url):
+    async def main():
+        m = await holds.Manager.jetstream(nats_url, bucket=bucket(), ttl_max="60s")
+        try:
+            return await m.announce(F, "a", "60s")
+        finally:
+            await m.close()
+
+    assert asyncio.run(main()).hold.ttl == 60 * 10**9
+
+
+def test_conditional_writes_are_revision_gated(nats_url):
+    async def main():
+        m = await holds.Manager.jetstream(nats_url, bucket=bucket(), ttl_max="60s")
+        try:
+            s = m.store
+            r = await asyncio.to_thread(s.write_if_revision, "k", b"v", 0, 0)
+            with pytest.raises(WrongRevision):
+                await asyncio.to_thread(s.write_if_revision, "k", b"v", 0, 0)
+            with pytest.raises(WrongRevision):
+                await asyncio.to_thread(s.delete_if_revision, "k", r + 7, "released")
+            d = await asyncio.to_thread(s.delete_if_revision, "k", r, "released")
+            e = await asyncio.to_thread(s.get, "k")
+            return r, d, e
+        finally:
+            await m.close()
+
+    r, d, e = asyncio.run(main())
+    assert d > r
+    assert (e.revision, e.operation) == (d, "delete")
+
+
+def test_publishes_that_wrote_nothing_are_retried(nats_url):
+    """10163 (the check cannot be made yet) and no-responders are retried within
+    the operation timeout; 10164 is a wrong revision."""
+
+    async def main():
+        m = await holds.Manager.jetstream(nats_url, bucket=bucket(), ttl_max="60s")
+        store: JetStreamStore = m.store
+        real = store.js.publish
+        failures = [jserr.APIError(code=503, err_code=10163, description="not ready"), jserr.NoStreamResponseError()]
+
+        async def flaky(*args, **kwargs):
+            if failures:
+                raise failures.pop(0)
+            return await real(*args, **kwargs)
+
+        store.js.publish = flaky
+        try:
+            claim = await m.announce(F, "a", "30s")
+            failures.append(jserr.APIError(code=400, err_code=10164, description="wrong last sequence"))
+            with pytest.raises(WrongRevision):
+                await asyncio.to_thread(store.write_if_revision, "k", b"v", 0, 0)
+            return claim
+        finally:
+            store.js.publish = real
+            await m.close()
+
+    assert asyncio.run(main()).revision == 1
+
+
+def test_an_unreachable_server_is_a_store_error_at_once_and_the_manager_recovers():
+    with NatsServer() as server:
+
+        async def main():
+            m = await holds.Manager.jetstream(server.url, bucket="outage", ttl_max="60s", op_timeout=2.0)
+            try:
+                claim = await m.announce(F, "a", "30s")
+                server.stop()
+                await asyncio.sleep(0.3)
+                timings = []
+                for call in (
+                    lambda: m.announce(F, "a", "30s"),
+                    lambda: m.who_has(F),
+                    lambda: m.release(F, "a"),
+                    lambda: m.list(),
+                ):
+                    started = time.monotonic()
+                    with pytest.raises(holds.StoreError):
+                        await call()
+                    timings.append(time.monotonic() - started)
+                server.start()
+                deadline = time.monotonic() + 15
+                while True:
+                    try:
+                        holder = await m.who_has(F)
+                        break
+                    except holds.StoreError:
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(0.2)
+                return claim, timings, holder
+            finally:
+                await m.close()
+
+        claim, timings, holder = asyncio.run(main())
+    assert max(timings[:3]) < 0.5, timings
+    assert timings[3] < 5, timings
+    assert holder == claim, "the acknowledged hold survived the restart"
+
+
+def test_connecting_to_nothing_fails_fast():
+    started = time.monotonic()
+    with pytest.raises(holds.StoreError):
+        asyncio.run(holds.Manager.jetstream("nats://127.0.0.1:1", bucket="x", op_timeout=1.0))
+    assert time.monotonic() - started < 10
+
+
+def test_unavailable_store_calls_never_raise_into_the_component(nats_url):
+    async def main():
+        m = await holds.Manager.jetstream(nats_url, bucket=bucket(), ttl_max="60s")
+        await m.store.close()  # the connection is gone under the manager
+        try:
+            with pytest.raises(Unavailable):
+                await asyncio.to_thread(m.store.get, "k")
+            with pytest.raises(holds.StoreError):
+                await m.announce(F, "a", "30s")
+            assert (await m.key_for_file(F)) == KEY  # the instance survived
+            return m.pool.discarded
+        finally:
+            await m.close()
+
+    assert asyncio.run(main()) == 0

@@ -1,0 +1,183 @@
+"""Manager behaviour the language-neutral cases cannot stage: lost revision
+races, traps, a release racing a take-over, subscriptions leaving."""
+
+import asyncio
+import threading
+
+import pytest
+
+import holds
+from holds.clock import OffsetClock
+from holds.stores import MemoryStore
+
+F = "/work/a.txt"
+
+
+class RacingWrites(MemoryStore):
+    """Before each of the next `races` conditional writes, another client
+    rewrites the key (a raw write), so the write loses the revision race."""
+
+    def __init__(self, races: int):
+        super().__init__()
+        self.races = races
+
+    def write_if_revision(self, key, value, expected, ttl_seconds):
+        if self.races > 0:
+            self.races -= 1
+            self.put(key, self.get(key).value or value)
+        return super().write_if_revision(key, value, expected, ttl_seconds)
+
+
+class PausedDeletes(MemoryStore):
+    """Conditional deletes wait until `go` is set (after `reached` is set)."""
+
+    def __init__(self):
+        super().__init__()
+        self.reached = threading.Event()
+        self.go = threading.Event()
+
+    def delete_if_revision(self, key, expected, why):
+        self.reached.set()
+        self.go.wait(10)
+        return super().delete_if_revision(key, expected, why)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_one_lost_race_is_one_retry_at_attempt_two():
+    async def main():
+        store = RacingWrites(races=0)
+        m = await holds.Manager.open(store, ttl_max="60s", replica=False)
+        retries = []
+        m.set_cas_retry_observer(lambda key, attempt: retries.append((key, attempt)))
+        first = await m.announce(F, "a1", "30s")
+        store.races = 1
+        renewed = await m.announce(F, "a1", "30s")
+        await m.close()
+        return first, renewed, retries
+
+    first, renewed, retries = run(main())
+    assert retries == [("=2Fwork=2Fa.txt", 2)]
+    assert renewed.revision >= first.revision + 2
+
+
+def test_eight_lost_races_exhaust_the_attempts():
+    async def main():
+        store = RacingWrites(races=0)
+        m = await holds.Manager.open(store, ttl_max="60s", replica=False)
+        await m.announce(F, "a1", "30s")
+        retries = []
+        m.set_cas_retry_observer(lambda key, attempt: retries.append(attempt))
+        store.races = 100
+        with pytest.raises(holds.CasExhausted) as e:
+            await m.announce(F, "a1", "30s")
+        await m.close()
+        return e.value.attempts, retries
+
+    attempts, retries = run(main())
+    assert attempts == 8
+    assert retries == [2, 3, 4, 5, 6, 7, 8], "no retry after the final verdict"
+
+
+def test_a_release_racing_a_take_over_leaves_the_new_hold():
+    async def main():
+        store = PausedDeletes()
+        a1 = await holds.Manager.open(store, ttl_max="60s")
+        late = OffsetClock()
+        late.advance(2_000_000_000)
+        a2 = await holds.Manager.open(store, ttl_max="60s", clock=late)
+        store.go.set()
+        await a1.announce(F, "a1", "1s")
+        store.go.clear()
+        store.reached.clear()
+        release = asyncio.ensure_future(a1.release(F, "a1"))
+        await asyncio.get_running_loop().run_in_executor(None, store.reached.wait, 10)
+        taken = await a2.announce(F, "a2", "30s")  # a1's hold has expired for a2
+        store.go.set()
+        outcome = await release
+        holder = await a1.who_has(F)
+        await a1.close()
+        await a2.close()
+        return outcome, taken, holder
+
+    outcome, taken, holder = run(main())
+    assert outcome == holds.Release(False)
+    assert holder == taken
+
+
+class FailingClock:
+    """Raises on the next `fail` reads: the import raises, so the call traps."""
+
+    def __init__(self):
+        self.fail = 0
+
+    def now(self):
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("clock broke")
+        import time
+
+        return time.time_ns()
+
+
+def test_a_trapped_instance_is_discarded_and_the_next_call_works():
+    async def main():
+        clock = FailingClock()
+        m = await holds.Manager.memory(ttl_max="60s", clock=clock, instances=1, replica=False)
+        await m.announce(F, "a", "30s")
+        clock.fail = 1
+        with pytest.raises(holds.GuestError, match="trapped"):
+            await m.announce(F, "a", "30s")
+        renewed = await m.announce(F, "a", "30s")
+        discarded = m.pool.discarded
+        await m.close()
+        return renewed, discarded
+
+    renewed, discarded = run(main())
+    assert renewed.revision == 2
+    assert discarded == 1
+
+
+def test_a_closed_subscription_leaves_at_once_and_others_keep_going():
+    async def main():
+        m = await holds.Manager.memory(ttl_max="60s")
+        kept = await m.subscribe()
+        for _ in range(50):
+            (await m.subscribe()).close()
+        await asyncio.sleep(0.05)
+        count = await m._loop.call(_count(m))
+        await m.announce(F, "a", "30s")
+        event = await kept.next(5)
+        kept.close()
+        await asyncio.sleep(0.05)
+        after = await m._loop.call(_count(m))
+        await m.close()
+        return count, event, after
+
+    async def _count(m):
+        return len(m.hub.subscribers)
+
+    count, event, after = run(main())
+    assert count == 1
+    assert event.kind == "announced"
+    assert after == 0
+
+
+def test_announce_rejects_a_malformed_ttl_as_invalid_input():
+    async def main():
+        m = await holds.Manager.memory(ttl_max="60s")
+        try:
+            with pytest.raises(holds.InvalidInput) as e:
+                await m.announce(F, "a", "soon")
+            return e.value.field
+        finally:
+            await m.close()
+
+    assert run(main()) == "ttl"
+
+
+def test_a_bad_bucket_name_is_a_config_error():
+    with pytest.raises(holds.ConfigError, match="bucket"):
+        run(holds.Manager.jetstream("nats://127.0.0.1:1", bucket="no.dots"))
