@@ -1,0 +1,30 @@
+/** @module Interface holds:core/subscribe@0.1.0 **/
+export function interpret(change: Change): Interpretation;
+export function sweep(key: string, observed: Entry): SweepOutcome;
+export type Timestamp = import('./holds-core-types.js').Timestamp;
+export type Event = import('./holds-core-types.js').Event;
+export type Error = import('./holds-core-types.js').Error;
+export type Entry = import('./holds-core-kv.js').Entry;
+export interface Change {
+  key: string,
+  entry: Entry,
+  previous: Entry,
+  snapshot: boolean,
+}
+export interface Interpretation {
+  event?: Event,
+  expiryCheckAt?: Timestamp,
+  dropped?: string,
+}
+export type SweepOutcome = SweepOutcomeExpired | SweepOutcomeNotDue | SweepOutcomeNothing;
+export interface SweepOutcomeExpired {
+  tag: 'expired',
+  val: bigint,
+}
+export interface SweepOutcomeNotDue {
+  tag: 'not-due',
+  val: Timestamp,
+}
+export interface SweepOutcomeNothing {
+  tag: 'nothing',
+}

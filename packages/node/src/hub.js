@@ -1,0 +1,293 @@
+// The manager's watcher: one watch over the bucket, a replica of every key's
+// latest entry, fan-out of events to subscriptions, and expiry sweeps for
+// stores that do not expire entries themselves. Each change is interpreted by
+// the component once (with the key's previous entry from the replica), then
+// applied to the replica and fanned out in one synchronous step, so a
+// subscription's snapshot and its live events never overlap or leave a gap.
+// Mirrors the Rust host's hub.rs.
+import { wallNanos } from './clock.js';
+import { Closed, HoldsError, StoreError } from './errors.js';
+import { CAUGHT_UP } from './stores/errors.js';
+import { Subscription } from './subscription.js';
+
+const SWEEP_BACKOFF = 1_000_000_000n;
+const RESTART_BACKOFF_MS = 1000;
+const CONCURRENT_SWEEPS = 16;
+/** The shortest wait before sweeping a key again (guards a clock that stands still). */
+const MIN_SWEEP_DELAY_MS = 10;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+
+export class Hub {
+  constructor({ store, pool, clock, chanBuffer, startTimeoutMs, log }) {
+    this.store = store;
+    this.pool = pool;
+    this.clock = clock;
+    this.chanBuffer = chanBuffer;
+    this.startTimeoutMs = startTimeoutMs;
+    this.log = log;
+    this.phase = 'idle'; // idle | starting | ready | failed | closed
+    this.failure = undefined;
+    this.replica = new Map();
+    this.ahead = new Map();
+    this.subscribers = new Set();
+    this.waiters = new Set();
+    this.sweeps = new Map(); // key -> { at, observed }
+    this.sweepTimer = undefined;
+    this.sweeping = 0;
+    this.abort = undefined;
+  }
+
+  // -- lifecycle -------------------------------------------------------------------
+
+  setPhase(phase, failure) {
+    this.phase = phase;
+    this.failure = failure;
+    for (const wake of this.waiters) wake();
+  }
+
+  waitFor(predicate, timeoutMs) {
+    if (predicate()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let timer;
+      const check = () => {
+        if (predicate()) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      this.waiters.add(check);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.waiters.delete(check);
+          resolve(false);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** Start the watcher if needed and wait until it has replayed the bucket. */
+  async ensureRunning() {
+    if (this.phase === 'closed') throw new Closed();
+    if (this.phase === 'idle' || this.phase === 'failed') {
+      this.phase = 'starting';
+      this.replica.clear();
+      this.ahead.clear();
+      this.run();
+    }
+    const done = await this.waitFor(() => this.phase !== 'starting', this.startTimeoutMs);
+    if (!done) throw new StoreError(`the watch did not replay the bucket within ${this.startTimeoutMs} ms`);
+    if (this.phase === 'ready') return;
+    if (this.phase === 'failed') throw this.failure;
+    throw new Closed();
+  }
+
+  /** Keep the watcher (and so the replica) running until the hub closes. */
+  async keepWarm() {
+    for (;;) {
+      try {
+        await this.ensureRunning();
+      } catch (e) {
+        if (e instanceof Closed) return;
+      }
+      await this.waitFor(() => this.phase === 'failed' || this.phase === 'closed');
+      if (this.phase === 'closed') return;
+      await sleep(RESTART_BACKOFF_MS);
+    }
+  }
+
+  close() {
+    const wasRunning = this.phase !== 'idle';
+    this.setPhase('closed');
+    for (const sub of this.subscribers) sub.finish();
+    this.subscribers.clear();
+    this.replica.clear();
+    this.ahead.clear();
+    clearTimeout(this.sweepTimer);
+    this.sweeps.clear();
+    if (wasRunning) this.abort?.abort();
+  }
+
+  fail(error) {
+    if (this.phase === 'closed') return;
+    if (String(error) !== String(this.failure)) this.log?.(`holds watcher stopped: ${error.message}`);
+    for (const sub of this.subscribers) sub.finish(error);
+    this.subscribers.clear();
+    this.replica.clear();
+    this.ahead.clear();
+    this.setPhase('failed', error);
+  }
+
+  // -- subscriptions ------------------------------------------------------------------
+
+  async subscribe() {
+    await this.ensureRunning();
+    const sub = new Subscription(this.chanBuffer, (s) => this.subscribers.delete(s));
+    // Registered and snapshotted in one synchronous step: no change between.
+    this.subscribers.add(sub);
+    const current = [...this.replica]
+      .filter(([, e]) => e.operation === 'put')
+      .sort((a, b) => (a[1].revision < b[1].revision ? -1 : 1));
+    try {
+      const { value } = await this.pool.call(
+        'interpret',
+        current.map(([key, entry]) => [key, entry, undefined, true]),
+      );
+      sub.snapshot.push(...value.map((m) => m.event).filter(Boolean));
+    } catch (e) {
+      this.subscribers.delete(sub);
+      throw e;
+    }
+    return sub;
+  }
+
+  // -- the replica -------------------------------------------------------------------------
+
+  /** The newest entry known for `key` once ready (a not-found entry when none); undefined before. */
+  replicaEntry(key) {
+    if (this.phase !== 'ready') return undefined;
+    const r = this.replica.get(key);
+    const a = this.ahead.get(key);
+    const newest = r && a ? (a.revision > r.revision ? a : r) : (r ?? a);
+    return newest ?? { found: false, value: new Uint8Array(0), revision: 0n, operation: 'put' };
+  }
+
+  /** Entries this manager's calls read or wrote, ahead of the watch. */
+  observeOwn(learnt) {
+    if (this.phase !== 'ready' || !learnt) return;
+    for (const [key, entry] of learnt) {
+      if (!entry.found) continue;
+      const known = [this.replica.get(key), this.ahead.get(key)].filter(Boolean).map((e) => e.revision);
+      if (!known.length || known.every((r) => r < entry.revision)) {
+        this.ahead.set(key, { ...entry, created: entry.created ?? wallNanos() });
+      }
+    }
+  }
+
+  // -- the watcher ------------------------------------------------------------------------------
+
+  async run() {
+    const sweeping = !this.store.expiresEntries;
+    let prune;
+    if (this.store.maxAge > 0n) {
+      const every = Math.min(60_000, Math.max(1000, Number(this.store.maxAge / 4_000_000n)));
+      prune = setInterval(() => this.prune(), every);
+      prune.unref?.();
+    }
+    let ready = false;
+    try {
+      this.abort = new AbortController();
+      for await (const item of this.store.watch({ signal: this.abort.signal })) {
+        if (this.phase === 'closed') return;
+        if (item === CAUGHT_UP) {
+          ready = true;
+          this.setPhase('ready');
+          continue;
+        }
+        await this.apply(item[0], item[1], !ready, sweeping);
+      }
+      this.fail(new StoreError('the watch ended'));
+    } catch (e) {
+      this.fail(e instanceof HoldsError ? e : new StoreError(`the watch failed: ${e?.message ?? e}`));
+    } finally {
+      clearInterval(prune);
+    }
+  }
+
+  async apply(key, entry, replaying, sweeping) {
+    const wanted = (sweeping || this.subscribers.size > 0) && !(replaying && entry.operation !== 'put');
+    let meaning;
+    let failed;
+    if (wanted) {
+      const known = this.replica.get(key);
+      const previous = known && known.revision < entry.revision ? known : undefined;
+      try {
+        meaning = (await this.pool.call('interpret', [[key, entry, previous, replaying]])).value[0];
+      } catch (e) {
+        failed = e instanceof HoldsError ? e : new StoreError(String(e));
+        this.log?.(`interpreting a change of ${key} failed: ${failed.message}`);
+      }
+      if (meaning?.dropped) this.log?.(`ignoring a change: ${meaning.dropped}`);
+    }
+    if (this.phase === 'closed') return;
+    if (sweeping && meaning) {
+      if (meaning.expiryCheckAt !== undefined) this.schedule(key, meaning.expiryCheckAt, entry);
+      else this.sweeps.delete(key);
+    }
+    const current = this.replica.get(key);
+    if (!current || current.revision <= entry.revision) this.replica.set(key, entry);
+    const own = this.ahead.get(key);
+    if (own && own.revision <= entry.revision) this.ahead.delete(key);
+    if (failed && !replaying) {
+      // Nobody may miss this change silently: subscribers end with the reason.
+      for (const sub of this.subscribers) sub.finish(failed);
+      this.subscribers.clear();
+      return;
+    }
+    const event = !replaying ? meaning?.event : undefined;
+    if (event) {
+      for (const sub of this.subscribers) if (!sub.offer(event)) this.subscribers.delete(sub);
+    }
+  }
+
+  // -- sweeps -------------------------------------------------------------------------------------
+
+  schedule(key, at, observed) {
+    this.sweeps.set(key, { at, observed });
+    this.arm();
+  }
+
+  arm() {
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    if (this.phase === 'closed' || this.sweeping >= CONCURRENT_SWEEPS || !this.sweeps.size) return;
+    let next;
+    for (const { at } of this.sweeps.values()) if (next === undefined || at < next) next = at;
+    const delay = Math.max(MIN_SWEEP_DELAY_MS, Number(next - BigInt(this.clock.now())) / 1e6);
+    this.sweepTimer = setTimeout(() => this.sweepDue(), Math.min(delay, 2 ** 31 - 1));
+    this.sweepTimer.unref?.();
+  }
+
+  sweepDue() {
+    const now = BigInt(this.clock.now());
+    for (const [key, { at, observed }] of this.sweeps) {
+      if (this.sweeping >= CONCURRENT_SWEEPS) break;
+      if (at > now) continue;
+      this.sweeps.delete(key);
+      this.sweeping += 1;
+      this.sweep(key, observed).finally(() => {
+        this.sweeping -= 1;
+        this.arm();
+      });
+    }
+    this.arm();
+  }
+
+  async sweep(key, observed) {
+    let outcome;
+    try {
+      outcome = (await this.pool.call('sweep', [key, observed])).value;
+    } catch (e) {
+      this.log?.(`sweep of ${key} failed: ${e.message}`);
+    }
+    // A change since the sweep started rescheduled (or cancelled) the key.
+    if (this.phase === 'closed' || this.sweeps.has(key)) return;
+    if (!outcome) this.sweeps.set(key, { at: BigInt(this.clock.now()) + SWEEP_BACKOFF, observed });
+    else if (outcome.tag === 'not-due') this.sweeps.set(key, { at: outcome.value, observed });
+    // expired / nothing: the marker reaches the replica through the watch.
+  }
+
+  // -- pruning -----------------------------------------------------------------------------------------
+
+  /** Drop what the store has aged out. A hold is kept for twice the max age, so
+   * the marker that ends it still finds it as the previous entry. */
+  prune() {
+    const now = wallNanos();
+    const maxAge = this.store.maxAge;
+    const young = (e) => !e.created || now - e.created <= (e.operation === 'put' ? 2n * maxAge : maxAge);
+    for (const map of [this.replica, this.ahead]) {
+      for (const [key, e] of map) if (!young(e)) map.delete(key);
+    }
+  }
+}

@@ -1,0 +1,250 @@
+// The holds manager: the async public API over one bucket.
+//
+// Calls run on component workers (see pool.js and bridge.js); the store, its
+// connection, the watcher and the bookkeeping live on the calling (main)
+// thread, which never blocks.
+import { SharedClock, SystemClock } from './clock.js';
+import { toNanos } from './duration.js';
+import { Closed, ConfigError, HoldsError, InvalidInput, StoreError } from './errors.js';
+import { Hub } from './hub.js';
+import { InstancePool } from './pool.js';
+import { CAUGHT_UP, Unavailable } from './stores/errors.js';
+import { JetStreamStore } from './stores/jetstream.js';
+import { MemoryStore } from './stores/memory.js';
+
+const BUCKET = /^[A-Za-z0-9_-]+$/;
+/** Cached answers of key-for-file (cleared when full). */
+const KEY_CACHE = 4096;
+const U64 = 1n << 64n;
+
+function configured({ bucket = 'holds', ttlMax = '5m', chanBuffer = 32, instances = 2 }) {
+  if (!BUCKET.test(bucket)) throw new ConfigError(`bucket name ${JSON.stringify(bucket)} must match [A-Za-z0-9_-]+`);
+  let max;
+  try {
+    max = toNanos(ttlMax);
+  } catch (e) {
+    throw new ConfigError(`ttlMax: ${e.message}`);
+  }
+  if (max <= 0n) throw new ConfigError('ttlMax must be positive');
+  if (!(chanBuffer >= 1)) throw new ConfigError('chanBuffer must be at least 1');
+  if (!(instances >= 1)) throw new ConfigError('instances must be at least 1');
+  return max;
+}
+
+export class Manager {
+  /**
+   * Connect to NATS and open (or create) the JetStream bucket. A new bucket gets
+   * history 1, file storage, max age `ttlMax` and, on nats-server >= 2.11,
+   * limit markers (per-hold TTLs). An existing bucket is used as it is; one
+   * keeping entries for less than `ttlMax` is refused.
+   */
+  static async jetstream(options = {}) {
+    const { servers = '127.0.0.1:4222', bucket = 'holds', replicas = 1, opTimeoutMs = 5000, natsOptions } = options;
+    const ttlMax = configured(options);
+    let store;
+    try {
+      store = await JetStreamStore.open({ servers, bucket, maxAge: ttlMax, replicas, opTimeoutMs, natsOptions });
+    } catch (e) {
+      throw e instanceof Unavailable ? new StoreError(e.message) : e;
+    }
+    return Manager.#finish(store, ttlMax, options, true);
+  }
+
+  /** A manager on a fresh in-process bucket (max age `ttlMax`). */
+  static async memory(options = {}) {
+    const store = new MemoryStore({ maxAge: configured(options) });
+    return Manager.open(store, options);
+  }
+
+  /** A manager on an existing store, e.g. one MemoryStore shared by several
+   * managers. The store stays open when the manager closes. */
+  static async open(store, options = {}) {
+    return Manager.#finish(store, configured(options), options, false);
+  }
+
+  static async #finish(store, ttlMax, options, ownsStore) {
+    if (store.maxAge > 0n && store.maxAge < ttlMax) {
+      if (ownsStore) await store.close();
+      throw new ConfigError(
+        `${store.describe()} keeps entries for ${Number(store.maxAge) / 1e9} s, less than ttlMax ` +
+          `${Number(ttlMax) / 1e9} s: lower the maximum TTL or use another bucket`,
+      );
+    }
+    const manager = new Manager(store, ttlMax, options, ownsStore);
+    try {
+      await manager.pool.starting;
+    } catch (e) {
+      await manager.close();
+      throw new ConfigError(`starting the component workers: ${e.message}`);
+    }
+    return manager;
+  }
+
+  constructor(store, ttlMax, options, ownsStore) {
+    const { clock = new SystemClock(), replica = true, chanBuffer = 32, instances = 2, opTimeoutMs = 5000 } = options;
+    this.store = store;
+    this.ttlMax = ttlMax;
+    this.clock = clock;
+    this.opTimeoutMs = opTimeoutMs;
+    this.replica = replica;
+    this.ownsStore = ownsStore;
+    this.closed = false;
+    this.keys = new Map();
+    this.pool = new InstancePool({ store, clock, size: instances, opTimeoutMs });
+    this.hub = new Hub({
+      store,
+      pool: this.pool,
+      clock,
+      chanBuffer,
+      startTimeoutMs: opTimeoutMs * 2,
+      log: options.log ?? ((line) => console.warn(line)),
+    });
+    if (replica) this.hub.keepWarm();
+    // An open manager keeps the process alive (as an open NATS connection
+    // does), whatever its store: close it to let the process exit.
+    this.alive = setInterval(() => {}, 1 << 30);
+  }
+
+  check() {
+    if (this.closed) throw new Closed();
+  }
+
+  /** Run export `op` on a worker; record what it learnt for the replica. */
+  async guest(op, args) {
+    this.check();
+    try {
+      const { value, learnt } = await this.pool.call(op, args);
+      if (this.replica) this.hub.observeOwn(learnt);
+      return value;
+    } catch (e) {
+      if (this.replica && e?.learnt) this.hub.observeOwn(e.learnt);
+      throw e;
+    }
+  }
+
+  /** The replica's entry for `file`'s key, if warm (undefined: the guest reads). */
+  async hint(file) {
+    if (!this.replica || this.hub.phase !== 'ready') return undefined;
+    let key = this.keys.get(file);
+    if (key === undefined) {
+      try {
+        key = await this.guest('keyForFile', [file]);
+      } catch (e) {
+        if (e instanceof HoldsError && !(e instanceof Closed)) return undefined; // the call reports it
+        throw e;
+      }
+      if (this.keys.size >= KEY_CACHE) this.keys.clear();
+      this.keys.set(file, key);
+    }
+    return this.hub.replicaEntry(key);
+  }
+
+  /**
+   * Place or renew a hold on `file` (absolute; it is cleaned). Vacant ->
+   * created; the same agent's -> renewed; another agent's that expired strictly
+   * before now -> taken over; otherwise HeldByAnother (with the holder's claim).
+   * `ttl`: '30s', a BigInt of ns, or a number of ms.
+   */
+  async announce(file, agent, ttl, { checkout = '' } = {}) {
+    let ns;
+    try {
+      ns = toNanos(ttl);
+    } catch (e) {
+      throw new InvalidInput('ttl', e.message);
+    }
+    if (ns >= U64) throw new InvalidInput('ttl', 'too long');
+    this.check();
+    const observed = await this.hint(file);
+    return this.guest('announce', [file, agent, ns, checkout, this.ttlMax, observed]);
+  }
+
+  /** Remove `agent`'s live hold on `file`: `{ released: true, revision }`, or
+   * `{ released: false }` for a missing, expired or another agent's hold. */
+  async release(file, agent) {
+    this.check();
+    const observed = await this.hint(file);
+    return this.guest('release', [file, agent, observed]);
+  }
+
+  /** The live hold on `file` (a Claim), read fresh; undefined when nobody holds it. */
+  async whoHas(file) {
+    return this.guest('whoHas', [file, undefined]);
+  }
+
+  /** The store key of `file` (Go-compatible where Go's keys are valid). */
+  async keyForFile(file) {
+    return this.guest('keyForFile', [file]);
+  }
+
+  /** The file a store key names (InvalidInput for a key holds would not write). */
+  async fileForKey(key) {
+    return this.guest('fileForKey', [key]);
+  }
+
+  /** Every live hold, oldest revision first, from a fresh replay of the bucket. */
+  async list() {
+    this.check();
+    const abort = new AbortController();
+    const current = [];
+    const limit = this.opTimeoutMs * 2;
+    const timer = setTimeout(() => abort.abort(), limit);
+    try {
+      for await (const item of this.store.watch({ signal: abort.signal })) {
+        if (item === CAUGHT_UP) break;
+        if (item[1].operation === 'put') current.push(item);
+      }
+    } catch (e) {
+      throw new StoreError(`listing the bucket: ${e.message}`);
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+    if (abort.signal.aborted && !current.caughtUp && this.closed) throw new Closed();
+    const meanings = await this.guest(
+      'interpret',
+      current.map(([key, entry]) => [key, entry, undefined, true]),
+    );
+    return meanings
+      .map((m) => m.event)
+      .filter((e) => e?.kind === 'announced')
+      .map((e) => ({ file: e.file, hold: e.hold, revision: e.revision }))
+      .sort((a, b) => (a.revision < b.revision ? -1 : a.revision > b.revision ? 1 : 0));
+  }
+
+  /** Current holds as `announced` events, then live changes (see Subscription). */
+  async subscribe() {
+    this.check();
+    return this.hub.subscribe();
+  }
+
+  /** Check the bucket answers (a read of the never-written `_probe` key). */
+  async probe() {
+    this.check();
+    try {
+      await this.store.get('_probe');
+    } catch (e) {
+      throw new StoreError(`probe failed: ${e.message}`);
+    }
+  }
+
+  /** `observer(key, attempt)` runs on every CAS retry (never for a first attempt). */
+  setCasRetryObserver(observer) {
+    this.pool.observer = observer;
+  }
+
+  /** End every subscription; every later call throws Closed. Idempotent. */
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.alive);
+    this.hub.close();
+    await this.pool.close();
+    if (this.ownsStore) await this.store.close();
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close();
+  }
+}
+
+export { SharedClock };

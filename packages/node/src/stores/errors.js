@@ -1,0 +1,14 @@
+// What a store throws from its kv operations (the component's `kv-error`).
+
+/** The key's latest revision was not the expected one; nothing changed. */
+export class WrongRevision extends Error {
+  constructor(key) {
+    super(`wrong revision for ${key}`);
+  }
+}
+
+/** The store could not answer. */
+export class Unavailable extends Error {}
+
+/** A watch yields [key, entry] pairs and, exactly once, CAUGHT_UP. */
+export const CAUGHT_UP = Symbol('caught-up');

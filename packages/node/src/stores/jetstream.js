@@ -1,0 +1,309 @@
+// A JetStream KV bucket over the official NATS JS client, written to directly
+// so every conditional write and delete is one publish and carries a
+// per-message TTL. Mirrors the Rust host (host/src/kv/jetstream.rs): raw
+// publishes to `$KV.<bucket>.<key>` gated by Nats-Expected-Last-Subject-Sequence,
+// Nats-TTL on holds when the bucket allows per-message TTLs, `KV-Operation: DEL`
+// markers (plus `Holds-Removal: expired` for a sweep's). Reads and the watch
+// keep the raw headers, so a server `MaxAge` marker reads as `expire` (the
+// @nats-io/kv layer would report it as a purge).
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { headers, nanos } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { wallNanos } from '../clock.js';
+import { CAUGHT_UP, Unavailable, WrongRevision } from './errors.js';
+
+export const KV_OPERATION = 'KV-Operation';
+export const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
+export const MARKER_REASON = 'Nats-Marker-Reason';
+export const TTL = 'Nats-TTL';
+/** Our own marker header: a sweep (not the server) expired the hold. */
+export const HOLDS_REMOVAL = 'Holds-Removal';
+/** One entry per key, as the Go package (see the Rust host's HISTORY). */
+const HISTORY = 1;
+const RETRY_BACKOFF_MS = 100;
+
+/** nats-server `JSStream...` error codes a publish or read can meet. */
+export const ServerCodes = Object.freeze({
+  WRONG_LAST_SEQUENCE: 10071,
+  /** The same, as a replicated stream reports it. */
+  WRONG_LAST_SEQUENCE_CONSTANT: 10164,
+  /** The check cannot be made yet (right after a leader election): nothing written. */
+  LAST_SUBJECT_SEQUENCE_NOT_READY: 10163,
+  NO_MESSAGE_FOUND: 10037,
+});
+
+/** 2.11.0 and later accept Nats-TTL and limit markers. */
+export function serverSupportsTtl(version) {
+  const [major, minor] = String(version)
+    .replace(/^v/, '')
+    .split(/[.-]/)
+    .map((p) => Number.parseInt(p, 10) || 0);
+  return major > 2 || (major === 2 && minor >= 11);
+}
+
+/** The operation a stored message records, from its headers (a MsgHdrs or undefined). */
+export function operationOf(h) {
+  if (!h) return 'put';
+  if (h.get(HOLDS_REMOVAL) === 'expired') return 'expire';
+  const op = h.get(KV_OPERATION);
+  if (op === 'DEL') return 'delete';
+  if (op === 'PURGE') return 'purge';
+  switch (h.get(MARKER_REASON)) {
+    case 'MaxAge':
+      return 'expire';
+    case 'Remove':
+      return 'delete';
+    case 'Purge':
+      return 'purge';
+    default:
+      return 'put';
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class JetStreamStore {
+  constructor(nc, jsm, bucket, info, opTimeoutMs) {
+    const config = info.config;
+    this.nc = nc;
+    this.jsm = jsm;
+    this.js = jetstream(nc, { timeout: opTimeoutMs });
+    this.bucket = bucket;
+    this.stream = `KV_${bucket}`;
+    this.prefix = `$KV.${bucket}.`;
+    this.opTimeoutMs = opTimeoutMs;
+    this.server = `nats-server ${nc.info?.version} at ${nc.getServer()}`;
+    this.expiresEntries =
+      serverSupportsTtl(nc.info?.version) && config.allow_msg_ttl === true && config.max_msgs_per_subject === 1;
+    this.maxAge = BigInt(config.max_age ?? 0);
+    // A direct get may be answered by a lagging follower: read through the
+    // leader on a replicated bucket.
+    this.direct = config.allow_direct === true && (config.num_replicas ?? 1) <= 1;
+    this.connected = true;
+    this.watchStatus();
+  }
+
+  /** Connect and create the bucket, or attach to it as it is. */
+  static async open({ servers, bucket, maxAge, replicas = 1, opTimeoutMs = 5000, natsOptions = {} }) {
+    let nc;
+    try {
+      // Reconnect forever once connected; the first connection must succeed in time.
+      nc = await connect({ servers, timeout: opTimeoutMs, maxReconnectAttempts: -1, ...natsOptions });
+    } catch (e) {
+      throw new Unavailable(`connecting to ${servers}: ${e.message}`);
+    }
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: opTimeoutMs, checkAPI: false });
+      const info = await createOrAttach(nc, jsm, bucket, BigInt(maxAge), replicas);
+      return new JetStreamStore(nc, jsm, bucket, info, opTimeoutMs);
+    } catch (e) {
+      await nc.close().catch(() => {});
+      if (e instanceof Unavailable) throw e;
+      throw new Unavailable(`opening bucket ${bucket}: ${e.message}`);
+    }
+  }
+
+  async watchStatus() {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') this.connected = false;
+      else if (s.type === 'reconnect') this.connected = true;
+    }
+  }
+
+  describe() {
+    return `JetStream bucket ${this.bucket} on ${this.server}`;
+  }
+
+  subject(key) {
+    return this.prefix + key;
+  }
+
+  requireConnection(what) {
+    // While disconnected the client buffers a publish and sends it on
+    // reconnect, long after the call reported failure: refuse instead.
+    if (this.nc.isClosed() || !this.connected) {
+      const state = this.nc.isClosed() ? 'closed' : 'disconnected';
+      throw new Unavailable(`not connected to ${this.server} (${state}); ${what}`);
+    }
+  }
+
+  // -- the kv import (async; the bridge makes it synchronous for the component) --
+
+  async get(key) {
+    this.requireConnection('nothing was read');
+    let m;
+    try {
+      if (this.direct) {
+        m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: this.subject(key) });
+      } else {
+        m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: this.subject(key) });
+      }
+    } catch (e) {
+      if (e?.code === ServerCodes.NO_MESSAGE_FOUND) m = null;
+      else throw new Unavailable(`get failed: ${e.message}`);
+    }
+    if (!m) return { found: false, value: new Uint8Array(0), revision: 0n, operation: 'put' };
+    return {
+      found: true,
+      value: m.data ?? new Uint8Array(0),
+      revision: BigInt(m.seq),
+      operation: operationOf(m.header),
+      created: m.time ? BigInt(m.time.getTime()) * 1_000_000n : wallNanos(),
+    };
+  }
+
+  writeIfRevision(key, value, expected, ttlSeconds) {
+    const h = headers();
+    h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expected));
+    if (this.expiresEntries && ttlSeconds > 0) h.set(TTL, `${Math.max(ttlSeconds, 1)}s`);
+    return this.publish(key, value, h);
+  }
+
+  deleteIfRevision(key, expected, why) {
+    const h = headers();
+    h.set(KV_OPERATION, 'DEL');
+    h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expected));
+    if (why === 'expired') h.set(HOLDS_REMOVAL, 'expired');
+    return this.publish(key, undefined, h);
+  }
+
+  /** An unconditional write, as another client would make it (tests). */
+  put(key, value) {
+    return this.publish(key, value, headers());
+  }
+
+  async publish(key, payload, h) {
+    const giveUp = performance.now() + this.opTimeoutMs;
+    for (;;) {
+      this.requireConnection('nothing was written');
+      let why;
+      try {
+        const timeout = Math.max(50, giveUp - performance.now());
+        const ack = await this.js.publish(this.subject(key), payload, { headers: h, timeout });
+        return BigInt(ack.seq);
+      } catch (e) {
+        const code = e?.code;
+        if (code === ServerCodes.WRONG_LAST_SEQUENCE || code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) {
+          throw new WrongRevision(key);
+        }
+        if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) why = `publish failed: ${e.message}`;
+        else if (e?.name === 'JetStreamNotEnabled') why = 'publish failed: no stream answered';
+        else if (e?.name === 'TimeoutError') throw new Unavailable(`publish timed out after ${this.opTimeoutMs} ms`);
+        else throw new Unavailable(`publish failed: ${e?.message ?? e}`);
+      }
+      // Nothing was written (no stream took it, or the check could not be made
+      // yet): safe to try again within the operation's time.
+      if (performance.now() + RETRY_BACKOFF_MS >= giveUp) throw new Unavailable(why);
+      await sleep(RETRY_BACKOFF_MS);
+    }
+  }
+
+  /** Every key's latest entry, CAUGHT_UP, then live changes (an ordered push consumer). */
+  async *watch({ signal } = {}) {
+    this.requireConnection('cannot watch');
+    let consumer;
+    let messages;
+    const stop = () => messages?.stop();
+    signal?.addEventListener('abort', stop);
+    try {
+      consumer = await this.js.consumers.getPushConsumer(this.stream, {
+        deliver_policy: DeliverPolicy.LastPerSubject,
+        ack_policy: AckPolicy.None,
+        filter_subject: `${this.prefix}>`,
+        flow_control: true,
+        idle_heartbeat: nanos(5000),
+      });
+      const info = await consumer.info(true);
+      messages = await consumer.consume();
+      if (signal?.aborted) return;
+      let caughtUp = info.num_pending === 0;
+      let seen = 0;
+      if (caughtUp) yield CAUGHT_UP;
+      for await (const m of messages) {
+        const entry = {
+          found: true,
+          value: m.data ?? new Uint8Array(0),
+          revision: BigInt(m.info.streamSequence),
+          operation: operationOf(m.headers),
+          created: BigInt(m.info.timestampNanos ?? 0) || wallNanos(),
+        };
+        yield [m.subject.slice(this.prefix.length), entry];
+        seen += 1;
+        if (!caughtUp && (m.info.pending === 0 || seen >= info.num_pending)) {
+          caughtUp = true;
+          yield CAUGHT_UP;
+        }
+      }
+      if (signal?.aborted) return;
+      throw new Unavailable('the watch ended');
+    } catch (e) {
+      if (e instanceof Unavailable) throw e;
+      throw new Unavailable(`the watch failed: ${e?.message ?? e}`);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      messages?.stop();
+      await consumer?.delete?.().catch(() => {});
+    }
+  }
+
+  async close() {
+    if (this.nc.isClosed()) return;
+    await Promise.race([this.nc.drain().catch(() => {}), sleep(this.opTimeoutMs)]);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
+  }
+}
+
+async function createOrAttach(nc, jsm, bucket, maxAge, replicas) {
+  const name = `KV_${bucket}`;
+  try {
+    return await jsm.streams.info(name);
+  } catch (e) {
+    if (e?.name !== 'StreamNotFoundError') throw new Unavailable(`opening bucket ${bucket}: ${e.message}`);
+  }
+  const ttlCapable = serverSupportsTtl(nc.info?.version);
+  const seconds = 1_000_000_000n;
+  // The configuration the Rust host (async-nats) creates, field for field.
+  const config = {
+    name,
+    subjects: [`$KV.${bucket}.>`],
+    retention: RetentionPolicy.Limits,
+    max_consumers: -1,
+    max_msgs: -1,
+    max_bytes: -1,
+    max_age: Number(maxAge),
+    max_msgs_per_subject: HISTORY,
+    max_msg_size: -1,
+    discard: DiscardPolicy.New,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    duplicate_window: Number(maxAge && maxAge < 120n * seconds ? maxAge : 120n * seconds),
+    allow_direct: true,
+    mirror_direct: false,
+    sealed: false,
+    deny_delete: true,
+    deny_purge: false,
+    allow_rollup_hdrs: true,
+  };
+  if (ttlCapable) {
+    config.allow_msg_ttl = true;
+    config.subject_delete_marker_ttl = Number(maxAge > seconds ? maxAge : seconds);
+  }
+  try {
+    return await jsm.streams.add(config);
+  } catch (create) {
+    // Another process may have created it first.
+    try {
+      return await jsm.streams.info(name);
+    } catch {
+      throw new Unavailable(`creating bucket ${bucket}: ${create.message}`);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// Everything that knows the WIT contract `holds:core@0.1.0`, in one place.
+//
+// The rest of the package speaks plain JavaScript values; this module builds
+// the component's import object, calls its exports, and turns WIT values and
+// errors into the package's. A change of the WIT (new imports, new exports, a
+// case leaving the `error` variant) changes this module and the stores only.
+//
+// How jco 1.35 maps WIT values: u64/s64 are BigInt, u32 a number, list<u8> a
+// Uint8Array, enums strings, records objects with camelCase fields, option<T>
+// the value or undefined, variants `{ tag, val }`. An export whose result is
+// `err` throws jco's ComponentError with the `error` variant in `e.payload`. An
+// import returns `err` by throwing a value with an own `payload` property (the
+// `kv-error`); throwing anything else traps the call.
+import { CasExhausted, Closed, CorruptEntry, GuestError, HeldByAnother, InvalidInput, StoreError } from './errors.js';
+
+export const PACKAGE = 'holds:core';
+export const VERSION = '0.1.0';
+
+/** The kv-error values an import can return. */
+export const wrongRevision = () => ({ tag: 'wrong-revision' });
+export const unavailable = (message) => ({ tag: 'unavailable', val: String(message) });
+
+/** What an import throws to return `err(kvError)` (see getErrorPayload in jco's output). */
+export function kvFailure(kvError) {
+  return { payload: kvError };
+}
+
+export const MISSING = Object.freeze({ found: false, value: new Uint8Array(0), revision: 0n, operation: 'put' });
+
+/**
+ * The import object for one instance. `kv` has synchronous `get(key)`,
+ * `writeIfRevision(key, value, expected, ttlSeconds)`, `deleteIfRevision(key,
+ * expected, why)` returning the ok value or throwing `kvFailure(...)`.
+ */
+export function importObject({ kv, now, casRetry }) {
+  const interfaces = {
+    kv: {
+      get: (key) => kv.get(key),
+      writeIfRevision: (key, value, expected, ttlSeconds) => kv.writeIfRevision(key, value, expected, ttlSeconds),
+      deleteIfRevision: (key, expected, why) => kv.deleteIfRevision(key, expected, why),
+    },
+    clock: { now: () => now() },
+    observer: { casRetry: (key, attempt) => casRetry(key, attempt) },
+    types: {}, // only types: nothing to provide
+  };
+  // jco 1.35's generated JS reads imports by unversioned name ('holds:core/kv')
+  // while its .d.ts names them with the version: give both.
+  const imports = {};
+  for (const [name, value] of Object.entries(interfaces)) {
+    imports[`${PACKAGE}/${name}`] = value;
+    imports[`${PACKAGE}/${name}@${VERSION}`] = value;
+  }
+  return imports;
+}
+
+/** The entry a kv write or delete left, for the replica (`operation` of a removal). */
+export const removalOperation = (why) => (why === 'expired' ? 'expire' : 'delete');
+
+/** Is `e` an export's error (a ComponentError carrying the WIT `error` variant)? */
+export function isExportError(e) {
+  return e !== null && typeof e === 'object' && Object.hasOwn(e, 'payload') && typeof e.payload?.tag === 'string';
+}
+
+/**
+ * Call export `op` on an instance's root with plain arguments; returns a plain
+ * result. Runs in a component worker.
+ */
+export function callExport(root, op, args) {
+  const { holds, subscribe } = root;
+  switch (op) {
+    case 'announce': {
+      const [file, agentId, ttl, checkoutPath, ttlMax, observed] = args;
+      return holds.announce({ file, agentId, ttl, checkoutPath }, ttlMax, observed);
+    }
+    case 'release': {
+      const [file, agentId, observed] = args;
+      const out = holds.release(file, agentId, observed);
+      return out.tag === 'released' ? { released: true, revision: out.val } : { released: false };
+    }
+    case 'whoHas':
+      return holds.whoHas(args[0], args[1]);
+    case 'keyForFile':
+      return holds.keyForFile(args[0]);
+    case 'fileForKey':
+      return holds.fileForKey(args[0]);
+    case 'interpret': {
+      // args: [[key, entry, previous, snapshot], ...]: a batch, one worker trip.
+      return args.map(([key, entry, previous, snapshot]) =>
+        interpretation(subscribe.interpret({ key, entry, previous: previous ?? MISSING, snapshot })),
+      );
+    }
+    case 'sweep': {
+      const out = subscribe.sweep(args[0], args[1]);
+      return { tag: out.tag, value: out.val };
+    }
+    default:
+      throw new TypeError(`unknown export ${op}`);
+  }
+}
+
+function interpretation(out) {
+  let event;
+  if (out.event) {
+    const { file, revision, kind } = out.event;
+    event =
+      kind.tag === 'announced'
+        ? { file, revision, kind: kind.tag, hold: kind.val }
+        : { file, revision, kind: kind.tag };
+  }
+  return { event, expiryCheckAt: out.expiryCheckAt, dropped: out.dropped };
+}
+
+/** The exception for an export's `error` variant. */
+export function errorFromWit(payload) {
+  const { tag, val } = payload;
+  switch (tag) {
+    case 'held-by-another':
+      return new HeldByAnother(val);
+    case 'invalid-input':
+      return new InvalidInput(val.field, val.reason);
+    case 'cas-exhausted':
+      return new CasExhausted(val);
+    case 'corrupt-entry':
+      return new CorruptEntry(val.key, val.revision, val.reason);
+    case 'store':
+      return new StoreError(val);
+    case 'closed':
+      return new Closed();
+    default:
+      return new GuestError(`unknown error case ${tag}`);
+  }
+}

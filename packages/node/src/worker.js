@@ -1,0 +1,88 @@
+// A component worker: one instance of the component, calls one at a time.
+// Imports reach the store on the main thread through the bridge; a call that
+// traps discards the instance and the next call gets a fresh one.
+import { parentPort, workerData } from 'node:worker_threads';
+import { instantiate } from '../generated/holds.js';
+import { SyncRequester } from './bridge.js';
+import { readShared } from './clock.js';
+import { callExport, importObject, isExportError, kvFailure, removalOperation, unavailable } from './wit.js';
+
+const { modules, io, flag, clock, timeoutMs } = workerData;
+const requester = new SyncRequester(io, flag, timeoutMs);
+const clockCells = clock ? new BigInt64Array(clock) : undefined;
+
+/** Entries the current call's imports learnt (reads and acks), for the replica. */
+let learnt = [];
+
+function ask(body) {
+  try {
+    return requester.request(body);
+  } catch (e) {
+    return { err: unavailable(e.message) };
+  }
+}
+
+const kv = {
+  get(key) {
+    const r = ask({ op: 'get', key });
+    if (r.err) throw kvFailure(r.err);
+    learnt.push([key, r.ok]);
+    return r.ok;
+  },
+  writeIfRevision(key, value, expected, ttlSeconds) {
+    const r = ask({ op: 'write', key, value, expected, ttlSeconds });
+    if (r.err) throw kvFailure(r.err);
+    learnt.push([key, { found: true, value, revision: r.ok, operation: 'put' }]);
+    return r.ok;
+  },
+  deleteIfRevision(key, expected, why) {
+    const r = ask({ op: 'delete', key, expected, why });
+    if (r.err) throw kvFailure(r.err);
+    learnt.push([key, { found: true, value: new Uint8Array(0), revision: r.ok, operation: removalOperation(why) }]);
+    return r.ok;
+  },
+};
+
+function now() {
+  if (clockCells) return readShared(clockCells);
+  const r = requester.request({ op: 'now' });
+  if (r.err) throw new Error(`clock: ${r.err.val}`); // traps the call
+  return r.ok;
+}
+
+function casRetry(key, attempt) {
+  io.postMessage({ id: 0, op: 'casRetry', key, attempt }); // a notification: no answer
+}
+
+const imports = importObject({ kv, now, casRetry });
+let root;
+
+async function fresh() {
+  root = await instantiate((name) => modules[name], imports);
+}
+
+await fresh();
+
+let queue = Promise.resolve();
+parentPort.on('message', (request) => {
+  queue = queue.then(() => handle(request));
+});
+parentPort.postMessage({ ready: true });
+
+async function handle({ id, op, args }) {
+  learnt = [];
+  let reply;
+  try {
+    reply = { id, ok: callExport(root, op, args), learnt };
+  } catch (e) {
+    if (isExportError(e)) {
+      reply = { id, error: e.payload, learnt };
+    } else {
+      reply = { id, trap: `${e?.name ?? 'Error'}: ${e?.message ?? e}` };
+      await fresh().catch((why) => {
+        reply.trap += `; re-instantiating failed too: ${why?.message ?? why}`;
+      });
+    }
+  }
+  parentPort.postMessage(reply);
+}

@@ -1,0 +1,204 @@
+// The JetStream store on a real nats-server: the bucket it creates, the headers
+// it writes, markers it reads, buckets it attaches to, and an unreachable server.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { DiscardPolicy, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Manager, StoreError, Unavailable, WrongRevision } from '../src/index.js';
+import { NatsServer } from './support/nats-server.js';
+
+const F = '/work/a.txt';
+const KEY = '=2Fwork=2Fa.txt';
+const bucket = () => `t_${randomBytes(5).toString('hex')}`;
+const quiet = { log: () => {} };
+let server;
+
+before(async () => {
+  server = await NatsServer.start();
+});
+after(async () => {
+  await server?.dispose();
+});
+
+async function withJsm(url, fn) {
+  const nc = await connect({ servers: url });
+  try {
+    return await fn(await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+const rawMessage = (name, key) =>
+  withJsm(server.url, (jsm) => jsm.direct.getMessage(`KV_${name}`, { last_by_subj: `$KV.${name}.${key}` }));
+
+test('a new bucket is created as the Rust host creates it', async () => {
+  const name = bucket();
+  const m = await Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '90s', ...quiet });
+  try {
+    assert.equal(m.store.expiresEntries, true);
+    const { config: c } = await withJsm(server.url, (jsm) => jsm.streams.info(`KV_${name}`));
+    assert.equal(c.max_msgs_per_subject, 1);
+    assert.equal(c.max_age, 90_000_000_000);
+    assert.equal(c.storage, StorageType.File);
+    assert.equal(c.allow_msg_ttl, true);
+    assert.equal(c.subject_delete_marker_ttl, 90_000_000_000);
+    assert.equal(c.allow_direct && c.allow_rollup_hdrs && c.deny_delete, true);
+    assert.equal(c.discard, DiscardPolicy.New);
+    assert.deepEqual(c.subjects, [`$KV.${name}.>`]);
+  } finally {
+    await m.close();
+  }
+});
+
+test('holds carry their TTL, and a server expiry reads as expire', async () => {
+  const name = bucket();
+  const m = await Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '60s', ...quiet });
+  try {
+    await m.announce(F, 'a', '30s');
+    const held = await rawMessage(name, KEY);
+    assert.equal(held.header.get('Nats-TTL'), '30s');
+    assert.equal(held.header.get('Nats-Expected-Last-Subject-Sequence'), '0');
+    await m.announce('/w/short', 'a', '1s');
+    await new Promise((r) => setTimeout(r, 1600));
+    const key = await m.keyForFile('/w/short');
+    assert.equal((await rawMessage(name, key)).header.get('Nats-Marker-Reason'), 'MaxAge');
+    const entry = await m.store.get(key);
+    assert.deepEqual([entry.found, entry.operation, entry.value.length], [true, 'expire', 0]);
+  } finally {
+    await m.close();
+  }
+});
+
+test('a bucket without per-message TTLs is used as is and swept', async () => {
+  const name = bucket();
+  await withJsm(server.url, (jsm) =>
+    jsm.streams.add({
+      name: `KV_${name}`,
+      subjects: [`$KV.${name}.>`],
+      max_msgs_per_subject: 1,
+      max_age: 120_000_000_000,
+      discard: DiscardPolicy.New,
+      allow_direct: true,
+      allow_rollup_hdrs: true,
+      deny_delete: true,
+      storage: StorageType.File,
+    }),
+  );
+  const m = await Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '60s', ...quiet });
+  try {
+    assert.equal(m.store.expiresEntries, false);
+    const sub = await m.subscribe();
+    const claim = await m.announce(F, 'a', '1s');
+    assert.equal((await rawMessage(name, KEY)).header.has('Nats-TTL'), false);
+    const events = [await sub.next(5000), await sub.next(5000)];
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['announced', 'expired'],
+    );
+    assert.ok(events[1].revision > claim.revision);
+    const marker = await rawMessage(name, KEY);
+    assert.equal(marker.header.get('KV-Operation'), 'DEL');
+    assert.equal(marker.header.get('Holds-Removal'), 'expired');
+  } finally {
+    await m.close();
+  }
+});
+
+test('a hold as long as the bucket max age is accepted', async () => {
+  const m = await Manager.jetstream({ servers: server.url, bucket: bucket(), ttlMax: '60s', ...quiet });
+  try {
+    assert.equal((await m.announce(F, 'a', '60s')).hold.ttl, 60_000_000_000n);
+  } finally {
+    await m.close();
+  }
+});
+
+test('conditional writes are revision gated; 10164 is a wrong revision; 10163 and no-responders are retried', async () => {
+  const m = await Manager.jetstream({ servers: server.url, bucket: bucket(), ttlMax: '60s', ...quiet });
+  const s = m.store;
+  try {
+    const r = await s.writeIfRevision('k', new Uint8Array([1]), 0n, 0);
+    await assert.rejects(s.writeIfRevision('k', new Uint8Array([1]), 0n, 0), WrongRevision);
+    await assert.rejects(s.deleteIfRevision('k', r + 7n, 'released'), WrongRevision);
+    const d = await s.deleteIfRevision('k', r, 'released');
+    assert.deepEqual([(await s.get('k')).revision, (await s.get('k')).operation], [d, 'delete']);
+
+    const real = s.js.publish.bind(s.js);
+    const failures = [
+      Object.assign(new Error('not ready'), { code: 10163 }),
+      Object.assign(new Error('jetstream is not enabled'), { name: 'JetStreamNotEnabled' }),
+    ];
+    s.js.publish = async (...args) => {
+      if (failures.length) throw failures.shift();
+      return real(...args);
+    };
+    assert.equal((await m.announce(F, 'a', '30s')).hold.agentId, 'a');
+    failures.push(Object.assign(new Error('wrong last sequence'), { code: 10164 }));
+    await assert.rejects(s.writeIfRevision('x', new Uint8Array([1]), 0n, 0), WrongRevision);
+  } finally {
+    await m.close();
+  }
+});
+
+test('an unreachable server is a StoreError at once, and the manager recovers', async () => {
+  const own = await NatsServer.start();
+  try {
+    const m = await Manager.jetstream({
+      servers: own.url,
+      bucket: 'outage',
+      ttlMax: '60s',
+      opTimeoutMs: 2000,
+      ...quiet,
+    });
+    try {
+      const claim = await m.announce(F, 'a', '30s');
+      await own.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      for (const call of [() => m.announce(F, 'a', '30s'), () => m.whoHas(F), () => m.release(F, 'a')]) {
+        const started = performance.now();
+        await assert.rejects(call(), StoreError);
+        assert.ok(performance.now() - started < 500, `failed fast (${performance.now() - started} ms)`);
+      }
+      await own.start();
+      const deadline = Date.now() + 15_000;
+      let holder;
+      for (;;) {
+        try {
+          holder = await m.whoHas(F);
+          break;
+        } catch (e) {
+          if (!(e instanceof StoreError) || Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      assert.deepEqual(holder, claim, 'the acknowledged hold survived the restart');
+    } finally {
+      await m.close();
+    }
+  } finally {
+    await own.dispose();
+  }
+});
+
+test('connecting to nothing fails fast', async () => {
+  const started = performance.now();
+  await assert.rejects(
+    Manager.jetstream({ servers: '127.0.0.1:1', bucket: 'x', opTimeoutMs: 1000, ...quiet }),
+    StoreError,
+  );
+  assert.ok(performance.now() - started < 10_000);
+});
+
+test('a closed connection under the manager: store errors, never a trap', async () => {
+  const m = await Manager.jetstream({ servers: server.url, bucket: bucket(), ttlMax: '60s', ...quiet });
+  try {
+    await m.store.close();
+    await assert.rejects(m.store.get('k'), Unavailable);
+    await assert.rejects(m.announce(F, 'a', '30s'), StoreError);
+    assert.equal(await m.keyForFile(F), KEY);
+    assert.equal(m.pool.traps, 0);
+  } finally {
+    await m.close();
+  }
+});
