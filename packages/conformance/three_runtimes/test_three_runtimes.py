@@ -15,9 +15,9 @@ import contextlib
 import uuid
 
 from agents import NodeAgent, PythonAgent, RustAgent
-from support.natsserver import NatsServer
 
 import holds
+from support.natsserver import NatsServer
 
 ROUNDS = 20
 #: A file name that must mean the same key to all three runtimes.
