@@ -205,6 +205,7 @@ export class Hub {
       try {
         meaning = (await this.pool.call('interpret', [[key, entry, previous, replaying]])).value[0];
       } catch (e) {
+        if (this.phase === 'closed') return;
         failed = e instanceof HoldsError ? e : new StoreError(String(e));
         this.log?.(`interpreting a change of ${key} failed: ${failed.message}`);
       }
@@ -269,7 +270,7 @@ export class Hub {
     try {
       outcome = (await this.pool.call('sweep', [key, observed])).value;
     } catch (e) {
-      this.log?.(`sweep of ${key} failed: ${e.message}`);
+      if (this.phase !== 'closed') this.log?.(`sweep of ${key} failed: ${e.message}`);
     }
     // A change since the sweep started rescheduled (or cancelled) the key.
     if (this.phase === 'closed' || this.sweeps.has(key)) return;

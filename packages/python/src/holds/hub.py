@@ -239,6 +239,8 @@ class Hub:
             try:
                 meaning, _ = await in_pool(self.pool, lambda x: x.interpret(key, entry, previous, replaying))
             except HoldsError as e:
+                if self.phase == "closed":
+                    return
                 log.error("interpreting a change of %s failed: %s", key, e)
                 failed = e
             if meaning is not None and meaning.dropped:

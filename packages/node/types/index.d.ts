@@ -1,0 +1,174 @@
+// Types of the holds package's public API. The WIT value types (Hold, Claim,
+// Entry, ...) are jco's, generated from holds:core@0.1.0 into generated/.
+import type { Claim, Hold, Timestamp } from '../generated/interfaces/holds-core-types.js';
+import type { Entry, Operation } from '../generated/interfaces/holds-core-kv.js';
+
+export type { Claim, Entry, Hold, Operation, Timestamp };
+
+/** '30s', '250ms', '1m30s'; a BigInt of nanoseconds; or a number of milliseconds. */
+export type Duration = string | bigint | number;
+
+export interface Clock {
+  /** Now, ns since the Unix epoch (UTC). */
+  now(): bigint;
+}
+
+/** The wall clock (shared with the component workers without a round trip). */
+export class SystemClock implements Clock {
+  now(): bigint;
+}
+/** The wall clock shifted by an adjustable offset; can be frozen. */
+export class OffsetClock implements Clock {
+  constructor(offset?: bigint);
+  now(): bigint;
+  advance(ns: bigint): void;
+  freeze(at: bigint): void;
+  unfreeze(): void;
+}
+/** A clock that stands still at an instant. */
+export class FrozenClock extends OffsetClock {
+  constructor(at: bigint);
+  set(at: bigint): void;
+}
+export function wallNanos(): bigint;
+export function toNanos(value: Duration): bigint;
+
+export type EventKind = 'announced' | 'released' | 'expired';
+/** A change subscribers see; `hold` is set for `announced`. */
+export interface Event {
+  file: string;
+  revision: bigint;
+  kind: EventKind;
+  hold?: Hold;
+}
+export type Release = { released: true; revision: bigint } | { released: false };
+
+export class HoldsError extends Error {}
+export class HeldByAnother extends HoldsError {
+  readonly claim: Claim;
+  readonly holder: string;
+}
+export class InvalidInput extends HoldsError {
+  readonly field: string;
+  readonly reason: string;
+}
+export class CasExhausted extends HoldsError {
+  readonly attempts: number;
+}
+export class CorruptEntry extends HoldsError {
+  readonly key: string;
+  readonly revision: bigint;
+  readonly reason: string;
+}
+export class StoreError extends HoldsError {}
+export class Closed extends HoldsError {}
+export class ConfigError extends HoldsError {}
+export class GuestError extends HoldsError {}
+export class Lagged extends HoldsError {
+  readonly buffer: number;
+}
+
+/** What a store's kv operations throw. */
+export class WrongRevision extends Error {}
+export class Unavailable extends Error {}
+
+/** A store: the component's kv import (sync or async) plus a watch. */
+export interface Store {
+  readonly expiresEntries: boolean;
+  /** ns; 0n: entries never age out. */
+  readonly maxAge: bigint;
+  describe(): string;
+  get(key: string): Entry | Promise<Entry>;
+  writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): bigint | Promise<bigint>;
+  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired'): bigint | Promise<bigint>;
+  put(key: string, value: Uint8Array): bigint | Promise<bigint>;
+  watch(options?: { signal?: AbortSignal }): AsyncIterable<[string, Entry] | symbol>;
+  close(): Promise<void>;
+}
+
+export class MemoryStore implements Store {
+  constructor(options?: { maxAge?: bigint; name?: string });
+  readonly expiresEntries: false;
+  readonly maxAge: bigint;
+  describe(): string;
+  get(key: string): Entry;
+  writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): bigint;
+  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired'): bigint;
+  put(key: string, value: Uint8Array): bigint;
+  /** An unconditional marker, as another client's delete or purge. */
+  remove(key: string, operation?: Operation): bigint;
+  /** Make every kv call fail with `message` (undefined: answer again). */
+  setUnavailable(message: string | undefined): void;
+  watch(options?: { signal?: AbortSignal }): AsyncIterable<[string, Entry] | symbol>;
+  close(): Promise<void>;
+}
+
+export class JetStreamStore implements Store {
+  readonly expiresEntries: boolean;
+  readonly maxAge: bigint;
+  describe(): string;
+  get(key: string): Promise<Entry>;
+  writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): Promise<bigint>;
+  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired'): Promise<bigint>;
+  put(key: string, value: Uint8Array): Promise<bigint>;
+  watch(options?: { signal?: AbortSignal }): AsyncIterable<[string, Entry] | symbol>;
+  close(): Promise<void>;
+}
+
+export class Subscription implements AsyncIterable<Event> {
+  /** The snapshot events not yielded yet (they will not be yielded). */
+  takeSnapshot(): Event[];
+  /** The next event; undefined when the subscription ended cleanly. With
+   * `timeoutMs`, rejects with an Error named 'TimeoutError' when nothing comes. */
+  next(timeoutMs?: number): Promise<Event | undefined>;
+  [Symbol.asyncIterator](): AsyncIterator<Event>;
+  readonly ended: boolean;
+  /** Leave the manager at once; iteration ends after what is queued. */
+  close(): void;
+}
+
+export interface ManagerOptions {
+  /** The longest hold allowed, and a new bucket's max age. Default '5m'. */
+  ttlMax?: Duration;
+  clock?: Clock;
+  /** Keep a replica of the bucket (one round trip per decision). Default true. */
+  replica?: boolean;
+  /** Events a subscriber may fall behind before it gets Lagged. Default 32. */
+  chanBuffer?: number;
+  /** Component workers (instances). Default 2. */
+  instances?: number;
+  /** Bound on each store operation, ms. Default 5000. */
+  opTimeoutMs?: number;
+  /** Where warnings go. Default console.warn. */
+  log?: (line: string) => void;
+}
+
+export interface JetStreamOptions extends ManagerOptions {
+  /** Default '127.0.0.1:4222'. */
+  servers?: string | string[];
+  /** [A-Za-z0-9_-]+. Default 'holds'. */
+  bucket?: string;
+  /** Copies of a bucket this call creates. Default 1. */
+  replicas?: number;
+  /** Passed to @nats-io/transport-node's connect (user, pass, token, tls, ...). */
+  natsOptions?: Record<string, unknown>;
+}
+
+export class Manager {
+  static jetstream(options?: JetStreamOptions): Promise<Manager>;
+  static memory(options?: ManagerOptions): Promise<Manager>;
+  static open(store: Store, options?: ManagerOptions): Promise<Manager>;
+  readonly store: Store;
+  readonly closed: boolean;
+  announce(file: string, agent: string, ttl: Duration, options?: { checkout?: string }): Promise<Claim>;
+  release(file: string, agent: string): Promise<Release>;
+  whoHas(file: string): Promise<Claim | undefined>;
+  list(): Promise<Claim[]>;
+  subscribe(): Promise<Subscription>;
+  keyForFile(file: string): Promise<string>;
+  fileForKey(key: string): Promise<string>;
+  probe(): Promise<void>;
+  setCasRetryObserver(observer: ((key: string, attempt: number) => void) | undefined): void;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
