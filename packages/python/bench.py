@@ -104,8 +104,19 @@ async def memory_calls(n: int) -> dict[str, dict]:
             samples.append((time.perf_counter_ns() - t) / 1000)
 
     pool.submit(direct).result()
-    pool.shutdown()
     out = {"component_call_direct_who_has": summary(samples)}
+    samples = []
+
+    def direct_announce(x):
+        for _ in range(n):
+            observed = store.get("=2Fbench=2Fm")
+            t = time.perf_counter_ns()
+            x.announce("/bench/m", "bench", 30 * 10**9, "", 300 * 10**9, observed)
+            samples.append((time.perf_counter_ns() - t) / 1000)
+
+    pool.submit(direct_announce).result()
+    pool.shutdown()
+    out["component_call_direct_announce_renew"] = summary(samples)
     m = await holds.Manager.open(store, ttl_max="5m", instances=1)
     try:
         out["manager_who_has_memory"] = await timed(n, lambda i: m.who_has("/bench/m"))

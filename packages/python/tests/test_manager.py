@@ -181,3 +181,29 @@ def test_announce_rejects_a_malformed_ttl_as_invalid_input():
 def test_a_bad_bucket_name_is_a_config_error():
     with pytest.raises(holds.ConfigError, match="bucket"):
         run(holds.Manager.jetstream("nats://127.0.0.1:1", bucket="no.dots"))
+
+
+def test_fuel_is_per_export_call_so_big_snapshots_and_lists_work():
+    """A snapshot or a list interprets every hold in one pool job (~12.6 k
+    instructions each): each interpretation gets the whole fuel limit (50 M),
+    not a share of it, so 5000 holds are no trap."""
+
+    async def main():
+        store = MemoryStore()
+        m = await holds.Manager.open(store, ttl_max="60s", instances=1, replica=False)
+        try:
+            await m.announce("/many/0", "a", "30s")
+            value = store.get("=2Fmany=2F0").value
+            for i in range(1, 5000):
+                store.put(f"=2Fmany=2F{i}", value)  # as another client would write them
+            claims = await m.list()
+            watcher = await holds.Manager.open(store, ttl_max="60s", instances=1)
+            try:
+                snapshot = (await watcher.subscribe()).take_snapshot()
+            finally:
+                await watcher.close()
+            return len(claims), len(snapshot)
+        finally:
+            await m.close()
+
+    assert run(main()) == (5000, 5000)

@@ -72,7 +72,7 @@ class _Instance:
         self.store.set_fuel(FUEL)  # instantiation runs the component's start code
         linker = Linker(runtime.engine)
         wit.define_imports(linker, host)
-        self.exports = wit.Exports(linker.instantiate(self.store, runtime.component), self.store)
+        self.exports = wit.Exports(linker.instantiate(self.store, runtime.component), self.store, FUEL)
 
 
 class _CallHost:
@@ -132,7 +132,6 @@ class InstancePool:
                 raise GuestError(f"instantiating the component failed: {e}") from e
         host: _CallHost = local.host
         host.learnt = []
-        instance.store.set_fuel(FUEL)
         try:
             result = call(instance.exports)
         except HoldsError:

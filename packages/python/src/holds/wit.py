@@ -231,9 +231,10 @@ def _observed(entry: Optional[Entry]) -> Optional[Record]:
 class Exports:
     """The exported functions of one instance, in plain Python values."""
 
-    def __init__(self, instance: Any, store: Any):
+    def __init__(self, instance: Any, store: Any, fuel: Optional[int] = None):
         self._instance = instance
         self._store = store
+        self._fuel = fuel
         self._funcs: dict[str, Any] = {}
 
     def _func(self, iface: str, name: str) -> Any:
@@ -250,7 +251,10 @@ class Exports:
         return func
 
     def _call(self, iface: str, name: str, *args: Any) -> Any:
-        return self._func(iface, name)(self._store, *args)
+        func = self._func(iface, name)
+        if self._fuel is not None:
+            self._store.set_fuel(self._fuel)  # the limit is per export call
+        return func(self._store, *args)
 
     def announce(
         self, file: str, agent_id: str, ttl: int, checkout_path: str, ttl_max: int, observed: Optional[Entry]
