@@ -188,9 +188,13 @@ export class Manager {
     const current = [];
     const limit = this.opTimeoutMs * 2;
     const timer = setTimeout(() => abort.abort(), limit);
+    let caughtUp = false;
     try {
       for await (const item of this.store.watch({ signal: abort.signal })) {
-        if (item === CAUGHT_UP) break;
+        if (item === CAUGHT_UP) {
+          caughtUp = true;
+          break;
+        }
         if (item[1].operation === 'put') current.push(item);
       }
     } catch (e) {
@@ -199,7 +203,7 @@ export class Manager {
       clearTimeout(timer);
       abort.abort();
     }
-    if (abort.signal.aborted && !current.caughtUp && this.closed) throw new Closed();
+    if (!caughtUp) throw new StoreError(`listing the bucket took over ${limit} ms`);
     const meanings = await this.guest(
       'interpret',
       current.map(([key, entry]) => [key, entry, undefined, true]),

@@ -152,7 +152,9 @@ test('an unreachable server is a StoreError at once, and the manager recovers', 
       ...quiet,
     });
     try {
+      const sub = await m.subscribe();
       const claim = await m.announce(F, 'a', '30s');
+      assert.equal((await sub.next(5000)).revision, claim.revision);
       await own.stop();
       await new Promise((r) => setTimeout(r, 300));
       for (const call of [() => m.announce(F, 'a', '30s'), () => m.whoHas(F), () => m.release(F, 'a')]) {
@@ -173,6 +175,9 @@ test('an unreachable server is a StoreError at once, and the manager recovers', 
         }
       }
       assert.deepEqual(holder, claim, 'the acknowledged hold survived the restart');
+      const after = await m.announce('/w/after', 'a', '30s');
+      const resumed = await sub.next(10_000);
+      assert.deepEqual([resumed.file, resumed.revision], ['/w/after', after.revision], 'the subscription resumed');
     } finally {
       await m.close();
     }

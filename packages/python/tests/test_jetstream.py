@@ -185,12 +185,17 @@ def test_publishes_that_wrote_nothing_are_retried(nats_url):
 
 
 def test_an_unreachable_server_is_a_store_error_at_once_and_the_manager_recovers():
+    """Calls during the outage fail fast; afterwards the manager answers again,
+    acknowledged holds are there, and a subscription opened before the outage
+    resumes (nats-py would leave its lost consumer dead)."""
     with NatsServer() as server:
 
         async def main():
             m = await holds.Manager.jetstream(server.url, bucket="outage", ttl_max="60s", op_timeout=2.0)
             try:
+                sub = await m.subscribe()
                 claim = await m.announce(F, "a", "30s")
+                assert (await sub.next(5)).revision == claim.revision
                 server.stop()
                 await asyncio.sleep(0.3)
                 timings = []
@@ -214,6 +219,9 @@ def test_an_unreachable_server_is_a_store_error_at_once_and_the_manager_recovers
                         if time.monotonic() > deadline:
                             raise
                         await asyncio.sleep(0.2)
+                after = await m.announce("/w/after", "a", "30s")
+                resumed = await sub.next(10)
+                assert (resumed.file, resumed.revision) == ("/w/after", after.revision)
                 return claim, timings, holder
             finally:
                 await m.close()

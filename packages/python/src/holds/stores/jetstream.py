@@ -37,6 +37,8 @@ HOLDS_REMOVAL = "Holds-Removal"
 HISTORY = 1
 #: Pause between publishes that wrote nothing and may be retried.
 RETRY_BACKOFF = 0.1
+#: An idle watch checks its consumer still exists this often (s).
+WATCH_LIVENESS = 5.0
 
 
 class ServerCodes:
@@ -113,6 +115,8 @@ class JetStreamStore(Store):
         # A direct get may be answered by a lagging follower: read through the
         # leader on a replicated bucket.
         self._direct = bool(config.allow_direct) and not replicated
+        #: One event per running watch, set when the client reconnects.
+        self._reconnected: set[asyncio.Event] = set()
 
     # -- opening ---------------------------------------------------------------
 
@@ -132,6 +136,17 @@ class JetStreamStore(Store):
         # the end); but the first connection must succeed within the timeout:
         # nats-py would otherwise retry it forever too.
         options = {"connect_timeout": op_timeout, "max_reconnect_attempts": -1, **connect_options}
+        holder: list[JetStreamStore] = []
+        user_reconnected = options.get("reconnected_cb")
+
+        async def reconnected() -> None:
+            for store in holder:
+                for event in store._reconnected:
+                    event.set()
+            if user_reconnected is not None:
+                await user_reconnected()
+
+        options["reconnected_cb"] = reconnected
         try:
             nc = await asyncio.wait_for(nats.connect(servers, **options), op_timeout * 2)
         except TimeoutError:
@@ -143,7 +158,9 @@ class JetStreamStore(Store):
         except BaseException:
             await nc.close()
             raise
-        return cls(loop, nc, bucket, info, op_timeout)
+        store = cls(loop, nc, bucket, info, op_timeout)
+        holder.append(store)
+        return store
 
     @staticmethod
     async def _create_or_attach(nc: Any, bucket: str, max_age: int, replicas: int, op_timeout: float) -> Any:
@@ -274,55 +291,106 @@ class JetStreamStore(Store):
             await asyncio.sleep(RETRY_BACKOFF)
 
     async def watch(self) -> AsyncIterator[WatchItem]:
-        """An ordered push consumer over `$KV.<bucket>.>`, last entry per key first."""
+        """An ordered push consumer over `$KV.<bucket>.>`, last entry per key first.
+
+        nats-py does not recreate an ordered consumer the server lost (a
+        restart, the loss of the node serving it), so this watch does: after
+        the client reconnects, or when an idle check finds the consumer gone,
+        it resumes from the last revision it delivered. Changes of a key
+        superseded meanwhile are coalesced into its latest entry (the bucket
+        keeps one per key), as in the Rust host."""
         self._require_connection("cannot watch")
         queue: asyncio.Queue = asyncio.Queue()
+        state = {"caught_up": False, "last": 0}
+        reconnected = asyncio.Event()
+        self._reconnected.add(reconnected)
+        sub = None
+        try:
+            sub = await self._subscribe(queue, state, resume=False)
+            idle_since = time.monotonic()
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), 1.0)
+                except TimeoutError:
+                    item = None
+                if item is not None:
+                    idle_since = time.monotonic()
+                    yield item
+                    continue
+                due = time.monotonic() - idle_since >= WATCH_LIVENESS
+                if not reconnected.is_set() and not (due and self.nc.is_connected):
+                    continue
+                idle_since = time.monotonic()
+                if not reconnected.is_set() and await self._consumer_alive(sub):
+                    continue
+                reconnected.clear()
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+                try:
+                    sub = await self._subscribe(queue, state, resume=True)
+                except Unavailable:
+                    reconnected.set()  # try again at the next idle second
+        finally:
+            self._reconnected.discard(reconnected)
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    async def _consumer_alive(self, sub: Any) -> bool:
+        try:
+            await sub.consumer_info()
+            return True
+        except jserr.NotFoundError:
+            return False
+        except Exception:
+            return True  # unknown (a slow server): check again later
+
+    async def _subscribe(self, queue: asyncio.Queue, state: dict, resume: bool) -> Any:
+        """Start (or resume after `state["last"]`) the watch's ordered consumer."""
         ready = asyncio.get_running_loop().create_future()
-        state = {"caught_up": False}
 
         async def on_message(msg: Any) -> None:
             if not ready.done():
                 await ready
             meta = msg.metadata
-            entry = Entry(
-                True,
-                msg.data or b"",
-                meta.sequence.stream,
-                operation_of(msg.headers),
-                _ns(meta.timestamp),  # type: ignore[arg-type]
-            )
+            seq = meta.sequence.stream
+            if seq <= state["last"]:
+                return  # from a consumer this watch replaced
+            state["last"] = seq
+            entry = Entry(True, msg.data or b"", seq, operation_of(msg.headers), _ns(meta.timestamp))  # type: ignore[arg-type]
             queue.put_nowait((msg.subject[len(self.prefix) :], entry))
             if not state["caught_up"] and meta.num_pending == 0:
                 state["caught_up"] = True
                 queue.put_nowait(CAUGHT_UP)
 
+        if resume:
+            policy = {
+                "config": api.ConsumerConfig(
+                    deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=state["last"] + 1
+                )
+            }
+        else:
+            policy = {"deliver_policy": api.DeliverPolicy.LAST_PER_SUBJECT}
         try:
             sub = await self.js.subscribe(
-                self.prefix + ">",
-                stream=self.stream,
-                cb=on_message,
-                ordered_consumer=True,
-                deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
-                inactive_threshold=300.0,
-            )
+                self.prefix + ">", stream=self.stream, cb=on_message, ordered_consumer=True,
+                inactive_threshold=300.0, **policy,
+            )  # fmt: skip
         except Exception as e:
+            ready.cancel()
             raise Unavailable(f"creating the watch consumer failed: {e}") from None
         try:
-            try:
-                info = await sub.consumer_info()
-            except Exception as e:
-                raise Unavailable(f"starting the watch failed: {e}") from None
-            if info.num_pending == 0 and sub.delivered == 0:
-                state["caught_up"] = True
-                queue.put_nowait(CAUGHT_UP)
-            ready.set_result(True)
-            while True:
-                yield await queue.get()
-        finally:
-            if not ready.done():
-                ready.cancel()
+            info = await sub.consumer_info()
+        except Exception as e:
+            ready.cancel()
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+            raise Unavailable(f"starting the watch failed: {e}") from None
+        if not state["caught_up"] and info.num_pending == 0 and sub.delivered == 0:
+            state["caught_up"] = True
+            queue.put_nowait(CAUGHT_UP)
+        ready.set_result(True)
+        return sub
 
     async def close(self) -> None:
         """Drain and close the connection (on its own loop, whoever awaits this)."""
