@@ -1,27 +1,25 @@
-//! Builds the guest (`../guest`) for `wasm32-unknown-unknown` and turns the core
-//! module into the `holds:core` component, which the library embeds. Tests and the
-//! CLI therefore never shell out to cargo themselves.
+//! Builds the `holds-component` crate for `wasm32-unknown-unknown` and turns the
+//! core module into the `holds:core` component, which the library embeds.
 
-#[path = "build_guest.rs"]
-mod build_guest;
-
+use holds_guest_build::{GuestBuild, workspace_root};
 use std::env;
 use std::path::PathBuf;
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest_dir.parent().unwrap();
+    let root = workspace_root();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    println!("cargo:rerun-if-changed={}", root.join("guest").display());
-    let path = build_guest::GuestBuild {
-        root,
-        package: "holds-guest",
-        artifact: "holds_guest",
+    for dir in ["wit", "guest", "crates/holds-component"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    let paths = GuestBuild {
+        root: &root,
         target: "wasm32-unknown-unknown",
-        features: &[],
+        packages: &["holds-component"],
         target_dir: out_dir.join("guest-target"),
     }
-    .build("holds_core.wasm");
-    println!("cargo:rustc-env=HOLDS_COMPONENT_PATH={}", path.display());
+    .build();
+    println!(
+        "cargo:rustc-env=HOLDS_COMPONENT_PATH={}",
+        paths[0].display()
+    );
 }

@@ -312,7 +312,7 @@ async fn a_changed_guest_diverges_at_the_first_decision_on_the_edge() {
     );
     // ...and caught on the altered build, at the edge decision and not before.
     let edge = Arc::new(
-        Runtime::from_component(&std::fs::read(env!("EDGE_GUEST_COMPONENT")).unwrap()).unwrap(),
+        Runtime::from_component(&std::fs::read(holds_test_programs::EDGE).unwrap()).unwrap(),
     );
     let report = replay_text(&text, edge).await.unwrap();
     let d = report.divergence.expect("the altered guest diverges");
@@ -434,7 +434,7 @@ fn the_cli_exits_0_when_identical_and_5_at_the_first_divergence() {
 /// identically (a reused trapped instance would refuse every later call).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_with_a_trapped_call_replays_identically() {
-    let bytes = std::fs::read(env!("HOSTILE_GUEST_COMPONENT")).unwrap();
+    let bytes = std::fs::read(holds_test_programs::HOSTILE).unwrap();
     let hostile = Arc::new(Runtime::from_component(&bytes).unwrap());
     let out = Shared::default();
     let m = Manager::builder(Config::new("trap", Duration::from_secs(60)))

@@ -42,7 +42,7 @@ fn the_embedded_guest_imports_only_its_own_interfaces() {
 async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
     // SAFETY: the test sets a variable before any thread reads the environment.
     unsafe { std::env::set_var("HOLDS_SANDBOX_SECRET", "must-not-leak") };
-    let probe = runtime(env!("PROBE_GUEST_COMPONENT"));
+    let probe = runtime(holds_test_programs::PROBE);
     assert!(probe.foreign);
     assert!(
         probe
@@ -74,7 +74,7 @@ async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
         Duration::from_secs(60),
     ));
     let backend = || Backend::Store(Arc::new(store.clone()));
-    let hostile = manager(Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))), backend()).await;
+    let hostile = manager(Some(runtime(holds_test_programs::HOSTILE)), backend()).await;
     let good = manager(None, backend()).await;
     for (agent, expect) in [
         ("hostile-loop", "ran out of fuel"),
@@ -115,7 +115,7 @@ async fn a_guest_misusing_its_imports_gets_errors_and_changes_nothing() {
     let kv: Arc<dyn holds::kv::KvStore> = Arc::new(store.clone());
     let victim = kv.put("=2Fvictim", b"{}".to_vec().into()).await.unwrap();
     let hostile = manager(
-        Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))),
+        Some(runtime(holds_test_programs::HOSTILE)),
         Backend::Store(kv.clone()),
     )
     .await;

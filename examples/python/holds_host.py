@@ -2,7 +2,7 @@
 
 It implements the component's imports (`kv`, `clock`, `observer`) in Python, over
 an in-memory revisioned bucket with JetStream KV semantics, and wraps the exports
-(`holds`, `subscribe`, `testing`) in plain Python calls.
+(`holds`, `subscribe`) in plain Python calls.
 
 How wasmtime-py (50.0.1) maps WIT values to Python, as used below:
 
@@ -279,16 +279,6 @@ def _hold_from_wit(r: Record) -> Hold:
     return Hold(*(_field(r, f) for f in ("agent_id", "claimed_at", "expires_at", "checkout_path", "ttl")))
 
 
-def _hold_to_wit(h: Hold) -> Record:
-    return _record(
-        agent_id=h.agent_id,
-        claimed_at=h.claimed_at,
-        expires_at=h.expires_at,
-        checkout_path=h.checkout_path,
-        ttl=h.ttl,
-    )
-
-
 def _claim_from_wit(r: Record) -> Claim:
     return Claim(file=r.file, hold=_hold_from_wit(r.hold), revision=r.revision)
 
@@ -421,11 +411,6 @@ class Holds:
         if out.tag == "err":
             raise _error_from_wit(out.payload)
         return (out.payload.tag, out.payload.payload)
-
-    # -- holds:core/testing ----------------------------------------------------
-
-    def encode_hold(self, hold: Hold) -> bytes:
-        return self._call("testing", "encode-hold", _hold_to_wit(hold))
 
 
 def _observed(entry: Optional[Entry]) -> Optional[Record]:

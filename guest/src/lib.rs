@@ -1,9 +1,9 @@
 //! All hold semantics of `holds`, with no I/O and no clock of its own.
 //!
-//! Built for `wasm32-unknown-unknown`, this crate is the `holds:core` component: the
-//! `component` module binds the logic to the WIT imports and exports. Built natively
-//! it is the same logic as a plain library, which the unit tests and the
-//! sandbox-cost benchmark use. Everything the logic sees arrives through [`Host`].
+//! Everything the logic sees arrives through [`Host`]. On wasm32 the `component`
+//! module binds it to the `holds:core` WIT world; the `holds-component` crate exports
+//! that as the shipped component. Built natively it is the same logic as a plain
+//! library, which the unit tests and the sandbox-cost benchmark use.
 
 pub mod announce;
 pub mod codec;
@@ -18,7 +18,7 @@ pub mod verdict;
 pub mod who_has;
 
 #[cfg(target_arch = "wasm32")]
-mod component;
+pub mod component;
 
 #[cfg(test)]
 mod testing;

@@ -5,27 +5,13 @@ use crate::model::{Claim, CorruptEntry, Entry, Error, Hold, Timestamp};
 
 /// Whether `hold` is expired at `now`. A hold expiring exactly now is still live
 /// (the Go package's rule).
-#[cfg(not(feature = "edge-expired-at-now"))]
 pub fn is_expired(hold: &Hold, now: Timestamp) -> bool {
     hold.expires_at < now
 }
 
-/// The deliberately altered verdict of the `edge-expired-at-now` test build.
-#[cfg(feature = "edge-expired-at-now")]
-pub fn is_expired(hold: &Hold, now: Timestamp) -> bool {
-    hold.expires_at <= now
-}
-
 /// The first instant at which `hold` is expired (see [`is_expired`]).
-#[cfg(not(feature = "edge-expired-at-now"))]
 pub fn expired_from(hold: &Hold) -> Timestamp {
     hold.expires_at.saturating_add(1)
-}
-
-/// The first expired instant of the `edge-expired-at-now` test build.
-#[cfg(feature = "edge-expired-at-now")]
-pub fn expired_from(hold: &Hold) -> Timestamp {
-    hold.expires_at
 }
 
 /// What announce does with a key's latest entry.

@@ -9,12 +9,12 @@ use crate::kv::WatchItem;
 use crate::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv};
 use crate::runtime::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
 use crate::runtime::bindings::exports::holds::core::subscribe::Change;
-use crate::runtime::bindings::holds::core::{kv, types as wit};
+use crate::runtime::bindings::holds::core::kv;
 use crate::runtime::imports::entry_to_wit;
 use crate::runtime::{DEFAULT_MAX_IDLE, Instances, Replica, Runtime};
 use crate::subscription::Subscription;
 use crate::trace::Recorder;
-use crate::types::{Announce, Claim, EventKind, Hold, Release};
+use crate::types::{Announce, Claim, EventKind, Release};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -420,20 +420,6 @@ impl Manager {
             .file_for_key(key)
             .await?
             .map_err(convert::error)
-    }
-
-    /// Test seam, not the supported API: the exact bytes announce stores for `hold`.
-    pub async fn encode_for_test(&self, hold: &Hold) -> Result<Vec<u8>, Error> {
-        self.inner
-            .instances
-            .encode_hold(wit::Hold {
-                agent_id: hold.agent_id.clone(),
-                claimed_at: convert::timestamp(hold.claimed_at),
-                expires_at: convert::timestamp(hold.expires_at),
-                checkout_path: hold.checkout_path.clone(),
-                ttl: convert::nanos(hold.ttl),
-            })
-            .await
     }
 
     /// Test seam, not the supported API: the bucket itself, to stage raw entries

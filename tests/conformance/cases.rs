@@ -197,13 +197,17 @@ pub async fn cas_retry_when_a_raw_write_races_a_renewal(h: Harness) {
     // Another client renews a1's hold between our read and our write.
     let mut raced = first.hold.clone();
     raced.claimed_at += Duration::from_millis(1);
-    let raw = m.encode_for_test(&raced).await.unwrap();
+    let raw = holds_tests::go::value(&raced);
     let racing = Arc::new(RacingWrites {
         inner: h.store().await,
         raw: raw.into(),
         races: AtomicU32::new(1),
     });
-    let m2 = h.manager_on(racing, None).await;
+    // No replica: the decision is on a fresh read, so the raced write is a lost
+    // race (on a replica's hint it would be a re-read, which is no retry).
+    let mut cold = h.config();
+    cold.replica = false;
+    let m2 = h.manager_on_with(racing, cold, None).await;
     let retries = Arc::new(Mutex::new(Vec::new()));
     let seen = retries.clone();
     m2.set_cas_retry_observer_for_test(Some(Arc::new(move |key: &str, attempt| {
@@ -226,7 +230,7 @@ pub async fn cas_retry_when_a_raw_write_races_a_renewal(h: Harness) {
 pub async fn cas_attempts_are_exhausted_after_eight_lost_races(h: Harness) {
     let m = h.manager().await;
     let first = m.announce(F, &hold("a1", 30)).await.unwrap();
-    let raw = m.encode_for_test(&first.hold).await.unwrap();
+    let raw = holds_tests::go::value(&first.hold);
     let racing = Arc::new(RacingWrites {
         inner: h.store().await,
         raw: raw.into(),
@@ -588,16 +592,24 @@ pub async fn go_wire_vectors_and_a_raw_go_value_read_back(h: Harness) {
             ttl: Duration::from_secs(30),
         }
     );
-    // And what we write is Go's exact format.
-    let ours = m.encode_for_test(&claim.hold).await.unwrap();
-    let text = String::from_utf8(ours).unwrap();
-    assert!(
-        text.starts_with(r#"{"agent_id":"go-agent","claimed_at":""#),
-        "{text}"
-    );
-    assert!(
-        text.ends_with(r#"","checkout_path":"/tmp/co","ttl":30000000000}"#),
-        "{text}"
+    // And what announce stores is Go's exact format, byte for byte.
+    let ours = m
+        .announce(
+            "/work/b.txt",
+            &Announce::new("<a&b>", Duration::from_secs(30)).checkout("/tmp/co"),
+        )
+        .await
+        .unwrap();
+    let stored = h
+        .store()
+        .await
+        .get("=2Fwork=2Fb.txt")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(stored.value.to_vec()).unwrap(),
+        String::from_utf8(holds_tests::go::value(&ours.hold)).unwrap()
     );
 }
 
@@ -912,16 +924,13 @@ pub async fn the_replica_keeps_holds_for_the_buckets_max_age_not_this_managers(h
 pub async fn a_key_holds_would_not_write_is_never_read_as_another_files_hold(h: Harness) {
     let m = h.manager().await;
     let mut sub = m.subscribe().await.unwrap();
-    let go_hold = m
-        .encode_for_test(&Hold {
-            agent_id: "go-agent".into(),
-            claimed_at: SystemTime::now(),
-            expires_at: SystemTime::now() + Duration::from_secs(30),
-            checkout_path: "/co/go".into(),
-            ttl: Duration::from_secs(30),
-        })
-        .await
-        .unwrap();
+    let go_hold = holds_tests::go::value(&Hold {
+        agent_id: "go-agent".into(),
+        claimed_at: SystemTime::now(),
+        expires_at: SystemTime::now() + Duration::from_secs(30),
+        checkout_path: "/co/go".into(),
+        ttl: Duration::from_secs(30),
+    });
     let store = h.store().await;
     for key in ["=2Fx=41", "=2fxA", "xA"] {
         store.put(key, go_hold.clone().into()).await.unwrap();

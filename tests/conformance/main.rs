@@ -32,7 +32,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let h = super::Harness::with_component(super::Kind::Memory, env!("FOREIGN_GUEST_COMPONENT")).await;
+                    let h = super::Harness::with_component(super::Kind::Memory, holds_test_programs::FOREIGN).await;
                     super::cases::$case(h).await;
                 }
             )*

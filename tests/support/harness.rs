@@ -180,7 +180,17 @@ impl Harness {
         store: Arc<dyn KvStore>,
         clock: Option<Arc<dyn Clock>>,
     ) -> Manager {
-        let mut builder = self.builder(self.config());
+        self.manager_on_with(store, self.config(), clock).await
+    }
+
+    /// A manager on an arbitrary store with this configuration.
+    pub async fn manager_on_with(
+        &self,
+        store: Arc<dyn KvStore>,
+        config: Config,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Manager {
+        let mut builder = self.builder(config);
         if let Some(clock) = clock {
             builder = builder.clock(clock);
         }

@@ -2,6 +2,7 @@
 
 pub mod checker;
 pub mod cli;
+pub mod go;
 pub mod harness;
 pub mod nats;
 

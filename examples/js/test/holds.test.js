@@ -153,10 +153,13 @@ test('CAS retry: a lost write is retried from a fresh read', async () => {
 });
 
 test('CAS retry: a racing raw write of the same agent\'s hold, then a renewal', async () => {
-  const { kv, observer, holds, testing } = await host();
+  const { kv, observer, holds } = await host();
   kv.interpose('writeIfRevision', (key) => {
-    const raced = { agentId: 'a', claimedAt: T0, expiresAt: T0 + S, checkoutPath: '/elsewhere', ttl: S };
-    kv.put(key, testing.encodeHold(raced));
+    // The same agent's hold as a Go agent writes it (claimed at T0, for 1 s).
+    const raced =
+      '{"agent_id":"a","claimed_at":"2025-11-26T04:21:06.5Z","expires_at":"2025-11-26T04:21:07.5Z",' +
+      '"checkout_path":"/elsewhere","ttl":1000000000}';
+    kv.put(key, new TextEncoder().encode(raced));
   });
   const claim = holds.announce(request(FILE, 'a', S), TTL_MAX, undefined);
   assert.equal(claim.revision, 2n);

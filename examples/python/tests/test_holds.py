@@ -169,8 +169,12 @@ def test_cas_retry_a_lost_write_is_retried_from_a_fresh_read(h):
 
 
 def test_cas_retry_a_racing_raw_write_of_the_same_agents_hold_then_a_renewal(h):
-    raced = Hold("a", T0, T0 + S, "/elsewhere", S)
-    h.kv.interpose("write_if_revision", lambda key: h.kv.put(key, h.holds.encode_hold(raced)))
+    # The same agent's hold as a Go agent writes it (claimed at T0, for 1 s).
+    raced = (
+        b'{"agent_id":"a","claimed_at":"2025-11-26T04:21:06.5Z","expires_at":"2025-11-26T04:21:07.5Z",'
+        b'"checkout_path":"/elsewhere","ttl":1000000000}'
+    )
+    h.kv.interpose("write_if_revision", lambda key: h.kv.put(key, raced))
     claim = h.announce("a")
     assert (claim.revision, claim.hold.checkout_path) == (2, "/co/a")
     assert h.observer.retries == [(KEY, 2)]

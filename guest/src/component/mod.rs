@@ -1,33 +1,38 @@
-//! The component: WIT bindings and the glue between them and the logic.
+//! The logic bound to the WIT world: [`Component`] implements the exports over
+//! [`Imports`]. This crate does not export it: the `holds-component` crate does
+//! (`holds_guest::component::bindings::export!(Component with_types_in holds_guest::component::bindings)`),
+//! and test guests wrap it the same way with their own behaviour.
+
+mod convert;
 
 use crate::model;
+pub use convert::*;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-wit_bindgen::generate!({
-    world: "guest",
-    path: "../wit",
-});
+/// The generated bindings of the `guest` world.
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "guest",
+        path: "../wit",
+        pub_export_macro: true,
+        default_bindings_module: "holds_guest::component::bindings",
+    });
+}
 
-use exports::holds::core::holds::{AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome};
-use exports::holds::core::subscribe::{
+use bindings::exports::holds::core::holds::{AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome};
+use bindings::exports::holds::core::subscribe::{
     Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
 };
-use exports::holds::core::testing::Guest as TestingGuest;
-use holds::core::{clock, kv, observer, types};
+use bindings::holds::core::{clock, kv, observer, types};
 
-#[cfg(feature = "hostile")]
-mod hostile;
-#[cfg(feature = "sandbox-probe")]
-mod probe;
-
-struct Component;
-
-export!(Component);
+/// The holds exports, implemented by the logic.
+pub struct Component;
 
 /// The imports, as the logic's [`crate::Host`].
-struct Imports;
+pub struct Imports;
 
 impl crate::Host for Imports {
     async fn get(&mut self, key: &str) -> Result<model::Entry, model::KvError> {
@@ -67,7 +72,7 @@ impl crate::Host for Imports {
 }
 
 /// Every import answers synchronously, so the logic's futures finish on their first poll.
-fn run<F: Future>(future: F) -> F::Output {
+pub fn run<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
         .as_mut()
@@ -84,8 +89,6 @@ impl HoldsGuest for Component {
         ttl_max: u64,
         observed: Option<kv::Entry>,
     ) -> Result<types::Claim, types::Error> {
-        #[cfg(feature = "hostile")]
-        hostile::misbehave(&request.agent_id);
         let request = model::AnnounceRequest {
             file: request.file,
             agent_id: request.agent_id,
@@ -113,10 +116,7 @@ impl HoldsGuest for Component {
             &agent_id,
             observed.map(entry_from),
         ))
-        .map(|outcome| match outcome {
-            model::ReleaseOutcome::Released(rev) => ReleaseOutcome::Released(rev),
-            model::ReleaseOutcome::NotHeld => ReleaseOutcome::NotHeld,
-        })
+        .map(release_to)
         .map_err(error_to)
     }
 
@@ -138,10 +138,6 @@ impl HoldsGuest for Component {
     }
 
     fn file_for_key(key: String) -> Result<String, types::Error> {
-        #[cfg(feature = "sandbox-probe")]
-        if key == probe::KEY {
-            return Err(types::Error::Store(probe::report()));
-        }
         crate::key::file_for_key(&key).map_err(error_to)
     }
 }
@@ -164,96 +160,7 @@ impl SubscribeGuest for Component {
 
     fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
         run(crate::sweep(&mut Imports, &key, &entry_from(observed)))
-            .map(|outcome| match outcome {
-                model::SweepOutcome::Expired(revision) => SweepOutcome::Expired(revision),
-                model::SweepOutcome::NotDue(at) => SweepOutcome::NotDue(at),
-                model::SweepOutcome::Nothing => SweepOutcome::Nothing,
-            })
+            .map(sweep_to)
             .map_err(error_to)
-    }
-}
-
-impl TestingGuest for Component {
-    fn encode_hold(hold: types::Hold) -> Vec<u8> {
-        crate::codec::encode(&hold_from(hold))
-    }
-}
-
-fn entry_from(e: kv::Entry) -> model::Entry {
-    model::Entry {
-        found: e.found,
-        value: e.value,
-        revision: e.revision,
-        operation: match e.operation {
-            kv::Operation::Put => model::Operation::Put,
-            kv::Operation::Delete => model::Operation::Delete,
-            kv::Operation::Purge => model::Operation::Purge,
-            kv::Operation::Expire => model::Operation::Expire,
-        },
-    }
-}
-
-fn kv_error_from(e: kv::KvError) -> model::KvError {
-    match e {
-        kv::KvError::WrongRevision => model::KvError::WrongRevision,
-        kv::KvError::Unavailable(why) => model::KvError::Unavailable(why),
-    }
-}
-
-fn hold_from(h: types::Hold) -> model::Hold {
-    model::Hold {
-        agent_id: h.agent_id,
-        claimed_at: h.claimed_at,
-        expires_at: h.expires_at,
-        checkout_path: h.checkout_path,
-        ttl: h.ttl,
-    }
-}
-
-fn hold_to(h: model::Hold) -> types::Hold {
-    types::Hold {
-        agent_id: h.agent_id,
-        claimed_at: h.claimed_at,
-        expires_at: h.expires_at,
-        checkout_path: h.checkout_path,
-        ttl: h.ttl,
-    }
-}
-
-fn claim_to(c: model::Claim) -> types::Claim {
-    types::Claim {
-        file: c.file,
-        hold: hold_to(c.hold),
-        revision: c.revision,
-    }
-}
-
-fn event_to(e: model::Event) -> types::Event {
-    types::Event {
-        file: e.file,
-        revision: e.revision,
-        kind: match e.kind {
-            model::ChangeKind::Announced(hold) => types::ChangeKind::Announced(hold_to(hold)),
-            model::ChangeKind::Released => types::ChangeKind::Released,
-            model::ChangeKind::Expired => types::ChangeKind::Expired,
-        },
-    }
-}
-
-fn error_to(e: model::Error) -> types::Error {
-    match e {
-        model::Error::HeldByAnother(c) => types::Error::HeldByAnother(claim_to(c)),
-        model::Error::InvalidInput(i) => types::Error::InvalidInput(types::InvalidInput {
-            field: i.field,
-            reason: i.reason,
-        }),
-        model::Error::CasExhausted(n) => types::Error::CasExhausted(n),
-        model::Error::CorruptEntry(c) => types::Error::CorruptEntry(types::CorruptEntry {
-            key: c.key,
-            revision: c.revision,
-            reason: c.reason,
-        }),
-        model::Error::Store(why) => types::Error::Store(why),
-        model::Error::Closed => types::Error::Closed,
     }
 }

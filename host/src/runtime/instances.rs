@@ -317,12 +317,6 @@ impl Instances {
         self.call(async |this: &Self, i: &mut Instance| Ok(this.invoke(i, call).await?.swept()))
             .await
     }
-
-    pub async fn encode_hold(&self, hold: types::Hold) -> Result<Vec<u8>, Error> {
-        let call = ExportCall::EncodeHold { hold };
-        self.call(async |this: &Self, i: &mut Instance| Ok(this.invoke(i, call).await?.bytes()))
-            .await
-    }
 }
 
 fn describe_trap(e: &wasmtime::Error) -> String {

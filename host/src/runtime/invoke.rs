@@ -6,7 +6,7 @@ use super::bindings::exports::holds::core::holds::ReleaseOutcome;
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::{kv, types};
 use super::imports::GuestState;
-use crate::trace::{ExportCall, TraceBytes};
+use crate::trace::ExportCall;
 use wasmtime::Store;
 
 pub(crate) struct Instance {
@@ -26,7 +26,6 @@ pub(crate) enum ExportResult {
     Text(GuestResult<String>),
     Interpretation(Interpretation),
     Swept(GuestResult<SweepOutcome>),
-    Bytes(Vec<u8>),
 }
 
 const MISMATCH: &str = "invoke returns the result kind of its call";
@@ -68,12 +67,6 @@ impl ExportResult {
             _ => unreachable!("{MISMATCH}"),
         }
     }
-    pub fn bytes(self) -> Vec<u8> {
-        match self {
-            ExportResult::Bytes(r) => r,
-            _ => unreachable!("{MISMATCH}"),
-        }
-    }
 
     /// The result as a trace records it.
     pub fn to_json(&self) -> serde_json::Value {
@@ -84,7 +77,6 @@ impl ExportResult {
             ExportResult::Text(r) => serde_json::to_value(r),
             ExportResult::Interpretation(r) => serde_json::to_value(r),
             ExportResult::Swept(r) => serde_json::to_value(r),
-            ExportResult::Bytes(r) => serde_json::to_value(TraceBytes(r.clone())),
         };
         value.expect("WIT values serialize")
     }
@@ -139,12 +131,6 @@ impl Instance {
             ExportCall::Sweep { key, observed } => ExportResult::Swept(
                 subscribe
                     .call_sweep(&mut *store, key, &observed.clone().into())
-                    .await?,
-            ),
-            ExportCall::EncodeHold { hold } => ExportResult::Bytes(
-                self.guest
-                    .holds_core_testing()
-                    .call_encode_hold(&mut *store, hold)
                     .await?,
             ),
         })

@@ -1,7 +1,7 @@
 //! The trace's records.
 
 use crate::runtime::bindings::exports::holds::core::holds::AnnounceRequest;
-use crate::runtime::bindings::holds::core::{kv, types};
+use crate::runtime::bindings::holds::core::kv;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The `format` of a trace's header.
@@ -178,9 +178,6 @@ pub enum ExportCall {
     Sweep {
         key: String,
         observed: TraceEntry,
-    },
-    EncodeHold {
-        hold: types::Hold,
     },
 }
 

@@ -1,56 +1,64 @@
-//! Building guest components, shared by the build scripts of `host` (the embedded
-//! guest) and `tests` (deliberately altered builds). Included with `#[path]`.
+//! Building guest components from a build script: the `holds` library embeds the
+//! shipped component, `holds-test-programs` builds the test guests. Tests and the
+//! CLI therefore never run cargo themselves.
+//!
+//! All the packages of one target are built by one nested `cargo build` into one
+//! target directory, so their dependencies compile once.
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A guest build: a package of this workspace, built for `target` with `features`,
-/// then (for core-module targets) turned into a component.
+/// Packages of this workspace built for one wasm target.
 pub struct GuestBuild<'a> {
     /// The workspace root.
     pub root: &'a Path,
-    pub package: &'a str,
-    /// The library's file stem (`holds_guest`).
-    pub artifact: &'a str,
+    /// `wasm32-unknown-unknown` (core modules, turned into components here) or
+    /// `wasm32-wasip2` (components already).
     pub target: &'a str,
-    pub features: &'a [&'a str],
-    /// Separate target directory, so variants do not overwrite each other.
+    /// The crates to build (each a `cdylib`).
+    pub packages: &'a [&'a str],
+    /// The nested build's own target directory.
     pub target_dir: PathBuf,
 }
 
 impl GuestBuild<'_> {
-    /// Build and return the component's path (written next to the core module).
-    pub fn build(&self, out_name: &str) -> PathBuf {
+    /// Build every package; returns each one's component path, in order.
+    pub fn build(&self) -> Vec<PathBuf> {
         require_target(self.target);
         let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         cmd.current_dir(self.root)
-            .args([
-                "build",
-                "--release",
-                "--package",
-                self.package,
-                "--target",
-                self.target,
-            ])
+            .args(["build", "--release", "--target", self.target])
             .env("CARGO_TARGET_DIR", &self.target_dir)
             // Debug info only bloats the component and slows its compilation.
             .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
             .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
+            // The nested build is the same whatever runs the outer one (clippy sets a
+            // wrapper; CI lints the guests for their own target instead).
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("RUSTFLAGS");
-        if !self.features.is_empty() {
-            cmd.arg("--features").arg(self.features.join(","));
+            .env_remove("RUSTFLAGS")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("CLIPPY_ARGS");
+        for package in self.packages {
+            cmd.args(["--package", package]);
         }
         let status = cmd.status().expect("failed to run cargo to build a guest");
-        assert!(status.success(), "building the guest failed: {cmd:?}");
+        assert!(status.success(), "building the guests failed: {cmd:?}");
+        self.packages
+            .iter()
+            .map(|package| self.componentize(package))
+            .collect()
+    }
 
+    fn componentize(&self, package: &str) -> PathBuf {
+        let stem = package.replace('-', "_");
         let built = self
             .target_dir
             .join(self.target)
             .join("release")
-            .join(format!("{}.wasm", self.artifact));
+            .join(format!("{stem}.wasm"));
         rerun_on_deps_of(&built);
         let bytes = fs::read(&built).unwrap_or_else(|e| panic!("reading {}: {e}", built.display()));
         // wasm32-wasip2 links a component already; other targets give a core module.
@@ -62,7 +70,9 @@ impl GuestBuild<'_> {
                 .and_then(|encoder| encoder.validate(true).encode())
                 .unwrap_or_else(|e| panic!("turning {} into a component: {e:?}", built.display()))
         };
-        let path = self.target_dir.join(out_name);
+        let path = self
+            .target_dir
+            .join(format!("{stem}.{}.component.wasm", self.target));
         fs::write(&path, component).unwrap();
         path
     }
@@ -79,7 +89,7 @@ pub fn require_target(target: &str) {
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if !sysroot.join("lib/rustlib").join(target).exists() {
         panic!(
-            "\n\nThe guest component needs the {target} target, which is not installed.\n\
+            "\n\nThe guest components need the {target} target, which is not installed.\n\
              Install it with:\n\n    rustup target add {target}\n\n"
         );
     }
@@ -105,4 +115,15 @@ fn rerun_on_deps_of(artifact: &Path) {
             println!("cargo:rerun-if-changed={file}");
         }
     }
+}
+
+/// The workspace root, from a build script inside `crates/<name>/`.
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("run from a build script"));
+    manifest_dir
+        .ancestors()
+        .find(|dir| dir.join("wit").is_dir() && dir.join("Cargo.lock").is_file())
+        .expect("the workspace root (with wit/ and Cargo.lock) above the crate")
+        .to_path_buf()
 }
