@@ -2,7 +2,7 @@
 //! SIGKILL and restarted on the same port and store directory (file storage).
 //!
 //! Checked: no acknowledged hold is lost (the history, including reads made the
-//! moment the server is back, passes the model of `holds_tests::checker`, and
+//! moment the server is back, passes the model of `holds_test_support::checker`, and
 //! each sentinel file shows the last revision acknowledged before the kill);
 //! calls during the outage end within a bound (< 10 s) with `Error::Store` or
 //! `Error::Guest`; every manager answers again within 5 s of the server's return
@@ -14,11 +14,11 @@
 //! `HOLDS_FAULT_SEED`.
 
 use holds::{Announce, Backend, Claim, Config, Error, Manager};
-use holds_tests::checker::{
+use holds_test_support::checker::{
     Call, History, Nanos, Outcome, Rule, WatchLog, WatchRecorder, Workload, check, env_or,
     error_kind, max_acked_revision, now_ns, ns, seed_from_env, stop_all, wait_for_watches,
 };
-use holds_tests::nats::NatsServer;
+use holds_test_support::nats::NatsServer;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

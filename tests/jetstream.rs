@@ -3,8 +3,8 @@
 
 use holds::kv::{JetStreamKv, KvStore, Operation};
 use holds::{Announce, Backend, Config, EventKind, Manager};
-use holds_tests::harness::spec;
-use holds_tests::nats::NatsServer;
+use holds_test_support::harness::spec;
+use holds_test_support::nats::NatsServer;
 use std::time::Duration;
 
 fn config(bucket: &str) -> Config {

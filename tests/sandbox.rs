@@ -69,7 +69,7 @@ async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
-    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec(
+    let store = holds::kv::MemoryKv::new(&holds_test_support::harness::spec(
         "sandbox",
         Duration::from_secs(60),
     ));
@@ -108,7 +108,7 @@ async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_misusing_its_imports_gets_errors_and_changes_nothing() {
-    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec(
+    let store = holds::kv::MemoryKv::new(&holds_test_support::harness::spec(
         "sandbox",
         Duration::from_secs(60),
     ));

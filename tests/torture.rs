@@ -1,7 +1,7 @@
 //! Torture: 32 agents on 8 files with short holds (200 ms to 2 s), random
 //! announce / renew / release / who-has through several managers (processes),
 //! on every backend; the full history and every manager's watch stream are
-//! checked against the model of `holds_tests::checker`.
+//! checked against the model of `holds_test_support::checker`.
 //!
 //! CI runs a few seconds per backend. `scripts/torture` runs it big, e.g.
 //! `HOLDS_TORTURE_SECS=60 HOLDS_TORTURE_AGENTS=32 cargo test --release -p holds-tests --test torture -- --nocapture`.
@@ -16,11 +16,11 @@
 
 use holds::kv::{BucketSpec, KvError, KvStore, MemoryKv, Removal, Watch};
 use holds::{Backend, Config, Manager};
-use holds_tests::checker::{
+use holds_test_support::checker::{
     History, Report, Rule, WatchLog, WatchRecorder, Workload, check, env_or, max_acked_revision,
     seed_from_env, stop_all, wait_for_watches,
 };
-use holds_tests::harness::{Harness, Kind, TTL_MAX};
+use holds_test_support::harness::{Harness, Kind, TTL_MAX};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -221,7 +221,7 @@ mod broken_store {
     use bytes::Bytes;
     use futures::StreamExt;
     use holds::kv::{Entry, WatchItem};
-    use holds_tests::checker::Rng;
+    use holds_test_support::checker::Rng;
     use std::sync::Mutex;
 
     #[derive(Default, Clone, Copy)]
@@ -359,7 +359,7 @@ mod broken_store {
 /// Hand-made histories, each breaking one rule (or none).
 mod checker_unit {
     use holds::{Claim, Error, Event, EventKind, Hold};
-    use holds_tests::checker::{
+    use holds_test_support::checker::{
         Call, Ended, Nanos, Op, Outcome, Report, Rule, Seen, WatchLog, check,
     };
     use std::time::{Duration, SystemTime, UNIX_EPOCH};

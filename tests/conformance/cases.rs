@@ -5,7 +5,7 @@ use crate::staged::{Counting, Delayed, HeldWatch, PausedDeletes, RacingWrites, S
 use holds::clock::{Clock, OffsetClock};
 use holds::kv::KvStore;
 use holds::{Announce, Error, Event, EventKind, Hold, Manager, Release, Subscription};
-use holds_tests::harness::{Harness, TTL_MAX};
+use holds_test_support::harness::{Harness, TTL_MAX};
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -197,7 +197,7 @@ pub async fn cas_retry_when_a_raw_write_races_a_renewal(h: Harness) {
     // Another client renews a1's hold between our read and our write.
     let mut raced = first.hold.clone();
     raced.claimed_at += Duration::from_millis(1);
-    let raw = holds_tests::go::value(&raced);
+    let raw = holds_test_support::go::value(&raced);
     let racing = Arc::new(RacingWrites {
         inner: h.store().await,
         raw: raw.into(),
@@ -230,7 +230,7 @@ pub async fn cas_retry_when_a_raw_write_races_a_renewal(h: Harness) {
 pub async fn cas_attempts_are_exhausted_after_eight_lost_races(h: Harness) {
     let m = h.manager().await;
     let first = m.announce(F, &hold("a1", 30)).await.unwrap();
-    let raw = holds_tests::go::value(&first.hold);
+    let raw = holds_test_support::go::value(&first.hold);
     let racing = Arc::new(RacingWrites {
         inner: h.store().await,
         raw: raw.into(),
@@ -609,7 +609,7 @@ pub async fn go_wire_vectors_and_a_raw_go_value_read_back(h: Harness) {
         .unwrap();
     assert_eq!(
         String::from_utf8(stored.value.to_vec()).unwrap(),
-        String::from_utf8(holds_tests::go::value(&ours.hold)).unwrap()
+        String::from_utf8(holds_test_support::go::value(&ours.hold)).unwrap()
     );
 }
 
@@ -924,7 +924,7 @@ pub async fn the_replica_keeps_holds_for_the_buckets_max_age_not_this_managers(h
 pub async fn a_key_holds_would_not_write_is_never_read_as_another_files_hold(h: Harness) {
     let m = h.manager().await;
     let mut sub = m.subscribe().await.unwrap();
-    let go_hold = holds_tests::go::value(&Hold {
+    let go_hold = holds_test_support::go::value(&Hold {
         agent_id: "go-agent".into(),
         claimed_at: SystemTime::now(),
         expires_at: SystemTime::now() + Duration::from_secs(30),

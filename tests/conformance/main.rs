@@ -4,7 +4,7 @@
 mod cases;
 mod staged;
 
-use holds_tests::harness::{Harness, Kind};
+use holds_test_support::harness::{Harness, Kind};
 
 /// Instantiate each case once per backend; a case missing here is a compile error
 /// in `cases` (unused function), so none is silently skipped.

@@ -1,0 +1,11 @@
+//! One module per subcommand: its options (`Opts`) and `run`.
+
+pub mod announce;
+pub mod bench;
+pub mod component;
+pub mod list;
+pub mod probe;
+pub mod release;
+pub mod replay;
+pub mod watch;
+pub mod who_has;
