@@ -100,7 +100,7 @@ async fn a_jetstream_contention_run_replays_identically_with_no_server() {
         .collect();
     let announces = records
         .iter()
-        .filter(|r| matches!(r.export, trace::ExportCall::Announce { .. }))
+        .filter(|r| matches!(r.export, trace::Export::Announce { .. }))
         .count();
     assert_eq!(announces, 16, "each concurrent announce is its own record");
     // The server is gone: replay answers every import from the trace.

@@ -53,7 +53,7 @@ async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
     );
     let m = manager(Some(probe), Backend::Memory).await;
     let report = match m.file_for_key_for_test("=probe-sandbox").await {
-        Err(Error::Store(report)) => report,
+        Err(Error::Store(report)) => report.to_string(),
         other => panic!("{other:?}"),
     };
     assert!(report.contains("file: denied"), "{report}");
@@ -87,7 +87,7 @@ async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
             .await;
         let took = started.elapsed();
         match result {
-            Err(Error::Guest(why)) => assert!(why.contains(expect), "{agent}: {why}"),
+            Err(Error::Guest(why)) => assert!(why.to_string().contains(expect), "{agent}: {why}"),
             other => panic!("{agent}: expected a guest failure, got {other:?}"),
         }
         assert!(took < Duration::from_secs(5), "{agent} took {took:?}");

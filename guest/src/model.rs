@@ -92,7 +92,6 @@ pub enum Error {
     CasExhausted(u32),
     CorruptEntry(CorruptEntry),
     Store(String),
-    Closed,
 }
 
 impl Error {

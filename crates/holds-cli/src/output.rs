@@ -195,12 +195,15 @@ fn kind(f: &Failure) -> &'static str {
 
 /// One sentence on stderr; with `--json`, also a JSON error object on stdout.
 pub fn failure(f: &Failure, json: bool) {
+    // The error and its chain of causes, each said once: causes usually repeat
+    // what the error above them already says.
     let mut message = f.error.to_string();
-    let mut source = f.error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+    for cause in f.error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
     }
     print_err(format_args!("holds: {message}"));
     if json {

@@ -3,6 +3,7 @@
 use crate::args::{Failure, Global, NatsAuth};
 use async_nats::ConnectErrorKind;
 use holds::{Backend, Config, Manager};
+use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -167,15 +168,30 @@ fn read_nkey_seed(path: &Path) -> Result<String, Failure> {
     }
 }
 
+/// The TLS failure behind a connect error, found by walking its causes (async-nats
+/// reports most handshake failures as I/O errors wrapping rustls' error).
+fn tls_cause(e: &async_nats::ConnectError) -> Option<&rustls::Error> {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(tls) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls);
+        }
+        cause = c.source();
+    }
+    None
+}
+
 /// A connect failure in words that say which option to check.
 fn describe_connect_error(e: &async_nats::ConnectError, auth: &NatsAuth) -> String {
     let text = e.to_string();
-    let lower = text.to_ascii_lowercase();
-    // async-nats reports most handshake failures (an untrusted certificate, the server's alert) as IO.
-    let tls = matches!(e.kind(), ConnectErrorKind::Tls)
-        || ["certificate", "fatal alert", "tls", "handshake"]
-            .iter()
-            .any(|w| lower.contains(w));
+    let tls = tls_cause(e);
     match e.kind() {
         ConnectErrorKind::AuthorizationViolation => format!(
             "authorization failed: the server refused {} ({text})",
@@ -185,22 +201,22 @@ fn describe_connect_error(e: &async_nats::ConnectError, auth: &NatsAuth) -> Stri
             "authentication failed: cannot sign the server's challenge with the given nkey seed or \
              credentials ({text})"
         ),
-        _ if tls => {
-            let why = if lower.contains("invalid peer certificate") {
-                if auth.tlscacert.is_some() {
+        kind if tls.is_some() || kind == ConnectErrorKind::Tls => {
+            let why = match tls {
+                Some(rustls::Error::InvalidCertificate(_)) if auth.tlscacert.is_some() => {
                     "the server's certificate is not signed by the CA given with --tlscacert"
-                } else {
+                }
+                Some(rustls::Error::InvalidCertificate(_)) => {
                     "the server's certificate is not trusted: give its CA with --tlscacert"
                 }
-            } else if lower.contains("fatal alert") {
-                if auth.tlscert.is_some() {
+                Some(rustls::Error::AlertReceived(_)) if auth.tlscert.is_some() => {
                     "the server refused the client certificate given with --tlscert"
-                } else {
+                }
+                Some(rustls::Error::AlertReceived(_)) => {
                     "the server refused the handshake: it may require a client certificate \
                      (--tlscert and --tlskey)"
                 }
-            } else {
-                "the TLS setup failed"
+                _ => "the TLS setup failed",
             };
             format!("TLS failed: {why} ({text})")
         }

@@ -1,11 +1,16 @@
 //! The wall clock the guest imports.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+#[cfg(feature = "test-util")]
+use std::{
+    sync::Arc,
+    sync::atomic::{AtomicI64, Ordering},
+    time::Duration,
+};
 
 /// Wall-clock UTC time, nanoseconds since the Unix epoch.
 pub trait Clock: Send + Sync + 'static {
+    /// Now.
     fn now(&self) -> i64;
 }
 
@@ -15,21 +20,22 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-            Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
-        }
+        crate::convert::ns(SystemTime::now())
     }
 }
 
-/// The system clock plus an adjustable offset: tests move time forward without
-/// sleeping (and simulate clock skew between agents).
+/// Test seam, not the supported API: the system clock plus an adjustable offset,
+/// so tests move time forward without sleeping (and simulate clock skew between
+/// agents).
+#[cfg(feature = "test-util")]
 #[derive(Clone, Debug, Default)]
 pub struct OffsetClock {
     offset_ns: Arc<AtomicI64>,
 }
 
+#[cfg(feature = "test-util")]
 impl OffsetClock {
+    /// A clock that reads the system's, until advanced.
     pub fn new() -> Self {
         Self::default()
     }
@@ -41,6 +47,7 @@ impl OffsetClock {
     }
 }
 
+#[cfg(feature = "test-util")]
 impl Clock for OffsetClock {
     fn now(&self) -> i64 {
         SystemClock

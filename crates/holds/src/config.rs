@@ -27,6 +27,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The defaults for `bucket` with holds of at most `hold_ttl_max`.
+    ///
+    /// ```
+    /// use holds::Config;
+    /// use std::time::Duration;
+    /// let mut config = Config::new("holds", Duration::from_secs(300));
+    /// config.replicas = 3;
+    /// assert!(config.validated().is_ok());
+    /// ```
     pub fn new(bucket: impl Into<String>, hold_ttl_max: Duration) -> Self {
         Config {
             bucket: bucket.into(),

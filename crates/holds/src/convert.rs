@@ -1,9 +1,56 @@
-//! Conversions between the WIT types of the bindings and the public types.
+//! Every mapping between the four shapes of the same data — the WIT bindings, the
+//! public types, the stores' entries and the trace's records — and time.
 
-use crate::error::Error;
-use crate::runtime::bindings::holds::core::types as wit;
-use crate::types::{Claim, Event, EventKind, Hold, system_time};
-use std::time::Duration;
+use crate::error::{Cause, Error};
+use crate::kv::{Entry, KvError, KvErrorKind, Operation, Removal};
+use crate::runtime::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
+use crate::runtime::bindings::exports::holds::core::subscribe::{
+    Change, Interpretation, SweepOutcome,
+};
+use crate::runtime::bindings::holds::core::{kv as wit_kv, types as wit};
+use crate::trace::format::*;
+use crate::types::{Claim, Event, EventKind, Hold, Release};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// ---- time ---------------------------------------------------------------------
+
+/// A `SystemTime` as nanoseconds since the epoch (the WIT `timestamp`), saturating.
+pub(crate) fn ns(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+/// Nanoseconds since the epoch as a `SystemTime`.
+pub(crate) fn system_time(ns: i64) -> SystemTime {
+    let magnitude = Duration::from_nanos(ns.unsigned_abs());
+    if ns >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH.checked_sub(magnitude).unwrap_or(UNIX_EPOCH)
+    }
+}
+
+/// A duration as WIT nanoseconds, saturating.
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A `SystemTime` as RFC 3339 UTC, as the stored value writes it (Go's
+/// `RFC3339Nano`: trailing zeros dropped). Saturates outside 1677..2262, so Go's
+/// zero time prints as the earliest representable instant rather than failing.
+pub fn rfc3339(at: SystemTime) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns(at)))
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .expect("every i64 nanosecond count is an RFC 3339 instant")
+}
+
+// ---- WIT -> public --------------------------------------------------------------
 
 pub(crate) fn hold(h: wit::Hold) -> Hold {
     Hold {
@@ -35,7 +82,16 @@ pub(crate) fn event(e: wit::Event) -> Event {
     }
 }
 
-pub(crate) fn error(e: wit::Error) -> Error {
+pub(crate) fn release(r: ReleaseOutcome) -> Release {
+    match r {
+        ReleaseOutcome::Released(revision) => Release::Released { revision },
+        ReleaseOutcome::NotHeld => Release::NotHeld,
+    }
+}
+
+/// The guest's error as the API's, converted once: a store failure the guest
+/// reports (as text) gets the store's own error, kept by the host, as its cause.
+pub(crate) fn error(e: wit::Error, fault: Option<KvError>) -> Error {
     match e {
         wit::Error::HeldByAnother(c) => Error::HeldByAnother(Box::new(claim(c))),
         wit::Error::InvalidInput(i) => Error::InvalidInput {
@@ -48,20 +104,243 @@ pub(crate) fn error(e: wit::Error) -> Error {
             revision: c.revision,
             reason: c.reason,
         },
-        wit::Error::Store(why) => Error::Store(why),
-        wit::Error::Closed => Error::Closed,
+        wit::Error::Store(why) => Error::Store(match fault {
+            Some(fault) => Cause::new(why).with_source(fault),
+            None => Cause::new(why),
+        }),
     }
 }
 
-/// A duration as WIT nanoseconds, saturating.
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+// ---- public -> WIT ----------------------------------------------------------------
+
+pub(crate) fn announce_request(file: &str, a: &crate::types::Announce) -> AnnounceRequest {
+    AnnounceRequest {
+        file: file.to_string(),
+        agent_id: a.agent_id.clone(),
+        ttl: nanos(a.ttl),
+        checkout_path: a.checkout_path.clone(),
+    }
 }
 
-/// A `SystemTime` as WIT nanoseconds since the epoch, saturating.
-pub(crate) fn timestamp(at: std::time::SystemTime) -> i64 {
-    match at.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+// ---- stores <-> WIT ---------------------------------------------------------------
+
+pub(crate) fn operation_to_wit(op: Operation) -> wit_kv::Operation {
+    match op {
+        Operation::Put => wit_kv::Operation::Put,
+        Operation::Delete => wit_kv::Operation::Delete,
+        Operation::Purge => wit_kv::Operation::Purge,
+        Operation::Expire => wit_kv::Operation::Expire,
     }
+}
+
+/// A key's latest entry as the guest sees it (`found: false` for none).
+pub(crate) fn entry_to_wit(entry: Option<&Entry>) -> wit_kv::Entry {
+    match entry {
+        None => wit_kv::Entry {
+            found: false,
+            value: Vec::new(),
+            revision: 0,
+            operation: wit_kv::Operation::Put,
+        },
+        Some(e) => wit_kv::Entry {
+            found: true,
+            value: e.value.to_vec(),
+            revision: e.revision,
+            operation: operation_to_wit(e.operation),
+        },
+    }
+}
+
+pub(crate) fn removal_from_wit(why: wit_kv::Removal) -> Removal {
+    match why {
+        wit_kv::Removal::Released => Removal::Released,
+        wit_kv::Removal::Expired => Removal::Expired,
+    }
+}
+
+/// The flat error the guest sees.
+pub(crate) fn kv_error_to_wit(e: &KvError) -> wit_kv::KvError {
+    match e.kind() {
+        KvErrorKind::WrongRevision => wit_kv::KvError::WrongRevision,
+        KvErrorKind::Unavailable => wit_kv::KvError::Unavailable(e.to_string()),
+    }
+}
+
+/// The marker a removal leaves.
+pub(crate) fn removal_operation(why: Removal) -> Operation {
+    match why {
+        Removal::Released => Operation::Delete,
+        Removal::Expired => Operation::Expire,
+    }
+}
+
+// ---- stores <-> trace (recorded and replayed imports) -----------------------------
+
+pub(crate) fn kv_error_to_trace(e: &KvError) -> TraceKvError {
+    match e.kind() {
+        KvErrorKind::WrongRevision => TraceKvError::WrongRevision,
+        KvErrorKind::Unavailable => TraceKvError::Unavailable(e.to_string()),
+    }
+}
+
+pub(crate) fn kv_error_from_trace(e: TraceKvError) -> KvError {
+    match e {
+        TraceKvError::WrongRevision => KvError::wrong_revision(),
+        TraceKvError::Unavailable(why) => KvError::unavailable(why),
+    }
+}
+
+pub(crate) fn removal_to_trace(why: Removal) -> TraceRemoval {
+    match why {
+        Removal::Released => TraceRemoval::Released,
+        Removal::Expired => TraceRemoval::Expired,
+    }
+}
+
+// ---- WIT <-> trace (recorded and replayed exports) --------------------------------
+
+fn wit_operation_to_trace(op: wit_kv::Operation) -> TraceOperation {
+    match op {
+        wit_kv::Operation::Put => TraceOperation::Put,
+        wit_kv::Operation::Delete => TraceOperation::Delete,
+        wit_kv::Operation::Purge => TraceOperation::Purge,
+        wit_kv::Operation::Expire => TraceOperation::Expire,
+    }
+}
+
+fn wit_operation_from_trace(op: TraceOperation) -> wit_kv::Operation {
+    match op {
+        TraceOperation::Put => wit_kv::Operation::Put,
+        TraceOperation::Delete => wit_kv::Operation::Delete,
+        TraceOperation::Purge => wit_kv::Operation::Purge,
+        TraceOperation::Expire => wit_kv::Operation::Expire,
+    }
+}
+
+pub(crate) fn wit_entry_to_trace(e: &wit_kv::Entry) -> TraceEntry {
+    TraceEntry {
+        found: e.found,
+        value: TraceBytes(e.value.clone()),
+        revision: e.revision,
+        operation: wit_operation_to_trace(e.operation),
+    }
+}
+
+pub(crate) fn wit_entry_from_trace(e: &TraceEntry) -> wit_kv::Entry {
+    wit_kv::Entry {
+        found: e.found,
+        value: e.value.0.clone(),
+        revision: e.revision,
+        operation: wit_operation_from_trace(e.operation),
+    }
+}
+
+pub(crate) fn request_to_trace(r: &AnnounceRequest) -> TraceAnnounceRequest {
+    TraceAnnounceRequest {
+        file: r.file.clone(),
+        agent_id: r.agent_id.clone(),
+        ttl: r.ttl,
+        checkout_path: r.checkout_path.clone(),
+    }
+}
+
+pub(crate) fn request_from_trace(r: &TraceAnnounceRequest) -> AnnounceRequest {
+    AnnounceRequest {
+        file: r.file.clone(),
+        agent_id: r.agent_id.clone(),
+        ttl: r.ttl,
+        checkout_path: r.checkout_path.clone(),
+    }
+}
+
+pub(crate) fn change_to_trace(c: &Change) -> TraceChange {
+    TraceChange {
+        key: c.key.clone(),
+        entry: wit_entry_to_trace(&c.entry),
+        previous: wit_entry_to_trace(&c.previous),
+        snapshot: c.snapshot,
+    }
+}
+
+pub(crate) fn change_from_trace(c: &TraceChange) -> Change {
+    Change {
+        key: c.key.clone(),
+        entry: wit_entry_from_trace(&c.entry),
+        previous: wit_entry_from_trace(&c.previous),
+        snapshot: c.snapshot,
+    }
+}
+
+fn hold_to_trace(h: &wit::Hold) -> TraceHold {
+    TraceHold {
+        agent_id: h.agent_id.clone(),
+        claimed_at: h.claimed_at,
+        expires_at: h.expires_at,
+        checkout_path: h.checkout_path.clone(),
+        ttl: h.ttl,
+    }
+}
+
+pub(crate) fn claim_to_trace(c: &wit::Claim) -> TraceClaim {
+    TraceClaim {
+        file: c.file.clone(),
+        hold: hold_to_trace(&c.hold),
+        revision: c.revision,
+    }
+}
+
+pub(crate) fn error_to_trace(e: &wit::Error) -> TraceError {
+    match e {
+        wit::Error::HeldByAnother(c) => TraceError::HeldByAnother(claim_to_trace(c)),
+        wit::Error::InvalidInput(i) => TraceError::InvalidInput(TraceInvalidInput {
+            field: i.field.clone(),
+            reason: i.reason.clone(),
+        }),
+        wit::Error::CasExhausted(n) => TraceError::CasExhausted(*n),
+        wit::Error::CorruptEntry(c) => TraceError::CorruptEntry(TraceCorruptEntry {
+            key: c.key.clone(),
+            revision: c.revision,
+            reason: c.reason.clone(),
+        }),
+        wit::Error::Store(why) => TraceError::Store(why.clone()),
+    }
+}
+
+pub(crate) fn release_to_trace(r: &ReleaseOutcome) -> TraceReleaseOutcome {
+    match r {
+        ReleaseOutcome::Released(revision) => TraceReleaseOutcome::Released(*revision),
+        ReleaseOutcome::NotHeld => TraceReleaseOutcome::NotHeld,
+    }
+}
+
+pub(crate) fn interpretation_to_trace(i: &Interpretation) -> TraceInterpretation {
+    TraceInterpretation {
+        event: i.event.as_ref().map(|e| TraceEvent {
+            file: e.file.clone(),
+            revision: e.revision,
+            kind: match &e.kind {
+                wit::ChangeKind::Announced(h) => TraceChangeKind::Announced(hold_to_trace(h)),
+                wit::ChangeKind::Released => TraceChangeKind::Released,
+                wit::ChangeKind::Expired => TraceChangeKind::Expired,
+            },
+        }),
+        expiry_check_at: i.expiry_check_at,
+        dropped: i.dropped.clone(),
+    }
+}
+
+pub(crate) fn sweep_to_trace(s: &SweepOutcome) -> TraceSweepOutcome {
+    match s {
+        SweepOutcome::Expired(revision) => TraceSweepOutcome::Expired(*revision),
+        SweepOutcome::NotDue(at) => TraceSweepOutcome::NotDue(*at),
+        SweepOutcome::Nothing => TraceSweepOutcome::Nothing,
+    }
+}
+
+/// A result as a trace records it.
+pub(crate) fn result_to_trace<T, U>(
+    r: &Result<T, wit::Error>,
+    ok: impl FnOnce(&T) -> U,
+) -> Result<U, TraceError> {
+    r.as_ref().map(ok).map_err(error_to_trace)
 }

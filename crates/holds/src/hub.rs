@@ -13,18 +13,17 @@
 
 use crate::clock::Clock;
 use crate::convert;
-use crate::error::Error;
+use crate::error::{Cause, Error};
 use crate::kv::{Entry, KvStore, Operation, WatchItem};
-use crate::runtime::Instances;
+use crate::runtime::Calls;
 use crate::runtime::bindings::exports::holds::core::subscribe::{
     Change, Interpretation, SweepOutcome,
 };
-use crate::runtime::imports::entry_to_wit;
-use crate::subscription::{EndReason, Subscription};
+use crate::subscription::{EndReason, Subscription, Unsubscribe};
 use crate::types::Event;
 use futures::StreamExt;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -81,7 +80,7 @@ pub(crate) struct HubStats {
 
 pub(crate) struct Hub {
     kv: Arc<dyn KvStore>,
-    instances: Arc<Instances>,
+    calls: Arc<Calls>,
     clock: Arc<dyn Clock>,
     chan_buffer: usize,
     start_timeout: Duration,
@@ -89,31 +88,17 @@ pub(crate) struct Hub {
     phase: watch::Sender<Phase>,
 }
 
-/// Removes a subscriber from the hub when its subscription is dropped.
-pub(crate) struct Unsubscribe {
-    hub: Weak<Hub>,
-    id: u64,
-}
-
-impl Drop for Unsubscribe {
-    fn drop(&mut self) {
-        if let Some(hub) = self.hub.upgrade() {
-            hub.state().subscribers.retain(|s| s.id != self.id);
-        }
-    }
-}
-
 impl Hub {
     pub fn new(
         kv: Arc<dyn KvStore>,
-        instances: Arc<Instances>,
+        calls: Arc<Calls>,
         clock: Arc<dyn Clock>,
         chan_buffer: usize,
         start_timeout: Duration,
     ) -> Arc<Self> {
         Arc::new(Hub {
             kv,
-            instances,
+            calls,
             clock,
             chan_buffer,
             start_timeout,
@@ -152,7 +137,7 @@ impl Hub {
         )
         .await;
         match waited {
-            Err(_) => Err(Error::Store(format!(
+            Err(_) => Err(Error::store(format!(
                 "the watch did not replay the bucket within {:?}",
                 self.start_timeout
             ))),
@@ -195,7 +180,7 @@ impl Hub {
                 Phase::Ready => {}
                 Phase::Closed => return Err(Error::Closed),
                 Phase::Failed(e) => return Err(e.clone()),
-                _ => return Err(Error::Store("the watch restarted; subscribe again".into())),
+                _ => return Err(Error::store("the watch restarted; subscribe again")),
             }
             let id = state.next_subscriber;
             state.next_subscriber += 1;
@@ -204,27 +189,29 @@ impl Hub {
                 tx,
                 end: end.clone(),
             });
+            // Every entry, markers too: what is a current hold is the guest's call.
             let current: Vec<(String, Entry)> = state
                 .replica
                 .iter()
-                .filter(|(_, e)| e.operation == Operation::Put)
                 .map(|(k, e)| (k.clone(), e.clone()))
                 .collect();
             (id, current)
         };
-        let unsubscribe = Unsubscribe {
-            hub: Arc::downgrade(self),
-            id,
-        };
+        let hub = Arc::downgrade(self);
+        let unsubscribe = Unsubscribe::new(move || {
+            if let Some(hub) = hub.upgrade() {
+                hub.state().subscribers.retain(|s| s.id != id);
+            }
+        });
         current.sort_by_key(|(_, e)| e.revision);
         let mut snapshot = Vec::with_capacity(current.len());
         for (key, entry) in current {
             let meaning = self
-                .instances
+                .calls
                 .interpret(Change {
                     key,
-                    entry: entry_to_wit(Some(&entry)),
-                    previous: entry_to_wit(None),
+                    entry: convert::entry_to_wit(Some(&entry)),
+                    previous: convert::entry_to_wit(None),
                     snapshot: true,
                 })
                 .await?;
@@ -308,7 +295,11 @@ impl Hub {
     async fn run(self: Arc<Self>) {
         let mut watch = match self.kv.watch().await {
             Ok(watch) => watch,
-            Err(e) => return self.fail(Error::Store(format!("starting the watch: {e}"))),
+            Err(e) => {
+                return self.fail(Error::Store(
+                    Cause::new("starting the watch").with_source(e),
+                ));
+            }
         };
         let sweeping = !self.kv.expires_entries();
         let mut sweeps = Sweeps::default();
@@ -330,8 +321,8 @@ impl Hub {
                 .map(|at| nanos_until(at, self.clock.now()));
             tokio::select! {
                 item = watch.next() => match item {
-                    None => return self.fail(Error::Store("the watch ended".into())),
-                    Some(Err(e)) => return self.fail(Error::Store(format!("the watch failed: {e}"))),
+                    None => return self.fail(Error::store("the watch ended")),
+                    Some(Err(e)) => return self.fail(Error::Store(Cause::new("the watch failed").with_source(e))),
                     Some(Ok(WatchItem::CaughtUp)) => {
                         ready = true;
                         self.phase.send_replace(Phase::Ready);
@@ -343,9 +334,9 @@ impl Hub {
                 _ = sleep_or_pending(sweep_in) => {
                     let room = CONCURRENT_SWEEPS - in_flight.len();
                     for (key, observed) in sweeps.due(self.clock.now(), room) {
-                        let instances = self.instances.clone();
+                        let calls = self.calls.clone();
                         in_flight.spawn(async move {
-                            let outcome = instances.sweep(&key, entry_to_wit(Some(&observed))).await;
+                            let outcome = calls.sweep(&key, convert::entry_to_wit(Some(&observed))).await;
                             SweepDone { key, observed, outcome }
                         });
                     }
@@ -372,10 +363,7 @@ impl Hub {
         // The guest's meaning feeds sweeps and subscribers only: with neither (a
         // manager nobody watches, on a store that expires entries itself) the
         // replica needs just the entry, and a guest call per change is saved.
-        // Replayed markers are never events nor sweeps.
-        let wanted = |subscribed: bool| {
-            (sweeping || subscribed) && !(replaying && entry.operation != Operation::Put)
-        };
+        let wanted = |subscribed: bool| sweeping || subscribed;
         let mut meaning = Meaning::Skipped;
         if wanted(!self.state().subscribers.is_empty()) {
             meaning = self.interpret(&key, &entry, replaying).await;
@@ -449,11 +437,11 @@ impl Hub {
         let previous = self.previous(key, entry.revision);
         let change = Change {
             key: key.to_string(),
-            entry: entry_to_wit(Some(entry)),
-            previous: entry_to_wit(previous.as_ref()),
+            entry: convert::entry_to_wit(Some(entry)),
+            previous: convert::entry_to_wit(previous.as_ref()),
             snapshot: replaying,
         };
-        match self.instances.interpret(change).await {
+        match self.calls.interpret(change).await {
             Ok(meaning) => {
                 if let Some(why) = &meaning.dropped {
                     tracing::warn!("ignoring a change: {why}");
@@ -490,12 +478,8 @@ impl Hub {
         }
         match done.outcome {
             // The marker reaches the replica and subscribers through the watch.
-            Ok(Ok(SweepOutcome::Expired(_) | SweepOutcome::Nothing)) => {}
-            Ok(Ok(SweepOutcome::NotDue(at))) => sweeps.schedule(&done.key, at, done.observed),
-            Ok(Err(e)) => {
-                tracing::warn!(key = done.key, "sweep failed: {:?}", convert::error(e));
-                sweeps.schedule(&done.key, retry_at(), done.observed);
-            }
+            Ok(SweepOutcome::Expired(_) | SweepOutcome::Nothing) => {}
+            Ok(SweepOutcome::NotDue(at)) => sweeps.schedule(&done.key, at, done.observed),
             Err(e) => {
                 tracing::warn!(key = done.key, "sweep failed: {e}");
                 sweeps.schedule(&done.key, retry_at(), done.observed);
@@ -533,8 +517,7 @@ enum Meaning {
 struct SweepDone {
     key: String,
     observed: Entry,
-    outcome:
-        Result<Result<SweepOutcome, crate::runtime::bindings::holds::core::types::Error>, Error>,
+    outcome: Result<SweepOutcome, Error>,
 }
 
 fn nanos_until(at: i64, now: i64) -> Duration {

@@ -29,6 +29,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod clock;
 pub mod component;
 mod config;
@@ -43,8 +45,9 @@ pub mod trace;
 mod types;
 
 pub use config::{Config, DEFAULT_CHAN_BUFFER};
-pub use error::Error;
+pub use convert::rfc3339;
+pub use error::{Cause, Error};
 pub use manager::{Backend, Manager, ManagerBuilder, RetryObserver, Stats};
 pub use runtime::{Runtime, prefer_one_shot_engine};
 pub use subscription::Subscription;
-pub use types::{Announce, Claim, Event, EventKind, Hold, Release, rfc3339};
+pub use types::{Announce, Claim, Event, EventKind, Hold, Release};

@@ -3,15 +3,12 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::convert;
-use crate::error::Error;
+use crate::error::{Cause, Error};
 use crate::hub::Hub;
-use crate::kv::WatchItem;
-use crate::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv};
-use crate::runtime::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
+use crate::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv, WatchItem};
 use crate::runtime::bindings::exports::holds::core::subscribe::Change;
-use crate::runtime::bindings::holds::core::kv;
-use crate::runtime::imports::entry_to_wit;
-use crate::runtime::{DEFAULT_MAX_IDLE, Instances, Replica, Runtime};
+use crate::runtime::bindings::holds::core::kv as wit_kv;
+use crate::runtime::{Calls, DEFAULT_MAX_IDLE, Replica, Runtime};
 use crate::subscription::Subscription;
 use crate::trace::Recorder;
 use crate::types::{Announce, Claim, EventKind, Release};
@@ -20,7 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Called once per CAS retry with the key and the attempt about to be made.
+/// Called once per CAS retry with the key and the attempt about to be made (never
+/// for a first attempt, never after the final verdict): for logs and metrics.
 pub type RetryObserver = Arc<dyn Fn(&str, u32) + Send + Sync>;
 
 /// Where the bucket lives.
@@ -40,19 +38,31 @@ pub enum Backend {
 ///
 /// Every decision (who may hold what, expiry, what a change means) is made by
 /// the `holds:core` WebAssembly guest; the manager runs it and the store.
+///
+/// ```no_run
+/// use holds::{Announce, Backend, Config, Manager};
+/// use std::time::Duration;
+///
+/// # async fn example() -> Result<(), holds::Error> {
+/// let holds = Manager::open(Config::new("holds", Duration::from_secs(300)), Backend::Memory).await?;
+/// let claim = holds.announce("/repo/src/lib.rs", &Announce::new("agent-1", Duration::from_secs(30))).await?;
+/// assert_eq!(holds.who_has("/repo/src/lib.rs").await?, Some(claim));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Manager {
     inner: Arc<Inner>,
 }
 
-type ReplicaHint = Box<dyn Fn(&str) -> Option<kv::Entry> + Send + Sync>;
+type ReplicaHint = Box<dyn Fn(&str) -> Option<wit_kv::Entry> + Send + Sync>;
 
 struct Inner {
     config: Config,
     /// The hub's replica entry for a key, as the WIT entry the guest observes.
     replica_hint: ReplicaHint,
     kv: Arc<dyn KvStore>,
-    instances: Arc<Instances>,
+    calls: Arc<Calls>,
     hub: Arc<Hub>,
     closed: AtomicBool,
 }
@@ -78,12 +88,28 @@ pub struct Stats {
 }
 
 /// Options beyond [`Config`], for tests and embedders.
+///
+/// ```no_run
+/// use holds::{Backend, Config, Manager};
+/// use std::time::Duration;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let trace = std::fs::File::create("holds.trace.jsonl")?;
+/// let holds = Manager::builder(Config::new("holds", Duration::from_secs(300)))
+///     .record(trace)
+///     .cas_retry_observer(std::sync::Arc::new(|key: &str, attempt| eprintln!("retry {attempt} on {key}")))
+///     .open(Backend::Memory)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct ManagerBuilder {
     config: Config,
     clock: Arc<dyn Clock>,
     runtime: Option<Arc<Runtime>>,
     record: Option<Box<dyn std::io::Write + Send>>,
     max_idle: usize,
+    retry_observer: Option<RetryObserver>,
 }
 
 impl ManagerBuilder {
@@ -115,6 +141,12 @@ impl ManagerBuilder {
         self
     }
 
+    /// Call `observer` once per CAS retry (see [`RetryObserver`]).
+    pub fn cas_retry_observer(mut self, observer: RetryObserver) -> Self {
+        self.retry_observer = Some(observer);
+        self
+    }
+
     /// Validate the configuration, open (or create) the bucket, and load the guest.
     pub async fn open(self, backend: Backend) -> Result<Manager, Error> {
         let config = self.config.validated()?;
@@ -124,18 +156,13 @@ impl ManagerBuilder {
             replicas: config.replicas,
             op_timeout: config.op_timeout,
         };
+        let opened = |e: crate::kv::KvError| Error::Store(Cause::new(e.to_string()).with_source(e));
         let kv: Arc<dyn KvStore> = match backend {
             Backend::Memory => Arc::new(MemoryKv::new(&spec)),
-            Backend::JetStream(client) => Arc::new(
-                JetStreamKv::open(client, &spec)
-                    .await
-                    .map_err(|e| Error::Store(e.to_string()))?,
-            ),
-            Backend::Sqlite(path) => Arc::new(
-                SqliteKv::open(&path, &spec)
-                    .await
-                    .map_err(|e| Error::Store(e.to_string()))?,
-            ),
+            Backend::JetStream(client) => {
+                Arc::new(JetStreamKv::open(client, &spec).await.map_err(opened)?)
+            }
+            Backend::Sqlite(path) => Arc::new(SqliteKv::open(&path, &spec).await.map_err(opened)?),
             Backend::Store(kv) => kv,
         };
         // The store would delete a hold at the bucket's max age, before the hold
@@ -153,15 +180,14 @@ impl ManagerBuilder {
             None => Runtime::embedded()?,
         };
         let recorder = match self.record {
-            Some(out) => Some(Arc::new(
-                Recorder::new(out, &runtime.digest)
-                    .map_err(|e| Error::Store(format!("starting the trace: {e}")))?,
-            )),
+            Some(out) => Some(Arc::new(Recorder::new(out, &runtime.digest).map_err(
+                |e| Error::Store(Cause::new(format!("starting the trace: {e}")).with_source(e)),
+            )?)),
             None => None,
         };
         // Eight attempts of a read and a write each, plus slack.
         let call_timeout = config.op_timeout * 17 + Duration::from_secs(1);
-        let instances = Arc::new(Instances::new(
+        let calls = Arc::new(Calls::new(
             runtime,
             kv.clone(),
             self.clock.clone(),
@@ -169,16 +195,17 @@ impl ManagerBuilder {
             self.max_idle,
             call_timeout,
         ));
+        calls.set_retry_observer(self.retry_observer);
         let hub = Hub::new(
             kv.clone(),
-            instances.clone(),
+            calls.clone(),
             self.clock,
             config.chan_buffer,
             config.op_timeout * 2,
         );
         if config.replica {
             let weak = Arc::downgrade(&hub);
-            instances.set_seen_sink(Arc::new(move |seen| {
+            calls.set_seen_sink(Arc::new(move |seen| {
                 if let Some(hub) = weak.upgrade() {
                     hub.observe_own(seen);
                 }
@@ -191,14 +218,14 @@ impl ManagerBuilder {
         let replica_hint: ReplicaHint = Box::new(move |key| {
             replica
                 .replica_entry(key)
-                .map(|entry| entry_to_wit(entry.as_ref()))
+                .map(|entry| convert::entry_to_wit(entry.as_ref()))
         });
         Ok(Manager {
             inner: Arc::new(Inner {
                 config,
                 replica_hint,
                 kv,
-                instances,
+                calls,
                 hub,
                 closed: AtomicBool::new(false),
             }),
@@ -208,10 +235,22 @@ impl ManagerBuilder {
 
 impl Manager {
     /// Open a manager with the system clock and the embedded guest.
+    ///
+    /// ```no_run
+    /// use holds::{Backend, Config, Manager};
+    /// use std::time::Duration;
+    ///
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let holds = Manager::open(Config::new("holds", Duration::from_secs(300)), Backend::JetStream(client)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(config: Config, backend: Backend) -> Result<Manager, Error> {
         Self::builder(config).open(backend).await
     }
 
+    /// A builder for options beyond the configuration ([`ManagerBuilder`]).
     pub fn builder(config: Config) -> ManagerBuilder {
         ManagerBuilder {
             config,
@@ -219,6 +258,7 @@ impl Manager {
             runtime: None,
             record: None,
             max_idle: DEFAULT_MAX_IDLE,
+            retry_observer: None,
         }
     }
 
@@ -253,80 +293,107 @@ impl Manager {
     ///
     /// Vacant -> created; held by the same agent -> renewed; held by another agent
     /// whose hold expired -> taken over; otherwise [`Error::HeldByAnother`].
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::{Announce, Error};
+    /// use std::time::Duration;
+    /// match holds.announce("/repo/src/lib.rs", &Announce::new("agent-1", Duration::from_secs(30))).await {
+    ///     Ok(claim) => println!("mine until {:?}, token {}", claim.hold.expires_at, claim.revision),
+    ///     Err(Error::HeldByAnother(holder)) => println!("{} holds it", holder.hold.agent_id),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn announce(&self, file: &str, announce: &Announce) -> Result<Claim, Error> {
         self.check_open()?;
-        let request = AnnounceRequest {
-            file: file.to_string(),
-            agent_id: announce.agent_id.clone(),
-            ttl: convert::nanos(announce.ttl),
-            checkout_path: announce.checkout_path.clone(),
-        };
-        let ttl_max = convert::nanos(self.inner.config.hold_ttl_max);
         self.inner
-            .instances
-            .announce(request, ttl_max, self.hint())
-            .await?
-            .map(convert::claim)
-            .map_err(convert::error)
+            .calls
+            .announce(file, announce, self.inner.config.hold_ttl_max, self.hint())
+            .await
     }
 
     /// Remove `agent_id`'s live hold on `file`. Missing, expired or foreign holds
     /// are left alone ([`Release::NotHeld`]). The removal is gated on the revision
     /// that was judged, so a take-over racing it survives.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// if let holds::Release::Released { revision } = holds.release("/repo/src/lib.rs", "agent-1").await? {
+    ///     println!("released at revision {revision}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn release(&self, file: &str, agent_id: &str) -> Result<Release, Error> {
         self.check_open()?;
-        let outcome = self
-            .inner
-            .instances
-            .release(file, agent_id, self.hint())
-            .await?
-            .map_err(convert::error)?;
-        Ok(match outcome {
-            ReleaseOutcome::Released(revision) => Release::Released { revision },
-            ReleaseOutcome::NotHeld => Release::NotHeld,
-        })
+        self.inner.calls.release(file, agent_id, self.hint()).await
     }
 
     /// The live hold on `file`, read fresh from the store.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// match holds.who_has("/repo/src/lib.rs").await? {
+    ///     Some(claim) => println!("{} until {:?}", claim.hold.agent_id, claim.hold.expires_at),
+    ///     None => println!("nobody"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn who_has(&self, file: &str) -> Result<Option<Claim>, Error> {
         self.check_open()?;
-        Ok(self
-            .inner
-            .instances
-            .who_has(file, None)
-            .await?
-            .map_err(convert::error)?
-            .map(convert::claim))
+        self.inner.calls.who_has(file, None).await
     }
 
     /// The live hold on `file` as this manager's replica knows it, without a
     /// round trip: stale by at most the watch's lag (plus anything this manager
     /// has not seen). For callers that gate actions at editor speed; falls back to
     /// a fresh read while the replica is warming up or turned off.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// let holder = holds.who_has_cached("/repo/src/lib.rs").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn who_has_cached(&self, file: &str) -> Result<Option<Claim>, Error> {
         self.check_open()?;
-        Ok(self
-            .inner
-            .instances
-            .who_has(file, self.hint())
-            .await?
-            .map_err(convert::error)?
-            .map(convert::claim))
+        self.inner.calls.who_has(file, self.hint()).await
     }
 
     /// What this manager holds in memory, for diagnostics and metrics.
+    ///
+    /// ```no_run
+    /// # fn example(holds: holds::Manager) {
+    /// let stats = holds.stats();
+    /// println!("{} keys, {} bytes, {} subscribers", stats.replica_keys, stats.replica_bytes, stats.subscribers);
+    /// # }
+    /// ```
     pub fn stats(&self) -> Stats {
         let hub = self.inner.hub.stats();
         Stats {
             replica_keys: hub.replica_keys,
             replica_bytes: hub.replica_bytes,
             subscribers: hub.subscribers,
-            idle_instances: self.inner.instances.idle(),
+            idle_instances: self.inner.calls.idle(),
         }
     }
 
     /// Current holds as `Announced` events, then live changes.
     /// See [`Subscription`] for how it ends.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// let mut events = holds.subscribe().await?;
+    /// while let Some(event) = events.next().await {
+    ///     let event = event?;
+    ///     println!("{:?} {} (revision {})", event.kind, event.file, event.revision);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn subscribe(&self) -> Result<Subscription, Error> {
         self.check_open()?;
         self.inner.hub.subscribe().await
@@ -335,32 +402,43 @@ impl Manager {
     /// Every live hold, oldest revision first, read fresh from the store (a
     /// replay of the bucket, not the replica, so it includes this manager's
     /// latest writes).
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// for claim in holds.list().await? {
+    ///     println!("{} held by {}", claim.file, claim.hold.agent_id);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn list(&self) -> Result<Vec<Claim>, Error> {
         self.check_open()?;
-        let store = |e: crate::kv::KvError| Error::Store(format!("listing the bucket: {e}"));
+        let store = |e: crate::kv::KvError| {
+            Error::Store(Cause::new(format!("listing the bucket: {e}")).with_source(e))
+        };
         let mut watch = self.inner.kv.watch().await.map_err(store)?;
         let mut current = Vec::new();
         let deadline = self.inner.config.op_timeout * 2;
         loop {
             let item = tokio::time::timeout(deadline, watch.next())
                 .await
-                .map_err(|_| Error::Store(format!("listing the bucket took over {deadline:?}")))?;
+                .map_err(|_| Error::store(format!("listing the bucket took over {deadline:?}")))?;
             match item {
                 Some(Ok(WatchItem::Entry { key, entry })) => current.push((key, entry)),
                 Some(Ok(WatchItem::CaughtUp)) => break,
                 Some(Err(e)) => return Err(store(e)),
-                None => return Err(Error::Store("the bucket's replay ended early".into())),
+                None => return Err(Error::store("the bucket's replay ended early")),
             }
         }
         let mut claims = Vec::new();
         for (key, entry) in current {
             let meaning = self
                 .inner
-                .instances
+                .calls
                 .interpret(Change {
                     key,
-                    entry: entry_to_wit(Some(&entry)),
-                    previous: entry_to_wit(None),
+                    entry: convert::entry_to_wit(Some(&entry)),
+                    previous: convert::entry_to_wit(None),
                     snapshot: true,
                 })
                 .await?;
@@ -380,18 +458,35 @@ impl Manager {
 
     /// Check the bucket answers: a read of the never-written `_probe` key, bounded
     /// by the operation timeout.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) {
+    /// if let Err(e) = holds.probe().await {
+    ///     eprintln!("the store is not reachable: {e}");
+    /// }
+    /// # }
+    /// ```
     pub async fn probe(&self) -> Result<(), Error> {
         self.check_open()?;
         let timeout = self.inner.config.op_timeout;
         match tokio::time::timeout(timeout, self.inner.kv.get("_probe")).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(Error::Store(format!("probe failed: {e}"))),
-            Err(_) => Err(Error::Store(format!("probe timed out after {timeout:?}"))),
+            Ok(Err(e)) => Err(Error::Store(
+                Cause::new(format!("probe failed: {e}")).with_source(e),
+            )),
+            Err(_) => Err(Error::store(format!("probe timed out after {timeout:?}"))),
         }
     }
 
     /// Close the manager: every subscription ends and every later call returns
     /// [`Error::Closed`]. Idempotent.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) {
+    /// holds.close().await;
+    /// assert_eq!(holds.probe().await, Err(holds::Error::Closed));
+    /// # }
+    /// ```
     pub async fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.hub.close();
@@ -399,39 +494,40 @@ impl Manager {
 
     /// `file` as holds keys it: absolute, cleaned (`.`, `..`, `//`), as the guest
     /// judges it (for messages naming the file a call acted on).
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// assert_eq!(holds.canonical_path("/repo//src/./lib.rs").await?, "/repo/src/lib.rs");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn canonical_path(&self, file: &str) -> Result<String, Error> {
-        let key = self.key_for_test(file).await?;
-        self.file_for_key_for_test(&key).await
+        let key = self.inner.calls.key_for_file(file).await?;
+        self.inner.calls.file_for_key(&key).await
     }
+}
 
-    /// Test seam, not the supported API: the store key of `file`.
+/// Test seams: not the supported API.
+#[cfg(feature = "test-util")]
+impl Manager {
+    /// The store key of `file`.
     pub async fn key_for_test(&self, file: &str) -> Result<String, Error> {
-        self.inner
-            .instances
-            .key_for_file(file)
-            .await?
-            .map_err(convert::error)
+        self.inner.calls.key_for_file(file).await
     }
 
-    /// Test seam, not the supported API: the file a key names.
+    /// The file a key names.
     pub async fn file_for_key_for_test(&self, key: &str) -> Result<String, Error> {
-        self.inner
-            .instances
-            .file_for_key(key)
-            .await?
-            .map_err(convert::error)
+        self.inner.calls.file_for_key(key).await
     }
 
-    /// Test seam, not the supported API: the bucket itself, to stage raw entries
-    /// and CAS conflicts.
+    /// The bucket itself, to stage raw entries and CAS conflicts.
     pub fn kv_for_test(&self) -> Arc<dyn KvStore> {
         self.inner.kv.clone()
     }
 
-    /// Test seam, not the supported API: `observer(key, attempt)` runs once per
-    /// CAS retry (never for a first attempt, never after the final verdict).
-    /// `None` removes it.
+    /// `observer(key, attempt)` runs once per CAS retry (never for a first
+    /// attempt, never after the final verdict). `None` removes it.
     pub fn set_cas_retry_observer_for_test(&self, observer: Option<RetryObserver>) {
-        self.inner.instances.set_retry_observer(observer);
+        self.inner.calls.set_retry_observer(observer);
     }
 }

@@ -1,7 +1,6 @@
 //! A subscriber's view of hold changes.
 
 use crate::error::Error;
-use crate::hub::Unsubscribe;
 use crate::types::Event;
 use futures::Stream;
 use std::pin::Pin;
@@ -11,6 +10,23 @@ use tokio::sync::mpsc;
 
 /// Why a subscription ended, set by the hub before it drops the sender.
 pub(crate) type EndReason = Arc<Mutex<Option<Error>>>;
+
+/// Runs when its subscription is dropped (the hub removes the subscriber).
+pub(crate) struct Unsubscribe(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Unsubscribe {
+    pub fn new(f: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Unsubscribe(Some(Box::new(f)))
+    }
+}
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
 
 /// The current holds (as `Announced` events), then live changes in order.
 ///

@@ -70,7 +70,6 @@ pub fn error_to(e: model::Error) -> types::Error {
             reason: c.reason,
         }),
         model::Error::Store(why) => types::Error::Store(why),
-        model::Error::Closed => types::Error::Closed,
     }
 }
 

@@ -46,9 +46,9 @@ fn entry(found: Option<kv::Entry>) -> guest::Entry {
 }
 
 fn error(e: kv::KvError) -> guest::KvError {
-    match e {
-        kv::KvError::WrongRevision => guest::KvError::WrongRevision,
-        kv::KvError::Unavailable(why) => guest::KvError::Unavailable(why),
+    match e.kind() {
+        kv::KvErrorKind::WrongRevision => guest::KvError::WrongRevision,
+        kv::KvErrorKind::Unavailable => guest::KvError::Unavailable(e.to_string()),
     }
 }
 

@@ -70,9 +70,7 @@ impl JetStreamKv {
         let ttl_capable = server_supports_ttl(&info.version);
         let mut context = jetstream::new(client);
         context.set_timeout(spec.op_timeout);
-        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
-            KvError::Unavailable(format!("{what} bucket {}: {e}", spec.name))
-        };
+        let unavailable = |what: &str| KvError::unavailable(format!("{what} bucket {}", spec.name));
 
         let store = match context.get_key_value(&spec.name).await {
             Ok(store) => store,
@@ -92,10 +90,10 @@ impl JetStreamKv {
                     Err(create) => context
                         .get_key_value(&spec.name)
                         .await
-                        .map_err(|_| unavailable("creating", &create))?,
+                        .map_err(|_| unavailable("creating").with_source(create))?,
                 }
             }
-            Err(e) => return Err(unavailable("opening", &e)),
+            Err(e) => return Err(unavailable("opening").with_source(e)),
         };
         // `get_key_value` / `create_key_value` already fetched the stream's info.
         let stream = store.stream.clone();
@@ -138,7 +136,7 @@ impl JetStreamKv {
         // failed would then replace its acknowledged hold. Refuse instead.
         let state = self.context.client().connection_state();
         if state != async_nats::connection::State::Connected {
-            return Err(KvError::Unavailable(format!(
+            return Err(KvError::unavailable(format!(
                 "not connected to {} ({state}); nothing was written",
                 self.server
             )));
@@ -157,16 +155,16 @@ impl JetStreamKv {
                 Ok(ack) => ack.await,
                 Err(e) => Err(e),
             };
-            match acked.map_err(|e| classify(&e)) {
+            match acked.map_err(classify) {
                 Ok(ack) => break ack,
                 Err(Failure::NotTaken(_))
                     if tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up =>
                 {
                     tokio::time::sleep(NO_STREAM_BACKOFF).await;
                 }
-                Err(Failure::Conflict) => return Err(KvError::WrongRevision),
-                Err(Failure::NotTaken(why) | Failure::Failed(why)) => {
-                    return Err(KvError::Unavailable(why));
+                Err(Failure::Conflict) => return Err(KvError::wrong_revision()),
+                Err(Failure::NotTaken(e) | Failure::Failed(e)) => {
+                    return Err(KvError::unavailable("publish failed").with_source(e));
                 }
             }
         };
@@ -184,7 +182,7 @@ impl JetStreamKv {
         {
             Ok(message) => Ok(Some(entry_of(message))),
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
-            Err(e) => Err(KvError::Unavailable(format!("get failed: {e}"))),
+            Err(e) => Err(KvError::unavailable("get failed").with_source(e)),
         }
     }
 }
@@ -209,31 +207,31 @@ mod code {
     pub const LAST_SUBJECT_SEQUENCE_NOT_READY: u64 = 10163;
 }
 
+type PublishError = jetstream::context::PublishError;
+
 /// What a failed publish means.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum Failure {
     /// The revision did not match; nothing changed.
     Conflict,
     /// No stream took it, or it was refused before anything was written: safe to
     /// publish again.
-    NotTaken(String),
+    NotTaken(PublishError),
     /// Anything else: the write may or may not have landed.
-    Failed(String),
+    Failed(PublishError),
 }
 
-fn classify(e: &jetstream::context::PublishError) -> Failure {
+fn classify(e: PublishError) -> Failure {
     use jetstream::context::PublishErrorKind;
-    let code = std::error::Error::source(e)
+    let code = std::error::Error::source(&e)
         .and_then(|s| s.downcast_ref::<jetstream::Error>())
         .map(|s| s.error_code().0);
     match (e.kind(), code) {
         (PublishErrorKind::WrongLastSequence, _) => Failure::Conflict,
         (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::Conflict,
         (PublishErrorKind::StreamNotFound, _)
-        | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => {
-            Failure::NotTaken(format!("publish failed: {e}"))
-        }
-        _ => Failure::Failed(format!("publish failed: {e}")),
+        | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => Failure::NotTaken(e),
+        _ => Failure::Failed(e),
     }
 }
 
@@ -303,7 +301,7 @@ impl KvStore for JetStreamKv {
         {
             Ok(message) => Ok(Some(entry_of(message))),
             Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(KvError::Unavailable(format!("get failed: {e}"))),
+            Err(e) => Err(KvError::unavailable("get failed").with_source(e)),
         }
     }
 
@@ -343,6 +341,7 @@ impl KvStore for JetStreamKv {
         self.publish(key, headers, Bytes::new()).await
     }
 
+    #[cfg(feature = "test-util")]
     async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         self.publish(key, HeaderMap::new(), value).await
     }
@@ -360,23 +359,23 @@ impl KvStore for JetStreamKv {
             })
             .await
             .map_err(|e| {
-                KvError::Unavailable(format!("creating the watch consumer failed: {e}"))
+                KvError::unavailable("creating the watch consumer failed").with_source(e)
             })?;
         let empty = consumer.cached_info().num_pending == 0;
         let messages = consumer
             .messages()
             .await
-            .map_err(|e| KvError::Unavailable(format!("starting the watch failed: {e}")))?;
+            .map_err(|e| KvError::unavailable("starting the watch failed").with_source(e))?;
         let prefix = self.prefix.clone();
         let mut caught_up = empty;
         let live = messages.flat_map(move |message| {
             let mut items = Vec::with_capacity(2);
             match message {
-                Err(e) => items.push(Err(KvError::Unavailable(format!("watch failed: {e}")))),
+                Err(e) => items.push(Err(KvError::unavailable("watch failed").with_source(e))),
                 Ok(message) => match message.info() {
-                    Err(e) => items.push(Err(KvError::Unavailable(format!(
-                        "watch message without metadata: {e}"
-                    )))),
+                    Err(e) => items
+                        .push(Err(KvError::unavailable("watch message without metadata")
+                            .with_boxed_source(e))),
                     Ok(info) => {
                         let key = message
                             .subject
@@ -424,23 +423,23 @@ mod tests {
 
     #[test]
     fn publishes_that_wrote_nothing_are_retried_and_conflicts_are_conflicts() {
-        use jetstream::context::{PublishError, PublishErrorKind};
+        use jetstream::context::PublishErrorKind;
         assert!(matches!(
-            classify(&server_error(10163)),
+            classify(server_error(10163)),
             Failure::NotTaken(_)
         ));
         assert!(matches!(
-            classify(&PublishError::new(PublishErrorKind::StreamNotFound)),
+            classify(PublishError::new(PublishErrorKind::StreamNotFound)),
             Failure::NotTaken(_)
         ));
-        assert_eq!(classify(&server_error(10164)), Failure::Conflict);
-        assert_eq!(
-            classify(&PublishError::new(PublishErrorKind::WrongLastSequence)),
+        assert!(matches!(classify(server_error(10164)), Failure::Conflict));
+        assert!(matches!(
+            classify(PublishError::new(PublishErrorKind::WrongLastSequence)),
             Failure::Conflict
-        );
-        assert!(matches!(classify(&server_error(10077)), Failure::Failed(_)));
+        ));
+        assert!(matches!(classify(server_error(10077)), Failure::Failed(_)));
         assert!(matches!(
-            classify(&PublishError::new(PublishErrorKind::TimedOut)),
+            classify(PublishError::new(PublishErrorKind::TimedOut)),
             Failure::Failed(_)
         ));
     }

@@ -27,6 +27,18 @@ struct State {
 }
 
 impl MemoryKv {
+    /// A fresh, empty bucket.
+    ///
+    /// ```
+    /// use holds::kv::{BucketSpec, MemoryKv};
+    /// use std::time::Duration;
+    /// let bucket = MemoryKv::new(&BucketSpec {
+    ///     name: "holds".into(),
+    ///     max_age: Duration::from_secs(300),
+    ///     replicas: 1,
+    ///     op_timeout: Duration::from_secs(5),
+    /// });
+    /// ```
     pub fn new(spec: &BucketSpec) -> Self {
         MemoryKv {
             name: spec.name.clone(),
@@ -106,7 +118,7 @@ impl KvStore for MemoryKv {
     ) -> Result<u64, KvError> {
         let mut state = self.state();
         if state.revision(key, self.max_age) != expected {
-            return Err(KvError::WrongRevision);
+            return Err(KvError::wrong_revision());
         }
         Ok(state.append(key, value, Operation::Put))
     }
@@ -119,7 +131,7 @@ impl KvStore for MemoryKv {
     ) -> Result<u64, KvError> {
         let mut state = self.state();
         if state.revision(key, self.max_age) != expected {
-            return Err(KvError::WrongRevision);
+            return Err(KvError::wrong_revision());
         }
         let operation = match why {
             Removal::Released => Operation::Delete,
@@ -128,6 +140,7 @@ impl KvStore for MemoryKv {
         Ok(state.append(key, Bytes::new(), operation))
     }
 
+    #[cfg(feature = "test-util")]
     async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         Ok(self.state().append(key, value, Operation::Put))
     }

@@ -7,9 +7,12 @@
 //! increasing revision sequence per bucket, and a removed key keeps a marker entry
 //! with its own revision until the bucket's max age removes it.
 
+mod error;
 mod jetstream;
 mod memory;
 mod sqlite;
+
+pub use error::{KvError, KvErrorKind, Source};
 
 pub use jetstream::JetStreamKv;
 pub use memory::MemoryKv;
@@ -45,8 +48,11 @@ pub enum Removal {
 /// The latest entry of a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// The value (empty for markers).
     pub value: Bytes,
+    /// Its revision, from the bucket's one increasing sequence.
     pub revision: u64,
+    /// What wrote it.
     pub operation: Operation,
     /// When the store wrote it (ages the entry out at the bucket's max age).
     pub created: SystemTime,
@@ -55,8 +61,11 @@ pub struct Entry {
 /// One item of a watch: an entry, or the end of the initial replay.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WatchItem {
+    /// A key's latest entry (during the replay) or a change (live).
     Entry {
+        /// The key.
         key: String,
+        /// Its entry.
         entry: Entry,
     },
     /// Every key's latest entry present when the watch started has been replayed;
@@ -66,16 +75,6 @@ pub enum WatchItem {
 
 /// A watch over the whole bucket.
 pub type Watch = BoxStream<'static, Result<WatchItem, KvError>>;
-
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum KvError {
-    /// The key's latest revision was not the expected one; nothing changed.
-    #[error("the key's revision was not the expected one")]
-    WrongRevision,
-    /// The store could not answer.
-    #[error("{0}")]
-    Unavailable(String),
-}
 
 /// What a bucket is opened with.
 #[derive(Clone, Debug)]
@@ -128,9 +127,16 @@ pub trait KvStore: Send + Sync + 'static {
         why: Removal,
     ) -> Result<u64, KvError>;
 
-    /// An unconditional write, as another client of the bucket would make it.
-    /// Only for tests staging raw entries; holds never writes without a revision.
-    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError>;
+    /// Test seam, not the supported API: an unconditional write, as another client
+    /// of the bucket would make it, to stage raw entries. holds never writes without
+    /// a revision.
+    #[cfg(feature = "test-util")]
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        let _ = (key, value);
+        Err(KvError::unavailable(
+            "this store cannot write unconditionally",
+        ))
+    }
 
     /// Replay every key's latest entry, then [`WatchItem::CaughtUp`], then live
     /// changes in revision order.

@@ -98,7 +98,11 @@ fn entry_from(revision: i64, operation: i64, value: Vec<u8>, created_ns: i64) ->
 }
 
 fn sql_error(e: rusqlite::Error) -> KvError {
-    KvError::Unavailable(format!("sqlite: {e}"))
+    KvError::unavailable("sqlite").with_source(e)
+}
+
+fn task_error(e: tokio::task::JoinError) -> KvError {
+    KvError::unavailable("sqlite task").with_source(e)
 }
 
 fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
@@ -114,8 +118,9 @@ impl SqliteKv {
     pub async fn open(path: impl AsRef<Path>, spec: &BucketSpec) -> Result<Self, KvError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| KvError::Unavailable(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                KvError::unavailable(format!("creating {}", dir.display())).with_source(e)
+            })?;
         }
         let (p, bucket, timeout) = (path.clone(), spec.name.clone(), spec.op_timeout);
         let asked = spec.max_age.as_nanos().min(i64::MAX as u128) as i64;
@@ -145,8 +150,8 @@ impl SqliteKv {
             Ok((conn, max_age))
         })
         .await
-        .map_err(|e| KvError::Unavailable(format!("sqlite open task: {e}")))?
-        .map_err(|e| KvError::Unavailable(format!("opening {}: {e}", path.display())))?;
+        .map_err(task_error)?
+        .map_err(|e| KvError::unavailable(format!("opening {}", path.display())).with_source(e))?;
         let (conn, max_age) = opened;
         Ok(SqliteKv {
             path,
@@ -170,7 +175,7 @@ impl SqliteKv {
             f(&mut conn, &bucket, oldest)
         })
         .await
-        .map_err(|e| KvError::Unavailable(format!("sqlite task: {e}")))?
+        .map_err(task_error)?
     }
 
     /// Append a change if `expected` matches (`None`: unconditionally).
@@ -196,7 +201,7 @@ impl SqliteKv {
                 .map_err(sql_error)?;
             let current = current.filter(|(_, created)| *created >= oldest).map_or(0, |(rev, _)| rev as u64);
             if expected.is_some_and(|e| e != current) {
-                return Err(KvError::WrongRevision);
+                return Err(KvError::wrong_revision());
             }
             let revision: i64 = tx
                 .query_row(
@@ -296,6 +301,7 @@ impl KvStore for SqliteKv {
             .await
     }
 
+    #[cfg(feature = "test-util")]
     async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         self.append(key, value, Operation::Put, None).await
     }
@@ -306,7 +312,7 @@ impl KvStore for SqliteKv {
         let timeout = self.busy_timeout;
         let reader = tokio::task::spawn_blocking(move || open_connection(&path, timeout))
             .await
-            .map_err(|e| KvError::Unavailable(format!("sqlite task: {e}")))?
+            .map_err(task_error)?
             .map_err(sql_error)?;
         let reader = Arc::new(Mutex::new(reader));
         let bucket = self.bucket.clone();
@@ -341,7 +347,7 @@ async fn poll_changes(
                 f(&conn)
             })
             .await
-            .map_err(|e| KvError::Unavailable(format!("sqlite task: {e}")))?
+            .map_err(task_error)?
             .map_err(sql_error)
         }
     };
@@ -408,7 +414,7 @@ async fn poll_changes(
         }))
         .await?;
         if first > last + 1 {
-            return Err(KvError::Unavailable(format!(
+            return Err(KvError::unavailable(format!(
                 "the watcher fell behind the change log (missed revisions {}..{})",
                 last + 1,
                 first - 1

@@ -74,8 +74,13 @@ pub(crate) fn load_or_compile(
     });
     match cache {
         Some(cache) => cache.load_or_compile(engine, bytes, digest).map(|(c, _)| c),
-        None => super::engine::compile(engine, bytes),
+        None => compile(engine, bytes),
     }
+}
+
+/// Compile in memory (no cache).
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
+    Component::new(engine, bytes).map_err(|e| Error::wasm("compiling the component", e))
 }
 
 /// Where a component came from.
@@ -163,13 +168,13 @@ impl Cache {
         }
         let compiled = engine
             .precompile_component(bytes)
-            .map_err(|e| Error::Guest(format!("compiling the component: {e:#}")))?;
+            .map_err(|e| Error::wasm("compiling the component", e))?;
         if let Err(e) = self.store(&path, &key, &compiled) {
             tracing::debug!(path = %path.display(), "not caching the compiled component: {e}");
         }
         // SAFETY: `compiled` was produced just now by `precompile_component` of this engine.
         let component = unsafe { Component::deserialize(engine, &compiled) }
-            .map_err(|e| Error::Guest(format!("loading the compiled component: {e:#}")))?;
+            .map_err(|e| Error::wasm("loading the compiled component", e))?;
         Ok((component, Source::Compiled))
     }
 

@@ -2,13 +2,14 @@
 
 use super::bindings::GuestPre;
 use super::cache;
-use super::imports::GuestState;
+use super::ctx::{self, HoldsCtx, HoldsCtxBuilder};
 use super::invoke::Instance;
-use super::pool::{self, INSTANCE_SLOTS, Pool};
+use super::pool::Pool;
+use super::slots::{self, INSTANCE_SLOTS};
 use crate::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Instructions one export call may execute. A real call needs well under 1% of
@@ -27,17 +28,32 @@ static ONE_SHOT: AtomicBool = AtomicBool::new(false);
 
 /// Tune the process's engine for a short-lived process that makes a few calls
 /// (the CLI): instances are allocated on demand instead of from a pool, whose
-/// set-up (1024 guarded fiber stacks, ~4 ms) would dominate a one-shot call.
-/// Takes effect only before the first component is loaded.
+/// set-up (guarded fiber stacks for every slot, ~4 ms) would dominate a one-shot
+/// call. Takes effect only before the first component is loaded.
+///
+/// ```no_run
+/// holds::prefer_one_shot_engine();
+/// let runtime = holds::Runtime::embedded()?;
+/// # Ok::<(), holds::Error>(())
+/// ```
 pub fn prefer_one_shot_engine() {
     ONE_SHOT.store(true, Ordering::Relaxed);
 }
 
 /// A compiled component ready to instantiate: the embedded guest, or another
 /// build of it (replay against a changed guest, tests of hostile guests).
+///
+/// ```no_run
+/// # fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let bytes = std::fs::read("other-build.wasm")?;
+/// let runtime = std::sync::Arc::new(holds::Runtime::from_component(&bytes)?);
+/// println!("sha256:{}", runtime.digest);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Runtime {
     pub(crate) engine: Engine,
-    pub(crate) pre: GuestPre<GuestState>,
+    pub(crate) pre: GuestPre<HoldsCtx>,
     /// SHA-256 of the component's bytes, hex.
     pub digest: String,
     /// The component imports WASI (a foreign guest): it runs in a capability-less
@@ -49,6 +65,12 @@ pub struct Runtime {
 
 impl Runtime {
     /// The embedded `holds:core` component, compiled once per process.
+    ///
+    /// ```no_run
+    /// let runtime = holds::Runtime::embedded()?;
+    /// assert!(!runtime.foreign);
+    /// # Ok::<(), holds::Error>(())
+    /// ```
     pub fn embedded() -> Result<Arc<Runtime>, Error> {
         static EMBEDDED: OnceLock<Arc<Runtime>> = OnceLock::new();
         if let Some(rt) = EMBEDDED.get() {
@@ -63,31 +85,69 @@ impl Runtime {
         let engine = engine()?.clone();
         let digest = cache::digest(bytes);
         let component = cache::load_or_compile(&engine, bytes, &digest)?;
-        let mut linker = Linker::<GuestState>::new(&engine);
-        super::bindings::Guest::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| Error::Guest(format!("linking the component: {e:#}")))?;
+        let mut linker = Linker::<HoldsCtx>::new(&engine);
+        ctx::add_to_linker(&mut linker).map_err(|e| Error::wasm("linking the component", e))?;
         let foreign = component
             .component_type()
             .imports(&engine)
             .any(|(name, _)| name.starts_with("wasi:"));
         if foreign {
             wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-                .map_err(|e| Error::Guest(format!("linking WASI: {e:#}")))?;
+                .map_err(|e| Error::wasm("linking WASI", e))?;
         }
         let pre = linker
             .instantiate_pre(&component)
             .and_then(GuestPre::new)
-            .map_err(|e| {
-                Error::Guest(format!(
-                    "the component does not fit the holds:core world: {e:#}"
-                ))
-            })?;
+            .map_err(|e| Error::wasm("the component does not fit the holds:core world", e))?;
         Ok(Runtime {
             engine,
             pre,
             digest,
             foreign,
             pool: Pool::new(),
+        })
+    }
+
+    /// The names of the component's imports (interfaces), e.g. `holds:core/kv@0.1.0`.
+    pub fn imports(&self) -> Vec<String> {
+        self.pre
+            .instance_pre()
+            .component()
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    /// The limits every instance runs under.
+    fn limits(&self) -> wasmtime::StoreLimits {
+        wasmtime::StoreLimitsBuilder::new()
+            .memory_size(MEMORY_PER_INSTANCE)
+            .instances(CORE_INSTANCES_PER_COMPONENT as usize)
+            .memories(MEMORIES_PER_COMPONENT as usize)
+            .tables(TABLES_PER_COMPONENT as usize)
+            .build()
+    }
+
+    /// A new instance, under the limits, once a slot is free (callers bound the wait).
+    pub(crate) async fn instantiate(&self) -> Result<Instance, Error> {
+        let slot = slots::acquire().await;
+        let ctx = HoldsCtxBuilder::new(self.limits()).build();
+        let mut store = wasmtime::Store::new(&self.engine, ctx);
+        store.limiter(|ctx| &mut ctx.limits);
+        // Instantiation runs guest code too (data segments, start functions).
+        store
+            .set_fuel(FUEL_PER_CALL)
+            .map_err(|e| Error::wasm("setting fuel", e))?;
+        let guest = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::wasm("instantiating the component", e))?;
+        Ok(Instance {
+            store,
+            guest,
+            _slot: slot,
         })
     }
 }
@@ -117,57 +177,6 @@ pub(crate) fn engine() -> Result<&'static Engine, Error> {
             .max_memory_size(MEMORY_PER_INSTANCE);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    let engine =
-        Engine::new(&config).map_err(|e| Error::Guest(format!("creating the engine: {e:#}")))?;
+    let engine = Engine::new(&config).map_err(|e| Error::wasm("creating the engine", e))?;
     Ok(ENGINE.get_or_init(|| engine))
-}
-
-impl Runtime {
-    /// The names of the component's imports (interfaces), e.g. `holds:core/kv@0.1.0`.
-    pub fn imports(&self) -> Vec<String> {
-        self.pre
-            .instance_pre()
-            .component()
-            .component_type()
-            .imports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .collect()
-    }
-
-    /// The limits every instance runs under.
-    pub(crate) fn limits(&self) -> wasmtime::StoreLimits {
-        wasmtime::StoreLimitsBuilder::new()
-            .memory_size(MEMORY_PER_INSTANCE)
-            .instances(CORE_INSTANCES_PER_COMPONENT as usize)
-            .memories(MEMORIES_PER_COMPONENT as usize)
-            .tables(TABLES_PER_COMPONENT as usize)
-            .build()
-    }
-
-    /// A new instance, under the limits, once a slot is free (callers bound the wait).
-    pub(crate) async fn instantiate(&self) -> Result<Instance, Error> {
-        let slot = pool::acquire().await;
-        let mut store = wasmtime::Store::new(&self.engine, GuestState::new(self.limits()));
-        store.limiter(|s| &mut s.limits);
-        // Instantiation runs guest code too (data segments, start functions).
-        store
-            .set_fuel(FUEL_PER_CALL)
-            .map_err(|e| Error::Guest(format!("setting fuel: {e:#}")))?;
-        let guest = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| Error::Guest(format!("instantiating the component: {e:#}")))?;
-        Ok(Instance {
-            store,
-            guest,
-            _slot: slot,
-        })
-    }
-}
-
-/// Compile without the on-disk cache (used by the cache itself).
-pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
-    Component::new(engine, bytes)
-        .map_err(|e| Error::Guest(format!("compiling the component: {e:#}")))
 }

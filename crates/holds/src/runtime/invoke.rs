@@ -1,138 +1,182 @@
-//! One guest instance, and export calls described as data ([`ExportCall`]) so the
-//! same path serves live calls, recording and replay.
+//! One guest instance and its export calls, typed; and the same calls made again
+//! from a trace's records ([`Instance::rerun`]), for replay.
 
 use super::bindings::Guest;
-use super::bindings::exports::holds::core::holds::ReleaseOutcome;
+use super::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::{kv, types};
-use super::imports::GuestState;
-use crate::trace::ExportCall;
+use super::ctx::HoldsCtx;
+use super::slots::Slot;
+use crate::convert;
+use crate::trace::format::{Export, Outcome};
 use wasmtime::Store;
 
+/// An instance in its own store.
 pub(crate) struct Instance {
-    pub store: Store<GuestState>,
+    pub store: Store<HoldsCtx>,
     pub guest: Guest,
     /// This instance's pooling slot, freed when it is dropped.
-    pub _slot: super::pool::Slot,
+    pub _slot: Slot,
 }
 
-type GuestResult<T> = Result<T, types::Error>;
-
-/// What an export call returned.
-pub(crate) enum ExportResult {
-    Claim(GuestResult<types::Claim>),
-    Release(GuestResult<ReleaseOutcome>),
-    WhoHas(GuestResult<Option<types::Claim>>),
-    Text(GuestResult<String>),
-    Interpretation(Interpretation),
-    Swept(GuestResult<SweepOutcome>),
-}
-
-const MISMATCH: &str = "invoke returns the result kind of its call";
-
-impl ExportResult {
-    pub fn claim(self) -> GuestResult<types::Claim> {
-        match self {
-            ExportResult::Claim(r) => r,
-            _ => unreachable!("{MISMATCH}"),
-        }
-    }
-    pub fn release(self) -> GuestResult<ReleaseOutcome> {
-        match self {
-            ExportResult::Release(r) => r,
-            _ => unreachable!("{MISMATCH}"),
-        }
-    }
-    pub fn who_has(self) -> GuestResult<Option<types::Claim>> {
-        match self {
-            ExportResult::WhoHas(r) => r,
-            _ => unreachable!("{MISMATCH}"),
-        }
-    }
-    pub fn text(self) -> GuestResult<String> {
-        match self {
-            ExportResult::Text(r) => r,
-            _ => unreachable!("{MISMATCH}"),
-        }
-    }
-    pub fn interpretation(self) -> Interpretation {
-        match self {
-            ExportResult::Interpretation(r) => r,
-            _ => unreachable!("{MISMATCH}"),
-        }
-    }
-    pub fn swept(self) -> GuestResult<SweepOutcome> {
-        match self {
-            ExportResult::Swept(r) => r,
-            _ => unreachable!("{MISMATCH}"),
-        }
-    }
-
-    /// The result as a trace records it.
-    pub fn to_json(&self) -> serde_json::Value {
-        let value = match self {
-            ExportResult::Claim(r) => serde_json::to_value(r),
-            ExportResult::Release(r) => serde_json::to_value(r),
-            ExportResult::WhoHas(r) => serde_json::to_value(r),
-            ExportResult::Text(r) => serde_json::to_value(r),
-            ExportResult::Interpretation(r) => serde_json::to_value(r),
-            ExportResult::Swept(r) => serde_json::to_value(r),
-        };
-        value.expect("WIT values serialize")
-    }
-}
+/// An export's own result (`Err` carries the guest's `error`).
+pub(crate) type GuestResult<T> = Result<T, types::Error>;
 
 impl Instance {
-    /// Make one export call.
-    pub async fn invoke(&mut self, call: &ExportCall) -> wasmtime::Result<ExportResult> {
-        let store = &mut self.store;
-        let holds = self.guest.holds_core_holds();
-        let subscribe = self.guest.holds_core_subscribe();
-        let entry = |e: &Option<crate::trace::TraceEntry>| e.clone().map(kv::Entry::from);
-        Ok(match call {
-            ExportCall::Announce {
-                request,
-                ttl_max,
-                observed,
-            } => ExportResult::Claim(
-                holds
-                    .call_announce(&mut *store, request, *ttl_max, entry(observed).as_ref())
-                    .await?,
-            ),
-            ExportCall::Release {
-                file,
-                agent_id,
-                observed,
-            } => ExportResult::Release(
-                holds
-                    .call_release(&mut *store, file, agent_id, entry(observed).as_ref())
-                    .await?,
-            ),
-            ExportCall::WhoHas { file, observed } => ExportResult::WhoHas(
-                holds
-                    .call_who_has(&mut *store, file, entry(observed).as_ref())
-                    .await?,
-            ),
-            ExportCall::KeyForFile { file } => {
-                ExportResult::Text(holds.call_key_for_file(&mut *store, file).await?)
+    pub async fn announce(
+        &mut self,
+        request: &AnnounceRequest,
+        ttl_max: u64,
+        observed: Option<&kv::Entry>,
+    ) -> wasmtime::Result<GuestResult<types::Claim>> {
+        self.guest
+            .holds_core_holds()
+            .call_announce(&mut self.store, request, ttl_max, observed)
+            .await
+    }
+
+    pub async fn release(
+        &mut self,
+        file: &str,
+        agent_id: &str,
+        observed: Option<&kv::Entry>,
+    ) -> wasmtime::Result<GuestResult<ReleaseOutcome>> {
+        self.guest
+            .holds_core_holds()
+            .call_release(&mut self.store, file, agent_id, observed)
+            .await
+    }
+
+    pub async fn who_has(
+        &mut self,
+        file: &str,
+        observed: Option<&kv::Entry>,
+    ) -> wasmtime::Result<GuestResult<Option<types::Claim>>> {
+        self.guest
+            .holds_core_holds()
+            .call_who_has(&mut self.store, file, observed)
+            .await
+    }
+
+    pub async fn key_for_file(&mut self, file: &str) -> wasmtime::Result<GuestResult<String>> {
+        self.guest
+            .holds_core_holds()
+            .call_key_for_file(&mut self.store, file)
+            .await
+    }
+
+    pub async fn file_for_key(&mut self, key: &str) -> wasmtime::Result<GuestResult<String>> {
+        self.guest
+            .holds_core_holds()
+            .call_file_for_key(&mut self.store, key)
+            .await
+    }
+
+    pub async fn interpret(&mut self, change: &Change) -> wasmtime::Result<Interpretation> {
+        self.guest
+            .holds_core_subscribe()
+            .call_interpret(&mut self.store, change)
+            .await
+    }
+
+    pub async fn sweep(
+        &mut self,
+        key: &str,
+        observed: &kv::Entry,
+    ) -> wasmtime::Result<GuestResult<SweepOutcome>> {
+        self.guest
+            .holds_core_subscribe()
+            .call_sweep(&mut self.store, key, observed)
+            .await
+    }
+
+    /// Make a recorded call again; returns it with this run's outcome.
+    pub async fn rerun(&mut self, recorded: &Export) -> Export {
+        let entry = |e: &Option<crate::trace::format::TraceEntry>| {
+            e.as_ref().map(convert::wit_entry_from_trace)
+        };
+        match recorded {
+            Export::Announce { args, .. } => {
+                let request = convert::request_from_trace(&args.request);
+                let observed = entry(&args.observed);
+                let out = self
+                    .announce(&request, args.ttl_max, observed.as_ref())
+                    .await;
+                Export::Announce {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, convert::claim_to_trace)
+                    }),
+                }
             }
-            ExportCall::FileForKey { key } => {
-                ExportResult::Text(holds.call_file_for_key(&mut *store, key).await?)
+            Export::Release { args, .. } => {
+                let observed = entry(&args.observed);
+                let out = self
+                    .release(&args.file, &args.agent_id, observed.as_ref())
+                    .await;
+                Export::Release {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, convert::release_to_trace)
+                    }),
+                }
             }
-            ExportCall::Interpret { change } => {
-                let change = Change {
-                    key: change.key.clone(),
-                    entry: change.entry.clone().into(),
-                    previous: change.previous.clone().into(),
-                    snapshot: change.snapshot,
-                };
-                ExportResult::Interpretation(subscribe.call_interpret(&mut *store, &change).await?)
+            Export::WhoHas { args, .. } => {
+                let observed = entry(&args.observed);
+                let out = self.who_has(&args.file, observed.as_ref()).await;
+                Export::WhoHas {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, |c| c.as_ref().map(convert::claim_to_trace))
+                    }),
+                }
             }
-            ExportCall::Sweep { key, observed } => ExportResult::Swept(
-                subscribe
-                    .call_sweep(&mut *store, key, &observed.clone().into())
-                    .await?,
-            ),
-        })
+            Export::KeyForFile { args, .. } => {
+                let out = self.key_for_file(&args.file).await;
+                Export::KeyForFile {
+                    args: args.clone(),
+                    result: outcome(out, |r| convert::result_to_trace(r, String::clone)),
+                }
+            }
+            Export::FileForKey { args, .. } => {
+                let out = self.file_for_key(&args.key).await;
+                Export::FileForKey {
+                    args: args.clone(),
+                    result: outcome(out, |r| convert::result_to_trace(r, String::clone)),
+                }
+            }
+            Export::Interpret { args, .. } => {
+                let out = self
+                    .interpret(&convert::change_from_trace(&args.change))
+                    .await;
+                Export::Interpret {
+                    args: args.clone(),
+                    result: outcome(out, convert::interpretation_to_trace),
+                }
+            }
+            Export::Sweep { args, .. } => {
+                let observed = convert::wit_entry_from_trace(&args.observed);
+                let out = self.sweep(&args.key, &observed).await;
+                Export::Sweep {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, convert::sweep_to_trace)
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// An export call's outcome as a trace records it.
+pub(crate) fn outcome<T, U>(
+    out: wasmtime::Result<T>,
+    returned: impl FnOnce(&T) -> U,
+) -> Outcome<U> {
+    match &out {
+        Ok(value) => Outcome::Returned(returned(value)),
+        Err(trap) => Outcome::Trapped {
+            trap: format!("{trap:#}"),
+        },
     }
 }

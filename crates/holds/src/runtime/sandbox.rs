@@ -10,9 +10,7 @@ use rand::rngs::StdRng;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
-
-use super::imports::GuestState;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView};
 
 /// The WASI state of one foreign instance.
 pub(crate) struct Sandbox {
@@ -46,7 +44,7 @@ impl HostMonotonicClock for SteppingClock {
 }
 
 impl Sandbox {
-    fn new() -> Self {
+    pub fn new() -> Self {
         // The builder's defaults grant nothing: no preopens, env, args or
         // socket addresses; stdin closed, stdout/stderr discarded.
         let ctx = WasiCtx::builder()
@@ -63,12 +61,12 @@ impl Sandbox {
     }
 }
 
-impl WasiView for GuestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        let sandbox = self.sandbox.get_or_insert_with(|| Box::new(Sandbox::new()));
+impl Sandbox {
+    /// The WASI context and its resource table.
+    pub fn view(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut sandbox.ctx,
-            table: &mut sandbox.table,
+            ctx: &mut self.ctx,
+            table: &mut self.table,
         }
     }
 }

@@ -1,7 +1,6 @@
-//! The trace's records.
+//! The trace's records: their own serde types (no bindings in the public API),
+//! typed end to end, in the JSON shape of format version 1.
 
-use crate::runtime::bindings::exports::holds::core::holds::AnnounceRequest;
-use crate::runtime::bindings::holds::core::kv;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The `format` of a trace's header.
@@ -16,6 +15,7 @@ pub const WIT_PACKAGE: &str = "holds:core@0.1.0";
 pub struct Header {
     /// Always [`FORMAT`].
     pub format: String,
+    /// The format's version, [`VERSION`].
     pub version: u32,
     /// The WIT package of the guest, [`WIT_PACKAGE`].
     pub wit: String,
@@ -26,6 +26,7 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header of a trace of the component with this digest.
     pub fn new(component_digest: &str) -> Self {
         Header {
             format: FORMAT.to_string(),
@@ -90,39 +91,28 @@ fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
     }
     bytes
         .chunks(2)
-        .map(|pair| Ok(digit(pair[0])? << 4 | digit(pair[1])?))
+        .map(|pair| Ok((digit(pair[0])? << 4) | digit(pair[1])?))
         .collect()
 }
 
-/// A `kv.entry`, with its value readable.
+/// The operation behind a key's latest entry (`kv.operation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceOperation {
+    Put,
+    Delete,
+    Purge,
+    Expire,
+}
+
+/// A key's latest entry (`kv.entry`), with its value readable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct TraceEntry {
     pub found: bool,
     pub value: TraceBytes,
     pub revision: u64,
-    pub operation: kv::Operation,
-}
-
-impl From<kv::Entry> for TraceEntry {
-    fn from(e: kv::Entry) -> Self {
-        TraceEntry {
-            found: e.found,
-            value: TraceBytes(e.value),
-            revision: e.revision,
-            operation: e.operation,
-        }
-    }
-}
-
-impl From<TraceEntry> for kv::Entry {
-    fn from(e: TraceEntry) -> Self {
-        kv::Entry {
-            found: e.found,
-            value: e.value.0,
-            revision: e.revision,
-            operation: e.operation,
-        }
-    }
+    pub operation: TraceOperation,
 }
 
 impl TraceEntry {
@@ -132,13 +122,122 @@ impl TraceEntry {
             found: false,
             value: TraceBytes::default(),
             revision: 0,
-            operation: kv::Operation::Put,
+            operation: TraceOperation::Put,
         }
     }
 }
 
-/// A `subscribe.change`.
+/// Why a marker is left (`kv.removal`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceRemoval {
+    Released,
+    Expired,
+}
+
+/// A kv import's error (`kv.kv-error`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceKvError {
+    WrongRevision,
+    Unavailable(String),
+}
+
+/// A hold (`types.hold`); instants and the TTL in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceHold {
+    pub agent_id: String,
+    pub claimed_at: i64,
+    pub expires_at: i64,
+    pub checkout_path: String,
+    pub ttl: u64,
+}
+
+/// A hold and where it lives (`types.claim`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceClaim {
+    pub file: String,
+    pub hold: TraceHold,
+    pub revision: u64,
+}
+
+/// A broken precondition (`types.invalid-input`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceInvalidInput {
+    pub field: String,
+    pub reason: String,
+}
+
+/// A stored value that is not a hold (`types.corrupt-entry`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceCorruptEntry {
+    pub key: String,
+    pub revision: u64,
+    pub reason: String,
+}
+
+/// An export's error (`types.error`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceError {
+    HeldByAnother(TraceClaim),
+    InvalidInput(TraceInvalidInput),
+    CasExhausted(u32),
+    CorruptEntry(TraceCorruptEntry),
+    Store(String),
+}
+
+/// What a release did (`holds.release-outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceReleaseOutcome {
+    Released(u64),
+    NotHeld,
+}
+
+/// What happened to a hold (`types.change-kind`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceChangeKind {
+    Announced(TraceHold),
+    Released,
+    Expired,
+}
+
+/// An event (`types.event`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceEvent {
+    pub file: String,
+    pub revision: u64,
+    pub kind: TraceChangeKind,
+}
+
+/// What a change means (`subscribe.interpretation`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceInterpretation {
+    pub event: Option<TraceEvent>,
+    pub expiry_check_at: Option<i64>,
+    pub dropped: Option<String>,
+}
+
+/// What a sweep did (`subscribe.sweep-outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceSweepOutcome {
+    Expired(u64),
+    NotDue(i64),
+    Nothing,
+}
+
+/// A store change (`subscribe.change`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct TraceChange {
     pub key: String,
     pub entry: TraceEntry,
@@ -148,84 +247,237 @@ pub struct TraceChange {
     pub snapshot: bool,
 }
 
-/// An export call and its arguments.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "export", content = "args", rename_all = "kebab-case")]
-pub enum ExportCall {
+/// Announce's request (`holds.announce-request`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceAnnounceRequest {
+    pub file: String,
+    pub agent_id: String,
+    pub ttl: u64,
+    pub checkout_path: String,
+}
+
+/// A recorded export's result: what it returned, or how it trapped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Outcome<T> {
+    /// The guest trapped (ran out of fuel, panicked, left its recorded path...).
+    Trapped {
+        /// The trap, as the host described it.
+        trap: String,
+    },
+    /// The export returned.
+    Returned(T),
+}
+
+/// One export call: its arguments and its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "export", rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum Export {
     Announce {
-        request: AnnounceRequest,
-        ttl_max: u64,
-        observed: Option<TraceEntry>,
+        args: AnnounceArgs,
+        result: Outcome<Result<TraceClaim, TraceError>>,
     },
     Release {
-        file: String,
-        agent_id: String,
-        observed: Option<TraceEntry>,
+        args: ReleaseArgs,
+        result: Outcome<Result<TraceReleaseOutcome, TraceError>>,
     },
     WhoHas {
-        file: String,
-        observed: Option<TraceEntry>,
+        args: WhoHasArgs,
+        result: Outcome<Result<Option<TraceClaim>, TraceError>>,
     },
     KeyForFile {
-        file: String,
+        args: FileArgs,
+        result: Outcome<Result<String, TraceError>>,
     },
     FileForKey {
-        key: String,
+        args: KeyArgs,
+        result: Outcome<Result<String, TraceError>>,
     },
     Interpret {
-        change: TraceChange,
+        args: InterpretArgs,
+        result: Outcome<TraceInterpretation>,
     },
     Sweep {
-        key: String,
-        observed: TraceEntry,
+        args: SweepArgs,
+        result: Outcome<Result<TraceSweepOutcome, TraceError>>,
     },
 }
 
-/// An import call the guest made, and its arguments.
+impl Export {
+    /// The export's WIT name (`announce`, `who-has`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Export::Announce { .. } => "announce",
+            Export::Release { .. } => "release",
+            Export::WhoHas { .. } => "who-has",
+            Export::KeyForFile { .. } => "key-for-file",
+            Export::FileForKey { .. } => "file-for-key",
+            Export::Interpret { .. } => "interpret",
+            Export::Sweep { .. } => "sweep",
+        }
+    }
+
+    /// The recorded call trapped.
+    pub fn trapped(&self) -> bool {
+        matches!(
+            self,
+            Export::Announce {
+                result: Outcome::Trapped { .. },
+                ..
+            } | Export::Release {
+                result: Outcome::Trapped { .. },
+                ..
+            } | Export::WhoHas {
+                result: Outcome::Trapped { .. },
+                ..
+            } | Export::KeyForFile {
+                result: Outcome::Trapped { .. },
+                ..
+            } | Export::FileForKey {
+                result: Outcome::Trapped { .. },
+                ..
+            } | Export::Interpret {
+                result: Outcome::Trapped { .. },
+                ..
+            } | Export::Sweep {
+                result: Outcome::Trapped { .. },
+                ..
+            }
+        )
+    }
+
+    /// The outcome as JSON, for divergence reports.
+    pub fn outcome_json(&self) -> String {
+        let value = match self {
+            Export::Announce { result, .. } => serde_json::to_string(result),
+            Export::Release { result, .. } => serde_json::to_string(result),
+            Export::WhoHas { result, .. } => serde_json::to_string(result),
+            Export::KeyForFile { result, .. } | Export::FileForKey { result, .. } => {
+                serde_json::to_string(result)
+            }
+            Export::Interpret { result, .. } => serde_json::to_string(result),
+            Export::Sweep { result, .. } => serde_json::to_string(result),
+        };
+        value.expect("trace values serialize")
+    }
+}
+
+/// `announce`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct AnnounceArgs {
+    pub request: TraceAnnounceRequest,
+    pub ttl_max: u64,
+    pub observed: Option<TraceEntry>,
+}
+
+/// `release`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct ReleaseArgs {
+    pub file: String,
+    pub agent_id: String,
+    pub observed: Option<TraceEntry>,
+}
+
+/// `who-has`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct WhoHasArgs {
+    pub file: String,
+    pub observed: Option<TraceEntry>,
+}
+
+/// `key-for-file`'s argument.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct FileArgs {
+    pub file: String,
+}
+
+/// `file-for-key`'s argument.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct KeyArgs {
+    pub key: String,
+}
+
+/// `interpret`'s argument.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct InterpretArgs {
+    pub change: TraceChange,
+}
+
+/// `sweep`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct SweepArgs {
+    pub key: String,
+    pub observed: TraceEntry,
+}
+
+/// One import call the guest made, with what the host answered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "import")]
-pub enum ImportCall {
+#[allow(missing_docs)]
+pub enum Step {
     #[serde(rename = "kv.get")]
-    KvGet { key: String },
+    KvGet {
+        key: String,
+        result: Result<TraceEntry, TraceKvError>,
+    },
     #[serde(rename = "kv.write-if-revision")]
     KvWrite {
         key: String,
         value: TraceBytes,
         expected: u64,
         ttl_seconds: u32,
+        result: Result<u64, TraceKvError>,
     },
     #[serde(rename = "kv.delete-if-revision")]
     KvDelete {
         key: String,
         expected: u64,
-        why: kv::Removal,
+        why: TraceRemoval,
+        result: Result<u64, TraceKvError>,
     },
     #[serde(rename = "clock.now")]
-    ClockNow,
+    ClockNow { result: i64 },
     #[serde(rename = "observer.cas-retry")]
-    CasRetry { key: String, attempt: u32 },
+    CasRetry {
+        key: String,
+        attempt: u32,
+        result: (),
+    },
 }
 
-/// One import call and what the host answered.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Step {
-    #[serde(flatten)]
-    pub call: ImportCall,
-    pub result: serde_json::Value,
+impl Step {
+    /// The call without its answer, as JSON (for divergence reports).
+    pub fn call_json(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("steps serialize");
+        if let Some(map) = value.as_object_mut() {
+            map.remove("result");
+        }
+        value.to_string()
+    }
 }
 
-/// One export call: arguments, the import calls it made, its result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One export call: arguments, the import calls it made, its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
     /// Calls are numbered in the order they started.
     pub call: u64,
     /// Records are numbered in the order they were written (finished); replay
     /// checks it to catch reordered lines.
     pub written: u64,
+    /// The export, its arguments and its outcome.
     #[serde(flatten)]
-    pub export: ExportCall,
+    pub export: Export,
+    /// The import calls, in order.
     pub steps: Vec<Step>,
-    pub result: serde_json::Value,
 }
 
 #[cfg(test)]
@@ -248,5 +500,32 @@ mod tests {
         ] {
             assert!(bytes(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn records_of_format_1_read_back_typed() {
+        let line = r#"{"call":6,"written":3,"export":"announce","args":{"request":{"file":"/f","agent_id":"a","ttl":30000000000,"checkout_path":""},"ttl_max":60000000000,"observed":null},"steps":[{"import":"kv.get","key":"=2Ff","result":{"Ok":{"found":false,"operation":"Put","revision":0,"value":""}}},{"import":"clock.now","result":17},{"import":"kv.write-if-revision","key":"=2Ff","value":"v","expected":0,"ttl_seconds":30,"result":{"Err":"WrongRevision"}},{"import":"observer.cas-retry","key":"=2Ff","attempt":2,"result":null}],"result":{"Err":{"HeldByAnother":{"file":"/f","hold":{"agent_id":"b","checkout_path":"","claimed_at":1,"expires_at":2,"ttl":3},"revision":1}}}}"#;
+        let record: CallRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(record.export.name(), "announce");
+        assert_eq!(record.steps.len(), 4);
+        assert!(matches!(
+            record.export,
+            Export::Announce {
+                result: Outcome::Returned(Err(TraceError::HeldByAnother(_))),
+                ..
+            }
+        ));
+        let again: CallRecord =
+            serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
+        assert_eq!(again, record);
+        let trapped = r#"{"call":0,"written":0,"export":"who-has","args":{"file":"/f","observed":null},"steps":[],"result":{"trap":"out of fuel"}}"#;
+        let record: CallRecord = serde_json::from_str(trapped).unwrap();
+        assert!(matches!(
+            record.export,
+            Export::WhoHas {
+                result: Outcome::Trapped { .. },
+                ..
+            }
+        ));
     }
 }

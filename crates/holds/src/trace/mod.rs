@@ -11,14 +11,9 @@
 //! own instance); they are numbered in the order they started and written in the
 //! order they finished.
 
-mod format;
+pub mod format;
 mod record;
-mod replay;
 
-pub use format::{
-    CallRecord, ExportCall, FORMAT, Header, ImportCall, Step, TraceBytes, TraceChange, TraceEntry,
-    VERSION, WIT_PACKAGE,
-};
+pub use crate::runtime::replay::{Divergence, ReplayReport, TraceError, replay};
+pub use format::{CallRecord, Export, FORMAT, Header, Step, VERSION, WIT_PACKAGE};
 pub use record::Recorder;
-pub(crate) use replay::Tape;
-pub use replay::{Divergence, ReplayReport, TraceError, replay};
