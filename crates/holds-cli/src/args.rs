@@ -1,46 +1,9 @@
-//! The command line's shape: the options every command takes, the subcommands,
-//! exit codes and failures.
+//! The options every command takes, and the shared argument parsers.
 
-use crate::commands::{announce, bench, component, list, probe, release, replay, watch, who_has};
-use crate::output;
-use clap::{Args, Parser, Subcommand};
-use holds::Error;
+use crate::failure::Failure;
+use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Exit codes, as documented in `holds --help` and the README.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const STORE: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const HELD: u8 = 3;
-    pub const NOBODY: u8 = 4;
-    pub const DIVERGED: u8 = 5;
-}
-
-const AFTER_HELP: &str = "\
-Exit codes:
-  0  success
-  1  store or runtime error (unreachable store, corrupt entry, guest failure)
-  2  invalid input or usage (empty agent, bad duration, TTL 0 or over the max,
-     bad bucket name, relative or empty path, unknown command)
-  3  held by another agent (the message names the holder and when it expires)
-  4  who-has: nobody holds the file
-  5  replay: the guest diverged from the trace (the first diverging step is printed)
-
-Without --nats, holds uses an embedded SQLite database (--store) that every
-process on this machine shares. FILE may be relative: it is resolved against the
-working directory and cleaned. Durations: 30s, 5m, 250ms, 1h30m.";
-
-/// File-level holds (leases) for fleets of coding agents editing one workspace.
-#[derive(Parser, Debug)]
-#[command(name = "holds", version, about, after_help = AFTER_HELP)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: Global,
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 /// Options every command takes.
 #[derive(Args, Debug)]
@@ -113,28 +76,6 @@ pub struct NatsAuth {
     pub tlskey: Option<PathBuf>,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Place or renew a hold on FILE; prints the claim.
-    Announce(announce::Opts),
-    /// Release AGENT's hold on FILE (a no-op when it holds none).
-    Release(release::Opts),
-    /// Who holds FILE (exit 4 when nobody does).
-    WhoHas(who_has::Opts),
-    /// Every live hold.
-    List(list::Opts),
-    /// Stream events: current holds first, then live changes, until interrupted.
-    Watch(watch::Opts),
-    /// Check the store is reachable; fails within seconds when it is not.
-    Probe(probe::Opts),
-    /// Replay a recorded trace against the embedded (or another) guest build.
-    Replay(replay::Opts),
-    /// Write the embedded holds:core component, for other runtimes (jco, wasmtime-py).
-    Component(component::Opts),
-    /// Measure holds against raw async-nats baselines (see BENCHMARKS.md).
-    Bench(bench::Opts),
-}
-
 /// Parse a humantime duration (`30s`, `5m`, `250ms`).
 pub fn duration(text: &str) -> Result<Duration, String> {
     if let Some(magnitude) = text.trim_start().strip_prefix('-')
@@ -145,49 +86,6 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 250ms: {e}"))
 }
-
-/// A failure of a command, with its exit code.
-pub struct Failure {
-    pub code: u8,
-    pub error: anyhow::Error,
-    /// The structured error, for `--json`.
-    pub holds: Option<Error>,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        let code = match &e {
-            Error::InvalidInput { .. } | Error::Config(_) => exit::USAGE,
-            Error::HeldByAnother(_) => exit::HELD,
-            _ => exit::STORE,
-        };
-        Failure {
-            code,
-            error: anyhow::Error::new(e.clone()),
-            holds: Some(e),
-        }
-    }
-}
-
-impl Failure {
-    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
-        Failure {
-            code: exit::USAGE,
-            error: error.into(),
-            holds: None,
-        }
-    }
-
-    pub fn store(error: impl Into<anyhow::Error>) -> Self {
-        Failure {
-            code: exit::STORE,
-            error: error.into(),
-            holds: None,
-        }
-    }
-}
-
-pub type Outcome = Result<u8, Failure>;
 
 /// Resolve a relative FILE against the working directory; the guest checks and
 /// cleans the result (an empty FILE is passed on for the guest to reject).
@@ -204,17 +102,4 @@ pub fn absolute(file: &str) -> Result<String, Failure> {
         .to_str()
         .ok_or_else(|| Failure::usage(anyhow::anyhow!("the working directory is not UTF-8")))?;
     Ok(format!("{cwd}/{file}"))
-}
-
-/// Report a command-line parsing error: its first paragraph, as one sentence.
-pub fn usage_error(clap_text: &str, json: bool) {
-    let sentence = clap_text
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let sentence = sentence.strip_prefix("error: ").unwrap_or(&sentence);
-    let failure = Failure::usage(anyhow::anyhow!("{sentence} (see holds --help)"));
-    output::failure(&failure, json);
 }

@@ -4,12 +4,73 @@
 
 mod args;
 mod commands;
+mod failure;
 mod output;
 mod store;
 
-use args::{Cli, Command, exit};
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use commands::{announce, bench, component, list, probe, release, replay, watch, who_has};
+use failure::{Failure, exit};
 use std::process::ExitCode;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  store or runtime error (unreachable store, corrupt entry, guest failure)
+  2  invalid input or usage (empty agent, bad duration, TTL 0 or over the max,
+     bad bucket name, relative or empty path, unknown command)
+  3  held by another agent (the message names the holder and when it expires)
+  4  who-has: nobody holds the file
+  5  replay: the guest diverged from the trace (the first diverging step is printed)
+
+Without --nats, holds uses an embedded SQLite database (--store) that every
+process on this machine shares. FILE may be relative: it is resolved against the
+working directory and cleaned. Durations: 30s, 5m, 250ms, 1h30m.";
+
+/// File-level holds (leases) for fleets of coding agents editing one workspace.
+#[derive(Parser, Debug)]
+#[command(name = "holds", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: args::Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Place or renew a hold on FILE; prints the claim.
+    Announce(announce::Opts),
+    /// Release AGENT's hold on FILE (a no-op when it holds none).
+    Release(release::Opts),
+    /// Who holds FILE (exit 4 when nobody does).
+    WhoHas(who_has::Opts),
+    /// Every live hold.
+    List(list::Opts),
+    /// Stream events: current holds first, then live changes, until interrupted.
+    Watch(watch::Opts),
+    /// Check the store is reachable; fails within seconds when it is not.
+    Probe(probe::Opts),
+    /// Replay a recorded trace against the embedded (or another) guest build.
+    Replay(replay::Opts),
+    /// Write the embedded holds:core component, for other runtimes (jco, wasmtime-py).
+    Component(component::Opts),
+    /// Measure holds against raw async-nats baselines (see BENCHMARKS.md).
+    Bench(bench::Opts),
+}
+
+/// Report a command-line parsing error: its first paragraph, as one sentence.
+fn usage_error(clap_text: &str, json: bool) {
+    let sentence = clap_text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sentence = sentence.strip_prefix("error: ").unwrap_or(&sentence);
+    let failure = Failure::usage(anyhow::anyhow!("{sentence} (see holds --help)"));
+    output::failure(&failure, json);
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -23,7 +84,7 @@ fn main() -> ExitCode {
             // Every usage error exits 2 with one sentence (clap's text without the
             // usage block), and a JSON error object too when --json was asked for.
             let json = std::env::args_os().any(|a| a == "--json");
-            args::usage_error(&e.to_string(), json);
+            usage_error(&e.to_string(), json);
             return ExitCode::from(exit::USAGE);
         }
     };

@@ -1,6 +1,6 @@
 //! Rendering results as text or JSON.
 
-use crate::args::Failure;
+use crate::failure::Failure;
 use holds::{Claim, Error, Event, EventKind, Hold, rfc3339};
 use serde::Serialize;
 use std::io::{self, Write};

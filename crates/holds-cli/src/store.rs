@@ -1,6 +1,7 @@
 //! Opening the manager the global options describe.
 
-use crate::args::{Failure, Global, NatsAuth};
+use crate::args::{Global, NatsAuth};
+use crate::failure::Failure;
 use async_nats::ConnectErrorKind;
 use holds::{Backend, Config, Manager};
 use std::error::Error as StdError;

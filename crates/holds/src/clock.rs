@@ -20,7 +20,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        crate::convert::ns(SystemTime::now())
+        crate::time::ns(SystemTime::now())
     }
 }
 

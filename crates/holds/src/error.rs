@@ -15,7 +15,7 @@ use std::time::SystemTime;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// Another agent holds a live hold on the file.
-    #[error("{} is held by agent {:?} until {}", .0.file, .0.hold.agent_id, crate::convert::rfc3339(.0.hold.expires_at))]
+    #[error("{} is held by agent {:?} until {}", .0.file, .0.hold.agent_id, crate::time::rfc3339(.0.hold.expires_at))]
     HeldByAnother(Box<Claim>),
 
     /// A precondition was broken; nothing was changed.

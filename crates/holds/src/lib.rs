@@ -41,13 +41,14 @@ pub mod kv;
 mod manager;
 mod runtime;
 mod subscription;
+mod time;
 pub mod trace;
 mod types;
 
 pub use config::{Config, DEFAULT_CHAN_BUFFER};
-pub use convert::rfc3339;
 pub use error::{Cause, Error};
 pub use manager::{Backend, Manager, ManagerBuilder, RetryObserver, Stats};
 pub use runtime::{Runtime, prefer_one_shot_engine};
 pub use subscription::Subscription;
+pub use time::rfc3339;
 pub use types::{Announce, Claim, Event, EventKind, Hold, Release};

@@ -1,6 +1,7 @@
 //! `holds announce FILE --agent ID --ttl DURATION [--checkout PATH]`
 
-use crate::args::{Global, Outcome, absolute, duration, exit};
+use crate::args::{Global, absolute, duration};
+use crate::failure::{Outcome, exit};
 use crate::{output, store};
 use clap::Args;
 use holds::Announce;

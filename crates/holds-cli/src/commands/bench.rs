@@ -3,7 +3,8 @@
 //! benchmark is a separate program so the CLI links neither its harness nor the
 //! natively compiled guest it measures against.
 
-use crate::args::{Failure, Global, Outcome};
+use crate::args::Global;
+use crate::failure::{Failure, Outcome};
 use clap::Args;
 use std::ffi::OsString;
 use std::path::PathBuf;

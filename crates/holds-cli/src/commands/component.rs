@@ -1,6 +1,6 @@
 //! `holds component --out FILE`
 
-use crate::args::{Failure, Outcome, exit};
+use crate::failure::{Failure, Outcome, exit};
 use clap::Args;
 use std::path::PathBuf;
 

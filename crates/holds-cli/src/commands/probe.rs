@@ -1,6 +1,7 @@
 //! `holds probe`
 
-use crate::args::{Global, Outcome, exit};
+use crate::args::Global;
+use crate::failure::{Outcome, exit};
 use crate::{output, store};
 use clap::Args;
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! `holds release FILE --agent ID`
 
-use crate::args::{Global, Outcome, absolute, exit};
+use crate::args::{Global, absolute};
+use crate::failure::{Outcome, exit};
 use crate::{output, store};
 use clap::Args;
 use holds::Release;

@@ -1,6 +1,6 @@
 //! `holds replay TRACE [--component FILE]`
 
-use crate::args::{Failure, Outcome, exit};
+use crate::failure::{Failure, Outcome, exit};
 use crate::output;
 use clap::Args;
 use holds::Runtime;

@@ -1,6 +1,7 @@
 //! `holds watch`: current holds, then live changes, until Ctrl-C.
 
-use crate::args::{Failure, Global, Outcome, exit};
+use crate::args::Global;
+use crate::failure::{Failure, Outcome, exit};
 use crate::{output, store};
 use clap::Args;
 use tokio::signal::unix::{SignalKind, signal};

@@ -10,6 +10,6 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     trappable_error_type: {
-        "holds:core/kv.kv-error" => super::ctx::ImportError,
+        "holds:core/kv.kv-error" => super::import_error::ImportError,
     },
 });

@@ -236,7 +236,7 @@ impl Calls {
         replica: Replica<'_>,
     ) -> Result<Claim, Error> {
         let request = convert::announce_request(file, announce);
-        let ttl_max = convert::nanos(ttl_max);
+        let ttl_max = crate::time::nanos(ttl_max);
         let (out, fault) = self
             .call(async |i: &mut Instance| {
                 let observed = self.observe(i, file, replica).await?;

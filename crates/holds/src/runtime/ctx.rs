@@ -4,26 +4,13 @@
 //! [`GuestIo`] bound for the current call; it decides nothing.
 
 use super::bindings::holds::core::{clock, kv, observer, types};
+use super::import_error::ImportError;
 use super::io::{GuestIo, Report, Unbound};
 use super::sandbox::Sandbox;
 use crate::convert;
-use crate::kv::KvError;
 use bytes::Bytes;
 use wasmtime::StoreLimits;
 use wasmtime::component::{HasData, Linker};
-
-/// A kv import's failure on the host side: the store's error, kept whole, or a
-/// trap. Converted to the flat WIT `kv-error` once, in `convert_kv_error`.
-pub(crate) enum ImportError {
-    Store(KvError),
-    Trap(wasmtime::Error),
-}
-
-impl From<wasmtime::Error> for ImportError {
-    fn from(trap: wasmtime::Error) -> Self {
-        ImportError::Trap(trap)
-    }
-}
 
 /// What one instance's store owns.
 pub(crate) struct HoldsCtx {

@@ -14,6 +14,7 @@ mod cache;
 mod calls;
 mod ctx;
 mod engine;
+mod import_error;
 mod invoke;
 mod io;
 mod pool;
