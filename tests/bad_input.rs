@@ -15,37 +15,21 @@ use std::time::{Duration, SystemTime};
 // Library
 // ---------------------------------------------------------------------------------------------------------
 
-/// Runs each listed async test body on SQLite and on JetStream.
-macro_rules! on_sqlite_and_jetstream {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(holds_test_support::harness::Kind::Sqlite).await;
-                }
-            )*
-        }
-        mod jetstream {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(holds_test_support::harness::Kind::JetStream).await;
-                }
-            )*
-        }
-    };
+holds_test_support::matrix! {
+    async fn {
+        library_refuses_bad_configs_before_touching_any_store,
+        library_refuses_bad_arguments_and_changes_nothing,
+        library_paths_with_special_characters_round_trip,
+        library_corrupt_values_are_corrupt_entries_naming_the_key,
+        library_null_and_missing_fields_read_as_go_zero_values,
+        library_unknown_fields_and_huge_values_read_fine,
+        library_a_path_too_long_for_a_key_is_invalid_input,
+    }
+    on {
+        sqlite: Kind::Sqlite,
+        jetstream: Kind::JetStream,
+    }
 }
-
-on_sqlite_and_jetstream!(
-    library_refuses_bad_configs_before_touching_any_store,
-    library_refuses_bad_arguments_and_changes_nothing,
-    library_paths_with_special_characters_round_trip,
-    library_corrupt_values_are_corrupt_entries_naming_the_key,
-    library_null_and_missing_fields_read_as_go_zero_values,
-    library_unknown_fields_and_huge_values_read_fine,
-    library_a_path_too_long_for_a_key_is_invalid_input,
-);
 
 /// A key's raw entry: (revision, value), or none.
 type RawEntry = Option<(u64, Vec<u8>)>;
