@@ -9,6 +9,7 @@
 use holds::{Announce, Backend, Claim, Config, Error, Manager, Release};
 use holds_test_support::harness::{Harness, Kind, TTL_MAX};
 use holds_test_support::inputs::{BAD_BUCKETS, clean, corrupt_values, special_paths, stream_names};
+use holds_test_support::raw;
 use std::time::{Duration, SystemTime};
 
 // ---------------------------------------------------------------------------------------------------------
@@ -325,7 +326,7 @@ async fn library_corrupt_values_are_corrupt_entries_naming_the_key(kind: Kind) {
     for (name, value, _) in corrupt_values() {
         let file = format!("/corrupt/{name}");
         let key = m.key_for_test(&file).await.unwrap();
-        let revision = kv.put(&key, value.into()).await.unwrap();
+        let revision = raw::put(&*kv, &key, value).await.unwrap();
         keys.push(key.clone());
         staged.push((file, key, revision));
     }
@@ -432,10 +433,7 @@ async fn library_null_and_missing_fields_read_as_go_zero_values(kind: Kind) {
     for (name, value) in zero {
         let file = format!("/zero/{name}");
         let key = m.key_for_test(&file).await.unwrap();
-        let revision = kv
-            .put(&key, value.clone().into_bytes().into())
-            .await
-            .unwrap();
+        let revision = raw::put(&*kv, &key, value.clone()).await.unwrap();
         let keys = vec![key.clone()];
         let before = snapshot(&m, &keys).await;
         assert!(before.list.iter().all(|c| c.file != file), "{name}: listed");
@@ -506,7 +504,7 @@ async fn library_unknown_fields_and_huge_values_read_fine(kind: Kind) {
     for (name, value) in values {
         let file = format!("/unknown/{name}");
         let key = m.key_for_test(&file).await.unwrap();
-        let revision = kv.put(&key, value.into_bytes().into()).await.unwrap();
+        let revision = raw::put(&*kv, &key, value).await.unwrap();
         let keys = vec![key.clone()];
         let before = snapshot(&m, &keys).await;
         let claim = m

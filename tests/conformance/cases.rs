@@ -6,6 +6,7 @@ use holds::clock::{Clock, OffsetClock};
 use holds::kv::KvStore;
 use holds::{Announce, Error, Event, EventKind, Hold, Manager, Release, Subscription};
 use holds_test_support::harness::{Harness, TTL_MAX};
+use holds_test_support::raw;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -570,10 +571,7 @@ pub async fn go_wire_vectors_and_a_raw_go_value_read_back(h: Harness) {
         holds::rfc3339(claimed),
         holds::rfc3339(expires)
     );
-    let revision = h
-        .store()
-        .await
-        .put("=2Fwork=2Fa.txt", go.into_bytes().into())
+    let revision = raw::put(&*h.store().await, "=2Fwork=2Fa.txt", go)
         .await
         .unwrap();
     let claim = m
@@ -616,10 +614,7 @@ pub async fn go_wire_vectors_and_a_raw_go_value_read_back(h: Harness) {
 pub async fn corrupt_value_is_a_corrupt_entry_error(h: Harness) {
     let m = h.manager().await;
     let key = m.key_for_test(F).await.unwrap();
-    let revision = h
-        .store()
-        .await
-        .put(&key, b"{not a hold".to_vec().into())
+    let revision = raw::put(&*h.store().await, &key, &b"{not a hold"[..])
         .await
         .unwrap();
     for result in [
@@ -933,7 +928,7 @@ pub async fn a_key_holds_would_not_write_is_never_read_as_another_files_hold(h: 
     });
     let store = h.store().await;
     for key in ["=2Fx=41", "=2fxA", "xA"] {
-        store.put(key, go_hold.clone().into()).await.unwrap();
+        raw::put(&*store, key, go_hold.clone()).await.unwrap();
     }
     assert_eq!(m.who_has("/xA").await.unwrap(), None);
     assert!(

@@ -8,6 +8,7 @@ use holds::kv::KvStore;
 use holds::{Backend, Config, Manager};
 use holds_nats_fixture::NatsServer;
 use holds_test_support::inputs::{BAD_BUCKETS, clean, corrupt_values, special_paths, stream_names};
+use holds_test_support::raw;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -433,7 +434,7 @@ async fn cli_raw_values(env: &CliEnv) {
         let relative = format!("corrupt/{name}");
         let file = format!("{cwd}/{relative}");
         let key = m.key_for_test(&file).await.unwrap();
-        let revision = kv.put(&key, value.clone().into()).await.unwrap();
+        let revision = raw::put(&*kv, &key, value.clone()).await.unwrap();
         let entry = raw(&kv, &key).await;
         let needle = format!("corrupt entry at key {key} (revision {revision})");
         for args in [
@@ -483,7 +484,7 @@ async fn cli_raw_values(env: &CliEnv) {
         let relative = format!("zero/{name}");
         let file = format!("{cwd}/{relative}");
         let key = m.key_for_test(&file).await.unwrap();
-        kv.put(&key, value.as_bytes().to_vec().into())
+        raw::put(&*kv, &key, value.as_bytes().to_vec())
             .await
             .unwrap();
         let entry = raw(&kv, &key).await;
@@ -519,7 +520,7 @@ async fn cli_raw_values(env: &CliEnv) {
     );
     let file = format!("{cwd}/unknown.rs");
     let key = m.key_for_test(&file).await.unwrap();
-    let revision = kv.put(&key, value.into_bytes().into()).await.unwrap();
+    let revision = raw::put(&*kv, &key, value).await.unwrap();
     let who = env.run(["--json", "who-has", "unknown.rs"]);
     expect(&who, 0, &[]);
     assert_eq!(who.json()["hold"]["agent_id"], "owner", "{who}");
@@ -555,7 +556,7 @@ async fn cli_prints_holds_claimed_before_1970() {
     let value = format!(
         r#"{{"agent_id":"go-client","claimed_at":"0001-01-01T00:00:00Z","expires_at":"{expires}","checkout_path":"","ttl":60000000000}}"#
     );
-    kv.put(&key, value.into_bytes().into()).await.unwrap();
+    raw::put(&*kv, &key, value).await.unwrap();
     let claim = m.who_has(&file).await.unwrap().expect("a live hold");
     assert_eq!(claim.hold.agent_id, "go-client");
     for args in [
@@ -609,7 +610,7 @@ fn cli_watch_survives_raw_values() {
         let key = rt
             .block_on(m.key_for_test(&format!("{cwd}/watch/{name}")))
             .unwrap();
-        rt.block_on(kv.put(&key, value.into())).unwrap();
+        rt.block_on(raw::put(&*kv, &key, value)).unwrap();
     }
     let claim = env.run([
         "--json",

@@ -291,9 +291,7 @@ fn corrupt_entry_is_exit_1() {
         .await
         .expect("open the CLI's database");
         let key = m.key_for_test(&file).await.unwrap();
-        let revision = m
-            .kv_for_test()
-            .put(&key, b"{not a hold".to_vec().into())
+        let revision = holds_test_support::raw::put(&*m.kv_for_test(), &key, &b"{not a hold"[..])
             .await
             .unwrap();
         m.close().await;
