@@ -79,6 +79,7 @@ async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
     let workload = s.workload();
     let started = Instant::now();
     let running = workload.spawn(managers.clone(), history.clone());
+    // The run's length (the load), not a wait for anything.
     tokio::time::sleep(Duration::from_secs_f64(s.secs)).await;
     running.stop().await;
     let elapsed = started.elapsed();

@@ -49,11 +49,14 @@ impl WatchLog {
 /// as `subscribe` succeeds again, as a careful caller would.
 pub struct WatchRecorder {
     logs: Arc<Mutex<Vec<WatchLog>>>,
+    /// Told after every change to `logs`, so waiting for one is event-driven.
+    changed: Arc<watch::Sender<()>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
-/// How often a recorder retries `subscribe` after its subscription ended.
+/// How often a recorder retries `subscribe` after its subscription ended (a
+/// careful caller's pace while the store is unavailable).
 pub const RESUBSCRIBE_EVERY: Duration = Duration::from_millis(50);
 
 impl WatchRecorder {
@@ -73,6 +76,8 @@ impl WatchRecorder {
         }]));
         let (stop, mut stopped) = watch::channel(false);
         let shared = logs.clone();
+        let changed = Arc::new(watch::channel(()).0);
+        let tell = changed.clone();
         let task = tokio::spawn(async move {
             let mut sub = sub;
             let mut generation = 0;
@@ -86,6 +91,7 @@ impl WatchRecorder {
                     Some(Ok(event)) => {
                         let mut logs = shared.lock().unwrap();
                         logs.last_mut().unwrap().events.push(Seen { at, event });
+                        tell.send_replace(());
                         continue;
                     }
                     Some(Err(error)) => {
@@ -103,6 +109,7 @@ impl WatchRecorder {
                         }
                     }
                 }
+                tell.send_replace(());
                 if !resubscribe {
                     return;
                 }
@@ -128,9 +135,15 @@ impl WatchRecorder {
                     events: Vec::new(),
                     ended: None,
                 });
+                tell.send_replace(());
             }
         });
-        Ok(WatchRecorder { logs, stop, task })
+        Ok(WatchRecorder {
+            logs,
+            changed,
+            stop,
+            task,
+        })
     }
 
     /// The logs so far (the last one may still be growing).
@@ -172,6 +185,8 @@ pub async fn wait_for_watches(
     timeout: Duration,
 ) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
+    // Subscribed before the first look, so no change between a look and the wait is missed.
+    let mut changes: Vec<_> = recorders.iter().map(|r| r.changed.subscribe()).collect();
     loop {
         if recorders
             .iter()
@@ -179,9 +194,10 @@ pub async fn wait_for_watches(
         {
             return true;
         }
-        if tokio::time::Instant::now() >= deadline {
+        let any_change =
+            futures::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
+        if tokio::time::timeout_at(deadline, any_change).await.is_err() {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -87,6 +87,9 @@ impl Running {
     }
 }
 
+/// One agent's loop. Its sleeps (a crash's downtime, the backoff after a failure,
+/// the think time between calls) are the agent's pace, the load under test, not
+/// waits for anything.
 async fn agent(
     id: usize,
     managers: Arc<[Manager]>,
