@@ -155,6 +155,8 @@ async fn lose_a_node(setup: Setup) -> Report {
     workload.ttl_max = Duration::from_secs(4);
     let running = workload.spawn(managers.clone(), history.clone());
 
+    // Load before the loss, on two nodes, and after the return: lengths of time
+    // are what is tested, not waits for something.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let kill = now_ns();
     if let Some(node) = node {

@@ -95,6 +95,7 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
                 let call = history
                     .announce(&m, 0, &files[i % files.len()], &announce)
                     .await;
+                // An agent's pace (the load), not a wait for anything.
                 if !call.outcome.is_ok() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -106,6 +107,7 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
 
     let mut done = Vec::new();
     for _ in 0..cycles {
+        // Load before the kill, and the outage: lengths of time are what is tested.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let kill = now_ns();
         tokio::task::block_in_place(|| server.kill());
@@ -151,7 +153,7 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
             recovered,
             probes,
         });
-        // Load after the recovery.
+        // Load after the recovery (a length of time, as above).
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     running.stop().await;
@@ -369,6 +371,7 @@ async fn renewal_during_an_outage() -> (Claim, Option<Claim>, Duration) {
         matches!(renewal, Err(Error::Store(_))),
         "the renewal during the outage: {renewal:?}"
     );
+    // The outage goes on a while after the failed renewal (its length is the point).
     tokio::time::sleep(Duration::from_secs(1)).await;
     tokio::task::block_in_place(|| server.restart());
     let deadline = std::time::Instant::now() + RECOVERY_BOUND;
@@ -376,7 +379,11 @@ async fn renewal_during_an_outage() -> (Claim, Option<Claim>, Duration) {
         assert!(std::time::Instant::now() < deadline, "no recovery");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Time for anything the client buffered to land.
+    // Anything the client buffered is on the server once this returns...
+    client.flush().await.unwrap();
+    // ...and this is the time for the stream to store it. What is checked is a
+    // write that must never happen, so there is no event to wait for: the window
+    // is the point.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let now = m
         .kv_for_test()

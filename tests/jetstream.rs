@@ -28,15 +28,21 @@ async fn the_server_expires_holds_with_nobody_watching() {
         .await
         .unwrap();
     let key = m.key_for_test("/f").await.unwrap();
-    // No watcher, no sweep: only the server can leave this marker.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let entry = m
-        .kv_for_test()
-        .get(&key)
-        .await
-        .unwrap()
-        .expect("the server left a marker");
-    assert_eq!(entry.operation, Operation::Expire);
+    // No watcher, no sweep: only the server can leave this marker, within 2.5 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
+    let entry = loop {
+        let entry = m
+            .kv_for_test()
+            .get(&key)
+            .await
+            .unwrap()
+            .expect("the hold or the server's marker");
+        if entry.operation != Operation::Put || tokio::time::Instant::now() >= deadline {
+            break entry;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(entry.operation, Operation::Expire, "{entry:?}");
     // The bucket is what the Go package expects apart from the TTL settings.
     let js = async_nats::jetstream::new(client);
     let mut stream = js.get_stream("KV_ttl").await.unwrap();

@@ -113,7 +113,9 @@ async fn a_guest_misusing_its_imports_gets_errors_and_changes_nothing() {
         Duration::from_secs(60),
     ));
     let kv: Arc<dyn holds::kv::KvStore> = Arc::new(store.clone());
-    let victim = kv.put("=2Fvictim", b"{}".to_vec().into()).await.unwrap();
+    let victim = holds_test_support::raw::put(&*kv, "=2Fvictim", &b"{}"[..])
+        .await
+        .unwrap();
     let hostile = manager(
         Some(runtime(holds_test_programs::HOSTILE)),
         Backend::Store(kv.clone()),

@@ -14,7 +14,7 @@
 //! breaking one rule, and a deliberately broken store (`broken_store`) shows it
 //! catches real violations end to end.
 
-use holds::kv::{BucketSpec, KvError, KvStore, MemoryKv, Removal, Watch};
+use holds::kv::{BucketSpec, KvError, KvStore, MemoryKv, Watch};
 use holds::{Backend, Config, Manager};
 use holds_test_support::checker::{
     History, Report, Rule, WatchLog, WatchRecorder, Workload, check, env_or, max_acked_revision,
@@ -79,6 +79,7 @@ async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
     let workload = s.workload();
     let started = Instant::now();
     let running = workload.spawn(managers.clone(), history.clone());
+    // The run's length (the load), not a wait for anything.
     tokio::time::sleep(Duration::from_secs_f64(s.secs)).await;
     running.stop().await;
     let elapsed = started.elapsed();
@@ -222,6 +223,8 @@ mod broken_store {
     use futures::StreamExt;
     use holds::kv::{Entry, WatchItem};
     use holds_test_support::checker::Rng;
+    use holds_test_support::forward::Forward;
+    use holds_test_support::{forward_kv_store, raw};
     use std::sync::Mutex;
 
     #[derive(Default, Clone, Copy)]
@@ -247,7 +250,10 @@ mod broken_store {
     }
 
     #[async_trait]
-    impl KvStore for BrokenKv {
+    impl Forward for BrokenKv {
+        fn inner(&self) -> &dyn KvStore {
+            &self.inner
+        }
         fn describe(&self) -> String {
             "a deliberately broken bucket".into()
         }
@@ -268,22 +274,11 @@ mod broken_store {
             ttl: Option<Duration>,
         ) -> Result<u64, KvError> {
             if self.bugs.ignore_revision {
-                return self.inner.put(key, value).await;
+                return raw::put(&self.inner, key, value).await;
             }
             self.inner
                 .write_if_revision(key, value, expected, ttl)
                 .await
-        }
-        async fn delete_if_revision(
-            &self,
-            key: &str,
-            expected: u64,
-            why: Removal,
-        ) -> Result<u64, KvError> {
-            self.inner.delete_if_revision(key, expected, why).await
-        }
-        async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-            self.inner.put(key, value).await
         }
         async fn watch(&self) -> Result<Watch, KvError> {
             let watch = self.inner.watch().await?;
@@ -302,6 +297,7 @@ mod broken_store {
                 .boxed())
         }
     }
+    forward_kv_store!(BrokenKv);
 
     async fn run_broken(bugs: Bugs) -> Report {
         let mut s = Settings::from_env();

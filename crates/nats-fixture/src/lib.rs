@@ -286,6 +286,8 @@ impl NatsServerBuilder {
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(StartError::AddrInUse) if attempt < BIND_ATTEMPTS => {
+                    // Fixed ports: give their previous owner a moment to let go (the next attempt is the
+                    // check). Free ports are picked afresh.
                     if fixed_ports {
                         thread::sleep(Duration::from_millis(200));
                     }
@@ -516,6 +518,8 @@ impl NatsServer {
             match self.wait_ready() {
                 Ok(()) => return,
                 Err(StartError::AddrInUse) if attempt < BIND_ATTEMPTS => {
+                    // The same ports again: give their previous owner a moment to let go (the next
+                    // attempt is the check).
                     thread::sleep(Duration::from_millis(200));
                 }
                 Err(e) => self.fail(&e),
@@ -625,13 +629,20 @@ impl NatsServer {
                 }
             };
             if Instant::now() >= deadline {
-                // A server that lost a port race may still be exiting.
-                thread::sleep(Duration::from_millis(100));
-                if let Some(Ok(Some(_))) = self.child.as_mut().map(Child::try_wait) {
-                    self.child = None;
-                    if self.current_log().contains(ADDR_IN_USE) {
-                        return Err(StartError::AddrInUse);
+                // A server that lost a port race logs it and exits: wait (up to a second) for the exit.
+                let exiting = Instant::now() + Duration::from_secs(1);
+                loop {
+                    if let Some(Ok(Some(_))) = self.child.as_mut().map(Child::try_wait) {
+                        self.child = None;
+                        if self.current_log().contains(ADDR_IN_USE) {
+                            return Err(StartError::AddrInUse);
+                        }
+                        break;
                     }
+                    if Instant::now() >= exiting || !self.current_log().contains(ADDR_IN_USE) {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(10));
                 }
                 return Err(StartError::Timeout(last));
             }

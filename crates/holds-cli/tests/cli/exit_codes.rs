@@ -2,17 +2,23 @@
 //! another agent, 4 `who-has`: nobody. Bad input must leave the store exactly as it was.
 
 use crate::support::CliEnv;
-use crate::{Backend, abs, announce, on_both_backends};
+use crate::{Backend, abs, announce};
 use holds::{Backend as StoreBackend, Config, Manager};
 use std::net::{Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
-on_both_backends!(
-    every_command_succeeds_with_exit_0,
-    held_by_another_is_exit_3_naming_the_holder_and_expiry,
-    who_has_nobody_is_exit_4,
-    invalid_input_is_exit_2_and_changes_nothing,
-);
+holds_test_support::matrix! {
+    fn {
+        every_command_succeeds_with_exit_0,
+        held_by_another_is_exit_3_naming_the_holder_and_expiry,
+        who_has_nobody_is_exit_4,
+        invalid_input_is_exit_2_and_changes_nothing,
+    }
+    on {
+        sqlite: &Backend::sqlite(),
+        jetstream: &Backend::jetstream(),
+    }
+}
 
 fn every_command_succeeds_with_exit_0(b: &Backend) {
     let file = abs(b, "a.rs");
@@ -285,9 +291,7 @@ fn corrupt_entry_is_exit_1() {
         .await
         .expect("open the CLI's database");
         let key = m.key_for_test(&file).await.unwrap();
-        let revision = m
-            .kv_for_test()
-            .put(&key, b"{not a hold".to_vec().into())
+        let revision = holds_test_support::raw::put(&*m.kv_for_test(), &key, &b"{not a hold"[..])
             .await
             .unwrap();
         m.close().await;

@@ -1,18 +1,24 @@
 //! The `--json` output shapes: one object per result, JSON lines for `list` and `watch`, and errors as
 //! `{"error": {kind, message, exit_code, ...}}` on stdout with one sentence on stderr.
 
-use crate::{Backend, abs, assert_claim, on_both_backends};
+use crate::{Backend, abs, assert_claim};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-on_both_backends!(
-    announce_and_who_has_print_the_claim,
-    release_prints_released_and_revision,
-    who_has_nobody_prints_a_null_hold,
-    list_prints_one_line_per_live_hold,
-    errors_are_json_on_stdout_and_one_sentence_on_stderr,
-);
+holds_test_support::matrix! {
+    fn {
+        announce_and_who_has_print_the_claim,
+        release_prints_released_and_revision,
+        who_has_nobody_prints_a_null_hold,
+        list_prints_one_line_per_live_hold,
+        errors_are_json_on_stdout_and_one_sentence_on_stderr,
+    }
+    on {
+        sqlite: &Backend::sqlite(),
+        jetstream: &Backend::jetstream(),
+    }
+}
 
 fn announce_and_who_has_print_the_claim(b: &Backend) {
     let file = abs(b, "src/main.rs");

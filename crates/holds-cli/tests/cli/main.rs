@@ -18,7 +18,8 @@ use holds_nats_fixture::NatsServer;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
-/// A backend the CLI tests run on; the server (if any) lives as long as the environment.
+/// A backend the CLI tests run on; the server (if any) lives as long as the environment. Cases taking one
+/// run on both (`sqlite::`, `jetstream::`) through `holds_test_support::matrix!`.
 pub struct Backend {
     pub env: CliEnv,
     _server: Option<NatsServer>,
@@ -46,29 +47,6 @@ impl std::ops::Deref for Backend {
     fn deref(&self) -> &CliEnv {
         &self.env
     }
-}
-
-/// Runs each listed test body on SQLite and on JetStream.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(&$crate::Backend::sqlite());
-                }
-            )*
-        }
-        mod jetstream {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(&$crate::Backend::jetstream());
-                }
-            )*
-        }
-    };
 }
 
 /// `holds announce FILE --agent AGENT --ttl TTL --json`, which must succeed; returns the claim JSON.

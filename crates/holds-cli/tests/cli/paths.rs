@@ -1,9 +1,17 @@
 //! FILE may be relative: it is resolved against the working directory and cleaned, so every spelling of a
 //! file names the same hold.
 
-use crate::{Backend, abs, announce, on_both_backends};
+use crate::{Backend, abs, announce};
 
-on_both_backends!(relative_paths_resolve_against_the_working_directory);
+holds_test_support::matrix! {
+    fn {
+        relative_paths_resolve_against_the_working_directory,
+    }
+    on {
+        sqlite: &Backend::sqlite(),
+        jetstream: &Backend::jetstream(),
+    }
+}
 
 fn relative_paths_resolve_against_the_working_directory(b: &Backend) {
     let file = abs(b, "src/a.rs");

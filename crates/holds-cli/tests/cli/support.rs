@@ -358,6 +358,21 @@ impl Watcher {
         send_signal(self.pid(), signal);
     }
 
+    /// Whether the process has ended, watched for up to `within` (returns as soon as it ends).
+    pub fn ended_within(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Waits for the process to end within `timeout`; returns its status, how long it took, and what it
     /// wrote to stderr. Lines not yet read stay readable with [`Watcher::next_event`].
     pub fn wait(&mut self, timeout: Duration) -> (ExitStatus, Duration, String) {
