@@ -216,7 +216,10 @@ async fn a_release_marker_aging_out_is_not_an_expiry() {
         "announced, released, announced only: {seen:?}"
     );
     assert_eq!(seen[0].0, claim.revision);
-    assert_eq!((seen[1].0, &seen[1].1), (revision, &EventKind::Released));
+    assert_eq!(
+        (seen[1].0, &seen[1].1),
+        (revision, &EventKind::Released { forced_by: None })
+    );
     assert!(matches!(seen[2].1, EventKind::Announced(_)), "{kinds:?}");
 }
 

@@ -334,7 +334,7 @@ async fn broken_traces_are_clear_errors() {
         replay_text(&foreign, rt()).await,
         Err(TraceError::ForeignVersion { .. })
     ));
-    let foreign = text.replacen("holds:core@0.1.0", "holds:core@9.0.0", 1);
+    let foreign = text.replacen("holds:core@0.2.0", "holds:core@9.0.0", 1);
     assert!(matches!(
         replay_text(&foreign, rt()).await,
         Err(TraceError::ForeignVersion { .. })

@@ -510,7 +510,7 @@ mod checker_unit {
         let events = vec![
             put(1.0, &a),
             put(2.0, &other),
-            seen(31.0, F, 3, EventKind::Released),
+            seen(31.0, F, 3, EventKind::Released { forced_by: None }),
             put(41.0, &b),
             put(2001.0, &c),
             // The server's (or a sweep's) marker after C's hold expired.
@@ -575,7 +575,7 @@ mod checker_unit {
         let b = claim(F, "B", 20.5, 10_000, 3);
         let w = watch(vec![
             put(1.0, &a),
-            seen(12.0, F, 2, EventKind::Released),
+            seen(12.0, F, 2, EventKind::Released { forced_by: None }),
             put(21.0, &b),
         ]);
         let mut calls = vec![announced(&a, (0.0, 1.0)), announced(&b, (20.0, 21.0))];
@@ -791,7 +791,7 @@ mod checker_unit {
         let full = vec![
             put(1.0, &a),
             put(2.0, &b),
-            seen(4.0, F, 3, EventKind::Released),
+            seen(4.0, F, 3, EventKind::Released { forced_by: None }),
         ];
         clean(&check(&calls, &[watch(full.clone())]));
 

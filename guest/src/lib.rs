@@ -6,6 +6,8 @@
 //! library, which the unit tests and the sandbox-cost benchmark use.
 
 pub mod announce;
+pub mod check;
+pub mod claim;
 pub mod codec;
 pub mod host;
 pub mod interpret;
@@ -13,6 +15,7 @@ pub mod key;
 pub mod model;
 pub mod path;
 pub mod release;
+pub mod renew;
 pub mod timestamp;
 pub mod verdict;
 pub mod who_has;
@@ -24,10 +27,13 @@ pub mod component;
 mod testing;
 
 pub use announce::announce;
+pub use check::check;
+pub use claim::claim;
 pub use host::Host;
 pub use interpret::{interpret, sweep};
 pub use model::*;
-pub use release::release;
+pub use release::{force_release, release};
+pub use renew::renew;
 pub use who_has::who_has;
 
 /// At most this many attempts when a write loses the revision race (as the Go package).

@@ -330,7 +330,7 @@ pub async fn subscribe_sees_announce_and_release(h: Harness) {
         Event {
             file: F.into(),
             revision,
-            kind: EventKind::Released
+            kind: EventKind::Released { forced_by: None }
         }
     );
 }
@@ -856,7 +856,7 @@ pub async fn new_holds_over_expired_and_released_keys_keep_their_ttl(h: Harness)
         next_removal(&mut sub, F, Duration::from_secs(5))
             .await
             .map(|e| e.kind),
-        Some(EventKind::Released)
+        Some(EventKind::Released { forced_by: None })
     );
     m.announce(F, &Announce::new("a4", Duration::from_secs(1)))
         .await

@@ -110,9 +110,12 @@ impl Forward for Counting {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         self.deletes.fetch_add(1, Ordering::SeqCst);
-        self.inner.delete_if_revision(key, expected, why).await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }
 
@@ -137,10 +140,13 @@ impl Forward for PausedDeletes {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         self.delete_reached.notify_one();
         self.release_deletes.notified().await;
-        self.inner.delete_if_revision(key, expected, why).await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }
 
@@ -180,12 +186,15 @@ impl Forward for StalledSweeps {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         if why == Removal::Expired {
             self.stalled.notify_one();
             self.release.notified().await;
         }
-        self.inner.delete_if_revision(key, expected, why).await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }
 
@@ -264,8 +273,11 @@ impl Forward for Delayed {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         tokio::time::sleep(self.delay).await;
-        self.inner.delete_if_revision(key, expected, why).await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }

@@ -103,3 +103,19 @@ pub fn absolute(file: &str) -> Result<String, Failure> {
         .ok_or_else(|| Failure::usage(anyhow::anyhow!("the working directory is not UTF-8")))?;
     Ok(format!("{cwd}/{file}"))
 }
+
+/// Who is acting and for how long: set once in an agent's environment.
+#[derive(Args, Debug)]
+pub struct AgentTtl {
+    /// The agent taking the hold.
+    #[arg(long, env = "HOLDS_AGENT", value_name = "ID")]
+    pub agent: String,
+    /// How long the hold lasts unless renewed (at most --ttl-max).
+    #[arg(long, env = "HOLDS_TTL", default_value = "30s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub ttl: Duration,
+}
+
+/// Resolve every FILE (see [`absolute`]).
+pub fn absolute_all(files: &[String]) -> Result<Vec<String>, Failure> {
+    files.iter().map(|f| absolute(f)).collect()
+}

@@ -10,6 +10,12 @@ pub mod exit {
     pub const HELD: u8 = 3;
     pub const NOBODY: u8 = 4;
     pub const DIVERGED: u8 = 5;
+    /// `run`: a hold was lost while the command ran (the command was stopped).
+    pub const LOST: u8 = 6;
+    /// `run`: the command could not be started (as env(1) and shells say it).
+    pub const CANNOT_RUN: u8 = 126;
+    /// `run`: the command was not found.
+    pub const NOT_FOUND: u8 = 127;
 }
 
 /// A failure of a command, with its exit code.
@@ -24,7 +30,8 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match &e {
             Error::InvalidInput { .. } | Error::Config(_) => exit::USAGE,
-            Error::HeldByAnother(_) => exit::HELD,
+            Error::HeldByAnother(_) | Error::HeldByOthers(_) => exit::HELD,
+            Error::Lost(_) => exit::LOST,
             _ => exit::STORE,
         };
         Failure {
@@ -39,6 +46,14 @@ impl Failure {
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
         Failure {
             code: exit::USAGE,
+            error: error.into(),
+            holds: None,
+        }
+    }
+
+    pub fn with_code(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code,
             error: error.into(),
             holds: None,
         }

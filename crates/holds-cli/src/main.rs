@@ -9,7 +9,9 @@ mod output;
 mod store;
 
 use clap::{Parser, Subcommand};
-use commands::{announce, bench, component, list, probe, release, replay, watch, who_has};
+use commands::{
+    announce, bench, check, component, list, probe, release, replay, run, watch, who_has,
+};
 use failure::{Failure, exit};
 use std::process::ExitCode;
 
@@ -19,9 +21,16 @@ Exit codes:
   1  store or runtime error (unreachable store, corrupt entry, guest failure)
   2  invalid input or usage (empty agent, bad duration, TTL 0 or over the max,
      bad bucket name, relative or empty path, unknown command)
-  3  held by another agent (the message names the holder and when it expires)
-  4  who-has: nobody holds the file
+  3  held by another agent (the message names every holder and when each
+     expires); check: a file is held by another agent or at another token
+  4  who-has, check: nobody holds the file
   5  replay: the guest diverged from the trace (the first diverging step is printed)
+  6  run: a hold was lost while CMD ran (CMD was stopped)
+  126, 127  run: CMD could not be started, or was not found
+  run exits with CMD's own exit code otherwise (128+N for a signal N).
+
+--agent defaults to HOLDS_AGENT and --ttl to HOLDS_TTL (else 30s), so an agent's
+environment sets them once.
 
 Without --nats, holds uses an embedded SQLite database (--store) that every
 process on this machine shares. FILE may be relative: it is resolved against the
@@ -39,9 +48,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Place or renew a hold on FILE; prints the claim.
+    /// Place or renew holds on FILEs (several: all or nothing); prints the claims.
     Announce(announce::Opts),
-    /// Release AGENT's hold on FILE (a no-op when it holds none).
+    /// Run a command while holding FILEs: renewed meanwhile, released at its exit.
+    Run(run::Opts),
+    /// Does AGENT hold every FILE live? (exit 0; 3 held by another; 4 by nobody)
+    Check(check::Opts),
+    /// Release AGENT's hold on FILE (a no-op when it holds none), or with --force
+    /// whoever's.
     Release(release::Opts),
     /// Who holds FILE (exit 4 when nobody does).
     WhoHas(who_has::Opts),
@@ -112,6 +126,8 @@ async fn run(cli: Cli) -> ExitCode {
     let json = cli.global.json;
     let outcome = match cli.command {
         Command::Announce(o) => commands::announce::run(&cli.global, o).await,
+        Command::Run(o) => commands::run::run(&cli.global, o).await,
+        Command::Check(o) => commands::check::run(&cli.global, o).await,
         Command::Release(o) => commands::release::run(&cli.global, o).await,
         Command::WhoHas(o) => commands::who_has::run(&cli.global, o).await,
         Command::List(o) => commands::list::run(&cli.global, o).await,

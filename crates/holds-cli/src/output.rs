@@ -127,14 +127,17 @@ struct EventJson {
     revision: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     hold: Option<HoldJson>,
+    /// Who force-released the hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forced_by: Option<String>,
 }
 
 /// Prints one event; fails when stdout is closed.
 pub fn event(e: &Event, json: bool) -> io::Result<()> {
-    let (kind, hold) = match &e.kind {
-        EventKind::Announced(h) => ("announced", Some(h)),
-        EventKind::Released => ("released", None),
-        EventKind::Expired => ("expired", None),
+    let (kind, hold, forced_by) = match &e.kind {
+        EventKind::Announced(h) => ("announced", Some(h), None),
+        EventKind::Released { forced_by } => ("released", None, forced_by.as_deref()),
+        EventKind::Expired => ("expired", None, None),
     };
     if json {
         line(json_line(&EventJson {
@@ -142,17 +145,22 @@ pub fn event(e: &Event, json: bool) -> io::Result<()> {
             file: e.file.clone(),
             revision: e.revision,
             hold: hold.map(hold_json),
+            forced_by: forced_by.map(str::to_string),
         }))
     } else {
-        match hold {
-            Some(h) => line(format_args!(
+        match (hold, forced_by) {
+            (Some(h), _) => line(format_args!(
                 "{kind:<9} {} by {} until {} (revision {})",
                 e.file,
                 h.agent_id,
                 rfc3339(h.expires_at),
                 e.revision
             )),
-            None => line(format_args!(
+            (None, Some(by)) => line(format_args!(
+                "{kind:<9} {} forced by {by} (revision {})",
+                e.file, e.revision
+            )),
+            (None, None) => line(format_args!(
                 "{kind:<9} {} (revision {})",
                 e.file, e.revision
             )),
@@ -172,14 +180,29 @@ struct ErrorBody {
     exit_code: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     holder: Option<ClaimJson>,
+    /// Every holder, for a multi-file claim refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    holders: Vec<ClaimJson>,
+    /// The file a lease lost, and who holds it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost: Option<LostJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LostJson {
+    file: String,
+    revision: u64,
+    holder: Option<ClaimJson>,
 }
 
 fn kind(f: &Failure) -> &'static str {
     let e = f.holds.as_ref();
     match e {
         Some(Error::HeldByAnother(_)) => "held-by-another",
+        Some(Error::HeldByOthers(_)) => "held-by-others",
+        Some(Error::Lost(_)) => "lost",
         Some(Error::InvalidInput { .. }) => "invalid-input",
         Some(Error::Config(_)) => "invalid-config",
         Some(Error::CasExhausted(_)) => "cas-exhausted",
@@ -214,6 +237,18 @@ pub fn failure(f: &Failure, json: bool) {
                 exit_code: f.code,
                 holder: match &f.holds {
                     Some(Error::HeldByAnother(c)) => Some(claim_json(c)),
+                    _ => None,
+                },
+                holders: match &f.holds {
+                    Some(Error::HeldByOthers(cs)) => cs.iter().map(claim_json).collect(),
+                    _ => Vec::new(),
+                },
+                lost: match &f.holds {
+                    Some(Error::Lost(l)) => Some(LostJson {
+                        file: l.file.clone(),
+                        revision: l.revision,
+                        holder: l.holder.as_ref().map(claim_json),
+                    }),
                     _ => None,
                 },
                 field: match &f.holds {

@@ -19,12 +19,18 @@ pub fn default_store() -> PathBuf {
         .join("holds.db")
 }
 
+/// Open for a one-shot command: no replica (it would pay for a watch it never
+/// uses; `watch` starts one anyway).
 pub async fn open(global: &Global) -> Result<Manager, Failure> {
+    open_with_replica(global, false).await
+}
+
+/// Open, with a replica when the command waits on events or keeps a lease.
+pub async fn open_with_replica(global: &Global, replica: bool) -> Result<Manager, Failure> {
     let mut config = Config::new(global.bucket.clone(), global.ttl_max);
     config.op_timeout = Duration::from_secs(5);
     config.replicas = global.replicas;
-    // A one-shot process would pay for a watch it never uses; `watch` starts one anyway.
-    config.replica = false;
+    config.replica = replica;
     // Validate before touching any store: bad input changes nothing.
     config.validated()?;
     let backend = match &global.nats {

@@ -6,6 +6,9 @@ use std::time::Duration;
 /// Subscription buffer used when `chan_buffer` is 0 (the Go package's default).
 pub const DEFAULT_CHAN_BUFFER: usize = 32;
 
+/// Files one claim may take by default (bones' coord).
+pub const DEFAULT_MAX_CLAIM_FILES: usize = 16;
+
 /// How a [`crate::Manager`] is set up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -24,6 +27,8 @@ pub struct Config {
     /// one round trip per announce or release when the replica is current.
     /// One-shot processes (the CLI) turn it off: they would pay for the watch.
     pub replica: bool,
+    /// The most files one [`crate::Manager::claim`] may take (bones' default: 16).
+    pub max_claim_files: usize,
 }
 
 impl Config {
@@ -44,6 +49,7 @@ impl Config {
             replicas: 1,
             op_timeout: Duration::from_secs(5),
             replica: true,
+            max_claim_files: DEFAULT_MAX_CLAIM_FILES,
         }
     }
 
@@ -69,6 +75,12 @@ impl Config {
         }
         if self.replicas == 0 || self.replicas > 5 {
             return bad(format!("replicas must be 1 to 5, not {}", self.replicas));
+        }
+        if self.max_claim_files == 0 || self.max_claim_files > 1000 {
+            return bad(format!(
+                "max_claim_files must be 1 to 1000 (a JetStream batch's limit), not {}",
+                self.max_claim_files
+            ));
         }
         if self.op_timeout.is_zero() {
             return bad("op_timeout must be above zero".into());

@@ -2,15 +2,20 @@
 //! public types, the stores' entries and the trace's records — and time.
 
 use crate::error::{Cause, Error};
-use crate::kv::{Entry, KvError, KvErrorKind, Operation, Removal};
-use crate::runtime::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
+use crate::kv::{BatchWrite, Entry, KvError, KvErrorKind, Operation, Removal};
+use crate::runtime::bindings::exports::holds::core::holds::{
+    AnnounceRequest, ClaimRequest, Claimed as WitClaimed, FileCheck as WitFileCheck,
+    FileState as WitFileState, ReleaseOutcome,
+};
 use crate::runtime::bindings::exports::holds::core::subscribe::{
     Change, Interpretation, SweepOutcome,
 };
 use crate::runtime::bindings::holds::core::{kv as wit_kv, types as wit};
 use crate::time::{nanos, system_time};
 use crate::trace::format::*;
-use crate::types::{Claim, Event, EventKind, Hold, Release};
+use crate::types::{
+    Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, LostHold, Release,
+};
 use std::time::Duration;
 
 // ---- WIT -> public --------------------------------------------------------------
@@ -39,8 +44,27 @@ pub(crate) fn event(e: wit::Event) -> Event {
         revision: e.revision,
         kind: match e.kind {
             wit::ChangeKind::Announced(h) => EventKind::Announced(hold(h)),
-            wit::ChangeKind::Released => EventKind::Released,
+            wit::ChangeKind::Released(forced_by) => EventKind::Released { forced_by },
             wit::ChangeKind::Expired => EventKind::Expired,
+        },
+    }
+}
+
+pub(crate) fn claimed(c: WitClaimed) -> Claimed {
+    Claimed {
+        claims: c.claims.into_iter().map(claim).collect(),
+        atomic: c.atomic,
+    }
+}
+
+pub(crate) fn file_check(c: WitFileCheck) -> FileCheck {
+    FileCheck {
+        file: c.file,
+        state: match c.state {
+            WitFileState::Held(c) => FileState::Held(claim(c)),
+            WitFileState::TokenMoved(c) => FileState::TokenMoved(claim(c)),
+            WitFileState::HeldByAnother(c) => FileState::HeldByAnother(claim(c)),
+            WitFileState::Vacant => FileState::Vacant,
         },
     }
 }
@@ -57,6 +81,12 @@ pub(crate) fn release(r: ReleaseOutcome) -> Release {
 pub(crate) fn error(e: wit::Error, fault: Option<KvError>) -> Error {
     match e {
         wit::Error::HeldByAnother(c) => Error::HeldByAnother(Box::new(claim(c))),
+        wit::Error::HeldByOthers(cs) => Error::HeldByOthers(cs.into_iter().map(claim).collect()),
+        wit::Error::Lost(l) => Error::Lost(Box::new(LostHold {
+            file: l.file,
+            revision: l.revision,
+            holder: l.holder.map(claim),
+        })),
         wit::Error::InvalidInput(i) => Error::InvalidInput {
             field: i.field,
             reason: i.reason,
@@ -79,6 +109,15 @@ pub(crate) fn error(e: wit::Error, fault: Option<KvError>) -> Error {
 pub(crate) fn announce_request(file: &str, a: &crate::types::Announce) -> AnnounceRequest {
     AnnounceRequest {
         file: file.to_string(),
+        agent_id: a.agent_id.clone(),
+        ttl: nanos(a.ttl),
+        checkout_path: a.checkout_path.clone(),
+    }
+}
+
+pub(crate) fn claim_request(files: &[String], a: &crate::types::Announce) -> ClaimRequest {
+    ClaimRequest {
+        files: files.to_vec(),
         agent_id: a.agent_id.clone(),
         ttl: nanos(a.ttl),
         checkout_path: a.checkout_path.clone(),
@@ -126,6 +165,17 @@ pub(crate) fn kv_error_to_wit(e: &KvError) -> wit_kv::KvError {
     match e.kind() {
         KvErrorKind::WrongRevision => wit_kv::KvError::WrongRevision,
         KvErrorKind::Unavailable => wit_kv::KvError::Unavailable(e.to_string()),
+        KvErrorKind::Unsupported => wit_kv::KvError::Unsupported,
+    }
+}
+
+/// A batch's write as the store takes it.
+pub(crate) fn batch_write(w: &wit_kv::Write) -> BatchWrite {
+    BatchWrite {
+        key: w.key.clone(),
+        value: w.value.clone().into(),
+        expected: w.expected,
+        ttl: (w.ttl_seconds > 0).then(|| Duration::from_secs(u64::from(w.ttl_seconds))),
     }
 }
 
@@ -143,6 +193,16 @@ pub(crate) fn kv_error_to_trace(e: &KvError) -> TraceKvError {
     match e.kind() {
         KvErrorKind::WrongRevision => TraceKvError::WrongRevision,
         KvErrorKind::Unavailable => TraceKvError::Unavailable(e.to_string()),
+        KvErrorKind::Unsupported => TraceKvError::Unsupported,
+    }
+}
+
+pub(crate) fn write_to_trace(w: &wit_kv::Write) -> TraceWrite {
+    TraceWrite {
+        key: w.key.clone(),
+        value: TraceBytes(w.value.clone()),
+        expected: w.expected,
+        ttl_seconds: w.ttl_seconds,
     }
 }
 
@@ -150,6 +210,7 @@ pub(crate) fn kv_error_from_trace(e: TraceKvError) -> KvError {
     match e {
         TraceKvError::WrongRevision => KvError::wrong_revision(),
         TraceKvError::Unavailable(why) => KvError::unavailable(why),
+        TraceKvError::Unsupported => KvError::unsupported("the recorded store could not"),
     }
 }
 
@@ -255,6 +316,14 @@ pub(crate) fn claim_to_trace(c: &wit::Claim) -> TraceClaim {
 pub(crate) fn error_to_trace(e: &wit::Error) -> TraceError {
     match e {
         wit::Error::HeldByAnother(c) => TraceError::HeldByAnother(claim_to_trace(c)),
+        wit::Error::HeldByOthers(cs) => {
+            TraceError::HeldByOthers(cs.iter().map(claim_to_trace).collect())
+        }
+        wit::Error::Lost(l) => TraceError::Lost(Box::new(TraceLostHold {
+            file: l.file.clone(),
+            revision: l.revision,
+            holder: l.holder.as_ref().map(claim_to_trace),
+        })),
         wit::Error::InvalidInput(i) => TraceError::InvalidInput(TraceInvalidInput {
             field: i.field.clone(),
             reason: i.reason.clone(),
@@ -283,7 +352,7 @@ pub(crate) fn interpretation_to_trace(i: &Interpretation) -> TraceInterpretation
             revision: e.revision,
             kind: match &e.kind {
                 wit::ChangeKind::Announced(h) => TraceChangeKind::Announced(hold_to_trace(h)),
-                wit::ChangeKind::Released => TraceChangeKind::Released,
+                wit::ChangeKind::Released(by) => TraceChangeKind::Released(by.clone()),
                 wit::ChangeKind::Expired => TraceChangeKind::Expired,
             },
         }),
@@ -298,6 +367,46 @@ pub(crate) fn sweep_to_trace(s: &SweepOutcome) -> TraceSweepOutcome {
         SweepOutcome::NotDue(at) => TraceSweepOutcome::NotDue(*at),
         SweepOutcome::Nothing => TraceSweepOutcome::Nothing,
     }
+}
+
+pub(crate) fn claim_request_to_trace(r: &ClaimRequest) -> TraceClaimRequest {
+    TraceClaimRequest {
+        files: r.files.clone(),
+        agent_id: r.agent_id.clone(),
+        ttl: r.ttl,
+        checkout_path: r.checkout_path.clone(),
+    }
+}
+
+pub(crate) fn claim_request_from_trace(r: &TraceClaimRequest) -> ClaimRequest {
+    ClaimRequest {
+        files: r.files.clone(),
+        agent_id: r.agent_id.clone(),
+        ttl: r.ttl,
+        checkout_path: r.checkout_path.clone(),
+    }
+}
+
+pub(crate) fn claimed_to_trace(c: &WitClaimed) -> TraceClaimed {
+    TraceClaimed {
+        claims: c.claims.iter().map(claim_to_trace).collect(),
+        atomic: c.atomic,
+    }
+}
+
+pub(crate) fn file_checks_to_trace(checks: &[WitFileCheck]) -> Vec<TraceFileCheck> {
+    checks
+        .iter()
+        .map(|c| TraceFileCheck {
+            file: c.file.clone(),
+            state: match &c.state {
+                WitFileState::Held(c) => TraceFileState::Held(claim_to_trace(c)),
+                WitFileState::TokenMoved(c) => TraceFileState::TokenMoved(claim_to_trace(c)),
+                WitFileState::HeldByAnother(c) => TraceFileState::HeldByAnother(claim_to_trace(c)),
+                WitFileState::Vacant => TraceFileState::Vacant,
+            },
+        })
+        .collect()
 }
 
 /// A result as a trace records it.

@@ -5,7 +5,7 @@
 //! to the client library's (async-nats, rusqlite, wasmtime), so callers can walk the
 //! chain and downcast instead of reading messages.
 
-use crate::types::Claim;
+use crate::types::{Claim, LostHold};
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +17,16 @@ pub enum Error {
     /// Another agent holds a live hold on the file.
     #[error("{} is held by agent {:?} until {}", .0.file, .0.hold.agent_id, crate::time::rfc3339(.0.hold.expires_at))]
     HeldByAnother(Box<Claim>),
+
+    /// A claim over several files was refused: every live hold of another agent
+    /// among them. Nothing stays written.
+    #[error("{}", held_by_others(.0))]
+    HeldByOthers(Vec<Claim>),
+
+    /// A lease's hold is gone (released, force-released, expired or taken over):
+    /// a renewal writes nothing then.
+    #[error("the hold on {} (revision {}) was lost{}", .0.file, .0.revision, match &.0.holder { Some(c) => format!(": {} holds it now", c.hold.agent_id), None => String::new() })]
+    Lost(Box<LostHold>),
 
     /// A precondition was broken; nothing was changed.
     #[error("invalid {field}: {reason}")]
@@ -65,12 +75,38 @@ pub enum Error {
     Lagged(usize),
 }
 
+fn held_by_others(holders: &[Claim]) -> String {
+    let each: Vec<String> = holders
+        .iter()
+        .map(|c| {
+            format!(
+                "{} is held by agent {:?} until {}",
+                c.file,
+                c.hold.agent_id,
+                crate::time::rfc3339(c.hold.expires_at)
+            )
+        })
+        .collect();
+    each.join("; ")
+}
+
 impl Error {
-    /// The instant the holder's hold expires, for `HeldByAnother`.
+    /// The instant the holder's hold expires, for `HeldByAnother` (the earliest,
+    /// for `HeldByOthers`).
     pub fn held_until(&self) -> Option<SystemTime> {
         match self {
             Error::HeldByAnother(claim) => Some(claim.hold.expires_at),
+            Error::HeldByOthers(claims) => claims.iter().map(|c| c.hold.expires_at).min(),
             _ => None,
+        }
+    }
+
+    /// Every holder a refusal names.
+    pub fn holders(&self) -> Vec<&Claim> {
+        match self {
+            Error::HeldByAnother(claim) => vec![claim.as_ref()],
+            Error::HeldByOthers(claims) => claims.iter().collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -20,7 +20,8 @@ use crate::runtime::bindings::exports::holds::core::subscribe::{
     Change, Interpretation, SweepOutcome,
 };
 use crate::subscription::{EndReason, Subscription, Unsubscribe};
-use crate::types::Event;
+use crate::types::{Event, EventKind};
+use crate::wait::Waiters;
 use futures::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -84,6 +85,8 @@ pub(crate) struct Hub {
     clock: Arc<dyn Clock>,
     chan_buffer: usize,
     start_timeout: Duration,
+    /// Callers waiting for held files, woken by released and expired events.
+    waiters: Waiters,
     state: Mutex<State>,
     phase: watch::Sender<Phase>,
 }
@@ -95,6 +98,7 @@ impl Hub {
         clock: Arc<dyn Clock>,
         chan_buffer: usize,
         start_timeout: Duration,
+        waiters: Waiters,
     ) -> Arc<Self> {
         Arc::new(Hub {
             kv,
@@ -102,6 +106,7 @@ impl Hub {
             clock,
             chan_buffer,
             start_timeout,
+            waiters,
             state: Mutex::new(State::default()),
             phase: watch::Sender::new(Phase::Idle),
         })
@@ -363,7 +368,8 @@ impl Hub {
         // The guest's meaning feeds sweeps and subscribers only: with neither (a
         // manager nobody watches, on a store that expires entries itself) the
         // replica needs just the entry, and a guest call per change is saved.
-        let wanted = |subscribed: bool| sweeping || subscribed;
+        let waiting = self.waiters.any();
+        let wanted = |subscribed: bool| sweeping || subscribed || waiting;
         let mut meaning = Meaning::Skipped;
         if wanted(!self.state().subscribers.is_empty()) {
             meaning = self.interpret(&key, &entry, replaying).await;
@@ -416,6 +422,11 @@ impl Hub {
         }
         if newer {
             state.replica.insert(key, entry);
+        }
+        if let Some(event) = &event
+            && matches!(event.kind, EventKind::Released { .. } | EventKind::Expired)
+        {
+            self.waiters.freed(&event.file);
         }
         if let Some(event) = event {
             let buffer = self.chan_buffer;

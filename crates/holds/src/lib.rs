@@ -38,17 +38,22 @@ mod convert;
 mod error;
 mod hub;
 pub mod kv;
+mod lease;
 mod manager;
 mod runtime;
 mod subscription;
 mod time;
 pub mod trace;
 mod types;
+mod wait;
 
-pub use config::{Config, DEFAULT_CHAN_BUFFER};
+pub use config::{Config, DEFAULT_CHAN_BUFFER, DEFAULT_MAX_CLAIM_FILES};
 pub use error::{Cause, Error};
+pub use lease::{Lease, Lost, LostReason};
 pub use manager::{Backend, Manager, ManagerBuilder, RetryObserver, Stats};
 pub use runtime::{Runtime, prefer_one_shot_engine};
 pub use subscription::Subscription;
 pub use time::rfc3339;
-pub use types::{Announce, Claim, Event, EventKind, Hold, Release};
+pub use types::{
+    Announce, Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, LostHold, Release,
+};

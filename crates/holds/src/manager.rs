@@ -6,12 +6,14 @@ use crate::convert;
 use crate::error::{Cause, Error};
 use crate::hub::Hub;
 use crate::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv, WatchItem};
+use crate::lease::Lease;
 use crate::runtime::bindings::exports::holds::core::subscribe::Change;
 use crate::runtime::bindings::holds::core::kv as wit_kv;
 use crate::runtime::{Calls, DEFAULT_MAX_IDLE, Replica, Runtime};
 use crate::subscription::Subscription;
 use crate::trace::Recorder;
-use crate::types::{Announce, Claim, EventKind, Release};
+use crate::types::{Announce, Claim, Claimed, EventKind, FileCheck, Release};
+use crate::wait::{Attempt, Waiters};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +66,7 @@ struct Inner {
     kv: Arc<dyn KvStore>,
     calls: Arc<Calls>,
     hub: Arc<Hub>,
+    waiters: Waiters,
     closed: AtomicBool,
 }
 
@@ -196,12 +199,14 @@ impl ManagerBuilder {
             call_timeout,
         ));
         calls.set_retry_observer(self.retry_observer);
+        let waiters = Waiters::default();
         let hub = Hub::new(
             kv.clone(),
             calls.clone(),
             self.clock,
             config.chan_buffer,
             config.op_timeout * 2,
+            waiters.clone(),
         );
         if config.replica {
             let weak = Arc::downgrade(&hub);
@@ -227,6 +232,7 @@ impl ManagerBuilder {
                 kv,
                 calls,
                 hub,
+                waiters,
                 closed: AtomicBool::new(false),
             }),
         })
@@ -329,6 +335,202 @@ impl Manager {
     pub async fn release(&self, file: &str, agent_id: &str) -> Result<Release, Error> {
         self.check_open()?;
         self.inner.calls.release(file, agent_id, self.hint()).await
+    }
+
+    /// Claim every file or none (bones' coord semantics): the files are cleaned,
+    /// deduplicated and taken in sorted order, at most
+    /// [`Config::max_claim_files`]; each is decided as [`Manager::announce`]
+    /// decides. On any refusal nothing stays held and [`Error::HeldByOthers`]
+    /// names every holder. Where the store can, it is one atomic write (a
+    /// JetStream atomic batch, one SQLite transaction, one step in memory): with a
+    /// warm replica, one round trip. Elsewhere (a bucket made by the Go package, a
+    /// server older than 2.12) the files are announced one by one and rolled back
+    /// on a refusal; [`Claimed::atomic`] says which ran.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::{Announce, Error};
+    /// use std::time::Duration;
+    /// let files = ["/repo/src/lib.rs", "/repo/src/main.rs"];
+    /// match holds.claim(&files, &Announce::new("agent-1", Duration::from_secs(30))).await {
+    ///     Ok(claimed) => println!("took {} files (atomic: {})", claimed.claims.len(), claimed.atomic),
+    ///     Err(Error::HeldByOthers(holders)) => println!("{} files are held", holders.len()),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn claim(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+    ) -> Result<Claimed, Error> {
+        self.check_open()?;
+        let files: Vec<String> = files.iter().map(|f| f.as_ref().to_string()).collect();
+        let max_files = u32::try_from(self.inner.config.max_claim_files).unwrap_or(u32::MAX);
+        self.inner
+            .calls
+            .claim(
+                &files,
+                announce,
+                self.inner.config.hold_ttl_max,
+                max_files,
+                self.hint(),
+            )
+            .await
+    }
+
+    /// [`Manager::claim`], waiting up to `wait` for held files to become free:
+    /// woken by the watch's `released` and `expired` events (not by polling),
+    /// then competing normally. Waiters of one manager are served in arrival
+    /// order; across processes, whoever's write lands first wins. After `wait`,
+    /// the last refusal.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::Announce;
+    /// use std::time::Duration;
+    /// let claimed = holds
+    ///     .claim_wait(&["/repo/src/lib.rs"], &Announce::new("agent-1", Duration::from_secs(30)), Duration::from_secs(60))
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn claim_wait(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+        wait: Duration,
+    ) -> Result<Claimed, Error> {
+        self.check_open()?;
+        let deadline = tokio::time::Instant::now() + wait;
+        // The watch must run for the events that wake waiters.
+        self.inner.hub.ensure_running().await?;
+        let mut cleaned = Vec::with_capacity(files.len());
+        for file in files {
+            cleaned.push(self.canonical_path(file.as_ref()).await?);
+        }
+        // In the queue before the first try, so a release during it is not missed.
+        let mut place = self.inner.waiters.join(cleaned);
+        let mut refused = match self.claim(files, announce).await {
+            Err(e @ (Error::HeldByAnother(_) | Error::HeldByOthers(_))) => e,
+            other => return other,
+        };
+        loop {
+            let turn = tokio::select! {
+                turn = place.turns.recv() => turn,
+                _ = tokio::time::sleep_until(deadline) => return Err(refused),
+            };
+            let Some(turn) = turn else {
+                return Err(refused);
+            };
+            match self.claim(files, announce).await {
+                Ok(claimed) => {
+                    let _ = turn.done.send(Attempt::Took);
+                    return Ok(claimed);
+                }
+                Err(e @ (Error::HeldByAnother(_) | Error::HeldByOthers(_))) => {
+                    let freed_still_free = !e.holders().iter().any(|c| c.file == turn.file);
+                    let _ = turn.done.send(Attempt::Refused { freed_still_free });
+                    refused = e;
+                }
+                Err(e) => {
+                    let _ = turn.done.send(Attempt::Refused {
+                        freed_still_free: true,
+                    });
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Claim the files and keep them: a [`Lease`] renews them in the background at
+    /// a third of the TTL, each renewal only over the revision it holds, and
+    /// reports when a hold is lost. `wait`: as [`Manager::claim_wait`] first.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::Announce;
+    /// use std::time::Duration;
+    /// let lease = holds.hold(&["/repo/src/lib.rs"], &Announce::new("agent-1", Duration::from_secs(30))).await?;
+    /// // ... edit the file ...
+    /// lease.release().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn hold(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+    ) -> Result<Lease, Error> {
+        let claimed = self.claim(files, announce).await?;
+        Lease::start(self.clone(), announce.clone(), claimed.claims).await
+    }
+
+    /// [`Manager::hold`], waiting up to `wait` for the files first.
+    pub async fn hold_wait(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+        wait: Duration,
+    ) -> Result<Lease, Error> {
+        let claimed = self.claim_wait(files, announce, wait).await?;
+        Lease::start(self.clone(), announce.clone(), claimed.claims).await
+    }
+
+    /// Renew a lease's hold on `file` written at `revision` (see [`Lease`]).
+    pub(crate) async fn renew(
+        &self,
+        file: &str,
+        announce: &Announce,
+        revision: u64,
+    ) -> Result<Claim, Error> {
+        self.check_open()?;
+        self.inner
+            .calls
+            .renew(file, announce, revision, self.inner.config.hold_ttl_max)
+            .await
+    }
+
+    /// Does `agent_id` hold every file live — at these fencing tokens, if given
+    /// (one per file)? For commit gates: one fresh read of all the files.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// let checks = holds.check(&["/repo/src/lib.rs"], "agent-1", None).await?;
+    /// if checks.iter().all(|c| c.is_held()) {
+    ///     println!("commit away");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn check(
+        &self,
+        files: &[impl AsRef<str>],
+        agent_id: &str,
+        tokens: Option<&[u64]>,
+    ) -> Result<Vec<FileCheck>, Error> {
+        self.check_open()?;
+        let files: Vec<String> = files.iter().map(|f| f.as_ref().to_string()).collect();
+        self.inner
+            .calls
+            .check(&files, agent_id, tokens.unwrap_or(&[]))
+            .await
+    }
+
+    /// Remove whoever's live hold on `file` (an operator's tool), gated on the
+    /// revision judged. Subscribers see `Released { forced_by: Some(by) }`, and the
+    /// holder's [`Lease`] reports it lost. Go agents see a plain release.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// holds.force_release("/repo/src/lib.rs", "ops-oncall").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn force_release(&self, file: &str, by: &str) -> Result<Release, Error> {
+        self.check_open()?;
+        self.inner.calls.force_release(file, by, self.hint()).await
     }
 
     /// The live hold on `file`, read fresh from the store.

@@ -82,7 +82,10 @@ pub enum EventKind {
     /// A hold was written (created, renewed or taken over).
     Announced(Hold),
     /// A hold was removed on purpose (a release, or another client's delete or purge).
-    Released,
+    Released {
+        /// Who forced it, for a force-release.
+        forced_by: Option<String>,
+    },
     /// A hold outlived its TTL and the store (or a sweep) removed it.
     Expired,
 }
@@ -96,4 +99,55 @@ pub struct Event {
     pub revision: u64,
     /// What happened.
     pub kind: EventKind,
+}
+
+/// What a multi-file claim took ([`crate::Manager::claim`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// One claim per distinct file, sorted by file.
+    pub claims: Vec<Claim>,
+    /// It was one atomic write. False when the store could not write atomically
+    /// (a bucket created by the Go package, a server older than 2.12): the files
+    /// were announced one by one and would have been rolled back on a refusal.
+    pub atomic: bool,
+}
+
+/// A file's state for an agent ([`crate::Manager::check`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileState {
+    /// The agent holds it, live (at the token asked for, if any).
+    Held(Claim),
+    /// The agent holds it, live, but at another revision than the token.
+    TokenMoved(Claim),
+    /// Another agent holds it, live.
+    HeldByAnother(Claim),
+    /// Nobody holds it live.
+    Vacant,
+}
+
+/// One file of a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCheck {
+    /// The cleaned absolute path.
+    pub file: String,
+    /// Its state for the agent.
+    pub state: FileState,
+}
+
+impl FileCheck {
+    /// The agent holds the file (at the token, if one was given).
+    pub fn is_held(&self) -> bool {
+        matches!(self.state, FileState::Held(_))
+    }
+}
+
+/// A hold a lease no longer has ([`crate::Error::Lost`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostHold {
+    /// The cleaned absolute path.
+    pub file: String,
+    /// The revision the lease held.
+    pub revision: u64,
+    /// Who holds the file now, if anyone.
+    pub holder: Option<Claim>,
 }

@@ -22,7 +22,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use holds::kv::{Entry, KvError, KvStore, Removal, Watch};
+use holds::kv::{BatchWrite, Entry, KvError, KvStore, Removal, Watch};
 use std::time::Duration;
 
 /// Every [`KvStore`] operation, passed to [`Forward::inner`] unless overridden.
@@ -64,8 +64,19 @@ pub trait Forward: Send + Sync + 'static {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
-        self.inner().delete_if_revision(key, expected, why).await
+        self.inner()
+            .delete_if_revision(key, expected, why, note)
+            .await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, KvError> {
+        self.inner().get_many(keys).await
+    }
+
+    async fn write_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
+        self.inner().write_batch(writes).await
     }
 
     /// A raw write through the wrapper lands in the inner store.
@@ -117,8 +128,25 @@ macro_rules! forward_kv_store {
                 key: &str,
                 expected: u64,
                 why: $crate::__private::Removal,
+                note: $crate::__private::Bytes,
             ) -> ::std::result::Result<u64, $crate::__private::KvError> {
-                <Self as $crate::forward::Forward>::delete_if_revision(self, key, expected, why).await
+                <Self as $crate::forward::Forward>::delete_if_revision(self, key, expected, why, note)
+                    .await
+            }
+            async fn get_many(
+                &self,
+                keys: &[::std::string::String],
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::std::option::Option<$crate::__private::Entry>>,
+                $crate::__private::KvError,
+            > {
+                <Self as $crate::forward::Forward>::get_many(self, keys).await
+            }
+            async fn write_batch(
+                &self,
+                writes: &[$crate::__private::BatchWrite],
+            ) -> ::std::result::Result<::std::vec::Vec<u64>, $crate::__private::KvError> {
+                <Self as $crate::forward::Forward>::write_batch(self, writes).await
             }
             async fn put(
                 &self,

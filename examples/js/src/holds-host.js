@@ -65,12 +65,12 @@ export async function instantiateHolds({ kv, clock, observer = { casRetry() {} }
     types: {}, // only types: nothing to provide
   };
   // jco 1.35's generated JS looks imports up without the version
-  // ('holds:core/kv'), while its .d.ts names them with it ('holds:core/kv@0.1.0'):
+  // ('holds:core/kv'), while its .d.ts names them with it ('holds:core/kv@0.2.0'):
   // give both.
   const importObject = {};
   for (const [name, value] of Object.entries(imports)) {
     importObject[`holds:core/${name}`] = value;
-    importObject[`holds:core/${name}@0.1.0`] = value;
+    importObject[`holds:core/${name}@0.2.0`] = value;
   }
   const root = await instantiate(getCoreModule, importObject);
   return { holds: root.holds, subscribe: root.subscribe };

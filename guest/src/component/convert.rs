@@ -1,6 +1,8 @@
 //! Conversions between the WIT types and the logic's model.
 
-use super::bindings::exports::holds::core::holds::ReleaseOutcome;
+use super::bindings::exports::holds::core::holds::{
+    AnnounceRequest, ClaimRequest, Claimed, FileCheck, FileState, ReleaseOutcome,
+};
 use super::bindings::exports::holds::core::subscribe::SweepOutcome;
 use super::bindings::holds::core::{kv, types};
 use crate::model;
@@ -23,6 +25,53 @@ pub fn kv_error_from(e: kv::KvError) -> model::KvError {
     match e {
         kv::KvError::WrongRevision => model::KvError::WrongRevision,
         kv::KvError::Unavailable(why) => model::KvError::Unavailable(why),
+        kv::KvError::Unsupported => model::KvError::Unsupported,
+    }
+}
+
+pub fn write_to(w: model::Write) -> kv::Write {
+    kv::Write {
+        key: w.key,
+        value: w.value,
+        expected: w.expected,
+        ttl_seconds: w.ttl_seconds,
+    }
+}
+
+pub fn announce_request_from(r: AnnounceRequest) -> model::AnnounceRequest {
+    model::AnnounceRequest {
+        file: r.file,
+        agent_id: r.agent_id,
+        ttl: r.ttl,
+        checkout_path: r.checkout_path,
+    }
+}
+
+pub fn claim_request_from(r: ClaimRequest) -> model::ClaimRequest {
+    model::ClaimRequest {
+        files: r.files,
+        agent_id: r.agent_id,
+        ttl: r.ttl,
+        checkout_path: r.checkout_path,
+    }
+}
+
+pub fn claimed_to(c: model::Claimed) -> Claimed {
+    Claimed {
+        claims: c.claims.into_iter().map(claim_to).collect(),
+        atomic: c.atomic,
+    }
+}
+
+pub fn file_check_to(c: model::FileCheck) -> FileCheck {
+    FileCheck {
+        file: c.file,
+        state: match c.state {
+            model::FileState::Held(c) => FileState::Held(claim_to(c)),
+            model::FileState::TokenMoved(c) => FileState::TokenMoved(claim_to(c)),
+            model::FileState::HeldByAnother(c) => FileState::HeldByAnother(claim_to(c)),
+            model::FileState::Vacant => FileState::Vacant,
+        },
     }
 }
 
@@ -50,7 +99,7 @@ pub fn event_to(e: model::Event) -> types::Event {
         revision: e.revision,
         kind: match e.kind {
             model::ChangeKind::Announced(hold) => types::ChangeKind::Announced(hold_to(hold)),
-            model::ChangeKind::Released => types::ChangeKind::Released,
+            model::ChangeKind::Released(by) => types::ChangeKind::Released(by),
             model::ChangeKind::Expired => types::ChangeKind::Expired,
         },
     }
@@ -59,6 +108,14 @@ pub fn event_to(e: model::Event) -> types::Event {
 pub fn error_to(e: model::Error) -> types::Error {
     match e {
         model::Error::HeldByAnother(c) => types::Error::HeldByAnother(claim_to(c)),
+        model::Error::HeldByOthers(cs) => {
+            types::Error::HeldByOthers(cs.into_iter().map(claim_to).collect())
+        }
+        model::Error::Lost(l) => types::Error::Lost(types::LostHold {
+            file: l.file,
+            revision: l.revision,
+            holder: l.holder.map(claim_to),
+        }),
         model::Error::InvalidInput(i) => types::Error::InvalidInput(types::InvalidInput {
             field: i.field,
             reason: i.reason,

@@ -22,7 +22,9 @@ pub mod bindings {
     });
 }
 
-use bindings::exports::holds::core::holds::{AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome};
+use bindings::exports::holds::core::holds::{
+    AnnounceRequest, ClaimRequest, Claimed, FileCheck, Guest as HoldsGuest, ReleaseOutcome,
+};
 use bindings::exports::holds::core::subscribe::{
     Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
 };
@@ -54,12 +56,24 @@ impl crate::Host for Imports {
         key: &str,
         expected: u64,
         why: model::Removal,
+        note: Vec<u8>,
     ) -> Result<u64, model::KvError> {
         let why = match why {
             model::Removal::Released => kv::Removal::Released,
             model::Removal::Expired => kv::Removal::Expired,
         };
-        kv::delete_if_revision(key, expected, why).map_err(kv_error_from)
+        kv::delete_if_revision(key, expected, why, &note).map_err(kv_error_from)
+    }
+
+    async fn get_many(&mut self, keys: &[String]) -> Result<Vec<model::Entry>, model::KvError> {
+        kv::get_many(keys)
+            .map(|entries| entries.into_iter().map(entry_from).collect())
+            .map_err(kv_error_from)
+    }
+
+    async fn write_batch(&mut self, writes: Vec<model::Write>) -> Result<Vec<u64>, model::KvError> {
+        let writes: Vec<kv::Write> = writes.into_iter().map(write_to).collect();
+        kv::write_batch(&writes).map_err(kv_error_from)
     }
 
     fn now(&mut self) -> model::Timestamp {
@@ -83,18 +97,17 @@ pub fn run<F: Future>(future: F) -> F::Output {
     }
 }
 
-impl HoldsGuest for Component {
+/// Every export, each defaulting to the real logic. The shipped component takes
+/// them all ([`Component`]); a test guest overrides only what it changes and
+/// calls `<Component as Exports>::...` for the real behaviour.
+#[allow(missing_docs)]
+pub trait Exports {
     fn announce(
         request: AnnounceRequest,
         ttl_max: u64,
         observed: Option<kv::Entry>,
     ) -> Result<types::Claim, types::Error> {
-        let request = model::AnnounceRequest {
-            file: request.file,
-            agent_id: request.agent_id,
-            ttl: request.ttl,
-            checkout_path: request.checkout_path,
-        };
+        let request = announce_request_from(request);
         run(crate::announce(
             &mut Imports,
             &request,
@@ -133,6 +146,64 @@ impl HoldsGuest for Component {
         .map_err(error_to)
     }
 
+    fn claim_files(
+        request: ClaimRequest,
+        ttl_max: u64,
+        max_files: u32,
+        observed: Vec<Option<kv::Entry>>,
+    ) -> Result<Claimed, types::Error> {
+        let observed = observed.into_iter().map(|e| e.map(entry_from)).collect();
+        run(crate::claim(
+            &mut Imports,
+            &claim_request_from(request),
+            ttl_max,
+            max_files,
+            observed,
+        ))
+        .map(claimed_to)
+        .map_err(error_to)
+    }
+
+    fn renew(
+        request: AnnounceRequest,
+        revision: u64,
+        ttl_max: u64,
+    ) -> Result<types::Claim, types::Error> {
+        run(crate::renew(
+            &mut Imports,
+            &announce_request_from(request),
+            revision,
+            ttl_max,
+        ))
+        .map(claim_to)
+        .map_err(error_to)
+    }
+
+    fn check(
+        files: Vec<String>,
+        agent_id: String,
+        tokens: Vec<u64>,
+    ) -> Result<Vec<FileCheck>, types::Error> {
+        run(crate::check(&mut Imports, &files, &agent_id, &tokens))
+            .map(|checks| checks.into_iter().map(file_check_to).collect())
+            .map_err(error_to)
+    }
+
+    fn force_release(
+        file: String,
+        by: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<ReleaseOutcome, types::Error> {
+        run(crate::force_release(
+            &mut Imports,
+            &file,
+            &by,
+            observed.map(entry_from),
+        ))
+        .map(release_to)
+        .map_err(error_to)
+    }
+
     fn key_for_file(file: String) -> Result<String, types::Error> {
         crate::key::key_for_file(&file).map_err(error_to)
     }
@@ -140,9 +211,7 @@ impl HoldsGuest for Component {
     fn file_for_key(key: String) -> Result<String, types::Error> {
         crate::key::file_for_key(&key).map_err(error_to)
     }
-}
 
-impl SubscribeGuest for Component {
     fn interpret(change: Change) -> Interpretation {
         let change = model::Change {
             key: change.key,
@@ -162,5 +231,83 @@ impl SubscribeGuest for Component {
         run(crate::sweep(&mut Imports, &key, &entry_from(observed)))
             .map(sweep_to)
             .map_err(error_to)
+    }
+}
+
+impl Exports for Component {}
+
+impl<T: Exports + 'static> HoldsGuest for T {
+    fn announce(
+        request: AnnounceRequest,
+        ttl_max: u64,
+        observed: Option<kv::Entry>,
+    ) -> Result<types::Claim, types::Error> {
+        <T as Exports>::announce(request, ttl_max, observed)
+    }
+
+    fn release(
+        file: String,
+        agent_id: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<ReleaseOutcome, types::Error> {
+        <T as Exports>::release(file, agent_id, observed)
+    }
+
+    fn who_has(
+        file: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<Option<types::Claim>, types::Error> {
+        <T as Exports>::who_has(file, observed)
+    }
+
+    fn claim_files(
+        request: ClaimRequest,
+        ttl_max: u64,
+        max_files: u32,
+        observed: Vec<Option<kv::Entry>>,
+    ) -> Result<Claimed, types::Error> {
+        <T as Exports>::claim_files(request, ttl_max, max_files, observed)
+    }
+
+    fn renew(
+        request: AnnounceRequest,
+        revision: u64,
+        ttl_max: u64,
+    ) -> Result<types::Claim, types::Error> {
+        <T as Exports>::renew(request, revision, ttl_max)
+    }
+
+    fn check(
+        files: Vec<String>,
+        agent_id: String,
+        tokens: Vec<u64>,
+    ) -> Result<Vec<FileCheck>, types::Error> {
+        <T as Exports>::check(files, agent_id, tokens)
+    }
+
+    fn force_release(
+        file: String,
+        by: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<ReleaseOutcome, types::Error> {
+        <T as Exports>::force_release(file, by, observed)
+    }
+
+    fn key_for_file(file: String) -> Result<String, types::Error> {
+        <T as Exports>::key_for_file(file)
+    }
+
+    fn file_for_key(key: String) -> Result<String, types::Error> {
+        <T as Exports>::file_for_key(key)
+    }
+}
+
+impl<T: Exports + 'static> SubscribeGuest for T {
+    fn interpret(change: Change) -> Interpretation {
+        <T as Exports>::interpret(change)
+    }
+
+    fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
+        <T as Exports>::sweep(key, observed)
     }
 }

@@ -16,6 +16,7 @@ mod report;
 mod stats;
 mod throughput;
 mod trace;
+mod workflow;
 
 use crate::support::{Failure, Global, Outcome, exit, output, store};
 use ::holds::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv};
@@ -285,6 +286,15 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
             .await?
             .into_iter()
             .collect();
+    drop(probes);
+
+    let workflow_samples = (plan.samples / 10).max(20);
+    note(&format!(
+        "workflow: 4- and 16-file claims against sequential announces, wait wake-up; {workflow_samples} samples each"
+    ));
+    let mut probes = workflow::probes(&managers.main, &managers.main, &managers.other);
+    latency
+        .extend(latency::run(&mut probes, plan.warmup / 10, workflow_samples, plan.pause).await?);
     drop(probes);
 
     note("component vs native over JetStream");

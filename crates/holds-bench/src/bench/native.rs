@@ -49,6 +49,7 @@ fn error(e: kv::KvError) -> guest::KvError {
     match e.kind() {
         kv::KvErrorKind::WrongRevision => guest::KvError::WrongRevision,
         kv::KvErrorKind::Unavailable => guest::KvError::Unavailable(e.to_string()),
+        kv::KvErrorKind::Unsupported => guest::KvError::Unsupported,
     }
 }
 
@@ -76,15 +77,34 @@ impl guest::Host for NativeHost {
         key: &str,
         expected: u64,
         why: guest::Removal,
+        note: Vec<u8>,
     ) -> Result<u64, guest::KvError> {
         let why = match why {
             guest::Removal::Released => kv::Removal::Released,
             guest::Removal::Expired => kv::Removal::Expired,
         };
         self.kv
-            .delete_if_revision(key, expected, why)
+            .delete_if_revision(key, expected, why, Bytes::from(note))
             .await
             .map_err(error)
+    }
+
+    async fn get_many(&mut self, keys: &[String]) -> Result<Vec<guest::Entry>, guest::KvError> {
+        let found = self.kv.get_many(keys).await.map_err(error)?;
+        Ok(found.into_iter().map(entry).collect())
+    }
+
+    async fn write_batch(&mut self, writes: Vec<guest::Write>) -> Result<Vec<u64>, guest::KvError> {
+        let writes: Vec<kv::BatchWrite> = writes
+            .into_iter()
+            .map(|w| kv::BatchWrite {
+                key: w.key,
+                value: Bytes::from(w.value),
+                expected: w.expected,
+                ttl: (w.ttl_seconds > 0).then(|| Duration::from_secs(u64::from(w.ttl_seconds))),
+            })
+            .collect();
+        self.kv.write_batch(&writes).await.map_err(error)
     }
 
     fn now(&mut self) -> guest::Timestamp {

@@ -141,6 +141,26 @@ pub fn build(m: Measured) -> Report {
             "native_announce_memory",
         ),
     );
+    add(
+        "claim_4_files_vs_4_sequential_announces",
+        latency_ratio(
+            latency,
+            "holds_claim_4_files",
+            "holds_announce_4_sequential",
+        ),
+    );
+    add(
+        "claim_16_files_vs_16_sequential_announces",
+        latency_ratio(
+            latency,
+            "holds_claim_16_files",
+            "holds_announce_16_sequential",
+        ),
+    );
+    add(
+        "wait_wakeup_vs_raw_write",
+        latency_ratio(latency, "holds_wait_wakeup", "raw_write"),
+    );
     let a64 = m.throughput.iter().find(|t| t.agents == 64).map(|t| {
         (
             t.ratio,

@@ -2,10 +2,12 @@
 
 pub mod announce;
 pub mod bench;
+pub mod check;
 pub mod component;
 pub mod list;
 pub mod probe;
 pub mod release;
 pub mod replay;
+pub mod run;
 pub mod watch;
 pub mod who_has;

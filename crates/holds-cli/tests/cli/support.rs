@@ -37,6 +37,8 @@ const INHERITED: &[&str] = &[
     "HOLDS_STORE",
     "HOLDS_BUCKET",
     "HOLDS_TTL_MAX",
+    "HOLDS_AGENT",
+    "HOLDS_TTL",
     "HOLDS_CACHE_DIR",
     "HOLDS_LOG",
     "XDG_DATA_HOME",

@@ -16,6 +16,8 @@ pub enum KvErrorKind {
     WrongRevision,
     /// The store could not answer (unreachable, timed out, refused).
     Unavailable,
+    /// The store cannot do this (an atomic batch); nothing changed.
+    Unsupported,
 }
 
 /// A store operation failed.
@@ -40,6 +42,15 @@ impl KvError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         KvError {
             kind: KvErrorKind::Unavailable,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The store cannot do this; `message` says what.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        KvError {
+            kind: KvErrorKind::Unsupported,
             message: message.into(),
             source: None,
         }

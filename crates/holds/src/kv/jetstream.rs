@@ -10,7 +10,9 @@
 //! answered by a follower whose copy lags, and who-has must see every write
 //! acknowledged before it started.
 
-use super::{BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem};
+use super::{
+    BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem,
+};
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer, kv, stream};
 use async_trait::async_trait;
@@ -26,6 +28,27 @@ const TTL: &str = "Nats-TTL";
 const NO_STREAM_BACKOFF: Duration = Duration::from_millis(100);
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
+/// Atomic batch publish headers (ADR-50).
+const BATCH_ID: &str = "Nats-Batch-Id";
+const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
+const BATCH_COMMIT: &str = "Nats-Batch-Commit";
+/// The server's largest batch.
+const MAX_BATCH: usize = 1000;
+
+/// A batch commit's answer: a PubAck, or an error.
+#[derive(Debug, serde::Deserialize)]
+struct BatchReply {
+    seq: Option<u64>,
+    count: Option<u64>,
+    error: Option<ApiError>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ApiError {
+    err_code: u64,
+    #[serde(default)]
+    description: String,
+}
 
 /// How many changes per key a bucket we create keeps: 1, as the Go package.
 /// More history would let a watch that fell behind deliver superseded changes,
@@ -48,6 +71,9 @@ pub struct JetStreamKv {
     max_age: Duration,
     /// The bucket's stream has replicas: read through its leader.
     replicated: bool,
+    /// The bucket's stream takes atomic batches (`allow_atomic`, server >= 2.12);
+    /// cleared if the server says otherwise.
+    atomic: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// How long one operation may take (publishes that found no stream are
     /// retried within it).
     op_timeout: Duration,
@@ -67,7 +93,8 @@ impl JetStreamKv {
             "nats-server {} at {}:{}",
             info.version, info.host, info.port
         );
-        let ttl_capable = server_supports_ttl(&info.version);
+        let ttl_capable = server_at_least(&info.version, (2, 11));
+        let atomic_capable = server_at_least(&info.version, (2, 12));
         let mut context = jetstream::new(client);
         context.set_timeout(spec.op_timeout);
         let unavailable = |what: &str| KvError::unavailable(format!("{what} bucket {}", spec.name));
@@ -85,6 +112,23 @@ impl JetStreamKv {
                     ..Default::default()
                 };
                 match context.create_key_value(config).await {
+                    Ok(store) if atomic_capable => {
+                        // Atomic batches (multi-file claims) need `allow_atomic`, which
+                        // the KV config cannot ask for: set it on the stream we just
+                        // made, before anyone uses it.
+                        let mut config = store.stream.cached_info().config.clone();
+                        config.allow_atomic_publish = true;
+                        match context.update_stream(&config).await {
+                            Ok(_) => context
+                                .get_key_value(&spec.name)
+                                .await
+                                .map_err(|e| unavailable("opening").with_source(e))?,
+                            Err(e) => {
+                                tracing::warn!(bucket = spec.name, "no atomic batches: {e}");
+                                store
+                            }
+                        }
+                    }
                     Ok(store) => store,
                     // Another process may have created it first.
                     Err(create) => context
@@ -104,6 +148,7 @@ impl JetStreamKv {
             && stream_info.config.max_messages_per_subject == 1;
         let max_age = stream_info.config.max_age;
         let replicated = stream_info.config.num_replicas > 1;
+        let atomic = atomic_capable && stream_info.config.allow_atomic_publish;
         if !per_message_ttl {
             tracing::warn!(
                 bucket = spec.name,
@@ -122,6 +167,7 @@ impl JetStreamKv {
             per_message_ttl,
             max_age,
             replicated,
+            atomic: std::sync::atomic::AtomicBool::new(atomic).into(),
             op_timeout: spec.op_timeout,
         })
     }
@@ -130,10 +176,10 @@ impl JetStreamKv {
         format!("{}{key}", self.prefix)
     }
 
-    async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
-        // While disconnected, async-nats buffers a publish and sends it on
-        // reconnect, long after this call has failed: a renewal the agent was told
-        // failed would then replace its acknowledged hold. Refuse instead.
+    /// While disconnected, async-nats buffers a publish and sends it on reconnect,
+    /// long after the call has failed: a renewal the agent was told failed would
+    /// then replace its acknowledged hold. Refuse instead.
+    fn connected(&self) -> Result<(), KvError> {
         let state = self.context.client().connection_state();
         if state != async_nats::connection::State::Connected {
             return Err(KvError::unavailable(format!(
@@ -141,6 +187,11 @@ impl JetStreamKv {
                 self.server
             )));
         }
+        Ok(())
+    }
+
+    async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
+        self.connected()?;
         // A publish no stream took, or whose expected-sequence check the new
         // leader could not make yet, wrote nothing, so it is safe to try again
         // (within the operation's time). It happens for a moment after a
@@ -187,18 +238,23 @@ impl JetStreamKv {
     }
 }
 
-/// `2.11.0` and later accept `Nats-TTL` and limit markers.
-fn server_supports_ttl(version: &str) -> bool {
+/// The server is `at_least` (major, minor): 2.11 accepts `Nats-TTL` and limit
+/// markers, 2.12 atomic batches.
+fn server_at_least(version: &str, at_least: (u64, u64)) -> bool {
     let mut parts = version
         .trim_start_matches('v')
         .split(['.', '-'])
         .map(|p| p.parse::<u64>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (2, 11)
+    (major, minor) >= at_least
 }
 
 /// Server error codes (nats-server's `JSStream...` errors) a publish can meet.
 mod code {
+    /// The expected last subject sequence did not match.
+    pub const WRONG_LAST_SEQUENCE: u64 = 10071;
+    /// The stream takes no atomic batches.
+    pub const ATOMIC_PUBLISH_DISABLED: u64 = 10174;
     /// The expected last subject sequence did not match (a replicated stream's
     /// report of it; async-nats 0.51 maps only 10071 to `WrongLastSequence`).
     pub const WRONG_LAST_SEQUENCE_CONSTANT: u64 = 10164;
@@ -328,6 +384,7 @@ impl KvStore for JetStreamKv {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         let mut headers = HeaderMap::new();
         headers.insert(KV_OPERATION, "DEL");
@@ -338,7 +395,104 @@ impl KvStore for JetStreamKv {
         if why == Removal::Expired {
             headers.insert(HOLDS_REMOVAL, "expired");
         }
-        self.publish(key, headers, Bytes::new()).await
+        // KV readers (Go's too) ignore a delete marker's payload.
+        self.publish(key, headers, note).await
+    }
+
+    /// Every get at once: the round trips overlap.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, KvError> {
+        futures::future::try_join_all(keys.iter().map(|key| self.get(key))).await
+    }
+
+    /// One atomic batch publish (ADR-50): every message carries its own
+    /// `Nats-Expected-Last-Subject-Sequence` (and `Nats-TTL`), which the server checks
+    /// at the commit, all or none. All but the commit are plain publishes, so the
+    /// batch costs one round trip.
+    async fn write_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
+        if !self.atomic.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(KvError::unsupported(format!(
+                "bucket {} takes no atomic batches (a server older than 2.12, or a bucket \
+                 created without allow_atomic, e.g. by the Go package)",
+                self.bucket
+            )));
+        }
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if writes.len() > MAX_BATCH {
+            return Err(KvError::unsupported(format!(
+                "{} writes are more than a batch of {MAX_BATCH}",
+                writes.len()
+            )));
+        }
+        self.connected()?;
+        let client = self.context.client();
+        let batch = format!("holds-{:032x}", rand::random::<u128>());
+        let last = writes.len() - 1;
+        let mut commit = None;
+        for (i, w) in writes.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            headers.insert(BATCH_ID, batch.as_str());
+            headers.insert(BATCH_SEQUENCE, (i + 1).to_string().as_str());
+            headers.insert(
+                EXPECTED_LAST_SUBJECT_SEQUENCE,
+                w.expected.to_string().as_str(),
+            );
+            if let (true, Some(ttl)) = (self.per_message_ttl, w.ttl) {
+                headers.insert(TTL, format!("{}s", ttl.as_secs().max(1)).as_str());
+            }
+            let subject = self.subject(&w.key);
+            if i < last {
+                client
+                    .publish_with_headers(subject, headers, w.value.clone())
+                    .await
+                    .map_err(|e| KvError::unavailable("batch publish failed").with_source(e))?;
+            } else {
+                headers.insert(BATCH_COMMIT, "1");
+                commit = Some(client.request_with_headers(subject, headers, w.value.clone()));
+            }
+        }
+        let reply =
+            tokio::time::timeout(self.op_timeout, commit.expect("a batch has a last write"))
+                .await
+                .map_err(|_| {
+                    KvError::unavailable(format!(
+                        "the batch's commit got no answer within {:?}",
+                        self.op_timeout
+                    ))
+                })?
+                .map_err(|e| KvError::unavailable("batch commit failed").with_source(e))?;
+        match serde_json::from_slice::<BatchReply>(&reply.payload) {
+            Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
+                code::WRONG_LAST_SEQUENCE | code::WRONG_LAST_SEQUENCE_CONSTANT => {
+                    KvError::wrong_revision()
+                }
+                code::ATOMIC_PUBLISH_DISABLED => {
+                    self.atomic
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    KvError::unsupported(format!("bucket {}: {}", self.bucket, e.description))
+                }
+                other => KvError::unavailable(format!(
+                    "batch commit refused: {} (error {other})",
+                    e.description
+                )),
+            }),
+            Ok(BatchReply {
+                seq: Some(seq),
+                count: Some(count),
+                ..
+            }) if count == writes.len() as u64 && seq >= count => {
+                // A committed batch is stored as consecutive messages.
+                Ok((seq + 1 - count..=seq).collect())
+            }
+            Ok(other) => Err(KvError::unavailable(format!(
+                "the batch's commit answered {other:?} for {} writes",
+                writes.len()
+            ))),
+            Err(e) => {
+                Err(KvError::unavailable("the batch's commit answered no PubAck").with_source(e))
+            }
+        }
     }
 
     #[cfg(feature = "test-util")]
@@ -445,11 +599,14 @@ mod tests {
     }
 
     #[test]
-    fn ttl_support_starts_at_2_11() {
-        assert!(!server_supports_ttl("2.9.10"));
-        assert!(!server_supports_ttl("2.10.22"));
-        assert!(server_supports_ttl("2.11.0"));
-        assert!(server_supports_ttl("2.15.1"));
-        assert!(server_supports_ttl("v3.0.0-beta"));
+    fn ttl_support_starts_at_2_11_and_atomic_batches_at_2_12() {
+        let ttl = |v| server_at_least(v, (2, 11));
+        assert!(!ttl("2.9.10"));
+        assert!(!ttl("2.10.22"));
+        assert!(ttl("2.11.0"));
+        assert!(ttl("2.15.1"));
+        assert!(ttl("v3.0.0-beta"));
+        assert!(!server_at_least("2.11.9", (2, 12)));
+        assert!(server_at_least("2.12.0", (2, 12)));
     }
 }

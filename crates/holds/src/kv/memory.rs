@@ -1,6 +1,8 @@
 //! An in-process bucket with JetStream KV's revision and marker semantics.
 
-use super::{BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem};
+use super::{
+    BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -128,6 +130,7 @@ impl KvStore for MemoryKv {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         let mut state = self.state();
         if state.revision(key, self.max_age) != expected {
@@ -137,7 +140,30 @@ impl KvStore for MemoryKv {
             Removal::Released => Operation::Delete,
             Removal::Expired => Operation::Expire,
         };
-        Ok(state.append(key, Bytes::new(), operation))
+        Ok(state.append(key, note, operation))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, KvError> {
+        let mut state = self.state();
+        Ok(keys
+            .iter()
+            .map(|key| state.latest(key, self.max_age).cloned())
+            .collect())
+    }
+
+    /// One step under the bucket's lock.
+    async fn write_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
+        let mut state = self.state();
+        if writes
+            .iter()
+            .any(|w| state.revision(&w.key, self.max_age) != w.expected)
+        {
+            return Err(KvError::wrong_revision());
+        }
+        Ok(writes
+            .iter()
+            .map(|w| state.append(&w.key, w.value.clone(), Operation::Put))
+            .collect())
     }
 
     #[cfg(feature = "test-util")]

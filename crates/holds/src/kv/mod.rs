@@ -76,6 +76,19 @@ pub enum WatchItem {
 /// A watch over the whole bucket.
 pub type Watch = BoxStream<'static, Result<WatchItem, KvError>>;
 
+/// One conditional write of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchWrite {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: Bytes,
+    /// The key's latest revision it expects (0: no entry).
+    pub expected: u64,
+    /// Asks the store to expire the entry itself, as for `write_if_revision`.
+    pub ttl: Option<Duration>,
+}
+
 /// What a bucket is opened with.
 #[derive(Clone, Debug)]
 pub struct BucketSpec {
@@ -119,13 +132,34 @@ pub trait KvStore: Send + Sync + 'static {
         ttl: Option<Duration>,
     ) -> Result<u64, KvError>;
 
-    /// Leave a marker on `key` if its latest revision is `expected`.
+    /// Leave a marker on `key` if its latest revision is `expected`; `note` is
+    /// the marker's value (empty, or who forced a release).
     async fn delete_if_revision(
         &self,
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError>;
+
+    /// The latest entries of `keys`, in order. By default one [`KvStore::get`]
+    /// after another; stores that can answer in one round trip do.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, KvError> {
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in keys {
+            entries.push(self.get(key).await?);
+        }
+        Ok(entries)
+    }
+
+    /// Every write, each only if its key's latest revision is its `expected`, as
+    /// one atomic step: all or none ([`KvErrorKind::WrongRevision`] when any
+    /// precondition fails). A store that cannot is [`KvErrorKind::Unsupported`]
+    /// (the default), and the guest announces the files one by one instead.
+    async fn write_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
+        let _ = writes;
+        Err(KvError::unsupported("this store cannot write atomically"))
+    }
 
     /// Test seam, not the supported API: an unconditional write, as another client
     /// of the bucket would make it, to stage raw entries. holds never writes without

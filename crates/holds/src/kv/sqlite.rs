@@ -11,7 +11,9 @@
 //!   [`CHANGE_LOG_LEN`] changes, and a watcher that falls further behind fails
 //!   with an error (its subscribers resubscribe from a fresh snapshot).
 
-use super::{BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem};
+use super::{
+    BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -186,62 +188,92 @@ impl SqliteKv {
         operation: Operation,
         expected: Option<u64>,
     ) -> Result<u64, KvError> {
-        let key = key.to_string();
+        let change = Change {
+            key: key.to_string(),
+            value,
+            operation,
+            expected,
+        };
+        Ok(self.append_all(vec![change]).await?[0])
+    }
+
+    /// Append every change, each only if its `expected` matches, in one
+    /// transaction: all or none.
+    async fn append_all(&self, changes: Vec<Change>) -> Result<Vec<u64>, KvError> {
         self.with(move |conn, bucket, oldest| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_error)?;
-            let current: Option<(i64, i64)> = tx
-                .query_row(
-                    "SELECT revision, created_ns FROM entries WHERE bucket = ?1 AND key = ?2",
-                    params![bucket, key],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(sql_error)?;
-            let current = current.filter(|(_, created)| *created >= oldest).map_or(0, |(rev, _)| rev as u64);
-            if expected.is_some_and(|e| e != current) {
-                return Err(KvError::wrong_revision());
+            for change in &changes {
+                let current: Option<(i64, i64)> = tx
+                    .prepare_cached(
+                        "SELECT revision, created_ns FROM entries WHERE bucket = ?1 AND key = ?2",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.query_row(params![bucket, change.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
+                    })
+                    .map_err(sql_error)?;
+                let current = current
+                    .filter(|(_, created)| *created >= oldest)
+                    .map_or(0, |(rev, _)| rev as u64);
+                if change.expected.is_some_and(|e| e != current) {
+                    return Err(KvError::wrong_revision());
+                }
             }
-            let revision: i64 = tx
-                .query_row(
-                    "UPDATE buckets SET sequence = sequence + 1 WHERE name = ?1 RETURNING sequence",
-                    params![bucket],
-                    |r| r.get(0),
-                )
-                .map_err(sql_error)?;
-            let created = now_ns();
-            let code = op_code(operation);
-            tx.execute(
-                "INSERT OR REPLACE INTO entries (bucket, key, revision, operation, value, created_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![bucket, key, revision, code, value.as_ref(), created],
-            )
-            .map_err(sql_error)?;
-            tx.execute(
-                "INSERT INTO changes (bucket, revision, key, operation, value, created_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![bucket, revision, key, code, value.as_ref(), created],
-            )
-            .map_err(sql_error)?;
-            // Keep the log bounded and drop aged-out entries, now and then.
-            if revision % 256 == 0 {
+            let mut revisions = Vec::with_capacity(changes.len());
+            for change in &changes {
+                let revision: i64 = tx
+                    .query_row(
+                        "UPDATE buckets SET sequence = sequence + 1 WHERE name = ?1 RETURNING sequence",
+                        params![bucket],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql_error)?;
+                let created = now_ns();
+                let code = op_code(change.operation);
+                let value = change.value.as_ref();
                 tx.execute(
-                    "DELETE FROM changes WHERE bucket = ?1 AND revision <= ?2",
-                    params![bucket, revision - CHANGE_LOG_LEN as i64],
+                    "INSERT OR REPLACE INTO entries (bucket, key, revision, operation, value, created_ns)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![bucket, change.key, revision, code, value, created],
                 )
                 .map_err(sql_error)?;
                 tx.execute(
-                    "DELETE FROM entries WHERE bucket = ?1 AND created_ns < ?2",
-                    params![bucket, oldest],
+                    "INSERT INTO changes (bucket, revision, key, operation, value, created_ns)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![bucket, revision, change.key, code, value, created],
                 )
                 .map_err(sql_error)?;
+                // Keep the log bounded and drop aged-out entries, now and then.
+                if revision % 256 == 0 {
+                    tx.execute(
+                        "DELETE FROM changes WHERE bucket = ?1 AND revision <= ?2",
+                        params![bucket, revision - CHANGE_LOG_LEN as i64],
+                    )
+                    .map_err(sql_error)?;
+                    tx.execute(
+                        "DELETE FROM entries WHERE bucket = ?1 AND created_ns < ?2",
+                        params![bucket, oldest],
+                    )
+                    .map_err(sql_error)?;
+                }
+                revisions.push(revision as u64);
             }
             tx.commit().map_err(sql_error)?;
-            Ok(revision as u64)
+            Ok(revisions)
         })
         .await
     }
+}
+
+/// One change to append.
+struct Change {
+    key: String,
+    value: Bytes,
+    operation: Operation,
+    /// The revision it expects (`None`: unconditional).
+    expected: Option<u64>,
 }
 
 #[async_trait]
@@ -292,13 +324,50 @@ impl KvStore for SqliteKv {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         let operation = match why {
             Removal::Released => Operation::Delete,
             Removal::Expired => Operation::Expire,
         };
-        self.append(key, Bytes::new(), operation, Some(expected))
-            .await
+        self.append(key, note, operation, Some(expected)).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, KvError> {
+        let keys = keys.to_vec();
+        self.with(move |conn, bucket, oldest| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT revision, operation, value, created_ns FROM entries
+                     WHERE bucket = ?1 AND key = ?2 AND created_ns >= ?3",
+                )
+                .map_err(sql_error)?;
+            keys.iter()
+                .map(|key| {
+                    stmt.query_row(params![bucket, key, oldest], |r| {
+                        Ok(entry_from(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()
+                    .map_err(sql_error)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction, so no other process writes between the
+    /// checks and the writes.
+    async fn write_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
+        let changes = writes
+            .iter()
+            .map(|w| Change {
+                key: w.key.clone(),
+                value: w.value.clone(),
+                operation: Operation::Put,
+                expected: Some(w.expected),
+            })
+            .collect();
+        self.append_all(changes).await
     }
 
     #[cfg(feature = "test-util")]

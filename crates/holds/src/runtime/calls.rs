@@ -19,7 +19,7 @@ use crate::error::{Cause, Error};
 use crate::kv::{Entry, KvError, KvStore};
 use crate::trace::Recorder;
 use crate::trace::format::*;
-use crate::types::{Announce, Claim, Release};
+use crate::types::{Announce, Claim, Claimed, FileCheck, Release};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
@@ -312,6 +312,146 @@ impl Calls {
             })
             .await?;
         out.map(|c| c.map(convert::claim))
+            .map_err(|e| convert::error(e, fault))
+    }
+
+    /// Claim every file or none, with the replica's entries as first observations.
+    pub async fn claim(
+        &self,
+        files: &[String],
+        announce: &Announce,
+        ttl_max: Duration,
+        max_files: u32,
+        replica: Replica<'_>,
+    ) -> Result<Claimed, Error> {
+        let request = convert::claim_request(files, announce);
+        let ttl_max = crate::time::nanos(ttl_max);
+        let (out, fault) = self
+            .call(async |i: &mut Instance| {
+                let mut observed = Vec::with_capacity(files.len());
+                if replica.is_some() {
+                    for file in files {
+                        observed.push(self.observe(i, file, replica).await?);
+                    }
+                }
+                self.export(
+                    i,
+                    async |i: &mut Instance| {
+                        i.claim_files(&request, ttl_max, max_files, &observed).await
+                    },
+                    |out| Export::ClaimFiles {
+                        args: ClaimArgs {
+                            request: convert::claim_request_to_trace(&request),
+                            ttl_max,
+                            max_files,
+                            observed: observed
+                                .iter()
+                                .map(|e| e.as_ref().map(convert::wit_entry_to_trace))
+                                .collect(),
+                        },
+                        result: outcome_of(out, |r| {
+                            convert::result_to_trace(r, convert::claimed_to_trace)
+                        }),
+                    },
+                )
+                .await
+            })
+            .await?;
+        out.map(convert::claimed)
+            .map_err(|e| convert::error(e, fault))
+    }
+
+    /// Renew a lease's hold written at `revision`.
+    pub async fn renew(
+        &self,
+        file: &str,
+        announce: &Announce,
+        revision: u64,
+        ttl_max: Duration,
+    ) -> Result<Claim, Error> {
+        let request = convert::announce_request(file, announce);
+        let ttl_max = crate::time::nanos(ttl_max);
+        let (out, fault) = self
+            .call(async |i: &mut Instance| {
+                self.export(
+                    i,
+                    async |i: &mut Instance| i.renew(&request, revision, ttl_max).await,
+                    |out| Export::Renew {
+                        args: RenewArgs {
+                            request: convert::request_to_trace(&request),
+                            revision,
+                            ttl_max,
+                        },
+                        result: outcome_of(out, |r| {
+                            convert::result_to_trace(r, convert::claim_to_trace)
+                        }),
+                    },
+                )
+                .await
+            })
+            .await?;
+        out.map(convert::claim)
+            .map_err(|e| convert::error(e, fault))
+    }
+
+    /// Each file's state for `agent`, read fresh.
+    pub async fn check(
+        &self,
+        files: &[String],
+        agent: &str,
+        tokens: &[u64],
+    ) -> Result<Vec<FileCheck>, Error> {
+        let (out, fault) = self
+            .call(async |i: &mut Instance| {
+                self.export(
+                    i,
+                    async |i: &mut Instance| i.check(files, agent, tokens).await,
+                    |out| Export::Check {
+                        args: CheckArgs {
+                            files: files.to_vec(),
+                            agent_id: agent.to_string(),
+                            tokens: tokens.to_vec(),
+                        },
+                        result: outcome_of(out, |r| {
+                            convert::result_to_trace(r, |c| convert::file_checks_to_trace(c))
+                        }),
+                    },
+                )
+                .await
+            })
+            .await?;
+        out.map(|checks| checks.into_iter().map(convert::file_check).collect())
+            .map_err(|e| convert::error(e, fault))
+    }
+
+    /// Remove whoever's live hold on `file`, noting `by`.
+    pub async fn force_release(
+        &self,
+        file: &str,
+        by: &str,
+        replica: Replica<'_>,
+    ) -> Result<Release, Error> {
+        let (out, fault) = self
+            .call(async |i: &mut Instance| {
+                let observed = self.observe(i, file, replica).await?;
+                self.export(
+                    i,
+                    async |i: &mut Instance| i.force_release(file, by, observed.as_ref()).await,
+                    |out| Export::ForceRelease {
+                        args: ForceReleaseArgs {
+                            file: file.to_string(),
+                            by: by.to_string(),
+                            observed: observed.as_ref().map(convert::wit_entry_to_trace),
+                        },
+                        result: outcome_of(out, |r| {
+                            convert::result_to_trace(r, convert::release_to_trace)
+                        }),
+                    },
+                )
+                .await
+            })
+            .await?;
+        out.map(convert::release)
             .map_err(|e| convert::error(e, fault))
     }
 

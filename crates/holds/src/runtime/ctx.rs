@@ -109,11 +109,28 @@ impl kv::Host for HoldsView<'_> {
         key: String,
         expected: u64,
         why: kv::Removal,
+        note: Vec<u8>,
     ) -> Result<u64, ImportError> {
         let why = convert::removal_from_wit(why);
         self.ctx
             .io
-            .delete_if_revision(&key, expected, why)
+            .delete_if_revision(&key, expected, why, Bytes::from(note))
+            .await?
+            .map_err(ImportError::Store)
+    }
+
+    async fn get_many(&mut self, keys: Vec<String>) -> Result<Vec<kv::Entry>, ImportError> {
+        self.ctx
+            .io
+            .get_many(&keys)
+            .await?
+            .map_err(ImportError::Store)
+    }
+
+    async fn write_batch(&mut self, writes: Vec<kv::Write>) -> Result<Vec<u64>, ImportError> {
+        self.ctx
+            .io
+            .write_batch(&writes)
             .await?
             .map_err(ImportError::Store)
     }

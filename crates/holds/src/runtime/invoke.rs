@@ -2,7 +2,9 @@
 //! from a trace's records ([`Instance::rerun`]), for replay.
 
 use super::bindings::Guest;
-use super::bindings::exports::holds::core::holds::{AnnounceRequest, ReleaseOutcome};
+use super::bindings::exports::holds::core::holds::{
+    AnnounceRequest, ClaimRequest, Claimed, FileCheck, ReleaseOutcome,
+};
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::{kv, types};
 use super::ctx::HoldsCtx;
@@ -90,6 +92,55 @@ impl Instance {
             .await
     }
 
+    pub async fn claim_files(
+        &mut self,
+        request: &ClaimRequest,
+        ttl_max: u64,
+        max_files: u32,
+        observed: &[Option<kv::Entry>],
+    ) -> wasmtime::Result<GuestResult<Claimed>> {
+        self.guest
+            .holds_core_holds()
+            .call_claim_files(&mut self.store, request, ttl_max, max_files, observed)
+            .await
+    }
+
+    pub async fn renew(
+        &mut self,
+        request: &AnnounceRequest,
+        revision: u64,
+        ttl_max: u64,
+    ) -> wasmtime::Result<GuestResult<types::Claim>> {
+        self.guest
+            .holds_core_holds()
+            .call_renew(&mut self.store, request, revision, ttl_max)
+            .await
+    }
+
+    pub async fn check(
+        &mut self,
+        files: &[String],
+        agent_id: &str,
+        tokens: &[u64],
+    ) -> wasmtime::Result<GuestResult<Vec<FileCheck>>> {
+        self.guest
+            .holds_core_holds()
+            .call_check(&mut self.store, files, agent_id, tokens)
+            .await
+    }
+
+    pub async fn force_release(
+        &mut self,
+        file: &str,
+        by: &str,
+        observed: Option<&kv::Entry>,
+    ) -> wasmtime::Result<GuestResult<ReleaseOutcome>> {
+        self.guest
+            .holds_core_holds()
+            .call_force_release(&mut self.store, file, by, observed)
+            .await
+    }
+
     /// Make a recorded call again; returns it with this run's outcome.
     pub async fn rerun(&mut self, recorded: &Export) -> Export {
         let entry = |e: &Option<crate::trace::format::TraceEntry>| {
@@ -152,6 +203,50 @@ impl Instance {
                 Export::Interpret {
                     args: args.clone(),
                     result: outcome(out, convert::interpretation_to_trace),
+                }
+            }
+            Export::ClaimFiles { args, .. } => {
+                let request = convert::claim_request_from_trace(&args.request);
+                let observed: Vec<Option<kv::Entry>> = args.observed.iter().map(&entry).collect();
+                let out = self
+                    .claim_files(&request, args.ttl_max, args.max_files, &observed)
+                    .await;
+                Export::ClaimFiles {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, convert::claimed_to_trace)
+                    }),
+                }
+            }
+            Export::Renew { args, .. } => {
+                let request = convert::request_from_trace(&args.request);
+                let out = self.renew(&request, args.revision, args.ttl_max).await;
+                Export::Renew {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, convert::claim_to_trace)
+                    }),
+                }
+            }
+            Export::Check { args, .. } => {
+                let out = self.check(&args.files, &args.agent_id, &args.tokens).await;
+                Export::Check {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, |c| convert::file_checks_to_trace(c))
+                    }),
+                }
+            }
+            Export::ForceRelease { args, .. } => {
+                let observed = entry(&args.observed);
+                let out = self
+                    .force_release(&args.file, &args.by, observed.as_ref())
+                    .await;
+                Export::ForceRelease {
+                    args: args.clone(),
+                    result: outcome(out, |r| {
+                        convert::result_to_trace(r, convert::release_to_trace)
+                    }),
                 }
             }
             Export::Sweep { args, .. } => {

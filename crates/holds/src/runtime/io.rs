@@ -56,7 +56,10 @@ pub(crate) trait GuestIo: Send {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Answer<Result<u64, KvError>>;
+    async fn get_many(&mut self, keys: &[String]) -> Answer<Result<Vec<wit_kv::Entry>, KvError>>;
+    async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>>;
     fn now(&mut self) -> Answer<i64>;
     fn cas_retry(&mut self, key: &str, attempt: u32) -> Answer<()>;
     /// What the calls since the last report gathered.
@@ -91,7 +94,14 @@ impl GuestIo for Unbound {
         _: &str,
         _: u64,
         _: Removal,
+        _: Bytes,
     ) -> Answer<Result<u64, KvError>> {
+        unbound()
+    }
+    async fn get_many(&mut self, _: &[String]) -> Answer<Result<Vec<wit_kv::Entry>, KvError>> {
+        unbound()
+    }
+    async fn write_batch(&mut self, _: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>> {
         unbound()
     }
     fn now(&mut self) -> Answer<i64> {
@@ -210,16 +220,56 @@ impl GuestIo for LiveIo {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Answer<Result<u64, KvError>> {
-        let removed = match check(key, 0) {
+        let removed = match check(key, note.len()) {
             Err(e) => Err(e),
-            Ok(()) => self.kv.delete_if_revision(key, expected, why).await,
+            Ok(()) => {
+                self.kv
+                    .delete_if_revision(key, expected, why, note.clone())
+                    .await
+            }
         };
         if let Ok(revision) = removed {
-            let entry = ack(Bytes::new(), revision, convert::removal_operation(why));
+            let entry = ack(note, revision, convert::removal_operation(why));
             self.report.seen.push((key.to_string(), entry));
         }
         Ok(self.note(removed))
+    }
+
+    async fn get_many(&mut self, keys: &[String]) -> Answer<Result<Vec<wit_kv::Entry>, KvError>> {
+        let got = match keys.iter().try_for_each(|key| check(key, 0)) {
+            Err(e) => Err(e),
+            Ok(()) => self.kv.get_many(keys).await,
+        };
+        if let Ok(entries) = &got {
+            for (key, entry) in keys.iter().zip(entries) {
+                if let Some(entry) = entry {
+                    self.report.seen.push((key.clone(), entry.clone()));
+                }
+            }
+        }
+        Ok(self.note(got).map(|entries| {
+            entries
+                .iter()
+                .map(|e| convert::entry_to_wit(e.as_ref()))
+                .collect()
+        }))
+    }
+
+    async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>> {
+        let batch: Vec<_> = writes.iter().map(convert::batch_write).collect();
+        let written = match batch.iter().try_for_each(|w| check(&w.key, w.value.len())) {
+            Err(e) => Err(e),
+            Ok(()) => self.kv.write_batch(&batch).await,
+        };
+        if let Ok(revisions) = &written {
+            for (w, &revision) in batch.iter().zip(revisions) {
+                let entry = ack(w.value.clone(), revision, Operation::Put);
+                self.report.seen.push((w.key.clone(), entry));
+            }
+        }
+        Ok(self.note(written))
     }
 
     fn now(&mut self) -> Answer<i64> {
@@ -296,18 +346,44 @@ impl GuestIo for Recording {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Answer<Result<u64, KvError>> {
-        let removed = self.inner.delete_if_revision(key, expected, why).await?;
+        let removed = self
+            .inner
+            .delete_if_revision(key, expected, why, note.clone())
+            .await?;
         self.steps.push(Step::KvDelete {
             key: key.to_string(),
             expected,
             why: convert::removal_to_trace(why),
+            note: TraceBytes(note.to_vec()),
             result: removed
                 .as_ref()
                 .copied()
                 .map_err(convert::kv_error_to_trace),
         });
         Ok(removed)
+    }
+
+    async fn get_many(&mut self, keys: &[String]) -> Answer<Result<Vec<wit_kv::Entry>, KvError>> {
+        let got = self.inner.get_many(keys).await?;
+        self.steps.push(Step::KvGetMany {
+            keys: keys.to_vec(),
+            result: got
+                .as_ref()
+                .map(|entries| entries.iter().map(convert::wit_entry_to_trace).collect())
+                .map_err(convert::kv_error_to_trace),
+        });
+        Ok(got)
+    }
+
+    async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>> {
+        let written = self.inner.write_batch(writes).await?;
+        self.steps.push(Step::KvWriteBatch {
+            writes: writes.iter().map(convert::write_to_trace).collect(),
+            result: written.clone().map_err(|e| convert::kv_error_to_trace(&e)),
+        });
+        Ok(written)
     }
 
     fn now(&mut self) -> Answer<i64> {

@@ -194,6 +194,7 @@ impl GuestIo for Tape {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Answer<Result<u64, KvError>> {
         let why = convert::removal_to_trace(why);
         match self.next() {
@@ -201,14 +202,44 @@ impl GuestIo for Tape {
                 key: k,
                 expected: e,
                 why: w,
+                note: n,
                 result,
-            }) if k == key && e == expected && w == why => Ok(kv_result(result)),
+            }) if k == key && e == expected && w == why && n.0 == note => Ok(kv_result(result)),
             other => {
                 let actual = Step::KvDelete {
                     key: key.to_string(),
                     expected,
                     why,
+                    note: TraceBytes(note.to_vec()),
                     result: Ok(0),
+                };
+                self.diverged(other, actual)
+            }
+        }
+    }
+
+    async fn get_many(&mut self, keys: &[String]) -> Answer<Result<Vec<wit_kv::Entry>, KvError>> {
+        match self.next() {
+            Some(Step::KvGetMany { keys: k, result }) if k == keys => Ok(kv_result(result)
+                .map(|entries| entries.iter().map(convert::wit_entry_from_trace).collect())),
+            other => {
+                let actual = Step::KvGetMany {
+                    keys: keys.to_vec(),
+                    result: Ok(Vec::new()),
+                };
+                self.diverged(other, actual)
+            }
+        }
+    }
+
+    async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>> {
+        let asked: Vec<_> = writes.iter().map(convert::write_to_trace).collect();
+        match self.next() {
+            Some(Step::KvWriteBatch { writes: w, result }) if w == asked => Ok(kv_result(result)),
+            other => {
+                let actual = Step::KvWriteBatch {
+                    writes: asked,
+                    result: Ok(Vec::new()),
                 };
                 self.diverged(other, actual)
             }

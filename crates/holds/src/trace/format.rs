@@ -8,7 +8,7 @@ pub const FORMAT: &str = "holds-trace";
 /// The version of this format.
 pub const VERSION: u32 = 1;
 /// The WIT package the recorded guest implemented.
-pub const WIT_PACKAGE: &str = "holds:core@0.1.0";
+pub const WIT_PACKAGE: &str = "holds:core@0.2.0";
 
 /// The first line of a trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +141,17 @@ pub enum TraceRemoval {
 pub enum TraceKvError {
     WrongRevision,
     Unavailable(String),
+    Unsupported,
+}
+
+/// One conditional write of a batch (`kv.write`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceWrite {
+    pub key: String,
+    pub value: TraceBytes,
+    pub expected: u64,
+    pub ttl_seconds: u32,
 }
 
 /// A hold (`types.hold`); instants and the TTL in nanoseconds.
@@ -185,10 +196,57 @@ pub struct TraceCorruptEntry {
 #[allow(missing_docs)]
 pub enum TraceError {
     HeldByAnother(TraceClaim),
+    HeldByOthers(Vec<TraceClaim>),
+    Lost(Box<TraceLostHold>),
     InvalidInput(TraceInvalidInput),
     CasExhausted(u32),
     CorruptEntry(TraceCorruptEntry),
     Store(String),
+}
+
+/// A hold a lease no longer has (`types.lost-hold`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceLostHold {
+    pub file: String,
+    pub revision: u64,
+    pub holder: Option<TraceClaim>,
+}
+
+/// A multi-file claim's request (`holds.claim-request`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceClaimRequest {
+    pub files: Vec<String>,
+    pub agent_id: String,
+    pub ttl: u64,
+    pub checkout_path: String,
+}
+
+/// What a claim took (`holds.claimed`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceClaimed {
+    pub claims: Vec<TraceClaim>,
+    pub atomic: bool,
+}
+
+/// A file's state (`holds.file-state`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceFileState {
+    Held(TraceClaim),
+    TokenMoved(TraceClaim),
+    HeldByAnother(TraceClaim),
+    Vacant,
+}
+
+/// One file of a check (`holds.file-check`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceFileCheck {
+    pub file: String,
+    pub state: TraceFileState,
 }
 
 /// What a release did (`holds.release-outcome`).
@@ -204,7 +262,7 @@ pub enum TraceReleaseOutcome {
 #[allow(missing_docs)]
 pub enum TraceChangeKind {
     Announced(TraceHold),
-    Released,
+    Released(Option<String>),
     Expired,
 }
 
@@ -270,6 +328,13 @@ pub enum Outcome<T> {
     Returned(T),
 }
 
+impl<T> Outcome<T> {
+    /// The call trapped.
+    pub fn is_trapped(&self) -> bool {
+        matches!(self, Outcome::Trapped { .. })
+    }
+}
+
 /// One export call: its arguments and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "export", rename_all = "kebab-case")]
@@ -303,6 +368,22 @@ pub enum Export {
         args: SweepArgs,
         result: Outcome<Result<TraceSweepOutcome, TraceError>>,
     },
+    ClaimFiles {
+        args: ClaimArgs,
+        result: Outcome<Result<TraceClaimed, TraceError>>,
+    },
+    Renew {
+        args: RenewArgs,
+        result: Outcome<Result<TraceClaim, TraceError>>,
+    },
+    Check {
+        args: CheckArgs,
+        result: Outcome<Result<Vec<TraceFileCheck>, TraceError>>,
+    },
+    ForceRelease {
+        args: ForceReleaseArgs,
+        result: Outcome<Result<TraceReleaseOutcome, TraceError>>,
+    },
 }
 
 impl Export {
@@ -316,36 +397,29 @@ impl Export {
             Export::FileForKey { .. } => "file-for-key",
             Export::Interpret { .. } => "interpret",
             Export::Sweep { .. } => "sweep",
+            Export::ClaimFiles { .. } => "claim-files",
+            Export::Renew { .. } => "renew",
+            Export::Check { .. } => "check",
+            Export::ForceRelease { .. } => "force-release",
         }
     }
 
     /// The recorded call trapped.
     pub fn trapped(&self) -> bool {
-        matches!(
-            self,
-            Export::Announce {
-                result: Outcome::Trapped { .. },
-                ..
-            } | Export::Release {
-                result: Outcome::Trapped { .. },
-                ..
-            } | Export::WhoHas {
-                result: Outcome::Trapped { .. },
-                ..
-            } | Export::KeyForFile {
-                result: Outcome::Trapped { .. },
-                ..
-            } | Export::FileForKey {
-                result: Outcome::Trapped { .. },
-                ..
-            } | Export::Interpret {
-                result: Outcome::Trapped { .. },
-                ..
-            } | Export::Sweep {
-                result: Outcome::Trapped { .. },
-                ..
+        match self {
+            Export::Announce { result, .. } => result.is_trapped(),
+            Export::Release { result, .. } => result.is_trapped(),
+            Export::WhoHas { result, .. } => result.is_trapped(),
+            Export::KeyForFile { result, .. } | Export::FileForKey { result, .. } => {
+                result.is_trapped()
             }
-        )
+            Export::Interpret { result, .. } => result.is_trapped(),
+            Export::Sweep { result, .. } => result.is_trapped(),
+            Export::ClaimFiles { result, .. } => result.is_trapped(),
+            Export::Renew { result, .. } => result.is_trapped(),
+            Export::Check { result, .. } => result.is_trapped(),
+            Export::ForceRelease { result, .. } => result.is_trapped(),
+        }
     }
 
     /// The outcome as JSON, for divergence reports.
@@ -359,6 +433,10 @@ impl Export {
             }
             Export::Interpret { result, .. } => serde_json::to_string(result),
             Export::Sweep { result, .. } => serde_json::to_string(result),
+            Export::ClaimFiles { result, .. } => serde_json::to_string(result),
+            Export::Renew { result, .. } => serde_json::to_string(result),
+            Export::Check { result, .. } => serde_json::to_string(result),
+            Export::ForceRelease { result, .. } => serde_json::to_string(result),
         };
         value.expect("trace values serialize")
     }
@@ -419,6 +497,43 @@ pub struct SweepArgs {
     pub observed: TraceEntry,
 }
 
+/// `claim-files`' arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct ClaimArgs {
+    pub request: TraceClaimRequest,
+    pub ttl_max: u64,
+    pub max_files: u32,
+    pub observed: Vec<Option<TraceEntry>>,
+}
+
+/// `renew`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct RenewArgs {
+    pub request: TraceAnnounceRequest,
+    pub revision: u64,
+    pub ttl_max: u64,
+}
+
+/// `check`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct CheckArgs {
+    pub files: Vec<String>,
+    pub agent_id: String,
+    pub tokens: Vec<u64>,
+}
+
+/// `force-release`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct ForceReleaseArgs {
+    pub file: String,
+    pub by: String,
+    pub observed: Option<TraceEntry>,
+}
+
 /// One import call the guest made, with what the host answered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "import")]
@@ -442,7 +557,19 @@ pub enum Step {
         key: String,
         expected: u64,
         why: TraceRemoval,
+        #[serde(default)]
+        note: TraceBytes,
         result: Result<u64, TraceKvError>,
+    },
+    #[serde(rename = "kv.get-many")]
+    KvGetMany {
+        keys: Vec<String>,
+        result: Result<Vec<TraceEntry>, TraceKvError>,
+    },
+    #[serde(rename = "kv.write-batch")]
+    KvWriteBatch {
+        writes: Vec<TraceWrite>,
+        result: Result<Vec<u64>, TraceKvError>,
     },
     #[serde(rename = "clock.now")]
     ClockNow { result: i64 },

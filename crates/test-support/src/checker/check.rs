@@ -76,6 +76,8 @@ fn check_with(calls: &[Call], watches: &[WatchLog], deliveries_order_reads: bool
 pub fn error_kind(e: &Error) -> &'static str {
     match e {
         Error::HeldByAnother(_) => "held-by-another",
+        Error::HeldByOthers(_) => "held-by-others",
+        Error::Lost(_) => "lost",
         Error::InvalidInput { .. } => "invalid-input",
         Error::Config(_) => "config",
         Error::CasExhausted(_) => "cas-exhausted",

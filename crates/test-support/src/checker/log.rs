@@ -17,7 +17,7 @@ impl Kind {
     pub(super) fn of_event(kind: &EventKind) -> Kind {
         match kind {
             EventKind::Announced(h) => Kind::Put(h.clone()),
-            EventKind::Released => Kind::Released,
+            EventKind::Released { .. } => Kind::Released,
             EventKind::Expired => Kind::Expired,
         }
     }

@@ -3,15 +3,9 @@
 //! catch the change at the first decision on that edge, and nowhere before.
 #![cfg(target_arch = "wasm32")]
 
-use holds_guest::component::bindings::exports::holds::core::holds::{
-    AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome,
-};
-use holds_guest::component::bindings::exports::holds::core::subscribe::{
-    Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
-};
 use holds_guest::component::bindings::holds::core::{kv, types};
-use holds_guest::component::{Component, Imports, claim_to, entry_from, error_to, run};
-use holds_guest::model::{Entry, KvError, Removal, Timestamp};
+use holds_guest::component::{Exports, Imports, claim_to, entry_from, error_to, run};
+use holds_guest::model::{Entry, KvError, Removal, Timestamp, Write};
 use std::future::Future;
 
 /// The real imports, remembering the last `now` the logic read.
@@ -39,8 +33,21 @@ impl holds_guest::Host for Remembering {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Vec<u8>,
     ) -> impl Future<Output = Result<u64, KvError>> + Send {
-        self.imports.delete_if_revision(key, expected, why)
+        self.imports.delete_if_revision(key, expected, why, note)
+    }
+    fn get_many(
+        &mut self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<Entry>, KvError>> + Send {
+        self.imports.get_many(keys)
+    }
+    fn write_batch(
+        &mut self,
+        writes: Vec<Write>,
+    ) -> impl Future<Output = Result<Vec<u64>, KvError>> + Send {
+        self.imports.write_batch(writes)
     }
     fn now(&mut self) -> Timestamp {
         let now = self.imports.now();
@@ -54,21 +61,7 @@ impl holds_guest::Host for Remembering {
 
 struct Edge;
 
-impl HoldsGuest for Edge {
-    fn announce(
-        request: AnnounceRequest,
-        ttl_max: u64,
-        observed: Option<kv::Entry>,
-    ) -> Result<types::Claim, types::Error> {
-        Component::announce(request, ttl_max, observed)
-    }
-    fn release(
-        file: String,
-        agent_id: String,
-        observed: Option<kv::Entry>,
-    ) -> Result<ReleaseOutcome, types::Error> {
-        Component::release(file, agent_id, observed)
-    }
+impl Exports for Edge {
     fn who_has(
         file: String,
         observed: Option<kv::Entry>,
@@ -87,21 +80,6 @@ impl HoldsGuest for Edge {
         Ok(claim
             .filter(|c| Some(c.hold.expires_at) != host.now)
             .map(claim_to))
-    }
-    fn key_for_file(file: String) -> Result<String, types::Error> {
-        Component::key_for_file(file)
-    }
-    fn file_for_key(key: String) -> Result<String, types::Error> {
-        Component::file_for_key(key)
-    }
-}
-
-impl SubscribeGuest for Edge {
-    fn interpret(change: Change) -> Interpretation {
-        Component::interpret(change)
-    }
-    fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
-        Component::sweep(key, observed)
     }
 }
 

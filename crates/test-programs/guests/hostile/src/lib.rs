@@ -2,14 +2,9 @@
 //! misbehaves when the agent id asks it to; everything else is the real guest.
 #![cfg(target_arch = "wasm32")]
 
-use holds_guest::component::Component;
-use holds_guest::component::bindings::exports::holds::core::holds::{
-    AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome,
-};
-use holds_guest::component::bindings::exports::holds::core::subscribe::{
-    Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
-};
+use holds_guest::component::bindings::exports::holds::core::holds::AnnounceRequest;
 use holds_guest::component::bindings::holds::core::{kv, types};
+use holds_guest::component::{Component, Exports};
 
 struct Hostile;
 
@@ -40,48 +35,20 @@ fn misbehave(agent: &str) {
             let _ = kv::get("no spaces allowed in keys");
             let _ = kv::write_if_revision("..", &vec![0u8; 8 << 20], 0, 0);
             let _ = kv::write_if_revision("=2Fvictim", b"not a hold", 12345, u32::MAX);
-            let _ = kv::delete_if_revision("*", u64::MAX, kv::Removal::Expired);
+            let _ = kv::delete_if_revision("*", u64::MAX, kv::Removal::Expired, &[0xff; 4]);
         }
         _ => {}
     }
 }
 
-impl HoldsGuest for Hostile {
+impl Exports for Hostile {
     fn announce(
         request: AnnounceRequest,
         ttl_max: u64,
         observed: Option<kv::Entry>,
     ) -> Result<types::Claim, types::Error> {
         misbehave(&request.agent_id);
-        Component::announce(request, ttl_max, observed)
-    }
-    fn release(
-        file: String,
-        agent_id: String,
-        observed: Option<kv::Entry>,
-    ) -> Result<ReleaseOutcome, types::Error> {
-        Component::release(file, agent_id, observed)
-    }
-    fn who_has(
-        file: String,
-        observed: Option<kv::Entry>,
-    ) -> Result<Option<types::Claim>, types::Error> {
-        Component::who_has(file, observed)
-    }
-    fn key_for_file(file: String) -> Result<String, types::Error> {
-        Component::key_for_file(file)
-    }
-    fn file_for_key(key: String) -> Result<String, types::Error> {
-        Component::file_for_key(key)
-    }
-}
-
-impl SubscribeGuest for Hostile {
-    fn interpret(change: Change) -> Interpretation {
-        Component::interpret(change)
-    }
-    fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
-        Component::sweep(key, observed)
+        <Component as Exports>::announce(request, ttl_max, observed)
     }
 }
 

@@ -3,14 +3,8 @@
 //! everything else is the real guest. Built for wasm32-wasip2.
 #![cfg(target_arch = "wasm32")]
 
-use holds_guest::component::Component;
-use holds_guest::component::bindings::exports::holds::core::holds::{
-    AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome,
-};
-use holds_guest::component::bindings::exports::holds::core::subscribe::{
-    Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
-};
-use holds_guest::component::bindings::holds::core::{kv, types};
+use holds_guest::component::bindings::holds::core::types;
+use holds_guest::component::{Component, Exports};
 
 /// The key whose `file-for-key` returns the report.
 pub const KEY: &str = "=probe-sandbox";
@@ -37,44 +31,12 @@ fn report() -> String {
 
 struct Probe;
 
-impl HoldsGuest for Probe {
-    fn announce(
-        request: AnnounceRequest,
-        ttl_max: u64,
-        observed: Option<kv::Entry>,
-    ) -> Result<types::Claim, types::Error> {
-        Component::announce(request, ttl_max, observed)
-    }
-    fn release(
-        file: String,
-        agent_id: String,
-        observed: Option<kv::Entry>,
-    ) -> Result<ReleaseOutcome, types::Error> {
-        Component::release(file, agent_id, observed)
-    }
-    fn who_has(
-        file: String,
-        observed: Option<kv::Entry>,
-    ) -> Result<Option<types::Claim>, types::Error> {
-        Component::who_has(file, observed)
-    }
-    fn key_for_file(file: String) -> Result<String, types::Error> {
-        Component::key_for_file(file)
-    }
+impl Exports for Probe {
     fn file_for_key(key: String) -> Result<String, types::Error> {
         if key == KEY {
             return Err(types::Error::Store(report()));
         }
-        Component::file_for_key(key)
-    }
-}
-
-impl SubscribeGuest for Probe {
-    fn interpret(change: Change) -> Interpretation {
-        Component::interpret(change)
-    }
-    fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
-        Component::sweep(key, observed)
+        <Component as Exports>::file_for_key(key)
     }
 }
 
