@@ -4,7 +4,7 @@
 //! the bucket's stream in one test, its leader in the other. Holds keep working:
 //! the errors during a leader election are bounded, every manager answers again
 //! without being reopened, and the history passes the model of
-//! `holds_tests::checker` with 0 violations of its safety rules. The node then
+//! `holds_test_support::checker` with 0 violations of its safety rules. The node then
 //! restarts and rejoins.
 //!
 //! Strict: the replicated bucket is read through its stream leader (a direct
@@ -20,12 +20,12 @@
 //! `HOLDS_CLUSTER_SEED`.
 
 use holds::{Backend, Config, Manager};
-use holds_tests::checker::{
+use holds_test_support::checker::{
     Call, History, Nanos, Outcome, Report, Rule, WatchLog, WatchRecorder, Workload,
     check_acked_reads, env_or, error_kind, max_acked_revision, now_ns, seed_from_env, stop_all,
     wait_for_watches,
 };
-use holds_tests::nats::NatsCluster;
+use holds_test_support::nats::NatsCluster;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -155,6 +155,8 @@ async fn lose_a_node(setup: Setup) -> Report {
     workload.ttl_max = Duration::from_secs(4);
     let running = workload.spawn(managers.clone(), history.clone());
 
+    // Load before the loss, on two nodes, and after the return: lengths of time
+    // are what is tested, not waits for something.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let kill = now_ns();
     if let Some(node) = node {

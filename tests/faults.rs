@@ -2,7 +2,7 @@
 //! SIGKILL and restarted on the same port and store directory (file storage).
 //!
 //! Checked: no acknowledged hold is lost (the history, including reads made the
-//! moment the server is back, passes the model of `holds_tests::checker`, and
+//! moment the server is back, passes the model of `holds_test_support::checker`, and
 //! each sentinel file shows the last revision acknowledged before the kill);
 //! calls during the outage end within a bound (< 10 s) with `Error::Store` or
 //! `Error::Guest`; every manager answers again within 5 s of the server's return
@@ -14,11 +14,11 @@
 //! `HOLDS_FAULT_SEED`.
 
 use holds::{Announce, Backend, Claim, Config, Error, Manager};
-use holds_tests::checker::{
+use holds_test_support::checker::{
     Call, History, Nanos, Outcome, Rule, WatchLog, WatchRecorder, Workload, check, env_or,
     error_kind, max_acked_revision, now_ns, ns, seed_from_env, stop_all, wait_for_watches,
 };
-use holds_tests::nats::NatsServer;
+use holds_test_support::nats::NatsServer;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -95,6 +95,7 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
                 let call = history
                     .announce(&m, 0, &files[i % files.len()], &announce)
                     .await;
+                // An agent's pace (the load), not a wait for anything.
                 if !call.outcome.is_ok() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -106,6 +107,7 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
 
     let mut done = Vec::new();
     for _ in 0..cycles {
+        // Load before the kill, and the outage: lengths of time are what is tested.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let kill = now_ns();
         tokio::task::block_in_place(|| server.kill());
@@ -151,7 +153,7 @@ async fn sigkill_and_restart_under_load_loses_no_acknowledged_hold() {
             recovered,
             probes,
         });
-        // Load after the recovery.
+        // Load after the recovery (a length of time, as above).
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     running.stop().await;
@@ -369,6 +371,7 @@ async fn renewal_during_an_outage() -> (Claim, Option<Claim>, Duration) {
         matches!(renewal, Err(Error::Store(_))),
         "the renewal during the outage: {renewal:?}"
     );
+    // The outage goes on a while after the failed renewal (its length is the point).
     tokio::time::sleep(Duration::from_secs(1)).await;
     tokio::task::block_in_place(|| server.restart());
     let deadline = std::time::Instant::now() + RECOVERY_BOUND;
@@ -376,7 +379,11 @@ async fn renewal_during_an_outage() -> (Claim, Option<Claim>, Duration) {
         assert!(std::time::Instant::now() < deadline, "no recovery");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Time for anything the client buffered to land.
+    // Anything the client buffered is on the server once this returns...
+    client.flush().await.unwrap();
+    // ...and this is the time for the stream to store it. What is checked is a
+    // write that must never happen, so there is no event to wait for: the window
+    // is the point.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let now = m
         .kv_for_test()

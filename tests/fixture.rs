@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use holds_tests::{NatsCluster, NatsServer};
+use holds_test_support::{NatsCluster, NatsServer};
 
 /// A minimal line-protocol NATS connection for checking the fixture.
 struct Raw {

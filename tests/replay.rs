@@ -5,7 +5,8 @@
 use holds::clock::Clock;
 use holds::trace::{self, CallRecord, ReplayReport, TraceError};
 use holds::{Announce, Backend, Config, Error, Manager, Runtime};
-use holds_tests::nats::NatsServer;
+use holds_test_support::nats::NatsServer;
+use holds_test_support::traces::alter_first;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -99,7 +100,7 @@ async fn a_jetstream_contention_run_replays_identically_with_no_server() {
         .collect();
     let announces = records
         .iter()
-        .filter(|r| matches!(r.export, trace::ExportCall::Announce { .. }))
+        .filter(|r| matches!(r.export, trace::Export::Announce { .. }))
         .count();
     assert_eq!(announces, 16, "each concurrent announce is its own record");
     // The server is gone: replay answers every import from the trace.
@@ -130,33 +131,6 @@ async fn the_checked_in_trace_still_replays_identically() {
         report.divergence.as_ref().map(|d| d.to_string())
     );
     assert!(report.calls > 16);
-}
-
-/// Change the first recorded result of `import` in an announce that wrote, and
-/// return the altered trace and the (call, step) that was altered.
-fn alter_first(
-    text: &str,
-    import: &str,
-    change: impl Fn(&mut serde_json::Value),
-) -> (String, u64, usize) {
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    for line in lines.iter_mut().skip(1) {
-        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
-        let wrote = record["steps"]
-            .as_array()
-            .is_some_and(|steps| steps.iter().any(|s| s["import"] == "kv.write-if-revision"));
-        if record["export"] != "announce" || !wrote {
-            continue;
-        }
-        let call = record["call"].as_u64().unwrap();
-        let steps = record["steps"].as_array_mut().unwrap();
-        if let Some(step) = steps.iter().position(|s| s["import"] == import) {
-            change(&mut steps[step]["result"]);
-            *line = serde_json::to_string(&record).unwrap();
-            return (lines.join("\n") + "\n", call, step);
-        }
-    }
-    panic!("no announce called {import}");
 }
 
 /// A one-shot style trace (no replica): every announce reads, then writes.
@@ -312,7 +286,7 @@ async fn a_changed_guest_diverges_at_the_first_decision_on_the_edge() {
     );
     // ...and caught on the altered build, at the edge decision and not before.
     let edge = Arc::new(
-        Runtime::from_component(&std::fs::read(env!("EDGE_GUEST_COMPONENT")).unwrap()).unwrap(),
+        Runtime::from_component(&std::fs::read(holds_test_programs::EDGE).unwrap()).unwrap(),
     );
     let report = replay_text(&text, edge).await.unwrap();
     let d = report.divergence.expect("the altered guest diverges");
@@ -360,7 +334,7 @@ async fn broken_traces_are_clear_errors() {
         replay_text(&foreign, rt()).await,
         Err(TraceError::ForeignVersion { .. })
     ));
-    let foreign = text.replacen("holds:core@0.1.0", "holds:core@9.0.0", 1);
+    let foreign = text.replacen("holds:core@0.2.0", "holds:core@9.0.0", 1);
     assert!(matches!(
         replay_text(&foreign, rt()).await,
         Err(TraceError::ForeignVersion { .. })
@@ -372,69 +346,12 @@ async fn broken_traces_are_clear_errors() {
     );
 }
 
-/// `holds replay` from the shell: the checked-in trace exits 0; the same trace
-/// with one recorded revision altered exits 5 and names the diverging call and
-/// step; `--component` replays against another build (here the embedded one,
-/// written out by `holds component`).
-#[test]
-fn the_cli_exits_0_when_identical_and_5_at_the_first_divergence() {
-    use holds_tests::cli::holds_bin;
-    use std::process::Command;
-    let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&std::ffi::OsStr]| {
-        let out = Command::new(holds_bin())
-            .args(args)
-            .env("HOLDS_CACHE_DIR", dir.path().join("cache"))
-            .output()
-            .expect("running holds");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code(), text)
-    };
-    let fixture = fixture();
-    let (code, text) = run(&["replay".as_ref(), fixture.as_os_str()]);
-    assert_eq!(code, Some(0), "{text}");
-
-    let component = dir.path().join("holds.wasm");
-    let (code, text) = run(&[
-        "component".as_ref(),
-        "--out".as_ref(),
-        component.as_os_str(),
-    ]);
-    assert_eq!(code, Some(0), "{text}");
-    let (code, text) = run(&[
-        "replay".as_ref(),
-        fixture.as_os_str(),
-        "--component".as_ref(),
-        component.as_os_str(),
-    ]);
-    assert_eq!(code, Some(0), "{text}");
-
-    let original = std::fs::read_to_string(&fixture).unwrap();
-    let (altered, call, _) = alter_first(&original, "kv.write-if-revision", |r| {
-        if let Some(rev) = r.get_mut("Ok") {
-            *rev = (rev.as_u64().unwrap() + 7).into();
-        }
-    });
-    let path = dir.path().join("altered.trace.jsonl");
-    std::fs::write(&path, altered).unwrap();
-    let (code, text) = run(&["replay".as_ref(), path.as_os_str()]);
-    assert_eq!(code, Some(5), "{text}");
-    assert!(
-        text.contains(&format!("call {call} ")) && text.contains("returned a different result"),
-        "the divergence names call {call}: {text}"
-    );
-}
-
 /// A recorded call that trapped is followed by normal calls: the replay, like the
 /// recording host, starts the next call on a fresh instance, so the trace replays
 /// identically (a reused trapped instance would refuse every later call).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_with_a_trapped_call_replays_identically() {
-    let bytes = std::fs::read(env!("HOSTILE_GUEST_COMPONENT")).unwrap();
+    let bytes = std::fs::read(holds_test_programs::HOSTILE).unwrap();
     let hostile = Arc::new(Runtime::from_component(&bytes).unwrap());
     let out = Shared::default();
     let m = Manager::builder(Config::new("trap", Duration::from_secs(60)))

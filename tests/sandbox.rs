@@ -32,7 +32,7 @@ fn the_embedded_guest_imports_only_its_own_interfaces() {
         "{imports:?}"
     );
     assert!(
-        imports.contains(&"holds:core/kv@0.1.0".to_string()),
+        imports.contains(&"holds:core/kv@0.2.0".to_string()),
         "{imports:?}"
     );
     assert!(!Runtime::embedded().unwrap().foreign);
@@ -42,7 +42,7 @@ fn the_embedded_guest_imports_only_its_own_interfaces() {
 async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
     // SAFETY: the test sets a variable before any thread reads the environment.
     unsafe { std::env::set_var("HOLDS_SANDBOX_SECRET", "must-not-leak") };
-    let probe = runtime(env!("PROBE_GUEST_COMPONENT"));
+    let probe = runtime(holds_test_programs::PROBE);
     assert!(probe.foreign);
     assert!(
         probe
@@ -53,7 +53,7 @@ async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
     );
     let m = manager(Some(probe), Backend::Memory).await;
     let report = match m.file_for_key_for_test("=probe-sandbox").await {
-        Err(Error::Store(report)) => report,
+        Err(Error::Store(report)) => report.to_string(),
         other => panic!("{other:?}"),
     };
     assert!(report.contains("file: denied"), "{report}");
@@ -69,12 +69,12 @@ async fn a_wasi_build_runs_sandboxed_and_reaches_no_file_nor_the_environment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
-    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec(
+    let store = holds::kv::MemoryKv::new(&holds_test_support::harness::spec(
         "sandbox",
         Duration::from_secs(60),
     ));
     let backend = || Backend::Store(Arc::new(store.clone()));
-    let hostile = manager(Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))), backend()).await;
+    let hostile = manager(Some(runtime(holds_test_programs::HOSTILE)), backend()).await;
     let good = manager(None, backend()).await;
     for (agent, expect) in [
         ("hostile-loop", "ran out of fuel"),
@@ -87,7 +87,7 @@ async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
             .await;
         let took = started.elapsed();
         match result {
-            Err(Error::Guest(why)) => assert!(why.contains(expect), "{agent}: {why}"),
+            Err(Error::Guest(why)) => assert!(why.to_string().contains(expect), "{agent}: {why}"),
             other => panic!("{agent}: expected a guest failure, got {other:?}"),
         }
         assert!(took < Duration::from_secs(5), "{agent} took {took:?}");
@@ -108,14 +108,16 @@ async fn hostile_guests_fail_cleanly_and_the_next_call_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_misusing_its_imports_gets_errors_and_changes_nothing() {
-    let store = holds::kv::MemoryKv::new(&holds_tests::harness::spec(
+    let store = holds::kv::MemoryKv::new(&holds_test_support::harness::spec(
         "sandbox",
         Duration::from_secs(60),
     ));
     let kv: Arc<dyn holds::kv::KvStore> = Arc::new(store.clone());
-    let victim = kv.put("=2Fvictim", b"{}".to_vec().into()).await.unwrap();
+    let victim = holds_test_support::raw::put(&*kv, "=2Fvictim", &b"{}"[..])
+        .await
+        .unwrap();
     let hostile = manager(
-        Some(runtime(env!("HOSTILE_GUEST_COMPONENT"))),
+        Some(runtime(holds_test_programs::HOSTILE)),
         Backend::Store(kv.clone()),
     )
     .await;

@@ -1,7 +1,7 @@
 //! Torture: 32 agents on 8 files with short holds (200 ms to 2 s), random
 //! announce / renew / release / who-has through several managers (processes),
 //! on every backend; the full history and every manager's watch stream are
-//! checked against the model of `holds_tests::checker`.
+//! checked against the model of `holds_test_support::checker`.
 //!
 //! CI runs a few seconds per backend. `scripts/torture` runs it big, e.g.
 //! `HOLDS_TORTURE_SECS=60 HOLDS_TORTURE_AGENTS=32 cargo test --release -p holds-tests --test torture -- --nocapture`.
@@ -14,13 +14,13 @@
 //! breaking one rule, and a deliberately broken store (`broken_store`) shows it
 //! catches real violations end to end.
 
-use holds::kv::{BucketSpec, KvError, KvStore, MemoryKv, Removal, Watch};
+use holds::kv::{BucketSpec, KvError, KvStore, MemoryKv, Watch};
 use holds::{Backend, Config, Manager};
-use holds_tests::checker::{
+use holds_test_support::checker::{
     History, Report, Rule, WatchLog, WatchRecorder, Workload, check, env_or, max_acked_revision,
     seed_from_env, stop_all, wait_for_watches,
 };
-use holds_tests::harness::{Harness, Kind, TTL_MAX};
+use holds_test_support::harness::{Harness, Kind, TTL_MAX};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,7 @@ async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
     let workload = s.workload();
     let started = Instant::now();
     let running = workload.spawn(managers.clone(), history.clone());
+    // The run's length (the load), not a wait for anything.
     tokio::time::sleep(Duration::from_secs_f64(s.secs)).await;
     running.stop().await;
     let elapsed = started.elapsed();
@@ -221,7 +222,9 @@ mod broken_store {
     use bytes::Bytes;
     use futures::StreamExt;
     use holds::kv::{Entry, WatchItem};
-    use holds_tests::checker::Rng;
+    use holds_test_support::checker::Rng;
+    use holds_test_support::forward::Forward;
+    use holds_test_support::{forward_kv_store, raw};
     use std::sync::Mutex;
 
     #[derive(Default, Clone, Copy)]
@@ -247,7 +250,10 @@ mod broken_store {
     }
 
     #[async_trait]
-    impl KvStore for BrokenKv {
+    impl Forward for BrokenKv {
+        fn inner(&self) -> &dyn KvStore {
+            &self.inner
+        }
         fn describe(&self) -> String {
             "a deliberately broken bucket".into()
         }
@@ -268,22 +274,11 @@ mod broken_store {
             ttl: Option<Duration>,
         ) -> Result<u64, KvError> {
             if self.bugs.ignore_revision {
-                return self.inner.put(key, value).await;
+                return raw::put(&self.inner, key, value).await;
             }
             self.inner
                 .write_if_revision(key, value, expected, ttl)
                 .await
-        }
-        async fn delete_if_revision(
-            &self,
-            key: &str,
-            expected: u64,
-            why: Removal,
-        ) -> Result<u64, KvError> {
-            self.inner.delete_if_revision(key, expected, why).await
-        }
-        async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-            self.inner.put(key, value).await
         }
         async fn watch(&self) -> Result<Watch, KvError> {
             let watch = self.inner.watch().await?;
@@ -302,6 +297,7 @@ mod broken_store {
                 .boxed())
         }
     }
+    forward_kv_store!(BrokenKv);
 
     async fn run_broken(bugs: Bugs) -> Report {
         let mut s = Settings::from_env();
@@ -359,7 +355,7 @@ mod broken_store {
 /// Hand-made histories, each breaking one rule (or none).
 mod checker_unit {
     use holds::{Claim, Error, Event, EventKind, Hold};
-    use holds_tests::checker::{
+    use holds_test_support::checker::{
         Call, Ended, Nanos, Op, Outcome, Report, Rule, Seen, WatchLog, check,
     };
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -514,7 +510,7 @@ mod checker_unit {
         let events = vec![
             put(1.0, &a),
             put(2.0, &other),
-            seen(31.0, F, 3, EventKind::Released),
+            seen(31.0, F, 3, EventKind::Released { forced_by: None }),
             put(41.0, &b),
             put(2001.0, &c),
             // The server's (or a sweep's) marker after C's hold expired.
@@ -579,7 +575,7 @@ mod checker_unit {
         let b = claim(F, "B", 20.5, 10_000, 3);
         let w = watch(vec![
             put(1.0, &a),
-            seen(12.0, F, 2, EventKind::Released),
+            seen(12.0, F, 2, EventKind::Released { forced_by: None }),
             put(21.0, &b),
         ]);
         let mut calls = vec![announced(&a, (0.0, 1.0)), announced(&b, (20.0, 21.0))];
@@ -795,7 +791,7 @@ mod checker_unit {
         let full = vec![
             put(1.0, &a),
             put(2.0, &b),
-            seen(4.0, F, 3, EventKind::Released),
+            seen(4.0, F, 3, EventKind::Released { forced_by: None }),
         ];
         clean(&check(&calls, &[watch(full.clone())]));
 

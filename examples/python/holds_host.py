@@ -2,7 +2,7 @@
 
 It implements the component's imports (`kv`, `clock`, `observer`) in Python, over
 an in-memory revisioned bucket with JetStream KV semantics, and wraps the exports
-(`holds`, `subscribe`, `testing`) in plain Python calls.
+(`holds`, `subscribe`) in plain Python calls.
 
 How wasmtime-py (50.0.1) maps WIT values to Python, as used below:
 
@@ -12,9 +12,10 @@ How wasmtime-py (50.0.1) maps WIT values to Python, as used below:
 - `option<T>` is `None` or the value;
 - a `variant` or `result` is a `Variant(tag, payload)` only when its cases cannot be
   told apart by Python type; otherwise it is untagged and the value's type picks
-  the case. So a host function returning `result<u64, kv-error>` returns an `int`
-  for `ok`, `None` for `err(wrong-revision)` and a `str` for
-  `err(unavailable(message))`; the exported `error` variant arrives tagged
+  the case. `kv-error` has two cases without a payload, so it is tagged: a host
+  function returning `result<u64, kv-error>` returns an `int` for `ok` and a
+  `Variant("wrong-revision")` (or `Variant("unavailable", message)`) for `err`;
+  the exported `error` variant arrives tagged
   (`Variant("held-by-another", claim)`), the exported `release-outcome` untagged
   (`int` for `released`, `None` for `not-held`).
 - A host function that raises traps the call, and a Store that has trapped
@@ -32,7 +33,7 @@ import wasmtime
 from wasmtime.component import Component, Linker, Record, Variant
 
 PACKAGE = "holds:core"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 def _iface(name: str) -> str:
@@ -60,6 +61,10 @@ class Unavailable(KvError):
         self.message = message
 
 
+class Unsupported(KvError):
+    """The store cannot do this (an atomic batch); nothing changed."""
+
+
 @dataclass(frozen=True)
 class Entry:
     """A key's latest entry (WIT `kv.entry`). `found=False`: no entry at all."""
@@ -78,7 +83,8 @@ class MemoryKv:
 
     One increasing revision sequence for the whole bucket; only a key's latest
     entry is kept; removing a key leaves a marker entry (operation `delete`,
-    `purge` or `expire`, empty value) with its own revision; conditional writes
+    `purge` or `expire`; its value is the guest's note, e.g. who forced a release)
+    with its own revision; a batch writes every entry or none; conditional writes
     and deletes succeed only if the key's latest revision (a marker's included)
     equals `expected`, 0 meaning "no entry at all". TTLs are recorded, not
     enforced: the guest judges expiry from the hold itself.
@@ -93,7 +99,7 @@ class MemoryKv:
         #: key -> `ttl-seconds` of the last successful write.
         self.ttl_seconds: dict[str, int] = {}
 
-    # -- the three imports --------------------------------------------------
+    # -- the imports --------------------------------------------------------
 
     def get(self, key: str) -> Entry:
         self.calls.append(("get", key))
@@ -108,13 +114,31 @@ class MemoryKv:
         self.ttl_seconds[key] = ttl_seconds
         return revision
 
-    def delete_if_revision(self, key: str, expected: int, why: str) -> int:
-        """Leave a `delete` marker for `released`, an `expire` marker for `expired`."""
+    def delete_if_revision(self, key: str, expected: int, why: str, note: bytes = b"") -> int:
+        """Leave a `delete` marker for `released`, an `expire` marker for `expired`,
+        with `note` as its value."""
         self.calls.append(("delete_if_revision", key, expected, why))
         self._interpose("delete_if_revision", key)
         self._check(key, expected)
         operation = {"released": "delete", "expired": "expire"}[why]
-        return self._store(key, b"", operation)
+        return self._store(key, bytes(note), operation)
+
+    def get_many(self, keys: list[str]) -> list[Entry]:
+        self.calls.append(("get_many", tuple(keys)))
+        self._interpose("get_many", keys[0] if keys else "")
+        return [self.entry(key) for key in keys]
+
+    def write_batch(self, writes: list[tuple[str, bytes, int, int]]) -> list[int]:
+        """(key, value, expected, ttl_seconds) each; all written or none."""
+        self.calls.append(("write_batch", tuple(w[0] for w in writes)))
+        self._interpose("write_batch", writes[0][0] if writes else "")
+        for key, _value, expected, _ttl in writes:
+            self._check(key, expected)
+        revisions = []
+        for key, value, _expected, ttl_seconds in writes:
+            revisions.append(self._store(key, bytes(value), "put"))
+            self.ttl_seconds[key] = ttl_seconds
+        return revisions
 
     # -- what other clients of the bucket can do (unconditional) ------------
 
@@ -137,7 +161,8 @@ class MemoryKv:
     def interpose(self, op: str, fn: Callable[[str], None]) -> None:
         """Run `fn(key)` once, just before the next call of `op` does anything.
 
-        `op` is "get", "write_if_revision" or "delete_if_revision". `fn` may
+        `op` is "get", "write_if_revision", "delete_if_revision", "get_many" or
+        "write_batch". `fn` may
         change the bucket (a racing client) or raise a KvError (a failing store).
         """
         self._interposers.setdefault(op, []).append(fn)
@@ -237,6 +262,7 @@ class Event:
     revision: int
     kind: str  # "announced" | "released" | "expired"
     hold: Optional[Hold] = None  # when announced
+    forced_by: Optional[str] = None  # when force-released
 
 
 @dataclass(frozen=True)
@@ -279,16 +305,6 @@ def _hold_from_wit(r: Record) -> Hold:
     return Hold(*(_field(r, f) for f in ("agent_id", "claimed_at", "expires_at", "checkout_path", "ttl")))
 
 
-def _hold_to_wit(h: Hold) -> Record:
-    return _record(
-        agent_id=h.agent_id,
-        claimed_at=h.claimed_at,
-        expires_at=h.expires_at,
-        checkout_path=h.checkout_path,
-        ttl=h.ttl,
-    )
-
-
 def _claim_from_wit(r: Record) -> Claim:
     return Claim(file=r.file, hold=_hold_from_wit(r.hold), revision=r.revision)
 
@@ -297,6 +313,8 @@ def _error_from_wit(v: Variant) -> HoldsError:
     payload = v.payload
     if v.tag == "held-by-another":
         payload = _claim_from_wit(payload)
+    elif v.tag == "held-by-others":
+        payload = [_claim_from_wit(c) for c in payload]
     elif isinstance(payload, Record):
         payload = dict(vars(payload))
     return HoldsError(v.tag, payload)
@@ -320,21 +338,22 @@ def _ok(value: Any) -> Any:
 
 def _kv_call(fn: Callable[[], Any]) -> Any:
     """Run a kv operation and lower its outcome as wasmtime-py expects for
-    `result<T, kv-error>`: the ok value, `None` for `wrong-revision`, a `str`
-    for `unavailable(message)`."""
+    `result<T, kv-error>`: the ok value, or the tagged `kv-error`."""
     try:
         return fn()
     except WrongRevision:
-        return None
+        return Variant("wrong-revision")
     except Unavailable as e:
-        return e.message
+        return Variant("unavailable", e.message)
+    except Unsupported:
+        return Variant("unsupported")
 
 
 class Holds:
     """One instance of the component in its own Store, with its own imports.
 
-    `kv` has `get`, `write_if_revision`, `delete_if_revision` as MemoryKv does
-    (raising WrongRevision / Unavailable); `clock.now()` returns nanoseconds
+    `kv` has `get`, `write_if_revision`, `delete_if_revision`, `get_many` and
+    `write_batch` as MemoryKv does (raising WrongRevision / Unavailable / Unsupported); `clock.now()` returns nanoseconds
     since the epoch; `observer.cas_retry(key, attempt)` is optional.
     """
 
@@ -352,7 +371,21 @@ class Holds:
                 )
                 i.add_func(
                     "delete-if-revision",
-                    lambda _s, key, expected, why: _kv_call(lambda: kv.delete_if_revision(key, expected, why)),
+                    lambda _s, key, expected, why, note: _kv_call(
+                        lambda: kv.delete_if_revision(key, expected, why, note)
+                    ),
+                )
+                i.add_func(
+                    "get-many",
+                    lambda _s, keys: _kv_call(lambda: [_entry_to_wit(e) for e in kv.get_many(keys)]),
+                )
+                i.add_func(
+                    "write-batch",
+                    lambda _s, writes: _kv_call(
+                        lambda: kv.write_batch(
+                            [(w.key, w.value, w.expected, _field(w, "ttl_seconds")) for w in writes]
+                        )
+                    ),
                 )
             with root.add_instance(_iface("clock")) as i:
                 i.add_func("now", lambda _s: clock.now())
@@ -361,7 +394,7 @@ class Holds:
                     "cas-retry",
                     lambda _s, key, attempt: observer.cas_retry(key, attempt) if observer else None,
                 )
-            # holds:core/types@0.1.0 holds only types: nothing to define.
+            # holds:core/types holds only types: nothing to define.
         self.instance = linker.instantiate(self.store, component)
         self._funcs: dict[str, Any] = {}
 
@@ -390,6 +423,18 @@ class Holds:
         claim = _ok(self._call("holds", "who-has", file, _observed(observed)))
         return None if claim is None else _claim_from_wit(claim)
 
+    def claim_files(
+        self, files: list[str], agent_id: str, ttl: int, checkout_path: str, ttl_max: int, max_files: int = 16
+    ) -> tuple[list[Claim], bool]:
+        """Every file or none: (claims in sorted order, whether it was one atomic write)."""
+        request = _record(files=list(files), agent_id=agent_id, ttl=ttl, checkout_path=checkout_path)
+        out = _ok(self._call("holds", "claim-files", request, ttl_max, max_files, []))
+        return [_claim_from_wit(c) for c in out.claims], out.atomic
+
+    def force_release(self, file: str, by: str, observed: Optional[Entry] = None) -> ReleaseOutcome:
+        revision = _ok(self._call("holds", "force-release", file, by, _observed(observed)))
+        return ReleaseOutcome("not-held") if revision is None else ReleaseOutcome("released", revision)
+
     def key_for_file(self, file: str) -> str:
         return _ok(self._call("holds", "key-for-file", file))
 
@@ -411,7 +456,8 @@ class Holds:
         if out.event is not None:
             kind: Variant = out.event.kind
             hold = _hold_from_wit(kind.payload) if kind.tag == "announced" else None
-            event = Event(out.event.file, out.event.revision, kind.tag, hold)
+            forced_by = kind.payload if kind.tag == "released" else None
+            event = Event(out.event.file, out.event.revision, kind.tag, hold, forced_by)
         return Interpretation(event, _field(out, "expiry_check_at"), out.dropped)
 
     def sweep(self, key: str, observed: Entry) -> tuple[str, Optional[int]]:
@@ -421,11 +467,6 @@ class Holds:
         if out.tag == "err":
             raise _error_from_wit(out.payload)
         return (out.payload.tag, out.payload.payload)
-
-    # -- holds:core/testing ----------------------------------------------------
-
-    def encode_hold(self, hold: Hold) -> bytes:
-        return self._call("testing", "encode-hold", _hold_to_wit(hold))
 
 
 def _observed(entry: Optional[Entry]) -> Optional[Record]:

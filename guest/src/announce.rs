@@ -2,7 +2,7 @@
 
 use crate::host::Host;
 use crate::key::key_for_file;
-use crate::model::{AnnounceRequest, Claim, Entry, Error, Hold, KvError};
+use crate::model::{AnnounceRequest, Claim, Entry, Error, KvError};
 use crate::verdict::{self, Decision};
 use crate::{MAX_ATTEMPTS, codec};
 
@@ -18,22 +18,7 @@ pub async fn announce<H: Host>(
     observed: Option<Entry>,
 ) -> Result<Claim, Error> {
     verdict::check_agent(&request.agent_id)?;
-    if ttl_max == 0 {
-        return Err(Error::invalid("ttl-max", "the maximum TTL is zero"));
-    }
-    if request.ttl == 0 {
-        return Err(Error::invalid("ttl", "the TTL is zero"));
-    }
-    if request.ttl > ttl_max {
-        return Err(Error::invalid(
-            "ttl",
-            format!(
-                "the TTL {:?} is above the maximum {:?}",
-                std::time::Duration::from_nanos(request.ttl),
-                std::time::Duration::from_nanos(ttl_max)
-            ),
-        ));
-    }
+    verdict::check_ttl(request.ttl, ttl_max)?;
     let key = key_for_file(&request.file)?;
     let file = crate::path::clean_absolute(&request.file)?;
     let ttl_seconds = verdict::ttl_seconds(request.ttl);
@@ -57,13 +42,7 @@ pub async fn announce<H: Host>(
             Ok(Decision::Refuse(holder)) => return Err(Error::HeldByAnother(holder)),
             Err(e) => return Err(e),
         };
-        let hold = Hold {
-            agent_id: request.agent_id.clone(),
-            claimed_at: now,
-            expires_at: now.saturating_add(i64::try_from(request.ttl).unwrap_or(i64::MAX)),
-            checkout_path: request.checkout_path.clone(),
-            ttl: request.ttl,
-        };
+        let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
         match host
             .write_if_revision(&key, codec::encode(&hold), expected, ttl_seconds)
             .await
@@ -88,19 +67,26 @@ pub async fn announce<H: Host>(
                 entry = read(host, &key).await?;
                 fresh = true;
             }
-            Err(KvError::Unavailable(why)) => return Err(Error::Store(why)),
+            Err(e) => return Err(store_error(e)),
         }
     }
 }
 
-/// A fresh read of `key`; a revision conflict cannot happen on a read.
+/// A fresh read of `key`.
 pub(crate) async fn read<H: Host>(host: &mut H, key: &str) -> Result<Entry, Error> {
-    host.get(key).await.map_err(|e| match e {
+    host.get(key).await.map_err(store_error)
+}
+
+/// A store failure where no conflict is possible (a read), or a store that
+/// cannot do what was asked, as the export's error.
+pub(crate) fn store_error(e: KvError) -> Error {
+    match e {
         KvError::Unavailable(why) => Error::Store(why),
         KvError::WrongRevision => {
             Error::Store("the store reported a revision conflict on a read".into())
         }
-    })
+        KvError::Unsupported => Error::Store("the store does not support this operation".into()),
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,38 @@ pub fn decode(value: &[u8]) -> Result<Hold, String> {
     })
 }
 
+#[derive(Serialize)]
+struct NoteOut<'a> {
+    released_by: &'a str,
+}
+
+#[derive(Deserialize)]
+struct NoteIn {
+    released_by: String,
+}
+
+/// The value of a force-release's marker: who forced it. Go's readers ignore a
+/// marker's value.
+pub fn encode_release_note(by: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + by.len());
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
+    NoteOut { released_by: by }
+        .serialize(&mut ser)
+        .expect("serializing a string cannot fail");
+    out
+}
+
+/// Who forced a release, from its marker's value (`None` for a plain release).
+pub fn decode_release_note(value: &[u8]) -> Option<String> {
+    if value.is_empty() {
+        return None;
+    }
+    serde_json::from_slice::<NoteIn>(value)
+        .ok()
+        .map(|n| n.released_by)
+        .filter(|by| !by.trim().is_empty())
+}
+
 /// serde_json's compact output plus Go's HTML-safe escapes.
 struct GoFormatter;
 
@@ -149,6 +181,25 @@ mod tests {
                 ..Hold::default()
             }
         );
+    }
+
+    #[test]
+    fn release_notes_round_trip_and_anything_else_is_no_note() {
+        let note = encode_release_note("ops <on-call>");
+        assert_eq!(
+            String::from_utf8(note.clone()).unwrap(),
+            r#"{"released_by":"ops \u003con-call\u003e"}"#
+        );
+        assert_eq!(decode_release_note(&note).as_deref(), Some("ops <on-call>"));
+        for other in [
+            &b""[..],
+            b"{}",
+            b"garbage",
+            br#"{"released_by":" "}"#,
+            br#"{"released_by":7}"#,
+        ] {
+            assert_eq!(decode_release_note(other), None);
+        }
     }
 
     #[test]

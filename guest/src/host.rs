@@ -1,6 +1,6 @@
 //! What the logic needs from its host: the WIT imports, as a trait.
 
-use crate::model::{Entry, KvError, Removal, Timestamp};
+use crate::model::{Entry, KvError, Removal, Timestamp, Write};
 use std::future::Future;
 
 /// The `kv`, `clock` and `observer` imports.
@@ -24,7 +24,18 @@ pub trait Host: Send {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Vec<u8>,
     ) -> impl Future<Output = Result<u64, KvError>> + Send;
+
+    fn get_many(
+        &mut self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<Entry>, KvError>> + Send;
+
+    fn write_batch(
+        &mut self,
+        writes: Vec<Write>,
+    ) -> impl Future<Output = Result<Vec<u64>, KvError>> + Send;
 
     fn now(&mut self) -> Timestamp;
 

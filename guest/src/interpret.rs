@@ -1,6 +1,6 @@
 //! What each store change means to subscribers, and the expiry sweep.
 
-use crate::announce::read;
+use crate::announce::{read, store_error};
 use crate::host::Host;
 use crate::key::file_for_key;
 use crate::model::{
@@ -49,7 +49,9 @@ pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
         },
         _ if change.snapshot || !change.previous.is_value() => Interpretation::default(),
         Operation::Delete | Operation::Purge => Interpretation {
-            event: Some(event(ChangeKind::Released)),
+            event: Some(event(ChangeKind::Released(codec::decode_release_note(
+                &change.entry.value,
+            )))),
             ..Interpretation::default()
         },
         Operation::Expire => Interpretation {
@@ -91,12 +93,15 @@ pub async fn sweep<H: Host>(
         } else {
             return Ok(SweepOutcome::Nothing);
         };
-        match host.delete_if_revision(key, target, Removal::Expired).await {
+        match host
+            .delete_if_revision(key, target, Removal::Expired, Vec::new())
+            .await
+        {
             Ok(revision) => return Ok(SweepOutcome::Expired(revision)),
             // Renewed, taken over, aged out or marked by another sweeper since
             // the read: judge the key again.
             Err(KvError::WrongRevision) => {}
-            Err(KvError::Unavailable(why)) => return Err(Error::Store(why)),
+            Err(e) => return Err(store_error(e)),
         }
     }
     Err(Error::CasExhausted(MAX_ATTEMPTS))
@@ -152,7 +157,10 @@ mod tests {
         );
         host.delete("=2Ff");
         let c = change(&host, "=2Ff", put.clone(), false);
-        assert_eq!(kind(interpret(&mut host, &c)), Some(ChangeKind::Released));
+        assert_eq!(
+            kind(interpret(&mut host, &c)),
+            Some(ChangeKind::Released(None))
+        );
         let c = Change {
             entry: Entry {
                 operation: Operation::Expire,

@@ -1,11 +1,13 @@
 //! All hold semantics of `holds`, with no I/O and no clock of its own.
 //!
-//! Built for `wasm32-unknown-unknown`, this crate is the `holds:core` component: the
-//! `component` module binds the logic to the WIT imports and exports. Built natively
-//! it is the same logic as a plain library, which the unit tests and the
-//! sandbox-cost benchmark use. Everything the logic sees arrives through [`Host`].
+//! Everything the logic sees arrives through [`Host`]. On wasm32 the `component`
+//! module binds it to the `holds:core` WIT world; the `holds-component` crate exports
+//! that as the shipped component. Built natively it is the same logic as a plain
+//! library, which the unit tests and the sandbox-cost benchmark use.
 
 pub mod announce;
+pub mod check;
+pub mod claim;
 pub mod codec;
 pub mod host;
 pub mod interpret;
@@ -13,21 +15,25 @@ pub mod key;
 pub mod model;
 pub mod path;
 pub mod release;
+pub mod renew;
 pub mod timestamp;
 pub mod verdict;
 pub mod who_has;
 
 #[cfg(target_arch = "wasm32")]
-mod component;
+pub mod component;
 
 #[cfg(test)]
 mod testing;
 
 pub use announce::announce;
+pub use check::check;
+pub use claim::claim;
 pub use host::Host;
 pub use interpret::{interpret, sweep};
 pub use model::*;
-pub use release::release;
+pub use release::{force_release, release};
+pub use renew::renew;
 pub use who_has::who_has;
 
 /// At most this many attempts when a write loses the revision race (as the Go package).

@@ -69,6 +69,17 @@ pub enum Removal {
 pub enum KvError {
     WrongRevision,
     Unavailable(String),
+    /// The store cannot do this (an atomic batch); nothing changed.
+    Unsupported,
+}
+
+/// One conditional write of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub expected: u64,
+    pub ttl_seconds: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,15 +95,27 @@ pub struct CorruptEntry {
     pub reason: String,
 }
 
+/// A hold a lease no longer has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostHold {
+    pub file: String,
+    /// The revision the lease held.
+    pub revision: u64,
+    /// Who holds the file now, if anyone.
+    pub holder: Option<Claim>,
+}
+
 /// Errors of the holds exports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
     HeldByAnother(Claim),
+    /// Every other agent's live hold among a claim's files.
+    HeldByOthers(Vec<Claim>),
+    Lost(Box<LostHold>),
     InvalidInput(InvalidInput),
     CasExhausted(u32),
     CorruptEntry(CorruptEntry),
     Store(String),
-    Closed,
 }
 
 impl Error {
@@ -114,6 +137,41 @@ pub struct AnnounceRequest {
     pub checkout_path: String,
 }
 
+/// A multi-file claim's request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub files: Vec<String>,
+    pub agent_id: String,
+    /// Nanoseconds.
+    pub ttl: u64,
+    pub checkout_path: String,
+}
+
+/// What a claim took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// Sorted by file.
+    pub claims: Vec<Claim>,
+    /// One atomic write (false: announced one by one, with rollback on refusal).
+    pub atomic: bool,
+}
+
+/// A file's state for `check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileState {
+    Held(Claim),
+    TokenMoved(Claim),
+    HeldByAnother(Claim),
+    Vacant,
+}
+
+/// One file of a `check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCheck {
+    pub file: String,
+    pub state: FileState,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReleaseOutcome {
     /// Released; the revision of the marker left behind.
@@ -124,7 +182,8 @@ pub enum ReleaseOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
     Announced(Hold),
-    Released,
+    /// Who forced it, for a force-release.
+    Released(Option<String>),
     Expired,
 }
 

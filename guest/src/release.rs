@@ -1,6 +1,6 @@
 //! Release: revision-gated removal of the caller's own live hold.
 
-use crate::announce::read;
+use crate::announce::{read, store_error};
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{Entry, Error, KvError, ReleaseOutcome, Removal};
@@ -39,7 +39,7 @@ pub async fn release<H: Host>(
             Err(e) => return Err(e),
         };
         match host
-            .delete_if_revision(&key, target.revision, Removal::Released)
+            .delete_if_revision(&key, target.revision, Removal::Released, Vec::new())
             .await
         {
             Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),
@@ -56,7 +56,64 @@ pub async fn release<H: Host>(
                 entry = read(host, &key).await?;
                 fresh = true;
             }
-            Err(KvError::Unavailable(why)) => return Err(Error::Store(why)),
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+}
+
+/// Remove whoever's live hold on `file`, noting `by` in the marker; see the WIT
+/// `force-release`. Gated on the revision judged, so a renewal or take-over
+/// racing it is judged again rather than destroyed unseen.
+pub async fn force_release<H: Host>(
+    host: &mut H,
+    file: &str,
+    by: &str,
+    observed: Option<Entry>,
+) -> Result<ReleaseOutcome, Error> {
+    if by.trim().is_empty() {
+        return Err(Error::invalid(
+            "by",
+            "say who forces the release: the operator's id is empty",
+        ));
+    }
+    let key = key_for_file(file)?;
+    let file = crate::path::clean_absolute(file)?;
+    let (mut entry, mut fresh) = match observed {
+        Some(entry) => (entry, false),
+        None => (read(host, &key).await?, true),
+    };
+    let mut attempt = 1;
+    loop {
+        let current = verdict::hold_of(&key, &file, &entry);
+        let now = host.now();
+        let target = match current.map(|c| verdict::live(c, now)) {
+            Ok(Some(claim)) => claim,
+            Ok(None) | Err(Error::CorruptEntry(_)) if !fresh => {
+                entry = read(host, &key).await?;
+                fresh = true;
+                continue;
+            }
+            Ok(None) => return Ok(ReleaseOutcome::NotHeld),
+            Err(e) => return Err(e),
+        };
+        let note = crate::codec::encode_release_note(by);
+        match host
+            .delete_if_revision(&key, target.revision, Removal::Released, note)
+            .await
+        {
+            Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),
+            Err(KvError::WrongRevision) => {
+                if fresh {
+                    if attempt == MAX_ATTEMPTS {
+                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                    }
+                    attempt += 1;
+                    host.cas_retry(&key, attempt);
+                }
+                entry = read(host, &key).await?;
+                fresh = true;
+            }
+            Err(e) => return Err(store_error(e)),
         }
     }
 }
@@ -123,6 +180,27 @@ mod tests {
         let out = block_on(release(&mut host, "/f", "a", Some(stale))).unwrap();
         assert!(matches!(out, ReleaseOutcome::Released(3)), "{out:?}");
         assert!(host.retries.is_empty(), "{:?}", host.retries);
+    }
+
+    #[test]
+    fn force_release_removes_anyones_live_hold_and_notes_who() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let out = block_on(force_release(&mut host, "/f", "ops", None)).unwrap();
+        assert!(matches!(out, ReleaseOutcome::Released(2)));
+        let marker = host.entry("=2Ff");
+        assert_eq!(
+            crate::codec::decode_release_note(&marker.value).as_deref(),
+            Some("ops")
+        );
+        assert_eq!(
+            block_on(force_release(&mut host, "/f", "ops", None)).unwrap(),
+            ReleaseOutcome::NotHeld
+        );
+        assert!(matches!(
+            block_on(force_release(&mut host, "/f", " ", None)),
+            Err(Error::InvalidInput(i)) if i.field == "by"
+        ));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! An in-memory host for the unit tests.
 
 use crate::host::Host;
-use crate::model::{AnnounceRequest, Entry, KvError, Operation, Removal, Timestamp};
+use crate::model::{AnnounceRequest, Entry, KvError, Operation, Removal, Timestamp, Write};
 use std::collections::HashMap;
 use std::future::{Future, ready};
 
@@ -17,7 +17,12 @@ pub enum Call {
         key: String,
         expected: u64,
     },
+    GetMany(Vec<String>),
+    WriteBatch(usize),
 }
+
+/// Runs before a write to a key lands (another client racing it).
+pub type OnWrite = Box<dyn FnMut(&mut MemoryHost, &str) + Send>;
 
 pub struct MemoryHost {
     pub now: Timestamp,
@@ -27,6 +32,9 @@ pub struct MemoryHost {
     /// Writes/deletes still to fail with a revision conflict.
     pub conflicts: u32,
     pub retries: Vec<u32>,
+    /// Whether batches are written atomically (else: `unsupported`).
+    pub atomic: bool,
+    pub on_write: Option<OnWrite>,
 }
 
 pub fn request(file: &str, agent: &str, ttl: u64) -> AnnounceRequest {
@@ -47,6 +55,20 @@ impl MemoryHost {
             calls: Vec::new(),
             conflicts: 0,
             retries: Vec::new(),
+            atomic: true,
+            on_write: None,
+        }
+    }
+
+    /// Calls matching `pred`.
+    pub fn count(&self, pred: impl Fn(&Call) -> bool) -> usize {
+        self.calls.iter().filter(|c| pred(c)).count()
+    }
+
+    fn race(&mut self, key: &str) {
+        if let Some(mut hook) = self.on_write.take() {
+            hook(self, key);
+            self.on_write = Some(hook);
         }
     }
 
@@ -121,6 +143,7 @@ impl Host for MemoryHost {
             expected,
             ttl_seconds,
         });
+        self.race(key);
         ready(
             self.check(key, expected)
                 .map(|()| self.set(key, value, Operation::Put)),
@@ -132,6 +155,7 @@ impl Host for MemoryHost {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Vec<u8>,
     ) -> impl Future<Output = Result<u64, KvError>> + Send {
         self.calls.push(Call::Delete {
             key: key.into(),
@@ -141,10 +165,39 @@ impl Host for MemoryHost {
             Removal::Released => Operation::Delete,
             Removal::Expired => Operation::Expire,
         };
-        ready(
-            self.check(key, expected)
-                .map(|()| self.set(key, Vec::new(), op)),
-        )
+        ready(self.check(key, expected).map(|()| self.set(key, note, op)))
+    }
+
+    fn get_many(
+        &mut self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<Entry>, KvError>> + Send {
+        self.calls.push(Call::GetMany(keys.to_vec()));
+        ready(Ok(keys.iter().map(|k| self.entry(k)).collect()))
+    }
+
+    fn write_batch(
+        &mut self,
+        writes: Vec<Write>,
+    ) -> impl Future<Output = Result<Vec<u64>, KvError>> + Send {
+        self.calls.push(Call::WriteBatch(writes.len()));
+        if !self.atomic {
+            return ready(Err(KvError::Unsupported));
+        }
+        if self.conflicts > 0 {
+            self.conflicts -= 1;
+            return ready(Err(KvError::WrongRevision));
+        }
+        if writes
+            .iter()
+            .any(|w| self.entry(&w.key).revision != w.expected)
+        {
+            return ready(Err(KvError::WrongRevision));
+        }
+        ready(Ok(writes
+            .into_iter()
+            .map(|w| self.set(&w.key, w.value, Operation::Put))
+            .collect()))
     }
 
     fn now(&mut self) -> Timestamp {

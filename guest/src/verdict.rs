@@ -5,27 +5,13 @@ use crate::model::{Claim, CorruptEntry, Entry, Error, Hold, Timestamp};
 
 /// Whether `hold` is expired at `now`. A hold expiring exactly now is still live
 /// (the Go package's rule).
-#[cfg(not(feature = "edge-expired-at-now"))]
 pub fn is_expired(hold: &Hold, now: Timestamp) -> bool {
     hold.expires_at < now
 }
 
-/// The deliberately altered verdict of the `edge-expired-at-now` test build.
-#[cfg(feature = "edge-expired-at-now")]
-pub fn is_expired(hold: &Hold, now: Timestamp) -> bool {
-    hold.expires_at <= now
-}
-
 /// The first instant at which `hold` is expired (see [`is_expired`]).
-#[cfg(not(feature = "edge-expired-at-now"))]
 pub fn expired_from(hold: &Hold) -> Timestamp {
     hold.expires_at.saturating_add(1)
-}
-
-/// The first expired instant of the `edge-expired-at-now` test build.
-#[cfg(feature = "edge-expired-at-now")]
-pub fn expired_from(hold: &Hold) -> Timestamp {
-    hold.expires_at
 }
 
 /// What announce does with a key's latest entry.
@@ -99,6 +85,38 @@ pub fn check_agent(agent: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// `0 < ttl <= ttl_max`, with a maximum above zero.
+pub fn check_ttl(ttl: u64, ttl_max: u64) -> Result<(), Error> {
+    if ttl_max == 0 {
+        return Err(Error::invalid("ttl-max", "the maximum TTL is zero"));
+    }
+    if ttl == 0 {
+        return Err(Error::invalid("ttl", "the TTL is zero"));
+    }
+    if ttl > ttl_max {
+        return Err(Error::invalid(
+            "ttl",
+            format!(
+                "the TTL {:?} is above the maximum {:?}",
+                std::time::Duration::from_nanos(ttl),
+                std::time::Duration::from_nanos(ttl_max)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A new hold of `agent` announced at `now` for `ttl` (ns).
+pub fn new_hold(agent: &str, checkout_path: &str, ttl: u64, now: Timestamp) -> Hold {
+    Hold {
+        agent_id: agent.to_string(),
+        claimed_at: now,
+        expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        checkout_path: checkout_path.to_string(),
+        ttl,
+    }
 }
 
 /// Whole seconds of a TTL for stores that expire entries themselves: rounded up,

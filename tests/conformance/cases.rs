@@ -5,7 +5,8 @@ use crate::staged::{Counting, Delayed, HeldWatch, PausedDeletes, RacingWrites, S
 use holds::clock::{Clock, OffsetClock};
 use holds::kv::KvStore;
 use holds::{Announce, Error, Event, EventKind, Hold, Manager, Release, Subscription};
-use holds_tests::harness::{Harness, TTL_MAX};
+use holds_test_support::harness::{Harness, TTL_MAX};
+use holds_test_support::raw;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -53,9 +54,13 @@ pub async fn announce_who_has_release_happy_path(h: Harness) {
 }
 
 pub async fn same_agent_reannounce_renews_and_moves_claimed_at(h: Harness) {
-    let m = h.manager().await;
+    let clock = OffsetClock::new();
+    let m = h
+        .manager_with(h.config(), Some(Arc::new(clock.clone())))
+        .await;
     let first = m.announce(F, &hold("a1", 30)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The guest reads the time of the claim from this clock.
+    clock.advance(Duration::from_millis(5));
     let second = m.announce(F, &hold("a1", 10)).await.unwrap();
     assert!(second.hold.claimed_at > first.hold.claimed_at);
     assert!(second.revision > first.revision);
@@ -197,13 +202,17 @@ pub async fn cas_retry_when_a_raw_write_races_a_renewal(h: Harness) {
     // Another client renews a1's hold between our read and our write.
     let mut raced = first.hold.clone();
     raced.claimed_at += Duration::from_millis(1);
-    let raw = m.encode_for_test(&raced).await.unwrap();
+    let raw = holds_test_support::go::value(&raced);
     let racing = Arc::new(RacingWrites {
         inner: h.store().await,
         raw: raw.into(),
         races: AtomicU32::new(1),
     });
-    let m2 = h.manager_on(racing, None).await;
+    // No replica: the decision is on a fresh read, so the raced write is a lost
+    // race (on a replica's hint it would be a re-read, which is no retry).
+    let mut cold = h.config();
+    cold.replica = false;
+    let m2 = h.manager_on_with(racing, cold, None).await;
     let retries = Arc::new(Mutex::new(Vec::new()));
     let seen = retries.clone();
     m2.set_cas_retry_observer_for_test(Some(Arc::new(move |key: &str, attempt| {
@@ -226,7 +235,7 @@ pub async fn cas_retry_when_a_raw_write_races_a_renewal(h: Harness) {
 pub async fn cas_attempts_are_exhausted_after_eight_lost_races(h: Harness) {
     let m = h.manager().await;
     let first = m.announce(F, &hold("a1", 30)).await.unwrap();
-    let raw = m.encode_for_test(&first.hold).await.unwrap();
+    let raw = holds_test_support::go::value(&first.hold);
     let racing = Arc::new(RacingWrites {
         inner: h.store().await,
         raw: raw.into(),
@@ -321,7 +330,7 @@ pub async fn subscribe_sees_announce_and_release(h: Harness) {
         Event {
             file: F.into(),
             revision,
-            kind: EventKind::Released
+            kind: EventKind::Released { forced_by: None }
         }
     );
 }
@@ -357,8 +366,11 @@ pub async fn snapshot_has_live_holds_only(h: Harness) {
     m.announce("/expired", &Announce::new("a1", Duration::from_millis(20)))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let fresh = h.manager().await;
+    // A manager whose clock is past the 20 ms hold's expiry: the guest judges the
+    // snapshot by it.
+    let later = OffsetClock::new();
+    later.advance(Duration::from_millis(50));
+    let fresh = h.manager_with(h.config(), Some(Arc::new(later))).await;
     let mut sub = fresh.subscribe().await.unwrap();
     let snapshot = sub.take_snapshot();
     let files: Vec<&str> = snapshot.iter().map(|e| e.file.as_str()).collect();
@@ -408,21 +420,29 @@ pub async fn slow_subscriber_lags_without_stalling_others(h: Harness) {
 }
 
 pub async fn short_hold_is_vacant_after_it_expires(h: Harness) {
-    let m = h.manager().await;
+    let clock = OffsetClock::new();
+    let m = h
+        .manager_with(h.config(), Some(Arc::new(clock.clone())))
+        .await;
     m.announce(F, &Announce::new("a1", Duration::from_millis(50)))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Past the hold's expiry on the clock the guest judges it by.
+    clock.advance(Duration::from_millis(100));
     assert_eq!(m.who_has(F).await.unwrap(), None);
 }
 
 pub async fn another_agent_takes_over_an_expired_hold(h: Harness) {
-    let m = h.manager().await;
+    let clock = OffsetClock::new();
+    let m = h
+        .manager_with(h.config(), Some(Arc::new(clock.clone())))
+        .await;
     let first = m
         .announce(F, &Announce::new("a1", Duration::from_millis(50)))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Past a1's expiry on the clock the guest judges it by.
+    clock.advance(Duration::from_millis(100));
     let taken = m.announce(F, &hold("a2", 30)).await.unwrap();
     assert_eq!(taken.hold.agent_id, "a2");
     assert!(taken.revision > first.revision);
@@ -566,10 +586,7 @@ pub async fn go_wire_vectors_and_a_raw_go_value_read_back(h: Harness) {
         holds::rfc3339(claimed),
         holds::rfc3339(expires)
     );
-    let revision = h
-        .store()
-        .await
-        .put("=2Fwork=2Fa.txt", go.into_bytes().into())
+    let revision = raw::put(&*h.store().await, "=2Fwork=2Fa.txt", go)
         .await
         .unwrap();
     let claim = m
@@ -588,26 +605,31 @@ pub async fn go_wire_vectors_and_a_raw_go_value_read_back(h: Harness) {
             ttl: Duration::from_secs(30),
         }
     );
-    // And what we write is Go's exact format.
-    let ours = m.encode_for_test(&claim.hold).await.unwrap();
-    let text = String::from_utf8(ours).unwrap();
-    assert!(
-        text.starts_with(r#"{"agent_id":"go-agent","claimed_at":""#),
-        "{text}"
-    );
-    assert!(
-        text.ends_with(r#"","checkout_path":"/tmp/co","ttl":30000000000}"#),
-        "{text}"
+    // And what announce stores is Go's exact format, byte for byte.
+    let ours = m
+        .announce(
+            "/work/b.txt",
+            &Announce::new("<a&b>", Duration::from_secs(30)).checkout("/tmp/co"),
+        )
+        .await
+        .unwrap();
+    let stored = h
+        .store()
+        .await
+        .get("=2Fwork=2Fb.txt")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(stored.value.to_vec()).unwrap(),
+        String::from_utf8(holds_test_support::go::value(&ours.hold)).unwrap()
     );
 }
 
 pub async fn corrupt_value_is_a_corrupt_entry_error(h: Harness) {
     let m = h.manager().await;
     let key = m.key_for_test(F).await.unwrap();
-    let revision = h
-        .store()
-        .await
-        .put(&key, b"{not a hold".to_vec().into())
+    let revision = raw::put(&*h.store().await, &key, &b"{not a hold"[..])
         .await
         .unwrap();
     for result in [
@@ -746,28 +768,60 @@ pub async fn one_second_hold_produces_an_expired_event(h: Harness) {
     assert_eq!(m.who_has(F).await.unwrap(), None);
 }
 
+/// A hold renewed well before each expiry never expires; unrenewed, it does.
+///
+/// Real time, on every backend: JetStream enforces the TTL itself, and the other
+/// backends' sweeps run on timers. So the margins are wide and nothing drifts:
+/// each renewal is due a third of the TTL after the claim it renews (not after the
+/// previous call returned), two thirds of the TTL before that claim expires, and
+/// every wait is a wait for a removal event that must not come.
 pub async fn renewing_before_expiry_prevents_the_expired_event(h: Harness) {
+    const TTL: Duration = Duration::from_secs(3);
+    const RENEW_AFTER: Duration = Duration::from_secs(1);
     let m = h.manager().await;
     let mut sub = m.subscribe().await.unwrap();
-    m.announce(F, &Announce::new("a1", Duration::from_secs(2)))
-        .await
-        .unwrap();
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        m.announce(F, &Announce::new("a1", Duration::from_secs(2)))
-            .await
-            .unwrap();
+    let first = m.announce(F, &Announce::new("a1", TTL)).await.unwrap();
+    // No removal until well past the moment the first hold would have expired.
+    let quiet_until = first.hold.expires_at + Duration::from_millis(500);
+    let mut last = first.clone();
+    loop {
+        let due = last.hold.claimed_at + RENEW_AFTER;
+        let renew = due <= quiet_until;
+        let until = if renew { due } else { quiet_until };
+        let left = until
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        if let Some(removed) = next_removal(&mut sub, F, left).await {
+            panic!(
+                "{removed:?} while a1 renewed its hold every {RENEW_AFTER:?}; last claim {last:?}"
+            );
+        }
+        if !renew {
+            break;
+        }
+        let renewed = m.announce(F, &Announce::new("a1", TTL)).await.unwrap();
+        // Written while the hold it renews was live, so no expiry may come between.
+        // If not, this machine stalled for longer than the margin and the run proves
+        // nothing: say so rather than blame the product.
+        let late = SystemTime::now().duration_since(last.hold.expires_at);
+        assert!(
+            late.is_err(),
+            "inconclusive: a renewal returned {:?} after the hold it renews expired (a stall of over {:?})",
+            late.unwrap_or_default(),
+            TTL - RENEW_AFTER
+        );
+        last = renewed;
     }
-    // 2.1 s after the first announce, its 2 s hold would have expired without renewals.
-    assert_eq!(
-        next_removal(&mut sub, F, Duration::from_millis(300)).await,
-        None
-    );
     assert_eq!(m.who_has(F).await.unwrap().unwrap().hold.agent_id, "a1");
-    let event = next_removal(&mut sub, F, Duration::from_millis(3500))
+    // Unrenewed, the last hold expires: its event within 1.8 s of the expiry.
+    let left = (last.hold.expires_at + Duration::from_millis(1800))
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    let event = next_removal(&mut sub, F, left)
         .await
         .expect("it expires in the end");
     assert_eq!(event.kind, EventKind::Expired);
+    assert!(event.revision > last.revision, "{event:?} after {last:?}");
 }
 
 pub async fn new_holds_over_expired_and_released_keys_keep_their_ttl(h: Harness) {
@@ -802,7 +856,7 @@ pub async fn new_holds_over_expired_and_released_keys_keep_their_ttl(h: Harness)
         next_removal(&mut sub, F, Duration::from_secs(5))
             .await
             .map(|e| e.kind),
-        Some(EventKind::Released)
+        Some(EventKind::Released { forced_by: None })
     );
     m.announce(F, &Announce::new("a4", Duration::from_secs(1)))
         .await
@@ -897,7 +951,9 @@ pub async fn the_replica_keeps_holds_for_the_buckets_max_age_not_this_managers(h
     let m = h.manager_with(short, None).await;
     m.subscribe().await.unwrap(); // the replica is warm
     // Past this manager's maximum TTL (and a replica prune every second, were it
-    // pruned by it), well within the bucket's max age.
+    // pruned by it), well within the bucket's max age. Real time on purpose: the
+    // prune runs on a timer and ages entries by the store's write time, which no
+    // injected clock moves; letting that time pass is what this case checks.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(m.who_has_cached(F).await.unwrap(), Some(claim.clone()));
     let mut late = m.subscribe().await.unwrap();
@@ -912,19 +968,16 @@ pub async fn the_replica_keeps_holds_for_the_buckets_max_age_not_this_managers(h
 pub async fn a_key_holds_would_not_write_is_never_read_as_another_files_hold(h: Harness) {
     let m = h.manager().await;
     let mut sub = m.subscribe().await.unwrap();
-    let go_hold = m
-        .encode_for_test(&Hold {
-            agent_id: "go-agent".into(),
-            claimed_at: SystemTime::now(),
-            expires_at: SystemTime::now() + Duration::from_secs(30),
-            checkout_path: "/co/go".into(),
-            ttl: Duration::from_secs(30),
-        })
-        .await
-        .unwrap();
+    let go_hold = holds_test_support::go::value(&Hold {
+        agent_id: "go-agent".into(),
+        claimed_at: SystemTime::now(),
+        expires_at: SystemTime::now() + Duration::from_secs(30),
+        checkout_path: "/co/go".into(),
+        ttl: Duration::from_secs(30),
+    });
     let store = h.store().await;
     for key in ["=2Fx=41", "=2fxA", "xA"] {
-        store.put(key, go_hold.clone().into()).await.unwrap();
+        raw::put(&*store, key, go_hold.clone()).await.unwrap();
     }
     assert_eq!(m.who_has("/xA").await.unwrap(), None);
     assert!(

@@ -1,12 +1,24 @@
-//! Stores that stage races deterministically around a real bucket.
+//! Stores that stage races deterministically around a real bucket. Each states
+//! only what it changes; the rest goes to `inner` ([`Forward`]).
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use holds::kv::{Entry, KvError, KvStore, Removal, Watch};
+use holds_test_support::forward::Forward;
+use holds_test_support::{forward_kv_store, raw};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
+
+forward_kv_store!(
+    RacingWrites,
+    Counting,
+    PausedDeletes,
+    StalledSweeps,
+    HeldWatch,
+    Delayed
+);
 
 /// Before each of the first `races` conditional writes, another client writes
 /// `raw` to the same key, so the write loses the revision race.
@@ -14,6 +26,31 @@ pub struct RacingWrites {
     pub inner: Arc<dyn KvStore>,
     pub raw: Bytes,
     pub races: AtomicU32,
+}
+
+#[async_trait]
+impl Forward for RacingWrites {
+    fn inner(&self) -> &dyn KvStore {
+        &*self.inner
+    }
+    fn describe(&self) -> String {
+        format!("racing writes over {}", self.inner.describe())
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        if self.races.load(Ordering::SeqCst) > 0 {
+            self.races.fetch_sub(1, Ordering::SeqCst);
+            raw::put(&*self.inner, key, self.raw.clone()).await?;
+        }
+        self.inner
+            .write_if_revision(key, value, expected, ttl)
+            .await
+    }
 }
 
 /// Counts the store operations (round trips) made through it.
@@ -45,15 +82,12 @@ impl Counting {
 }
 
 #[async_trait]
-impl KvStore for Counting {
+impl Forward for Counting {
+    fn inner(&self) -> &dyn KvStore {
+        &*self.inner
+    }
     fn describe(&self) -> String {
         format!("counting {}", self.inner.describe())
-    }
-    fn expires_entries(&self) -> bool {
-        self.inner.expires_entries()
-    }
-    fn max_age(&self) -> Duration {
-        self.inner.max_age()
     }
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
@@ -76,15 +110,12 @@ impl KvStore for Counting {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         self.deletes.fetch_add(1, Ordering::SeqCst);
-        self.inner.delete_if_revision(key, expected, why).await
-    }
-    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        self.inner.put(key, value).await
-    }
-    async fn watch(&self) -> Result<Watch, KvError> {
-        self.inner.watch().await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }
 
@@ -97,90 +128,25 @@ pub struct PausedDeletes {
 }
 
 #[async_trait]
-impl KvStore for RacingWrites {
-    fn describe(&self) -> String {
-        format!("racing writes over {}", self.inner.describe())
+impl Forward for PausedDeletes {
+    fn inner(&self) -> &dyn KvStore {
+        &*self.inner
     }
-    fn expires_entries(&self) -> bool {
-        self.inner.expires_entries()
-    }
-    fn max_age(&self) -> Duration {
-        self.inner.max_age()
-    }
-    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.inner.get(key).await
-    }
-    async fn write_if_revision(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: u64,
-        ttl: Option<Duration>,
-    ) -> Result<u64, KvError> {
-        if self.races.load(Ordering::SeqCst) > 0 {
-            self.races.fetch_sub(1, Ordering::SeqCst);
-            self.inner.put(key, self.raw.clone()).await?;
-        }
-        self.inner
-            .write_if_revision(key, value, expected, ttl)
-            .await
-    }
-    async fn delete_if_revision(
-        &self,
-        key: &str,
-        expected: u64,
-        why: Removal,
-    ) -> Result<u64, KvError> {
-        self.inner.delete_if_revision(key, expected, why).await
-    }
-    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        self.inner.put(key, value).await
-    }
-    async fn watch(&self) -> Result<Watch, KvError> {
-        self.inner.watch().await
-    }
-}
-
-#[async_trait]
-impl KvStore for PausedDeletes {
     fn describe(&self) -> String {
         format!("paused deletes over {}", self.inner.describe())
     }
-    fn expires_entries(&self) -> bool {
-        self.inner.expires_entries()
-    }
-    fn max_age(&self) -> Duration {
-        self.inner.max_age()
-    }
-    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.inner.get(key).await
-    }
-    async fn write_if_revision(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: u64,
-        ttl: Option<Duration>,
-    ) -> Result<u64, KvError> {
-        self.inner
-            .write_if_revision(key, value, expected, ttl)
-            .await
-    }
     async fn delete_if_revision(
         &self,
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         self.delete_reached.notify_one();
         self.release_deletes.notified().await;
-        self.inner.delete_if_revision(key, expected, why).await
-    }
-    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        self.inner.put(key, value).await
-    }
-    async fn watch(&self) -> Result<Watch, KvError> {
-        self.inner.watch().await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }
 
@@ -194,18 +160,15 @@ pub struct StalledSweeps {
 }
 
 #[async_trait]
-impl KvStore for StalledSweeps {
+impl Forward for StalledSweeps {
+    fn inner(&self) -> &dyn KvStore {
+        &*self.inner
+    }
     fn describe(&self) -> String {
         format!("stalled sweeps over {}", self.inner.describe())
     }
     fn expires_entries(&self) -> bool {
         false
-    }
-    fn max_age(&self) -> Duration {
-        self.inner.max_age()
-    }
-    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.inner.get(key).await
     }
     async fn write_if_revision(
         &self,
@@ -223,18 +186,15 @@ impl KvStore for StalledSweeps {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         if why == Removal::Expired {
             self.stalled.notify_one();
             self.release.notified().await;
         }
-        self.inner.delete_if_revision(key, expected, why).await
-    }
-    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        self.inner.put(key, value).await
-    }
-    async fn watch(&self) -> Result<Watch, KvError> {
-        self.inner.watch().await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }
 
@@ -246,40 +206,12 @@ pub struct HeldWatch {
 }
 
 #[async_trait]
-impl KvStore for HeldWatch {
+impl Forward for HeldWatch {
+    fn inner(&self) -> &dyn KvStore {
+        &*self.inner
+    }
     fn describe(&self) -> String {
         format!("held watch over {}", self.inner.describe())
-    }
-    fn expires_entries(&self) -> bool {
-        self.inner.expires_entries()
-    }
-    fn max_age(&self) -> Duration {
-        self.inner.max_age()
-    }
-    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.inner.get(key).await
-    }
-    async fn write_if_revision(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: u64,
-        ttl: Option<Duration>,
-    ) -> Result<u64, KvError> {
-        self.inner
-            .write_if_revision(key, value, expected, ttl)
-            .await
-    }
-    async fn delete_if_revision(
-        &self,
-        key: &str,
-        expected: u64,
-        why: Removal,
-    ) -> Result<u64, KvError> {
-        self.inner.delete_if_revision(key, expected, why).await
-    }
-    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        self.inner.put(key, value).await
     }
     async fn watch(&self) -> Result<Watch, KvError> {
         use futures::StreamExt;
@@ -305,22 +237,20 @@ impl KvStore for HeldWatch {
 }
 
 /// A store that answers every operation after `delay`, so calls stay in flight
-/// (and hold their guest instances) as they would over a network.
+/// (and hold their guest instances) as they would over a network. The delay is
+/// the point (latency, not synchronisation): nothing to wait for instead.
 pub struct Delayed {
     pub inner: Arc<dyn KvStore>,
     pub delay: Duration,
 }
 
 #[async_trait]
-impl KvStore for Delayed {
+impl Forward for Delayed {
+    fn inner(&self) -> &dyn KvStore {
+        &*self.inner
+    }
     fn describe(&self) -> String {
         format!("delayed {}", self.inner.describe())
-    }
-    fn expires_entries(&self) -> bool {
-        self.inner.expires_entries()
-    }
-    fn max_age(&self) -> Duration {
-        self.inner.max_age()
     }
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         tokio::time::sleep(self.delay).await;
@@ -343,14 +273,11 @@ impl KvStore for Delayed {
         key: &str,
         expected: u64,
         why: Removal,
+        note: Bytes,
     ) -> Result<u64, KvError> {
         tokio::time::sleep(self.delay).await;
-        self.inner.delete_if_revision(key, expected, why).await
-    }
-    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        self.inner.put(key, value).await
-    }
-    async fn watch(&self) -> Result<Watch, KvError> {
-        self.inner.watch().await
+        self.inner
+            .delete_if_revision(key, expected, why, note)
+            .await
     }
 }

@@ -53,7 +53,7 @@ export class RecordingObserver {
  * - `clock`: `{ now() }` returning nanoseconds since the epoch as a BigInt.
  * - `observer`: `{ casRetry(key, attempt) }`; optional.
  *
- * Returns `{ holds, subscribe, testing }`, the three exported interfaces. An export
+ * Returns `{ holds, subscribe }`, the two exported interfaces. An export
  * whose WIT result is `err` throws jco's ComponentError with the `error` variant in
  * `e.payload` (e.g. `{ tag: 'held-by-another', val: claim }`).
  */
@@ -65,15 +65,15 @@ export async function instantiateHolds({ kv, clock, observer = { casRetry() {} }
     types: {}, // only types: nothing to provide
   };
   // jco 1.35's generated JS looks imports up without the version
-  // ('holds:core/kv'), while its .d.ts names them with it ('holds:core/kv@0.1.0'):
+  // ('holds:core/kv'), while its .d.ts names them with it ('holds:core/kv@0.2.0'):
   // give both.
   const importObject = {};
   for (const [name, value] of Object.entries(imports)) {
     importObject[`holds:core/${name}`] = value;
-    importObject[`holds:core/${name}@0.1.0`] = value;
+    importObject[`holds:core/${name}@0.2.0`] = value;
   }
   const root = await instantiate(getCoreModule, importObject);
-  return { holds: root.holds, subscribe: root.subscribe, testing: root.testing };
+  return { holds: root.holds, subscribe: root.subscribe };
 }
 
 /** The `error` variant an export threw, or rethrow what is not one. */

@@ -1,11 +1,12 @@
 // An in-memory revisioned bucket with the semantics of JetStream KV (history 1),
-// as the `holds:core/kv@0.1.0` import expects:
+// as the `holds:core/kv@0.2.0` import expects:
 //
 // - one increasing revision sequence for the whole bucket: every successful write
 //   or delete takes the next number;
 // - a key's latest entry is all that is kept (history 1);
-// - removing a key leaves a marker entry (operation `delete`, `purge` or `expire`,
-//   empty value) that carries its own revision;
+// - removing a key leaves a marker entry (operation `delete`, `purge` or `expire`;
+//   its value is the guest's note, e.g. who forced a release) with its own revision;
+// - `writeBatch` writes every entry or none, as one step;
 // - `writeIfRevision` / `deleteIfRevision` succeed only if the key's latest
 //   revision (a marker's included) equals `expected`, 0 meaning "no entry at all";
 //   otherwise they change nothing and fail with `wrong-revision`.
@@ -47,7 +48,7 @@ export class MemoryKv {
   /** key -> the `ttl-seconds` of the last successful write (recorded, not enforced). */
   ttlSeconds = new Map();
 
-  // ---- the three imports -------------------------------------------------
+  // ---- the imports -------------------------------------------------------
 
   /** `get(key) -> result<entry, kv-error>`: the latest entry, markers included. */
   get(key) {
@@ -67,25 +68,50 @@ export class MemoryKv {
   }
 
   /**
-   * `delete-if-revision(key, expected, why) -> result<u64, kv-error>`: leaves a
-   * `delete` marker for `released`, an `expire` marker for `expired`.
+   * `delete-if-revision(key, expected, why, note) -> result<u64, kv-error>`: leaves a
+   * `delete` marker for `released`, an `expire` marker for `expired`, with `note`
+   * as its value.
    */
-  deleteIfRevision(key, expected, why) {
+  deleteIfRevision(key, expected, why, note = EMPTY) {
     this.calls.push({ op: 'deleteIfRevision', key, expected, why });
     this.#interpose('deleteIfRevision', key);
     this.#check(key, expected);
     const operation = { released: 'delete', expired: 'expire' }[why];
     if (!operation) throw new TypeError(`unknown removal ${why}`);
-    return this.#store(key, EMPTY, operation);
+    return this.#store(key, Uint8Array.from(note), operation);
   }
 
-  /** The object to pass as the `holds:core/kv@0.1.0` import. */
+  /** `get-many(keys) -> result<list<entry>, kv-error>`: the latest entries, in order. */
+  getMany(keys) {
+    this.calls.push({ op: 'getMany', keys: [...keys] });
+    this.#interpose('getMany', keys[0]);
+    return keys.map((key) => this.entry(key));
+  }
+
+  /**
+   * `write-batch(writes) -> result<list<u64>, kv-error>`: every write only if every
+   * key's latest revision is its `expected`; all or none.
+   */
+  writeBatch(writes) {
+    this.calls.push({ op: 'writeBatch', keys: writes.map((w) => w.key) });
+    this.#interpose('writeBatch', writes[0]?.key);
+    for (const w of writes) this.#check(w.key, w.expected);
+    return writes.map((w) => {
+      this.ttlSeconds.set(w.key, w.ttlSeconds);
+      return this.#store(w.key, Uint8Array.from(w.value), 'put');
+    });
+  }
+
+  /** The object to pass as the `holds:core/kv@0.2.0` import. */
   imports() {
     return {
       get: (key) => this.get(key),
       writeIfRevision: (key, value, expected, ttlSeconds) =>
         this.writeIfRevision(key, value, expected, ttlSeconds),
-      deleteIfRevision: (key, expected, why) => this.deleteIfRevision(key, expected, why),
+      deleteIfRevision: (key, expected, why, note) =>
+        this.deleteIfRevision(key, expected, why, note),
+      getMany: (keys) => this.getMany(keys),
+      writeBatch: (writes) => this.writeBatch(writes),
     };
   }
 
@@ -117,7 +143,7 @@ export class MemoryKv {
 
   /**
    * Run `fn(key)` once, just before the next call of `op` ('get',
-   * 'writeIfRevision' or 'deleteIfRevision') does anything. `fn` may change the
+   * 'writeIfRevision', 'deleteIfRevision', 'getMany' or 'writeBatch') does anything. `fn` may change the
    * bucket (a racing client) or throw a KvFailure (a failing store).
    */
   interpose(op, fn) {

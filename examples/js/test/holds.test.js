@@ -153,10 +153,13 @@ test('CAS retry: a lost write is retried from a fresh read', async () => {
 });
 
 test('CAS retry: a racing raw write of the same agent\'s hold, then a renewal', async () => {
-  const { kv, observer, holds, testing } = await host();
+  const { kv, observer, holds } = await host();
   kv.interpose('writeIfRevision', (key) => {
-    const raced = { agentId: 'a', claimedAt: T0, expiresAt: T0 + S, checkoutPath: '/elsewhere', ttl: S };
-    kv.put(key, testing.encodeHold(raced));
+    // The same agent's hold as a Go agent writes it (claimed at T0, for 1 s).
+    const raced =
+      '{"agent_id":"a","claimed_at":"2025-11-26T04:21:06.5Z","expires_at":"2025-11-26T04:21:07.5Z",' +
+      '"checkout_path":"/elsewhere","ttl":1000000000}';
+    kv.put(key, new TextEncoder().encode(raced));
   });
   const claim = holds.announce(request(FILE, 'a', S), TTL_MAX, undefined);
   assert.equal(claim.revision, 2n);
@@ -264,7 +267,7 @@ test('interpret: put -> announced, a removed hold -> released or expired', async
   holds.release(FILE, 'a', undefined);
   const marker = kv.entry(KEY);
   const released = subscribe.interpret({ key: KEY, entry: marker, previous: put, snapshot: false });
-  assert.deepEqual(released.event, { file: FILE, revision: 2n, kind: { tag: 'released' } });
+  assert.deepEqual(released.event, { file: FILE, revision: 2n, kind: { tag: 'released', val: undefined } });
   // While replaying the bucket, markers are not events; nor is a marker that
   // replaces a marker (the server's MaxAge marker for an aged-out release).
   assert.equal(subscribe.interpret({ key: KEY, entry: marker, previous: none, snapshot: true }).event, undefined);
@@ -290,4 +293,44 @@ test('interpret: put -> announced, a removed hold -> released or expired', async
   });
   assert.equal(junk.event, undefined);
   assert.match(junk.dropped, /not a hold/);
+});
+
+test('claim-files: all or nothing in one write-batch, naming every holder on a refusal', async () => {
+  const kv = new MemoryKv();
+  const a = await host(kv);
+  const b = await host(kv);
+  const files = ['/work/c.txt', FILE, '/work/b.txt'];
+  const claimed = a.holds.claimFiles({ files, agentId: 'a', ttl: 30n * S, checkoutPath: '' }, TTL_MAX, 16, []);
+  assert.equal(claimed.atomic, true);
+  assert.deepEqual(
+    claimed.claims.map((c) => c.file),
+    ['/work/a.txt', '/work/b.txt', '/work/c.txt'],
+    'sorted',
+  );
+  assert.equal(calls(kv, 'writeBatch').length, 1);
+  assert.equal(calls(kv, 'writeIfRevision').length, 0);
+
+  const before = kv.lastRevision;
+  const refused = errorOf(() =>
+    b.holds.claimFiles({ files: ['/work/d.txt', FILE], agentId: 'b', ttl: 30n * S, checkoutPath: '' }, TTL_MAX, 16, []),
+  );
+  assert.equal(refused.tag, 'held-by-others');
+  assert.deepEqual(
+    refused.val.map((c) => c.hold.agentId),
+    ['a'],
+  );
+  assert.equal(kv.lastRevision, before, 'a refusal writes nothing');
+  assert.equal(b.holds.whoHas('/work/d.txt', undefined), undefined);
+});
+
+test('force-release leaves a marker noting who forced it, and interpret reports it', async () => {
+  const kv = new MemoryKv();
+  const { holds, subscribe } = await host(kv);
+  holds.announce(request(FILE, 'a', 30n * S), TTL_MAX, undefined);
+  const put = kv.entry(KEY);
+  assert.deepEqual(holds.forceRelease(FILE, 'ops', undefined), { tag: 'released', val: 2n });
+  const marker = kv.entry(KEY);
+  assert.equal(marker.operation, 'delete');
+  const change = subscribe.interpret({ key: KEY, entry: marker, previous: put, snapshot: false });
+  assert.deepEqual(change.event.kind, { tag: 'released', val: 'ops' });
 });

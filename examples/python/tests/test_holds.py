@@ -169,8 +169,12 @@ def test_cas_retry_a_lost_write_is_retried_from_a_fresh_read(h):
 
 
 def test_cas_retry_a_racing_raw_write_of_the_same_agents_hold_then_a_renewal(h):
-    raced = Hold("a", T0, T0 + S, "/elsewhere", S)
-    h.kv.interpose("write_if_revision", lambda key: h.kv.put(key, h.holds.encode_hold(raced)))
+    # The same agent's hold as a Go agent writes it (claimed at T0, for 1 s).
+    raced = (
+        b'{"agent_id":"a","claimed_at":"2025-11-26T04:21:06.5Z","expires_at":"2025-11-26T04:21:07.5Z",'
+        b'"checkout_path":"/elsewhere","ttl":1000000000}'
+    )
+    h.kv.interpose("write_if_revision", lambda key: h.kv.put(key, raced))
     claim = h.announce("a")
     assert (claim.revision, claim.hold.checkout_path) == (2, "/co/a")
     assert h.observer.retries == [(KEY, 2)]
@@ -289,3 +293,31 @@ def test_interpret_put_delete_and_expire(h):
     junk = h.holds.interpret(KEY, Entry(True, b"garbage", 9, "put"), snapshot=False)
     assert junk.event is None
     assert "not a hold" in junk.dropped
+
+
+def test_claim_files_is_all_or_nothing_in_one_write_batch_and_names_every_holder(make_host):
+    kv = MemoryKv()
+    a = make_host(kv)
+    b = make_host(kv)
+    claims, atomic = a.holds.claim_files(["/work/c.txt", FILE, "/work/b.txt"], "a", 30 * S, "", TTL_MAX)
+    assert atomic
+    assert [c.file for c in claims] == ["/work/a.txt", "/work/b.txt", "/work/c.txt"]
+    assert len(calls(kv, "write_batch")) == 1
+    assert calls(kv, "write_if_revision") == []
+    before = kv.last_revision
+    with pytest.raises(HoldsError) as refused:
+        b.holds.claim_files(["/work/d.txt", FILE], "b", 30 * S, "", TTL_MAX)
+    assert refused.value.tag == "held-by-others"
+    assert [c.hold.agent_id for c in refused.value.payload] == ["a"]
+    assert kv.last_revision == before, "a refusal writes nothing"
+
+
+def test_force_release_notes_who_forced_it_and_interpret_reports_it(h):
+    kv = h.kv
+    h.announce("a", ttl=30 * S)
+    put = kv.entry(KEY)
+    assert h.holds.force_release(FILE, "ops") == ReleaseOutcome("released", 2)
+    marker = kv.entry(KEY)
+    assert marker.operation == "delete"
+    event = h.holds.interpret(KEY, marker, snapshot=False, previous=put).event
+    assert (event.kind, event.forced_by) == ("released", "ops")

@@ -1,33 +1,40 @@
-//! The component: WIT bindings and the glue between them and the logic.
+//! The logic bound to the WIT world: [`Component`] implements the exports over
+//! [`Imports`]. This crate does not export it: the `holds-component` crate does
+//! (`holds_guest::component::bindings::export!(Component with_types_in holds_guest::component::bindings)`),
+//! and test guests wrap it the same way with their own behaviour.
+
+mod convert;
 
 use crate::model;
+pub use convert::*;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-wit_bindgen::generate!({
-    world: "guest",
-    path: "../wit",
-});
+/// The generated bindings of the `guest` world.
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "guest",
+        path: "../wit",
+        pub_export_macro: true,
+        default_bindings_module: "holds_guest::component::bindings",
+    });
+}
 
-use exports::holds::core::holds::{AnnounceRequest, Guest as HoldsGuest, ReleaseOutcome};
-use exports::holds::core::subscribe::{
+use bindings::exports::holds::core::holds::{
+    AnnounceRequest, ClaimRequest, Claimed, FileCheck, Guest as HoldsGuest, ReleaseOutcome,
+};
+use bindings::exports::holds::core::subscribe::{
     Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
 };
-use exports::holds::core::testing::Guest as TestingGuest;
-use holds::core::{clock, kv, observer, types};
+use bindings::holds::core::{clock, kv, observer, types};
 
-#[cfg(feature = "hostile")]
-mod hostile;
-#[cfg(feature = "sandbox-probe")]
-mod probe;
-
-struct Component;
-
-export!(Component);
+/// The holds exports, implemented by the logic.
+pub struct Component;
 
 /// The imports, as the logic's [`crate::Host`].
-struct Imports;
+pub struct Imports;
 
 impl crate::Host for Imports {
     async fn get(&mut self, key: &str) -> Result<model::Entry, model::KvError> {
@@ -49,12 +56,24 @@ impl crate::Host for Imports {
         key: &str,
         expected: u64,
         why: model::Removal,
+        note: Vec<u8>,
     ) -> Result<u64, model::KvError> {
         let why = match why {
             model::Removal::Released => kv::Removal::Released,
             model::Removal::Expired => kv::Removal::Expired,
         };
-        kv::delete_if_revision(key, expected, why).map_err(kv_error_from)
+        kv::delete_if_revision(key, expected, why, &note).map_err(kv_error_from)
+    }
+
+    async fn get_many(&mut self, keys: &[String]) -> Result<Vec<model::Entry>, model::KvError> {
+        kv::get_many(keys)
+            .map(|entries| entries.into_iter().map(entry_from).collect())
+            .map_err(kv_error_from)
+    }
+
+    async fn write_batch(&mut self, writes: Vec<model::Write>) -> Result<Vec<u64>, model::KvError> {
+        let writes: Vec<kv::Write> = writes.into_iter().map(write_to).collect();
+        kv::write_batch(&writes).map_err(kv_error_from)
     }
 
     fn now(&mut self) -> model::Timestamp {
@@ -67,7 +86,7 @@ impl crate::Host for Imports {
 }
 
 /// Every import answers synchronously, so the logic's futures finish on their first poll.
-fn run<F: Future>(future: F) -> F::Output {
+pub fn run<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
         .as_mut()
@@ -78,20 +97,17 @@ fn run<F: Future>(future: F) -> F::Output {
     }
 }
 
-impl HoldsGuest for Component {
+/// Every export, each defaulting to the real logic. The shipped component takes
+/// them all ([`Component`]); a test guest overrides only what it changes and
+/// calls `<Component as Exports>::...` for the real behaviour.
+#[allow(missing_docs)]
+pub trait Exports {
     fn announce(
         request: AnnounceRequest,
         ttl_max: u64,
         observed: Option<kv::Entry>,
     ) -> Result<types::Claim, types::Error> {
-        #[cfg(feature = "hostile")]
-        hostile::misbehave(&request.agent_id);
-        let request = model::AnnounceRequest {
-            file: request.file,
-            agent_id: request.agent_id,
-            ttl: request.ttl,
-            checkout_path: request.checkout_path,
-        };
+        let request = announce_request_from(request);
         run(crate::announce(
             &mut Imports,
             &request,
@@ -113,10 +129,7 @@ impl HoldsGuest for Component {
             &agent_id,
             observed.map(entry_from),
         ))
-        .map(|outcome| match outcome {
-            model::ReleaseOutcome::Released(rev) => ReleaseOutcome::Released(rev),
-            model::ReleaseOutcome::NotHeld => ReleaseOutcome::NotHeld,
-        })
+        .map(release_to)
         .map_err(error_to)
     }
 
@@ -133,20 +146,72 @@ impl HoldsGuest for Component {
         .map_err(error_to)
     }
 
+    fn claim_files(
+        request: ClaimRequest,
+        ttl_max: u64,
+        max_files: u32,
+        observed: Vec<Option<kv::Entry>>,
+    ) -> Result<Claimed, types::Error> {
+        let observed = observed.into_iter().map(|e| e.map(entry_from)).collect();
+        run(crate::claim(
+            &mut Imports,
+            &claim_request_from(request),
+            ttl_max,
+            max_files,
+            observed,
+        ))
+        .map(claimed_to)
+        .map_err(error_to)
+    }
+
+    fn renew(
+        request: AnnounceRequest,
+        revision: u64,
+        ttl_max: u64,
+    ) -> Result<types::Claim, types::Error> {
+        run(crate::renew(
+            &mut Imports,
+            &announce_request_from(request),
+            revision,
+            ttl_max,
+        ))
+        .map(claim_to)
+        .map_err(error_to)
+    }
+
+    fn check(
+        files: Vec<String>,
+        agent_id: String,
+        tokens: Vec<u64>,
+    ) -> Result<Vec<FileCheck>, types::Error> {
+        run(crate::check(&mut Imports, &files, &agent_id, &tokens))
+            .map(|checks| checks.into_iter().map(file_check_to).collect())
+            .map_err(error_to)
+    }
+
+    fn force_release(
+        file: String,
+        by: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<ReleaseOutcome, types::Error> {
+        run(crate::force_release(
+            &mut Imports,
+            &file,
+            &by,
+            observed.map(entry_from),
+        ))
+        .map(release_to)
+        .map_err(error_to)
+    }
+
     fn key_for_file(file: String) -> Result<String, types::Error> {
         crate::key::key_for_file(&file).map_err(error_to)
     }
 
     fn file_for_key(key: String) -> Result<String, types::Error> {
-        #[cfg(feature = "sandbox-probe")]
-        if key == probe::KEY {
-            return Err(types::Error::Store(probe::report()));
-        }
         crate::key::file_for_key(&key).map_err(error_to)
     }
-}
 
-impl SubscribeGuest for Component {
     fn interpret(change: Change) -> Interpretation {
         let change = model::Change {
             key: change.key,
@@ -164,96 +229,85 @@ impl SubscribeGuest for Component {
 
     fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
         run(crate::sweep(&mut Imports, &key, &entry_from(observed)))
-            .map(|outcome| match outcome {
-                model::SweepOutcome::Expired(revision) => SweepOutcome::Expired(revision),
-                model::SweepOutcome::NotDue(at) => SweepOutcome::NotDue(at),
-                model::SweepOutcome::Nothing => SweepOutcome::Nothing,
-            })
+            .map(sweep_to)
             .map_err(error_to)
     }
 }
 
-impl TestingGuest for Component {
-    fn encode_hold(hold: types::Hold) -> Vec<u8> {
-        crate::codec::encode(&hold_from(hold))
+impl Exports for Component {}
+
+impl<T: Exports + 'static> HoldsGuest for T {
+    fn announce(
+        request: AnnounceRequest,
+        ttl_max: u64,
+        observed: Option<kv::Entry>,
+    ) -> Result<types::Claim, types::Error> {
+        <T as Exports>::announce(request, ttl_max, observed)
+    }
+
+    fn release(
+        file: String,
+        agent_id: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<ReleaseOutcome, types::Error> {
+        <T as Exports>::release(file, agent_id, observed)
+    }
+
+    fn who_has(
+        file: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<Option<types::Claim>, types::Error> {
+        <T as Exports>::who_has(file, observed)
+    }
+
+    fn claim_files(
+        request: ClaimRequest,
+        ttl_max: u64,
+        max_files: u32,
+        observed: Vec<Option<kv::Entry>>,
+    ) -> Result<Claimed, types::Error> {
+        <T as Exports>::claim_files(request, ttl_max, max_files, observed)
+    }
+
+    fn renew(
+        request: AnnounceRequest,
+        revision: u64,
+        ttl_max: u64,
+    ) -> Result<types::Claim, types::Error> {
+        <T as Exports>::renew(request, revision, ttl_max)
+    }
+
+    fn check(
+        files: Vec<String>,
+        agent_id: String,
+        tokens: Vec<u64>,
+    ) -> Result<Vec<FileCheck>, types::Error> {
+        <T as Exports>::check(files, agent_id, tokens)
+    }
+
+    fn force_release(
+        file: String,
+        by: String,
+        observed: Option<kv::Entry>,
+    ) -> Result<ReleaseOutcome, types::Error> {
+        <T as Exports>::force_release(file, by, observed)
+    }
+
+    fn key_for_file(file: String) -> Result<String, types::Error> {
+        <T as Exports>::key_for_file(file)
+    }
+
+    fn file_for_key(key: String) -> Result<String, types::Error> {
+        <T as Exports>::file_for_key(key)
     }
 }
 
-fn entry_from(e: kv::Entry) -> model::Entry {
-    model::Entry {
-        found: e.found,
-        value: e.value,
-        revision: e.revision,
-        operation: match e.operation {
-            kv::Operation::Put => model::Operation::Put,
-            kv::Operation::Delete => model::Operation::Delete,
-            kv::Operation::Purge => model::Operation::Purge,
-            kv::Operation::Expire => model::Operation::Expire,
-        },
+impl<T: Exports + 'static> SubscribeGuest for T {
+    fn interpret(change: Change) -> Interpretation {
+        <T as Exports>::interpret(change)
     }
-}
 
-fn kv_error_from(e: kv::KvError) -> model::KvError {
-    match e {
-        kv::KvError::WrongRevision => model::KvError::WrongRevision,
-        kv::KvError::Unavailable(why) => model::KvError::Unavailable(why),
-    }
-}
-
-fn hold_from(h: types::Hold) -> model::Hold {
-    model::Hold {
-        agent_id: h.agent_id,
-        claimed_at: h.claimed_at,
-        expires_at: h.expires_at,
-        checkout_path: h.checkout_path,
-        ttl: h.ttl,
-    }
-}
-
-fn hold_to(h: model::Hold) -> types::Hold {
-    types::Hold {
-        agent_id: h.agent_id,
-        claimed_at: h.claimed_at,
-        expires_at: h.expires_at,
-        checkout_path: h.checkout_path,
-        ttl: h.ttl,
-    }
-}
-
-fn claim_to(c: model::Claim) -> types::Claim {
-    types::Claim {
-        file: c.file,
-        hold: hold_to(c.hold),
-        revision: c.revision,
-    }
-}
-
-fn event_to(e: model::Event) -> types::Event {
-    types::Event {
-        file: e.file,
-        revision: e.revision,
-        kind: match e.kind {
-            model::ChangeKind::Announced(hold) => types::ChangeKind::Announced(hold_to(hold)),
-            model::ChangeKind::Released => types::ChangeKind::Released,
-            model::ChangeKind::Expired => types::ChangeKind::Expired,
-        },
-    }
-}
-
-fn error_to(e: model::Error) -> types::Error {
-    match e {
-        model::Error::HeldByAnother(c) => types::Error::HeldByAnother(claim_to(c)),
-        model::Error::InvalidInput(i) => types::Error::InvalidInput(types::InvalidInput {
-            field: i.field,
-            reason: i.reason,
-        }),
-        model::Error::CasExhausted(n) => types::Error::CasExhausted(n),
-        model::Error::CorruptEntry(c) => types::Error::CorruptEntry(types::CorruptEntry {
-            key: c.key,
-            revision: c.revision,
-            reason: c.reason,
-        }),
-        model::Error::Store(why) => types::Error::Store(why),
-        model::Error::Closed => types::Error::Closed,
+    fn sweep(key: String, observed: kv::Entry) -> Result<SweepOutcome, types::Error> {
+        <T as Exports>::sweep(key, observed)
     }
 }

@@ -1,0 +1,121 @@
+//! The options every command takes, and the shared argument parsers.
+
+use crate::failure::Failure;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options every command takes.
+#[derive(Args, Debug)]
+pub struct Global {
+    /// NATS server URL(s): use the JetStream backend instead of the embedded store.
+    #[arg(long, env = "NATS_URL", global = true, value_name = "URL")]
+    pub nats: Option<String>,
+    /// The embedded SQLite database [default: holds.db in the user's data directory]
+    #[arg(long, env = "HOLDS_STORE", global = true, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+    /// The bucket holding the holds.
+    #[arg(
+        long,
+        env = "HOLDS_BUCKET",
+        global = true,
+        default_value = "holds",
+        value_name = "NAME"
+    )]
+    pub bucket: String,
+    /// The longest hold allowed (also the bucket's max age).
+    #[arg(long, env = "HOLDS_TTL_MAX", global = true, default_value = "5m", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub ttl_max: Duration,
+    /// Copies of a JetStream bucket this call creates (1 to 5; 3 on a 3-node
+    /// cluster). An existing bucket keeps its own.
+    #[arg(
+        long,
+        env = "HOLDS_REPLICAS",
+        global = true,
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    pub replicas: usize,
+    /// Machine-readable output: one JSON object per result, JSON lines for streams.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Record every guest call of this command (arguments, import calls, results)
+    /// as a trace in FILE, for `holds replay`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub auth: NatsAuth,
+}
+
+/// NATS authentication, with the nats CLI's variable names.
+#[derive(Args, Debug, Default)]
+pub struct NatsAuth {
+    /// NATS credentials file (JWT and nkey seed).
+    #[arg(long, env = "NATS_CREDS", global = true, value_name = "FILE")]
+    pub creds: Option<PathBuf>,
+    /// NATS user name.
+    #[arg(long, env = "NATS_USER", global = true)]
+    pub user: Option<String>,
+    /// NATS password.
+    #[arg(long, env = "NATS_PASSWORD", global = true)]
+    pub password: Option<String>,
+    /// NATS token.
+    #[arg(long, env = "NATS_TOKEN", global = true)]
+    pub token: Option<String>,
+    /// NATS user nkey seed file (the `SU...` seed, alone or decorated as nsc writes it).
+    #[arg(long, env = "NATS_NKEY", global = true, value_name = "FILE")]
+    pub nkey: Option<PathBuf>,
+    /// CA certificate to verify the NATS server's TLS certificate.
+    #[arg(long, env = "NATS_CA", global = true, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// Client certificate for TLS.
+    #[arg(long, env = "NATS_CERT", global = true, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// Client key for TLS.
+    #[arg(long, env = "NATS_KEY", global = true, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
+}
+
+/// Parse a humantime duration (`30s`, `5m`, `250ms`).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    if let Some(magnitude) = text.trim_start().strip_prefix('-')
+        && humantime::parse_duration(magnitude.trim_start()).is_ok()
+    {
+        return Err(format!("{text:?} is negative; a duration must be positive"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 250ms: {e}"))
+}
+
+/// Resolve a relative FILE against the working directory; the guest checks and
+/// cleans the result (an empty FILE is passed on for the guest to reject).
+pub fn absolute(file: &str) -> Result<String, Failure> {
+    if file.is_empty() || file.starts_with('/') {
+        return Ok(file.to_string());
+    }
+    let cwd = std::env::current_dir().map_err(|e| {
+        Failure::usage(anyhow::anyhow!(
+            "cannot resolve {file:?}: no working directory: {e}"
+        ))
+    })?;
+    let cwd = cwd
+        .to_str()
+        .ok_or_else(|| Failure::usage(anyhow::anyhow!("the working directory is not UTF-8")))?;
+    Ok(format!("{cwd}/{file}"))
+}
+
+/// Who is acting and for how long: set once in an agent's environment.
+#[derive(Args, Debug)]
+pub struct AgentTtl {
+    /// The agent taking the hold.
+    #[arg(long, env = "HOLDS_AGENT", value_name = "ID")]
+    pub agent: String,
+    /// How long the hold lasts unless renewed (at most --ttl-max).
+    #[arg(long, env = "HOLDS_TTL", default_value = "30s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub ttl: Duration,
+}
+
+/// Resolve every FILE (see [`absolute`]).
+pub fn absolute_all(files: &[String]) -> Result<Vec<String>, Failure> {
+    files.iter().map(|f| absolute(f)).collect()
+}

@@ -1,0 +1,75 @@
+//! `holds announce FILE... [--agent ID] [--ttl DURATION] [--wait DURATION] [--checkout PATH]`
+
+use crate::args::{AgentTtl, Global, absolute_all, duration};
+use crate::failure::{Outcome, exit};
+use crate::{output, store};
+use clap::Args;
+use holds::{Announce, Claim};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Several FILEs are claimed all or nothing: on any refusal nothing stays held and
+the error names every holder (exit 3). With --wait, a held file is waited for
+(woken when it is released or expires, then competing normally); exit 3 when the
+wait runs out.
+
+Examples:
+  holds announce src/lib.rs --agent a1 --ttl 30s
+  HOLDS_AGENT=a1 holds announce src/lib.rs src/main.rs --wait 1m
+  holds --json announce /repo/README.md --agent a2 --ttl 5m --checkout /tmp/co-a2")]
+pub struct Opts {
+    /// The files to hold (relative paths are resolved against the working directory).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    #[command(flatten)]
+    pub agent: AgentTtl,
+    /// Wait up to DURATION for held files to become free.
+    #[arg(long, value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub wait: Option<Duration>,
+    /// The agent's checkout, stored with the hold.
+    #[arg(long, value_name = "PATH", default_value = "")]
+    pub checkout: String,
+}
+
+/// Several files' claims: `atomic` says whether the store took them in one write.
+#[derive(Serialize)]
+struct ClaimsJson {
+    claims: Vec<output::ClaimJson>,
+    atomic: bool,
+}
+
+pub async fn run(global: &Global, o: Opts) -> Outcome {
+    let files = absolute_all(&o.files)?;
+    let announce = Announce::new(o.agent.agent, o.agent.ttl).checkout(o.checkout);
+    // Waiting needs the watch's events; a plain announce does not.
+    let holds = store::open_with_replica(global, o.wait.is_some()).await?;
+    let (claims, atomic): (Vec<Claim>, bool) = match (files.as_slice(), o.wait) {
+        ([file], None) => (vec![holds.announce(file, &announce).await?], true),
+        (_, None) => {
+            let claimed = holds.claim(&files, &announce).await?;
+            (claimed.claims, claimed.atomic)
+        }
+        (_, Some(wait)) => {
+            let claimed = holds.claim_wait(&files, &announce, wait).await?;
+            (claimed.claims, claimed.atomic)
+        }
+    };
+    holds.close().await;
+    if global.json {
+        // One file: the claim itself, as before several were possible.
+        match claims.as_slice() {
+            [claim] if o.files.len() == 1 => output::print_json(&output::claim_json(claim)),
+            _ => output::print_json(&ClaimsJson {
+                claims: claims.iter().map(output::claim_json).collect(),
+                atomic,
+            }),
+        }
+    } else {
+        for claim in &claims {
+            output::print(output::describe_claim(claim));
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,13 @@
+//! One module per subcommand: its options (`Opts`) and `run`.
+
+pub mod announce;
+pub mod bench;
+pub mod check;
+pub mod component;
+pub mod list;
+pub mod probe;
+pub mod release;
+pub mod replay;
+pub mod run;
+pub mod watch;
+pub mod who_has;

@@ -1,0 +1,261 @@
+//! Rendering results as text or JSON.
+
+use crate::failure::Failure;
+use holds::{Claim, Error, Event, EventKind, Hold, rfc3339};
+use serde::Serialize;
+use std::io::{self, Write};
+use std::time::Duration;
+
+#[derive(Serialize)]
+pub struct HoldJson {
+    pub agent_id: String,
+    pub claimed_at: String,
+    pub expires_at: String,
+    pub checkout_path: String,
+    /// Nanoseconds, as in the stored value.
+    pub ttl: u128,
+}
+
+#[derive(Serialize)]
+pub struct ClaimJson {
+    pub file: String,
+    pub revision: u64,
+    pub hold: HoldJson,
+}
+
+pub fn hold_json(h: &Hold) -> HoldJson {
+    HoldJson {
+        agent_id: h.agent_id.clone(),
+        claimed_at: rfc3339(h.claimed_at),
+        expires_at: rfc3339(h.expires_at),
+        checkout_path: h.checkout_path.clone(),
+        ttl: h.ttl.as_nanos(),
+    }
+}
+
+pub fn claim_json(c: &Claim) -> ClaimJson {
+    ClaimJson {
+        file: c.file.clone(),
+        revision: c.revision,
+        hold: hold_json(&c.hold),
+    }
+}
+
+/// One line on stdout. A closed stdout (the reader went away: `holds watch | head -1`) is an error
+/// returned to the caller, never a panic.
+pub fn line(text: impl std::fmt::Display) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()
+}
+
+/// A one-shot command's result line: if nobody reads it any more (a closed pipe),
+/// only the report is lost; the exit code still says what the command did.
+pub fn print(text: impl std::fmt::Display) {
+    let _ = line(text);
+}
+
+/// One line on stderr, never a panic when stderr is a closed pipe.
+pub fn print_err(text: impl std::fmt::Display) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{text}").and_then(|()| err.flush());
+}
+
+/// Resolves once stdout can no longer be written: its reader closed the pipe or
+/// socket (or it was never open). Never resolves for a file or a live terminal.
+pub async fn stdout_gone() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // A plain thread, not a blocking task: it may wait in poll(2) for the life of
+    // the process, and must not hold up the runtime's shutdown.
+    std::thread::spawn(move || {
+        let mut fd = libc::pollfd {
+            fd: libc::STDOUT_FILENO,
+            // POLLERR, POLLHUP and POLLNVAL are reported whatever is asked for.
+            events: 0,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let ready = unsafe { libc::poll(&mut fd, 1, -1) };
+            if ready > 0 && fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                let _ = tx.send(());
+                return;
+            }
+            if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+        }
+    });
+    if rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn json_line(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("serializable")
+}
+
+pub fn print_json(value: &impl Serialize) {
+    print(json_line(value));
+}
+
+/// `agent a1 until 2026-...Z (ttl 30s, revision 42)`
+pub fn describe_claim(c: &Claim) -> String {
+    format!(
+        "{} is held by {} until {} (ttl {}, revision {}{})",
+        c.file,
+        c.hold.agent_id,
+        rfc3339(c.hold.expires_at),
+        humantime::format_duration(round_ms(c.hold.ttl)),
+        c.revision,
+        if c.hold.checkout_path.is_empty() {
+            String::new()
+        } else {
+            format!(", checkout {}", c.hold.checkout_path)
+        }
+    )
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+#[derive(Serialize)]
+struct EventJson {
+    kind: &'static str,
+    file: String,
+    revision: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold: Option<HoldJson>,
+    /// Who force-released the hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forced_by: Option<String>,
+}
+
+/// Prints one event; fails when stdout is closed.
+pub fn event(e: &Event, json: bool) -> io::Result<()> {
+    let (kind, hold, forced_by) = match &e.kind {
+        EventKind::Announced(h) => ("announced", Some(h), None),
+        EventKind::Released { forced_by } => ("released", None, forced_by.as_deref()),
+        EventKind::Expired => ("expired", None, None),
+    };
+    if json {
+        line(json_line(&EventJson {
+            kind,
+            file: e.file.clone(),
+            revision: e.revision,
+            hold: hold.map(hold_json),
+            forced_by: forced_by.map(str::to_string),
+        }))
+    } else {
+        match (hold, forced_by) {
+            (Some(h), _) => line(format_args!(
+                "{kind:<9} {} by {} until {} (revision {})",
+                e.file,
+                h.agent_id,
+                rfc3339(h.expires_at),
+                e.revision
+            )),
+            (None, Some(by)) => line(format_args!(
+                "{kind:<9} {} forced by {by} (revision {})",
+                e.file, e.revision
+            )),
+            (None, None) => line(format_args!(
+                "{kind:<9} {} (revision {})",
+                e.file, e.revision
+            )),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorJson {
+    error: ErrorBody,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    kind: &'static str,
+    message: String,
+    exit_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holder: Option<ClaimJson>,
+    /// Every holder, for a multi-file claim refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    holders: Vec<ClaimJson>,
+    /// The file a lease lost, and who holds it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost: Option<LostJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LostJson {
+    file: String,
+    revision: u64,
+    holder: Option<ClaimJson>,
+}
+
+fn kind(f: &Failure) -> &'static str {
+    let e = f.holds.as_ref();
+    match e {
+        Some(Error::HeldByAnother(_)) => "held-by-another",
+        Some(Error::HeldByOthers(_)) => "held-by-others",
+        Some(Error::Lost(_)) => "lost",
+        Some(Error::InvalidInput { .. }) => "invalid-input",
+        Some(Error::Config(_)) => "invalid-config",
+        Some(Error::CasExhausted(_)) => "cas-exhausted",
+        Some(Error::CorruptEntry { .. }) => "corrupt-entry",
+        Some(Error::Store(_)) => "store",
+        Some(Error::Closed) => "closed",
+        Some(Error::Guest(_)) => "guest",
+        Some(Error::Lagged(_)) => "lagged",
+        None if f.code == super::exit::USAGE => "usage",
+        None => "error",
+    }
+}
+
+/// One sentence on stderr; with `--json`, also a JSON error object on stdout.
+pub fn failure(f: &Failure, json: bool) {
+    // The error and its chain of causes, each said once: causes usually repeat
+    // what the error above them already says.
+    let mut message = f.error.to_string();
+    for cause in f.error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    print_err(format_args!("holds: {message}"));
+    if json {
+        print_json(&ErrorJson {
+            error: ErrorBody {
+                kind: kind(f),
+                message,
+                exit_code: f.code,
+                holder: match &f.holds {
+                    Some(Error::HeldByAnother(c)) => Some(claim_json(c)),
+                    _ => None,
+                },
+                holders: match &f.holds {
+                    Some(Error::HeldByOthers(cs)) => cs.iter().map(claim_json).collect(),
+                    _ => Vec::new(),
+                },
+                lost: match &f.holds {
+                    Some(Error::Lost(l)) => Some(LostJson {
+                        file: l.file.clone(),
+                        revision: l.revision,
+                        holder: l.holder.as_ref().map(claim_json),
+                    }),
+                    _ => None,
+                },
+                field: match &f.holds {
+                    Some(Error::InvalidInput { field, .. }) => Some(field.clone()),
+                    _ => None,
+                },
+            },
+        });
+    }
+}

@@ -1,0 +1,116 @@
+//! The cross-process race: 16 `holds announce` processes for one file, started at once, on one store.
+//! Exactly one wins (exit 0) and fifteen are refused (exit 3) naming the winner, on the embedded SQLite
+//! store (one database file shared by the processes) and on JetStream (a real nats-server).
+
+use crate::support::{CALL_TIMEOUT, CliEnv, Run, wait_output, warm_cache};
+use holds_nats_fixture::NatsServer;
+use std::process::Stdio;
+use std::time::Instant;
+
+const RACERS: usize = 16;
+/// Races per backend: the first on a fresh store (creating the database or bucket is part of the race),
+/// the others on the existing one, each for a new file.
+const ROUNDS: usize = 3;
+
+fn race(env: &CliEnv, round: usize) {
+    warm_cache();
+    let start = Instant::now();
+    let file = format!("race/file-{round}.rs");
+    // Spawn them all first, then wait: the processes run concurrently.
+    let children: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let agent = format!("agent-{i}");
+            let mut cmd = env.command([
+                "--json", "announce", &file, "--agent", &agent, "--ttl", "1m",
+            ]);
+            let shown = format!("{cmd:?}");
+            let child = cmd
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn holds announce");
+            (agent, shown, child)
+        })
+        .collect();
+    let runs: Vec<(String, Run)> = children
+        .into_iter()
+        .map(|(agent, shown, child)| (agent, wait_output(child, CALL_TIMEOUT, &shown)))
+        .collect();
+
+    let report = || {
+        runs.iter()
+            .map(|(agent, run)| {
+                format!(
+                    "{agent}: {} in {:?} stdout {:?} stderr {:?}",
+                    run.status,
+                    run.elapsed,
+                    run.stdout.trim(),
+                    run.stderr.trim()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let winners: Vec<&(String, Run)> = runs
+        .iter()
+        .filter(|(_, r)| r.status.code() == Some(0))
+        .collect();
+    let refused = runs
+        .iter()
+        .filter(|(_, r)| r.status.code() == Some(3))
+        .count();
+    assert_eq!(
+        (winners.len(), refused),
+        (1, RACERS - 1),
+        "round {round}: expected one winner and {} refused:\n{}",
+        RACERS - 1,
+        report()
+    );
+
+    let (winner, run) = winners[0];
+    let claim = run.json();
+    assert_eq!(claim["hold"]["agent_id"], winner.as_str());
+    for (agent, run) in &runs {
+        if agent == winner {
+            continue;
+        }
+        let error = &run.json()["error"];
+        assert_eq!(error["kind"], "held-by-another", "{run}");
+        assert_eq!(
+            error["holder"], claim,
+            "{agent} was refused by another holder: {run}"
+        );
+        assert!(run.stderr.contains(&format!("{winner:?}")), "{run}");
+    }
+    let who = env.run(["--json", "who-has", &file]);
+    who.assert_code(0);
+    assert_eq!(who.json(), claim, "the store agrees with the winner");
+    let slowest = runs
+        .iter()
+        .map(|(_, r)| r.elapsed)
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "round {round}: {winner} won; {RACERS} processes in {:?} (slowest {slowest:?})",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn sixteen_announcers_one_winner_sqlite() {
+    let env = CliEnv::sqlite();
+    for round in 0..ROUNDS {
+        race(&env, round);
+    }
+    assert_eq!(env.list_json().len(), ROUNDS);
+}
+
+#[test]
+fn sixteen_announcers_one_winner_jetstream() {
+    let server = NatsServer::start();
+    let env = CliEnv::nats(server.url());
+    for round in 0..ROUNDS {
+        race(&env, round);
+    }
+    assert_eq!(env.list_json().len(), ROUNDS);
+}

@@ -1,0 +1,25 @@
+//! Builds the `holds-component` crate for `wasm32-unknown-unknown` and turns the
+//! core module into the `holds:core` component, which the library embeds.
+
+use holds_guest_build::{GuestBuild, workspace_root};
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    let root = workspace_root();
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+    for dir in ["wit", "guest", "crates/holds-component"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    let paths = GuestBuild {
+        root: &root,
+        target: "wasm32-unknown-unknown",
+        packages: &["holds-component"],
+        target_dir: out_dir.join("guest-target"),
+    }
+    .build();
+    println!(
+        "cargo:rustc-env=HOLDS_COMPONENT_PATH={}",
+        paths[0].display()
+    );
+}

@@ -1,0 +1,612 @@
+//! A JetStream KV bucket (async-nats), written to directly so that every
+//! conditional write and delete is one round trip and carries per-message TTLs.
+//!
+//! Reads and the watch (an ordered consumer) keep the raw headers, because
+//! async-nats' `Entry` folds the server's TTL-expiry marker
+//! (`Nats-Marker-Reason: MaxAge`) into `Purge`, and holds must tell an expiry from
+//! a release.
+//!
+//! On a replicated bucket reads go through the stream leader: a direct get may be
+//! answered by a follower whose copy lags, and who-has must see every write
+//! acknowledged before it started.
+
+use super::{
+    BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem,
+};
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer, kv, stream};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::time::{Duration, SystemTime};
+
+const KV_OPERATION: &str = "KV-Operation";
+const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+const MARKER_REASON: &str = "Nats-Marker-Reason";
+const TTL: &str = "Nats-TTL";
+/// Pause between publishes that found no stream (see `publish`).
+const NO_STREAM_BACKOFF: Duration = Duration::from_millis(100);
+/// Our own marker header: a sweep (not the server) expired the hold.
+const HOLDS_REMOVAL: &str = "Holds-Removal";
+/// Atomic batch publish headers (ADR-50).
+const BATCH_ID: &str = "Nats-Batch-Id";
+const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
+const BATCH_COMMIT: &str = "Nats-Batch-Commit";
+/// The server's largest batch.
+const MAX_BATCH: usize = 1000;
+
+/// A batch commit's answer: a PubAck, or an error.
+#[derive(Debug, serde::Deserialize)]
+struct BatchReply {
+    seq: Option<u64>,
+    count: Option<u64>,
+    error: Option<ApiError>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ApiError {
+    err_code: u64,
+    #[serde(default)]
+    description: String,
+}
+
+/// How many changes per key a bucket we create keeps: 1, as the Go package.
+/// More history would let a watch that fell behind deliver superseded changes,
+/// but nats-server (2.15) then stretches a message's `Nats-TTL` to the bucket's
+/// marker TTL, so holds would no longer expire on the server at their own TTL.
+pub const HISTORY: i64 = 1;
+
+/// A JetStream KV bucket with file storage.
+#[derive(Clone)]
+pub struct JetStreamKv {
+    context: jetstream::Context,
+    stream: stream::Stream,
+    bucket: String,
+    /// `$KV.<bucket>.`
+    prefix: String,
+    server: String,
+    /// The server (>= 2.11) and the bucket accept per-message TTLs.
+    per_message_ttl: bool,
+    /// The bucket's max age (zero: unlimited).
+    max_age: Duration,
+    /// The bucket's stream has replicas: read through its leader.
+    replicated: bool,
+    /// The bucket's stream takes atomic batches (`allow_atomic`, server >= 2.12);
+    /// cleared if the server says otherwise.
+    atomic: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// How long one operation may take (publishes that found no stream are
+    /// retried within it).
+    op_timeout: Duration,
+}
+
+impl JetStreamKv {
+    /// Create the bucket, or attach to it if it exists (as the Go package does).
+    ///
+    /// On a server >= 2.11 a new bucket gets limit markers, so each hold carries its
+    /// own TTL and expiry leaves a marker. An existing bucket is used as it is, never
+    /// reconfigured (a Go agent's `CreateOrUpdateKeyValue` could not turn TTLs off
+    /// again); without limit markers, or on older servers, holds fall back to the
+    /// bucket's max age plus the guest's verdict (logged once).
+    pub async fn open(client: async_nats::Client, spec: &BucketSpec) -> Result<Self, KvError> {
+        let info = client.server_info();
+        let server = format!(
+            "nats-server {} at {}:{}",
+            info.version, info.host, info.port
+        );
+        let ttl_capable = server_at_least(&info.version, (2, 11));
+        let atomic_capable = server_at_least(&info.version, (2, 12));
+        let mut context = jetstream::new(client);
+        context.set_timeout(spec.op_timeout);
+        let unavailable = |what: &str| KvError::unavailable(format!("{what} bucket {}", spec.name));
+
+        let store = match context.get_key_value(&spec.name).await {
+            Ok(store) => store,
+            Err(e) if e.kind() == jetstream::context::KeyValueErrorKind::GetBucket => {
+                let config = kv::Config {
+                    bucket: spec.name.clone(),
+                    history: HISTORY,
+                    max_age: spec.max_age,
+                    storage: stream::StorageType::File,
+                    num_replicas: spec.replicas,
+                    limit_markers: ttl_capable.then_some(spec.max_age.max(Duration::from_secs(1))),
+                    ..Default::default()
+                };
+                match context.create_key_value(config).await {
+                    Ok(store) if atomic_capable => {
+                        // Atomic batches (multi-file claims) need `allow_atomic`, which
+                        // the KV config cannot ask for: set it on the stream we just
+                        // made, before anyone uses it.
+                        let mut config = store.stream.cached_info().config.clone();
+                        config.allow_atomic_publish = true;
+                        match context.update_stream(&config).await {
+                            Ok(_) => context
+                                .get_key_value(&spec.name)
+                                .await
+                                .map_err(|e| unavailable("opening").with_source(e))?,
+                            Err(e) => {
+                                tracing::warn!(bucket = spec.name, "no atomic batches: {e}");
+                                store
+                            }
+                        }
+                    }
+                    Ok(store) => store,
+                    // Another process may have created it first.
+                    Err(create) => context
+                        .get_key_value(&spec.name)
+                        .await
+                        .map_err(|_| unavailable("creating").with_source(create))?,
+                }
+            }
+            Err(e) => return Err(unavailable("opening").with_source(e)),
+        };
+        // `get_key_value` / `create_key_value` already fetched the stream's info.
+        let stream = store.stream.clone();
+        let stream_info = stream.cached_info().clone();
+        // With history above 1 the server stretches per-message TTLs (see HISTORY).
+        let per_message_ttl = ttl_capable
+            && stream_info.config.allow_message_ttl
+            && stream_info.config.max_messages_per_subject == 1;
+        let max_age = stream_info.config.max_age;
+        let replicated = stream_info.config.num_replicas > 1;
+        let atomic = atomic_capable && stream_info.config.allow_atomic_publish;
+        if !per_message_ttl {
+            tracing::warn!(
+                bucket = spec.name,
+                server = server,
+                "per-message TTL unavailable (server older than 2.11, a bucket created without \
+                 limit markers, e.g. by the Go package, or with history above 1): holds expire by the guest's verdict and at \
+                 the bucket's max age; expired events come from watching managers' sweeps"
+            );
+        }
+        Ok(JetStreamKv {
+            context,
+            stream,
+            prefix: format!("$KV.{}.", spec.name),
+            bucket: spec.name.clone(),
+            server,
+            per_message_ttl,
+            max_age,
+            replicated,
+            atomic: std::sync::atomic::AtomicBool::new(atomic).into(),
+            op_timeout: spec.op_timeout,
+        })
+    }
+
+    fn subject(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// While disconnected, async-nats buffers a publish and sends it on reconnect,
+    /// long after the call has failed: a renewal the agent was told failed would
+    /// then replace its acknowledged hold. Refuse instead.
+    fn connected(&self) -> Result<(), KvError> {
+        let state = self.context.client().connection_state();
+        if state != async_nats::connection::State::Connected {
+            return Err(KvError::unavailable(format!(
+                "not connected to {} ({state}); nothing was written",
+                self.server
+            )));
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
+        self.connected()?;
+        // A publish no stream took, or whose expected-sequence check the new
+        // leader could not make yet, wrote nothing, so it is safe to try again
+        // (within the operation's time). It happens for a moment after a
+        // replicated bucket is created, and while its stream elects a new leader.
+        let give_up = tokio::time::Instant::now() + self.op_timeout;
+        let ack = loop {
+            let sent = self
+                .context
+                .publish_with_headers(self.subject(key), headers.clone(), payload.clone())
+                .await;
+            let acked = match sent {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            match acked.map_err(classify) {
+                Ok(ack) => break ack,
+                Err(Failure::NotTaken(_))
+                    if tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up =>
+                {
+                    tokio::time::sleep(NO_STREAM_BACKOFF).await;
+                }
+                Err(Failure::Conflict) => return Err(KvError::wrong_revision()),
+                Err(Failure::NotTaken(e) | Failure::Failed(e)) => {
+                    return Err(KvError::unavailable("publish failed").with_source(e));
+                }
+            }
+        };
+        Ok(ack.sequence)
+    }
+}
+
+impl JetStreamKv {
+    /// The last message on the key's subject, as the stream leader has it.
+    async fn leader_get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        match self
+            .stream
+            .get_last_raw_message_by_subject(&self.subject(key))
+            .await
+        {
+            Ok(message) => Ok(Some(entry_of(message))),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(KvError::unavailable("get failed").with_source(e)),
+        }
+    }
+}
+
+/// The server is `at_least` (major, minor): 2.11 accepts `Nats-TTL` and limit
+/// markers, 2.12 atomic batches.
+fn server_at_least(version: &str, at_least: (u64, u64)) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= at_least
+}
+
+/// Server error codes (nats-server's `JSStream...` errors) a publish can meet.
+mod code {
+    /// The expected last subject sequence did not match.
+    pub const WRONG_LAST_SEQUENCE: u64 = 10071;
+    /// The stream takes no atomic batches.
+    pub const ATOMIC_PUBLISH_DISABLED: u64 = 10174;
+    /// The expected last subject sequence did not match (a replicated stream's
+    /// report of it; async-nats 0.51 maps only 10071 to `WrongLastSequence`).
+    pub const WRONG_LAST_SEQUENCE_CONSTANT: u64 = 10164;
+    /// The expected-last-subject-sequence check cannot be made yet (right after
+    /// a leader election); nothing was written.
+    pub const LAST_SUBJECT_SEQUENCE_NOT_READY: u64 = 10163;
+}
+
+type PublishError = jetstream::context::PublishError;
+
+/// What a failed publish means.
+#[derive(Debug)]
+enum Failure {
+    /// The revision did not match; nothing changed.
+    Conflict,
+    /// No stream took it, or it was refused before anything was written: safe to
+    /// publish again.
+    NotTaken(PublishError),
+    /// Anything else: the write may or may not have landed.
+    Failed(PublishError),
+}
+
+fn classify(e: PublishError) -> Failure {
+    use jetstream::context::PublishErrorKind;
+    let code = std::error::Error::source(&e)
+        .and_then(|s| s.downcast_ref::<jetstream::Error>())
+        .map(|s| s.error_code().0);
+    match (e.kind(), code) {
+        (PublishErrorKind::WrongLastSequence, _) => Failure::Conflict,
+        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::Conflict,
+        (PublishErrorKind::StreamNotFound, _)
+        | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => Failure::NotTaken(e),
+        _ => Failure::Failed(e),
+    }
+}
+
+/// The operation a stored message records, from its headers.
+fn operation_of(headers: Option<&HeaderMap>) -> Operation {
+    let Some(headers) = headers else {
+        return Operation::Put;
+    };
+    let header = |name: &str| headers.get(name).map(|v| v.as_str().to_string());
+    if header(HOLDS_REMOVAL).as_deref() == Some("expired") {
+        return Operation::Expire;
+    }
+    match header(KV_OPERATION).as_deref() {
+        Some("DEL") => return Operation::Delete,
+        Some("PURGE") => return Operation::Purge,
+        _ => {}
+    }
+    match header(MARKER_REASON).as_deref() {
+        Some("MaxAge") => Operation::Expire,
+        Some("Remove") => Operation::Delete,
+        Some("Purge") => Operation::Purge,
+        _ => Operation::Put,
+    }
+}
+
+/// The entry a stored message (from a direct or a leader get) holds.
+fn entry_of(message: jetstream::message::StreamMessage) -> Entry {
+    Entry {
+        operation: operation_of(Some(&message.headers)),
+        value: message.payload,
+        revision: message.sequence,
+        created: system_time(message.time),
+    }
+}
+
+fn system_time(at: async_nats::datetime::DateTime) -> SystemTime {
+    let nanos = at.unix_timestamp_nanos();
+    if nanos >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos as u64)
+    } else {
+        SystemTime::UNIX_EPOCH
+    }
+}
+
+#[async_trait]
+impl KvStore for JetStreamKv {
+    fn describe(&self) -> String {
+        format!("JetStream bucket {} on {}", self.bucket, self.server)
+    }
+
+    fn expires_entries(&self) -> bool {
+        self.per_message_ttl
+    }
+
+    fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        if self.replicated {
+            return self.leader_get(key).await;
+        }
+        match self
+            .stream
+            .direct_get_last_for_subject(self.subject(key))
+            .await
+        {
+            Ok(message) => Ok(Some(entry_of(message))),
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(KvError::unavailable("get failed").with_source(e)),
+        }
+    }
+
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, KvError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected.to_string().as_str(),
+        );
+        if let (true, Some(ttl)) = (self.per_message_ttl, ttl) {
+            headers.insert(TTL, format!("{}s", ttl.as_secs().max(1)).as_str());
+        }
+        self.publish(key, headers, value).await
+    }
+
+    async fn delete_if_revision(
+        &self,
+        key: &str,
+        expected: u64,
+        why: Removal,
+        note: Bytes,
+    ) -> Result<u64, KvError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(KV_OPERATION, "DEL");
+        headers.insert(
+            EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected.to_string().as_str(),
+        );
+        if why == Removal::Expired {
+            headers.insert(HOLDS_REMOVAL, "expired");
+        }
+        // KV readers (Go's too) ignore a delete marker's payload.
+        self.publish(key, headers, note).await
+    }
+
+    /// Every get at once: the round trips overlap.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, KvError> {
+        futures::future::try_join_all(keys.iter().map(|key| self.get(key))).await
+    }
+
+    /// One atomic batch publish (ADR-50): every message carries its own
+    /// `Nats-Expected-Last-Subject-Sequence` (and `Nats-TTL`), which the server checks
+    /// at the commit, all or none. All but the commit are plain publishes, so the
+    /// batch costs one round trip.
+    async fn write_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
+        if !self.atomic.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(KvError::unsupported(format!(
+                "bucket {} takes no atomic batches (a server older than 2.12, or a bucket \
+                 created without allow_atomic, e.g. by the Go package)",
+                self.bucket
+            )));
+        }
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if writes.len() > MAX_BATCH {
+            return Err(KvError::unsupported(format!(
+                "{} writes are more than a batch of {MAX_BATCH}",
+                writes.len()
+            )));
+        }
+        self.connected()?;
+        let client = self.context.client();
+        let batch = format!("holds-{:032x}", rand::random::<u128>());
+        let last = writes.len() - 1;
+        let mut commit = None;
+        for (i, w) in writes.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            headers.insert(BATCH_ID, batch.as_str());
+            headers.insert(BATCH_SEQUENCE, (i + 1).to_string().as_str());
+            headers.insert(
+                EXPECTED_LAST_SUBJECT_SEQUENCE,
+                w.expected.to_string().as_str(),
+            );
+            if let (true, Some(ttl)) = (self.per_message_ttl, w.ttl) {
+                headers.insert(TTL, format!("{}s", ttl.as_secs().max(1)).as_str());
+            }
+            let subject = self.subject(&w.key);
+            if i < last {
+                client
+                    .publish_with_headers(subject, headers, w.value.clone())
+                    .await
+                    .map_err(|e| KvError::unavailable("batch publish failed").with_source(e))?;
+            } else {
+                headers.insert(BATCH_COMMIT, "1");
+                commit = Some(client.request_with_headers(subject, headers, w.value.clone()));
+            }
+        }
+        let reply =
+            tokio::time::timeout(self.op_timeout, commit.expect("a batch has a last write"))
+                .await
+                .map_err(|_| {
+                    KvError::unavailable(format!(
+                        "the batch's commit got no answer within {:?}",
+                        self.op_timeout
+                    ))
+                })?
+                .map_err(|e| KvError::unavailable("batch commit failed").with_source(e))?;
+        match serde_json::from_slice::<BatchReply>(&reply.payload) {
+            Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
+                code::WRONG_LAST_SEQUENCE | code::WRONG_LAST_SEQUENCE_CONSTANT => {
+                    KvError::wrong_revision()
+                }
+                code::ATOMIC_PUBLISH_DISABLED => {
+                    self.atomic
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    KvError::unsupported(format!("bucket {}: {}", self.bucket, e.description))
+                }
+                other => KvError::unavailable(format!(
+                    "batch commit refused: {} (error {other})",
+                    e.description
+                )),
+            }),
+            Ok(BatchReply {
+                seq: Some(seq),
+                count: Some(count),
+                ..
+            }) if count == writes.len() as u64 && seq >= count => {
+                // A committed batch is stored as consecutive messages.
+                Ok((seq + 1 - count..=seq).collect())
+            }
+            Ok(other) => Err(KvError::unavailable(format!(
+                "the batch's commit answered {other:?} for {} writes",
+                writes.len()
+            ))),
+            Err(e) => {
+                Err(KvError::unavailable("the batch's commit answered no PubAck").with_source(e))
+            }
+        }
+    }
+
+    #[cfg(feature = "test-util")]
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.publish(key, HeaderMap::new(), value).await
+    }
+
+    async fn watch(&self) -> Result<Watch, KvError> {
+        let consumer = self
+            .stream
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.context.client().new_inbox(),
+                description: Some("holds watch".to_string()),
+                filter_subject: format!("{}>", self.prefix),
+                replay_policy: consumer::ReplayPolicy::Instant,
+                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                KvError::unavailable("creating the watch consumer failed").with_source(e)
+            })?;
+        let empty = consumer.cached_info().num_pending == 0;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| KvError::unavailable("starting the watch failed").with_source(e))?;
+        let prefix = self.prefix.clone();
+        let mut caught_up = empty;
+        let live = messages.flat_map(move |message| {
+            let mut items = Vec::with_capacity(2);
+            match message {
+                Err(e) => items.push(Err(KvError::unavailable("watch failed").with_source(e))),
+                Ok(message) => match message.info() {
+                    Err(e) => items
+                        .push(Err(KvError::unavailable("watch message without metadata")
+                            .with_boxed_source(e))),
+                    Ok(info) => {
+                        let key = message
+                            .subject
+                            .strip_prefix(prefix.as_str())
+                            .unwrap_or(message.subject.as_str())
+                            .to_string();
+                        let entry = Entry {
+                            operation: operation_of(message.headers.as_ref()),
+                            value: message.payload.clone(),
+                            revision: info.stream_sequence,
+                            created: system_time(info.published),
+                        };
+                        let last_of_replay = !caught_up && info.pending == 0;
+                        items.push(Ok(WatchItem::Entry { key, entry }));
+                        if last_of_replay {
+                            caught_up = true;
+                            items.push(Ok(WatchItem::CaughtUp));
+                        }
+                    }
+                },
+            }
+            futures::stream::iter(items)
+        });
+        let head = futures::stream::iter(empty.then_some(Ok(WatchItem::CaughtUp)));
+        Ok(head.chain(live).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: u64) -> jetstream::context::PublishError {
+        let error: jetstream::Error = serde_json::from_value(serde_json::json!({
+            "code": 503,
+            "err_code": code,
+            "description": "from the server",
+        }))
+        .unwrap();
+        jetstream::context::PublishError::with_source(
+            jetstream::context::PublishErrorKind::Other,
+            error,
+        )
+    }
+
+    #[test]
+    fn publishes_that_wrote_nothing_are_retried_and_conflicts_are_conflicts() {
+        use jetstream::context::PublishErrorKind;
+        assert!(matches!(
+            classify(server_error(10163)),
+            Failure::NotTaken(_)
+        ));
+        assert!(matches!(
+            classify(PublishError::new(PublishErrorKind::StreamNotFound)),
+            Failure::NotTaken(_)
+        ));
+        assert!(matches!(classify(server_error(10164)), Failure::Conflict));
+        assert!(matches!(
+            classify(PublishError::new(PublishErrorKind::WrongLastSequence)),
+            Failure::Conflict
+        ));
+        assert!(matches!(classify(server_error(10077)), Failure::Failed(_)));
+        assert!(matches!(
+            classify(PublishError::new(PublishErrorKind::TimedOut)),
+            Failure::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn ttl_support_starts_at_2_11_and_atomic_batches_at_2_12() {
+        let ttl = |v| server_at_least(v, (2, 11));
+        assert!(!ttl("2.9.10"));
+        assert!(!ttl("2.10.22"));
+        assert!(ttl("2.11.0"));
+        assert!(ttl("2.15.1"));
+        assert!(ttl("v3.0.0-beta"));
+        assert!(!server_at_least("2.11.9", (2, 12)));
+        assert!(server_at_least("2.12.0", (2, 12)));
+    }
+}

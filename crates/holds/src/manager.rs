@@ -1,0 +1,735 @@
+//! The holds manager: the public API over one bucket.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::convert;
+use crate::error::{Cause, Error};
+use crate::hub::Hub;
+use crate::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv, WatchItem};
+use crate::lease::Lease;
+use crate::runtime::bindings::exports::holds::core::subscribe::Change;
+use crate::runtime::bindings::holds::core::kv as wit_kv;
+use crate::runtime::{Calls, DEFAULT_MAX_IDLE, Replica, Runtime};
+use crate::subscription::Subscription;
+use crate::trace::Recorder;
+use crate::types::{Announce, Claim, Claimed, EventKind, FileCheck, Release};
+use crate::wait::{Attempt, Waiters};
+use futures::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Called once per CAS retry with the key and the attempt about to be made (never
+/// for a first attempt, never after the final verdict): for logs and metrics.
+pub type RetryObserver = Arc<dyn Fn(&str, u32) + Send + Sync>;
+
+/// Where the bucket lives.
+pub enum Backend {
+    /// A fresh in-process bucket (tests, embedding, single-process use).
+    Memory,
+    /// A JetStream KV bucket on this connection (created if missing).
+    JetStream(async_nats::Client),
+    /// A bucket in this SQLite database file (created if missing), shared by
+    /// every process on the machine that opens the same file.
+    Sqlite(std::path::PathBuf),
+    /// An already opened bucket, e.g. one [`MemoryKv`] shared by several managers.
+    Store(Arc<dyn KvStore>),
+}
+
+/// Holds on one bucket. Cheap to clone; safe to share across tasks.
+///
+/// Every decision (who may hold what, expiry, what a change means) is made by
+/// the `holds:core` WebAssembly guest; the manager runs it and the store.
+///
+/// ```no_run
+/// use holds::{Announce, Backend, Config, Manager};
+/// use std::time::Duration;
+///
+/// # async fn example() -> Result<(), holds::Error> {
+/// let holds = Manager::open(Config::new("holds", Duration::from_secs(300)), Backend::Memory).await?;
+/// let claim = holds.announce("/repo/src/lib.rs", &Announce::new("agent-1", Duration::from_secs(30))).await?;
+/// assert_eq!(holds.who_has("/repo/src/lib.rs").await?, Some(claim));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Manager {
+    inner: Arc<Inner>,
+}
+
+type ReplicaHint = Box<dyn Fn(&str) -> Option<wit_kv::Entry> + Send + Sync>;
+
+struct Inner {
+    config: Config,
+    /// The hub's replica entry for a key, as the WIT entry the guest observes.
+    replica_hint: ReplicaHint,
+    kv: Arc<dyn KvStore>,
+    calls: Arc<Calls>,
+    hub: Arc<Hub>,
+    waiters: Waiters,
+    closed: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.hub.close();
+    }
+}
+
+/// What a manager holds in memory ([`Manager::stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Keys in the replica: live holds and recent markers.
+    pub replica_keys: usize,
+    /// Bytes the replica holds (keys, values and bookkeeping).
+    pub replica_bytes: usize,
+    /// Subscriptions not yet dropped.
+    pub subscribers: usize,
+    /// Idle guest instances kept for reuse by this manager's component (shared
+    /// with every manager running it).
+    pub idle_instances: usize,
+}
+
+/// Options beyond [`Config`], for tests and embedders.
+///
+/// ```no_run
+/// use holds::{Backend, Config, Manager};
+/// use std::time::Duration;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let trace = std::fs::File::create("holds.trace.jsonl")?;
+/// let holds = Manager::builder(Config::new("holds", Duration::from_secs(300)))
+///     .record(trace)
+///     .cas_retry_observer(std::sync::Arc::new(|key: &str, attempt| eprintln!("retry {attempt} on {key}")))
+///     .open(Backend::Memory)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct ManagerBuilder {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    runtime: Option<Arc<Runtime>>,
+    record: Option<Box<dyn std::io::Write + Send>>,
+    max_idle: usize,
+    retry_observer: Option<RetryObserver>,
+}
+
+impl ManagerBuilder {
+    /// Use this clock instead of the system's (the guest reads it as its `now`).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Run another build of the component instead of the embedded one.
+    pub fn runtime(mut self, runtime: Arc<Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Keep up to `max_idle` guest instances for reuse between calls (default 64).
+    /// Idle instances belong to the component and are shared by every manager
+    /// running it, which keeps the largest number any of them asked for. 0 gives
+    /// this manager's calls a fresh store and instance each: ~10-15 µs more per call.
+    pub fn instance_pool(mut self, max_idle: usize) -> Self {
+        self.max_idle = max_idle;
+        self
+    }
+
+    /// Record every guest call (arguments, import calls, results) as a trace into
+    /// `out`, for [`crate::trace::replay`]. The header is written at open.
+    pub fn record(mut self, out: impl std::io::Write + Send + 'static) -> Self {
+        self.record = Some(Box::new(out));
+        self
+    }
+
+    /// Call `observer` once per CAS retry (see [`RetryObserver`]).
+    pub fn cas_retry_observer(mut self, observer: RetryObserver) -> Self {
+        self.retry_observer = Some(observer);
+        self
+    }
+
+    /// Validate the configuration, open (or create) the bucket, and load the guest.
+    pub async fn open(self, backend: Backend) -> Result<Manager, Error> {
+        let config = self.config.validated()?;
+        let spec = BucketSpec {
+            name: config.bucket.clone(),
+            max_age: config.hold_ttl_max,
+            replicas: config.replicas,
+            op_timeout: config.op_timeout,
+        };
+        let opened = |e: crate::kv::KvError| Error::Store(Cause::new(e.to_string()).with_source(e));
+        let kv: Arc<dyn KvStore> = match backend {
+            Backend::Memory => Arc::new(MemoryKv::new(&spec)),
+            Backend::JetStream(client) => {
+                Arc::new(JetStreamKv::open(client, &spec).await.map_err(opened)?)
+            }
+            Backend::Sqlite(path) => Arc::new(SqliteKv::open(&path, &spec).await.map_err(opened)?),
+            Backend::Store(kv) => kv,
+        };
+        // The store would delete a hold at the bucket's max age, before the hold
+        // itself expires.
+        let max_age = kv.max_age();
+        if !max_age.is_zero() && max_age < config.hold_ttl_max {
+            return Err(Error::Config(format!(
+                "bucket {} keeps entries for {max_age:?}, less than hold_ttl_max {:?}: \
+                 lower the maximum TTL or use another bucket",
+                config.bucket, config.hold_ttl_max
+            )));
+        }
+        let runtime = match self.runtime {
+            Some(runtime) => runtime,
+            None => Runtime::embedded()?,
+        };
+        let recorder = match self.record {
+            Some(out) => Some(Arc::new(Recorder::new(out, &runtime.digest).map_err(
+                |e| Error::Store(Cause::new(format!("starting the trace: {e}")).with_source(e)),
+            )?)),
+            None => None,
+        };
+        // Eight attempts of a read and a write each, plus slack.
+        let call_timeout = config.op_timeout * 17 + Duration::from_secs(1);
+        let calls = Arc::new(Calls::new(
+            runtime,
+            kv.clone(),
+            self.clock.clone(),
+            recorder,
+            self.max_idle,
+            call_timeout,
+        ));
+        calls.set_retry_observer(self.retry_observer);
+        let waiters = Waiters::default();
+        let hub = Hub::new(
+            kv.clone(),
+            calls.clone(),
+            self.clock,
+            config.chan_buffer,
+            config.op_timeout * 2,
+            waiters.clone(),
+        );
+        if config.replica {
+            let weak = Arc::downgrade(&hub);
+            calls.set_seen_sink(Arc::new(move |seen| {
+                if let Some(hub) = weak.upgrade() {
+                    hub.observe_own(seen);
+                }
+            }));
+            // Warm the replica in the background (and re-warm it after failures);
+            // until it is ready, calls read the store.
+            tokio::spawn(hub.clone().keep_warm());
+        }
+        let replica = hub.clone();
+        let replica_hint: ReplicaHint = Box::new(move |key| {
+            replica
+                .replica_entry(key)
+                .map(|entry| convert::entry_to_wit(entry.as_ref()))
+        });
+        Ok(Manager {
+            inner: Arc::new(Inner {
+                config,
+                replica_hint,
+                kv,
+                calls,
+                hub,
+                waiters,
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+impl Manager {
+    /// Open a manager with the system clock and the embedded guest.
+    ///
+    /// ```no_run
+    /// use holds::{Backend, Config, Manager};
+    /// use std::time::Duration;
+    ///
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let holds = Manager::open(Config::new("holds", Duration::from_secs(300)), Backend::JetStream(client)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn open(config: Config, backend: Backend) -> Result<Manager, Error> {
+        Self::builder(config).open(backend).await
+    }
+
+    /// A builder for options beyond the configuration ([`ManagerBuilder`]).
+    pub fn builder(config: Config) -> ManagerBuilder {
+        ManagerBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            runtime: None,
+            record: None,
+            max_idle: DEFAULT_MAX_IDLE,
+            retry_observer: None,
+        }
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Where the bucket lives, for logs.
+    pub fn describe_store(&self) -> String {
+        self.inner.kv.describe()
+    }
+
+    /// The replica's entry for a key as the guest's first observation, when the
+    /// replica is on (and, per key, current).
+    fn hint(&self) -> Replica<'_> {
+        self.inner
+            .config
+            .replica
+            .then_some(&self.inner.replica_hint)
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Place or renew a hold on `file` (an absolute path; it is cleaned).
+    ///
+    /// Vacant -> created; held by the same agent -> renewed; held by another agent
+    /// whose hold expired -> taken over; otherwise [`Error::HeldByAnother`].
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::{Announce, Error};
+    /// use std::time::Duration;
+    /// match holds.announce("/repo/src/lib.rs", &Announce::new("agent-1", Duration::from_secs(30))).await {
+    ///     Ok(claim) => println!("mine until {:?}, token {}", claim.hold.expires_at, claim.revision),
+    ///     Err(Error::HeldByAnother(holder)) => println!("{} holds it", holder.hold.agent_id),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn announce(&self, file: &str, announce: &Announce) -> Result<Claim, Error> {
+        self.check_open()?;
+        self.inner
+            .calls
+            .announce(file, announce, self.inner.config.hold_ttl_max, self.hint())
+            .await
+    }
+
+    /// Remove `agent_id`'s live hold on `file`. Missing, expired or foreign holds
+    /// are left alone ([`Release::NotHeld`]). The removal is gated on the revision
+    /// that was judged, so a take-over racing it survives.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// if let holds::Release::Released { revision } = holds.release("/repo/src/lib.rs", "agent-1").await? {
+    ///     println!("released at revision {revision}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn release(&self, file: &str, agent_id: &str) -> Result<Release, Error> {
+        self.check_open()?;
+        self.inner.calls.release(file, agent_id, self.hint()).await
+    }
+
+    /// Claim every file or none (bones' coord semantics): the files are cleaned,
+    /// deduplicated and taken in sorted order, at most
+    /// [`Config::max_claim_files`]; each is decided as [`Manager::announce`]
+    /// decides. On any refusal nothing stays held and [`Error::HeldByOthers`]
+    /// names every holder. Where the store can, it is one atomic write (a
+    /// JetStream atomic batch, one SQLite transaction, one step in memory): with a
+    /// warm replica, one round trip. Elsewhere (a bucket made by the Go package, a
+    /// server older than 2.12) the files are announced one by one and rolled back
+    /// on a refusal; [`Claimed::atomic`] says which ran.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::{Announce, Error};
+    /// use std::time::Duration;
+    /// let files = ["/repo/src/lib.rs", "/repo/src/main.rs"];
+    /// match holds.claim(&files, &Announce::new("agent-1", Duration::from_secs(30))).await {
+    ///     Ok(claimed) => println!("took {} files (atomic: {})", claimed.claims.len(), claimed.atomic),
+    ///     Err(Error::HeldByOthers(holders)) => println!("{} files are held", holders.len()),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn claim(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+    ) -> Result<Claimed, Error> {
+        self.check_open()?;
+        let files: Vec<String> = files.iter().map(|f| f.as_ref().to_string()).collect();
+        let max_files = u32::try_from(self.inner.config.max_claim_files).unwrap_or(u32::MAX);
+        self.inner
+            .calls
+            .claim(
+                &files,
+                announce,
+                self.inner.config.hold_ttl_max,
+                max_files,
+                self.hint(),
+            )
+            .await
+    }
+
+    /// [`Manager::claim`], waiting up to `wait` for held files to become free:
+    /// woken by the watch's `released` and `expired` events (not by polling),
+    /// then competing normally. Waiters of one manager are served in arrival
+    /// order; across processes, whoever's write lands first wins. After `wait`,
+    /// the last refusal.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::Announce;
+    /// use std::time::Duration;
+    /// let claimed = holds
+    ///     .claim_wait(&["/repo/src/lib.rs"], &Announce::new("agent-1", Duration::from_secs(30)), Duration::from_secs(60))
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn claim_wait(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+        wait: Duration,
+    ) -> Result<Claimed, Error> {
+        self.check_open()?;
+        let deadline = tokio::time::Instant::now() + wait;
+        // The watch must run for the events that wake waiters.
+        self.inner.hub.ensure_running().await?;
+        let mut cleaned = Vec::with_capacity(files.len());
+        for file in files {
+            cleaned.push(self.canonical_path(file.as_ref()).await?);
+        }
+        // In the queue before the first try, so a release during it is not missed.
+        let mut place = self.inner.waiters.join(cleaned);
+        let mut refused = match self.claim(files, announce).await {
+            Err(e @ (Error::HeldByAnother(_) | Error::HeldByOthers(_))) => e,
+            other => return other,
+        };
+        loop {
+            let turn = tokio::select! {
+                turn = place.turns.recv() => turn,
+                _ = tokio::time::sleep_until(deadline) => return Err(refused),
+            };
+            let Some(turn) = turn else {
+                return Err(refused);
+            };
+            match self.claim(files, announce).await {
+                Ok(claimed) => {
+                    let _ = turn.done.send(Attempt::Took);
+                    return Ok(claimed);
+                }
+                Err(e @ (Error::HeldByAnother(_) | Error::HeldByOthers(_))) => {
+                    let freed_still_free = !e.holders().iter().any(|c| c.file == turn.file);
+                    let _ = turn.done.send(Attempt::Refused { freed_still_free });
+                    refused = e;
+                }
+                Err(e) => {
+                    let _ = turn.done.send(Attempt::Refused {
+                        freed_still_free: true,
+                    });
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Claim the files and keep them: a [`Lease`] renews them in the background at
+    /// a third of the TTL, each renewal only over the revision it holds, and
+    /// reports when a hold is lost. `wait`: as [`Manager::claim_wait`] first.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::Announce;
+    /// use std::time::Duration;
+    /// let lease = holds.hold(&["/repo/src/lib.rs"], &Announce::new("agent-1", Duration::from_secs(30))).await?;
+    /// // ... edit the file ...
+    /// lease.release().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn hold(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+    ) -> Result<Lease, Error> {
+        let claimed = self.claim(files, announce).await?;
+        Lease::start(self.clone(), announce.clone(), claimed.claims).await
+    }
+
+    /// [`Manager::hold`], waiting up to `wait` for the files first.
+    pub async fn hold_wait(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+        wait: Duration,
+    ) -> Result<Lease, Error> {
+        let claimed = self.claim_wait(files, announce, wait).await?;
+        Lease::start(self.clone(), announce.clone(), claimed.claims).await
+    }
+
+    /// Renew a lease's hold on `file` written at `revision` (see [`Lease`]).
+    pub(crate) async fn renew(
+        &self,
+        file: &str,
+        announce: &Announce,
+        revision: u64,
+    ) -> Result<Claim, Error> {
+        self.check_open()?;
+        self.inner
+            .calls
+            .renew(file, announce, revision, self.inner.config.hold_ttl_max)
+            .await
+    }
+
+    /// Does `agent_id` hold every file live — at these fencing tokens, if given
+    /// (one per file)? For commit gates: one fresh read of all the files.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// let checks = holds.check(&["/repo/src/lib.rs"], "agent-1", None).await?;
+    /// if checks.iter().all(|c| c.is_held()) {
+    ///     println!("commit away");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn check(
+        &self,
+        files: &[impl AsRef<str>],
+        agent_id: &str,
+        tokens: Option<&[u64]>,
+    ) -> Result<Vec<FileCheck>, Error> {
+        self.check_open()?;
+        let files: Vec<String> = files.iter().map(|f| f.as_ref().to_string()).collect();
+        self.inner
+            .calls
+            .check(&files, agent_id, tokens.unwrap_or(&[]))
+            .await
+    }
+
+    /// Remove whoever's live hold on `file` (an operator's tool), gated on the
+    /// revision judged. Subscribers see `Released { forced_by: Some(by) }`, and the
+    /// holder's [`Lease`] reports it lost. Go agents see a plain release.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// holds.force_release("/repo/src/lib.rs", "ops-oncall").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn force_release(&self, file: &str, by: &str) -> Result<Release, Error> {
+        self.check_open()?;
+        self.inner.calls.force_release(file, by, self.hint()).await
+    }
+
+    /// The live hold on `file`, read fresh from the store.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// match holds.who_has("/repo/src/lib.rs").await? {
+    ///     Some(claim) => println!("{} until {:?}", claim.hold.agent_id, claim.hold.expires_at),
+    ///     None => println!("nobody"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn who_has(&self, file: &str) -> Result<Option<Claim>, Error> {
+        self.check_open()?;
+        self.inner.calls.who_has(file, None).await
+    }
+
+    /// The live hold on `file` as this manager's replica knows it, without a
+    /// round trip: stale by at most the watch's lag (plus anything this manager
+    /// has not seen). For callers that gate actions at editor speed; falls back to
+    /// a fresh read while the replica is warming up or turned off.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// let holder = holds.who_has_cached("/repo/src/lib.rs").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn who_has_cached(&self, file: &str) -> Result<Option<Claim>, Error> {
+        self.check_open()?;
+        self.inner.calls.who_has(file, self.hint()).await
+    }
+
+    /// What this manager holds in memory, for diagnostics and metrics.
+    ///
+    /// ```no_run
+    /// # fn example(holds: holds::Manager) {
+    /// let stats = holds.stats();
+    /// println!("{} keys, {} bytes, {} subscribers", stats.replica_keys, stats.replica_bytes, stats.subscribers);
+    /// # }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let hub = self.inner.hub.stats();
+        Stats {
+            replica_keys: hub.replica_keys,
+            replica_bytes: hub.replica_bytes,
+            subscribers: hub.subscribers,
+            idle_instances: self.inner.calls.idle(),
+        }
+    }
+
+    /// Current holds as `Announced` events, then live changes.
+    /// See [`Subscription`] for how it ends.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// let mut events = holds.subscribe().await?;
+    /// while let Some(event) = events.next().await {
+    ///     let event = event?;
+    ///     println!("{:?} {} (revision {})", event.kind, event.file, event.revision);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn subscribe(&self) -> Result<Subscription, Error> {
+        self.check_open()?;
+        self.inner.hub.subscribe().await
+    }
+
+    /// Every live hold, oldest revision first, read fresh from the store (a
+    /// replay of the bucket, not the replica, so it includes this manager's
+    /// latest writes).
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// for claim in holds.list().await? {
+    ///     println!("{} held by {}", claim.file, claim.hold.agent_id);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn list(&self) -> Result<Vec<Claim>, Error> {
+        self.check_open()?;
+        let store = |e: crate::kv::KvError| {
+            Error::Store(Cause::new(format!("listing the bucket: {e}")).with_source(e))
+        };
+        let mut watch = self.inner.kv.watch().await.map_err(store)?;
+        let mut current = Vec::new();
+        let deadline = self.inner.config.op_timeout * 2;
+        loop {
+            let item = tokio::time::timeout(deadline, watch.next())
+                .await
+                .map_err(|_| Error::store(format!("listing the bucket took over {deadline:?}")))?;
+            match item {
+                Some(Ok(WatchItem::Entry { key, entry })) => current.push((key, entry)),
+                Some(Ok(WatchItem::CaughtUp)) => break,
+                Some(Err(e)) => return Err(store(e)),
+                None => return Err(Error::store("the bucket's replay ended early")),
+            }
+        }
+        let mut claims = Vec::new();
+        for (key, entry) in current {
+            let meaning = self
+                .inner
+                .calls
+                .interpret(Change {
+                    key,
+                    entry: convert::entry_to_wit(Some(&entry)),
+                    previous: convert::entry_to_wit(None),
+                    snapshot: true,
+                })
+                .await?;
+            if let Some(event) = meaning.event.map(convert::event)
+                && let EventKind::Announced(hold) = event.kind
+            {
+                claims.push(Claim {
+                    file: event.file,
+                    hold,
+                    revision: event.revision,
+                });
+            }
+        }
+        claims.sort_by_key(|c| c.revision);
+        Ok(claims)
+    }
+
+    /// Check the bucket answers: a read of the never-written `_probe` key, bounded
+    /// by the operation timeout.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) {
+    /// if let Err(e) = holds.probe().await {
+    ///     eprintln!("the store is not reachable: {e}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn probe(&self) -> Result<(), Error> {
+        self.check_open()?;
+        let timeout = self.inner.config.op_timeout;
+        match tokio::time::timeout(timeout, self.inner.kv.get("_probe")).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Error::Store(
+                Cause::new(format!("probe failed: {e}")).with_source(e),
+            )),
+            Err(_) => Err(Error::store(format!("probe timed out after {timeout:?}"))),
+        }
+    }
+
+    /// Close the manager: every subscription ends and every later call returns
+    /// [`Error::Closed`]. Idempotent.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) {
+    /// holds.close().await;
+    /// assert_eq!(holds.probe().await, Err(holds::Error::Closed));
+    /// # }
+    /// ```
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.hub.close();
+    }
+
+    /// `file` as holds keys it: absolute, cleaned (`.`, `..`, `//`), as the guest
+    /// judges it (for messages naming the file a call acted on).
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// assert_eq!(holds.canonical_path("/repo//src/./lib.rs").await?, "/repo/src/lib.rs");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn canonical_path(&self, file: &str) -> Result<String, Error> {
+        let key = self.inner.calls.key_for_file(file).await?;
+        self.inner.calls.file_for_key(&key).await
+    }
+}
+
+/// Test seams: not the supported API.
+#[cfg(feature = "test-util")]
+impl Manager {
+    /// The store key of `file`.
+    pub async fn key_for_test(&self, file: &str) -> Result<String, Error> {
+        self.inner.calls.key_for_file(file).await
+    }
+
+    /// The file a key names.
+    pub async fn file_for_key_for_test(&self, key: &str) -> Result<String, Error> {
+        self.inner.calls.file_for_key(key).await
+    }
+
+    /// The bucket itself, to stage raw entries and CAS conflicts.
+    pub fn kv_for_test(&self) -> Arc<dyn KvStore> {
+        self.inner.kv.clone()
+    }
+
+    /// `observer(key, attempt)` runs once per CAS retry (never for a first
+    /// attempt, never after the final verdict). `None` removes it.
+    pub fn set_cas_retry_observer_for_test(&self, observer: Option<RetryObserver>) {
+        self.inner.calls.set_retry_observer(observer);
+    }
+}

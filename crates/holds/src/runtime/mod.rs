@@ -1,0 +1,27 @@
+//! Running the guest: one engine, the component compiled once per process (and
+//! cached on disk), instances under fuel and memory limits.
+//!
+//! - `bindings`: the generated bindings, alone.
+//! - `ctx`: the store's state and the view implementing the imports.
+//! - `io`: where the imports' answers come from (live, recording; `replay`'s tape).
+//! - `engine`, `cache`, `slots`, `pool`: compiling, caching, bounding and reusing instances.
+//! - `invoke`: one instance's typed export calls; `calls`: a manager's calls.
+//! - `replay`: re-running recorded calls against a tape.
+//! - `sandbox`: the capability-less WASI context of foreign guests.
+
+pub(crate) mod bindings;
+mod cache;
+mod calls;
+mod ctx;
+mod engine;
+mod import_error;
+mod invoke;
+mod io;
+mod pool;
+pub(crate) mod replay;
+mod sandbox;
+mod slots;
+
+pub(crate) use calls::{Calls, Replica};
+pub use engine::{Runtime, prefer_one_shot_engine};
+pub(crate) use pool::DEFAULT_MAX_IDLE;

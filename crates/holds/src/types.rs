@@ -1,0 +1,153 @@
+//! The public data types of the holds API.
+
+use std::time::{Duration, SystemTime};
+
+/// A hold: agent X is editing a file until a given instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    /// The agent that owns the hold.
+    pub agent_id: String,
+    /// When the hold was most recently announced.
+    pub claimed_at: SystemTime,
+    /// Past this instant the hold is vacant.
+    pub expires_at: SystemTime,
+    /// The agent's checkout, stored verbatim.
+    pub checkout_path: String,
+    /// The lease the agent asked for.
+    pub ttl: Duration,
+}
+
+/// A hold and where it lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The cleaned absolute path.
+    pub file: String,
+    /// The hold.
+    pub hold: Hold,
+    /// The store revision of the hold: it grows with every successful announce of
+    /// the file, so it serves as a fencing token.
+    pub revision: u64,
+}
+
+/// What an agent asks for when it announces a hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use holds::Announce;
+/// use std::time::Duration;
+/// let announce = Announce::new("agent-1", Duration::from_secs(30)).checkout("/tmp/co-agent-1");
+/// assert_eq!(announce.checkout_path, "/tmp/co-agent-1");
+/// ```
+pub struct Announce {
+    /// The agent taking the hold.
+    pub agent_id: String,
+    /// How long the hold lasts unless renewed (at most the manager's `hold_ttl_max`).
+    pub ttl: Duration,
+    /// The agent's checkout, stored with the hold (empty by default).
+    pub checkout_path: String,
+}
+
+impl Announce {
+    /// A hold for `agent_id`, lasting `ttl`.
+    pub fn new(agent_id: impl Into<String>, ttl: Duration) -> Self {
+        Announce {
+            agent_id: agent_id.into(),
+            ttl,
+            checkout_path: String::new(),
+        }
+    }
+
+    /// Store `path` as the agent's checkout.
+    pub fn checkout(mut self, path: impl Into<String>) -> Self {
+        self.checkout_path = path.into();
+        self
+    }
+}
+
+/// What a release did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// The hold was removed.
+    Released {
+        /// The revision of the marker left behind.
+        revision: u64,
+    },
+    /// Nothing to release: missing, expired, or another agent's hold.
+    NotHeld,
+}
+
+/// What happened to a file's hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A hold was written (created, renewed or taken over).
+    Announced(Hold),
+    /// A hold was removed on purpose (a release, or another client's delete or purge).
+    Released {
+        /// Who forced it, for a force-release.
+        forced_by: Option<String>,
+    },
+    /// A hold outlived its TTL and the store (or a sweep) removed it.
+    Expired,
+}
+
+/// One change delivered to subscribers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The cleaned absolute path of the file.
+    pub file: String,
+    /// The store revision of the change.
+    pub revision: u64,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What a multi-file claim took ([`crate::Manager::claim`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// One claim per distinct file, sorted by file.
+    pub claims: Vec<Claim>,
+    /// It was one atomic write. False when the store could not write atomically
+    /// (a bucket created by the Go package, a server older than 2.12): the files
+    /// were announced one by one and would have been rolled back on a refusal.
+    pub atomic: bool,
+}
+
+/// A file's state for an agent ([`crate::Manager::check`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileState {
+    /// The agent holds it, live (at the token asked for, if any).
+    Held(Claim),
+    /// The agent holds it, live, but at another revision than the token.
+    TokenMoved(Claim),
+    /// Another agent holds it, live.
+    HeldByAnother(Claim),
+    /// Nobody holds it live.
+    Vacant,
+}
+
+/// One file of a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCheck {
+    /// The cleaned absolute path.
+    pub file: String,
+    /// Its state for the agent.
+    pub state: FileState,
+}
+
+impl FileCheck {
+    /// The agent holds the file (at the token, if one was given).
+    pub fn is_held(&self) -> bool {
+        matches!(self.state, FileState::Held(_))
+    }
+}
+
+/// A hold a lease no longer has ([`crate::Error::Lost`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostHold {
+    /// The cleaned absolute path.
+    pub file: String,
+    /// The revision the lease held.
+    pub revision: u64,
+    /// Who holds the file now, if anyone.
+    pub holder: Option<Claim>,
+}

@@ -1,0 +1,168 @@
+//! Recording calls: each [`Manager`] call with the instants around it and its result.
+
+use super::{Nanos, now_ns};
+use holds::{Announce, Claim, Error, Manager, Release};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a call asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Announce { ttl: Duration },
+    Release,
+    WhoHas,
+}
+
+/// What a call returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Announce succeeded.
+    Claimed(Claim),
+    /// Announce refused: `HeldByAnother` with the holder.
+    Refused(Claim),
+    /// Release removed the hold; the marker's revision.
+    Released(u64),
+    /// Release found nothing of the caller's to release.
+    NotHeld,
+    /// Who-has answered.
+    Holder(Option<Claim>),
+    /// Any other error.
+    Failed(Error),
+}
+
+impl Outcome {
+    /// A failure after which the call's write may or may not have landed.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, Outcome::Failed(Error::Store(_) | Error::Guest(_)))
+    }
+
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, Outcome::Failed(_))
+    }
+}
+
+/// One recorded call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The agent making the call (for who-has: the asker, for the record).
+    pub agent: String,
+    /// The file, a clean absolute path (as claims and events name it).
+    pub file: String,
+    /// Which manager (process, connection) made the call.
+    pub manager: usize,
+    pub op: Op,
+    /// Just before the call.
+    pub start: Nanos,
+    /// Just after it returned.
+    pub end: Nanos,
+    pub outcome: Outcome,
+}
+
+impl Call {
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(u64::try_from(self.end - self.start).unwrap_or(0))
+    }
+}
+
+/// Calls recorded by any number of tasks.
+#[derive(Clone, Default)]
+pub struct History {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl History {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&self, call: Call) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    /// Every call so far, in the order they finished.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn record(
+        &self,
+        agent: &str,
+        file: &str,
+        manager: usize,
+        op: Op,
+        start: Nanos,
+        outcome: Outcome,
+    ) -> Call {
+        let call = Call {
+            agent: agent.to_string(),
+            file: file.to_string(),
+            manager,
+            op,
+            start,
+            end: now_ns(),
+            outcome,
+        };
+        self.push(call.clone());
+        call
+    }
+
+    /// `m.announce(file, announce)`, recorded.
+    pub async fn announce(
+        &self,
+        m: &Manager,
+        manager: usize,
+        file: &str,
+        announce: &Announce,
+    ) -> Call {
+        let start = now_ns();
+        let outcome = match m.announce(file, announce).await {
+            Ok(claim) => Outcome::Claimed(claim),
+            Err(Error::HeldByAnother(holder)) => Outcome::Refused(*holder),
+            Err(e) => Outcome::Failed(e),
+        };
+        let op = Op::Announce { ttl: announce.ttl };
+        self.record(&announce.agent_id, file, manager, op, start, outcome)
+    }
+
+    /// `m.release(file, agent)`, recorded.
+    pub async fn release(&self, m: &Manager, manager: usize, file: &str, agent: &str) -> Call {
+        let start = now_ns();
+        let outcome = match m.release(file, agent).await {
+            Ok(Release::Released { revision }) => Outcome::Released(revision),
+            Ok(Release::NotHeld) => Outcome::NotHeld,
+            Err(e) => Outcome::Failed(e),
+        };
+        self.record(agent, file, manager, Op::Release, start, outcome)
+    }
+
+    /// `m.who_has(file)` asked by `asker`, recorded.
+    pub async fn who_has(&self, m: &Manager, manager: usize, file: &str, asker: &str) -> Call {
+        let start = now_ns();
+        let outcome = match m.who_has(file).await {
+            Ok(holder) => Outcome::Holder(holder),
+            Err(e) => Outcome::Failed(e),
+        };
+        self.record(asker, file, manager, Op::WhoHas, start, outcome)
+    }
+}
+
+/// The highest revision any call acknowledged.
+pub fn max_acked_revision(calls: &[Call]) -> u64 {
+    calls
+        .iter()
+        .filter_map(|c| match &c.outcome {
+            Outcome::Claimed(claim) => Some(claim.revision),
+            Outcome::Released(r) => Some(*r),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}

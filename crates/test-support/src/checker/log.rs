@@ -1,0 +1,190 @@
+//! The bucket's log rebuilt from the history: every write (hold, release marker,
+//! expiry marker) by revision, from what calls acknowledged and watches delivered.
+
+use super::check::Checker;
+use super::{Call, Nanos, Op, Outcome, Rule, WatchLog};
+use holds::{EventKind, Hold};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Put(Hold),
+    Released,
+    Expired,
+}
+
+impl Kind {
+    pub(super) fn of_event(kind: &EventKind) -> Kind {
+        match kind {
+            EventKind::Announced(h) => Kind::Put(h.clone()),
+            EventKind::Released { .. } => Kind::Released,
+            EventKind::Expired => Kind::Expired,
+        }
+    }
+
+    pub(super) fn name(&self) -> String {
+        match self {
+            Kind::Put(h) => format!("hold of {}", h.agent_id),
+            Kind::Released => "release marker".into(),
+            Kind::Expired => "expiry marker".into(),
+        }
+    }
+}
+
+/// One write of the rebuilt log.
+#[derive(Clone, Debug)]
+pub(super) struct Write {
+    pub(super) file: String,
+    pub(super) kind: Kind,
+    /// The call that acknowledged it.
+    pub(super) call: Option<usize>,
+    /// The earliest instant a subscriber received it.
+    pub(super) seen_at: Option<Nanos>,
+}
+
+impl Write {
+    /// When it was certainly done (acknowledged or delivered).
+    pub(super) fn done_at(&self, calls: &[Call]) -> Nanos {
+        let acked = self.call.map(|i| calls[i].end).unwrap_or(Nanos::MAX);
+        acked.min(self.seen_at.unwrap_or(Nanos::MAX))
+    }
+}
+
+pub(super) fn ms(ns: i64) -> String {
+    format!("{:.3} ms", ns as f64 / 1e6)
+}
+
+impl Checker<'_> {
+    /// Rebuild the log from the acknowledgements and the watches.
+    pub(super) fn build_log(&mut self, watches: &[WatchLog]) {
+        for (i, call) in self.calls.iter().enumerate() {
+            let (revision, file, kind) = match &call.outcome {
+                Outcome::Claimed(c) => (c.revision, c.file.clone(), Kind::Put(c.hold.clone())),
+                Outcome::Released(r) => (*r, call.file.clone(), Kind::Released),
+                _ => continue,
+            };
+            if let Some(existing) = self.log.get(&revision) {
+                let other = existing.call.map(|j| self.describe(j)).unwrap_or_default();
+                let detail = format!(
+                    "acknowledged to {} ({} of {file}) and to {other} ({} of {})",
+                    self.describe(i),
+                    kind.name(),
+                    existing.kind.name(),
+                    existing.file
+                );
+                self.violation(Rule::RevisionConflict, &file, revision, detail);
+                continue;
+            }
+            self.log.insert(
+                revision,
+                Write {
+                    file,
+                    kind,
+                    call: Some(i),
+                    seen_at: None,
+                },
+            );
+        }
+        for w in watches {
+            for seen in &w.events {
+                let e = &seen.event;
+                let kind = Kind::of_event(&e.kind);
+                match self.log.get_mut(&e.revision) {
+                    None => {
+                        self.log.insert(
+                            e.revision,
+                            Write {
+                                file: e.file.clone(),
+                                kind,
+                                call: None,
+                                seen_at: Some(seen.at),
+                            },
+                        );
+                    }
+                    Some(existing) if existing.file == e.file && existing.kind == kind => {
+                        existing.seen_at =
+                            Some(existing.seen_at.map_or(seen.at, |t| t.min(seen.at)));
+                    }
+                    Some(existing) => {
+                        let rule = if existing.call.is_some() {
+                            Rule::WatchMismatch
+                        } else {
+                            Rule::RevisionConflict
+                        };
+                        let detail = format!(
+                            "watch {} delivered a {} of {}, the log has a {} of {}",
+                            w.name,
+                            kind.name(),
+                            e.file,
+                            existing.kind.name(),
+                            existing.file
+                        );
+                        let file = e.file.clone();
+                        self.violation(rule, &file, e.revision, detail);
+                    }
+                }
+            }
+        }
+        for w in self.log.values() {
+            match w.kind {
+                Kind::Put(_) => self.report.holds_written += 1,
+                Kind::Released => self.report.releases_written += 1,
+                Kind::Expired => self.report.expiries_written += 1,
+            }
+        }
+    }
+
+    pub(super) fn index_done(&mut self) {
+        let mut done: HashMap<String, Vec<(Nanos, u64)>> = HashMap::new();
+        for (revision, w) in &self.log {
+            let at = if self.deliveries_order_reads {
+                w.done_at(self.calls)
+            } else {
+                w.call.map(|i| self.calls[i].end).unwrap_or(Nanos::MAX)
+            };
+            done.entry(w.file.clone())
+                .or_default()
+                .push((at, *revision));
+        }
+        for list in done.values_mut() {
+            list.sort();
+            let mut max = 0;
+            for entry in list.iter_mut() {
+                max = max.max(entry.1);
+                entry.1 = max;
+            }
+        }
+        self.done = done;
+    }
+
+    /// The highest revision of `file` certainly written before `at` (0: none).
+    pub(super) fn done_before(&self, file: &str, at: Nanos) -> u64 {
+        let Some(list) = self.done.get(file) else {
+            return 0;
+        };
+        let n = list.partition_point(|(t, _)| *t < at);
+        if n == 0 { 0 } else { list[n - 1].1 }
+    }
+
+    /// An ambiguous call on `file` (by `agent`, of this kind) that started before
+    /// `before`: its write may be missing from the log.
+    pub(super) fn hidden(
+        &self,
+        file: &str,
+        agent: Option<&str>,
+        release: bool,
+        before: Nanos,
+    ) -> bool {
+        self.calls.iter().any(|c| {
+            c.file == file
+                && c.outcome.is_ambiguous()
+                && c.start < before
+                && agent.is_none_or(|a| c.agent == a)
+                && match c.op {
+                    Op::Announce { .. } => !release,
+                    Op::Release => release,
+                    Op::WhoHas => false,
+                }
+        })
+    }
+}

@@ -1,0 +1,434 @@
+//! Claim: every file or none (bones' coord semantics), in one atomic batch where
+//! the store can write one; else announced one by one in sorted order and rolled
+//! back, revision-gated, on a refusal.
+
+use crate::announce::{announce, store_error};
+use crate::host::Host;
+use crate::key::key_for_file;
+use crate::model::{
+    AnnounceRequest, Claim, ClaimRequest, Claimed, Entry, Error, KvError, Removal, Write,
+};
+use crate::path::clean_absolute;
+use crate::verdict::{self, Decision};
+use crate::{MAX_ATTEMPTS, codec};
+
+/// One file of a claim.
+struct Target {
+    file: String,
+    key: String,
+    /// The host's belief of its entry.
+    hint: Option<Entry>,
+}
+
+/// Claim every file of `request` or none; see the WIT `claim`.
+pub async fn claim<H: Host>(
+    host: &mut H,
+    request: &ClaimRequest,
+    ttl_max: u64,
+    max_files: u32,
+    observed: Vec<Option<Entry>>,
+) -> Result<Claimed, Error> {
+    verdict::check_agent(&request.agent_id)?;
+    verdict::check_ttl(request.ttl, ttl_max)?;
+    let targets = targets(request, max_files, observed)?;
+    let ttl_seconds = verdict::ttl_seconds(request.ttl);
+    let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
+
+    // The hints where given; the other files in one read.
+    let mut entries: Vec<Option<Entry>> = targets.iter().map(|t| t.hint.clone()).collect();
+    let mut fresh = vec![false; targets.len()];
+    let unknown: Vec<usize> = (0..targets.len())
+        .filter(|&i| entries[i].is_none())
+        .collect();
+    reread(host, &keys, &unknown, &mut entries, &mut fresh).await?;
+
+    let mut attempt = 1;
+    loop {
+        let now = host.now();
+        let mut expected = Vec::with_capacity(targets.len());
+        let mut holders = Vec::new();
+        // Refusals (or corrupt values) seen only in a hint are confirmed first.
+        let mut confirm = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            let entry = entries[i].as_ref().expect("every entry is known");
+            let decision = verdict::hold_of(&t.key, &t.file, entry)
+                .map(|current| verdict::decide_announce(current, &request.agent_id, now, entry));
+            match decision {
+                Ok(Decision::Write { expected: rev }) => expected.push(rev),
+                Ok(Decision::Refuse(_)) | Err(Error::CorruptEntry(_)) if !fresh[i] => {
+                    confirm.push(i)
+                }
+                Ok(Decision::Refuse(holder)) => holders.push(holder),
+                Err(e) => return Err(e),
+            }
+        }
+        if !confirm.is_empty() {
+            reread(host, &keys, &confirm, &mut entries, &mut fresh).await?;
+            continue;
+        }
+        if !holders.is_empty() {
+            return Err(Error::HeldByOthers(holders));
+        }
+        let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
+        let value = codec::encode(&hold);
+        let writes = targets
+            .iter()
+            .zip(&expected)
+            .map(|(t, &expected)| Write {
+                key: t.key.clone(),
+                value: value.clone(),
+                expected,
+                ttl_seconds,
+            })
+            .collect();
+        match host.write_batch(writes).await {
+            Ok(revisions) => {
+                let claims = targets
+                    .iter()
+                    .zip(revisions)
+                    .map(|(t, revision)| Claim {
+                        file: t.file.clone(),
+                        hold: hold.clone(),
+                        revision,
+                    })
+                    .collect();
+                return Ok(Claimed {
+                    claims,
+                    atomic: true,
+                });
+            }
+            Err(KvError::WrongRevision) => {
+                // Decided on a hint that was stale: a re-read, not a lost race.
+                if fresh.iter().all(|&f| f) {
+                    if attempt == MAX_ATTEMPTS {
+                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                    }
+                    attempt += 1;
+                    host.cas_retry(&targets[0].key, attempt);
+                }
+                let all: Vec<usize> = (0..targets.len()).collect();
+                reread(host, &keys, &all, &mut entries, &mut fresh).await?;
+            }
+            Err(KvError::Unsupported) => {
+                return one_by_one(host, request, ttl_max, &targets, entries).await;
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+}
+
+/// The request's files cleaned, keyed, deduplicated and sorted, with their hints.
+fn targets(
+    request: &ClaimRequest,
+    max_files: u32,
+    observed: Vec<Option<Entry>>,
+) -> Result<Vec<Target>, Error> {
+    if request.files.is_empty() {
+        return Err(Error::invalid("files", "there is no file to claim"));
+    }
+    let mut hints = observed.into_iter();
+    let mut targets = Vec::with_capacity(request.files.len());
+    for file in &request.files {
+        targets.push(Target {
+            key: key_for_file(file)?,
+            file: clean_absolute(file)?,
+            hint: hints.next().flatten(),
+        });
+    }
+    targets.sort_by(|a, b| a.file.cmp(&b.file));
+    targets.dedup_by(|later, earlier| later.file == earlier.file);
+    if targets.len() > max_files as usize {
+        return Err(Error::invalid(
+            "files",
+            format!(
+                "{} files are more than the {max_files} one claim may take",
+                targets.len()
+            ),
+        ));
+    }
+    Ok(targets)
+}
+
+/// Read the entries at `which` fresh, in one read.
+async fn reread<H: Host>(
+    host: &mut H,
+    keys: &[String],
+    which: &[usize],
+    entries: &mut [Option<Entry>],
+    fresh: &mut [bool],
+) -> Result<(), Error> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    let asked: Vec<String> = which.iter().map(|&i| keys[i].clone()).collect();
+    let got = host.get_many(&asked).await.map_err(store_error)?;
+    if got.len() != asked.len() {
+        return Err(Error::Store(format!(
+            "the store answered {} entries for {} keys",
+            got.len(),
+            asked.len()
+        )));
+    }
+    for (&i, entry) in which.iter().zip(got) {
+        entries[i] = Some(entry);
+        fresh[i] = true;
+    }
+    Ok(())
+}
+
+/// The fallback of a store without atomic batches: announce each file in sorted
+/// order; on a refusal (or any failure) undo what was written, then name every
+/// holder.
+async fn one_by_one<H: Host>(
+    host: &mut H,
+    request: &ClaimRequest,
+    ttl_max: u64,
+    targets: &[Target],
+    before: Vec<Option<Entry>>,
+) -> Result<Claimed, Error> {
+    let mut claims: Vec<Claim> = Vec::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
+        let file_request = AnnounceRequest {
+            file: t.file.clone(),
+            agent_id: request.agent_id.clone(),
+            ttl: request.ttl,
+            checkout_path: request.checkout_path.clone(),
+        };
+        match announce(host, &file_request, ttl_max, before[i].clone()).await {
+            Ok(claim) => claims.push(claim),
+            Err(e) => {
+                roll_back(host, targets, &before, &claims).await;
+                return Err(match e {
+                    Error::HeldByAnother(_) => holders(host, request, targets).await?,
+                    other => other,
+                });
+            }
+        }
+    }
+    Ok(Claimed {
+        claims,
+        atomic: false,
+    })
+}
+
+/// Undo written claims, each only over the revision it wrote: a renewal of the
+/// agent's own hold gets its previous value back, a taken file a release marker.
+async fn roll_back<H: Host>(
+    host: &mut H,
+    targets: &[Target],
+    before: &[Option<Entry>],
+    claims: &[Claim],
+) {
+    for (i, claim) in claims.iter().enumerate() {
+        let key = &targets[i].key;
+        let previous = before[i].as_ref().filter(|e| e.is_value());
+        let renewed = previous.and_then(|e| {
+            codec::decode(&e.value)
+                .ok()
+                .filter(|h| h.agent_id == claim.hold.agent_id)
+                .map(|h| (e, h))
+        });
+        // Best effort: a file someone changed since is theirs now.
+        let _ = match renewed {
+            Some((entry, hold)) => {
+                let left = hold.expires_at.saturating_sub(host.now()).max(0) as u64;
+                host.write_if_revision(
+                    key,
+                    entry.value.clone(),
+                    claim.revision,
+                    verdict::ttl_seconds(left),
+                )
+                .await
+            }
+            None => {
+                host.delete_if_revision(key, claim.revision, Removal::Released, Vec::new())
+                    .await
+            }
+        };
+    }
+}
+
+/// The refusal of a claim: every other agent's live hold among its files, read
+/// fresh.
+async fn holders<H: Host>(
+    host: &mut H,
+    request: &ClaimRequest,
+    targets: &[Target],
+) -> Result<Error, Error> {
+    let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
+    let entries = host.get_many(&keys).await.map_err(store_error)?;
+    let now = host.now();
+    let mut holders = Vec::new();
+    for (t, entry) in targets.iter().zip(&entries) {
+        if let Some(claim) = verdict::live(verdict::hold_of(&t.key, &t.file, entry)?, now)
+            && claim.hold.agent_id != request.agent_id
+        {
+            holders.push(claim);
+        }
+    }
+    Ok(Error::HeldByOthers(holders))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Call, MemoryHost, request};
+    use futures::executor::block_on;
+
+    const S: u64 = 1_000_000_000;
+
+    fn claim_request(files: &[&str], agent: &str) -> ClaimRequest {
+        ClaimRequest {
+            files: files.iter().map(|f| f.to_string()).collect(),
+            agent_id: agent.into(),
+            ttl: S,
+            checkout_path: "/co".into(),
+        }
+    }
+
+    fn go(host: &mut MemoryHost, files: &[&str], agent: &str) -> Result<Claimed, Error> {
+        block_on(claim(
+            host,
+            &claim_request(files, agent),
+            60 * S,
+            16,
+            Vec::new(),
+        ))
+    }
+
+    #[test]
+    fn every_file_is_taken_in_one_batch_sorted_and_deduplicated() {
+        let mut host = MemoryHost::new(0);
+        let claimed = go(&mut host, &["/b", "/a", "/c", "/a/../b"], "x").unwrap();
+        assert!(claimed.atomic);
+        let files: Vec<&str> = claimed.claims.iter().map(|c| c.file.as_str()).collect();
+        assert_eq!(files, ["/a", "/b", "/c"]);
+        assert_eq!(host.count(|c| matches!(c, Call::GetMany(_))), 1, "one read");
+        assert_eq!(
+            host.count(|c| matches!(c, Call::WriteBatch(_))),
+            1,
+            "one write"
+        );
+        assert!(host.entry("=2Fa").is_value() && host.entry("=2Fc").is_value());
+    }
+
+    #[test]
+    fn one_refusal_writes_nothing_and_names_every_holder() {
+        let mut host = MemoryHost::new(0);
+        go(&mut host, &["/b"], "y").unwrap();
+        go(&mut host, &["/d"], "z").unwrap();
+        let revision = host.revision;
+        match go(&mut host, &["/a", "/b", "/c", "/d"], "x") {
+            Err(Error::HeldByOthers(holders)) => {
+                let who: Vec<(&str, &str)> = holders
+                    .iter()
+                    .map(|c| (c.file.as_str(), c.hold.agent_id.as_str()))
+                    .collect();
+                assert_eq!(who, [("/b", "y"), ("/d", "z")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(host.revision, revision, "nothing was written");
+        assert!(!host.entry("=2Fa").found);
+    }
+
+    #[test]
+    fn a_lost_race_retries_the_whole_batch_from_a_fresh_read() {
+        let mut host = MemoryHost::new(0);
+        host.conflicts = 1;
+        let claimed = go(&mut host, &["/a", "/b"], "x").unwrap();
+        assert_eq!(claimed.claims.len(), 2);
+        assert_eq!(host.retries, vec![2]);
+        assert_eq!(host.count(|c| matches!(c, Call::WriteBatch(_))), 2);
+    }
+
+    #[test]
+    fn stale_hints_are_confirmed_and_a_stale_write_is_a_re_read() {
+        let mut host = MemoryHost::new(0);
+        go(&mut host, &["/a"], "y").unwrap();
+        let held = host.entry("=2Fa");
+        host.delete("=2Fa");
+        // The hint says y holds /a; the store says it is free: no refusal.
+        let request = claim_request(&["/a", "/b"], "x");
+        let claimed = block_on(claim(
+            &mut host,
+            &request,
+            60 * S,
+            16,
+            vec![Some(held), Some(Entry::missing())],
+        ))
+        .unwrap();
+        assert_eq!(claimed.claims[0].hold.agent_id, "x");
+        assert!(host.retries.is_empty(), "{:?}", host.retries);
+    }
+
+    #[test]
+    fn too_many_files_and_bad_paths_are_invalid_and_touch_nothing() {
+        let mut host = MemoryHost::new(0);
+        let files: Vec<String> = (0..17).map(|i| format!("/f{i}")).collect();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        for (files, field) in [
+            (&files[..], "files"),
+            (&[][..], "files"),
+            (&["/a", "rel"][..], "file"),
+        ] {
+            match go(&mut host, files, "x") {
+                Err(Error::InvalidInput(i)) => assert_eq!(i.field, field),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(host.calls.is_empty());
+    }
+
+    #[test]
+    fn without_atomic_batches_files_are_announced_one_by_one() {
+        let mut host = MemoryHost::new(0);
+        host.atomic = false;
+        let claimed = go(&mut host, &["/b", "/a"], "x").unwrap();
+        assert!(!claimed.atomic);
+        assert_eq!(claimed.claims.len(), 2);
+        assert_eq!(host.writes(), 2);
+    }
+
+    #[test]
+    fn without_atomic_batches_a_refusal_rolls_back_and_restores_a_renewal() {
+        let mut host = MemoryHost::new(0);
+        go(&mut host, &["/a"], "x").unwrap();
+        let before = host.entry("=2Fa");
+        host.atomic = false;
+        // /c is taken between the claim's read and its write.
+        host.on_write = Some(Box::new(|h: &mut MemoryHost, key: &str| {
+            if key == "=2Fc" {
+                h.put_raw(
+                    "=2Fc",
+                    &codec::encode(&verdict::new_hold("y", "", 60 * S, 0)),
+                );
+            }
+        }));
+        match go(&mut host, &["/a", "/b", "/c"], "x") {
+            Err(Error::HeldByOthers(holders)) => {
+                assert_eq!(holders.len(), 1);
+                assert_eq!(holders[0].hold.agent_id, "y");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            host.entry("=2Fa").value,
+            before.value,
+            "x's own hold is back"
+        );
+        assert!(!host.entry("=2Fb").is_value(), "the taken file is released");
+    }
+
+    #[test]
+    fn a_refused_file_in_the_fallback_still_names_every_holder() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &request("/z", "y", S), 60 * S, None)).unwrap();
+        host.atomic = false;
+        match go(&mut host, &["/a", "/z"], "x") {
+            Err(Error::HeldByOthers(holders)) => assert_eq!(holders[0].file, "/z"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!host.entry("=2Fa").found, "refused before any write");
+    }
+}

@@ -1,0 +1,154 @@
+//! Renew: a lease's hold, written only over the revision the lease holds.
+
+use crate::announce::{read, store_error};
+use crate::host::Host;
+use crate::key::key_for_file;
+use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold};
+use crate::{MAX_ATTEMPTS, codec, verdict};
+
+/// Renew the hold a lease wrote at `revision`; see the WIT `renew`.
+///
+/// One write when nothing changed. A file released, force-released, expired or
+/// taken over since is `lost`, never re-taken (a plain re-announce would take a
+/// vacant file again). A newer live hold of the same agent (it re-announced the
+/// file elsewhere) is still the agent's, and is renewed instead.
+pub async fn renew<H: Host>(
+    host: &mut H,
+    request: &AnnounceRequest,
+    revision: u64,
+    ttl_max: u64,
+) -> Result<Claim, Error> {
+    verdict::check_agent(&request.agent_id)?;
+    verdict::check_ttl(request.ttl, ttl_max)?;
+    let key = key_for_file(&request.file)?;
+    let file = crate::path::clean_absolute(&request.file)?;
+    let ttl_seconds = verdict::ttl_seconds(request.ttl);
+    let mut expected = revision;
+    // Whether `expected` is one just read (a loss on it is a lost race).
+    let mut read_fresh = false;
+    let mut attempt = 1;
+    loop {
+        let now = host.now();
+        let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
+        match host
+            .write_if_revision(&key, codec::encode(&hold), expected, ttl_seconds)
+            .await
+        {
+            Ok(revision) => {
+                return Ok(Claim {
+                    file,
+                    hold,
+                    revision,
+                });
+            }
+            Err(KvError::WrongRevision) => {
+                if read_fresh {
+                    if attempt == MAX_ATTEMPTS {
+                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
+                    }
+                    attempt += 1;
+                    host.cas_retry(&key, attempt);
+                }
+                let entry = read(host, &key).await?;
+                let current = verdict::live(verdict::hold_of(&key, &file, &entry)?, host.now());
+                match current {
+                    Some(claim) if claim.hold.agent_id == request.agent_id => {
+                        expected = entry.revision;
+                        read_fresh = true;
+                    }
+                    holder => {
+                        return Err(Error::Lost(Box::new(LostHold {
+                            file,
+                            revision,
+                            holder,
+                        })));
+                    }
+                }
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::announce::announce;
+    use crate::release::{force_release, release};
+    use crate::testing::{MemoryHost, request};
+    use futures::executor::block_on;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn a_lease_renews_in_one_write_over_its_revision() {
+        let mut host = MemoryHost::new(0);
+        let first = block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        host.calls.clear();
+        host.now = S as i64 / 2;
+        let renewed = block_on(renew(
+            &mut host,
+            &request("/f", "a", S),
+            first.revision,
+            60 * S,
+        ))
+        .unwrap();
+        assert!(renewed.revision > first.revision);
+        assert_eq!(renewed.hold.expires_at, S as i64 / 2 + S as i64);
+        assert_eq!((host.gets(), host.writes()), (0, 1));
+    }
+
+    #[test]
+    fn a_released_file_is_lost_never_re_taken() {
+        let mut host = MemoryHost::new(0);
+        let first = block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        block_on(release(&mut host, "/f", "a", None)).unwrap();
+        let revision = host.revision;
+        match block_on(renew(
+            &mut host,
+            &request("/f", "a", S),
+            first.revision,
+            60 * S,
+        )) {
+            Err(Error::Lost(lost)) => {
+                assert_eq!((lost.revision, lost.holder), (first.revision, None));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(host.revision, revision, "nothing was written");
+    }
+
+    #[test]
+    fn a_force_released_or_taken_over_file_is_lost_naming_the_new_holder() {
+        let mut host = MemoryHost::new(0);
+        let first = block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        block_on(force_release(&mut host, "/f", "ops", None)).unwrap();
+        host.now = 2 * S as i64;
+        block_on(announce(&mut host, &request("/f", "b", S), 60 * S, None)).unwrap();
+        match block_on(renew(
+            &mut host,
+            &request("/f", "a", S),
+            first.revision,
+            60 * S,
+        )) {
+            Err(Error::Lost(lost)) => assert_eq!(lost.holder.unwrap().hold.agent_id, "b"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_newer_hold_of_the_same_agent_is_renewed_not_lost() {
+        let mut host = MemoryHost::new(0);
+        let first = block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        block_on(announce(&mut host, &request("/f", "a", S), 60 * S, None)).unwrap();
+        let renewed = block_on(renew(
+            &mut host,
+            &request("/f", "a", S),
+            first.revision,
+            60 * S,
+        ))
+        .unwrap();
+        assert_eq!(renewed.revision, host.revision);
+        assert!(host.retries.is_empty());
+    }
+}

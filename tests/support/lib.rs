@@ -1,8 +1,0 @@
-//! Fixtures shared by the integration tests.
-
-pub mod checker;
-pub mod cli;
-pub mod harness;
-pub mod nats;
-
-pub use nats::{NatsCluster, NatsServer, NatsServerBuilder, nats_server_bin};
