@@ -90,7 +90,15 @@ async function memoryCalls() {
         throw kvFailure(wrongRevision());
       }
     },
-    deleteIfRevision: (key, expected, why) => store.deleteIfRevision(key, expected, why),
+    deleteIfRevision: (key, expected, why, note) => store.deleteIfRevision(key, expected, why, note),
+    getMany: (keys) => store.getMany(keys),
+    writeBatch: (writes) => {
+      try {
+        return store.writeBatch(writes);
+      } catch {
+        throw kvFailure(wrongRevision());
+      }
+    },
   };
   const modules = coreModules();
   const root = await instantiate((name) => modules[name], importObject({ kv, now: wallNanos, casRetry() {} }));

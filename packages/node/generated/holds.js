@@ -18,6 +18,12 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
   }
   
   
+  function toUint32(val) {
+    
+    return val >>> 0;
+  }
+  
+  
   function _isValidNumericPrimitive(ty, v) {
     if (v === undefined || v === null) { return false; }
     switch (ty) {
@@ -3053,6 +3059,57 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
     }
   }
   
+  function _liftFlatRecord(meta) {
+    const { fieldMetas, size32: recordSize32, align32: recordAlign32 } = meta;
+    return function _liftFlatRecordInner(ctx) {
+      _debugLog('[_liftFlatRecord()] args', { ctx });
+      
+      const originalPtr = ctx.storagePtr;
+      const res = {};
+      for (const [key, liftFn, size32, align32] of fieldMetas) {
+        let fieldPtr;
+        if (ctx.storagePtr !== undefined) {
+          const rem = ctx.storagePtr % align32;
+          if (rem !== 0) { ctx.storagePtr += align32 - rem; }
+          fieldPtr = ctx.storagePtr;
+        }
+        
+        // A field occupies exactly size32 bytes of the record's
+        // flat storage. Capture the remaining storage budget before
+        // lifting the field and restore it afterwards: a field's own
+        // lift fn may repurpose storageLen internally (e.g. a list
+        // sets it to the element-buffer length while reading
+        // out-of-line data and never restores it), which would
+        // otherwise corrupt the budget the next field sees.
+        // See https://github.com/bytecodealliance/jco/issues/1585.
+        let fieldLen;
+        if (ctx.storageLen !== undefined) { fieldLen = ctx.storageLen; }
+        
+        let [val, newCtx] = liftFn(ctx);
+        res[key] = val;
+        ctx = newCtx;
+        
+        if (fieldPtr !== undefined) {
+          ctx.storagePtr = Math.max(ctx.storagePtr, fieldPtr + size32);
+        }
+        if (fieldLen !== undefined) {
+          ctx.storageLen = fieldLen - size32;
+        }
+      }
+      
+      if (originalPtr !== undefined) {
+        ctx.storagePtr = Math.max(ctx.storagePtr, originalPtr + recordSize32);
+      }
+      
+      if (ctx.storagePtr !== undefined) {
+        const rem = ctx.storagePtr % recordAlign32;
+        if (rem !== 0) { ctx.storagePtr += recordAlign32 - rem; }
+      }
+      
+      return [res, ctx];
+    }
+  }
+  
   const _liftFlatVariantScratch = new DataView(new ArrayBuffer(8));
   
   function _liftFlatVariant(meta) {
@@ -3658,6 +3715,10 @@ function getErrorPayload(e) {
   return e;
 }
 
+function throwInvalidBool() {
+  throw new TypeError('invalid variant discriminant for bool');
+}
+
 function _suspendingImport(componentIdx, fn, syncOnly = false, switchesTask = false) {
   return function (...args) {
     _checkMayLeave(componentIdx);
@@ -3723,7 +3784,7 @@ if (now=== undefined) {
   throw err;
 }
 
-const { deleteIfRevision, get, writeIfRevision } = imports['holds:core/kv'];
+const { deleteIfRevision, get, getMany, writeBatch, writeIfRevision } = imports['holds:core/kv'];
 
 if (deleteIfRevision=== undefined) {
   const err = new Error("unexpectedly undefined instance import 'deleteIfRevision', was 'deleteIfRevision' available at instantiation?");
@@ -3734,6 +3795,20 @@ if (deleteIfRevision=== undefined) {
 
 if (get=== undefined) {
   const err = new Error("unexpectedly undefined instance import 'get', was 'get' available at instantiation?");
+  console.error("ERROR:", err.toString());
+  throw err;
+}
+
+
+if (getMany=== undefined) {
+  const err = new Error("unexpectedly undefined instance import 'getMany', was 'getMany' available at instantiation?");
+  console.error("ERROR:", err.toString());
+  throw err;
+}
+
+
+if (writeBatch=== undefined) {
+  const err = new Error("unexpectedly undefined instance import 'writeBatch', was 'writeBatch' available at instantiation?");
   console.error("ERROR:", err.toString());
   throw err;
 }
@@ -3759,7 +3834,7 @@ let gen= (function* _initGenerator () {
   let exports0;
   
   const _trampoline0 = function() {
-    _debugLog('[iface="holds:core/clock@0.1.0", function="now"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/clock@0.2.0", function="now"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -3827,7 +3902,7 @@ let gen= (function* _initGenerator () {
       
     }
     
-    _debugLog('[iface="holds:core/clock@0.1.0", function="now"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/clock@0.2.0", function="now"][Instruction::Return]', {
       funcName: 'now',
       paramCount: 1,
       async: false,
@@ -3837,31 +3912,34 @@ let gen= (function* _initGenerator () {
     task.exit();
     return toInt64(ret);
   }
-  _trampoline0.fnName = 'holds:core/clock@0.1.0#now';
+  _trampoline0.fnName = 'holds:core/clock@0.2.0#now';
   let exports1;
   let memory0;
   let realloc0;
   let realloc0Async;
   
-  const _trampoline1 = function(arg0, arg1, arg2, arg3, arg4) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    let enum1;
-    switch (arg3) {
-      case 0: {
-        enum1 = 'released';
-        break;
-      }
-      case 1: {
-        enum1 = 'expired';
-        break;
-      }
-      default: {
-        throw new TypeError('invalid discriminant specified for Removal');
-      }
+  const _trampoline1 = function(arg0, arg1, arg2) {
+    var len2 = arg1;
+    var base2 = arg0;
+    if (base2 % 8 !== 0) throw new TypeError(`list pointer [${base2}] is not aligned to 8`);
+    var result2 = [];
+    for (let i = 0; i < len2; i++) {
+      const base = base2 + i * 32;
+      var ptr0 = dataView(memory0).getUint32(base + 0, true);
+      var len0 = dataView(memory0).getUint32(base + 4, true);
+      var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+      var ptr1 = dataView(memory0).getUint32(base + 8, true);
+      var len1 = dataView(memory0).getUint32(base + 12, true);
+      if (ptr1 % 1 !== 0) throw new TypeError(`list pointer [${ptr1}] is not aligned to 1`);
+      var result1 = new Uint8Array(memory0.buffer.slice(ptr1, ptr1 + len1 * 1));
+      result2.push({
+        key: result0,
+        value: result1,
+        expected: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 16, true))),
+        ttlSeconds: dataView(memory0).getInt32(base + 24, true) >>> 0,
+      });
     }
-    _debugLog('[iface="holds:core/kv@0.1.0", function="delete-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -3872,7 +3950,7 @@ let gen= (function* _initGenerator () {
       const results = createNewCurrentTask({
         componentIdx: -1,
         isAsync: false,
-        entryFnName: 'deleteIfRevision',
+        entryFnName: 'writeBatch',
         getCallbackFn: () => null,
         callbackFnName: null,
         errHandling: 'result-catch-handler',
@@ -3907,64 +3985,91 @@ let gen= (function* _initGenerator () {
     let ret;
     
     try {
-      const hostRet2 = _withGlobalCurrentTaskMeta({
+      const hostRet3 = _withGlobalCurrentTaskMeta({
         componentIdx: task.componentIdx(),
         taskID: task.id(),
-        fn: () => _trackHostOperation(() => deleteIfRevision(result0, BigInt.asUintN(64, BigInt(arg2)), enum1)),
+        fn: () => _trackHostOperation(() => writeBatch(result2)),
       })
       ;
-      ret = hostRet2 !== null && typeof hostRet2 === 'object' && (hostRet2.tag === 'ok' || hostRet2.tag === 'err')
-      ? hostRet2
-      : { tag: 'ok', val: hostRet2};
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
     } catch (e) {
       if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
       ret = { tag: 'err', val: getErrorPayload(e) };
     }
     
-    var variant5 = ret;
-    switch (variant5.tag) {
+    var variant7 = ret;
+    switch (variant7.tag) {
       case 'ok': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg4 + 0, 0, true);
-        dataView(memory0).setBigInt64(arg4 + 8, toUint64(e), true);
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        var val4 = e;
+        var len4 = val4.length;
+        var ptr4 = realloc0(0, 0, 8, len4 * 8);
+        
+        let valData4;
+        const valLenBytes4 = len4 * 8;
+        if (Array.isArray(val4)) {
+          // Regular array likely containing numbers, write values to memory
+          let offset = 0;
+          const dv4 = new DataView(memory0.buffer);
+          for (const v of val4) {
+            _requireValidNumericPrimitive.bind(null, 'u64')(v);
+            dv4.setBigUint64(ptr4+ offset, v, true);
+            offset += 8;
+          }
+        } else {
+          // TypedArray / ArrayBuffer-like, direct copy
+          valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
+          const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
+          out4.set(valData4);
+        }
+        
+        dataView(memory0).setUint32(arg2 + 8, len4, true);
+        dataView(memory0).setUint32(arg2 + 4, ptr4, true);
         
         break;
       }
       case 'err': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg4 + 0, 1, true);
-        var variant4 = e;
-        switch (variant4.tag) {
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        var variant6 = e;
+        switch (variant6.tag) {
           case 'wrong-revision': {
-            dataView(memory0).setInt8(arg4 + 8, 0, true);
+            dataView(memory0).setInt8(arg2 + 4, 0, true);
             break;
           }
           case 'unavailable': {
-            const e = variant4.val;
-            dataView(memory0).setInt8(arg4 + 8, 1, true);
+            const e = variant6.val;
+            dataView(memory0).setInt8(arg2 + 4, 1, true);
             
             var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-            var ptr3= encodeRes.ptr;
-            var len3 = encodeRes.len;
+            var ptr5= encodeRes.ptr;
+            var len5 = encodeRes.len;
             
-            dataView(memory0).setUint32(arg4 + 16, len3, true);
-            dataView(memory0).setUint32(arg4 + 12, ptr3, true);
+            dataView(memory0).setUint32(arg2 + 12, len5, true);
+            dataView(memory0).setUint32(arg2 + 8, ptr5, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg2 + 4, 2, true);
             break;
           }
           default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant4.tag)}\` (received \`${variant4}\`) specified for \`KvError\``);
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`KvError\``);
           }
         }
         
         break;
       }
       default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.1.0", function="delete-if-revision"][Instruction::Return]', {
-      funcName: 'delete-if-revision',
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"][Instruction::Return]', {
+      funcName: 'write-batch',
       paramCount: 0,
       async: false,
       postReturn: false
@@ -3972,7 +4077,7 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline1.fnName = 'holds:core/kv@0.1.0#deleteIfRevision';
+  _trampoline1.fnName = 'holds:core/kv@0.2.0#writeBatch';
   
   const _trampoline2 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
     var ptr0 = arg0;
@@ -3982,7 +4087,7 @@ let gen= (function* _initGenerator () {
     var len1 = arg3;
     if (ptr1 % 1 !== 0) throw new TypeError(`list pointer [${ptr1}] is not aligned to 1`);
     var result1 = new Uint8Array(memory0.buffer.slice(ptr1, ptr1 + len1 * 1));
-    _debugLog('[iface="holds:core/kv@0.1.0", function="write-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4072,6 +4177,10 @@ let gen= (function* _initGenerator () {
             dataView(memory0).setUint32(arg6 + 12, ptr3, true);
             break;
           }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg6 + 8, 2, true);
+            break;
+          }
           default: {
             throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant4.tag)}\` (received \`${variant4}\`) specified for \`KvError\``);
           }
@@ -4084,7 +4193,7 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.1.0", function="write-if-revision"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"][Instruction::Return]', {
       funcName: 'write-if-revision',
       paramCount: 0,
       async: false,
@@ -4093,13 +4202,152 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline2.fnName = 'holds:core/kv@0.1.0#writeIfRevision';
+  _trampoline2.fnName = 'holds:core/kv@0.2.0#writeIfRevision';
   
-  const _trampoline3 = function(arg0, arg1, arg2) {
+  const _trampoline3 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/kv@0.1.0", function="get"] [Instruction::CallInterface] (sync, @ enter)');
+    let enum1;
+    switch (arg3) {
+      case 0: {
+        enum1 = 'released';
+        break;
+      }
+      case 1: {
+        enum1 = 'expired';
+        break;
+      }
+      default: {
+        throw new TypeError('invalid discriminant specified for Removal');
+      }
+    }
+    var ptr2 = arg4;
+    var len2 = arg5;
+    if (ptr2 % 1 !== 0) throw new TypeError(`list pointer [${ptr2}] is not aligned to 1`);
+    var result2 = new Uint8Array(memory0.buffer.slice(ptr2, ptr2 + len2 * 1));
+    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'deleteIfRevision',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet3 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => deleteIfRevision(result0, BigInt.asUintN(64, BigInt(arg2)), enum1, result2)),
+      })
+      ;
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant6 = ret;
+    switch (variant6.tag) {
+      case 'ok': {
+        const e = variant6.val;
+        dataView(memory0).setInt8(arg6 + 0, 0, true);
+        dataView(memory0).setBigInt64(arg6 + 8, toUint64(e), true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant6.val;
+        dataView(memory0).setInt8(arg6 + 0, 1, true);
+        var variant5 = e;
+        switch (variant5.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg6 + 8, 0, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant5.val;
+            dataView(memory0).setInt8(arg6 + 8, 1, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr4= encodeRes.ptr;
+            var len4 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg6 + 16, len4, true);
+            dataView(memory0).setUint32(arg6 + 12, ptr4, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg6 + 8, 2, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant5.tag)}\` (received \`${variant5}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"][Instruction::Return]', {
+      funcName: 'delete-if-revision',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline3.fnName = 'holds:core/kv@0.2.0#deleteIfRevision';
+  
+  const _trampoline4 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4243,6 +4491,10 @@ let gen= (function* _initGenerator () {
             dataView(memory0).setUint32(arg2 + 12, ptr5, true);
             break;
           }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg2 + 8, 2, true);
+            break;
+          }
           default: {
             throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`KvError\``);
           }
@@ -4255,7 +4507,7 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.1.0", function="get"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get"][Instruction::Return]', {
       funcName: 'get',
       paramCount: 0,
       async: false,
@@ -4264,13 +4516,204 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline3.fnName = 'holds:core/kv@0.1.0#get';
+  _trampoline4.fnName = 'holds:core/kv@0.2.0#get';
   
-  const _trampoline4 = function(arg0, arg1, arg2) {
+  const _trampoline5 = function(arg0, arg1, arg2) {
+    var len1 = arg1;
+    var base1 = arg0;
+    if (base1 % 4 !== 0) throw new TypeError(`list pointer [${base1}] is not aligned to 4`);
+    var result1 = [];
+    for (let i = 0; i < len1; i++) {
+      const base = base1 + i * 8;
+      var ptr0 = dataView(memory0).getUint32(base + 0, true);
+      var len0 = dataView(memory0).getUint32(base + 4, true);
+      var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+      result1.push(result0);
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'getMany',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet2 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => getMany(result1)),
+      })
+      ;
+      ret = hostRet2 !== null && typeof hostRet2 === 'object' && (hostRet2.tag === 'ok' || hostRet2.tag === 'err')
+      ? hostRet2
+      : { tag: 'ok', val: hostRet2};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant9 = ret;
+    switch (variant9.tag) {
+      case 'ok': {
+        const e = variant9.val;
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        var vec6 = e;
+        var len6 = vec6.length;
+        var result6 = realloc0(0, 0, 8, len6 * 32);
+        for (let i = 0; i < vec6.length; i++) {
+          const e = vec6[i];
+          const base = result6 + i * 32;var {found: v3_0, value: v3_1, revision: v3_2, operation: v3_3 } = e;
+          dataView(memory0).setInt8(base + 0, v3_0 ? 1 : 0, true);
+          var val4 = v3_1;
+          var len4 = Array.isArray(val4) ? val4.length : val4.byteLength;
+          var ptr4 = realloc0(0, 0, 1, len4 * 1);
+          
+          let valData4;
+          const valLenBytes4 = len4 * 1;
+          if (Array.isArray(val4)) {
+            // Regular array likely containing numbers, write values to memory
+            let offset = 0;
+            const dv4 = new DataView(memory0.buffer);
+            for (const v of val4) {
+              _requireValidNumericPrimitive.bind(null, 'u8')(v);
+              dv4.setUint8(ptr4+ offset, v, true);
+              offset += 1;
+            }
+          } else {
+            // TypedArray / ArrayBuffer-like, direct copy
+            valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
+            const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
+            out4.set(valData4);
+          }
+          
+          dataView(memory0).setUint32(base + 8, len4, true);
+          dataView(memory0).setUint32(base + 4, ptr4, true);
+          dataView(memory0).setBigInt64(base + 16, toUint64(v3_2), true);
+          var val5 = v3_3;
+          let enum5;
+          switch (val5) {
+            case 'put': {
+              enum5 = 0;
+              break;
+            }
+            case 'delete': {
+              enum5 = 1;
+              break;
+            }
+            case 'purge': {
+              enum5 = 2;
+              break;
+            }
+            case 'expire': {
+              enum5 = 3;
+              break;
+            }
+            default: {
+              if ((v3_3) instanceof Error) {
+                console.error(v3_3);
+              }
+              
+              throw new TypeError(`"${val5}" is not one of the cases of operation`);
+            }
+          }
+          dataView(memory0).setInt8(base + 24, enum5, true);
+        }
+        dataView(memory0).setUint32(arg2 + 8, len6, true);
+        dataView(memory0).setUint32(arg2 + 4, result6, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant9.val;
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        var variant8 = e;
+        switch (variant8.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg2 + 4, 0, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant8.val;
+            dataView(memory0).setInt8(arg2 + 4, 1, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr7= encodeRes.ptr;
+            var len7 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg2 + 12, len7, true);
+            dataView(memory0).setUint32(arg2 + 8, ptr7, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg2 + 4, 2, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant8.tag)}\` (received \`${variant8}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant9, valueType: typeof variant9});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"][Instruction::Return]', {
+      funcName: 'get-many',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline5.fnName = 'holds:core/kv@0.2.0#getMany';
+  
+  const _trampoline6 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/observer@0.1.0", function="cas-retry"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4338,7 +4781,7 @@ let gen= (function* _initGenerator () {
       
     }
     
-    _debugLog('[iface="holds:core/observer@0.1.0", function="cas-retry"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"][Instruction::Return]', {
       funcName: 'cas-retry',
       paramCount: 0,
       async: false,
@@ -4347,7 +4790,7 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline4.fnName = 'holds:core/observer@0.1.0#casRetry';
+  _trampoline6.fnName = 'holds:core/observer@0.2.0#casRetry';
   let exports2;
   let postReturn0;
   let postReturn0Async;
@@ -4365,7 +4808,13 @@ let gen= (function* _initGenerator () {
   let postReturn6Async;
   let postReturn7;
   let postReturn7Async;
-  let holds010Announce;
+  let postReturn8;
+  let postReturn8Async;
+  let postReturn9;
+  let postReturn9Async;
+  let postReturn10;
+  let postReturn10Async;
+  let holds020Announce;
   
   function announce(arg0, arg1, arg2) {
     
@@ -4377,7 +4826,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds010Announce',
+      entryFnName: 'holds020Announce',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -4489,7 +4938,7 @@ let gen= (function* _initGenerator () {
             variant7_4 = toUint64(v4_2);
             variant7_5 = enum6;
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="announce"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.2.0", function="announce"][Instruction::CallWasm] enter', {
             funcName: 'announce',
             paramCount: 14,
             async: false,
@@ -4502,7 +4951,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds010Announce(ptr1, len1, ptr2, len2, toUint64(v0_2), ptr3, len3, toUint64(arg1), variant7_0, variant7_1, variant7_2, variant7_3, variant7_4, variant7_5),
+              fn: () => holds020Announce(ptr1, len1, ptr2, len2, toUint64(v0_2), ptr3, len3, toUint64(arg1), variant7_0, variant7_1, variant7_2, variant7_3, variant7_4, variant7_5),
             });
           } catch (err) {
             
@@ -4518,7 +4967,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant20;
+          let variant29;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var ptr8 = dataView(memory0).getUint32(ret + 8, true);
@@ -4530,7 +4979,7 @@ let gen= (function* _initGenerator () {
               var ptr10 = dataView(memory0).getUint32(ret + 40, true);
               var len10 = dataView(memory0).getUint32(ret + 44, true);
               var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-              variant20= {
+              variant29= {
                 tag: 'ok',
                 val: {
                   file: result8,
@@ -4547,7 +4996,7 @@ let gen= (function* _initGenerator () {
               break;
             }
             case 1: {
-              let variant19;
+              let variant28;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr11 = dataView(memory0).getUint32(ret + 16, true);
@@ -4559,7 +5008,7 @@ let gen= (function* _initGenerator () {
                   var ptr13 = dataView(memory0).getUint32(ret + 48, true);
                   var len13 = dataView(memory0).getUint32(ret + 52, true);
                   var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                  variant19= {
+                  variant28= {
                     tag: 'held-by-another',
                     val: {
                       file: result11,
@@ -4576,58 +5025,133 @@ let gen= (function* _initGenerator () {
                   break;
                 }
                 case 1: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  var ptr15 = dataView(memory0).getUint32(ret + 24, true);
-                  var len15 = dataView(memory0).getUint32(ret + 28, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  variant19= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result14,
-                      reason: result15,
-                    }
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var base17 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
+                  var result17 = [];
+                  for (let i = 0; i < len17; i++) {
+                    const base = base17 + i * 56;
+                    var ptr14 = dataView(memory0).getUint32(base + 0, true);
+                    var len14 = dataView(memory0).getUint32(base + 4, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    var ptr15 = dataView(memory0).getUint32(base + 8, true);
+                    var len15 = dataView(memory0).getUint32(base + 12, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    var ptr16 = dataView(memory0).getUint32(base + 32, true);
+                    var len16 = dataView(memory0).getUint32(base + 36, true);
+                    var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                    result17.push({
+                      file: result14,
+                      hold: {
+                        agentId: result15,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result16,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant28= {
+                    tag: 'held-by-others',
+                    val: result17
                   };
                   break;
                 }
                 case 2: {
-                  variant19= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  let variant22;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant22 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
+                      var len19 = dataView(memory0).getUint32(ret + 44, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      var ptr20 = dataView(memory0).getUint32(ret + 48, true);
+                      var len20 = dataView(memory0).getUint32(ret + 52, true);
+                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                      var ptr21 = dataView(memory0).getUint32(ret + 72, true);
+                      var len21 = dataView(memory0).getUint32(ret + 76, true);
+                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                      variant22 = {
+                        file: result19,
+                        hold: {
+                          agentId: result20,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result21,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant28= {
+                    tag: 'lost',
+                    val: {
+                      file: result18,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant22,
+                    }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  var ptr17 = dataView(memory0).getUint32(ret + 32, true);
-                  var len17 = dataView(memory0).getUint32(ret + 36, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  variant19= {
-                    tag: 'corrupt-entry',
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  var ptr24 = dataView(memory0).getUint32(ret + 24, true);
+                  var len24 = dataView(memory0).getUint32(ret + 28, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant28= {
+                    tag: 'invalid-input',
                     val: {
-                      key: result16,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result17,
+                      field: result23,
+                      reason: result24,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant19= {
-                    tag: 'store',
-                    val: result18
+                  variant28= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  variant19= {
-                    tag: 'closed',
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  var ptr26 = dataView(memory0).getUint32(ret + 32, true);
+                  var len26 = dataView(memory0).getUint32(ret + 36, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant28= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result25,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result26,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  variant28= {
+                    tag: 'store',
+                    val: result27
                   };
                   break;
                 }
@@ -4635,9 +5159,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant20= {
+              variant29= {
                 tag: 'err',
-                val: variant19
+                val: variant28
               };
               break;
             }
@@ -4645,13 +5169,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="announce"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.2.0", function="announce"][Instruction::Return]', {
             funcName: 'announce',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant20;
+          const retCopy = variant29;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -4680,7 +5204,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds010Release;
+  let holds020Release;
   
   function release(arg0, arg1, arg2) {
     
@@ -4692,7 +5216,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds010Release',
+      entryFnName: 'holds020Release',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -4798,7 +5322,7 @@ let gen= (function* _initGenerator () {
             variant5_4 = toUint64(v2_2);
             variant5_5 = enum4;
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="release"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.2.0", function="release"][Instruction::CallWasm] enter', {
             funcName: 'release',
             paramCount: 10,
             async: false,
@@ -4811,7 +5335,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds010Release(ptr0, len0, ptr1, len1, variant5_0, variant5_1, variant5_2, variant5_3, variant5_4, variant5_5),
+              fn: () => holds020Release(ptr0, len0, ptr1, len1, variant5_0, variant5_1, variant5_2, variant5_3, variant5_4, variant5_5),
             });
           } catch (err) {
             
@@ -4827,7 +5351,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant16;
+          let variant25;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant6;
@@ -4849,14 +5373,14 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ReleaseOutcome');
                 }
               }
-              variant16= {
+              variant25= {
                 tag: 'ok',
                 val: variant6
               };
               break;
             }
             case 1: {
-              let variant15;
+              let variant24;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr7 = dataView(memory0).getUint32(ret + 16, true);
@@ -4868,7 +5392,7 @@ let gen= (function* _initGenerator () {
                   var ptr9 = dataView(memory0).getUint32(ret + 48, true);
                   var len9 = dataView(memory0).getUint32(ret + 52, true);
                   var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  variant15= {
+                  variant24= {
                     tag: 'held-by-another',
                     val: {
                       file: result7,
@@ -4885,58 +5409,133 @@ let gen= (function* _initGenerator () {
                   break;
                 }
                 case 1: {
-                  var ptr10 = dataView(memory0).getUint32(ret + 16, true);
-                  var len10 = dataView(memory0).getUint32(ret + 20, true);
-                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  var ptr11 = dataView(memory0).getUint32(ret + 24, true);
-                  var len11 = dataView(memory0).getUint32(ret + 28, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  variant15= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result10,
-                      reason: result11,
-                    }
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
+                  var base13 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
+                  var result13 = [];
+                  for (let i = 0; i < len13; i++) {
+                    const base = base13 + i * 56;
+                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
+                    var len10 = dataView(memory0).getUint32(base + 4, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
+                    var len11 = dataView(memory0).getUint32(base + 12, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
+                    var len12 = dataView(memory0).getUint32(base + 36, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    result13.push({
+                      file: result10,
+                      hold: {
+                        agentId: result11,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result12,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant24= {
+                    tag: 'held-by-others',
+                    val: result13
                   };
                   break;
                 }
                 case 2: {
-                  variant15= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  let variant18;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant18 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
+                      var len15 = dataView(memory0).getUint32(ret + 44, true);
+                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
+                      var len16 = dataView(memory0).getUint32(ret + 52, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
+                      var len17 = dataView(memory0).getUint32(ret + 76, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      variant18 = {
+                        file: result15,
+                        hold: {
+                          agentId: result16,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result17,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant24= {
+                    tag: 'lost',
+                    val: {
+                      file: result14,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant18,
+                    }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr12 = dataView(memory0).getUint32(ret + 16, true);
-                  var len12 = dataView(memory0).getUint32(ret + 20, true);
-                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                  var ptr13 = dataView(memory0).getUint32(ret + 32, true);
-                  var len13 = dataView(memory0).getUint32(ret + 36, true);
-                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                  variant15= {
-                    tag: 'corrupt-entry',
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  var ptr20 = dataView(memory0).getUint32(ret + 24, true);
+                  var len20 = dataView(memory0).getUint32(ret + 28, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  variant24= {
+                    tag: 'invalid-input',
                     val: {
-                      key: result12,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result13,
+                      field: result19,
+                      reason: result20,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  variant15= {
-                    tag: 'store',
-                    val: result14
+                  variant24= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  variant15= {
-                    tag: 'closed',
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  var ptr22 = dataView(memory0).getUint32(ret + 32, true);
+                  var len22 = dataView(memory0).getUint32(ret + 36, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  variant24= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result21,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result22,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant24= {
+                    tag: 'store',
+                    val: result23
                   };
                   break;
                 }
@@ -4944,9 +5543,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant16= {
+              variant25= {
                 tag: 'err',
-                val: variant15
+                val: variant24
               };
               break;
             }
@@ -4954,13 +5553,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="release"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.2.0", function="release"][Instruction::Return]', {
             funcName: 'release',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant16;
+          const retCopy = variant25;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -4989,7 +5588,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds010WhoHas;
+  let holds020WhoHas;
   
   function whoHas(arg0, arg1) {
     
@@ -5001,7 +5600,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds010WhoHas',
+      entryFnName: 'holds020WhoHas',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -5102,7 +5701,7 @@ let gen= (function* _initGenerator () {
             variant4_4 = toUint64(v1_2);
             variant4_5 = enum3;
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="who-has"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.2.0", function="who-has"][Instruction::CallWasm] enter', {
             funcName: 'who-has',
             paramCount: 8,
             async: false,
@@ -5115,7 +5714,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds010WhoHas(ptr0, len0, variant4_0, variant4_1, variant4_2, variant4_3, variant4_4, variant4_5),
+              fn: () => holds020WhoHas(ptr0, len0, variant4_0, variant4_1, variant4_2, variant4_3, variant4_4, variant4_5),
             });
           } catch (err) {
             
@@ -5131,7 +5730,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant18;
+          let variant27;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant8;
@@ -5167,14 +5766,14 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for option');
                 }
               }
-              variant18= {
+              variant27= {
                 tag: 'ok',
                 val: variant8
               };
               break;
             }
             case 1: {
-              let variant17;
+              let variant26;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr9 = dataView(memory0).getUint32(ret + 16, true);
@@ -5186,7 +5785,7 @@ let gen= (function* _initGenerator () {
                   var ptr11 = dataView(memory0).getUint32(ret + 48, true);
                   var len11 = dataView(memory0).getUint32(ret + 52, true);
                   var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  variant17= {
+                  variant26= {
                     tag: 'held-by-another',
                     val: {
                       file: result9,
@@ -5203,58 +5802,133 @@ let gen= (function* _initGenerator () {
                   break;
                 }
                 case 1: {
-                  var ptr12 = dataView(memory0).getUint32(ret + 16, true);
-                  var len12 = dataView(memory0).getUint32(ret + 20, true);
-                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                  var ptr13 = dataView(memory0).getUint32(ret + 24, true);
-                  var len13 = dataView(memory0).getUint32(ret + 28, true);
-                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                  variant17= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result12,
-                      reason: result13,
-                    }
+                  var len15 = dataView(memory0).getUint32(ret + 20, true);
+                  var base15 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
+                  var result15 = [];
+                  for (let i = 0; i < len15; i++) {
+                    const base = base15 + i * 56;
+                    var ptr12 = dataView(memory0).getUint32(base + 0, true);
+                    var len12 = dataView(memory0).getUint32(base + 4, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    var ptr13 = dataView(memory0).getUint32(base + 8, true);
+                    var len13 = dataView(memory0).getUint32(base + 12, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    var ptr14 = dataView(memory0).getUint32(base + 32, true);
+                    var len14 = dataView(memory0).getUint32(base + 36, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    result15.push({
+                      file: result12,
+                      hold: {
+                        agentId: result13,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result14,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant26= {
+                    tag: 'held-by-others',
+                    val: result15
                   };
                   break;
                 }
                 case 2: {
-                  variant17= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  let variant20;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant20 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
+                      var len17 = dataView(memory0).getUint32(ret + 44, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
+                      var len18 = dataView(memory0).getUint32(ret + 52, true);
+                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
+                      var len19 = dataView(memory0).getUint32(ret + 76, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      variant20 = {
+                        file: result17,
+                        hold: {
+                          agentId: result18,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result19,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant26= {
+                    tag: 'lost',
+                    val: {
+                      file: result16,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant20,
+                    }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  var ptr15 = dataView(memory0).getUint32(ret + 32, true);
-                  var len15 = dataView(memory0).getUint32(ret + 36, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  variant17= {
-                    tag: 'corrupt-entry',
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  var ptr22 = dataView(memory0).getUint32(ret + 24, true);
+                  var len22 = dataView(memory0).getUint32(ret + 28, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  variant26= {
+                    tag: 'invalid-input',
                     val: {
-                      key: result14,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result15,
+                      field: result21,
+                      reason: result22,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  variant17= {
-                    tag: 'store',
-                    val: result16
+                  variant26= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  variant17= {
-                    tag: 'closed',
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  var ptr24 = dataView(memory0).getUint32(ret + 32, true);
+                  var len24 = dataView(memory0).getUint32(ret + 36, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant26= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result23,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result24,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  variant26= {
+                    tag: 'store',
+                    val: result25
                   };
                   break;
                 }
@@ -5262,9 +5936,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant18= {
+              variant27= {
                 tag: 'err',
-                val: variant17
+                val: variant26
               };
               break;
             }
@@ -5272,13 +5946,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="who-has"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.2.0", function="who-has"][Instruction::Return]', {
             funcName: 'who-has',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant18;
+          const retCopy = variant27;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -5307,9 +5981,9 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds010KeyForFile;
+  let holds020ClaimFiles;
   
-  function keyForFile(arg0) {
+  function claimFiles(arg0, arg1, arg2, arg3) {
     
     const hostProvided = false;
     getOrCreateAsyncState(0).throwIfTrapped();
@@ -5319,7 +5993,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds010KeyForFile',
+      entryFnName: 'holds020ClaimFiles',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -5342,14 +6016,101 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
+          var {files: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3 } = arg0;
+          var vec2 = v0_0;
+          var len2 = vec2.length;
+          var result2 = realloc0(0, 0, 4, len2 * 8);
+          for (let i = 0; i < vec2.length; i++) {
+            const e = vec2[i];
+            const base = result2 + i * 8;
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr1= encodeRes.ptr;
+            var len1 = encodeRes.len;
+            
+            dataView(memory0).setUint32(base + 4, len1, true);
+            dataView(memory0).setUint32(base + 0, ptr1, true);
+          }
           
-          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
-          var ptr0= encodeRes.ptr;
-          var len0 = encodeRes.len;
+          var encodeRes = _utf8AllocateAndEncode(v0_1, realloc0, memory0);
+          var ptr3= encodeRes.ptr;
+          var len3 = encodeRes.len;
           
-          _debugLog('[iface="holds:core/holds@0.1.0", function="key-for-file"][Instruction::CallWasm] enter', {
-            funcName: 'key-for-file',
-            paramCount: 2,
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
+          var ptr4= encodeRes.ptr;
+          var len4 = encodeRes.len;
+          
+          var vec9 = arg3;
+          var len9 = vec9.length;
+          var result9 = realloc0(0, 0, 8, len9 * 40);
+          for (let i = 0; i < vec9.length; i++) {
+            const e = vec9[i];
+            const base = result9 + i * 40;var variant8 = e;
+            if (variant8 === null || variant8=== undefined) {
+              dataView(memory0).setInt8(base + 0, 0, true);
+            } else {
+              const e = variant8;
+              dataView(memory0).setInt8(base + 0, 1, true);
+              var {found: v5_0, value: v5_1, revision: v5_2, operation: v5_3 } = e;
+              dataView(memory0).setInt8(base + 8, v5_0 ? 1 : 0, true);
+              var val6 = v5_1;
+              var len6 = Array.isArray(val6) ? val6.length : val6.byteLength;
+              var ptr6 = realloc0(0, 0, 1, len6 * 1);
+              
+              let valData6;
+              const valLenBytes6 = len6 * 1;
+              if (Array.isArray(val6)) {
+                // Regular array likely containing numbers, write values to memory
+                let offset = 0;
+                const dv6 = new DataView(memory0.buffer);
+                for (const v of val6) {
+                  _requireValidNumericPrimitive.bind(null, 'u8')(v);
+                  dv6.setUint8(ptr6+ offset, v, true);
+                  offset += 1;
+                }
+              } else {
+                // TypedArray / ArrayBuffer-like, direct copy
+                valData6 = new Uint8Array(val6.buffer || val6, val6.byteOffset, valLenBytes6);
+                const out6 = new Uint8Array(memory0.buffer, ptr6, valLenBytes6);
+                out6.set(valData6);
+              }
+              
+              dataView(memory0).setUint32(base + 16, len6, true);
+              dataView(memory0).setUint32(base + 12, ptr6, true);
+              dataView(memory0).setBigInt64(base + 24, toUint64(v5_2), true);
+              var val7 = v5_3;
+              let enum7;
+              switch (val7) {
+                case 'put': {
+                  enum7 = 0;
+                  break;
+                }
+                case 'delete': {
+                  enum7 = 1;
+                  break;
+                }
+                case 'purge': {
+                  enum7 = 2;
+                  break;
+                }
+                case 'expire': {
+                  enum7 = 3;
+                  break;
+                }
+                default: {
+                  if ((v5_3) instanceof Error) {
+                    console.error(v5_3);
+                  }
+                  
+                  throw new TypeError(`"${val7}" is not one of the cases of operation`);
+                }
+              }
+              dataView(memory0).setInt8(base + 32, enum7, true);
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="claim-files"][Instruction::CallWasm] enter', {
+            funcName: 'claim-files',
+            paramCount: 11,
             async: false,
             postReturn: true,
           });
@@ -5360,7 +6121,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds010KeyForFile(ptr0, len0),
+              fn: () => holds020ClaimFiles(result2, len2, ptr3, len3, toUint64(v0_2), ptr4, len4, toUint64(arg1), toUint32(arg2), result9, len9),
             });
           } catch (err) {
             
@@ -5376,40 +6137,68 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant11;
+          let variant33;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var ptr1 = dataView(memory0).getUint32(ret + 8, true);
-              var len1 = dataView(memory0).getUint32(ret + 12, true);
-              var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
-              variant11= {
+              var len13 = dataView(memory0).getUint32(ret + 12, true);
+              var base13 = dataView(memory0).getUint32(ret + 8, true);
+              if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
+              var result13 = [];
+              for (let i = 0; i < len13; i++) {
+                const base = base13 + i * 56;
+                var ptr10 = dataView(memory0).getUint32(base + 0, true);
+                var len10 = dataView(memory0).getUint32(base + 4, true);
+                var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                var ptr11 = dataView(memory0).getUint32(base + 8, true);
+                var len11 = dataView(memory0).getUint32(base + 12, true);
+                var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                var ptr12 = dataView(memory0).getUint32(base + 32, true);
+                var len12 = dataView(memory0).getUint32(base + 36, true);
+                var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                result13.push({
+                  file: result10,
+                  hold: {
+                    agentId: result11,
+                    claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                    expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                    checkoutPath: result12,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                  },
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                });
+              }
+              var bool14 = dataView(memory0).getUint8(ret + 16, true);
+              variant33= {
                 tag: 'ok',
-                val: result1
+                val: {
+                  claims: result13,
+                  atomic: bool14 == 0 ? false : (bool14 == 1 ? true : throwInvalidBool()),
+                }
               };
               break;
             }
             case 1: {
-              let variant10;
+              let variant32;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr2 = dataView(memory0).getUint32(ret + 16, true);
-                  var len2 = dataView(memory0).getUint32(ret + 20, true);
-                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
-                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
-                  var len3 = dataView(memory0).getUint32(ret + 28, true);
-                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
-                  var len4 = dataView(memory0).getUint32(ret + 52, true);
-                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  variant10= {
+                  var ptr15 = dataView(memory0).getUint32(ret + 16, true);
+                  var len15 = dataView(memory0).getUint32(ret + 20, true);
+                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                  var ptr16 = dataView(memory0).getUint32(ret + 24, true);
+                  var len16 = dataView(memory0).getUint32(ret + 28, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  var ptr17 = dataView(memory0).getUint32(ret + 48, true);
+                  var len17 = dataView(memory0).getUint32(ret + 52, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  variant32= {
                     tag: 'held-by-another',
                     val: {
-                      file: result2,
+                      file: result15,
                       hold: {
-                        agentId: result3,
+                        agentId: result16,
                         claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result4,
+                        checkoutPath: result17,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
                       },
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
@@ -5418,58 +6207,133 @@ let gen= (function* _initGenerator () {
                   break;
                 }
                 case 1: {
-                  var ptr5 = dataView(memory0).getUint32(ret + 16, true);
-                  var len5 = dataView(memory0).getUint32(ret + 20, true);
-                  var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                  var ptr6 = dataView(memory0).getUint32(ret + 24, true);
-                  var len6 = dataView(memory0).getUint32(ret + 28, true);
-                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                  variant10= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result5,
-                      reason: result6,
-                    }
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var base21 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base21 % 8 !== 0) throw new TypeError(`list pointer [${base21}] is not aligned to 8`);
+                  var result21 = [];
+                  for (let i = 0; i < len21; i++) {
+                    const base = base21 + i * 56;
+                    var ptr18 = dataView(memory0).getUint32(base + 0, true);
+                    var len18 = dataView(memory0).getUint32(base + 4, true);
+                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                    var ptr19 = dataView(memory0).getUint32(base + 8, true);
+                    var len19 = dataView(memory0).getUint32(base + 12, true);
+                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                    var ptr20 = dataView(memory0).getUint32(base + 32, true);
+                    var len20 = dataView(memory0).getUint32(base + 36, true);
+                    var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                    result21.push({
+                      file: result18,
+                      hold: {
+                        agentId: result19,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result20,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant32= {
+                    tag: 'held-by-others',
+                    val: result21
                   };
                   break;
                 }
                 case 2: {
-                  variant10= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  let variant26;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant26 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr23 = dataView(memory0).getUint32(ret + 40, true);
+                      var len23 = dataView(memory0).getUint32(ret + 44, true);
+                      var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                      var ptr24 = dataView(memory0).getUint32(ret + 48, true);
+                      var len24 = dataView(memory0).getUint32(ret + 52, true);
+                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                      var ptr25 = dataView(memory0).getUint32(ret + 72, true);
+                      var len25 = dataView(memory0).getUint32(ret + 76, true);
+                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                      variant26 = {
+                        file: result23,
+                        hold: {
+                          agentId: result24,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result25,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant32= {
+                    tag: 'lost',
+                    val: {
+                      file: result22,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant26,
+                    }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr7 = dataView(memory0).getUint32(ret + 16, true);
-                  var len7 = dataView(memory0).getUint32(ret + 20, true);
-                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  var ptr8 = dataView(memory0).getUint32(ret + 32, true);
-                  var len8 = dataView(memory0).getUint32(ret + 36, true);
-                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                  variant10= {
-                    tag: 'corrupt-entry',
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  var ptr28 = dataView(memory0).getUint32(ret + 24, true);
+                  var len28 = dataView(memory0).getUint32(ret + 28, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant32= {
+                    tag: 'invalid-input',
                     val: {
-                      key: result7,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result8,
+                      field: result27,
+                      reason: result28,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-                  var len9 = dataView(memory0).getUint32(ret + 20, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  variant10= {
-                    tag: 'store',
-                    val: result9
+                  variant32= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  variant10= {
-                    tag: 'closed',
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  var ptr30 = dataView(memory0).getUint32(ret + 32, true);
+                  var len30 = dataView(memory0).getUint32(ret + 36, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  variant32= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result29,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result30,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr31 = dataView(memory0).getUint32(ret + 16, true);
+                  var len31 = dataView(memory0).getUint32(ret + 20, true);
+                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                  variant32= {
+                    tag: 'store',
+                    val: result31
                   };
                   break;
                 }
@@ -5477,9 +6341,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant11= {
+              variant33= {
                 tag: 'err',
-                val: variant10
+                val: variant32
               };
               break;
             }
@@ -5487,13 +6351,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="key-for-file"][Instruction::Return]', {
-            funcName: 'key-for-file',
+          _debugLog('[iface="holds:core/holds@0.2.0", function="claim-files"][Instruction::Return]', {
+            funcName: 'claim-files',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant11;
+          const retCopy = variant33;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -5522,9 +6386,9 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds010FileForKey;
+  let holds020Renew;
   
-  function fileForKey(arg0) {
+  function renew(arg0, arg1, arg2) {
     
     const hostProvided = false;
     getOrCreateAsyncState(0).throwIfTrapped();
@@ -5534,7 +6398,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds010FileForKey',
+      entryFnName: 'holds020Renew',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -5557,14 +6421,25 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
+          var {file: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3 } = arg0;
           
-          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
-          var ptr0= encodeRes.ptr;
-          var len0 = encodeRes.len;
+          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
+          var ptr1= encodeRes.ptr;
+          var len1 = encodeRes.len;
           
-          _debugLog('[iface="holds:core/holds@0.1.0", function="file-for-key"][Instruction::CallWasm] enter', {
-            funcName: 'file-for-key',
-            paramCount: 2,
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_1, realloc0, memory0);
+          var ptr2= encodeRes.ptr;
+          var len2 = encodeRes.len;
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
+          var ptr3= encodeRes.ptr;
+          var len3 = encodeRes.len;
+          
+          _debugLog('[iface="holds:core/holds@0.2.0", function="renew"][Instruction::CallWasm] enter', {
+            funcName: 'renew',
+            paramCount: 9,
             async: false,
             postReturn: true,
           });
@@ -5575,7 +6450,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds010FileForKey(ptr0, len0),
+              fn: () => holds020Renew(ptr1, len1, ptr2, len2, toUint64(v0_2), ptr3, len3, toUint64(arg1), toUint64(arg2)),
             });
           } catch (err) {
             
@@ -5591,40 +6466,56 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant11;
+          let variant25;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var ptr1 = dataView(memory0).getUint32(ret + 8, true);
-              var len1 = dataView(memory0).getUint32(ret + 12, true);
-              var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
-              variant11= {
+              var ptr4 = dataView(memory0).getUint32(ret + 8, true);
+              var len4 = dataView(memory0).getUint32(ret + 12, true);
+              var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+              var ptr5 = dataView(memory0).getUint32(ret + 16, true);
+              var len5 = dataView(memory0).getUint32(ret + 20, true);
+              var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+              var ptr6 = dataView(memory0).getUint32(ret + 40, true);
+              var len6 = dataView(memory0).getUint32(ret + 44, true);
+              var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+              variant25= {
                 tag: 'ok',
-                val: result1
+                val: {
+                  file: result4,
+                  hold: {
+                    agentId: result5,
+                    claimedAt: dataView(memory0).getBigInt64(ret + 24, true),
+                    expiresAt: dataView(memory0).getBigInt64(ret + 32, true),
+                    checkoutPath: result6,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 48, true))),
+                  },
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                }
               };
               break;
             }
             case 1: {
-              let variant10;
+              let variant24;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr2 = dataView(memory0).getUint32(ret + 16, true);
-                  var len2 = dataView(memory0).getUint32(ret + 20, true);
-                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
-                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
-                  var len3 = dataView(memory0).getUint32(ret + 28, true);
-                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
-                  var len4 = dataView(memory0).getUint32(ret + 52, true);
-                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  variant10= {
+                  var ptr7 = dataView(memory0).getUint32(ret + 16, true);
+                  var len7 = dataView(memory0).getUint32(ret + 20, true);
+                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                  var ptr8 = dataView(memory0).getUint32(ret + 24, true);
+                  var len8 = dataView(memory0).getUint32(ret + 28, true);
+                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                  var ptr9 = dataView(memory0).getUint32(ret + 48, true);
+                  var len9 = dataView(memory0).getUint32(ret + 52, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  variant24= {
                     tag: 'held-by-another',
                     val: {
-                      file: result2,
+                      file: result7,
                       hold: {
-                        agentId: result3,
+                        agentId: result8,
                         claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result4,
+                        checkoutPath: result9,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
                       },
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
@@ -5633,58 +6524,133 @@ let gen= (function* _initGenerator () {
                   break;
                 }
                 case 1: {
-                  var ptr5 = dataView(memory0).getUint32(ret + 16, true);
-                  var len5 = dataView(memory0).getUint32(ret + 20, true);
-                  var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                  var ptr6 = dataView(memory0).getUint32(ret + 24, true);
-                  var len6 = dataView(memory0).getUint32(ret + 28, true);
-                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                  variant10= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result5,
-                      reason: result6,
-                    }
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
+                  var base13 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
+                  var result13 = [];
+                  for (let i = 0; i < len13; i++) {
+                    const base = base13 + i * 56;
+                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
+                    var len10 = dataView(memory0).getUint32(base + 4, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
+                    var len11 = dataView(memory0).getUint32(base + 12, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
+                    var len12 = dataView(memory0).getUint32(base + 36, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    result13.push({
+                      file: result10,
+                      hold: {
+                        agentId: result11,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result12,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant24= {
+                    tag: 'held-by-others',
+                    val: result13
                   };
                   break;
                 }
                 case 2: {
-                  variant10= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  let variant18;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant18 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
+                      var len15 = dataView(memory0).getUint32(ret + 44, true);
+                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
+                      var len16 = dataView(memory0).getUint32(ret + 52, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
+                      var len17 = dataView(memory0).getUint32(ret + 76, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      variant18 = {
+                        file: result15,
+                        hold: {
+                          agentId: result16,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result17,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant24= {
+                    tag: 'lost',
+                    val: {
+                      file: result14,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant18,
+                    }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr7 = dataView(memory0).getUint32(ret + 16, true);
-                  var len7 = dataView(memory0).getUint32(ret + 20, true);
-                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  var ptr8 = dataView(memory0).getUint32(ret + 32, true);
-                  var len8 = dataView(memory0).getUint32(ret + 36, true);
-                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                  variant10= {
-                    tag: 'corrupt-entry',
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  var ptr20 = dataView(memory0).getUint32(ret + 24, true);
+                  var len20 = dataView(memory0).getUint32(ret + 28, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  variant24= {
+                    tag: 'invalid-input',
                     val: {
-                      key: result7,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result8,
+                      field: result19,
+                      reason: result20,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-                  var len9 = dataView(memory0).getUint32(ret + 20, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  variant10= {
-                    tag: 'store',
-                    val: result9
+                  variant24= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  variant10= {
-                    tag: 'closed',
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  var ptr22 = dataView(memory0).getUint32(ret + 32, true);
+                  var len22 = dataView(memory0).getUint32(ret + 36, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  variant24= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result21,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result22,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant24= {
+                    tag: 'store',
+                    val: result23
                   };
                   break;
                 }
@@ -5692,9 +6658,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant11= {
+              variant25= {
                 tag: 'err',
-                val: variant10
+                val: variant24
               };
               break;
             }
@@ -5702,13 +6668,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.1.0", function="file-for-key"][Instruction::Return]', {
-            funcName: 'file-for-key',
+          _debugLog('[iface="holds:core/holds@0.2.0", function="renew"][Instruction::Return]', {
+            funcName: 'renew',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant11;
+          const retCopy = variant25;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -5737,7 +6703,1397 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let subscribe010Interpret;
+  let holds020Check;
+  
+  function check(arg0, arg1, arg2) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds020Check',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          var vec1 = arg0;
+          var len1 = vec1.length;
+          var result1 = realloc0(0, 0, 4, len1 * 8);
+          for (let i = 0; i < vec1.length; i++) {
+            const e = vec1[i];
+            const base = result1 + i * 8;
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr0= encodeRes.ptr;
+            var len0 = encodeRes.len;
+            
+            dataView(memory0).setUint32(base + 4, len0, true);
+            dataView(memory0).setUint32(base + 0, ptr0, true);
+          }
+          
+          var encodeRes = _utf8AllocateAndEncode(arg1, realloc0, memory0);
+          var ptr2= encodeRes.ptr;
+          var len2 = encodeRes.len;
+          
+          var val3 = arg2;
+          var len3 = val3.length;
+          var ptr3 = realloc0(0, 0, 8, len3 * 8);
+          
+          let valData3;
+          const valLenBytes3 = len3 * 8;
+          if (Array.isArray(val3)) {
+            // Regular array likely containing numbers, write values to memory
+            let offset = 0;
+            const dv3 = new DataView(memory0.buffer);
+            for (const v of val3) {
+              _requireValidNumericPrimitive.bind(null, 'u64')(v);
+              dv3.setBigUint64(ptr3+ offset, v, true);
+              offset += 8;
+            }
+          } else {
+            // TypedArray / ArrayBuffer-like, direct copy
+            valData3 = new Uint8Array(val3.buffer || val3, val3.byteOffset, valLenBytes3);
+            const out3 = new Uint8Array(memory0.buffer, ptr3, valLenBytes3);
+            out3.set(valData3);
+          }
+          
+          _debugLog('[iface="holds:core/holds@0.2.0", function="check"][Instruction::CallWasm] enter', {
+            funcName: 'check',
+            paramCount: 6,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds020Check(result1, len1, ptr2, len2, ptr3, len3),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant34;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              var len15 = dataView(memory0).getUint32(ret + 12, true);
+              var base15 = dataView(memory0).getUint32(ret + 8, true);
+              if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
+              var result15 = [];
+              for (let i = 0; i < len15; i++) {
+                const base = base15 + i * 72;
+                var ptr4 = dataView(memory0).getUint32(base + 0, true);
+                var len4 = dataView(memory0).getUint32(base + 4, true);
+                var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                let variant14;
+                switch (dataView(memory0).getUint8(base + 8, true)) {
+                  case 0: {
+                    var ptr5 = dataView(memory0).getUint32(base + 16, true);
+                    var len5 = dataView(memory0).getUint32(base + 20, true);
+                    var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                    var ptr6 = dataView(memory0).getUint32(base + 24, true);
+                    var len6 = dataView(memory0).getUint32(base + 28, true);
+                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                    var ptr7 = dataView(memory0).getUint32(base + 48, true);
+                    var len7 = dataView(memory0).getUint32(base + 52, true);
+                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                    variant14= {
+                      tag: 'held',
+                      val: {
+                        file: result5,
+                        hold: {
+                          agentId: result6,
+                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
+                          checkoutPath: result7,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                      }
+                    };
+                    break;
+                  }
+                  case 1: {
+                    var ptr8 = dataView(memory0).getUint32(base + 16, true);
+                    var len8 = dataView(memory0).getUint32(base + 20, true);
+                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                    var ptr9 = dataView(memory0).getUint32(base + 24, true);
+                    var len9 = dataView(memory0).getUint32(base + 28, true);
+                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                    var ptr10 = dataView(memory0).getUint32(base + 48, true);
+                    var len10 = dataView(memory0).getUint32(base + 52, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    variant14= {
+                      tag: 'token-moved',
+                      val: {
+                        file: result8,
+                        hold: {
+                          agentId: result9,
+                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
+                          checkoutPath: result10,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                      }
+                    };
+                    break;
+                  }
+                  case 2: {
+                    var ptr11 = dataView(memory0).getUint32(base + 16, true);
+                    var len11 = dataView(memory0).getUint32(base + 20, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    var ptr12 = dataView(memory0).getUint32(base + 24, true);
+                    var len12 = dataView(memory0).getUint32(base + 28, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    var ptr13 = dataView(memory0).getUint32(base + 48, true);
+                    var len13 = dataView(memory0).getUint32(base + 52, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    variant14= {
+                      tag: 'held-by-another',
+                      val: {
+                        file: result11,
+                        hold: {
+                          agentId: result12,
+                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
+                          checkoutPath: result13,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                      }
+                    };
+                    break;
+                  }
+                  case 3: {
+                    variant14= {
+                      tag: 'vacant',
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for FileState');
+                  }
+                }
+                result15.push({
+                  file: result4,
+                  state: variant14,
+                });
+              }
+              variant34= {
+                tag: 'ok',
+                val: result15
+              };
+              break;
+            }
+            case 1: {
+              let variant33;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  var ptr17 = dataView(memory0).getUint32(ret + 24, true);
+                  var len17 = dataView(memory0).getUint32(ret + 28, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  var ptr18 = dataView(memory0).getUint32(ret + 48, true);
+                  var len18 = dataView(memory0).getUint32(ret + 52, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant33= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result16,
+                      hold: {
+                        agentId: result17,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result18,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var base22 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base22 % 8 !== 0) throw new TypeError(`list pointer [${base22}] is not aligned to 8`);
+                  var result22 = [];
+                  for (let i = 0; i < len22; i++) {
+                    const base = base22 + i * 56;
+                    var ptr19 = dataView(memory0).getUint32(base + 0, true);
+                    var len19 = dataView(memory0).getUint32(base + 4, true);
+                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                    var ptr20 = dataView(memory0).getUint32(base + 8, true);
+                    var len20 = dataView(memory0).getUint32(base + 12, true);
+                    var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                    var ptr21 = dataView(memory0).getUint32(base + 32, true);
+                    var len21 = dataView(memory0).getUint32(base + 36, true);
+                    var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                    result22.push({
+                      file: result19,
+                      hold: {
+                        agentId: result20,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result21,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant33= {
+                    tag: 'held-by-others',
+                    val: result22
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  let variant27;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant27 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr24 = dataView(memory0).getUint32(ret + 40, true);
+                      var len24 = dataView(memory0).getUint32(ret + 44, true);
+                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                      var ptr25 = dataView(memory0).getUint32(ret + 48, true);
+                      var len25 = dataView(memory0).getUint32(ret + 52, true);
+                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                      var ptr26 = dataView(memory0).getUint32(ret + 72, true);
+                      var len26 = dataView(memory0).getUint32(ret + 76, true);
+                      var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                      variant27 = {
+                        file: result24,
+                        hold: {
+                          agentId: result25,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result26,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant33= {
+                    tag: 'lost',
+                    val: {
+                      file: result23,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant27,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
+                  var len28 = dataView(memory0).getUint32(ret + 20, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  var ptr29 = dataView(memory0).getUint32(ret + 24, true);
+                  var len29 = dataView(memory0).getUint32(ret + 28, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  variant33= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result28,
+                      reason: result29,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant33= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr30 = dataView(memory0).getUint32(ret + 16, true);
+                  var len30 = dataView(memory0).getUint32(ret + 20, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  var ptr31 = dataView(memory0).getUint32(ret + 32, true);
+                  var len31 = dataView(memory0).getUint32(ret + 36, true);
+                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                  variant33= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result30,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result31,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
+                  var len32 = dataView(memory0).getUint32(ret + 20, true);
+                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                  variant33= {
+                    tag: 'store',
+                    val: result32
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant34= {
+                tag: 'err',
+                val: variant33
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="check"][Instruction::Return]', {
+            funcName: 'check',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant34;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn5(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let holds020ForceRelease;
+  
+  function forceRelease(arg0, arg1, arg2) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds020ForceRelease',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+          var ptr0= encodeRes.ptr;
+          var len0 = encodeRes.len;
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(arg1, realloc0, memory0);
+          var ptr1= encodeRes.ptr;
+          var len1 = encodeRes.len;
+          
+          var variant5 = arg2;
+          let variant5_0;
+          let variant5_1;
+          let variant5_2;
+          let variant5_3;
+          let variant5_4;
+          let variant5_5;
+          if (variant5 === null || variant5=== undefined) {
+            variant5_0 = 0;
+            variant5_1 = 0;
+            variant5_2 = 0;
+            variant5_3 = 0;
+            variant5_4 = 0n;
+            variant5_5 = 0;
+          } else {
+            const e = variant5;
+            var {found: v2_0, value: v2_1, revision: v2_2, operation: v2_3 } = e;
+            var val3 = v2_1;
+            var len3 = Array.isArray(val3) ? val3.length : val3.byteLength;
+            var ptr3 = realloc0(0, 0, 1, len3 * 1);
+            
+            let valData3;
+            const valLenBytes3 = len3 * 1;
+            if (Array.isArray(val3)) {
+              // Regular array likely containing numbers, write values to memory
+              let offset = 0;
+              const dv3 = new DataView(memory0.buffer);
+              for (const v of val3) {
+                _requireValidNumericPrimitive.bind(null, 'u8')(v);
+                dv3.setUint8(ptr3+ offset, v, true);
+                offset += 1;
+              }
+            } else {
+              // TypedArray / ArrayBuffer-like, direct copy
+              valData3 = new Uint8Array(val3.buffer || val3, val3.byteOffset, valLenBytes3);
+              const out3 = new Uint8Array(memory0.buffer, ptr3, valLenBytes3);
+              out3.set(valData3);
+            }
+            
+            var val4 = v2_3;
+            let enum4;
+            switch (val4) {
+              case 'put': {
+                enum4 = 0;
+                break;
+              }
+              case 'delete': {
+                enum4 = 1;
+                break;
+              }
+              case 'purge': {
+                enum4 = 2;
+                break;
+              }
+              case 'expire': {
+                enum4 = 3;
+                break;
+              }
+              default: {
+                if ((v2_3) instanceof Error) {
+                  console.error(v2_3);
+                }
+                
+                throw new TypeError(`"${val4}" is not one of the cases of operation`);
+              }
+            }
+            variant5_0 = 1;
+            variant5_1 = v2_0 ? 1 : 0;
+            variant5_2 = ptr3;
+            variant5_3 = len3;
+            variant5_4 = toUint64(v2_2);
+            variant5_5 = enum4;
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="force-release"][Instruction::CallWasm] enter', {
+            funcName: 'force-release',
+            paramCount: 10,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds020ForceRelease(ptr0, len0, ptr1, len1, variant5_0, variant5_1, variant5_2, variant5_3, variant5_4, variant5_5),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant25;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              let variant6;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  variant6= {
+                    tag: 'released',
+                    val: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true)))
+                  };
+                  break;
+                }
+                case 1: {
+                  variant6= {
+                    tag: 'not-held',
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for ReleaseOutcome');
+                }
+              }
+              variant25= {
+                tag: 'ok',
+                val: variant6
+              };
+              break;
+            }
+            case 1: {
+              let variant24;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr7 = dataView(memory0).getUint32(ret + 16, true);
+                  var len7 = dataView(memory0).getUint32(ret + 20, true);
+                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                  var ptr8 = dataView(memory0).getUint32(ret + 24, true);
+                  var len8 = dataView(memory0).getUint32(ret + 28, true);
+                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                  var ptr9 = dataView(memory0).getUint32(ret + 48, true);
+                  var len9 = dataView(memory0).getUint32(ret + 52, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  variant24= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result7,
+                      hold: {
+                        agentId: result8,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result9,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
+                  var base13 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
+                  var result13 = [];
+                  for (let i = 0; i < len13; i++) {
+                    const base = base13 + i * 56;
+                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
+                    var len10 = dataView(memory0).getUint32(base + 4, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
+                    var len11 = dataView(memory0).getUint32(base + 12, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
+                    var len12 = dataView(memory0).getUint32(base + 36, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    result13.push({
+                      file: result10,
+                      hold: {
+                        agentId: result11,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result12,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant24= {
+                    tag: 'held-by-others',
+                    val: result13
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  let variant18;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant18 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
+                      var len15 = dataView(memory0).getUint32(ret + 44, true);
+                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
+                      var len16 = dataView(memory0).getUint32(ret + 52, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
+                      var len17 = dataView(memory0).getUint32(ret + 76, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      variant18 = {
+                        file: result15,
+                        hold: {
+                          agentId: result16,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result17,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant24= {
+                    tag: 'lost',
+                    val: {
+                      file: result14,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant18,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  var ptr20 = dataView(memory0).getUint32(ret + 24, true);
+                  var len20 = dataView(memory0).getUint32(ret + 28, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  variant24= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result19,
+                      reason: result20,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant24= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  var ptr22 = dataView(memory0).getUint32(ret + 32, true);
+                  var len22 = dataView(memory0).getUint32(ret + 36, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  variant24= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result21,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result22,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant24= {
+                    tag: 'store',
+                    val: result23
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant25= {
+                tag: 'err',
+                val: variant24
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="force-release"][Instruction::Return]', {
+            funcName: 'force-release',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant25;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn6(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let holds020KeyForFile;
+  
+  function keyForFile(arg0) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds020KeyForFile',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+          var ptr0= encodeRes.ptr;
+          var len0 = encodeRes.len;
+          
+          _debugLog('[iface="holds:core/holds@0.2.0", function="key-for-file"][Instruction::CallWasm] enter', {
+            funcName: 'key-for-file',
+            paramCount: 2,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds020KeyForFile(ptr0, len0),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant20;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              var ptr1 = dataView(memory0).getUint32(ret + 8, true);
+              var len1 = dataView(memory0).getUint32(ret + 12, true);
+              var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
+              variant20= {
+                tag: 'ok',
+                val: result1
+              };
+              break;
+            }
+            case 1: {
+              let variant19;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr2 = dataView(memory0).getUint32(ret + 16, true);
+                  var len2 = dataView(memory0).getUint32(ret + 20, true);
+                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
+                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
+                  var len3 = dataView(memory0).getUint32(ret + 28, true);
+                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
+                  var len4 = dataView(memory0).getUint32(ret + 52, true);
+                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                  variant19= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result2,
+                      hold: {
+                        agentId: result3,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result4,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len8 = dataView(memory0).getUint32(ret + 20, true);
+                  var base8 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base8 % 8 !== 0) throw new TypeError(`list pointer [${base8}] is not aligned to 8`);
+                  var result8 = [];
+                  for (let i = 0; i < len8; i++) {
+                    const base = base8 + i * 56;
+                    var ptr5 = dataView(memory0).getUint32(base + 0, true);
+                    var len5 = dataView(memory0).getUint32(base + 4, true);
+                    var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                    var ptr6 = dataView(memory0).getUint32(base + 8, true);
+                    var len6 = dataView(memory0).getUint32(base + 12, true);
+                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                    var ptr7 = dataView(memory0).getUint32(base + 32, true);
+                    var len7 = dataView(memory0).getUint32(base + 36, true);
+                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                    result8.push({
+                      file: result5,
+                      hold: {
+                        agentId: result6,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result7,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant19= {
+                    tag: 'held-by-others',
+                    val: result8
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
+                  var len9 = dataView(memory0).getUint32(ret + 20, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  let variant13;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant13 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr10 = dataView(memory0).getUint32(ret + 40, true);
+                      var len10 = dataView(memory0).getUint32(ret + 44, true);
+                      var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                      var ptr11 = dataView(memory0).getUint32(ret + 48, true);
+                      var len11 = dataView(memory0).getUint32(ret + 52, true);
+                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                      var ptr12 = dataView(memory0).getUint32(ret + 72, true);
+                      var len12 = dataView(memory0).getUint32(ret + 76, true);
+                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                      variant13 = {
+                        file: result10,
+                        hold: {
+                          agentId: result11,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result12,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant19= {
+                    tag: 'lost',
+                    val: {
+                      file: result9,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant13,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  var ptr15 = dataView(memory0).getUint32(ret + 24, true);
+                  var len15 = dataView(memory0).getUint32(ret + 28, true);
+                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                  variant19= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result14,
+                      reason: result15,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant19= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  var ptr17 = dataView(memory0).getUint32(ret + 32, true);
+                  var len17 = dataView(memory0).getUint32(ret + 36, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  variant19= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result16,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result17,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant19= {
+                    tag: 'store',
+                    val: result18
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant20= {
+                tag: 'err',
+                val: variant19
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="key-for-file"][Instruction::Return]', {
+            funcName: 'key-for-file',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant20;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn7(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let holds020FileForKey;
+  
+  function fileForKey(arg0) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds020FileForKey',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+          var ptr0= encodeRes.ptr;
+          var len0 = encodeRes.len;
+          
+          _debugLog('[iface="holds:core/holds@0.2.0", function="file-for-key"][Instruction::CallWasm] enter', {
+            funcName: 'file-for-key',
+            paramCount: 2,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds020FileForKey(ptr0, len0),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant20;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              var ptr1 = dataView(memory0).getUint32(ret + 8, true);
+              var len1 = dataView(memory0).getUint32(ret + 12, true);
+              var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
+              variant20= {
+                tag: 'ok',
+                val: result1
+              };
+              break;
+            }
+            case 1: {
+              let variant19;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr2 = dataView(memory0).getUint32(ret + 16, true);
+                  var len2 = dataView(memory0).getUint32(ret + 20, true);
+                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
+                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
+                  var len3 = dataView(memory0).getUint32(ret + 28, true);
+                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
+                  var len4 = dataView(memory0).getUint32(ret + 52, true);
+                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                  variant19= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result2,
+                      hold: {
+                        agentId: result3,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result4,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len8 = dataView(memory0).getUint32(ret + 20, true);
+                  var base8 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base8 % 8 !== 0) throw new TypeError(`list pointer [${base8}] is not aligned to 8`);
+                  var result8 = [];
+                  for (let i = 0; i < len8; i++) {
+                    const base = base8 + i * 56;
+                    var ptr5 = dataView(memory0).getUint32(base + 0, true);
+                    var len5 = dataView(memory0).getUint32(base + 4, true);
+                    var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                    var ptr6 = dataView(memory0).getUint32(base + 8, true);
+                    var len6 = dataView(memory0).getUint32(base + 12, true);
+                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                    var ptr7 = dataView(memory0).getUint32(base + 32, true);
+                    var len7 = dataView(memory0).getUint32(base + 36, true);
+                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                    result8.push({
+                      file: result5,
+                      hold: {
+                        agentId: result6,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result7,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant19= {
+                    tag: 'held-by-others',
+                    val: result8
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
+                  var len9 = dataView(memory0).getUint32(ret + 20, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  let variant13;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant13 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr10 = dataView(memory0).getUint32(ret + 40, true);
+                      var len10 = dataView(memory0).getUint32(ret + 44, true);
+                      var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                      var ptr11 = dataView(memory0).getUint32(ret + 48, true);
+                      var len11 = dataView(memory0).getUint32(ret + 52, true);
+                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                      var ptr12 = dataView(memory0).getUint32(ret + 72, true);
+                      var len12 = dataView(memory0).getUint32(ret + 76, true);
+                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                      variant13 = {
+                        file: result10,
+                        hold: {
+                          agentId: result11,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result12,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant19= {
+                    tag: 'lost',
+                    val: {
+                      file: result9,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant13,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  var ptr15 = dataView(memory0).getUint32(ret + 24, true);
+                  var len15 = dataView(memory0).getUint32(ret + 28, true);
+                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                  variant19= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result14,
+                      reason: result15,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant19= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  var ptr17 = dataView(memory0).getUint32(ret + 32, true);
+                  var len17 = dataView(memory0).getUint32(ret + 36, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  variant19= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result16,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result17,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant19= {
+                    tag: 'store',
+                    val: result18
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant20= {
+                tag: 'err',
+                val: variant19
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="file-for-key"][Instruction::Return]', {
+            funcName: 'file-for-key',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant20;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn8(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let subscribe020Interpret;
   
   function interpret(arg0) {
     
@@ -5749,7 +8105,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'subscribe010Interpret',
+      entryFnName: 'subscribe020Interpret',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'none',
@@ -5878,7 +8234,7 @@ let gen= (function* _initGenerator () {
               throw new TypeError(`"${val7}" is not one of the cases of operation`);
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.1.0", function="interpret"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="interpret"][Instruction::CallWasm] enter', {
             funcName: 'interpret',
             paramCount: 13,
             async: false,
@@ -5891,7 +8247,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => subscribe010Interpret(ptr1, len1, v2_0 ? 1 : 0, ptr3, len3, toUint64(v2_2), enum4, v5_0 ? 1 : 0, ptr6, len6, toUint64(v5_2), enum7, v0_3 ? 1 : 0),
+              fn: () => subscribe020Interpret(ptr1, len1, v2_0 ? 1 : 0, ptr3, len3, toUint64(v2_2), enum4, v5_0 ? 1 : 0, ptr6, len6, toUint64(v5_2), enum7, v0_3 ? 1 : 0),
             });
           } catch (err) {
             
@@ -5907,17 +8263,17 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant12;
+          let variant14;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              variant12 = undefined;
+              variant14 = undefined;
               break;
             }
             case 1: {
               var ptr8 = dataView(memory0).getUint32(ret + 8, true);
               var len8 = dataView(memory0).getUint32(ret + 12, true);
               var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-              let variant11;
+              let variant13;
               switch (dataView(memory0).getUint8(ret + 24, true)) {
                 case 0: {
                   var ptr9 = dataView(memory0).getUint32(ret + 32, true);
@@ -5926,7 +8282,7 @@ let gen= (function* _initGenerator () {
                   var ptr10 = dataView(memory0).getUint32(ret + 56, true);
                   var len10 = dataView(memory0).getUint32(ret + 60, true);
                   var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  variant11= {
+                  variant13= {
                     tag: 'announced',
                     val: {
                       agentId: result9,
@@ -5939,13 +8295,31 @@ let gen= (function* _initGenerator () {
                   break;
                 }
                 case 1: {
-                  variant11= {
+                  let variant12;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant12 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr11 = dataView(memory0).getUint32(ret + 36, true);
+                      var len11 = dataView(memory0).getUint32(ret + 40, true);
+                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                      variant12 = result11;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant13= {
                     tag: 'released',
+                    val: variant12
                   };
                   break;
                 }
                 case 2: {
-                  variant11= {
+                  variant13= {
                     tag: 'expired',
                   };
                   break;
@@ -5954,10 +8328,10 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ChangeKind');
                 }
               }
-              variant12 = {
+              variant14 = {
                 file: result8,
                 revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
-                kind: variant11,
+                kind: variant13,
               };
               break;
             }
@@ -5965,57 +8339,57 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for option');
             }
           }
-          let variant13;
-          switch (dataView(memory0).getUint8(ret + 72, true)) {
-            case 0: {
-              variant13 = undefined;
-              break;
-            }
-            case 1: {
-              variant13 = dataView(memory0).getBigInt64(ret + 80, true);
-              break;
-            }
-            default: {
-              throw new TypeError('invalid variant discriminant for option');
-            }
-          }
           let variant15;
-          switch (dataView(memory0).getUint8(ret + 88, true)) {
+          switch (dataView(memory0).getUint8(ret + 72, true)) {
             case 0: {
               variant15 = undefined;
               break;
             }
             case 1: {
-              var ptr14 = dataView(memory0).getUint32(ret + 92, true);
-              var len14 = dataView(memory0).getUint32(ret + 96, true);
-              var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-              variant15 = result14;
+              variant15 = dataView(memory0).getBigInt64(ret + 80, true);
               break;
             }
             default: {
               throw new TypeError('invalid variant discriminant for option');
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.1.0", function="interpret"][Instruction::Return]', {
+          let variant17;
+          switch (dataView(memory0).getUint8(ret + 88, true)) {
+            case 0: {
+              variant17 = undefined;
+              break;
+            }
+            case 1: {
+              var ptr16 = dataView(memory0).getUint32(ret + 92, true);
+              var len16 = dataView(memory0).getUint32(ret + 96, true);
+              var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+              variant17 = result16;
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for option');
+            }
+          }
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="interpret"][Instruction::Return]', {
             funcName: 'interpret',
             paramCount: 1,
             async: false,
             postReturn: true
           });
           task.resolve([{
-            event: variant12,
-            expiryCheckAt: variant13,
-            dropped: variant15,
+            event: variant14,
+            expiryCheckAt: variant15,
+            dropped: variant17,
           }]);
           const retCopy = {
-            event: variant12,
-            expiryCheckAt: variant13,
-            dropped: variant15,
+            event: variant14,
+            expiryCheckAt: variant15,
+            dropped: variant17,
           };
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn5(ret);
+          postReturn9(ret);
           cstate.mayLeave = true;
           task.exit();
           return retCopy;
@@ -6033,7 +8407,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let subscribe010Sweep;
+  let subscribe020Sweep;
   
   function sweep(arg0, arg1) {
     
@@ -6045,7 +8419,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'subscribe010Sweep',
+      entryFnName: 'subscribe020Sweep',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -6123,7 +8497,7 @@ let gen= (function* _initGenerator () {
               throw new TypeError(`"${val3}" is not one of the cases of operation`);
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.1.0", function="sweep"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="sweep"][Instruction::CallWasm] enter', {
             funcName: 'sweep',
             paramCount: 7,
             async: false,
@@ -6136,7 +8510,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => subscribe010Sweep(ptr0, len0, v1_0 ? 1 : 0, ptr2, len2, toUint64(v1_2), enum3),
+              fn: () => subscribe020Sweep(ptr0, len0, v1_0 ? 1 : 0, ptr2, len2, toUint64(v1_2), enum3),
             });
           } catch (err) {
             
@@ -6152,7 +8526,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant14;
+          let variant23;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant4;
@@ -6181,14 +8555,14 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for SweepOutcome');
                 }
               }
-              variant14= {
+              variant23= {
                 tag: 'ok',
                 val: variant4
               };
               break;
             }
             case 1: {
-              let variant13;
+              let variant22;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr5 = dataView(memory0).getUint32(ret + 16, true);
@@ -6200,7 +8574,7 @@ let gen= (function* _initGenerator () {
                   var ptr7 = dataView(memory0).getUint32(ret + 48, true);
                   var len7 = dataView(memory0).getUint32(ret + 52, true);
                   var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  variant13= {
+                  variant22= {
                     tag: 'held-by-another',
                     val: {
                       file: result5,
@@ -6217,58 +8591,133 @@ let gen= (function* _initGenerator () {
                   break;
                 }
                 case 1: {
-                  var ptr8 = dataView(memory0).getUint32(ret + 16, true);
-                  var len8 = dataView(memory0).getUint32(ret + 20, true);
-                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                  var ptr9 = dataView(memory0).getUint32(ret + 24, true);
-                  var len9 = dataView(memory0).getUint32(ret + 28, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  variant13= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result8,
-                      reason: result9,
-                    }
+                  var len11 = dataView(memory0).getUint32(ret + 20, true);
+                  var base11 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base11 % 8 !== 0) throw new TypeError(`list pointer [${base11}] is not aligned to 8`);
+                  var result11 = [];
+                  for (let i = 0; i < len11; i++) {
+                    const base = base11 + i * 56;
+                    var ptr8 = dataView(memory0).getUint32(base + 0, true);
+                    var len8 = dataView(memory0).getUint32(base + 4, true);
+                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                    var ptr9 = dataView(memory0).getUint32(base + 8, true);
+                    var len9 = dataView(memory0).getUint32(base + 12, true);
+                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                    var ptr10 = dataView(memory0).getUint32(base + 32, true);
+                    var len10 = dataView(memory0).getUint32(base + 36, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    result11.push({
+                      file: result8,
+                      hold: {
+                        agentId: result9,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result10,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant22= {
+                    tag: 'held-by-others',
+                    val: result11
                   };
                   break;
                 }
                 case 2: {
-                  variant13= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  var ptr12 = dataView(memory0).getUint32(ret + 16, true);
+                  var len12 = dataView(memory0).getUint32(ret + 20, true);
+                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                  let variant16;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant16 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr13 = dataView(memory0).getUint32(ret + 40, true);
+                      var len13 = dataView(memory0).getUint32(ret + 44, true);
+                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                      var ptr14 = dataView(memory0).getUint32(ret + 48, true);
+                      var len14 = dataView(memory0).getUint32(ret + 52, true);
+                      var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                      var ptr15 = dataView(memory0).getUint32(ret + 72, true);
+                      var len15 = dataView(memory0).getUint32(ret + 76, true);
+                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                      variant16 = {
+                        file: result13,
+                        hold: {
+                          agentId: result14,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result15,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant22= {
+                    tag: 'lost',
+                    val: {
+                      file: result12,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant16,
+                    }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr10 = dataView(memory0).getUint32(ret + 16, true);
-                  var len10 = dataView(memory0).getUint32(ret + 20, true);
-                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  var ptr11 = dataView(memory0).getUint32(ret + 32, true);
-                  var len11 = dataView(memory0).getUint32(ret + 36, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  variant13= {
-                    tag: 'corrupt-entry',
+                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
+                  var len18 = dataView(memory0).getUint32(ret + 28, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant22= {
+                    tag: 'invalid-input',
                     val: {
-                      key: result10,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result11,
+                      field: result17,
+                      reason: result18,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  var ptr12 = dataView(memory0).getUint32(ret + 16, true);
-                  var len12 = dataView(memory0).getUint32(ret + 20, true);
-                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                  variant13= {
-                    tag: 'store',
-                    val: result12
+                  variant22= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  variant13= {
-                    tag: 'closed',
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
+                  var len20 = dataView(memory0).getUint32(ret + 36, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  variant22= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result19,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result20,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant22= {
+                    tag: 'store',
+                    val: result21
                   };
                   break;
                 }
@@ -6276,9 +8725,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant14= {
+              variant23= {
                 tag: 'err',
-                val: variant13
+                val: variant22
               };
               break;
             }
@@ -6286,18 +8735,18 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.1.0", function="sweep"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="sweep"][Instruction::Return]', {
             funcName: 'sweep',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant14;
+          const retCopy = variant23;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn6(ret);
+          postReturn10(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -6307,114 +8756,6 @@ let gen= (function* _initGenerator () {
             throw new ComponentError(retCopy.val);
           }
           return retCopy.val;
-          
-          
-        } catch (err) {
-          if (!task.isResolvedState()) {
-            task.setErrored(err);
-            task.reject(err);
-          }
-          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
-          throw err;
-        }
-      },
-    });
-    
-  }
-  let testing010EncodeHold;
-  
-  function encodeHold(arg0) {
-    
-    const hostProvided = false;
-    getOrCreateAsyncState(0).throwIfTrapped();
-    
-    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
-      componentIdx: 0,
-      isAsync: false,
-      isManualAsync: false,
-      preserveFutureResult: false,
-      entryFnName: 'testing010EncodeHold',
-      getCallbackFn: () => null,
-      callbackFnName: null,
-      errHandling: 'none',
-      callingWasmExport: true,
-    });
-    task.setCalleeIsAsync(false);
-    
-    const started = task.enterSync();
-    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
-    
-    if (0!== null) {
-      task.setReturnMemoryIdx(0);
-      task.setReturnMemory((() => memory0)());
-    }
-    
-    
-    return _withGlobalCurrentTaskMeta({
-      taskID: task.id(),
-      componentIdx: task.componentIdx(),
-      fn: () => {
-        try {
-          
-          var {agentId: v0_0, claimedAt: v0_1, expiresAt: v0_2, checkoutPath: v0_3, ttl: v0_4 } = arg0;
-          
-          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
-          var ptr1= encodeRes.ptr;
-          var len1 = encodeRes.len;
-          
-          
-          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
-          var ptr2= encodeRes.ptr;
-          var len2 = encodeRes.len;
-          
-          _debugLog('[iface="holds:core/testing@0.1.0", function="encode-hold"][Instruction::CallWasm] enter', {
-            funcName: 'encode-hold',
-            paramCount: 7,
-            async: false,
-            postReturn: true,
-          });
-          
-          let ret;
-          
-          try {
-            ret =  _withGlobalCurrentTaskMeta({
-              taskID: task.id(),
-              componentIdx: task.componentIdx(),
-              fn: () => testing010EncodeHold(ptr1, len1, toInt64(v0_1), toInt64(v0_2), ptr2, len2, toUint64(v0_4)),
-            });
-          } catch (err) {
-            
-            _debugLog('[Instruction::CallWasm] error during sync call', {
-              taskID: task.id(),
-              err,
-            });
-            getOrCreateAsyncState(0).markTrapped(err);
-            task.setErrored(err);
-            task.reject(err);
-            task.exit();
-            throw err;
-            
-          }
-          
-          var ptr3 = dataView(memory0).getUint32(ret + 0, true);
-          var len3 = dataView(memory0).getUint32(ret + 4, true);
-          if (ptr3 % 1 !== 0) throw new TypeError(`list pointer [${ptr3}] is not aligned to 1`);
-          var result3 = new Uint8Array(memory0.buffer.slice(ptr3, ptr3 + len3 * 1));
-          _debugLog('[iface="holds:core/testing@0.1.0", function="encode-hold"][Instruction::Return]', {
-            funcName: 'encode-hold',
-            paramCount: 1,
-            async: false,
-            postReturn: true
-          });
-          task.resolve([result3]);
-          const retCopy = result3;
-          
-          let cstate = getOrCreateAsyncState(0);
-          cstate.mayLeave = false;
-          postReturn7(ret);
-          cstate.mayLeave = true;
-          task.exit();
-          return retCopy;
           
           
         } catch (err) {
@@ -6477,30 +8818,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline1.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
+      elemAlign32: 8,
+      elemSize32: 32,
+      typedArray: undefined,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU64,
+        elemSize32: 8,
+        elemAlign32: 8,
+      }), 16, 4, 4 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],],
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
         variantSize32: 12,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 3,
-      } ), 24, 8, 8 ],
+      } ), 16, 4, 4 ],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
+      variantSize32: 16,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
       variantFlatCount: 4,
     })
     ],
@@ -6522,30 +8869,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline1.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
+      elemAlign32: 8,
+      elemSize32: 32,
+      typedArray: undefined,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU64,
+        elemSize32: 8,
+        elemAlign32: 8,
+      }), 16, 4, 4 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],],
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
         variantSize32: 12,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 3,
-      } ), 24, 8, 8 ],
+      } ), 16, 4, 4 ],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
+      variantSize32: 16,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
       variantFlatCount: 4,
     })
     ],
@@ -6579,7 +8932,7 @@ let gen= (function* _initGenerator () {
       caseMetas: [
       [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],],
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
         variantSize32: 12,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
@@ -6621,7 +8974,7 @@ let gen= (function* _initGenerator () {
       caseMetas: [
       [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],],
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
         variantSize32: 12,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
@@ -6653,35 +9006,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],],
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
         variantSize32: 12,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 3,
-      } ), 40, 8, 8 ],
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 40,
+      variantSize32: 24,
       variantAlign32: 8,
       variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantFlatCount: 4,
     })
     ],
     hasResultPointer: true,
@@ -6702,35 +9056,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],],
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
         variantSize32: 12,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 3,
-      } ), 40, 8, 8 ],
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 40,
+      variantSize32: 24,
       variantAlign32: 8,
       variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantFlatCount: 4,
     })
     ],
     hasResultPointer: true,
@@ -6752,9 +9107,38 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
-    resultLowerFns: [],
-    hasResultPointer: false,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 12,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 3,
+      } ), 40, 8, 8 ],
+      ],
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 6,
+    })
+    ],
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -6762,7 +9146,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline4,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -6772,6 +9156,173 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 12,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 3,
+      } ), 40, 8, 8 ],
+      ],
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 6,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline4,
+  },
+  );
+  let trampoline5 = _trampoline5.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 5,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline5.manuallyAsync,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 16, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 12,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 3,
+      } ), 16, 4, 4 ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 4,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline5,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 5,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline5.manuallyAsync,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 16, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 12,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 3,
+      } ), 16, 4, 4 ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 4,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline5,
+  },
+  );
+  let trampoline6 = _trampoline6.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 6,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline6.manuallyAsync,
     paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
     resultLowerFns: [],
     hasResultPointer: false,
@@ -6783,22 +9334,44 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
     getReallocFn: undefined,
-    importFn: _trampoline4,
+    importFn: _trampoline6,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 6,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline6.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
+    resultLowerFns: [],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: undefined,
+    importFn: _trampoline6,
   },
   );
   Promise.all([module0, module1, module2]).catch(() => {});
   ({ exports: exports0 } = yield instantiateCore(yield module1));
   ({ exports: exports1 } = yield instantiateCore(yield module0, {
-    'holds:core/clock@0.1.0': {
+    'holds:core/clock@0.2.0': {
       now: Object.assign(trampoline0, { _jcoMaySuspend: false }),
     },
-    'holds:core/kv@0.1.0': {
-      'delete-if-revision': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
-      get: Object.assign(exports0['2'], { _jcoMaySuspend: false }),
+    'holds:core/kv@0.2.0': {
+      'delete-if-revision': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
+      get: Object.assign(exports0['3'], { _jcoMaySuspend: false }),
+      'get-many': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
+      'write-batch': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
       'write-if-revision': Object.assign(exports0['1'], { _jcoMaySuspend: false }),
     },
-    'holds:core/observer@0.1.0': {
-      'cas-retry': Object.assign(exports0['3'], { _jcoMaySuspend: false }),
+    'holds:core/observer@0.2.0': {
+      'cas-retry': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
     },
   }));
   memory0 = exports1.memory;
@@ -6817,99 +9390,128 @@ let gen= (function* _initGenerator () {
       '1': Object.assign(trampoline2, { _jcoMaySuspend: false }),
       '2': Object.assign(trampoline3, { _jcoMaySuspend: false }),
       '3': Object.assign(trampoline4, { _jcoMaySuspend: false }),
+      '4': Object.assign(trampoline5, { _jcoMaySuspend: false }),
+      '5': Object.assign(trampoline6, { _jcoMaySuspend: false }),
     },
   }));
-  postReturn0 = exports1['cabi_post_holds:core/holds@0.1.0#announce'];
+  postReturn0 = exports1['cabi_post_holds:core/holds@0.2.0#announce'];
   
   try {
-    postReturn0Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.1.0#announce']);
+    postReturn0Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#announce']);
   } catch(err) {
-    postReturn0Async = exports1['cabi_post_holds:core/holds@0.1.0#announce'];
+    postReturn0Async = exports1['cabi_post_holds:core/holds@0.2.0#announce'];
   }
   
-  postReturn1 = exports1['cabi_post_holds:core/holds@0.1.0#release'];
+  postReturn1 = exports1['cabi_post_holds:core/holds@0.2.0#release'];
   
   try {
-    postReturn1Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.1.0#release']);
+    postReturn1Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#release']);
   } catch(err) {
-    postReturn1Async = exports1['cabi_post_holds:core/holds@0.1.0#release'];
+    postReturn1Async = exports1['cabi_post_holds:core/holds@0.2.0#release'];
   }
   
-  postReturn2 = exports1['cabi_post_holds:core/holds@0.1.0#who-has'];
+  postReturn2 = exports1['cabi_post_holds:core/holds@0.2.0#who-has'];
   
   try {
-    postReturn2Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.1.0#who-has']);
+    postReturn2Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#who-has']);
   } catch(err) {
-    postReturn2Async = exports1['cabi_post_holds:core/holds@0.1.0#who-has'];
+    postReturn2Async = exports1['cabi_post_holds:core/holds@0.2.0#who-has'];
   }
   
-  postReturn3 = exports1['cabi_post_holds:core/holds@0.1.0#key-for-file'];
+  postReturn3 = exports1['cabi_post_holds:core/holds@0.2.0#claim-files'];
   
   try {
-    postReturn3Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.1.0#key-for-file']);
+    postReturn3Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#claim-files']);
   } catch(err) {
-    postReturn3Async = exports1['cabi_post_holds:core/holds@0.1.0#key-for-file'];
+    postReturn3Async = exports1['cabi_post_holds:core/holds@0.2.0#claim-files'];
   }
   
-  postReturn4 = exports1['cabi_post_holds:core/holds@0.1.0#file-for-key'];
+  postReturn4 = exports1['cabi_post_holds:core/holds@0.2.0#renew'];
   
   try {
-    postReturn4Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.1.0#file-for-key']);
+    postReturn4Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#renew']);
   } catch(err) {
-    postReturn4Async = exports1['cabi_post_holds:core/holds@0.1.0#file-for-key'];
+    postReturn4Async = exports1['cabi_post_holds:core/holds@0.2.0#renew'];
   }
   
-  postReturn5 = exports1['cabi_post_holds:core/subscribe@0.1.0#interpret'];
+  postReturn5 = exports1['cabi_post_holds:core/holds@0.2.0#check'];
   
   try {
-    postReturn5Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.1.0#interpret']);
+    postReturn5Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#check']);
   } catch(err) {
-    postReturn5Async = exports1['cabi_post_holds:core/subscribe@0.1.0#interpret'];
+    postReturn5Async = exports1['cabi_post_holds:core/holds@0.2.0#check'];
   }
   
-  postReturn6 = exports1['cabi_post_holds:core/subscribe@0.1.0#sweep'];
+  postReturn6 = exports1['cabi_post_holds:core/holds@0.2.0#force-release'];
   
   try {
-    postReturn6Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.1.0#sweep']);
+    postReturn6Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#force-release']);
   } catch(err) {
-    postReturn6Async = exports1['cabi_post_holds:core/subscribe@0.1.0#sweep'];
+    postReturn6Async = exports1['cabi_post_holds:core/holds@0.2.0#force-release'];
   }
   
-  postReturn7 = exports1['cabi_post_holds:core/testing@0.1.0#encode-hold'];
+  postReturn7 = exports1['cabi_post_holds:core/holds@0.2.0#key-for-file'];
   
   try {
-    postReturn7Async = WebAssembly.promising(exports1['cabi_post_holds:core/testing@0.1.0#encode-hold']);
+    postReturn7Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#key-for-file']);
   } catch(err) {
-    postReturn7Async = exports1['cabi_post_holds:core/testing@0.1.0#encode-hold'];
+    postReturn7Async = exports1['cabi_post_holds:core/holds@0.2.0#key-for-file'];
   }
   
-  holds010Announce = exports1['holds:core/holds@0.1.0#announce'];
-  holds010Release = exports1['holds:core/holds@0.1.0#release'];
-  holds010WhoHas = exports1['holds:core/holds@0.1.0#who-has'];
-  holds010KeyForFile = exports1['holds:core/holds@0.1.0#key-for-file'];
-  holds010FileForKey = exports1['holds:core/holds@0.1.0#file-for-key'];
-  subscribe010Interpret = exports1['holds:core/subscribe@0.1.0#interpret'];
-  subscribe010Sweep = exports1['holds:core/subscribe@0.1.0#sweep'];
-  testing010EncodeHold = exports1['holds:core/testing@0.1.0#encode-hold'];
-  const holds010 = {
+  postReturn8 = exports1['cabi_post_holds:core/holds@0.2.0#file-for-key'];
+  
+  try {
+    postReturn8Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#file-for-key']);
+  } catch(err) {
+    postReturn8Async = exports1['cabi_post_holds:core/holds@0.2.0#file-for-key'];
+  }
+  
+  postReturn9 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  
+  try {
+    postReturn9Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
+  } catch(err) {
+    postReturn9Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  }
+  
+  postReturn10 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  
+  try {
+    postReturn10Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+  } catch(err) {
+    postReturn10Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  }
+  
+  holds020Announce = exports1['holds:core/holds@0.2.0#announce'];
+  holds020Release = exports1['holds:core/holds@0.2.0#release'];
+  holds020WhoHas = exports1['holds:core/holds@0.2.0#who-has'];
+  holds020ClaimFiles = exports1['holds:core/holds@0.2.0#claim-files'];
+  holds020Renew = exports1['holds:core/holds@0.2.0#renew'];
+  holds020Check = exports1['holds:core/holds@0.2.0#check'];
+  holds020ForceRelease = exports1['holds:core/holds@0.2.0#force-release'];
+  holds020KeyForFile = exports1['holds:core/holds@0.2.0#key-for-file'];
+  holds020FileForKey = exports1['holds:core/holds@0.2.0#file-for-key'];
+  subscribe020Interpret = exports1['holds:core/subscribe@0.2.0#interpret'];
+  subscribe020Sweep = exports1['holds:core/subscribe@0.2.0#sweep'];
+  const holds020 = {
     announce: announce,
+    check: check,
+    claimFiles: claimFiles,
     fileForKey: fileForKey,
+    forceRelease: forceRelease,
     keyForFile: keyForFile,
     release: release,
+    renew: renew,
     whoHas: whoHas,
     
   };
-  const subscribe010 = {
+  const subscribe020 = {
     interpret: interpret,
     sweep: sweep,
     
   };
-  const testing010 = {
-    encodeHold: encodeHold,
-    
-  };
   
-  return { holds: holds010, subscribe: subscribe010, testing: testing010, 'holds:core/holds@0.1.0': holds010, 'holds:core/subscribe@0.1.0': subscribe010, 'holds:core/testing@0.1.0': testing010,  };
+  return { holds: holds020, subscribe: subscribe020, 'holds:core/holds@0.2.0': holds020, 'holds:core/subscribe@0.2.0': subscribe020,  };
 })();
 let promise, resolve, reject;
 function normalizeInstantiationError(e) {

@@ -18,6 +18,33 @@ export class HeldByAnother extends HoldsError {
   }
 }
 
+/** A multi-file claim was refused: `claims` are every live hold of another
+ * agent among the files. Nothing stays written. */
+export class HeldByOthers extends HoldsError {
+  constructor(claims) {
+    const named = claims.map((c) => `${c.file} by ${JSON.stringify(c.hold.agentId)}`).join(', ');
+    super(`${claims.length} of the files are held: ${named}`);
+    this.claims = claims;
+  }
+
+  get holders() {
+    return this.claims.map((c) => c.hold.agentId);
+  }
+}
+
+/** A renewal found the hold gone (released, force-released, expired or taken
+ * over since `revision`); `holder` is who holds the file now, if anyone. */
+export class Lost extends HoldsError {
+  constructor(file, revision, holder) {
+    super(
+      `the hold on ${file} at revision ${revision} is lost (now ${holder ? `held by ${JSON.stringify(holder.hold.agentId)}` : 'vacant'})`,
+    );
+    this.file = file;
+    this.revision = revision;
+    this.holder = holder;
+  }
+}
+
 /** A precondition the caller broke (`field` names it); nothing was written. */
 export class InvalidInput extends HoldsError {
   constructor(field, reason) {

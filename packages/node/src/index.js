@@ -15,13 +15,15 @@ export {
   CorruptEntry,
   GuestError,
   HeldByAnother,
+  HeldByOthers,
   HoldsError,
   InvalidInput,
   Lagged,
+  Lost,
   StoreError,
 } from './errors.js';
 export { Manager } from './manager.js';
-export { Unavailable, WrongRevision } from './stores/errors.js';
+export { Unavailable, Unsupported, WrongRevision } from './stores/errors.js';
 export { JetStreamStore } from './stores/jetstream.js';
 export { MemoryStore } from './stores/memory.js';
 export { Subscription } from './subscription.js';

@@ -16,6 +16,19 @@ const BUCKET = /^[A-Za-z0-9_-]+$/;
 /** Cached answers of key-for-file (cleared when full). */
 const KEY_CACHE = 4096;
 const U64 = 1n << 64n;
+/** The most files one claim may take by default (bones' default, as the Rust host). */
+const MAX_CLAIM_FILES = 16;
+
+function ttlNanos(ttl) {
+  let ns;
+  try {
+    ns = toNanos(ttl);
+  } catch (e) {
+    throw new InvalidInput('ttl', e.message);
+  }
+  if (ns >= U64) throw new InvalidInput('ttl', 'too long');
+  return ns;
+}
 
 function configured({ bucket = 'holds', ttlMax = '5m', chanBuffer = 32, instances = 2 }) {
   if (!BUCKET.test(bucket)) throw new ConfigError(`bucket name ${JSON.stringify(bucket)} must match [A-Za-z0-9_-]+`);
@@ -81,7 +94,15 @@ export class Manager {
   }
 
   constructor(store, ttlMax, options, ownsStore) {
-    const { clock = new SystemClock(), replica = true, chanBuffer = 32, instances = 2, opTimeoutMs = 5000 } = options;
+    const {
+      clock = new SystemClock(),
+      replica = true,
+      chanBuffer = 32,
+      instances = 2,
+      opTimeoutMs = 5000,
+      maxClaimFiles = MAX_CLAIM_FILES,
+    } = options;
+    this.maxClaimFiles = maxClaimFiles;
     this.store = store;
     this.ttlMax = ttlMax;
     this.clock = clock;
@@ -105,13 +126,13 @@ export class Manager {
     this.alive = setInterval(() => {}, 1 << 30);
   }
 
-  check() {
+  checkOpen() {
     if (this.closed) throw new Closed();
   }
 
   /** Run export `op` on a worker; record what it learnt for the replica. */
   async guest(op, args) {
-    this.check();
+    this.checkOpen();
     try {
       const { value, learnt } = await this.pool.call(op, args);
       if (this.replica) this.hub.observeOwn(learnt);
@@ -146,22 +167,56 @@ export class Manager {
    * `ttl`: '30s', a BigInt of ns, or a number of ms.
    */
   async announce(file, agent, ttl, { checkout = '' } = {}) {
-    let ns;
-    try {
-      ns = toNanos(ttl);
-    } catch (e) {
-      throw new InvalidInput('ttl', e.message);
-    }
-    if (ns >= U64) throw new InvalidInput('ttl', 'too long');
-    this.check();
+    const ns = ttlNanos(ttl);
+    this.checkOpen();
     const observed = await this.hint(file);
     return this.guest('announce', [file, agent, ns, checkout, this.ttlMax, observed]);
+  }
+
+  /**
+   * Claim every file or none (bones' coord semantics): the files are cleaned,
+   * deduplicated and taken in sorted order, at most `maxClaimFiles`; each is
+   * decided as announce decides. On any refusal nothing stays held and
+   * HeldByOthers names every holder. One atomic write where the store can
+   * (memory; a JetStream bucket with atomic batches), else announced one by
+   * one with revision-gated rollback. Returns `{ claims, atomic }`.
+   */
+  async claim(files, agent, ttl, { checkout = '' } = {}) {
+    const ns = ttlNanos(ttl);
+    this.checkOpen();
+    const list = [...files];
+    const observed = await Promise.all(list.map((f) => this.hint(f)));
+    const hinted = observed.some((e) => e !== undefined) ? observed : [];
+    return this.guest('claimFiles', [list, agent, ns, checkout, this.ttlMax, this.maxClaimFiles, hinted]);
+  }
+
+  /** Renew the hold `agent` wrote on `file` at `revision` (a lease's renewal):
+   * written only over that revision, so a hold released, force-released,
+   * expired or taken over meanwhile is never re-taken (Lost). */
+  async renew(file, agent, ttl, revision, { checkout = '' } = {}) {
+    const ns = ttlNanos(ttl);
+    return this.guest('renew', [file, agent, ns, checkout, BigInt(revision), this.ttlMax]);
+  }
+
+  /** Does `agent` hold every file live, at these fencing tokens if given (one
+   * per file)? One fresh read of all the files. Returns `[{ file, state,
+   * claim }]` with state 'held', 'tokenMoved', 'heldByAnother' or 'vacant'. */
+  async check(files, agent, tokens = []) {
+    return this.guest('checkFiles', [[...files], agent, tokens.map((t) => BigInt(t))]);
+  }
+
+  /** Remove whoever's live hold on `file` (an operator's tool), gated on the
+   * revision judged; subscribers see `released` with `forcedBy`. */
+  async forceRelease(file, by) {
+    this.checkOpen();
+    const observed = await this.hint(file);
+    return this.guest('forceRelease', [file, by, observed]);
   }
 
   /** Remove `agent`'s live hold on `file`: `{ released: true, revision }`, or
    * `{ released: false }` for a missing, expired or another agent's hold. */
   async release(file, agent) {
-    this.check();
+    this.checkOpen();
     const observed = await this.hint(file);
     return this.guest('release', [file, agent, observed]);
   }
@@ -183,7 +238,7 @@ export class Manager {
 
   /** Every live hold, oldest revision first, from a fresh replay of the bucket. */
   async list() {
-    this.check();
+    this.checkOpen();
     const abort = new AbortController();
     const current = [];
     const limit = this.opTimeoutMs * 2;
@@ -217,13 +272,13 @@ export class Manager {
 
   /** Current holds as `announced` events, then live changes (see Subscription). */
   async subscribe() {
-    this.check();
+    this.checkOpen();
     return this.hub.subscribe();
   }
 
   /** Check the bucket answers (a read of the never-written `_probe` key). */
   async probe() {
-    this.check();
+    this.checkOpen();
     try {
       await this.store.get('_probe');
     } catch (e) {

@@ -6,8 +6,8 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { serveRequests } from './bridge.js';
 import { SharedClock } from './clock.js';
 import { Closed, GuestError, StoreError } from './errors.js';
-import { Unavailable, WrongRevision } from './stores/errors.js';
-import { errorFromWit, unavailable, wrongRevision } from './wit.js';
+import { Unavailable, Unsupported, WrongRevision } from './stores/errors.js';
+import { errorFromWit, unavailable, unsupported, wrongRevision } from './wit.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 const CORE_MODULES = ['holds.core.wasm', 'holds.core2.wasm', 'holds.core3.wasm'];
@@ -23,8 +23,8 @@ export function coreModules() {
 
 export class InstancePool {
   /**
-   * `store`: get / writeIfRevision / deleteIfRevision (async or not), throwing
-   * WrongRevision / Unavailable. `clock`: a SharedClock (read by workers
+   * `store`: get / writeIfRevision / deleteIfRevision / getMany / writeBatch
+   * (async or not), throwing WrongRevision / Unavailable / Unsupported. `clock`: a SharedClock (read by workers
    * directly) or any `{ now() }`.
    */
   constructor({ store, clock, size = 2, opTimeoutMs = 5000, callTimeoutMs }) {
@@ -78,7 +78,11 @@ export class InstancePool {
             ok: await this.store.writeIfRevision(request.key, request.value, request.expected, request.ttlSeconds),
           };
         case 'delete':
-          return { ok: await this.store.deleteIfRevision(request.key, request.expected, request.why) };
+          return { ok: await this.store.deleteIfRevision(request.key, request.expected, request.why, request.note) };
+        case 'getMany':
+          return { ok: await this.store.getMany(request.keys) };
+        case 'writeBatch':
+          return { ok: await this.store.writeBatch(request.writes) };
         case 'now':
           return { ok: BigInt(this.clock.now()) };
         case 'casRetry':
@@ -89,6 +93,7 @@ export class InstancePool {
       }
     } catch (e) {
       if (e instanceof WrongRevision) return { err: wrongRevision() };
+      if (e instanceof Unsupported) return { err: unsupported() };
       if (e instanceof Unavailable) return { err: unavailable(e.message) };
       return { err: unavailable(`store failure: ${e?.message ?? e}`) };
     }

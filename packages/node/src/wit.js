@@ -1,4 +1,4 @@
-// Everything that knows the WIT contract `holds:core@0.1.0`, in one place.
+// Everything that knows the WIT contract `holds:core@0.2.0`, in one place.
 //
 // The rest of the package speaks plain JavaScript values; this module builds
 // the component's import object, calls its exports, and turns WIT values and
@@ -11,14 +11,25 @@
 // `err` throws jco's ComponentError with the `error` variant in `e.payload`. An
 // import returns `err` by throwing a value with an own `payload` property (the
 // `kv-error`); throwing anything else traps the call.
-import { CasExhausted, Closed, CorruptEntry, GuestError, HeldByAnother, InvalidInput, StoreError } from './errors.js';
+import {
+  CasExhausted,
+  Closed,
+  CorruptEntry,
+  GuestError,
+  HeldByAnother,
+  HeldByOthers,
+  InvalidInput,
+  Lost,
+  StoreError,
+} from './errors.js';
 
 export const PACKAGE = 'holds:core';
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';
 
 /** The kv-error values an import can return. */
 export const wrongRevision = () => ({ tag: 'wrong-revision' });
 export const unavailable = (message) => ({ tag: 'unavailable', val: String(message) });
+export const unsupported = () => ({ tag: 'unsupported' });
 
 /** What an import throws to return `err(kvError)` (see getErrorPayload in jco's output). */
 export function kvFailure(kvError) {
@@ -30,14 +41,17 @@ export const MISSING = Object.freeze({ found: false, value: new Uint8Array(0), r
 /**
  * The import object for one instance. `kv` has synchronous `get(key)`,
  * `writeIfRevision(key, value, expected, ttlSeconds)`, `deleteIfRevision(key,
- * expected, why)` returning the ok value or throwing `kvFailure(...)`.
+ * expected, why, note)`, `getMany(keys)` and `writeBatch(writes)` returning the
+ * ok value or throwing `kvFailure(...)`.
  */
 export function importObject({ kv, now, casRetry }) {
   const interfaces = {
     kv: {
       get: (key) => kv.get(key),
       writeIfRevision: (key, value, expected, ttlSeconds) => kv.writeIfRevision(key, value, expected, ttlSeconds),
-      deleteIfRevision: (key, expected, why) => kv.deleteIfRevision(key, expected, why),
+      deleteIfRevision: (key, expected, why, note) => kv.deleteIfRevision(key, expected, why, note),
+      getMany: (keys) => kv.getMany(keys),
+      writeBatch: (writes) => kv.writeBatch(writes),
     },
     clock: { now: () => now() },
     observer: { casRetry: (key, attempt) => casRetry(key, attempt) },
@@ -79,6 +93,27 @@ export function callExport(root, op, args) {
     }
     case 'whoHas':
       return holds.whoHas(args[0], args[1]);
+    case 'claimFiles': {
+      const [files, agentId, ttl, checkoutPath, ttlMax, maxFiles, observed] = args;
+      return holds.claimFiles({ files, agentId, ttl, checkoutPath }, ttlMax, maxFiles, observed);
+    }
+    case 'renew': {
+      const [file, agentId, ttl, checkoutPath, revision, ttlMax] = args;
+      return holds.renew({ file, agentId, ttl, checkoutPath }, revision, ttlMax);
+    }
+    case 'checkFiles': {
+      const [files, agentId, tokens] = args;
+      return holds.check(files, agentId, BigUint64Array.from(tokens)).map(({ file, state }) => ({
+        file,
+        state: STATE[state.tag],
+        claim: state.val,
+      }));
+    }
+    case 'forceRelease': {
+      const [file, by, observed] = args;
+      const out = holds.forceRelease(file, by, observed);
+      return out.tag === 'released' ? { released: true, revision: out.val } : { released: false };
+    }
     case 'keyForFile':
       return holds.keyForFile(args[0]);
     case 'fileForKey':
@@ -98,14 +133,16 @@ export function callExport(root, op, args) {
   }
 }
 
+/** `file-state` cases as the API names them. */
+const STATE = { held: 'held', 'token-moved': 'tokenMoved', 'held-by-another': 'heldByAnother', vacant: 'vacant' };
+
 function interpretation(out) {
   let event;
   if (out.event) {
     const { file, revision, kind } = out.event;
-    event =
-      kind.tag === 'announced'
-        ? { file, revision, kind: kind.tag, hold: kind.val }
-        : { file, revision, kind: kind.tag };
+    event = { file, revision, kind: kind.tag };
+    if (kind.tag === 'announced') event.hold = kind.val;
+    if (kind.tag === 'released' && kind.val !== undefined) event.forcedBy = kind.val;
   }
   return { event, expiryCheckAt: out.expiryCheckAt, dropped: out.dropped };
 }
@@ -116,6 +153,10 @@ export function errorFromWit(payload) {
   switch (tag) {
     case 'held-by-another':
       return new HeldByAnother(val);
+    case 'held-by-others':
+      return new HeldByOthers(val);
+    case 'lost':
+      return new Lost(val.file, val.revision, val.holder);
     case 'invalid-input':
       return new InvalidInput(val.field, val.reason);
     case 'cas-exhausted':

@@ -35,10 +35,24 @@ const kv = {
     learnt.push([key, { found: true, value, revision: r.ok, operation: 'put' }]);
     return r.ok;
   },
-  deleteIfRevision(key, expected, why) {
-    const r = ask({ op: 'delete', key, expected, why });
+  deleteIfRevision(key, expected, why, note) {
+    const r = ask({ op: 'delete', key, expected, why, note });
     if (r.err) throw kvFailure(r.err);
-    learnt.push([key, { found: true, value: new Uint8Array(0), revision: r.ok, operation: removalOperation(why) }]);
+    learnt.push([key, { found: true, value: note, revision: r.ok, operation: removalOperation(why) }]);
+    return r.ok;
+  },
+  getMany(keys) {
+    const r = ask({ op: 'getMany', keys });
+    if (r.err) throw kvFailure(r.err);
+    keys.forEach((key, i) => learnt.push([key, r.ok[i]]));
+    return r.ok;
+  },
+  writeBatch(writes) {
+    const r = ask({ op: 'writeBatch', writes });
+    if (r.err) throw kvFailure(r.err);
+    writes.forEach((w, i) =>
+      learnt.push([w.key, { found: true, value: w.value, revision: r.ok[i], operation: 'put' }]),
+    );
     return r.ok;
   },
 };

@@ -30,12 +30,12 @@ class RacingWrites extends MemoryStore {
 /** Conditional deletes wait until `go()` (after `reached` resolves). */
 class PausedDeletes extends MemoryStore {
   paused = false;
-  async deleteIfRevision(key, expected, why) {
+  async deleteIfRevision(key, expected, why, note) {
     if (this.paused) {
       this.reachedNow();
       await this.gate;
     }
-    return super.deleteIfRevision(key, expected, why);
+    return super.deleteIfRevision(key, expected, why, note);
   }
   pause() {
     this.paused = true;

@@ -34,12 +34,34 @@ export function wallNanos(): bigint;
 export function toNanos(value: Duration): bigint;
 
 export type EventKind = 'announced' | 'released' | 'expired';
-/** A change subscribers see; `hold` is set for `announced`. */
+/** A change subscribers see; `hold` is set for `announced`, `forcedBy` for a
+ * `released` that was a force-release. */
 export interface Event {
   file: string;
   revision: bigint;
   kind: EventKind;
   hold?: Hold;
+  forcedBy?: string;
+}
+/** What a multi-file claim took: one claim per distinct file, sorted by file;
+ * `atomic`: one atomic write (false: announced one by one with rollback). */
+export interface Claimed {
+  claims: Claim[];
+  atomic: boolean;
+}
+export type FileState = 'held' | 'tokenMoved' | 'heldByAnother' | 'vacant';
+/** One file of a check; `claim` is the live hold, if any. */
+export interface FileCheck {
+  file: string;
+  state: FileState;
+  claim?: Claim;
+}
+/** One conditional write of a batch (the kv import's `write`). */
+export interface BatchWrite {
+  key: string;
+  value: Uint8Array;
+  expected: bigint;
+  ttlSeconds: number;
 }
 export type Release = { released: true; revision: bigint } | { released: false };
 
@@ -47,6 +69,15 @@ export class HoldsError extends Error {}
 export class HeldByAnother extends HoldsError {
   readonly claim: Claim;
   readonly holder: string;
+}
+export class HeldByOthers extends HoldsError {
+  readonly claims: Claim[];
+  readonly holders: string[];
+}
+export class Lost extends HoldsError {
+  readonly file: string;
+  readonly revision: bigint;
+  readonly holder: Claim | undefined;
 }
 export class InvalidInput extends HoldsError {
   readonly field: string;
@@ -71,6 +102,7 @@ export class Lagged extends HoldsError {
 /** What a store's kv operations throw. */
 export class WrongRevision extends Error {}
 export class Unavailable extends Error {}
+export class Unsupported extends Error {}
 
 /** A store: the component's kv import (sync or async) plus a watch. */
 export interface Store {
@@ -80,7 +112,15 @@ export interface Store {
   describe(): string;
   get(key: string): Entry | Promise<Entry>;
   writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): bigint | Promise<bigint>;
-  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired'): bigint | Promise<bigint>;
+  deleteIfRevision(
+    key: string,
+    expected: bigint,
+    why: 'released' | 'expired',
+    note: Uint8Array,
+  ): bigint | Promise<bigint>;
+  getMany(keys: string[]): Entry[] | Promise<Entry[]>;
+  /** All or none; throws Unsupported when the store cannot write atomically. */
+  writeBatch(writes: BatchWrite[]): bigint[] | Promise<bigint[]>;
   put(key: string, value: Uint8Array): bigint | Promise<bigint>;
   watch(options?: { signal?: AbortSignal }): AsyncIterable<[string, Entry] | symbol>;
   close(): Promise<void>;
@@ -93,7 +133,9 @@ export class MemoryStore implements Store {
   describe(): string;
   get(key: string): Entry;
   writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): bigint;
-  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired'): bigint;
+  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired', note?: Uint8Array): bigint;
+  getMany(keys: string[]): Entry[];
+  writeBatch(writes: BatchWrite[]): bigint[];
   put(key: string, value: Uint8Array): bigint;
   /** An unconditional marker, as another client's delete or purge. */
   remove(key: string, operation?: Operation): bigint;
@@ -109,7 +151,9 @@ export class JetStreamStore implements Store {
   describe(): string;
   get(key: string): Promise<Entry>;
   writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): Promise<bigint>;
-  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired'): Promise<bigint>;
+  deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired', note?: Uint8Array): Promise<bigint>;
+  getMany(keys: string[]): Promise<Entry[]>;
+  writeBatch(writes: BatchWrite[]): Promise<bigint[]>;
   put(key: string, value: Uint8Array): Promise<bigint>;
   watch(options?: { signal?: AbortSignal }): AsyncIterable<[string, Entry] | symbol>;
   close(): Promise<void>;
@@ -139,6 +183,8 @@ export interface ManagerOptions {
   instances?: number;
   /** Bound on each store operation, ms. Default 5000. */
   opTimeoutMs?: number;
+  /** The most files one claim may take. Default 16. */
+  maxClaimFiles?: number;
   /** Where warnings go. Default console.warn. */
   log?: (line: string) => void;
 }
@@ -162,6 +208,12 @@ export class Manager {
   readonly closed: boolean;
   announce(file: string, agent: string, ttl: Duration, options?: { checkout?: string }): Promise<Claim>;
   release(file: string, agent: string): Promise<Release>;
+  /** Every file or none; throws HeldByOthers naming every holder. */
+  claim(files: string[], agent: string, ttl: Duration, options?: { checkout?: string }): Promise<Claimed>;
+  /** Renew the hold written at `revision`; throws Lost when it is gone. */
+  renew(file: string, agent: string, ttl: Duration, revision: bigint, options?: { checkout?: string }): Promise<Claim>;
+  check(files: string[], agent: string, tokens?: bigint[]): Promise<FileCheck[]>;
+  forceRelease(file: string, by: string): Promise<Release>;
   whoHas(file: string): Promise<Claim | undefined>;
   list(): Promise<Claim[]>;
   subscribe(): Promise<Subscription>;

@@ -36,10 +36,10 @@ class PausedDeletes(MemoryStore):
         self.reached = threading.Event()
         self.go = threading.Event()
 
-    def delete_if_revision(self, key, expected, why):
+    def delete_if_revision(self, key, expected, why, note=b""):
         self.reached.set()
         self.go.wait(10)
-        return super().delete_if_revision(key, expected, why)
+        return super().delete_if_revision(key, expected, why, note)
 
 
 def run(coro):

@@ -1,3 +1,3 @@
-/** @module Interface holds:core/clock@0.1.0 **/
+/** @module Interface holds:core/clock@0.2.0 **/
 export function now(): Timestamp;
 export type Timestamp = import('./holds-core-types.js').Timestamp;

@@ -1,7 +1,11 @@
-/** @module Interface holds:core/holds@0.1.0 **/
+/** @module Interface holds:core/holds@0.2.0 **/
 export function announce(request: AnnounceRequest, ttlMax: Duration, observed: Entry | undefined): Claim;
 export function release(file: string, agentId: string, observed: Entry | undefined): ReleaseOutcome;
 export function whoHas(file: string, observed: Entry | undefined): Claim | undefined;
+export function claimFiles(request: ClaimRequest, ttlMax: Duration, maxFiles: number, observed: Array<Entry | undefined>): Claimed;
+export function renew(request: AnnounceRequest, revision: bigint, ttlMax: Duration): Claim;
+export function check(files: Array<string>, agentId: string, tokens: BigUint64Array): Array<FileCheck>;
+export function forceRelease(file: string, by: string, observed: Entry | undefined): ReleaseOutcome;
 export function keyForFile(file: string): string;
 export function fileForKey(key: string): string;
 export type Duration = import('./holds-core-types.js').Duration;
@@ -14,6 +18,36 @@ export interface AnnounceRequest {
   agentId: string,
   ttl: Duration,
   checkoutPath: string,
+}
+export interface ClaimRequest {
+  files: Array<string>,
+  agentId: string,
+  ttl: Duration,
+  checkoutPath: string,
+}
+export interface Claimed {
+  claims: Array<Claim>,
+  atomic: boolean,
+}
+export type FileState = FileStateHeld | FileStateTokenMoved | FileStateHeldByAnother | FileStateVacant;
+export interface FileStateHeld {
+  tag: 'held',
+  val: Claim,
+}
+export interface FileStateTokenMoved {
+  tag: 'token-moved',
+  val: Claim,
+}
+export interface FileStateHeldByAnother {
+  tag: 'held-by-another',
+  val: Claim,
+}
+export interface FileStateVacant {
+  tag: 'vacant',
+}
+export interface FileCheck {
+  file: string,
+  state: FileState,
 }
 export type ReleaseOutcome = ReleaseOutcomeReleased | ReleaseOutcomeNotHeld;
 export interface ReleaseOutcomeReleased {

@@ -1,7 +1,26 @@
-/** @module Interface holds:core/kv@0.1.0 **/
+/** @module Interface holds:core/kv@0.2.0 **/
 export function get(key: string): Entry;
 export function writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): bigint;
-export function deleteIfRevision(key: string, expected: bigint, why: Removal): bigint;
+export function deleteIfRevision(key: string, expected: bigint, why: Removal, note: Uint8Array): bigint;
+export function getMany(keys: Array<string>): Array<Entry>;
+export function writeBatch(writes: Array<Write>): BigUint64Array;
+export interface Write {
+  key: string,
+  value: Uint8Array,
+  expected: bigint,
+  ttlSeconds: number,
+}
+export type KvError = KvErrorWrongRevision | KvErrorUnavailable | KvErrorUnsupported;
+export interface KvErrorWrongRevision {
+  tag: 'wrong-revision',
+}
+export interface KvErrorUnavailable {
+  tag: 'unavailable',
+  val: string,
+}
+export interface KvErrorUnsupported {
+  tag: 'unsupported',
+}
 /**
  * # Variants
  * 
@@ -10,14 +29,6 @@ export function deleteIfRevision(key: string, expected: bigint, why: Removal): b
  * ## `"expired"`
  */
 export type Removal = 'released' | 'expired';
-export type KvError = KvErrorWrongRevision | KvErrorUnavailable;
-export interface KvErrorWrongRevision {
-  tag: 'wrong-revision',
-}
-export interface KvErrorUnavailable {
-  tag: 'unavailable',
-  val: string,
-}
 /**
  * # Variants
  * 

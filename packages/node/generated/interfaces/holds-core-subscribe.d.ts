@@ -1,4 +1,4 @@
-/** @module Interface holds:core/subscribe@0.1.0 **/
+/** @module Interface holds:core/subscribe@0.2.0 **/
 export function interpret(change: Change): Interpretation;
 export function sweep(key: string, observed: Entry): SweepOutcome;
 export type Timestamp = import('./holds-core-types.js').Timestamp;

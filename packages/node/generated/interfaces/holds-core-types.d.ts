@@ -1,4 +1,4 @@
-/** @module Interface holds:core/types@0.1.0 **/
+/** @module Interface holds:core/types@0.2.0 **/
 export type Timestamp = bigint;
 export type Duration = bigint;
 export interface Hold {
@@ -13,6 +13,11 @@ export interface Claim {
   hold: Hold,
   revision: bigint,
 }
+export interface LostHold {
+  file: string,
+  revision: bigint,
+  holder?: Claim,
+}
 export interface InvalidInput {
   field: string,
   reason: string,
@@ -22,10 +27,18 @@ export interface CorruptEntry {
   revision: bigint,
   reason: string,
 }
-export type Error = ErrorHeldByAnother | ErrorInvalidInput | ErrorCasExhausted | ErrorCorruptEntry | ErrorStore | ErrorClosed;
+export type Error = ErrorHeldByAnother | ErrorHeldByOthers | ErrorLost | ErrorInvalidInput | ErrorCasExhausted | ErrorCorruptEntry | ErrorStore;
 export interface ErrorHeldByAnother {
   tag: 'held-by-another',
   val: Claim,
+}
+export interface ErrorHeldByOthers {
+  tag: 'held-by-others',
+  val: Array<Claim>,
+}
+export interface ErrorLost {
+  tag: 'lost',
+  val: LostHold,
 }
 export interface ErrorInvalidInput {
   tag: 'invalid-input',
@@ -43,9 +56,6 @@ export interface ErrorStore {
   tag: 'store',
   val: string,
 }
-export interface ErrorClosed {
-  tag: 'closed',
-}
 export type ChangeKind = ChangeKindAnnounced | ChangeKindReleased | ChangeKindExpired;
 export interface ChangeKindAnnounced {
   tag: 'announced',
@@ -53,6 +63,7 @@ export interface ChangeKindAnnounced {
 }
 export interface ChangeKindReleased {
   tag: 'released',
+  val: string | undefined,
 }
 export interface ChangeKindExpired {
   tag: 'expired',

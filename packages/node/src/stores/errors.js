@@ -10,5 +10,8 @@ export class WrongRevision extends Error {
 /** The store could not answer. */
 export class Unavailable extends Error {}
 
+/** The store cannot do this (an atomic batch); nothing changed. */
+export class Unsupported extends Error {}
+
 /** A watch yields [key, entry] pairs and, exactly once, CAUGHT_UP. */
 export const CAUGHT_UP = Symbol('caught-up');

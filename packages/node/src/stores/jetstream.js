@@ -17,13 +17,19 @@ import {
 } from '@nats-io/jetstream';
 import { headers, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
 import { wallNanos } from '../clock.js';
-import { CAUGHT_UP, Unavailable, WrongRevision } from './errors.js';
+import { CAUGHT_UP, Unavailable, Unsupported, WrongRevision } from './errors.js';
 
 export const KV_OPERATION = 'KV-Operation';
 export const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 export const MARKER_REASON = 'Nats-Marker-Reason';
 export const TTL = 'Nats-TTL';
+export const BATCH_ID = 'Nats-Batch-Id';
+export const BATCH_SEQUENCE = 'Nats-Batch-Sequence';
+export const BATCH_COMMIT = 'Nats-Batch-Commit';
+/** The server's default limit of messages in one atomic batch. */
+const MAX_BATCH = 1000;
 /** Our own marker header: a sweep (not the server) expired the hold. */
 export const HOLDS_REMOVAL = 'Holds-Removal';
 /** One entry per key, as the Go package (see the Rust host's HISTORY). */
@@ -38,16 +44,23 @@ export const ServerCodes = Object.freeze({
   /** The check cannot be made yet (right after a leader election): nothing written. */
   LAST_SUBJECT_SEQUENCE_NOT_READY: 10163,
   NO_MESSAGE_FOUND: 10037,
+  /** The stream was not created with allow_atomic. */
+  ATOMIC_PUBLISH_DISABLED: 10174,
 });
 
-/** 2.11.0 and later accept Nats-TTL and limit markers. */
-export function serverSupportsTtl(version) {
+function serverAtLeast(version, wantedMinor) {
   const [major, minor] = String(version)
     .replace(/^v/, '')
     .split(/[.-]/)
     .map((p) => Number.parseInt(p, 10) || 0);
-  return major > 2 || (major === 2 && minor >= 11);
+  return major > 2 || (major === 2 && minor >= wantedMinor);
 }
+
+/** 2.11.0 and later accept Nats-TTL and limit markers. */
+export const serverSupportsTtl = (version) => serverAtLeast(version, 11);
+
+/** 2.12.0 and later take atomic batch publishes (on streams with allow_atomic). */
+export const serverSupportsAtomic = (version) => serverAtLeast(version, 12);
 
 /** The operation a stored message records, from its headers (a MsgHdrs or undefined). */
 export function operationOf(h) {
@@ -87,6 +100,9 @@ export class JetStreamStore {
     // A direct get may be answered by a lagging follower: read through the
     // leader on a replicated bucket.
     this.direct = config.allow_direct === true && (config.num_replicas ?? 1) <= 1;
+    // Multi-file claims are one atomic batch publish; cleared if the server says
+    // the stream does not take them (a bucket made by the Go package).
+    this.atomic = serverSupportsAtomic(nc.info?.version) && config.allow_atomic === true;
     this.connected = true;
     this.watchStatus();
   }
@@ -167,12 +183,78 @@ export class JetStreamStore {
     return this.publish(key, value, h);
   }
 
-  deleteIfRevision(key, expected, why) {
+  deleteIfRevision(key, expected, why, note) {
     const h = headers();
     h.set(KV_OPERATION, 'DEL');
     h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expected));
     if (why === 'expired') h.set(HOLDS_REMOVAL, 'expired');
-    return this.publish(key, undefined, h);
+    // KV readers (Go's too) ignore a delete marker's payload.
+    return this.publish(key, note?.length ? note : undefined, h);
+  }
+
+  /** Every read at once: the round trips overlap. */
+  getMany(keys) {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
+  /**
+   * One atomic batch publish (ADR-50): each message carries its own
+   * Nats-Expected-Last-Subject-Sequence (and Nats-TTL), checked by the server at
+   * the commit, all or none. All but the commit are plain core publishes (the
+   * JS client has no batch API here, and a JetStream publish would wait for an
+   * ack the server does not send), so the batch is one round trip.
+   */
+  async writeBatch(writes) {
+    if (!this.atomic) throw new Unsupported(`bucket ${this.bucket} takes no atomic batches`);
+    if (writes.length === 0) return [];
+    if (writes.length > MAX_BATCH)
+      throw new Unsupported(`${writes.length} writes are more than a batch of ${MAX_BATCH}`);
+    this.requireConnection('nothing was written');
+    const batch = `holds-${randomUUID().replaceAll('-', '')}`;
+    const last = writes.length - 1;
+    let reply;
+    try {
+      for (const [i, w] of writes.entries()) {
+        const h = headers();
+        h.set(BATCH_ID, batch);
+        h.set(BATCH_SEQUENCE, String(i + 1));
+        h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(w.expected));
+        if (this.expiresEntries && w.ttlSeconds > 0) h.set(TTL, `${Math.max(w.ttlSeconds, 1)}s`);
+        if (i < last) {
+          this.nc.publish(this.subject(w.key), w.value, { headers: h });
+        } else {
+          h.set(BATCH_COMMIT, '1');
+          reply = await this.nc.request(this.subject(w.key), w.value, { headers: h, timeout: this.opTimeoutMs });
+        }
+      }
+    } catch (e) {
+      if (e?.name === 'TimeoutError')
+        throw new Unavailable(`the batch's commit got no answer within ${this.opTimeoutMs} ms`);
+      throw new Unavailable(`batch publish failed: ${e?.message ?? e}`);
+    }
+    let ack;
+    try {
+      ack = JSON.parse(new TextDecoder().decode(reply.data));
+    } catch {
+      throw new Unavailable(`the batch's commit answered no PubAck: ${reply.string().slice(0, 200)}`);
+    }
+    if (ack.error) {
+      const code = ack.error.err_code;
+      if (code === ServerCodes.WRONG_LAST_SEQUENCE || code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) {
+        throw new WrongRevision(writes[0].key);
+      }
+      if (code === ServerCodes.ATOMIC_PUBLISH_DISABLED) {
+        this.atomic = false;
+        throw new Unsupported(`bucket ${this.bucket}: ${ack.error.description}`);
+      }
+      throw new Unavailable(`batch commit refused: ${ack.error.description} (error ${code})`);
+    }
+    const { seq, count } = ack;
+    if (!Number.isInteger(seq) || count !== writes.length || seq < count) {
+      throw new Unavailable(`the batch's commit answered ${JSON.stringify(ack)} for ${writes.length} writes`);
+    }
+    // A committed batch is stored as consecutive messages.
+    return writes.map((_, i) => BigInt(seq - count + 1 + i));
   }
 
   /** An unconditional write, as another client would make it (tests). */
@@ -296,6 +378,8 @@ async function createOrAttach(nc, jsm, bucket, maxAge, replicas) {
     config.allow_msg_ttl = true;
     config.subject_delete_marker_ttl = Number(maxAge > seconds ? maxAge : seconds);
   }
+  // Atomic batches for multi-file claims (what the Rust host sets too).
+  if (serverSupportsAtomic(nc.info?.version)) config.allow_atomic = true;
   try {
     return await jsm.streams.add(config);
   } catch (create) {

@@ -40,10 +40,26 @@ export class MemoryStore {
     return this.append(key, Uint8Array.from(value), 'put');
   }
 
-  deleteIfRevision(key, expected, why) {
+  deleteIfRevision(key, expected, why, note = EMPTY) {
     this.check();
     if (this.latest(key).revision !== BigInt(expected)) throw new WrongRevision(key);
-    return this.append(key, EMPTY, why === 'expired' ? 'expire' : 'delete');
+    return this.append(key, Uint8Array.from(note), why === 'expired' ? 'expire' : 'delete');
+  }
+
+  getMany(keys) {
+    this.check();
+    return keys.map((key) => this.latest(key));
+  }
+
+  /** All or nothing in one synchronous step: every expectation is checked
+   * before anything is written. */
+  writeBatch(writes) {
+    this.check();
+    if (new Set(writes.map((w) => w.key)).size !== writes.length) throw new WrongRevision(writes[0].key);
+    for (const w of writes) {
+      if (this.latest(w.key).revision !== BigInt(w.expected)) throw new WrongRevision(w.key);
+    }
+    return writes.map((w) => this.append(w.key, Uint8Array.from(w.value), 'put'));
   }
 
   // -- other clients, faults ------------------------------------------------------

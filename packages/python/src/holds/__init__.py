@@ -17,35 +17,41 @@ from .errors import (
     CorruptEntry,
     GuestError,
     HeldByAnother,
+    HeldByOthers,
     HoldsError,
     InvalidInput,
     Lagged,
+    Lost,
     StoreError,
 )
 from .manager import Manager
 from .stores import JetStreamStore, MemoryStore, Store
 from .subscription import Subscription
-from .types import Claim, Entry, Event, Hold, Release
+from .types import Claim, Claimed, Entry, Event, FileCheck, Hold, Release
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CasExhausted",
     "Claim",
+    "Claimed",
     "Clock",
     "Closed",
     "ConfigError",
     "CorruptEntry",
     "Entry",
     "Event",
+    "FileCheck",
     "FrozenClock",
     "GuestError",
     "HeldByAnother",
+    "HeldByOthers",
     "Hold",
     "HoldsError",
     "InvalidInput",
     "JetStreamStore",
     "Lagged",
+    "Lost",
     "Manager",
     "MemoryStore",
     "OffsetClock",

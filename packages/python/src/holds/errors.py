@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from .types import Claim
@@ -22,6 +22,33 @@ class HeldByAnother(HoldsError):
     @property
     def holder(self) -> str:
         return self.claim.hold.agent_id
+
+
+class HeldByOthers(HoldsError):
+    """A multi-file claim was refused: `claims` are every live hold of another
+    agent among the files. Nothing stays written."""
+
+    def __init__(self, claims: list[Claim]):
+        named = ", ".join(f"{c.file} by {c.hold.agent_id!r}" for c in claims)
+        super().__init__(f"{len(claims)} of the files are held: {named}")
+        self.claims = claims
+
+    @property
+    def holders(self) -> list[str]:
+        return [c.hold.agent_id for c in self.claims]
+
+
+class Lost(HoldsError):
+    """A renewal found the hold gone (released, force-released, expired or taken
+    over since `revision`); `holder` is who holds the file now, if anyone.
+    Nothing was written."""
+
+    def __init__(self, file: str, revision: int, holder: Optional[Claim]):
+        now = f"held by {holder.hold.agent_id!r}" if holder is not None else "vacant"
+        super().__init__(f"the hold on {file} at revision {revision} is lost (now {now})")
+        self.file = file
+        self.revision = revision
+        self.holder = holder
 
 
 class InvalidInput(HoldsError):

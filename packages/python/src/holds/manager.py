@@ -25,11 +25,13 @@ from .stores.base import CAUGHT_UP, Store, Unavailable
 from .stores.jetstream import JetStreamStore
 from .stores.memory import MemoryStore
 from .subscription import Subscription
-from .types import Claim, Entry, Release
+from .types import Claim, Claimed, Entry, FileCheck, Release
 
 _BUCKET = re.compile(r"^[A-Za-z0-9_-]+$")
 #: Cached answers of key-for-file (cleared when full).
 _KEY_CACHE = 4096
+#: The most files one `claim` may take by default (bones' default, as the Rust host).
+MAX_CLAIM_FILES = 16
 
 
 class Manager:
@@ -50,8 +52,10 @@ class Manager:
         instances: int,
         runtime: Runtime,
         owns_store: bool,
+        max_claim_files: int = MAX_CLAIM_FILES,
     ):
         self._loop = loop
+        self.max_claim_files = max_claim_files
         self.store = store
         self.ttl_max = ttl_max
         self.clock = clock
@@ -229,18 +233,73 @@ class Manager:
         expired strictly before now -> taken over; otherwise HeldByAnother
         (carrying the holder's claim). `ttl`: "30s", seconds, or a timedelta.
         """
-        try:
-            ttl_ns = to_nanos(ttl)
-        except ValueError as e:
-            raise InvalidInput("ttl", str(e)) from None
-        if ttl_ns >= 1 << 64:
-            raise InvalidInput("ttl", "too long")
+        ttl_ns = _ttl(ttl)
 
         async def run() -> Claim:
             self._check()
             return await self._guest(
                 lambda x: x.announce(file, agent, ttl_ns, checkout, self.ttl_max, self._hint(x, file))
             )
+
+        return await self._on_loop(run())
+
+    async def claim(self, files: list[str], agent: str, ttl: Duration, checkout: str = "") -> Claimed:
+        """Claim every file or none (bones' coord semantics): the files are
+        cleaned, deduplicated and taken in sorted order, at most
+        `max_claim_files`; each is decided as `announce` decides. On any refusal
+        nothing stays held and HeldByOthers names every holder. One atomic write
+        where the store can (memory; a JetStream bucket with atomic batches),
+        else announced one by one with revision-gated rollback
+        (`Claimed.atomic` says which)."""
+        ttl_ns = _ttl(ttl)
+        files = list(files)
+
+        async def run() -> Claimed:
+            self._check()
+            return await self._guest(
+                lambda x: x.claim_files(
+                    files,
+                    agent,
+                    ttl_ns,
+                    checkout,
+                    self.ttl_max,
+                    self.max_claim_files,
+                    [self._hint(x, f) for f in files] if self._replica and self.hub.phase == "ready" else [],
+                )
+            )
+
+        return await self._on_loop(run())
+
+    async def renew(self, file: str, agent: str, ttl: Duration, revision: int, checkout: str = "") -> Claim:
+        """Renew the hold `agent` wrote on `file` at `revision` (a lease's
+        renewal): written only over that revision, so a hold released,
+        force-released, expired or taken over meanwhile is never re-taken (Lost)."""
+        ttl_ns = _ttl(ttl)
+
+        async def run() -> Claim:
+            self._check()
+            return await self._guest(lambda x: x.renew(file, agent, ttl_ns, checkout, revision, self.ttl_max))
+
+        return await self._on_loop(run())
+
+    async def check(self, files: list[str], agent: str, tokens: Optional[list[int]] = None) -> list[FileCheck]:
+        """Does `agent` hold every file live, at these fencing tokens if given
+        (one per file)? One fresh read of all the files, for commit gates."""
+        files, tokens = list(files), list(tokens or [])
+
+        async def run() -> list[FileCheck]:
+            self._check()
+            return await self._guest(lambda x: x.check(files, agent, tokens))
+
+        return await self._on_loop(run())
+
+    async def force_release(self, file: str, by: str) -> Release:
+        """Remove whoever's live hold on `file` (an operator's tool), gated on
+        the revision judged. Subscribers see `released` with `forced_by=by`."""
+
+        async def run() -> Release:
+            self._check()
+            return await self._guest(lambda x: x.force_release(file, by, self._hint(x, file)))
 
         return await self._on_loop(run())
 
@@ -367,6 +426,16 @@ class Manager:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def _ttl(ttl: Duration) -> int:
+    try:
+        ns = to_nanos(ttl)
+    except ValueError as e:
+        raise InvalidInput("ttl", str(e)) from None
+    if ns >= 1 << 64:
+        raise InvalidInput("ttl", "too long")
+    return ns
 
 
 def _config(bucket: str, ttl_max: Duration, chan_buffer: int, instances: int) -> int:

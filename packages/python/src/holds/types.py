@@ -51,6 +51,34 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Claimed:
+    """What a multi-file `claim` took: one claim per distinct file, sorted by
+    file. `atomic`: one atomic write (False: the store could not, and the files
+    were announced one by one, sorted, with revision-gated rollback)."""
+
+    claims: list[Claim]
+    atomic: bool
+
+
+FileState = Literal["held", "token_moved", "held_by_another", "vacant"]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """One file of a `check`: `held` (the agent holds it live, at the token if
+    one was given), `token_moved` (it holds it at another revision),
+    `held_by_another`, or `vacant`. `claim` is the live hold, if any."""
+
+    file: str
+    state: FileState
+    claim: Optional[Claim] = None
+
+    @property
+    def is_held(self) -> bool:
+        return self.state == "held"
+
+
+@dataclass(frozen=True)
 class Release:
     """What `release` did: `released` with the marker's revision, or nothing
     (missing, expired or another agent's hold)."""
@@ -61,12 +89,14 @@ class Release:
 
 @dataclass(frozen=True)
 class Event:
-    """A change subscribers see. `hold` is set for `announced`."""
+    """A change subscribers see. `hold` is set for `announced`; `forced_by`
+    for a `released` that was a force-release (who forced it)."""
 
     file: str
     revision: int
     kind: EventKind
     hold: Optional[Hold] = None
+    forced_by: Optional[str] = None
 
 
 @dataclass(frozen=True)

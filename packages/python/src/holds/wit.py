@@ -1,4 +1,4 @@
-"""Everything that knows the WIT contract `holds:core@0.1.0`, in one place.
+"""Everything that knows the WIT contract `holds:core@0.2.0`, in one place.
 
 The rest of the package speaks plain Python (`types.py`, `errors.py`); this module
 turns those values into wasmtime-py's component values and back, defines the
@@ -13,12 +13,14 @@ How wasmtime-py (50.0.1) maps WIT values, as used here:
 - enums are `str`, `list<u8>` is `bytes`, integers are `int`, `option<T>` is
   `None` or the value;
 - a variant or result is a `Variant(tag, payload)` only when its cases cannot be
-  told apart by Python type, otherwise it is untagged. So an import returning
-  `result<u64, kv-error>` returns an `int` for ok, `None` for
-  `err(wrong-revision)` and a `str` for `err(unavailable(message))`; the
-  exported `error` variant arrives tagged; `release-outcome` arrives as `int`
-  (released) or `None` (not-held); `sweep`'s result stays tagged (its ok type is
-  itself a variant).
+  told apart by Python type, otherwise it is untagged. `kv-error` has two
+  cases without a payload (`wrong-revision`, `unsupported`), so it is tagged:
+  an import returning `result<u64, kv-error>` returns an `int` for ok and
+  `Variant("wrong-revision")`, `Variant("unavailable", message)` or
+  `Variant("unsupported")` for err. The exported `error` and `file-state`
+  variants arrive tagged; `release-outcome` arrives as `int` (released) or
+  `None` (not-held); `sweep`'s result stays tagged (its ok type is itself a
+  variant).
 - An import that raises traps the call, and a Store that trapped refuses every
   later call. Store failures are therefore returned as `kv-error` values, never
   raised (see `_kv_result`).
@@ -34,13 +36,10 @@ from typing import Any, Optional, Protocol
 from wasmtime.component import Linker, Record, Variant
 
 from . import errors
-from .types import MISSING, Claim, Entry, Event, Hold, Release
+from .types import MISSING, Claim, Claimed, Entry, Event, FileCheck, Hold, Release
 
 PACKAGE = "holds:core"
-VERSION = "0.1.0"
-
-#: The store's answer to "is the key's latest revision the expected one?": no.
-WRONG_REVISION = None
+VERSION = "0.2.0"
 
 
 def interface(name: str) -> str:
@@ -56,15 +55,35 @@ class Unavailable(Exception):
     """A kv import's `unavailable(message)`: the store could not answer."""
 
 
+class Unsupported(Exception):
+    """A kv import's `unsupported`: the store cannot do this (an atomic batch);
+    nothing changed."""
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """One conditional write of a `write-batch` (WIT `kv.write`)."""
+
+    key: str
+    value: bytes
+    #: The key's latest revision it expects (0: no entry).
+    expected: int
+    ttl_seconds: int
+
+
 class KvImports(Protocol):
-    """The `kv` import's three functions, as a store implements them (raising
-    WrongRevision / Unavailable)."""
+    """The `kv` import's functions, as a store implements them (raising
+    WrongRevision / Unavailable / Unsupported)."""
 
     def get(self, key: str) -> Entry: ...
 
     def write_if_revision(self, key: str, value: bytes, expected: int, ttl_seconds: int) -> int: ...
 
-    def delete_if_revision(self, key: str, expected: int, why: str) -> int: ...
+    def delete_if_revision(self, key: str, expected: int, why: str, note: bytes) -> int: ...
+
+    def get_many(self, keys: list[str]) -> list[Entry]: ...
+
+    def write_batch(self, writes: list[BatchWrite]) -> list[int]: ...
 
 
 class Host(Protocol):
@@ -120,6 +139,11 @@ def _error(v: Variant) -> errors.HoldsError:
     p = v.payload
     if v.tag == "held-by-another":
         return errors.HeldByAnother(_claim(p))
+    if v.tag == "held-by-others":
+        return errors.HeldByOthers([_claim(c) for c in p])
+    if v.tag == "lost":
+        holder = None if p.holder is None else _claim(p.holder)
+        return errors.Lost(p.file, p.revision, holder)
     if v.tag == "invalid-input":
         return errors.InvalidInput(p.field, p.reason)
     if v.tag == "cas-exhausted":
@@ -148,15 +172,17 @@ def _ok(value: Any) -> Any:
 
 def _kv_result(fn: Callable[[], Any]) -> Any:
     """Run a kv operation and lower its outcome for `result<T, kv-error>`: the ok
-    value, None for wrong-revision, a str for unavailable. Never raises."""
+    value or the tagged kv-error. Never raises."""
     try:
         return fn()
     except WrongRevision:
-        return WRONG_REVISION
+        return Variant("wrong-revision")
+    except Unsupported:
+        return Variant("unsupported")
     except Unavailable as e:
-        return str(e) or "the store is unavailable"
+        return Variant("unavailable", str(e) or "the store is unavailable")
     except BaseException as e:  # a bug or an interrupted bridge: still a value
-        return f"store failure: {type(e).__name__}: {e}"
+        return Variant("unavailable", f"store failure: {type(e).__name__}: {e}")
 
 
 def define_imports(linker: Linker, host: Host) -> None:
@@ -178,11 +204,30 @@ def define_imports(linker: Linker, host: Host) -> None:
 
         return _kv_result(op)
 
-    def delete(_store: Any, key: str, expected: int, why: str) -> Any:
+    def delete(_store: Any, key: str, expected: int, why: str, note: bytes) -> Any:
         def op() -> int:
-            revision = host.kv.delete_if_revision(key, expected, why)
-            host.seen(key, Entry(True, b"", revision, "expire" if why == "expired" else "delete"))
+            revision = host.kv.delete_if_revision(key, expected, why, bytes(note))
+            host.seen(key, Entry(True, bytes(note), revision, "expire" if why == "expired" else "delete"))
             return revision
+
+        return _kv_result(op)
+
+    def get_many(_store: Any, keys: list[str]) -> Any:
+        def op() -> list[Record]:
+            entries = host.kv.get_many(list(keys))
+            for key, entry in zip(keys, entries, strict=True):
+                host.seen(key, entry)
+            return [entry_to_wit(e) for e in entries]
+
+        return _kv_result(op)
+
+    def write_batch(_store: Any, writes: list[Record]) -> Any:
+        def op() -> list[int]:
+            batch = [BatchWrite(w.key, bytes(w.value), w.expected, _field(w, "ttl_seconds")) for w in writes]
+            revisions = host.kv.write_batch(batch)
+            for w, revision in zip(batch, revisions, strict=True):
+                host.seen(w.key, Entry(True, w.value, revision, "put"))
+            return revisions
 
         return _kv_result(op)
 
@@ -195,6 +240,8 @@ def define_imports(linker: Linker, host: Host) -> None:
             i.add_func("get", get)
             i.add_func("write-if-revision", write)
             i.add_func("delete-if-revision", delete)
+            i.add_func("get-many", get_many)
+            i.add_func("write-batch", write_batch)
         with root.add_instance(interface("clock")) as i:
             i.add_func("now", lambda _store: host.now())
         with root.add_instance(interface("observer")) as i:
@@ -270,6 +317,37 @@ class Exports:
         claim = _ok(self._call("holds", "who-has", file, _observed(observed)))
         return None if claim is None else _claim(claim)
 
+    def claim_files(
+        self,
+        files: list[str],
+        agent_id: str,
+        ttl: int,
+        checkout_path: str,
+        ttl_max: int,
+        max_files: int,
+        observed: list[Optional[Entry]],
+    ) -> Claimed:
+        request = _record(files=list(files), agent_id=agent_id, ttl=ttl, checkout_path=checkout_path)
+        out = _ok(self._call("holds", "claim-files", request, ttl_max, max_files, [_observed(e) for e in observed]))
+        return Claimed([_claim(c) for c in out.claims], out.atomic)
+
+    def renew(self, file: str, agent_id: str, ttl: int, checkout_path: str, revision: int, ttl_max: int) -> Claim:
+        request = _record(file=file, agent_id=agent_id, ttl=ttl, checkout_path=checkout_path)
+        return _claim(_ok(self._call("holds", "renew", request, revision, ttl_max)))
+
+    def check(self, files: list[str], agent_id: str, tokens: list[int]) -> list[FileCheck]:
+        out = _ok(self._call("holds", "check", list(files), agent_id, list(tokens)))
+        return [
+            FileCheck(
+                c.file, c.state.tag.replace("-", "_"), None if c.state.payload is None else _claim(c.state.payload)
+            )
+            for c in out
+        ]
+
+    def force_release(self, file: str, by: str, observed: Optional[Entry]) -> Release:
+        revision = _ok(self._call("holds", "force-release", file, by, _observed(observed)))
+        return Release(False) if revision is None else Release(True, revision)
+
     def key_for_file(self, file: str) -> str:
         return _ok(self._call("holds", "key-for-file", file))
 
@@ -288,7 +366,8 @@ class Exports:
         if out.event is not None:
             kind: Variant = out.event.kind
             hold = _hold(kind.payload) if kind.tag == "announced" else None
-            event = Event(out.event.file, out.event.revision, kind.tag, hold)
+            forced_by = kind.payload if kind.tag == "released" else None
+            event = Event(out.event.file, out.event.revision, kind.tag, hold, forced_by)
         return Interpretation(event, _field(out, "expiry_check_at"), out.dropped)
 
     def sweep(self, key: str, observed: Entry) -> SweepOutcome:

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Union
 
 from ..types import Entry
-from ..wit import Unavailable, WrongRevision
+from ..wit import BatchWrite, Unavailable, Unsupported, WrongRevision
 
-__all__ = ["CAUGHT_UP", "Store", "Unavailable", "WatchItem", "WrongRevision"]
+__all__ = ["CAUGHT_UP", "BatchWrite", "Store", "Unavailable", "Unsupported", "WatchItem", "WrongRevision"]
 
 
 class _CaughtUp:
@@ -28,9 +28,10 @@ WatchItem = Union[tuple[str, Entry], _CaughtUp]
 class Store(abc.ABC):
     """A revisioned bucket with JetStream KV semantics (history 1).
 
-    `get`, `write_if_revision` and `delete_if_revision` are the component's kv
-    import: synchronous, called from instance-pool threads, raising
-    WrongRevision / Unavailable. `watch` runs on the manager's loop.
+    `get`, `write_if_revision`, `delete_if_revision`, `get_many` and
+    `write_batch` are the component's kv import: synchronous, called from
+    instance-pool threads, raising WrongRevision / Unavailable / Unsupported.
+    `watch` runs on the manager's loop.
     """
 
     #: The store removes an entry itself when its TTL elapses (else: sweeps).
@@ -48,7 +49,17 @@ class Store(abc.ABC):
     def write_if_revision(self, key: str, value: bytes, expected: int, ttl_seconds: int) -> int: ...
 
     @abc.abstractmethod
-    def delete_if_revision(self, key: str, expected: int, why: str) -> int: ...
+    def delete_if_revision(self, key: str, expected: int, why: str, note: bytes = b"") -> int:
+        """Leave a marker whose value is `note` (e.g. who forced a release)."""
+
+    @abc.abstractmethod
+    def get_many(self, keys: list[str]) -> list[Entry]:
+        """The latest entries of `keys`, in order (one round trip where it can)."""
+
+    @abc.abstractmethod
+    def write_batch(self, writes: list[BatchWrite]) -> list[int]:
+        """Every write or none (WrongRevision if any expectation failed);
+        Unsupported when the store cannot write atomically."""
 
     @abc.abstractmethod
     def put(self, key: str, value: bytes) -> int:

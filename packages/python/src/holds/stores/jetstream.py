@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Optional
 
@@ -25,12 +27,17 @@ from nats.js import api
 
 from ..bridge import BridgeError, LoopThread
 from ..types import MISSING, Entry
-from .base import CAUGHT_UP, Store, Unavailable, WatchItem, WrongRevision
+from .base import CAUGHT_UP, BatchWrite, Store, Unavailable, Unsupported, WatchItem, WrongRevision
 
 KV_OPERATION = "KV-Operation"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 MARKER_REASON = "Nats-Marker-Reason"
 TTL = "Nats-TTL"
+BATCH_ID = "Nats-Batch-Id"
+BATCH_SEQUENCE = "Nats-Batch-Sequence"
+BATCH_COMMIT = "Nats-Batch-Commit"
+#: The server's default limit of messages in one atomic batch.
+MAX_BATCH = 1000
 #: Our own marker header: a sweep (not the server) expired the hold.
 HOLDS_REMOVAL = "Holds-Removal"
 #: One entry per key, as the Go package (see the Rust host's HISTORY).
@@ -52,13 +59,24 @@ class ServerCodes:
     LAST_SUBJECT_SEQUENCE_NOT_READY = 10163
     #: Stream name already in use with a different configuration.
     STREAM_NAME_IN_USE = 10058
+    #: The stream was not created with `allow_atomic`.
+    ATOMIC_PUBLISH_DISABLED = 10174
+
+
+def _server_at_least(version: str, wanted: tuple[int, int]) -> bool:
+    parts = version.lstrip("v").replace("-", ".").split(".")
+    nums = [int(p) if p.isdigit() else 0 for p in parts[:2]] + [0, 0]
+    return (nums[0], nums[1]) >= wanted
 
 
 def server_supports_ttl(version: str) -> bool:
     """2.11.0 and later accept `Nats-TTL` and limit markers."""
-    parts = version.lstrip("v").replace("-", ".").split(".")
-    nums = [int(p) if p.isdigit() else 0 for p in parts[:2]] + [0, 0]
-    return (nums[0], nums[1]) >= (2, 11)
+    return _server_at_least(version, (2, 11))
+
+
+def server_supports_atomic(version: str) -> bool:
+    """2.12.0 and later take atomic batch publishes (on streams with `allow_atomic`)."""
+    return _server_at_least(version, (2, 12))
 
 
 def operation_of(headers: Optional[dict]) -> str:
@@ -112,6 +130,9 @@ class JetStreamStore(Store):
         )
         self.max_age = int((config.max_age or 0) * 1_000_000_000)
         replicated = (config.num_replicas or 1) > 1
+        #: Multi-file claims are one atomic batch publish; cleared if the server
+        #: says the stream does not take them (a bucket made by the Go package).
+        self.atomic = bool(server_supports_atomic(version) and config.allow_atomic)
         # A direct get may be answered by a lagging follower: read through the
         # leader on a replicated bucket.
         self._direct = bool(config.allow_direct) and not replicated
@@ -174,6 +195,7 @@ class JetStreamStore(Store):
             raise Unavailable(f"opening bucket {bucket}: {e}") from e
         seconds = max_age / 1_000_000_000
         ttl_capable = server_supports_ttl(_server_version(nc))
+        atomic_capable = server_supports_atomic(_server_version(nc))
         # The configuration the Rust host (async-nats) creates, field for field.
         config = api.StreamConfig(
             name=name,
@@ -197,6 +219,8 @@ class JetStreamStore(Store):
             allow_rollup_hdrs=True,
             allow_msg_ttl=True if ttl_capable else None,
             subject_delete_marker_ttl=max(seconds, 1.0) if ttl_capable else None,
+            # Atomic batches for multi-file claims (what the Rust host sets too).
+            allow_atomic=True if atomic_capable else None,
         )
         try:
             return await js.add_stream(config)
@@ -232,11 +256,25 @@ class JetStreamStore(Store):
             headers[TTL] = f"{max(ttl_seconds, 1)}s"
         return self._run(self.apublish(key, value, headers))
 
-    def delete_if_revision(self, key: str, expected: int, why: str) -> int:
+    def delete_if_revision(self, key: str, expected: int, why: str, note: bytes = b"") -> int:
         headers = {KV_OPERATION: "DEL", EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected)}
         if why == "expired":
             headers[HOLDS_REMOVAL] = "expired"
-        return self._run(self.apublish(key, b"", headers))
+        # KV readers (Go's too) ignore a delete marker's payload.
+        return self._run(self.apublish(key, bytes(note), headers))
+
+    def get_many(self, keys: list[str]) -> list[Entry]:
+        """Every read at once on the loop: one bridge hop, the round trips overlap."""
+        return self._run(self.aget_many(keys))
+
+    def write_batch(self, writes: list[BatchWrite]) -> list[int]:
+        if not self.atomic:
+            raise Unsupported(f"bucket {self.bucket} takes no atomic batches")
+        if not writes:
+            return []
+        if len(writes) > MAX_BATCH:
+            raise Unsupported(f"{len(writes)} writes are more than a batch of {MAX_BATCH}")
+        return self._run(self.awrite_batch(writes))
 
     def put(self, key: str, value: bytes) -> int:
         return self._run(self.apublish(key, value, {}))
@@ -262,6 +300,57 @@ class JetStreamStore(Store):
         except Exception as e:
             raise Unavailable(f"get failed: {type(e).__name__}: {e}") from None
         return Entry(True, msg.data or b"", msg.seq, operation_of(msg.headers), _ns(msg.time))  # type: ignore[arg-type]
+
+    async def aget_many(self, keys: list[str]) -> list[Entry]:
+        return list(await asyncio.gather(*(self.aget(k) for k in keys)))
+
+    async def awrite_batch(self, writes: list[BatchWrite]) -> list[int]:
+        """One atomic batch publish (ADR-50): each message carries its own
+        `Nats-Expected-Last-Subject-Sequence` (and `Nats-TTL`), checked by the
+        server at the commit, all or none. All but the commit are plain core
+        publishes (nats-py has no batch API; a JetStream publish would wait for
+        an ack the server does not send), so the batch is one round trip."""
+        self._require_connection("nothing was written")
+        batch = f"holds-{uuid.uuid4().hex}"
+        last = len(writes) - 1
+        try:
+            for i, w in enumerate(writes):
+                headers = {
+                    BATCH_ID: batch,
+                    BATCH_SEQUENCE: str(i + 1),
+                    EXPECTED_LAST_SUBJECT_SEQUENCE: str(w.expected),
+                }
+                if self.expires_entries and w.ttl_seconds > 0:
+                    headers[TTL] = f"{max(w.ttl_seconds, 1)}s"
+                if i < last:
+                    await self.nc.publish(self.subject(w.key), w.value, headers=headers)
+                else:
+                    headers[BATCH_COMMIT] = "1"
+                    reply = await self.nc.request(self.subject(w.key), w.value, self.op_timeout, headers=headers)
+        except (TimeoutError, nats.errors.TimeoutError):
+            raise Unavailable(f"the batch's commit got no answer within {self.op_timeout:g} s") from None
+        except nats.errors.NoRespondersError:
+            raise Unavailable("batch publish failed: no stream answered") from None
+        except Exception as e:
+            raise Unavailable(f"batch publish failed: {type(e).__name__}: {e}") from None
+        try:
+            ack = json.loads(reply.data)
+        except ValueError:
+            raise Unavailable(f"the batch's commit answered no PubAck: {reply.data[:200]!r}") from None
+        error = ack.get("error")
+        if error:
+            code = error.get("err_code")
+            if code in (ServerCodes.WRONG_LAST_SEQUENCE, ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT):
+                raise WrongRevision(writes[0].key)
+            if code == ServerCodes.ATOMIC_PUBLISH_DISABLED:
+                self.atomic = False
+                raise Unsupported(f"bucket {self.bucket}: {error.get('description')}")
+            raise Unavailable(f"batch commit refused: {error.get('description')} (error {code})")
+        seq, count = ack.get("seq"), ack.get("count")
+        if not isinstance(seq, int) or count != len(writes) or seq < count:
+            raise Unavailable(f"the batch's commit answered {ack!r} for {len(writes)} writes")
+        # A committed batch is stored as consecutive messages.
+        return list(range(seq - count + 1, seq + 1))
 
     async def apublish(self, key: str, payload: bytes, headers: dict) -> int:
         give_up = time.monotonic() + self.op_timeout

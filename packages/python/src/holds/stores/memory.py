@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 from ..types import Entry
-from .base import CAUGHT_UP, Store, Unavailable, WatchItem, WrongRevision
+from .base import CAUGHT_UP, BatchWrite, Store, Unavailable, WatchItem, WrongRevision
 
 
 class MemoryStore(Store):
@@ -46,12 +46,29 @@ class MemoryStore(Store):
                 raise WrongRevision(key)
             return self._append(key, bytes(value), "put")
 
-    def delete_if_revision(self, key: str, expected: int, why: str) -> int:
+    def delete_if_revision(self, key: str, expected: int, why: str, note: bytes = b"") -> int:
         with self._lock:
             self._check()
             if self._latest(key).revision != expected:
                 raise WrongRevision(key)
-            return self._append(key, b"", "expire" if why == "expired" else "delete")
+            return self._append(key, bytes(note), "expire" if why == "expired" else "delete")
+
+    def get_many(self, keys: list[str]) -> list[Entry]:
+        with self._lock:
+            self._check()
+            return [self._latest(key) for key in keys]
+
+    def write_batch(self, writes: list[BatchWrite]) -> list[int]:
+        """All or nothing, under the one lock: every expectation is checked
+        before anything is written."""
+        with self._lock:
+            self._check()
+            if len({w.key for w in writes}) != len(writes):
+                raise WrongRevision(writes[0].key)  # as JetStream: one key twice cannot both hold
+            for w in writes:
+                if self._latest(w.key).revision != w.expected:
+                    raise WrongRevision(w.key)
+            return [self._append(w.key, bytes(w.value), "put") for w in writes]
 
     # -- other clients, faults ----------------------------------------------
 
