@@ -34,12 +34,21 @@ const eventJson = (e) => ({
   revision: e.revision,
   kind: e.kind,
   ...(e.hold ? { hold: holdJson(e.hold) } : {}),
+  ...(e.forcedBy !== undefined ? { forced_by: e.forcedBy } : {}),
 });
+const claimedJson = (c) => ({ claims: c.claims.map(claimJson), atomic: c.atomic });
+/** The API's file states as the case language names them. */
+const STATE = { held: 'held', tokenMoved: 'token-moved', heldByAnother: 'held-by-another', vacant: 'vacant' };
+const checkJson = (c) => ({ file: c.file, state: STATE[c.state], claim: claimJson(c.claim) });
 
 export function errorJson(e) {
   switch (e?.name) {
     case 'HeldByAnother':
       return { error: 'held-by-another', holder: e.holder, claim: claimJson(e.claim) };
+    case 'HeldByOthers':
+      return { error: 'held-by-others', holders: e.holders, claims: e.claims.map(claimJson) };
+    case 'Lost':
+      return { error: 'lost', file: e.file, revision: e.revision, holder: claimJson(e.holder) };
     case 'InvalidInput':
       return { error: 'invalid-input', field: e.field, reason: e.reason };
     case 'CasExhausted':
@@ -107,6 +116,8 @@ export function evaluate(expr, scope) {
     return value;
   }
   if (expr && typeof expr === 'object' && 'duration' in expr) return toNanos(expr.duration);
+  // e.g. a check's tokens: each item may be an expression
+  if (Array.isArray(expr)) return expr.map((item) => evaluate(item, scope));
   return expr;
 }
 
@@ -331,6 +342,38 @@ export class CaseRunner {
           const r = await m.release(this.arg(step, 'file'), this.arg(step, 'agent_id', agent.name));
           return ok({ released: r.released, revision: r.revision ?? null });
         }
+        case 'claim':
+          return ok(
+            claimedJson(
+              await m.claim(this.arg(step, 'files'), this.arg(step, 'agent_id', agent.name), this.arg(step, 'ttl'), {
+                checkout: this.arg(step, 'checkout', ''),
+              }),
+            ),
+          );
+        case 'renew':
+          return ok(
+            claimJson(
+              await m.renew(
+                this.arg(step, 'file'),
+                this.arg(step, 'agent_id', agent.name),
+                this.arg(step, 'ttl'),
+                this.arg(step, 'revision'),
+                { checkout: this.arg(step, 'checkout', '') },
+              ),
+            ),
+          );
+        case 'check': {
+          const checks = await m.check(
+            this.arg(step, 'files'),
+            this.arg(step, 'agent_id', agent.name),
+            this.arg(step, 'tokens', []),
+          );
+          return ok(checks.map(checkJson));
+        }
+        case 'force_release': {
+          const r = await m.forceRelease(this.arg(step, 'file'), this.arg(step, 'by'));
+          return ok({ released: r.released, revision: r.revision ?? null });
+        }
         case 'who_has':
           return ok(claimJson(await m.whoHas(this.arg(step, 'file'))));
         case 'list':
@@ -400,22 +443,32 @@ export class CaseRunner {
     const names = this.arg(step, 'agents');
     const count = this.arg(step, 'count');
     const ttl = this.arg(step, 'ttl');
-    const file = this.arg(step, 'file');
+    const files = this.arg(step, 'files', null);
+    const file = files === null ? this.arg(step, 'file') : undefined;
     const agentId = this.arg(step, 'agent_id');
+    const at = (text, i) => text.replaceAll('{i}', String(i));
     const results = await Promise.all(
-      Array.from({ length: count }, (_, i) =>
-        this.agents
-          .get(names[i % names.length])
-          .manager.announce(file.replaceAll('{i}', String(i)), agentId.replaceAll('{i}', String(i)), ttl)
-          .catch((e) => e),
-      ),
+      Array.from({ length: Number(count) }, (_, i) => {
+        const m = this.agents.get(names[i % names.length]).manager;
+        const who = at(agentId, i);
+        const call =
+          files === null
+            ? m.announce(at(file, i), who, ttl)
+            : m.claim(
+                files.map((f) => at(f, i)),
+                who,
+                ttl,
+              );
+        return call.catch((e) => e);
+      }),
     );
     const counts = {};
     const revisions = new Set();
     for (const r of results) {
       const kind = r instanceof Error ? errorJson(r).error : 'ok';
       counts[kind] = (counts[kind] ?? 0n) + 1n;
-      if (!(r instanceof Error)) revisions.add(r.revision);
+      if (r instanceof Error) continue;
+      for (const c of files === null ? [r] : r.claims) revisions.add(c.revision);
     }
     return { counts, distinct_revisions: BigInt(revisions.size) };
   }

@@ -59,12 +59,26 @@ def event_json(e: holds.Event) -> dict[str, Any]:
     out: dict[str, Any] = {"file": e.file, "revision": e.revision, "kind": e.kind}
     if e.hold is not None:
         out["hold"] = hold_json(e.hold)
+    if e.forced_by is not None:
+        out["forced_by"] = e.forced_by
     return out
+
+
+def claimed_json(c: holds.Claimed) -> dict[str, Any]:
+    return {"claims": [claim_json(x) for x in c.claims], "atomic": c.atomic}
+
+
+def check_json(c: holds.FileCheck) -> dict[str, Any]:
+    return {"file": c.file, "state": c.state.replace("_", "-"), "claim": claim_json(c.claim)}
 
 
 def error_json(e: BaseException) -> dict[str, Any]:
     if isinstance(e, holds.HeldByAnother):
         return {"error": "held-by-another", "holder": e.holder, "claim": claim_json(e.claim)}
+    if isinstance(e, holds.HeldByOthers):
+        return {"error": "held-by-others", "holders": e.holders, "claims": [claim_json(c) for c in e.claims]}
+    if isinstance(e, holds.Lost):
+        return {"error": "lost", "file": e.file, "revision": e.revision, "holder": claim_json(e.holder)}
     if isinstance(e, holds.InvalidInput):
         return {"error": "invalid-input", "field": e.field, "reason": e.reason}
     if isinstance(e, holds.CasExhausted):
@@ -117,6 +131,8 @@ def evaluate(expr: Any, scope: dict[str, Any]) -> Any:
         return value
     if isinstance(expr, dict) and "duration" in expr:
         return to_nanos(expr["duration"])
+    if isinstance(expr, list):  # e.g. a check's tokens: each item may be an expression
+        return [evaluate(item, scope) for item in expr]
     return expr
 
 
@@ -348,6 +364,31 @@ class CaseRunner:
             if do == "release":
                 r = await m.release(self.arg(step, "file"), self.arg(step, "agent_id", agent.name))
                 return _Outcome({"released": r.released, "revision": r.revision})
+            if do == "claim":
+                claimed = await m.claim(
+                    self.arg(step, "files"),
+                    self.arg(step, "agent_id", agent.name),
+                    self.arg(step, "ttl"),
+                    self.arg(step, "checkout", ""),
+                )
+                return _Outcome(claimed_json(claimed))
+            if do == "renew":
+                claim = await m.renew(
+                    self.arg(step, "file"),
+                    self.arg(step, "agent_id", agent.name),
+                    self.arg(step, "ttl"),
+                    self.arg(step, "revision"),
+                    self.arg(step, "checkout", ""),
+                )
+                return _Outcome(claim_json(claim))
+            if do == "check":
+                checks = await m.check(
+                    self.arg(step, "files"), self.arg(step, "agent_id", agent.name), self.arg(step, "tokens", None)
+                )
+                return _Outcome([check_json(c) for c in checks])
+            if do == "force_release":
+                r = await m.force_release(self.arg(step, "file"), self.arg(step, "by"))
+                return _Outcome({"released": r.released, "revision": r.revision})
             if do == "who_has":
                 return _Outcome(claim_json(await m.who_has(self.arg(step, "file"))))
             if do == "list":
@@ -414,12 +455,17 @@ class CaseRunner:
         names = self.arg(step, "agents")
         count = self.arg(step, "count")
         ttl = self.arg(step, "ttl")
-        file, agent_id = self.arg(step, "file"), self.arg(step, "agent_id")
+        agent_id = self.arg(step, "agent_id")
+        files = self.arg(step, "files", None)
+        file = None if files is not None else self.arg(step, "file")
 
         async def one(i: int) -> Any:
             m = self.agents[names[i % len(names)]].manager
+            who = agent_id.replace("{i}", str(i))
             try:
-                return await m.announce(file.replace("{i}", str(i)), agent_id.replace("{i}", str(i)), ttl)
+                if files is not None:
+                    return await m.claim([f.replace("{i}", str(i)) for f in files], who, ttl)
+                return await m.announce(file.replace("{i}", str(i)), who, ttl)
             except holds.HoldsError as e:
                 return e
 
@@ -427,8 +473,10 @@ class CaseRunner:
         counts: dict[str, int] = {}
         revisions = set()
         for r in results:
-            kind = "ok" if isinstance(r, holds.Claim) else error_json(r)["error"]
+            if isinstance(r, holds.HoldsError):
+                kind = error_json(r)["error"]
+            else:
+                kind = "ok"
+                revisions.update(c.revision for c in (r.claims if isinstance(r, holds.Claimed) else [r]))
             counts[kind] = counts.get(kind, 0) + 1
-            if isinstance(r, holds.Claim):
-                revisions.add(r.revision)
         return _Outcome({"counts": counts, "distinct_revisions": len(revisions)})
