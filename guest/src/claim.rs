@@ -62,9 +62,14 @@ pub async fn claim<H: Host>(
                 Err(e) => return Err(e),
             }
         }
-        if !confirm.is_empty() {
-            reread(host, &keys, &confirm, &mut entries, &mut fresh).await?;
-            continue;
+        if !confirm.is_empty() || !holders.is_empty() {
+            // A refusal names every holder: a file passed only on a stale hint
+            // may hide one, so every file not read fresh is read before refusing.
+            let unread: Vec<usize> = (0..targets.len()).filter(|&i| !fresh[i]).collect();
+            if !unread.is_empty() {
+                reread(host, &keys, &unread, &mut entries, &mut fresh).await?;
+                continue;
+            }
         }
         if !holders.is_empty() {
             return Err(Error::HeldByOthers(holders));
@@ -330,6 +335,33 @@ mod tests {
         }
         assert_eq!(host.revision, revision, "nothing was written");
         assert!(!host.entry("=2Fa").found);
+    }
+
+    #[test]
+    fn a_refusal_names_holders_a_stale_hint_called_vacant() {
+        let mut host = MemoryHost::new(0);
+        let stale_d = host.entry("=2Fd");
+        go(&mut host, &["/b"], "y").unwrap();
+        go(&mut host, &["/d"], "z").unwrap();
+        // The host's replica knows y's hold on /b but still thinks /d vacant.
+        let observed = vec![None, Some(host.entry("=2Fb")), None, Some(stale_d)];
+        match block_on(claim(
+            &mut host,
+            &claim_request(&["/a", "/b", "/c", "/d"], "x"),
+            60 * S,
+            16,
+            observed,
+        )) {
+            Err(Error::HeldByOthers(holders)) => {
+                let who: Vec<&str> = holders.iter().map(|c| c.hold.agent_id.as_str()).collect();
+                assert_eq!(
+                    who,
+                    ["y", "z"],
+                    "the holder behind the stale hint is named too"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
