@@ -722,6 +722,17 @@ impl Manager {
         self.inner.calls.file_for_key(key).await
     }
 
+    /// A lease's renewal of `file` written at `revision` (the conformance case
+    /// list calls it directly; a [`Lease`] does so in the background).
+    pub async fn renew_for_test(
+        &self,
+        file: &str,
+        announce: &Announce,
+        revision: u64,
+    ) -> Result<Claim, Error> {
+        self.renew(file, announce, revision).await
+    }
+
     /// The bucket itself, to stage raw entries and CAS conflicts.
     pub fn kv_for_test(&self) -> Arc<dyn KvStore> {
         self.inner.kv.clone()
