@@ -1,6 +1,7 @@
-"""The three contenders, each behind the same two calls (announce, release),
-answering `("ok", claim)` or `("held", holder_claim)` with claims as plain dicts
-`{"file", "revision", "agent"}`."""
+"""The three contenders, each behind the same three calls: announce (answering
+`("ok", claim)` or `("held", holder_claim)`), claim over several files
+(`("ok", [claims])` or `("held", [holder claims])`) and release, with claims as
+plain dicts `{"file", "revision", "agent"}`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ NODE_AGENT = PACKAGES / "node" / "bin" / "holds-agent.mjs"
 
 
 def _claim(c: dict[str, Any]) -> dict[str, Any]:
-    return {"file": c["file"], "revision": c["revision"], "agent": c["hold"]["agent_id"]}
+    return {
+        "file": c["file"],
+        "revision": c["revision"],
+        "agent": c["hold"]["agent_id"],
+    }
 
 
 def rust_cli() -> str:
@@ -44,21 +49,40 @@ class RustAgent:
 
     async def _run(self, *args: str) -> tuple[int, dict[str, Any]]:
         proc = await asyncio.create_subprocess_exec(
-            *self.base, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *self.base,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), 30)
         try:
             return proc.returncode, json.loads(out.decode().strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            raise AssertionError(f"holds {' '.join(args)}: exit {proc.returncode}, {out!r} {err!r}") from None
+            raise AssertionError(
+                f"holds {' '.join(args)}: exit {proc.returncode}, {out!r} {err!r}"
+            ) from None
 
     async def announce(self, file: str, ttl: str) -> tuple[str, dict[str, Any]]:
-        code, out = await self._run("announce", file, "--agent", self.name, "--ttl", ttl)
+        code, out = await self._run(
+            "announce", file, "--agent", self.name, "--ttl", ttl
+        )
         if code == 0:
             return "ok", _claim(out)
         if code == 3 and out["error"]["kind"] == "held-by-another":
             return "held", _claim(out["error"]["holder"])
         raise AssertionError(f"rust announce: exit {code}: {out}")
+
+    async def claim(
+        self, files: list[str], ttl: str
+    ) -> tuple[str, list[dict[str, Any]]]:
+        code, out = await self._run(
+            "announce", *files, "--agent", self.name, "--ttl", ttl
+        )
+        if code == 0:
+            return "ok", [_claim(c) for c in out["claims"]]
+        if code == 3 and out["error"]["kind"] == "held-by-others":
+            return "held", [_claim(c) for c in out["error"]["holders"]]
+        raise AssertionError(f"rust claim: exit {code}: {out}")
 
     async def release(self, file: str) -> int:
         code, out = await self._run("release", file, "--agent", self.name)
@@ -77,9 +101,31 @@ class PythonAgent:
     async def announce(self, file: str, ttl: str) -> tuple[str, dict[str, Any]]:
         try:
             c = await self.manager.announce(file, self.name, ttl)
-            return "ok", {"file": c.file, "revision": c.revision, "agent": c.hold.agent_id}
+            return "ok", {
+                "file": c.file,
+                "revision": c.revision,
+                "agent": c.hold.agent_id,
+            }
         except holds.HeldByAnother as e:
-            return "held", {"file": e.claim.file, "revision": e.claim.revision, "agent": e.holder}
+            return "held", {
+                "file": e.claim.file,
+                "revision": e.claim.revision,
+                "agent": e.holder,
+            }
+
+    async def claim(
+        self, files: list[str], ttl: str
+    ) -> tuple[str, list[dict[str, Any]]]:
+        def plain(c: holds.Claim) -> dict[str, Any]:
+            return {"file": c.file, "revision": c.revision, "agent": c.hold.agent_id}
+
+        try:
+            return "ok", [
+                plain(c)
+                for c in (await self.manager.claim(files, self.name, ttl)).claims
+            ]
+        except holds.HeldByOthers as e:
+            return "held", [plain(c) for c in e.claims]
 
     async def release(self, file: str) -> int:
         r = await self.manager.release(file, self.name)
@@ -105,7 +151,9 @@ class NodeAgent:
         if node is None:
             raise RuntimeError("node (>= 20) is not on PATH")
         if not (PACKAGES / "node" / "node_modules").is_dir():
-            raise RuntimeError(f"{PACKAGES / 'node'} has no node_modules: run `npm ci` there (packages/node/run-tests)")
+            raise RuntimeError(
+                f"{PACKAGES / 'node'} has no node_modules: run `npm ci` there (packages/node/run-tests)"
+            )
         agent = cls()
         agent.proc = await asyncio.create_subprocess_exec(
             node, str(NODE_AGENT), "--servers", url, "--bucket", bucket, "--agent", cls.name, "--subscribe",
@@ -141,6 +189,16 @@ class NodeAgent:
         if out["error"]["kind"] == "HeldByAnother":
             return "held", _claim(out["error"]["holder"])
         raise AssertionError(f"node announce: {out}")
+
+    async def claim(
+        self, files: list[str], ttl: str
+    ) -> tuple[str, list[dict[str, Any]]]:
+        out = await self._call(do="claim", files=files, ttl=ttl)
+        if "ok" in out:
+            return "ok", [_claim(c) for c in out["ok"]["claims"]]
+        if out["error"]["kind"] == "HeldByOthers":
+            return "held", [_claim(c) for c in out["error"]["holders"]]
+        raise AssertionError(f"node claim: {out}")
 
     async def release(self, file: str) -> int:
         out = await self._call(do="release", file=file)

@@ -1,8 +1,8 @@
 """The Rust CLI, a Python agent and a Node agent race for one file on one
-JetStream bucket, round after round: exactly one winner per round, every loser
-names the winner (same agent, same revision), and a Python subscription and a
-Node subscription see every announce, release and expiry with the same
-revisions.
+JetStream bucket, round after round, then for a two-file claim (every file or
+none): exactly one winner per round, every loser names the winner (same agent,
+same revisions), and a Python subscription and a Node subscription see every
+announce, release and expiry with the same revisions.
 
 Needs HOLDS_BIN (the Rust CLI), node with packages/node installed (npm ci),
 and a nats-server (NATS_SERVER_BIN, <repo>/.tools/bin or PATH)."""
@@ -24,6 +24,9 @@ ROUNDS = 20
 FILE = "/three/shared é file.txt"
 #: Rounds whose winner holds for 1 s and lets the hold expire (else: releases).
 EXPIRING = {4, 9, 14, 19}
+#: Then rounds of a claim over FILE and a second file, each runtime favoured once.
+CLAIM_ROUNDS = 3
+FILES = ["/three/second file.txt", FILE]
 
 
 async def _contend(contenders, favoured: int | None, ttl: str):
@@ -32,7 +35,9 @@ async def _contend(contenders, favoured: int | None, ttl: str):
 
     async def one(i, agent):
         if favoured is not None and i != favoured:
-            await asyncio.sleep(0.03 if contenders[favoured].name == "rust-agent" else 0.002)
+            await asyncio.sleep(
+                0.03 if contenders[favoured].name == "rust-agent" else 0.002
+            )
         return agent.name, await agent.announce(FILE, ttl)
 
     return await asyncio.gather(*(one(i, a) for i, a in enumerate(contenders)))
@@ -88,7 +93,9 @@ def _node_event(e: dict) -> tuple:
 
 async def _scenario(url: str) -> None:
     bucket = f"three_{uuid.uuid4().hex[:8]}"
-    manager = await holds.Manager.jetstream(url, bucket=bucket, ttl_max="5m")  # creates the bucket
+    manager = await holds.Manager.jetstream(
+        url, bucket=bucket, ttl_max="5m"
+    )  # creates the bucket
     node = await NodeAgent.start(url, bucket)
     py_events = node_events = None
     try:
@@ -103,31 +110,74 @@ async def _scenario(url: str) -> None:
             ttl = "1s" if r in EXPIRING else "30s"
             favoured = None if r % 4 == 3 else r % 3
             results = await _contend(contenders, favoured, ttl)
-            winners = [(name, claim) for name, (status, claim) in results if status == "ok"]
+            winners = [
+                (name, claim) for name, (status, claim) in results if status == "ok"
+            ]
             assert len(winners) == 1, f"round {r}: {results}"
             winner, claim = winners[0]
             assert claim["agent"] == winner and claim["file"] == FILE
             for name, (status, holder) in results:
                 if name != winner:
-                    assert status == "held" and holder == claim, f"round {r}: {name} named {holder}, winner {claim}"
+                    assert status == "held" and holder == claim, (
+                        f"round {r}: {name} named {holder}, winner {claim}"
+                    )
             wins[winner] += 1
             expected.append(("announced", FILE, claim["revision"], winner))
             if r in EXPIRING:
                 # The server's expiry marker, before the next round starts.
-                expired = await py_events.next_matching(lambda e: e[0] == "expired", f"round {r}: the expiry")
+                expired = await py_events.next_matching(
+                    lambda e: e[0] == "expired", f"round {r}: the expiry"
+                )
                 assert expired[2] > claim["revision"]
                 expected.append(expired)
             else:
                 revision = await by_name[winner].release(FILE)
                 assert revision > claim["revision"]
                 expected.append(("released", FILE, revision, None))
+        for r in range(CLAIM_ROUNDS):
+            favoured = contenders[r]
+
+            async def one(agent, favoured=favoured):
+                if agent is not favoured:
+                    await asyncio.sleep(
+                        0.03 if favoured.name == "rust-agent" else 0.002
+                    )
+                return agent.name, await agent.claim(FILES, "30s")
+
+            results = await asyncio.gather(*(one(a) for a in contenders))
+            winners = [
+                (name, claims) for name, (status, claims) in results if status == "ok"
+            ]
+            assert len(winners) == 1, f"claim round {r}: {results}"
+            winner, claims = winners[0]
+            assert sorted(c["file"] for c in claims) == sorted(FILES), claims
+            assert all(c["agent"] == winner for c in claims), claims
+            for name, (status, holders) in results:
+                if name != winner:
+                    assert status == "held" and holders == claims, (
+                        f"claim round {r}: {name} named {holders}, winner {claims}"
+                    )
+            wins[f"claim:{winner}"] += 1
+            for c in sorted(claims, key=lambda c: c["revision"]):
+                expected.append(("announced", c["file"], c["revision"], winner))
+            for file in FILES:
+                revision = await by_name[winner].release(file)
+                expected.append(("released", file, revision, None))
         seen_py = await py_events.until(len(expected), "python subscription")
         seen_node = await node_events.until(len(expected), "node subscription")
-        assert seen_py == expected, f"python subscription:\n{seen_py}\nexpected:\n{expected}"
-        assert seen_node == expected, f"node subscription:\n{seen_node}\nexpected:\n{expected}"
+        assert seen_py == expected, (
+            f"python subscription:\n{seen_py}\nexpected:\n{expected}"
+        )
+        assert seen_node == expected, (
+            f"node subscription:\n{seen_node}\nexpected:\n{expected}"
+        )
         await asyncio.sleep(0.5)
-        assert len(py_events.items) == len(node_events.items) == len(expected), "no event beyond the expected ones"
-        print(f"\n{ROUNDS} rounds on {bucket}: wins {dict(wins)}; {len(expected)} events agree")
+        assert len(py_events.items) == len(node_events.items) == len(expected), (
+            "no event beyond the expected ones"
+        )
+        print(
+            f"\n{ROUNDS} + {CLAIM_ROUNDS} claim rounds on {bucket}: wins {dict(wins)}; {len(expected)} events agree"
+        )
     finally:
         for collected in (py_events, node_events):
             if collected is not None:

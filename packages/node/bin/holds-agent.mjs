@@ -8,7 +8,8 @@
 // stdin, one JSON object a line:
 //   {"id": 1, "do": "announce", "file": "/w/a", "ttl": "30s"}   {"id": 2, "do": "release", "file": "/w/a"}
 //   {"id": 3, "do": "who_has", "file": "/w/a"}                    {"id": 4, "do": "quit"}
-// stdout: {"ready": true} once open, then {"id", "ok": ...} or {"id", "error": {"kind", "message", "holder"?}}
+//   {"id": 5, "do": "claim", "files": ["/w/a", "/w/b"], "ttl": "30s"}  (every file or none)
+// stdout: {"ready": true} once open, then {"id", "ok": ...} or {"id", "error": {"kind", "message", "holder"?, "holders"?}}
 // per command, and {"event": {"file", "revision", "kind", "agent"?}} per event (with --subscribe).
 // Integers (revisions, nanoseconds) are written as JSON numbers from BigInts.
 import { createInterface } from 'node:readline';
@@ -44,6 +45,7 @@ function failure(e) {
   if (!(e instanceof HoldsError)) throw e;
   const out = { kind: e.name, message: e.message };
   if (e.name === 'HeldByAnother') out.holder = claim(e.claim);
+  if (e.name === 'HeldByOthers') out.holders = e.claims.map(claim);
   return out;
 }
 
@@ -69,6 +71,10 @@ async function handle(command) {
     case 'release': {
       const r = await manager.release(command.file, agent);
       return { released: r.released, revision: r.revision ?? null };
+    }
+    case 'claim': {
+      const claimed = await manager.claim(command.files, agent, command.ttl, { checkout: command.checkout ?? '' });
+      return { claims: claimed.claims.map(claim), atomic: claimed.atomic };
     }
     case 'who_has':
       return claim(await manager.whoHas(command.file));

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { DiscardPolicy, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Manager, StoreError, Unavailable, WrongRevision } from '../src/index.js';
+import { HeldByOthers, Manager, StoreError, Unavailable, Unsupported, WrongRevision } from '../src/index.js';
 import { NatsServer } from './support/nats-server.js';
 
 const F = '/work/a.txt';
@@ -100,6 +100,103 @@ test('a bucket without per-message TTLs is used as is and swept', async () => {
     const marker = await rawMessage(name, KEY);
     assert.equal(marker.header.get('KV-Operation'), 'DEL');
     assert.equal(marker.header.get('Holds-Removal'), 'expired');
+  } finally {
+    await m.close();
+  }
+});
+
+test('a new bucket takes atomic batches, all or nothing', async () => {
+  const name = bucket();
+  const m = await Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '60s', ...quiet });
+  try {
+    const s = m.store;
+    const { config } = await withJsm(server.url, (jsm) => jsm.streams.info(`KV_${name}`));
+    assert.equal(config.allow_atomic, true);
+    assert.equal(s.atomic, true);
+    const enc = (t) => new TextEncoder().encode(t);
+    const a = await s.writeIfRevision('a', enc('a0'), 0n, 0);
+    const revs = await s.writeBatch([
+      { key: 'a', value: enc('a1'), expected: a, ttlSeconds: 30 },
+      { key: 'b', value: enc('b1'), expected: 0n, ttlSeconds: 30 },
+    ]);
+    assert.deepEqual(revs, [a + 1n, a + 2n]);
+    // b expects "no entry" but has one: a must not be written either.
+    await assert.rejects(
+      s.writeBatch([
+        { key: 'a', value: enc('a2'), expected: revs[0], ttlSeconds: 30 },
+        { key: 'b', value: enc('b2'), expected: 0n, ttlSeconds: 30 },
+      ]),
+      WrongRevision,
+    );
+    const after = await s.getMany(['a', 'b', 'c']);
+    assert.deepEqual(
+      after.map((e) => [e.found, new TextDecoder().decode(e.value), e.revision]),
+      [
+        [true, 'a1', a + 1n],
+        [true, 'b1', a + 2n],
+        [false, '', 0n],
+      ],
+    );
+    assert.equal((await rawMessage(name, 'b')).header.get('Nats-TTL'), '30s');
+  } finally {
+    await m.close();
+  }
+});
+
+test('a bucket without atomic batches claims file by file and rolls back a refusal', async () => {
+  const name = bucket();
+  await withJsm(server.url, (jsm) =>
+    jsm.streams.add({
+      name: `KV_${name}`,
+      subjects: [`$KV.${name}.>`],
+      max_msgs_per_subject: 1,
+      max_age: 120_000_000_000,
+      discard: DiscardPolicy.New,
+      allow_direct: true,
+      allow_rollup_hdrs: true,
+      deny_delete: true,
+      allow_msg_ttl: true,
+      storage: StorageType.File,
+    }),
+  );
+  const m = await Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '60s', ...quiet });
+  try {
+    assert.equal(m.store.atomic, false);
+    await assert.rejects(
+      m.store.writeBatch([{ key: 'x', value: new Uint8Array(0), expected: 0n, ttlSeconds: 0 }]),
+      Unsupported,
+    );
+    const took = await m.claim(['/w/b', '/w/a'], 'a', '30s');
+    assert.equal(took.atomic, false);
+    assert.deepEqual(
+      took.claims.map((c) => c.file),
+      ['/w/a', '/w/b'],
+    );
+    await m.announce('/w/d', 'b', '30s');
+    await assert.rejects(
+      m.claim(['/w/c', '/w/d'], 'a', '30s'),
+      (e) => e instanceof HeldByOthers && e.holders.join() === 'b',
+    );
+    assert.equal(await m.whoHas('/w/c'), undefined, 'the file written before the refusal was rolled back');
+  } finally {
+    await m.close();
+  }
+});
+
+test('a force-release marker carries who forced it', async () => {
+  const name = bucket();
+  const m = await Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '60s', ...quiet });
+  try {
+    const sub = await m.subscribe();
+    await m.announce(F, 'a', '30s');
+    const released = await m.forceRelease(F, 'ops');
+    const events = [await sub.next(5000), await sub.next(5000)];
+    assert.equal(events[1].kind, 'released');
+    assert.equal(events[1].forcedBy, 'ops');
+    assert.equal(events[1].revision, released.revision);
+    const marker = await rawMessage(name, KEY);
+    assert.equal(marker.header.get('KV-Operation'), 'DEL');
+    assert.equal(new TextDecoder().decode(marker.data), '{"released_by":"ops"}');
   } finally {
     await m.close();
   }

@@ -11,7 +11,7 @@ import pytest
 from nats.js import api
 
 import holds
-from holds.stores import Unavailable, WrongRevision
+from holds.stores import BatchWrite, Unavailable, Unsupported, WrongRevision
 from holds.stores.jetstream import JetStreamStore
 from support.natsserver import NatsServer
 
@@ -153,6 +153,101 @@ def test_conditional_writes_are_revision_gated(nats_url):
     r, d, e = asyncio.run(main())
     assert d > r
     assert (e.revision, e.operation) == (d, "delete")
+
+
+def test_a_new_bucket_takes_atomic_batches_all_or_nothing(nats_url):
+    """write-batch is one atomic batch publish: consecutive revisions when every
+    expectation holds, WrongRevision and nothing written when one does not."""
+
+    async def main():
+        name = bucket()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        try:
+            s = m.store
+            assert s.atomic and (await stream_config(nats_url, name)).allow_atomic is True
+            a = await asyncio.to_thread(s.write_if_revision, "a", b"a0", 0, 0)
+            revs = await asyncio.to_thread(
+                s.write_batch, [BatchWrite("a", b"a1", a, 30), BatchWrite("b", b"b1", 0, 30)]
+            )
+            with pytest.raises(WrongRevision):
+                # b expects "no entry", but it has one: a must not be written either.
+                await asyncio.to_thread(
+                    s.write_batch, [BatchWrite("a", b"a2", revs[0], 30), BatchWrite("b", b"b2", 0, 30)]
+                )
+            after = await asyncio.to_thread(s.get_many, ["a", "b", "c"])
+            ttl = (await raw_message(nats_url, name, "b")).headers.get("Nats-TTL")
+            return a, revs, after, ttl
+        finally:
+            await m.close()
+
+    a, revs, after, ttl = asyncio.run(main())
+    assert revs == [a + 1, a + 2]
+    assert [(e.found, e.value, e.revision) for e in after] == [
+        (True, b"a1", a + 1),
+        (True, b"b1", a + 2),
+        (False, b"", 0),
+    ]
+    assert ttl == "30s"
+
+
+def test_a_bucket_without_atomic_batches_claims_one_by_one_and_rolls_back(nats_url):
+    """A bucket made without allow_atomic (as the Go package makes it): write-batch
+    is Unsupported, so a claim announces file by file (atomic False) and a refusal
+    rolls back what it wrote, naming the holder."""
+
+    async def main():
+        name = bucket()
+        nc = await nats.connect(nats_url)
+        await nc.jetstream().add_stream(
+            api.StreamConfig(
+                name=f"KV_{name}",
+                subjects=[f"$KV.{name}.>"],
+                max_msgs_per_subject=1,
+                max_age=120,
+                discard=api.DiscardPolicy.NEW,
+                allow_direct=True,
+                allow_rollup_hdrs=True,
+                deny_delete=True,
+                allow_msg_ttl=True,
+                storage=api.StorageType.FILE,
+            )
+        )
+        await nc.close()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        try:
+            assert not m.store.atomic
+            with pytest.raises(Unsupported):
+                await asyncio.to_thread(m.store.write_batch, [BatchWrite("x", b"x", 0, 0)])
+            took = await m.claim(["/w/b", "/w/a"], "a", "30s")
+            await m.announce("/w/d", "b", "30s")
+            with pytest.raises(holds.HeldByOthers) as refused:
+                await m.claim(["/w/c", "/w/d"], "a", "30s")
+            return took, refused.value, await m.who_has("/w/c")
+        finally:
+            await m.close()
+
+    took, refused, c = asyncio.run(main())
+    assert not took.atomic and [x.file for x in took.claims] == ["/w/a", "/w/b"]
+    assert refused.holders == ["b"]
+    assert c is None, "the file written before the refusal was rolled back"
+
+
+def test_a_force_release_marker_carries_who_forced_it(nats_url):
+    async def main():
+        name = bucket()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        try:
+            sub = await m.subscribe()
+            await m.announce(F, "a", "30s")
+            released = await m.force_release(F, "ops")
+            events = [await sub.next(5), await sub.next(5)]
+            return released, events, await raw_message(nats_url, name, KEY)
+        finally:
+            await m.close()
+
+    released, events, marker = asyncio.run(main())
+    assert events[1].kind == "released" and events[1].forced_by == "ops" and events[1].revision == released.revision
+    assert marker.headers["KV-Operation"] == "DEL" and marker.data == b'{"released_by":"ops"}'
 
 
 def test_publishes_that_wrote_nothing_are_retried(nats_url):

@@ -1,7 +1,17 @@
 """Stores the component's `kv` import runs on."""
 
-from .base import CAUGHT_UP, Store, Unavailable, WatchItem, WrongRevision
+from .base import CAUGHT_UP, BatchWrite, Store, Unavailable, Unsupported, WatchItem, WrongRevision
 from .jetstream import JetStreamStore
 from .memory import MemoryStore
 
-__all__ = ["CAUGHT_UP", "JetStreamStore", "MemoryStore", "Store", "Unavailable", "WatchItem", "WrongRevision"]
+__all__ = [
+    "CAUGHT_UP",
+    "BatchWrite",
+    "JetStreamStore",
+    "MemoryStore",
+    "Store",
+    "Unavailable",
+    "Unsupported",
+    "WatchItem",
+    "WrongRevision",
+]
