@@ -2,7 +2,7 @@
 // whose expectation is wrong fails.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CaseFailed, CaseRunner, match } from './support/conformance.js';
+import { CaseFailed, CaseRunner, evaluate, match } from './support/conformance.js';
 
 const scope = { c: { revision: 3n, hold: { claimed_at: 10n, ttl: 30_000_000_000n } } };
 
@@ -74,4 +74,8 @@ test('a missing event times out and fails', async () => {
     ]),
     (e) => e instanceof CaseFailed && /timeout/.test(e.message),
   );
+});
+
+test('array arguments are evaluated item by item', () => {
+  assert.deepEqual(evaluate([{ $: 'c.revision' }, 7, { duration: '1s' }], scope), [3n, 7, 1_000_000_000n]);
 });

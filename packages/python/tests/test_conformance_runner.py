@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from support.conformance import CaseFailed, CaseRunner, match
+from support.conformance import CaseFailed, CaseRunner, evaluate, match
 
 SCOPE = {"c": {"revision": 3, "hold": {"claimed_at": 10, "ttl": 30_000_000_000}}}
 
@@ -84,3 +84,7 @@ def test_a_missing_event_times_out_and_fails():
     }
     with pytest.raises(CaseFailed, match="timeout"):
         asyncio.run(CaseRunner(case, {}, "memory").run())
+
+
+def test_array_arguments_are_evaluated_item_by_item():
+    assert evaluate([{"$": "c.revision"}, 7, {"duration": "1s"}], SCOPE) == [3, 7, 10**9]
