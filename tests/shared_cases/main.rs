@@ -91,3 +91,29 @@ fn case_names_are_unique() {
     let distinct: std::collections::BTreeSet<_> = names.iter().collect();
     assert_eq!(distinct.len(), names.len(), "duplicate case names");
 }
+
+/// The runner fails a case whose expectation is wrong (so a passing run means
+/// something), and names the step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_expectation_fails_the_case() {
+    let case = serde_json::json!({
+        "name": "wrong-on-purpose",
+        "agents": [{"name": "a"}, {"name": "b"}],
+        "steps": [
+            {"do": "announce", "file": "/w/x", "ttl": "30s"},
+            {"agent": "b", "do": "claim", "files": ["/w/x", "/w/y"], "ttl": "30s",
+             "expect": {"error": "held-by-others", "holders": ["somebody-else"]}}
+        ]
+    });
+    let defaults = serde_json::json!({"ttl_max": "60s"});
+    let store = Store::Memory;
+    let failed = CaseRunner::new(&case, &defaults, &store)
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        failed.contains("step 1") && failed.contains("somebody-else"),
+        "{failed}"
+    );
+}

@@ -219,14 +219,12 @@ impl<'a> CaseRunner<'a> {
 
     async fn steps(&mut self) -> Result<(), String> {
         for i in 0..self.agents.len() {
-            if self.case["agents"][i]
+            let opens_now = self.case["agents"][i]
                 .get("open")
                 .and_then(Value::as_bool)
-                .unwrap_or(true)
-            {
-                if let Err(e) = self.open_agent(i).await? {
-                    return Err(format!("opening agent {}: {e}", self.agents[i].name));
-                }
+                .unwrap_or(true);
+            if opens_now && let Err(e) = self.open_agent(i).await? {
+                return Err(format!("opening agent {}: {e}", self.agents[i].name));
             }
         }
         let steps = self.case["steps"]
@@ -538,8 +536,10 @@ impl<'a> CaseRunner<'a> {
 
     async fn wait_event(&mut self, i: usize, step: &Value) -> Result<Outcome, String> {
         let name = self.string_arg(step, "sub")?;
-        let within =
-            dur(&text(&self.arg_or(step, "within", json!(self.within))?, "within")?.to_string())?;
+        let within = dur(text(
+            &self.arg_or(step, "within", json!(self.within))?,
+            "within",
+        )?)?;
         let pattern = step.get("match").cloned();
         let scope = self.scope.clone();
         let agent = &mut self.agents[i];
