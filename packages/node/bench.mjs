@@ -72,7 +72,11 @@ async function announces(url) {
     const vacant = await timed(N, (i) => m.announce(`/bench/vacant/${i}`, 'bench', '30s'));
     await m.announce('/bench/renew', 'bench', '30s');
     const renew = await timed(N, () => m.announce('/bench/renew', 'bench', '30s'));
-    return { announce_vacant: vacant, announce_renew: renew };
+    // A two-file claim renewed: one atomic batch publish (two messages, one commit round trip).
+    const files = ['/bench/claim/a', '/bench/claim/b'];
+    await m.claim(files, 'bench', '30s');
+    const claim = await timed(N, () => m.claim(files, 'bench', '30s'));
+    return { announce_vacant: vacant, announce_renew: renew, claim_two_files_renew: claim };
   } finally {
     await m.close();
   }

@@ -81,7 +81,11 @@ async def announces(url: str, n: int) -> dict[str, dict]:
         vacant = await timed(n, lambda i: m.announce(f"/bench/vacant/{i}", "bench", "30s"))
         await m.announce("/bench/renew", "bench", "30s")
         renew = await timed(n, lambda i: m.announce("/bench/renew", "bench", "30s"))
-        return {"announce_vacant": vacant, "announce_renew": renew}
+        # A two-file claim renewed: one atomic batch publish (two messages, one commit round trip).
+        files = ["/bench/claim/a", "/bench/claim/b"]
+        await m.claim(files, "bench", "30s")
+        claim = await timed(n, lambda i: m.claim(files, "bench", "30s"))
+        return {"announce_vacant": vacant, "announce_renew": renew, "claim_two_files_renew": claim}
     finally:
         await m.close()
 
