@@ -150,6 +150,31 @@ async fn run(cli: Cli) -> ExitCode {
 mod tests {
     use clap::CommandFactory;
 
+    /// clap checks its definitions only in debug builds (this suite runs in
+    /// release), so the check that bit once is made here too: a subcommand's
+    /// option must not reuse a global option's name.
+    #[test]
+    fn no_subcommand_option_shadows_a_global_one() {
+        let cli = super::Cli::command();
+        let globals: Vec<&str> = cli
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| a.get_long())
+            .collect();
+        assert!(globals.contains(&"token"), "globals: {globals:?}");
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| !a.is_global_set()) {
+                if let Some(long) = arg.get_long() {
+                    assert!(
+                        !globals.contains(&long),
+                        "holds {} --{long} shadows the global --{long}",
+                        sub.get_name()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
