@@ -71,7 +71,7 @@ pub async fn claim<H: Host>(
         }
         let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
         let value = codec::encode(&hold);
-        let writes = targets
+        let writes: Vec<Write> = targets
             .iter()
             .zip(&expected)
             .map(|(t, &expected)| Write {
@@ -81,7 +81,7 @@ pub async fn claim<H: Host>(
                 ttl_seconds,
             })
             .collect();
-        match host.write_batch(writes).await {
+        match write_all(host, writes).await {
             Ok(revisions) => {
                 let claims = targets
                     .iter()
@@ -115,6 +115,19 @@ pub async fn claim<H: Host>(
             Err(e) => return Err(store_error(e)),
         }
     }
+}
+
+/// Every write or none. One file is one conditional write, atomic by itself and
+/// cheaper than a batch (nats-server syncs each atomic batch to disk at its commit).
+async fn write_all<H: Host>(host: &mut H, mut writes: Vec<Write>) -> Result<Vec<u64>, KvError> {
+    if writes.len() == 1 {
+        let w = writes.pop().expect("one write");
+        let revision = host
+            .write_if_revision(&w.key, w.value, w.expected, w.ttl_seconds)
+            .await?;
+        return Ok(vec![revision]);
+    }
+    host.write_batch(writes).await
 }
 
 /// The request's files cleaned, keyed, deduplicated and sorted, with their hints.
@@ -294,6 +307,19 @@ mod tests {
             16,
             Vec::new(),
         ))
+    }
+
+    #[test]
+    fn one_file_is_one_conditional_write_not_a_batch_even_without_batches() {
+        for atomic_store in [true, false] {
+            let mut host = MemoryHost::new(0);
+            host.atomic = atomic_store;
+            let claimed = go(&mut host, &["/a", "/./a"], "x").unwrap();
+            assert!(claimed.atomic, "one write is atomic by itself");
+            assert_eq!(claimed.claims.len(), 1);
+            assert_eq!(host.count(|c| matches!(c, Call::WriteBatch(_))), 0);
+            assert_eq!(host.count(|c| matches!(c, Call::Write { .. })), 1);
+        }
     }
 
     #[test]
