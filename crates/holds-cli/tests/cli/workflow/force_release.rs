@@ -104,7 +104,7 @@ fn force_and_by_only_come_together(b: &Backend) {
             }
             assert_eq!(
                 b.list_json(),
-                [held.clone()],
+                std::slice::from_ref(&held),
                 "{args:?} changed the store: {run}"
             );
         }
