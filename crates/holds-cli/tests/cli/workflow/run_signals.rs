@@ -1,6 +1,7 @@
 //! Signals sent to `holds run` reach CMD, which decides what they mean: `holds run` exits with CMD's code
 //! and releases the hold. If `holds run` is killed outright, CMD still gets SIGTERM (it must not go on
-//! editing files nobody holds).
+//! editing files nobody holds). A signal that ends a process, sent while `holds run` is still claiming
+//! (waiting), ends it there.
 
 use super::{Background, SETTLE, holder, report, run_command, scratch, sh, wait_for_file};
 use crate::Backend;
@@ -10,6 +11,7 @@ holds_test_support::matrix! {
     fn {
         signals_to_run_are_forwarded_and_run_exits_with_the_commands_code,
         a_killed_run_sends_its_command_sigterm,
+        a_signal_while_waiting_ends_run_before_the_command_starts,
     }
     on {
         sqlite: &Backend::sqlite(),
@@ -79,4 +81,39 @@ fn a_killed_run_sends_its_command_sigterm(b: &Backend) {
     );
     // Nobody could release it: the hold stays until its TTL runs out.
     assert_eq!(holder(b, "orphan.rs").as_deref(), Some("a"));
+}
+
+/// SIGTERM or SIGINT while `holds run --wait` waits for a held file (CMD not started yet) ends holds run
+/// at once with 128+N, CMD never starts and nothing is held; it is not kept until the wait ends (when CMD
+/// would be started only to be stopped).
+fn a_signal_while_waiting_ends_run_before_the_command_starts(b: &Backend) {
+    crate::announce(b, "busy.rs", "a", "1m");
+    for (signal, code) in [("TERM", 128 + 15), ("INT", 128 + 2)] {
+        let ran = scratch(b, &format!("ran-{signal}"));
+        let mut run = Background::spawn(run_command(
+            b,
+            &[
+                "--agent", "b", "--ttl", "30s", "--wait", "30s", "busy.rs", "free.rs",
+            ],
+            &sh(&format!("touch '{}'", ran.display())),
+        ));
+        // Waiting: the same run without --wait is refused at once.
+        run.assert_running_for(std::time::Duration::from_secs(1));
+        send_signal(run.pid(), signal);
+        let sent = std::time::Instant::now();
+        let done = run.finish();
+        let took = sent.elapsed();
+        done.assert_code(code);
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "ended {took:?} after SIG{signal}, with 30 s of wait left: {done}"
+        );
+        assert!(done.stderr.contains(&format!("SIG{signal}")), "{done}");
+        assert!(!ran.exists(), "CMD started after SIG{signal}: {done}");
+        assert_eq!(holder(b, "free.rs"), None, "{done}");
+        assert_eq!(holder(b, "busy.rs").as_deref(), Some("a"), "{done}");
+    }
+    // After the wait is over the file is a's and nobody else's: release it, nobody takes it.
+    b.run(["release", "busy.rs", "--agent", "a"]).assert_code(0);
+    assert_eq!(holder(b, "busy.rs"), None);
 }
