@@ -12,6 +12,7 @@ holds_test_support::matrix! {
         signals_to_run_are_forwarded_and_run_exits_with_the_commands_code,
         a_killed_run_sends_its_command_sigterm,
         a_signal_while_waiting_ends_run_before_the_command_starts,
+        a_usr1_while_waiting_reaches_the_command_once_it_runs,
     }
     on {
         sqlite: &Backend::sqlite(),
@@ -116,4 +117,24 @@ fn a_signal_while_waiting_ends_run_before_the_command_starts(b: &Backend) {
     // After the wait is over the file is a's and nobody else's: release it, nobody takes it.
     b.run(["release", "busy.rs", "--agent", "a"]).assert_code(0);
     assert_eq!(holder(b, "busy.rs"), None);
+}
+
+/// SIGUSR1 while `holds run --wait` waits does not end it: it is kept, and CMD gets it as soon as it runs.
+/// CMD has had no time to set a trap by then, so USR1's default action ends it: exit 128+10.
+fn a_usr1_while_waiting_reaches_the_command_once_it_runs(b: &Backend) {
+    crate::announce(b, "busy.rs", "a", "1m");
+    let finish = scratch(b, "never");
+    let mut run = Background::spawn(run_command(
+        b,
+        &["--agent", "b", "--ttl", "30s", "--wait", "30s", "busy.rs"],
+        &sh(&super::until_exists(&finish)),
+    ));
+    run.assert_running_for(std::time::Duration::from_secs(1));
+    send_signal(run.pid(), "USR1");
+    // Still waiting: USR1 does not end holds run.
+    run.assert_running_for(std::time::Duration::from_millis(500));
+    b.run(["release", "busy.rs", "--agent", "a"]).assert_code(0);
+    let done = run.finish();
+    done.assert_code(128 + 10);
+    assert_eq!(holder(b, "busy.rs"), None, "{done}");
 }
