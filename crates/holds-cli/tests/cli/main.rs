@@ -12,6 +12,7 @@ mod pipes;
 mod replay;
 mod support;
 mod watch;
+mod workflow;
 
 use crate::support::CliEnv;
 use holds_nats_fixture::NatsServer;

@@ -339,11 +339,9 @@ impl Watcher {
                 .unwrap_or_else(|e| panic!("watch printed a non-JSON line ({e}): {line:?}")),
             Err(RecvTimeoutError::Timeout) => panic!("watch printed nothing within {timeout:?}"),
             Err(RecvTimeoutError::Disconnected) => {
-                let status = self
-                    .child
-                    .as_mut()
-                    .and_then(|c| c.try_wait().ok().flatten());
-                panic!("watch closed its stdout (status {status:?})");
+                // It ended (or is ending): say how, and what it said.
+                let (status, _, stderr) = self.wait(Duration::from_secs(5));
+                panic!("watch closed its stdout (status {status}, stderr {stderr:?})");
             }
         }
     }
