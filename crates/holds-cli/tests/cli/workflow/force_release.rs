@@ -75,6 +75,10 @@ fn force_release_frees_another_agents_hold_and_watch_says_who(b: &Backend) {
         serde_json::Value::Null,
         "{vacant}"
     );
+    assert!(
+        vacant.json().get("forced_by").is_none(),
+        "nothing was forced: {vacant}"
+    );
 }
 
 fn force_and_by_only_come_together(b: &Backend) {
