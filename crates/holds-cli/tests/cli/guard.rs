@@ -2,7 +2,7 @@
 //! real commits, renames and pushes to a local bare remote; git runs the hooks as it always does.
 
 use crate::announce;
-use crate::support::{CALL_TIMEOUT, CliEnv, Run, wait_output};
+use crate::support::{CALL_TIMEOUT, CliEnv, Run, Store, wait_output};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -14,7 +14,10 @@ struct Repo {
 
 impl Repo {
     fn new() -> Self {
-        let env = CliEnv::sqlite();
+        Self::on(CliEnv::sqlite())
+    }
+
+    fn on(env: CliEnv) -> Self {
         let root = env.cwd().join("repo");
         std::fs::create_dir_all(&root).unwrap();
         let repo = Repo { env, root };
@@ -41,6 +44,10 @@ impl Repo {
                 Some(value) => cmd.env(key, value),
                 None => cmd.env_remove(key),
             };
+        }
+        // The hooks' holds calls get the store from the environment, as an agent's would.
+        if let Store::Nats(url) = self.env.store() {
+            cmd.env("NATS_URL", url);
         }
         cmd.env_remove("HOLDS_GUARD").envs(envs.iter().copied());
         cmd.arg("-C").arg(&self.root).args(args);
@@ -346,4 +353,19 @@ fn a_push_of_commits_touching_a_file_another_agent_holds_is_blocked() {
 fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn on_jetstream_a_commit_of_a_file_another_agent_holds_is_blocked() {
+    let server = holds_nats_fixture::NatsServer::start();
+    let repo = Repo::on(CliEnv::nats(server.url()));
+    repo.install("block");
+    hold(&repo, "src/a.rs", "agent-b");
+    let run = repo.commit("src/a.rs", "agent-a", &[]);
+    assert_blocked(&run, &repo, "src/a.rs", "agent-b", "commit");
+    repo.git_with(
+        &["commit", "-q", "-m", "by b"],
+        &[("HOLDS_AGENT", "agent-b")],
+    )
+    .assert_code(0);
 }
