@@ -40,7 +40,6 @@ fn main() {
     for dir in [
         "wit",
         "guest",
-        "crates/holds-component",
         "crates/test-programs/guests",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
