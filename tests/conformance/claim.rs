@@ -1,6 +1,7 @@
 //! Multi-file claims (issue 13): all or nothing, sorted, deduplicated, at most
 //! `max_claim_files`, one atomic write on every backend holds creates.
 
+use crate::staged::HeldWatch;
 use crate::workflow_common::{entries, hold, named};
 use holds::clock::OffsetClock;
 use holds::{Error, Manager};
@@ -61,6 +62,27 @@ pub async fn one_held_file_anywhere_in_the_claim_refuses_it_whole(h: Harness) {
         );
         other.release(held, "y").await.unwrap();
     }
+}
+
+/// A replica that saw one holder but missed another (its watch is held back):
+/// the refusal still names both, as the store has them.
+pub async fn a_refusal_over_a_stale_replica_names_every_holder(h: Harness) {
+    let other = h.manager().await;
+    let b = other.announce("/stale/b", &hold("y", 30)).await.unwrap();
+    let (open, _) = tokio::sync::watch::channel(false);
+    let held = Arc::new(HeldWatch {
+        inner: h.store().await,
+        open,
+    });
+    let m = h.manager_on(held.clone(), None).await;
+    let _watching = m.subscribe().await.unwrap(); // warm with b's hold, then held back
+    let d = other.announce("/stale/d", &hold("z", 30)).await.unwrap();
+    let refused = m
+        .claim(&["/stale/a", "/stale/b", "/stale/d"], &hold("x", 30))
+        .await
+        .unwrap_err();
+    assert_eq!(refused, Error::HeldByOthers(vec![b, d]));
+    held.open.send_replace(true);
 }
 
 /// The result lists each distinct cleaned file once, sorted, each at the revision
@@ -270,6 +292,7 @@ holds_test_support::matrix! {
     async fn {
         a_refused_claim_names_every_holder_and_writes_nothing,
         one_held_file_anywhere_in_the_claim_refuses_it_whole,
+        a_refusal_over_a_stale_replica_names_every_holder,
         a_claim_is_sorted_deduplicated_cleaned_and_atomic,
         too_many_files_or_bad_paths_are_invalid_and_write_nothing,
         a_claim_over_the_agents_own_holds_renews_them,
