@@ -112,6 +112,9 @@ pub async fn check_is_one_batch_read(h: Harness) {
     );
 }
 
+/// Files, agent, tokens, and the field the error must name.
+type BadCheck<'a> = (&'a [&'a str], &'a str, Option<&'a [u64]>, &'a str);
+
 /// An empty list, a token count that is neither zero nor one per file, an empty
 /// agent or a relative path: invalid input naming the field, and no store call.
 pub async fn check_refuses_bad_input_without_touching_the_store(h: Harness) {
@@ -120,7 +123,7 @@ pub async fn check_refuses_bad_input_without_touching_the_store(h: Harness) {
     m.announce("/chk/bad", &hold("x", 30)).await.unwrap();
     counted.take();
     let two = ["/chk/bad", "/chk/other"];
-    let cases: [(&[&str], &str, Option<&[u64]>, &str); 5] = [
+    let cases: [BadCheck; 5] = [
         (&[], "x", None, "files"),
         (&two, "x", Some(&[1]), "tokens"),
         (&two, "x", Some(&[1, 2, 3]), "tokens"),
