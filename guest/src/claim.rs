@@ -62,9 +62,15 @@ pub async fn claim<H: Host>(
                 Err(e) => return Err(e),
             }
         }
-        if !confirm.is_empty() {
-            reread(host, &keys, &confirm, &mut entries, &mut fresh).await?;
-            continue;
+        // A refusal names every holder: once one is seen, every file still
+        // judged on a hint (free there, maybe not in the store) is read fresh too,
+        // in the same read as the confirmations.
+        if !confirm.is_empty() || !holders.is_empty() {
+            let stale: Vec<usize> = (0..targets.len()).filter(|&i| !fresh[i]).collect();
+            if !stale.is_empty() {
+                reread(host, &keys, &stale, &mut entries, &mut fresh).await?;
+                continue;
+            }
         }
         if !holders.is_empty() {
             return Err(Error::HeldByOthers(holders));
@@ -386,6 +392,27 @@ mod tests {
         .unwrap();
         assert_eq!(claimed.claims[0].hold.agent_id, "x");
         assert!(host.retries.is_empty(), "{:?}", host.retries);
+    }
+
+    #[test]
+    fn a_refusal_names_holders_a_stale_vacant_hint_missed_in_one_read() {
+        let mut host = MemoryHost::new(0);
+        go(&mut host, &["/b"], "y").unwrap();
+        let held = host.entry("=2Fb");
+        go(&mut host, &["/d"], "z").unwrap();
+        host.calls.clear();
+        // The hints: y holds /b (true), /d is free (stale: z took it).
+        let request = claim_request(&["/b", "/d"], "x");
+        let hints = vec![Some(held), Some(Entry::missing())];
+        match block_on(claim(&mut host, &request, 60 * S, 16, hints)) {
+            Err(Error::HeldByOthers(holders)) => {
+                let who: Vec<&str> = holders.iter().map(|c| c.hold.agent_id.as_str()).collect();
+                assert_eq!(who, ["y", "z"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(host.count(|c| matches!(c, Call::GetMany(_))), 1, "one read");
+        assert_eq!(host.count(|c| matches!(c, Call::WriteBatch(_))), 0);
     }
 
     #[test]
