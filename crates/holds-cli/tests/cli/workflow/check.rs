@@ -35,7 +35,7 @@ fn claim_of<'a>(claims: &'a [Value], file: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no claim for {file} in {claims:?}"))
 }
 
-/// `holds [--json] check --agent AGENT FILE... [--token N]...` with its exit code checked.
+/// `holds [--json] check --agent AGENT FILE... [--fence N]...` with its exit code checked.
 #[track_caller]
 fn check(
     b: &Backend,
@@ -48,7 +48,7 @@ fn check(
     let mut args = vec!["--json", "check", "--agent", agent];
     args.extend(files);
     for t in &tokens {
-        args.extend(["--token", t]);
+        args.extend(["--fence", t]);
     }
     let run = b.run(&args);
     run.assert_code(code);
@@ -169,11 +169,11 @@ fn check_tokens_refuse_a_moved_hold(b: &Backend) {
         "a",
         "x.rs",
         "y.rs",
-        "--token",
+        "--fence",
         &rx2.to_string(),
     ]);
     run.assert_code(2);
-    assert!(run.one_line_stderr().contains("--token"), "{run}");
+    assert!(run.one_line_stderr().contains("--fence"), "{run}");
 }
 
 fn check_takes_the_agent_from_holds_agent(b: &Backend) {
