@@ -384,3 +384,164 @@ async fn a_trace_with_a_trapped_call_replays_identically() {
     );
     assert!(report.calls >= 5);
 }
+
+/// A store that can be told to refuse atomic batches, as a Go-created bucket
+/// does: claims then fall back to announcing file by file.
+struct SwitchableBatches {
+    inner: Arc<dyn holds::kv::KvStore>,
+    off: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl holds_test_support::forward::Forward for SwitchableBatches {
+    fn inner(&self) -> &dyn holds::kv::KvStore {
+        &*self.inner
+    }
+    async fn write_batch(
+        &self,
+        writes: &[holds::kv::BatchWrite],
+    ) -> Result<Vec<u64>, holds::kv::KvError> {
+        if self.off.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(holds::kv::KvError::unsupported("staged: no atomic batches"));
+        }
+        self.inner.write_batch(writes).await
+    }
+}
+
+holds_test_support::forward_kv_store!(SwitchableBatches);
+
+/// Claims (atomic, refused, fallen back), a lease's renewal and release, checks
+/// (with tokens, without, invalid) and force-releases, recorded into one trace.
+async fn record_workflow() -> String {
+    let memory: Arc<dyn holds::kv::KvStore> = Arc::new(holds::kv::MemoryKv::new(
+        &holds_test_support::harness::spec("workflow", Duration::from_secs(60)),
+    ));
+    let store = Arc::new(SwitchableBatches {
+        inner: memory.clone(),
+        off: false.into(),
+    });
+    let out = Shared::default();
+    let config = Config::new("workflow", Duration::from_secs(60));
+    let m = Manager::builder(config.clone())
+        .record(out.clone())
+        .open(Backend::Store(store.clone()))
+        .await
+        .unwrap();
+    let other = Manager::open(config, Backend::Store(memory)).await.unwrap();
+    let x = Announce::new("x", Duration::from_secs(30));
+    let mut events = m.subscribe().await.unwrap();
+    assert!(m.claim(&["/w/b", "/w/a", "/w/c"], &x).await.unwrap().atomic);
+    other
+        .announce("/w/held", &Announce::new("y", Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        m.claim(&["/w/a", "/w/held"], &x).await,
+        Err(Error::HeldByOthers(_))
+    ));
+    let lease = m
+        .hold(&["/w/lease"], &Announce::new("x", Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let token = lease.tokens()[0];
+    // The lease's first renewal (due a third of a second in).
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("a renewal")
+            .unwrap()
+            .unwrap();
+        if event.file == "/w/lease" && event.revision > token {
+            break;
+        }
+    }
+    let files = ["/w/a", "/w/b", "/w/held", "/w/none"];
+    m.check(&files, "x", None).await.unwrap();
+    let claims = m.check(&files, "x", None).await.unwrap();
+    let tokens: Vec<u64> = claims
+        .iter()
+        .map(|c| match &c.state {
+            holds::FileState::Held(claim) => claim.revision,
+            _ => 0,
+        })
+        .collect();
+    m.check(&files, "x", Some(&tokens)).await.unwrap();
+    assert!(m.check(&files, "x", Some(&[1])).await.is_err());
+    assert!(matches!(
+        m.force_release("/w/held", "ops").await.unwrap(),
+        holds::Release::Released { .. }
+    ));
+    assert_eq!(
+        m.force_release("/w/none", "ops").await.unwrap(),
+        holds::Release::NotHeld
+    );
+    lease.release().await.unwrap();
+    store.off.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(!m.claim(&["/w/f2", "/w/f1"], &x).await.unwrap().atomic);
+    m.close().await;
+    out.text()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_trace_with_claims_renewals_checks_and_force_releases_replays_identically() {
+    let text = record_workflow().await;
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |export: &str| records.iter().filter(|r| r["export"] == export).count();
+    assert_eq!(
+        count("claim-files"),
+        4,
+        "atomic, refused, the lease's, fallen back"
+    );
+    assert!(count("renew") >= 1, "the lease renewed");
+    assert_eq!(count("check"), 4);
+    assert_eq!(count("force-release"), 2);
+    let imports: std::collections::HashSet<&str> = records
+        .iter()
+        .flat_map(|r| r["steps"].as_array().unwrap())
+        .filter_map(|s| s["import"].as_str())
+        .collect();
+    for import in ["kv.get-many", "kv.write-batch", "kv.delete-if-revision"] {
+        assert!(imports.contains(import), "{import} recorded: {imports:?}");
+    }
+    let report = replay_text(&text, Runtime::embedded().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.divergence,
+        None,
+        "{:?}",
+        report.divergence.as_ref().map(|d| d.to_string())
+    );
+    assert_eq!(report.calls, records.len());
+
+    // The batch's acknowledged revisions are the claims' fencing tokens: an
+    // altered ack gives another result.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut altered = None;
+    for line in lines.iter_mut().skip(1) {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        if record["export"] != "claim-files" {
+            continue;
+        }
+        let steps = record["steps"].as_array_mut().unwrap();
+        let Some(batch) = steps.iter_mut().find(|s| s["import"] == "kv.write-batch") else {
+            continue;
+        };
+        let Some(revisions) = batch["result"]["Ok"].as_array_mut() else {
+            continue;
+        };
+        revisions[0] = (revisions[0].as_u64().unwrap() + 7).into();
+        altered = record["call"].as_u64();
+        *line = serde_json::to_string(&record).unwrap();
+        break;
+    }
+    let report = replay_text(&(lines.join("\n") + "\n"), Runtime::embedded().unwrap())
+        .await
+        .unwrap();
+    let d = report.divergence.expect("the altered batch ack is caught");
+    assert_eq!((Some(d.call), d.step), (altered, None), "{d}");
+}

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 fn main() {
     let root = workspace_root();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    for dir in ["wit", "guest", "crates/holds-component"] {
+    // The component crate is guest/component, inside "guest".
+    for dir in ["wit", "guest"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let paths = GuestBuild {

@@ -37,12 +37,7 @@ const GUESTS: &[(&str, &str, &str, &str)] = &[
 fn main() {
     let root = workspace_root();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    for dir in [
-        "wit",
-        "guest",
-        "crates/holds-component",
-        "crates/test-programs/guests",
-    ] {
+    for dir in ["wit", "guest", "crates/test-programs/guests"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let mut generated = String::new();

@@ -62,12 +62,13 @@ pub async fn claim<H: Host>(
                 Err(e) => return Err(e),
             }
         }
+        // A refusal names every holder: once one is seen, every file still
+        // judged on a hint (free there, maybe not in the store) is read fresh too,
+        // in the same read as the confirmations.
         if !confirm.is_empty() || !holders.is_empty() {
-            // A refusal names every holder: a file passed only on a stale hint
-            // may hide one, so every file not read fresh is read before refusing.
-            let unread: Vec<usize> = (0..targets.len()).filter(|&i| !fresh[i]).collect();
-            if !unread.is_empty() {
-                reread(host, &keys, &unread, &mut entries, &mut fresh).await?;
+            let stale: Vec<usize> = (0..targets.len()).filter(|&i| !fresh[i]).collect();
+            if !stale.is_empty() {
+                reread(host, &keys, &stale, &mut entries, &mut fresh).await?;
                 continue;
             }
         }
@@ -76,7 +77,7 @@ pub async fn claim<H: Host>(
         }
         let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
         let value = codec::encode(&hold);
-        let writes = targets
+        let writes: Vec<Write> = targets
             .iter()
             .zip(&expected)
             .map(|(t, &expected)| Write {
@@ -86,7 +87,7 @@ pub async fn claim<H: Host>(
                 ttl_seconds,
             })
             .collect();
-        match host.write_batch(writes).await {
+        match write_all(host, writes).await {
             Ok(revisions) => {
                 let claims = targets
                     .iter()
@@ -120,6 +121,19 @@ pub async fn claim<H: Host>(
             Err(e) => return Err(store_error(e)),
         }
     }
+}
+
+/// Every write or none. One file is one conditional write, atomic by itself and
+/// cheaper than a batch (nats-server syncs each atomic batch to disk at its commit).
+async fn write_all<H: Host>(host: &mut H, mut writes: Vec<Write>) -> Result<Vec<u64>, KvError> {
+    if writes.len() == 1 {
+        let w = writes.pop().expect("one write");
+        let revision = host
+            .write_if_revision(&w.key, w.value, w.expected, w.ttl_seconds)
+            .await?;
+        return Ok(vec![revision]);
+    }
+    host.write_batch(writes).await
 }
 
 /// The request's files cleaned, keyed, deduplicated and sorted, with their hints.
@@ -302,6 +316,19 @@ mod tests {
     }
 
     #[test]
+    fn one_file_is_one_conditional_write_not_a_batch_even_without_batches() {
+        for atomic_store in [true, false] {
+            let mut host = MemoryHost::new(0);
+            host.atomic = atomic_store;
+            let claimed = go(&mut host, &["/a", "/./a"], "x").unwrap();
+            assert!(claimed.atomic, "one write is atomic by itself");
+            assert_eq!(claimed.claims.len(), 1);
+            assert_eq!(host.count(|c| matches!(c, Call::WriteBatch(_))), 0);
+            assert_eq!(host.count(|c| matches!(c, Call::Write { .. })), 1);
+        }
+    }
+
+    #[test]
     fn every_file_is_taken_in_one_batch_sorted_and_deduplicated() {
         let mut host = MemoryHost::new(0);
         let claimed = go(&mut host, &["/b", "/a", "/c", "/a/../b"], "x").unwrap();
@@ -392,6 +419,27 @@ mod tests {
         .unwrap();
         assert_eq!(claimed.claims[0].hold.agent_id, "x");
         assert!(host.retries.is_empty(), "{:?}", host.retries);
+    }
+
+    #[test]
+    fn a_refusal_names_holders_a_stale_vacant_hint_missed_in_one_read() {
+        let mut host = MemoryHost::new(0);
+        go(&mut host, &["/b"], "y").unwrap();
+        let held = host.entry("=2Fb");
+        go(&mut host, &["/d"], "z").unwrap();
+        host.calls.clear();
+        // The hints: y holds /b (true), /d is free (stale: z took it).
+        let request = claim_request(&["/b", "/d"], "x");
+        let hints = vec![Some(held), Some(Entry::missing())];
+        match block_on(claim(&mut host, &request, 60 * S, 16, hints)) {
+            Err(Error::HeldByOthers(holders)) => {
+                let who: Vec<&str> = holders.iter().map(|c| c.hold.agent_id.as_str()).collect();
+                assert_eq!(who, ["y", "z"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(host.count(|c| matches!(c, Call::GetMany(_))), 1, "one read");
+        assert_eq!(host.count(|c| matches!(c, Call::WriteBatch(_))), 0);
     }
 
     #[test]

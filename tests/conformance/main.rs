@@ -1,8 +1,15 @@
 //! The conformance suite: every case runs against every backend, each on a fresh
 //! bucket (JetStream: a real nats-server 2.15 spawned on a free 127.0.0.1 port).
 
+mod batch;
 mod cases;
+mod check;
+mod claim;
+mod force_release;
+mod lease;
 mod staged;
+mod wait;
+mod workflow_common;
 
 use holds_test_support::harness::{Harness, Kind};
 

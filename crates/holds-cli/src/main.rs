@@ -10,7 +10,8 @@ mod store;
 
 use clap::{Parser, Subcommand};
 use commands::{
-    announce, bench, check, component, list, probe, release, replay, run, watch, who_has,
+    announce, bench, check, component, guard, hook, list, mcp, probe, release, replay, run, watch,
+    who_has,
 };
 use failure::{Failure, exit};
 use std::process::ExitCode;
@@ -22,12 +23,15 @@ Exit codes:
   2  invalid input or usage (empty agent, bad duration, TTL 0 or over the max,
      bad bucket name, relative or empty path, unknown command)
   3  held by another agent (the message names every holder and when each
-     expires); check: a file is held by another agent or at another token
+     expires); check: a file is held by another agent or at another token;
+     guard check: a staged or pushed file is held by another agent (block mode)
   4  who-has, check: nobody holds the file
   5  replay: the guest diverged from the trace (the first diverging step is printed)
   6  run: a hold was lost while CMD ran (CMD was stopped)
   126, 127  run: CMD could not be started, or was not found
   run exits with CMD's own exit code otherwise (128+N for a signal N).
+  hook claude-code exits 0 whether it denies or not (a deny is its JSON on
+  stdout), 2 for input that is not a PreToolUse event.
 
 --agent defaults to HOLDS_AGENT and --ttl to HOLDS_TTL (else 30s), so an agent's
 environment sets them once.
@@ -69,6 +73,12 @@ pub enum Command {
     Replay(replay::Opts),
     /// Write the embedded holds:core component, for other runtimes (jco, wasmtime-py).
     Component(component::Opts),
+    /// An MCP server over stdio: holds as tools for agents, renewed while the session lives.
+    Mcp(mcp::Opts),
+    /// Git pre-commit and pre-push hooks stopping commits of files others hold.
+    Guard(guard::Opts),
+    /// Edit-time guards for agents' hook mechanisms (claude-code).
+    Hook(hook::Opts),
     /// Measure holds against raw async-nats baselines (see BENCHMARKS.md).
     Bench(bench::Opts),
 }
@@ -112,7 +122,7 @@ fn main() -> ExitCode {
         .init();
     // A CLI call is a short-lived process; the benchmark measures the library's
     // long-lived configuration.
-    if !matches!(cli.command, Command::Bench(_)) {
+    if !matches!(cli.command, Command::Bench(_) | Command::Mcp(_)) {
         holds::prefer_one_shot_engine();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -135,6 +145,9 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Probe(o) => commands::probe::run(&cli.global, o).await,
         Command::Replay(o) => commands::replay::run(json, o).await,
         Command::Component(o) => commands::component::run(o),
+        Command::Mcp(o) => commands::mcp::run(&cli.global, o).await,
+        Command::Guard(o) => commands::guard::run(&cli.global, o).await,
+        Command::Hook(o) => commands::hook::run(&cli.global, o).await,
         Command::Bench(o) => commands::bench::run(&cli.global, o).await,
     };
     match outcome {
@@ -149,6 +162,31 @@ async fn run(cli: Cli) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    /// clap checks its definitions only in debug builds (this suite runs in
+    /// release), so the check that bit once is made here too: a subcommand's
+    /// option must not reuse a global option's name.
+    #[test]
+    fn no_subcommand_option_shadows_a_global_one() {
+        let cli = super::Cli::command();
+        let globals: Vec<&str> = cli
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| a.get_long())
+            .collect();
+        assert!(globals.contains(&"token"), "globals: {globals:?}");
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| !a.is_global_set()) {
+                if let Some(long) = arg.get_long() {
+                    assert!(
+                        !globals.contains(&long),
+                        "holds {} --{long} shadows the global --{long}",
+                        sub.get_name()
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

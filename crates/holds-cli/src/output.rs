@@ -217,9 +217,9 @@ fn kind(f: &Failure) -> &'static str {
 }
 
 /// One sentence on stderr; with `--json`, also a JSON error object on stdout.
-pub fn failure(f: &Failure, json: bool) {
-    // The error and its chain of causes, each said once: causes usually repeat
-    // what the error above them already says.
+/// A failure's error and its chain of causes, each said once: causes usually
+/// repeat what the error above them already says.
+pub fn failure_message(f: &Failure) -> String {
     let mut message = f.error.to_string();
     for cause in f.error.chain().skip(1) {
         let text = cause.to_string();
@@ -228,6 +228,11 @@ pub fn failure(f: &Failure, json: bool) {
             message.push_str(&text);
         }
     }
+    message
+}
+
+pub fn failure(f: &Failure, json: bool) {
+    let message = failure_message(f);
     print_err(format_args!("holds: {message}"));
     if json {
         print_json(&ErrorJson {

@@ -13,6 +13,43 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+// `hold` lives here, beside what it returns, so the manager needs no lease.
+impl Manager {
+    /// Claim the files and keep them: a [`Lease`] renews them in the background at
+    /// a third of the TTL, each renewal only over the revision it holds, and
+    /// reports when a hold is lost. `wait`: as [`Manager::claim_wait`] first.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// use holds::Announce;
+    /// use std::time::Duration;
+    /// let lease = holds.hold(&["/repo/src/lib.rs"], &Announce::new("agent-1", Duration::from_secs(30))).await?;
+    /// // ... edit the file ...
+    /// lease.release().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn hold(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+    ) -> Result<Lease, Error> {
+        let claimed = self.claim(files, announce).await?;
+        Lease::start(self.clone(), announce.clone(), claimed.claims).await
+    }
+
+    /// [`Manager::hold`], waiting up to `wait` for the files first.
+    pub async fn hold_wait(
+        &self,
+        files: &[impl AsRef<str>],
+        announce: &Announce,
+        wait: Duration,
+    ) -> Result<Lease, Error> {
+        let claimed = self.claim_wait(files, announce, wait).await?;
+        Lease::start(self.clone(), announce.clone(), claimed.claims).await
+    }
+}
+
 /// Why a lease lost a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LostReason {

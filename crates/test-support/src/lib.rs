@@ -2,7 +2,8 @@
 //! ([`harness`]), the model checker of whole histories ([`checker`]), Go's wire
 //! format as an independent oracle ([`go`]), real nats-server processes
 //! ([`nats`], re-exported from `holds-nats-fixture`), [`matrix!`], which runs
-//! each case of a suite on each backend, a base for store wrappers ([`forward`])
+//! each case of a suite on each backend, a base for store wrappers ([`forward`]),
+//! wrappers counting store operations ([`ops`]) and staging an outage ([`outage`]),
 //! and raw writes as another client makes them ([`raw`]).
 
 pub mod checker;
@@ -11,6 +12,8 @@ pub mod go;
 pub mod harness;
 pub mod inputs;
 mod matrix;
+pub mod ops;
+pub mod outage;
 pub mod raw;
 pub mod traces;
 

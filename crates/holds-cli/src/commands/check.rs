@@ -1,4 +1,4 @@
-//! `holds check FILE... [--agent ID] [--token N]...`: a commit gate.
+//! `holds check FILE... [--agent ID] [--fence N]...`: a commit gate.
 
 use crate::args::{Global, absolute_all};
 use crate::failure::{Failure, Outcome, exit};
@@ -15,7 +15,7 @@ any is held by nobody (3 wins over 4). One fresh read of all the files.
 
 Examples:
   holds check --agent a1 src/lib.rs src/main.rs
-  holds --json check --agent a1 src/lib.rs --token 42")]
+  holds --json check --agent a1 src/lib.rs --fence 42")]
 pub struct Opts {
     /// The files to check.
     #[arg(required = true, value_name = "FILE")]
@@ -24,8 +24,8 @@ pub struct Opts {
     #[arg(long, env = "HOLDS_AGENT", value_name = "ID")]
     pub agent: String,
     /// Fencing tokens (revisions), one per FILE in order: the agent must hold
-    /// each file at exactly that revision.
-    #[arg(long = "token", value_name = "N")]
+    /// each file at exactly that revision. (Not `--token`: that is NATS's.)
+    #[arg(long = "fence", value_name = "N")]
     pub tokens: Vec<u64>,
 }
 
@@ -88,7 +88,7 @@ fn describe(check: &FileCheck, agent: &str) -> String {
 pub async fn run(global: &Global, o: Opts) -> Outcome {
     if !o.tokens.is_empty() && o.tokens.len() != o.files.len() {
         return Err(Failure::usage(anyhow::anyhow!(
-            "--token: {} tokens for {} files; give one per FILE, in order",
+            "--fence: {} tokens for {} files; give one per FILE, in order",
             o.tokens.len(),
             o.files.len()
         )));

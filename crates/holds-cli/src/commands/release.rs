@@ -60,7 +60,8 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
             file,
             released: revision.is_some(),
             revision,
-            forced_by: o.by.clone(),
+            // Only a release that happened was forced by anyone.
+            forced_by: revision.and(o.by.clone()),
         });
     } else {
         match revision {

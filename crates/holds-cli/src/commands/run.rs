@@ -23,8 +23,10 @@ When a hold is lost (force-released, taken over after an expiry, released by
 another process, or not renewable for longer than the TTL), CMD gets SIGTERM,
 then SIGKILL after --grace, and holds run exits 6. Signals sent to holds run
 (HUP, INT, QUIT, TERM, USR1, USR2, WINCH) are forwarded to CMD; a terminal's
-Ctrl-C already reaches CMD, so it is not sent twice. CMD is sent SIGTERM if holds
-run itself dies. Exit 127 when CMD is not found, 126 when it cannot be started.
+Ctrl-C already reaches CMD, so it is not sent twice. HUP, INT, QUIT or TERM
+arriving before CMD starts (while claiming or waiting) ends holds run with
+128+N, holding nothing and never starting CMD. CMD is sent SIGTERM if holds run
+itself dies. Exit 127 when CMD is not found, 126 when it cannot be started.
 
 Examples:
   holds run --agent a1 --ttl 30s src/lib.rs -- cargo test
@@ -52,13 +54,43 @@ pub struct Opts {
 pub async fn run(global: &Global, o: Opts) -> Outcome {
     let files = absolute_all(&o.files)?;
     // Listen before anything else: a signal arriving while the files are claimed
-    // is kept and forwarded once CMD runs, never lost (nor fatal to holds run).
+    // is never lost. One that ends a process ends holds run there (CMD is not
+    // started); the others are kept and forwarded once CMD runs.
     let mut signals = Forwarded::listen()?;
     let holds = store::open_with_replica(global, true).await?;
     let announce = Announce::new(o.agent.agent.clone(), o.agent.ttl).checkout(o.checkout);
-    let mut lease = match o.wait {
-        Some(wait) => holds.hold_wait(&files, &announce, wait).await?,
-        None => holds.hold(&files, &announce).await?,
+    let claim = async {
+        match o.wait {
+            Some(wait) => holds.hold_wait(&files, &announce, wait).await,
+            None => holds.hold(&files, &announce).await,
+        }
+    };
+    tokio::pin!(claim);
+    let mut kept = Vec::new();
+    let mut lease = loop {
+        tokio::select! {
+            lease = &mut claim => break lease?,
+            signal = signals.recv_any() => {
+                if !ends_a_process(signal) {
+                    kept.push(signal);
+                    continue;
+                }
+                // The claim may have been written just before it was dropped:
+                // release what this agent holds of the files, as at CMD's exit.
+                for file in &files {
+                    let _ = holds.release(file, &o.agent.agent).await;
+                }
+                holds.close().await;
+                return Err(Failure::with_code(
+                    (128 + signal).min(255) as u8,
+                    anyhow::anyhow!(
+                        "{} while claiming the files: {:?} not started, nothing held",
+                        signal_name(signal),
+                        o.command[0]
+                    ),
+                ));
+            }
+        }
     };
     let mut child = match spawn(&o.command, &o.agent.agent) {
         Ok(child) => child,
@@ -68,6 +100,9 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
         }
     };
     let pid = child.id().expect("a child not yet waited for has a pid");
+    for signal in kept {
+        send(pid, signal);
+    }
     let outcome = loop {
         tokio::select! {
             status = child.wait() => break Ok(exit_code(status.map_err(Failure::store)?)),
@@ -186,6 +221,33 @@ impl Forwarded {
                 return next;
             }
         }
+    }
+
+    /// The next signal, whoever sent it (before CMD runs, a terminal's Ctrl-C is
+    /// for holds run alone).
+    async fn recv_any(&mut self) -> libc::c_int {
+        first_of(&mut self.streams).await
+    }
+}
+
+/// Signals whose default action ends a process: before CMD runs, they end holds run.
+fn ends_a_process(signal: libc::c_int) -> bool {
+    matches!(
+        signal,
+        libc::SIGHUP | libc::SIGINT | libc::SIGQUIT | libc::SIGTERM
+    )
+}
+
+fn signal_name(signal: libc::c_int) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGWINCH => "SIGWINCH",
+        _ => "a signal",
     }
 }
 

@@ -6,12 +6,16 @@ mod auth;
 mod bad_input;
 mod cross_process;
 mod exit_codes;
+mod guard;
+mod hook;
 mod json;
+mod mcp;
 mod paths;
 mod pipes;
 mod replay;
 mod support;
 mod watch;
+mod workflow;
 
 use crate::support::CliEnv;
 use holds_nats_fixture::NatsServer;

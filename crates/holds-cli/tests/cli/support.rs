@@ -178,6 +178,17 @@ impl CliEnv {
         wait_output(child, CALL_TIMEOUT, &shown)
     }
 
+    /// Runs `holds ARGS` with `input` on stdin and `envs` set, to completion (at most [`CALL_TIMEOUT`]).
+    pub fn run_with_input<I, S>(&self, args: I, input: &str, envs: &[(&str, &str)]) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = self.command(args);
+        cmd.envs(envs.iter().copied());
+        run_command_with_input(cmd, input)
+    }
+
     /// `holds --json list`, parsed: one JSON object per live hold.
     pub fn list_json(&self) -> Vec<serde_json::Value> {
         let run = self.run(["--json", "list"]);
@@ -285,6 +296,27 @@ fn read_all(mut r: impl Read) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// Runs `cmd` with `input` on stdin, to completion (at most [`CALL_TIMEOUT`]).
+pub fn run_command_with_input(mut cmd: Command, input: &str) -> Run {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_owned();
+    // A thread, so a child that stops reading early cannot block the test.
+    let writer = thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let run = wait_output(child, CALL_TIMEOUT, &shown);
+    let _ = writer.join();
+    run
+}
+
 /// Waits for a child whose stdout and stderr are piped; kills it after `timeout`.
 pub fn wait_output(mut child: Child, timeout: Duration, shown: &str) -> Run {
     let start = Instant::now();
@@ -339,11 +371,9 @@ impl Watcher {
                 .unwrap_or_else(|e| panic!("watch printed a non-JSON line ({e}): {line:?}")),
             Err(RecvTimeoutError::Timeout) => panic!("watch printed nothing within {timeout:?}"),
             Err(RecvTimeoutError::Disconnected) => {
-                let status = self
-                    .child
-                    .as_mut()
-                    .and_then(|c| c.try_wait().ok().flatten());
-                panic!("watch closed its stdout (status {status:?})");
+                // It ended (or is ending): say how, and what it said.
+                let (status, _, stderr) = self.wait(Duration::from_secs(5));
+                panic!("watch closed its stdout (status {status}, stderr {stderr:?})");
             }
         }
     }

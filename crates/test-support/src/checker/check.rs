@@ -1,19 +1,9 @@
-//! The checker's entry points and its state while it checks one history.
+//! The checker's entry points: one pass of every rule over a history.
 
-use super::log::Write;
-use super::{Call, Nanos, Op, Outcome, Report, Rule, Violation, WatchLog};
+use super::state::Checker;
+use super::{Call, Op, Outcome, Report, WatchLog};
 use holds::Error;
 use std::collections::{BTreeMap, HashMap};
-
-pub(super) struct Checker<'a> {
-    /// A write delivered to a subscriber is visible to every later read.
-    pub(super) deliveries_order_reads: bool,
-    pub(super) calls: &'a [Call],
-    pub(super) log: BTreeMap<u64, Write>,
-    /// Per file: (done_at, revision) sorted by done_at, with the running maximum.
-    pub(super) done: HashMap<String, Vec<(Nanos, u64)>>,
-    pub(super) report: Report,
-}
 
 /// Check a history against the model (see the module docs).
 pub fn check(calls: &[Call], watches: &[WatchLog]) -> Report {
@@ -86,24 +76,5 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::Closed => "closed",
         Error::Guest(_) => "guest",
         Error::Lagged(_) => "lagged",
-    }
-}
-
-impl Checker<'_> {
-    pub(super) fn violation(&mut self, rule: Rule, file: &str, revision: u64, detail: String) {
-        self.report.violations.push(Violation {
-            rule,
-            file: file.to_string(),
-            revision,
-            detail,
-        });
-    }
-
-    pub(super) fn describe(&self, i: usize) -> String {
-        let c = &self.calls[i];
-        format!(
-            "{:?} by {} via manager {} [{} .. {}]",
-            c.op, c.agent, c.manager, c.start, c.end
-        )
     }
 }

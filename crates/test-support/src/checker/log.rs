@@ -1,58 +1,10 @@
 //! The bucket's log rebuilt from the history: every write (hold, release marker,
 //! expiry marker) by revision, from what calls acknowledged and watches delivered.
 
-use super::check::Checker;
-use super::{Call, Nanos, Op, Outcome, Rule, WatchLog};
-use holds::{EventKind, Hold};
+use super::state::Checker;
+use super::write::{Kind, Write};
+use super::{Nanos, Op, Outcome, Rule, WatchLog};
 use std::collections::HashMap;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    Put(Hold),
-    Released,
-    Expired,
-}
-
-impl Kind {
-    pub(super) fn of_event(kind: &EventKind) -> Kind {
-        match kind {
-            EventKind::Announced(h) => Kind::Put(h.clone()),
-            EventKind::Released { .. } => Kind::Released,
-            EventKind::Expired => Kind::Expired,
-        }
-    }
-
-    pub(super) fn name(&self) -> String {
-        match self {
-            Kind::Put(h) => format!("hold of {}", h.agent_id),
-            Kind::Released => "release marker".into(),
-            Kind::Expired => "expiry marker".into(),
-        }
-    }
-}
-
-/// One write of the rebuilt log.
-#[derive(Clone, Debug)]
-pub(super) struct Write {
-    pub(super) file: String,
-    pub(super) kind: Kind,
-    /// The call that acknowledged it.
-    pub(super) call: Option<usize>,
-    /// The earliest instant a subscriber received it.
-    pub(super) seen_at: Option<Nanos>,
-}
-
-impl Write {
-    /// When it was certainly done (acknowledged or delivered).
-    pub(super) fn done_at(&self, calls: &[Call]) -> Nanos {
-        let acked = self.call.map(|i| calls[i].end).unwrap_or(Nanos::MAX);
-        acked.min(self.seen_at.unwrap_or(Nanos::MAX))
-    }
-}
-
-pub(super) fn ms(ns: i64) -> String {
-    format!("{:.3} ms", ns as f64 / 1e6)
-}
 
 impl Checker<'_> {
     /// Rebuild the log from the acknowledgements and the watches.

@@ -79,8 +79,10 @@ mod recorder;
 mod report;
 mod rng;
 mod safety;
+mod state;
 mod watch_rules;
 mod workload;
+mod write;
 
 pub use check::{check, check_acked_reads, error_kind};
 pub use history::{Call, History, Op, Outcome, max_acked_revision};

@@ -1,8 +1,8 @@
 //! The rules on reads: who-has, the holder a refusal names, a release that found
 //! nothing.
 
-use super::check::Checker;
-use super::log::{Kind, ms};
+use super::state::Checker;
+use super::write::{Kind, ms};
 use super::{Nanos, Op, Outcome, Rule, ns};
 use holds::{Claim, Hold};
 

@@ -1,8 +1,8 @@
 //! The rules on writes: claims inside their calls, revisions in order, mutual
 //! exclusion and markers per file, and the figures of ghost writes.
 
-use super::check::Checker;
-use super::log::{Kind, Write, ms};
+use super::state::Checker;
+use super::write::{Kind, Write, ms};
 use super::{Nanos, Op, Outcome, Rule, ns};
 use holds::Hold;
 use std::collections::{BTreeMap, HashMap};

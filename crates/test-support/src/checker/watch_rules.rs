@@ -1,8 +1,8 @@
 //! The rules on subscriptions: revisions in order, every acknowledged write
 //! delivered with its content.
 
-use super::check::Checker;
-use super::log::Kind;
+use super::state::Checker;
+use super::write::Kind;
 use super::{Rule, WatchLog};
 use holds::Event;
 use std::collections::HashMap;

@@ -1,0 +1,150 @@
+//! A hold lost while CMD runs: CMD gets SIGTERM (then SIGKILL after `--grace`) and `holds run` exits 6,
+//! saying the hold was lost, and releases the files it still holds.
+
+use super::{
+    Background, SETTLE, holder, report, run_command, scratch, sh, until_exists, wait_for_file,
+    wait_until,
+};
+use crate::Backend;
+use holds_nats_fixture::NatsServer;
+use std::time::{Duration, Instant};
+
+holds_test_support::matrix! {
+    fn {
+        force_release_stops_the_command_with_sigterm_and_run_exits_6,
+        a_command_ignoring_sigterm_is_killed_after_the_grace,
+    }
+    on {
+        sqlite: &Backend::sqlite(),
+        jetstream: &Backend::jetstream(),
+    }
+}
+
+/// CMD traps TERM (records it, exits 0); another process force-releases one of the two files. `holds run`
+/// exits 6 (not CMD's 0), says the hold on that file was lost and who forced it, and releases the other.
+/// With a 30 s TTL the next renewal is 10 s away: the loss is seen from the store's events, sooner.
+fn force_release_stops_the_command_with_sigterm_and_run_exits_6(b: &Backend) {
+    let started = scratch(b, "started");
+    let term = scratch(b, "term");
+    let script = format!(
+        "trap '{}; exit 0' TERM; {}; while :; do sleep 0.02; done",
+        report(&term, "TERM"),
+        report(&started, "up")
+    );
+    let run = Background::spawn(run_command(
+        b,
+        &["--agent", "a", "--ttl", "30s", "lost.rs", "kept.rs"],
+        &sh(&script),
+    ));
+    wait_for_file(&started, SETTLE);
+    let forced = b.run(["--json", "release", "--force", "lost.rs", "--by", "ops"]);
+    forced.assert_code(0);
+    assert_eq!(forced.json()["released"], true, "{forced}");
+    let released = Instant::now();
+    assert_eq!(wait_for_file(&term, SETTLE), "TERM", "CMD got SIGTERM");
+    let done = run.finish();
+    done.assert_code(6);
+    assert!(
+        released.elapsed() < Duration::from_secs(8),
+        "the loss took {:?} to act on: {done}",
+        released.elapsed()
+    );
+    assert!(done.stderr.contains("lost the hold on"), "{done}");
+    assert!(done.stderr.contains(&crate::abs(b, "lost.rs")), "{done}");
+    assert!(done.stderr.contains("force-released by ops"), "{done}");
+    assert!(done.stderr.contains("SIGTERM"), "{done}");
+    assert_eq!(
+        holder(b, "kept.rs"),
+        None,
+        "the other file is released: {done}"
+    );
+    assert_eq!(holder(b, "lost.rs"), None, "{done}");
+}
+
+/// CMD records SIGTERM and carries on; after `--grace 2s` it is killed: `holds run` exits 6 about two
+/// seconds after the TERM (not at once, not after the default 5 s) and CMD's process is gone.
+fn a_command_ignoring_sigterm_is_killed_after_the_grace(b: &Backend) {
+    let started = scratch(b, "started");
+    let term = scratch(b, "term");
+    let script = format!(
+        "trap '{}' TERM; {}; while :; do sleep 0.02; done",
+        report(&term, "TERM"),
+        report(&started, "$$")
+    );
+    let run = Background::spawn(run_command(
+        b,
+        &[
+            "--agent",
+            "a",
+            "--ttl",
+            "30s",
+            "--grace",
+            "2s",
+            "stubborn.rs",
+        ],
+        &sh(&script),
+    ));
+    let pid = wait_for_file(&started, SETTLE);
+    b.run(["release", "--force", "stubborn.rs", "--by", "ops"])
+        .assert_code(0);
+    wait_for_file(&term, SETTLE);
+    let termed = Instant::now();
+    let done = run.finish();
+    let after_term = termed.elapsed();
+    done.assert_code(6);
+    assert!(done.stderr.contains("SIGKILL in 2s"), "{done}");
+    // TERM was sent before CMD wrote its report, and the kill comes 2 s after TERM; the report may have
+    // lagged TERM by the shell's loop (tens of milliseconds), hence the margin.
+    assert!(
+        after_term >= Duration::from_millis(1500),
+        "killed {after_term:?} after TERM, before the 2 s grace: {done}"
+    );
+    assert!(
+        after_term < Duration::from_millis(4500),
+        "killed {after_term:?} after TERM: the default 5 s grace, not --grace 2s? {done}"
+    );
+    let proc = std::path::Path::new("/proc").join(&pid);
+    assert!(!proc.exists(), "CMD (pid {pid}) still exists: {done}");
+    assert_eq!(holder(b, "stubborn.rs"), None, "{done}");
+}
+
+/// JetStream only (the SQLite file cannot become unreachable): nats-server goes away while `holds run`
+/// holds a 1 s hold; once it cannot renew for longer than the TTL, CMD gets SIGTERM and run exits 6.
+#[test]
+fn run_exits_6_when_the_store_is_unreachable_past_the_ttl() {
+    let mut server = NatsServer::start();
+    let env = crate::support::CliEnv::nats(server.url());
+    let started = scratch(&env, "started");
+    let term = scratch(&env, "term");
+    let script = format!(
+        "trap '{}; exit 0' TERM; {}; {}",
+        report(&term, "TERM"),
+        report(&started, "up"),
+        until_exists(&scratch(&env, "never"))
+    );
+    let run = Background::spawn(run_command(
+        &env,
+        &["--agent", "a", "--ttl", "1s", "far.rs"],
+        &sh(&script),
+    ));
+    wait_for_file(&started, SETTLE);
+    server.kill();
+    let killed = Instant::now();
+    wait_until("holds run to say the hold was lost", SETTLE, || {
+        run.stderr_so_far().contains("lost the hold")
+    });
+    let noticed = killed.elapsed();
+    assert_eq!(wait_for_file(&term, SETTLE), "TERM");
+    let done = run.finish();
+    done.assert_code(6);
+    assert!(done.stderr.contains("not renewable"), "{done}");
+    // Renewals are every 333 ms; the loss is called once none succeeded for a TTL (1 s).
+    assert!(
+        noticed < Duration::from_secs(5),
+        "the loss took {noticed:?} to notice: {done}"
+    );
+    eprintln!(
+        "store gone -> loss noticed in {noticed:?}; holds run exited {:?} after",
+        done.elapsed
+    );
+}
