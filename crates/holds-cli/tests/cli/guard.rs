@@ -138,13 +138,35 @@ fn a_commit_of_a_file_another_agent_holds_is_blocked_and_its_holder_may_commit()
     let run = repo.commit("src/a.rs", "agent-a", &[]);
     assert_blocked(&run, &repo, "src/a.rs", "agent-b", "commit");
     assert_eq!(repo.head(), before, "nothing was committed");
-    // The holder itself commits; so does anyone committing a file nobody holds.
+    // The holder itself commits.
     repo.git_with(
         &["commit", "-q", "-m", "by b"],
         &[("HOLDS_AGENT", "agent-b")],
     )
     .assert_code(0);
-    repo.commit("src/free.rs", "agent-a", &[]).assert_code(0);
+    // A file nobody holds must be held by the committing agent first.
+    let before = repo.head();
+    let run = repo.commit("src/free.rs", "agent-a", &[]);
+    assert_ne!(run.code(), 0, "{run}");
+    assert!(
+        run.stderr.contains(&format!(
+            "holds guard: {} is held by nobody: agent-a must hold it",
+            repo.path("src/free.rs")
+        )),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains("holds guard: commit blocked: 1 file is not held by agent-a"),
+        "{run}"
+    );
+    assert_eq!(repo.head(), before, "nothing was committed");
+    hold(&repo, "src/free.rs", "agent-a");
+    repo.git_with(
+        &["commit", "-q", "-m", "by a"],
+        &[("HOLDS_AGENT", "agent-a")],
+    )
+    .assert_code(0);
 }
 
 #[test]
@@ -244,6 +266,7 @@ fn install_chains_an_existing_hook_and_uninstall_restores_it() {
         original
     );
 
+    hold(&repo, "src/free.rs", "agent-a");
     repo.commit("src/free.rs", "agent-a", &[]).assert_code(0);
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "pre-commit ran\n");
     // The chained hook still runs when the guard would block, and the guard still blocks after it.
@@ -323,8 +346,16 @@ fn a_push_of_commits_touching_a_file_another_agent_holds_is_blocked() {
     repo.git(&["remote", "add", "origin", remote.to_str().unwrap()])
         .assert_code(0);
     repo.install("block");
+    let release = |repo: &Repo, path: &str, agent: &str| {
+        repo.holds(&["release", &repo.path(path), "--agent", agent])
+            .assert_code(0);
+    };
+    // The first push carries every commit, README.md's too: agent-a holds it.
+    hold(&repo, "README.md", "agent-a");
+    hold(&repo, "src/a.rs", "agent-a");
     repo.commit("src/a.rs", "agent-a", &[]).assert_code(0);
-    // Held after the commit: the push carries it.
+    // Taken by another agent after the commit: the push carries it.
+    release(&repo, "src/a.rs", "agent-a");
     hold(&repo, "src/a.rs", "agent-b");
     let push = |repo: &Repo| {
         repo.git_with(
@@ -336,12 +367,20 @@ fn a_push_of_commits_touching_a_file_another_agent_holds_is_blocked() {
     assert_blocked(&run, &repo, "src/a.rs", "agent-b", "push to origin");
     let remote_head = |repo: &Repo| repo.git(&["ls-remote", "origin", "main"]).stdout;
     assert_eq!(remote_head(&repo), "", "nothing reached the remote");
-
-    repo.holds(&["release", &repo.path("src/a.rs"), "--agent", "agent-b"])
-        .assert_code(0);
+    // Released by b, it is held by nobody: a's push must hold it.
+    release(&repo, "src/a.rs", "agent-b");
+    let run = push(&repo);
+    assert!(
+        run.stderr
+            .contains("holds guard: push to origin blocked: 1 file is not held by agent-a"),
+        "{run}"
+    );
+    hold(&repo, "src/a.rs", "agent-a");
     push(&repo).assert_code(0);
-    // Only the new commits count: src/a.rs is held again but the next push does not touch it.
+    // Only the new commits count: src/a.rs is held by b again but the next push does not touch it.
+    release(&repo, "src/a.rs", "agent-a");
     hold(&repo, "src/a.rs", "agent-b");
+    hold(&repo, "src/b.rs", "agent-a");
     repo.commit("src/b.rs", "agent-a", &[]).assert_code(0);
     push(&repo).assert_code(0);
     assert!(remote_head(&repo).starts_with(&repo.head()));

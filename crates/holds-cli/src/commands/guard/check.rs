@@ -69,8 +69,8 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
         .to_string();
     let files: Vec<String> = paths.iter().map(|p| format!("{root}/{p}")).collect();
     let agent = o.agent.clone().filter(|a| !a.is_empty());
-    let others = match held_by_others(global, &files, agent.as_deref()).await {
-        Ok(others) => others,
+    let problems = match problems(global, &files, agent.as_deref()).await {
+        Ok(problems) => problems,
         Err(f) if o.mode == Mode::Warn => {
             output::print_err(format_args!(
                 "holds guard: warning: cannot check the {what} against holds ({}); going on (--mode warn)",
@@ -80,51 +80,76 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
         }
         Err(f) => return Err(f),
     };
-    if others.is_empty() {
+    if problems.is_empty() {
         return Ok(exit::OK);
     }
-    for claim in &others {
-        output::print_err(format_args!(
-            "holds guard: {} is held by agent {:?} until {} (fencing token {})",
-            claim.file,
-            claim.hold.agent_id,
-            rfc3339(claim.hold.expires_at),
-            claim.revision
-        ));
+    for problem in &problems {
+        match problem {
+            Problem::HeldByAnother(claim) => output::print_err(format_args!(
+                "holds guard: {} is held by agent {:?} until {} (fencing token {})",
+                claim.file,
+                claim.hold.agent_id,
+                rfc3339(claim.hold.expires_at),
+                claim.revision
+            )),
+            Problem::Unheld(file) => output::print_err(format_args!(
+                "holds guard: {file} is held by nobody: {} must hold it (holds announce {file})",
+                agent.as_deref().unwrap_or_default()
+            )),
+        }
     }
-    let count = match others.len() {
+    let count = match problems.len() {
         1 => "1 file is".to_string(),
         n => format!("{n} files are"),
     };
-    let who = match &agent {
-        Some(agent) => format!("HOLDS_AGENT={agent}"),
-        None => "HOLDS_AGENT is not set".to_string(),
+    let unheld = problems.iter().any(|p| matches!(p, Problem::Unheld(_)));
+    let (why, who) = match &agent {
+        Some(agent) if unheld => (
+            format!("not held by {agent}"),
+            format!("HOLDS_AGENT={agent}"),
+        ),
+        Some(agent) => (
+            "held by another agent".to_string(),
+            format!("HOLDS_AGENT={agent}"),
+        ),
+        None => (
+            "held by another agent".to_string(),
+            "HOLDS_AGENT is not set".to_string(),
+        ),
     };
     match o.mode {
         Mode::Block => {
             output::print_err(format_args!(
-                "holds guard: {what} blocked: {count} held by another agent ({who}; HOLDS_GUARD=off skips this check)"
+                "holds guard: {what} blocked: {count} {why} ({who}; HOLDS_GUARD=off skips this check)"
             ));
             Ok(exit::HELD)
         }
         Mode::Warn => {
             output::print_err(format_args!(
-                "holds guard: warning: {count} held by another agent ({who}); {what} goes on (--mode warn)"
+                "holds guard: warning: {count} {why} ({who}); {what} goes on (--mode warn)"
             ));
             Ok(exit::OK)
         }
     }
 }
 
-/// The live holds on `files` of agents other than `agent` (of anyone, without one).
-async fn held_by_others(
+/// Why a path may not be committed or pushed.
+enum Problem {
+    /// Another agent holds it live.
+    HeldByAnother(Claim),
+    /// Nobody holds it, and `HOLDS_AGENT` should.
+    Unheld(String),
+}
+
+/// Every path `agent` does not hold live: held by another agent, or by nobody.
+/// Without an agent nobody's own holds can be required, so only holds count,
+/// each as someone else's.
+async fn problems(
     global: &Global,
     files: &[String],
     agent: Option<&str>,
-) -> Result<Vec<Claim>, crate::failure::Failure> {
+) -> Result<Vec<Problem>, crate::failure::Failure> {
     let holds = store::open(global).await?;
-    // Without an agent every live hold is someone else's: the id asked for only
-    // splits Held from HeldByAnother, and both count then.
     let checks = holds
         .check(files, agent.unwrap_or("holds-guard"), None)
         .await;
@@ -132,8 +157,11 @@ async fn held_by_others(
     Ok(checks?
         .into_iter()
         .filter_map(|c| match c.state {
-            FileState::HeldByAnother(claim) => Some(claim),
-            FileState::Held(claim) | FileState::TokenMoved(claim) if agent.is_none() => Some(claim),
+            FileState::HeldByAnother(claim) => Some(Problem::HeldByAnother(claim)),
+            FileState::Held(claim) | FileState::TokenMoved(claim) if agent.is_none() => {
+                Some(Problem::HeldByAnother(claim))
+            }
+            FileState::Vacant if agent.is_some() => Some(Problem::Unheld(c.file)),
             _ => None,
         })
         .collect())
