@@ -295,10 +295,16 @@ export class Manager {
   async close() {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.alive);
-    this.hub.close();
-    await this.pool.close();
-    if (this.ownsStore) await this.store.close();
+    try {
+      this.hub.close();
+      await this.pool.close();
+      if (this.ownsStore) await this.store.close();
+    } finally {
+      // Only now: the workers are unref'd, so with no live handle left the
+      // event loop could end while close() still awaits their termination,
+      // and code after `await close()` would never run.
+      clearInterval(this.alive);
+    }
   }
 
   async [Symbol.asyncDispose]() {
