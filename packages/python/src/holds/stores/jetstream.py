@@ -475,7 +475,10 @@ class JetStreamStore(Store):
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
             raise Unavailable(f"starting the watch failed: {e}") from None
-        if not state["caught_up"] and info.num_pending == 0 and sub.delivered == 0:
+        # Caught up at once only if the server delivered nothing: the client's own
+        # count can still be 0 while delivered messages wait for `ready` below.
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        if not state["caught_up"] and info.num_pending == 0 and not delivered:
             state["caught_up"] = True
             queue.put_nowait(CAUGHT_UP)
         ready.set_result(True)
