@@ -1,10 +1,11 @@
 //! Announce: the compare-and-swap decision loop.
 
+use crate::attempts::Attempts;
+use crate::codec;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Entry, Error, KvError};
 use crate::verdict::{self, Decision};
-use crate::{MAX_ATTEMPTS, codec};
 
 /// Place or renew a hold; see the WIT `announce`.
 ///
@@ -27,7 +28,7 @@ pub async fn announce<H: Host>(
         Some(entry) => (entry, false),
         None => (read(host, &key).await?, true),
     };
-    let mut attempt = 1;
+    let mut attempts = Attempts::new();
     loop {
         let now = host.now();
         let decision = verdict::hold_of(&key, &file, &entry)
@@ -58,11 +59,7 @@ pub async fn announce<H: Host>(
                 // A write decided on the host's hint that lost only shows the hint
                 // was stale: a re-read, not a lost race, so no attempt is used up.
                 if fresh {
-                    if attempt == MAX_ATTEMPTS {
-                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
-                    }
-                    attempt += 1;
-                    host.cas_retry(&key, attempt);
+                    attempts.lost(host, &key)?;
                 }
                 entry = read(host, &key).await?;
                 fresh = true;

@@ -3,6 +3,8 @@
 //! back, revision-gated, on a refusal.
 
 use crate::announce::{announce, store_error};
+use crate::attempts::Attempts;
+use crate::codec;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{
@@ -10,7 +12,6 @@ use crate::model::{
 };
 use crate::path::clean_absolute;
 use crate::verdict::{self, Decision};
-use crate::{MAX_ATTEMPTS, codec};
 
 /// One file of a claim.
 struct Target {
@@ -42,7 +43,7 @@ pub async fn claim<H: Host>(
         .collect();
     reread(host, &keys, &unknown, &mut entries, &mut fresh).await?;
 
-    let mut attempt = 1;
+    let mut attempts = Attempts::new();
     loop {
         let now = host.now();
         let mut expected = Vec::with_capacity(targets.len());
@@ -106,11 +107,7 @@ pub async fn claim<H: Host>(
             Err(KvError::WrongRevision) => {
                 // Decided on a hint that was stale: a re-read, not a lost race.
                 if fresh.iter().all(|&f| f) {
-                    if attempt == MAX_ATTEMPTS {
-                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
-                    }
-                    attempt += 1;
-                    host.cas_retry(&targets[0].key, attempt);
+                    attempts.lost(host, &targets[0].key)?;
                 }
                 let all: Vec<usize> = (0..targets.len()).collect();
                 reread(host, &keys, &all, &mut entries, &mut fresh).await?;

@@ -6,6 +6,7 @@
 //! library, which the unit tests and the sandbox-cost benchmark use.
 
 pub mod announce;
+mod attempts;
 pub mod check;
 pub mod claim;
 pub mod codec;

@@ -1,10 +1,12 @@
-//! Release: revision-gated removal of the caller's own live hold.
+//! Release: revision-gated removal of the caller's own live hold, and the
+//! operator's force-release of whoever's.
 
 use crate::announce::{read, store_error};
+use crate::attempts::Attempts;
 use crate::host::Host;
 use crate::key::key_for_file;
-use crate::model::{Entry, Error, KvError, ReleaseOutcome, Removal};
-use crate::{MAX_ATTEMPTS, verdict};
+use crate::model::{Claim, Entry, Error, KvError, ReleaseOutcome, Removal, Timestamp};
+use crate::verdict;
 
 /// Remove `agent`'s live hold on `file`; see the WIT `release`.
 ///
@@ -18,47 +20,14 @@ pub async fn release<H: Host>(
     observed: Option<Entry>,
 ) -> Result<ReleaseOutcome, Error> {
     verdict::check_agent(agent)?;
-    let key = key_for_file(file)?;
-    let file = crate::path::clean_absolute(file)?;
-    let (mut entry, mut fresh) = match observed {
-        Some(entry) => (entry, false),
-        None => (read(host, &key).await?, true),
-    };
-    let mut attempt = 1;
-    loop {
-        let current = verdict::hold_of(&key, &file, &entry);
-        let now = host.now();
-        let target = match current.map(|c| verdict::releasable(c, agent, now)) {
-            Ok(Some(claim)) => claim,
-            Ok(None) | Err(Error::CorruptEntry(_)) if !fresh => {
-                entry = read(host, &key).await?;
-                fresh = true;
-                continue;
-            }
-            Ok(None) => return Ok(ReleaseOutcome::NotHeld),
-            Err(e) => return Err(e),
-        };
-        match host
-            .delete_if_revision(&key, target.revision, Removal::Released, Vec::new())
-            .await
-        {
-            Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),
-            Err(KvError::WrongRevision) => {
-                // A write decided on the host's hint that lost only shows the hint
-                // was stale: a re-read, not a lost race, so no attempt is used up.
-                if fresh {
-                    if attempt == MAX_ATTEMPTS {
-                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
-                    }
-                    attempt += 1;
-                    host.cas_retry(&key, attempt);
-                }
-                entry = read(host, &key).await?;
-                fresh = true;
-            }
-            Err(e) => return Err(store_error(e)),
-        }
-    }
+    remove(
+        host,
+        file,
+        observed,
+        |current, now| verdict::releasable(current, agent, now),
+        Vec::new(),
+    )
+    .await
 }
 
 /// Remove whoever's live hold on `file`, noting `by` in the marker; see the WIT
@@ -76,17 +45,31 @@ pub async fn force_release<H: Host>(
             "say who forces the release: the operator's id is empty",
         ));
     }
+    let note = crate::codec::encode_release_note(by);
+    remove(host, file, observed, verdict::live, note).await
+}
+
+/// Leave a release marker (with `note`) over the hold `target` picks, each delete
+/// gated on the revision judged; a lost race or a no-op verdict on the host's hint
+/// is judged again on a fresh read.
+async fn remove<H: Host>(
+    host: &mut H,
+    file: &str,
+    observed: Option<Entry>,
+    target: impl Fn(Option<Claim>, Timestamp) -> Option<Claim>,
+    note: Vec<u8>,
+) -> Result<ReleaseOutcome, Error> {
     let key = key_for_file(file)?;
     let file = crate::path::clean_absolute(file)?;
     let (mut entry, mut fresh) = match observed {
         Some(entry) => (entry, false),
         None => (read(host, &key).await?, true),
     };
-    let mut attempt = 1;
+    let mut attempts = Attempts::new();
     loop {
         let current = verdict::hold_of(&key, &file, &entry);
         let now = host.now();
-        let target = match current.map(|c| verdict::live(c, now)) {
+        let claim = match current.map(|c| target(c, now)) {
             Ok(Some(claim)) => claim,
             Ok(None) | Err(Error::CorruptEntry(_)) if !fresh => {
                 entry = read(host, &key).await?;
@@ -96,19 +79,16 @@ pub async fn force_release<H: Host>(
             Ok(None) => return Ok(ReleaseOutcome::NotHeld),
             Err(e) => return Err(e),
         };
-        let note = crate::codec::encode_release_note(by);
         match host
-            .delete_if_revision(&key, target.revision, Removal::Released, note)
+            .delete_if_revision(&key, claim.revision, Removal::Released, note.clone())
             .await
         {
             Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),
             Err(KvError::WrongRevision) => {
+                // A delete decided on the host's hint that lost only shows the hint
+                // was stale: a re-read, not a lost race, so no attempt is used up.
                 if fresh {
-                    if attempt == MAX_ATTEMPTS {
-                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
-                    }
-                    attempt += 1;
-                    host.cas_retry(&key, attempt);
+                    attempts.lost(host, &key)?;
                 }
                 entry = read(host, &key).await?;
                 fresh = true;

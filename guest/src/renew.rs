@@ -1,10 +1,11 @@
 //! Renew: a lease's hold, written only over the revision the lease holds.
 
 use crate::announce::{read, store_error};
+use crate::attempts::Attempts;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold};
-use crate::{MAX_ATTEMPTS, codec, verdict};
+use crate::{codec, verdict};
 
 /// Renew the hold a lease wrote at `revision`; see the WIT `renew`.
 ///
@@ -26,7 +27,7 @@ pub async fn renew<H: Host>(
     let mut expected = revision;
     // Whether `expected` is one just read (a loss on it is a lost race).
     let mut read_fresh = false;
-    let mut attempt = 1;
+    let mut attempts = Attempts::new();
     loop {
         let now = host.now();
         let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
@@ -43,11 +44,7 @@ pub async fn renew<H: Host>(
             }
             Err(KvError::WrongRevision) => {
                 if read_fresh {
-                    if attempt == MAX_ATTEMPTS {
-                        return Err(Error::CasExhausted(MAX_ATTEMPTS));
-                    }
-                    attempt += 1;
-                    host.cas_retry(&key, attempt);
+                    attempts.lost(host, &key)?;
                 }
                 let entry = read(host, &key).await?;
                 let current = verdict::live(verdict::hold_of(&key, &file, &entry)?, host.now());
