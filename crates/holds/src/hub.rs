@@ -176,6 +176,16 @@ impl Hub {
 
     /// A new subscription: the current holds, then live changes.
     pub async fn subscribe(self: &Arc<Self>) -> Result<Subscription, Error> {
+        self.subscribe_to(None).await
+    }
+
+    /// [`Hub::subscribe`], with a snapshot of only `keys`' holds (when given):
+    /// the current state of the keys a caller follows, without interpreting every
+    /// other hold of the bucket. Live changes are every key's, as ever.
+    pub async fn subscribe_to(
+        self: &Arc<Self>,
+        keys: Option<&[String]>,
+    ) -> Result<Subscription, Error> {
         self.ensure_running().await?;
         let (tx, rx) = mpsc::channel(self.chan_buffer);
         let end: EndReason = Arc::default();
@@ -195,11 +205,17 @@ impl Hub {
                 end: end.clone(),
             });
             // Every entry, markers too: what is a current hold is the guest's call.
-            let current: Vec<(String, Entry)> = state
-                .replica
-                .iter()
-                .map(|(k, e)| (k.clone(), e.clone()))
-                .collect();
+            let current: Vec<(String, Entry)> = match keys {
+                None => state
+                    .replica
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.clone()))
+                    .collect(),
+                Some(keys) => keys
+                    .iter()
+                    .filter_map(|k| Some((k.clone(), state.replica.get(k)?.clone())))
+                    .collect(),
+            };
             (id, current)
         };
         let hub = Arc::downgrade(self);
@@ -211,16 +227,7 @@ impl Hub {
         current.sort_by_key(|(_, e)| e.revision);
         let mut snapshot = Vec::with_capacity(current.len());
         for (key, entry) in current {
-            let meaning = self
-                .calls
-                .interpret(Change {
-                    key,
-                    entry: convert::entry_to_wit(Some(&entry)),
-                    previous: convert::entry_to_wit(None),
-                    snapshot: true,
-                })
-                .await?;
-            snapshot.extend(meaning.event.map(convert::event));
+            snapshot.extend(self.calls.snapshot_event(key, &entry).await?);
         }
         Ok(Subscription::new(snapshot, rx, end, unsubscribe))
     }

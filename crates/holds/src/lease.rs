@@ -131,6 +131,20 @@ impl Shared {
             *c = claim;
         }
     }
+
+    /// Release every file still held (each only if it is still this agent's:
+    /// revision-gated); the first error, after trying them all.
+    async fn release_all(&self) -> Result<(), Error> {
+        let agent = &self.announce.agent_id;
+        let claims = self.claims.lock().unwrap().clone();
+        let mut first_error = None;
+        for claim in claims {
+            if let Err(e) = self.manager.release(&claim.file, agent).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
 }
 
 /// Files held by one agent, renewed in the background until released.
@@ -166,8 +180,12 @@ impl Lease {
     ) -> Result<Lease, Error> {
         // Events make a loss known at once; renewals find the rest within a third
         // of the TTL. A manager without a replica has no watch: renewals only.
+        // Its snapshot is of the lease's own files: a change since the claim shows.
         let events = match manager.config().replica {
-            true => Some(manager.subscribe().await?),
+            true => {
+                let files: Vec<String> = claims.iter().map(|c| c.file.clone()).collect();
+                Some(manager.subscribe_to(&files).await?)
+            }
             false => None,
         };
         let shared = Arc::new(Shared {
@@ -211,14 +229,7 @@ impl Lease {
     /// this agent's: revision-gated).
     pub async fn release(mut self) -> Result<(), Error> {
         self.stop();
-        let agent = self.shared.announce.agent_id.clone();
-        let mut first_error = None;
-        for claim in self.claims() {
-            if let Err(e) = self.shared.manager.release(&claim.file, &agent).await {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        self.shared.release_all().await
     }
 
     fn stop(&mut self) {
@@ -238,11 +249,7 @@ impl Drop for Lease {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let shared = self.shared.clone();
             runtime.spawn(async move {
-                let agent = shared.announce.agent_id.clone();
-                let claims = shared.claims.lock().unwrap().clone();
-                for claim in claims {
-                    let _ = shared.manager.release(&claim.file, &agent).await;
-                }
+                let _ = shared.release_all().await;
             });
         }
     }

@@ -6,7 +6,6 @@ use crate::convert;
 use crate::error::{Cause, Error};
 use crate::hub::Hub;
 use crate::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, SqliteKv, WatchItem};
-use crate::runtime::bindings::exports::holds::core::subscribe::Change;
 use crate::runtime::bindings::holds::core::kv as wit_kv;
 use crate::runtime::{Calls, DEFAULT_MAX_IDLE, Replica, Runtime};
 use crate::subscription::Subscription;
@@ -566,6 +565,17 @@ impl Manager {
         self.inner.hub.subscribe().await
     }
 
+    /// A subscription whose snapshot holds only `files`' current holds (a lease's
+    /// view of its own files); live changes are every file's.
+    pub(crate) async fn subscribe_to(&self, files: &[String]) -> Result<Subscription, Error> {
+        self.check_open()?;
+        let mut keys = Vec::with_capacity(files.len());
+        for file in files {
+            keys.push(self.inner.calls.key_for_file(file).await?);
+        }
+        self.inner.hub.subscribe_to(Some(&keys)).await
+    }
+
     /// Every live hold, oldest revision first, read fresh from the store (a
     /// replay of the bucket, not the replica, so it includes this manager's
     /// latest writes).
@@ -599,17 +609,7 @@ impl Manager {
         }
         let mut claims = Vec::new();
         for (key, entry) in current {
-            let meaning = self
-                .inner
-                .calls
-                .interpret(Change {
-                    key,
-                    entry: convert::entry_to_wit(Some(&entry)),
-                    previous: convert::entry_to_wit(None),
-                    snapshot: true,
-                })
-                .await?;
-            if let Some(event) = meaning.event.map(convert::event)
+            if let Some(event) = self.inner.calls.snapshot_event(key, &entry).await?
                 && let EventKind::Announced(hold) = event.kind
             {
                 claims.push(Claim {

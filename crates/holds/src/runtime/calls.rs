@@ -19,7 +19,7 @@ use crate::error::{Cause, Error};
 use crate::kv::{Entry, KvError, KvStore};
 use crate::trace::Recorder;
 use crate::trace::format::*;
-use crate::types::{Announce, Claim, Claimed, FileCheck, Release};
+use crate::types::{Announce, Claim, Claimed, Event, FileCheck, Release};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
@@ -498,6 +498,20 @@ impl Calls {
             })
             .await?;
         Ok(out)
+    }
+
+    /// What `entry`, the latest of `key`, shows in a snapshot (a subscription's
+    /// first events, a listing): its hold's event, if it holds one.
+    pub async fn snapshot_event(&self, key: String, entry: &Entry) -> Result<Option<Event>, Error> {
+        let meaning = self
+            .interpret(Change {
+                key,
+                entry: convert::entry_to_wit(Some(entry)),
+                previous: convert::entry_to_wit(None),
+                snapshot: true,
+            })
+            .await?;
+        Ok(meaning.event.map(convert::event))
     }
 
     pub async fn sweep(&self, key: &str, observed: wit_kv::Entry) -> Result<SweepOutcome, Error> {
