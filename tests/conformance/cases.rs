@@ -1,11 +1,12 @@
 //! The cases of the conformance suite: the Go package's test list, plus what
 //! holds does better (revision-gated release, fencing tokens, awkward paths).
 
-use crate::staged::{Counting, Delayed, HeldWatch, PausedDeletes, RacingWrites, StalledSweeps};
+use crate::staged::{Delayed, HeldWatch, PausedDeletes, RacingWrites, StalledSweeps};
 use holds::clock::{Clock, OffsetClock};
 use holds::kv::KvStore;
 use holds::{Announce, Error, Event, EventKind, Hold, Manager, Release, Subscription};
 use holds_test_support::harness::{Harness, TTL_MAX};
+use holds_test_support::ops::OpCounts;
 use holds_test_support::raw;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
@@ -668,25 +669,25 @@ pub async fn list_returns_every_live_hold(h: Harness) {
 
 /// With a warm replica every announce outcome and every release is one round trip.
 pub async fn warm_replica_makes_each_decision_one_round_trip(h: Harness) {
-    let counting = Arc::new(Counting::new(h.store().await));
+    let counting = OpCounts::new(h.store().await);
+    let take = || {
+        let o = counting.take();
+        (o.gets, o.writes, o.deletes)
+    };
     let m = h.manager_on(counting.clone(), None).await;
     let other = h.manager().await;
     let mut watching = m.subscribe().await.unwrap(); // the replica is ready once this returns
     let mut other_watching = other.subscribe().await.unwrap();
-    counting.take();
+    take();
 
     m.announce(F, &hold("a1", 30)).await.unwrap();
-    assert_eq!(counting.take(), (0, 1, 0), "vacant: one write");
+    assert_eq!(take(), (0, 1, 0), "vacant: one write");
     m.announce(F, &hold("a1", 30)).await.unwrap();
-    assert_eq!(counting.take(), (0, 1, 0), "renewal: one write");
+    assert_eq!(take(), (0, 1, 0), "renewal: one write");
     m.release(F, "a1").await.unwrap();
-    assert_eq!(counting.take(), (0, 0, 1), "release: one delete");
+    assert_eq!(take(), (0, 0, 1), "release: one delete");
     m.announce(F, &hold("a1", 30)).await.unwrap();
-    assert_eq!(
-        counting.take(),
-        (0, 1, 0),
-        "reused (released) key: one write"
-    );
+    assert_eq!(take(), (0, 1, 0), "reused (released) key: one write");
 
     // Another agent's hold, once the watch has brought it: one confirming read.
     for _ in 0..3 {
@@ -702,19 +703,19 @@ pub async fn warm_replica_makes_each_decision_one_round_trip(h: Harness) {
         m.announce("/other", &hold("a1", 30)).await,
         Err(Error::HeldByAnother(_))
     ));
-    assert_eq!(
-        counting.take(),
-        (1, 0, 0),
-        "held by another: one confirming read"
-    );
+    assert_eq!(take(), (1, 0, 0), "held by another: one confirming read");
     assert!(m.who_has_cached("/other").await.unwrap().is_some());
-    assert_eq!(counting.take(), (0, 0, 0), "who_has_cached reads nothing");
+    assert_eq!(take(), (0, 0, 0), "who_has_cached reads nothing");
     drop(other_watching.take_snapshot());
 }
 
 /// Without a replica (one-shot processes), every announce is a read and a write.
 pub async fn cold_announce_is_one_read_and_one_write(h: Harness) {
-    let counting = Arc::new(Counting::new(h.store().await));
+    let counting = OpCounts::new(h.store().await);
+    let take = || {
+        let o = counting.take();
+        (o.gets, o.writes, o.deletes)
+    };
     let mut config = h.config();
     config.replica = false;
     let m = h
@@ -723,14 +724,14 @@ pub async fn cold_announce_is_one_read_and_one_write(h: Harness) {
         .await
         .unwrap();
     m.announce(F, &hold("a1", 30)).await.unwrap();
-    assert_eq!(counting.take(), (1, 1, 0), "never used");
+    assert_eq!(take(), (1, 1, 0), "never used");
     m.announce(F, &hold("a1", 30)).await.unwrap();
-    assert_eq!(counting.take(), (1, 1, 0), "renewal");
+    assert_eq!(take(), (1, 1, 0), "renewal");
     m.release(F, "a1").await.unwrap();
-    assert_eq!(counting.take(), (1, 0, 1), "release");
+    assert_eq!(take(), (1, 0, 1), "release");
     m.announce(F, &hold("a2", 30)).await.unwrap();
     assert_eq!(
-        counting.take(),
+        take(),
         (1, 1, 0),
         "released before: still one write, at the marker's revision"
     );

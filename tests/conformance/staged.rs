@@ -13,7 +13,6 @@ use tokio::sync::Notify;
 
 forward_kv_store!(
     RacingWrites,
-    Counting,
     PausedDeletes,
     StalledSweeps,
     HeldWatch,
@@ -49,72 +48,6 @@ impl Forward for RacingWrites {
         }
         self.inner
             .write_if_revision(key, value, expected, ttl)
-            .await
-    }
-}
-
-/// Counts the store operations (round trips) made through it.
-pub struct Counting {
-    pub inner: Arc<dyn KvStore>,
-    pub gets: AtomicU32,
-    pub writes: AtomicU32,
-    pub deletes: AtomicU32,
-}
-
-impl Counting {
-    pub fn new(inner: Arc<dyn KvStore>) -> Self {
-        Counting {
-            inner,
-            gets: AtomicU32::new(0),
-            writes: AtomicU32::new(0),
-            deletes: AtomicU32::new(0),
-        }
-    }
-
-    /// (gets, writes, deletes) since the last call, resetting the counts.
-    pub fn take(&self) -> (u32, u32, u32) {
-        (
-            self.gets.swap(0, Ordering::SeqCst),
-            self.writes.swap(0, Ordering::SeqCst),
-            self.deletes.swap(0, Ordering::SeqCst),
-        )
-    }
-}
-
-#[async_trait]
-impl Forward for Counting {
-    fn inner(&self) -> &dyn KvStore {
-        &*self.inner
-    }
-    fn describe(&self) -> String {
-        format!("counting {}", self.inner.describe())
-    }
-    async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(key).await
-    }
-    async fn write_if_revision(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: u64,
-        ttl: Option<Duration>,
-    ) -> Result<u64, KvError> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .write_if_revision(key, value, expected, ttl)
-            .await
-    }
-    async fn delete_if_revision(
-        &self,
-        key: &str,
-        expected: u64,
-        why: Removal,
-        note: Bytes,
-    ) -> Result<u64, KvError> {
-        self.deletes.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .delete_if_revision(key, expected, why, note)
             .await
     }
 }

@@ -23,10 +23,11 @@ holds_test_support::matrix! {
 /// For each signal, a fresh `holds run` whose agent comes from `HOLDS_AGENT` (no `--agent`); CMD traps
 /// TERM, INT, USR1 and HUP, records which one came and exits with a code of its own for it.
 fn signals_to_run_are_forwarded_and_run_exits_with_the_commands_code(b: &Backend) {
-    for (signal, code) in [("TERM", 21), ("INT", 22), ("USR1", 23), ("HUP", 24)] {
+    const TRAPPED: [(&str, i32); 4] = [("TERM", 21), ("INT", 22), ("USR1", 23), ("HUP", 24)];
+    for (signal, code) in TRAPPED {
         let started = scratch(b, &format!("started-{signal}"));
         let got = scratch(b, &format!("got-{signal}"));
-        let traps: String = [("TERM", 21), ("INT", 22), ("USR1", 23), ("HUP", 24)]
+        let traps: String = TRAPPED
             .iter()
             .map(|(s, c)| format!("trap '{}; exit {c}' {s}; ", report(&got, s)))
             .collect();
