@@ -36,18 +36,15 @@ pub fn probes(m: &Manager, waiter: &Manager, holder: &Manager) -> Vec<Box<dyn Pr
         (4, "holds_claim_4_files", "holds_announce_4_sequential"),
         (16, "holds_claim_16_files", "holds_announce_16_sequential"),
     ] {
-        probes.push(Box::new(Claim {
-            name: claim,
-            m: m.clone(),
-            sets: sets(claim, files),
-            i: 0,
-        }));
-        probes.push(Box::new(Sequential {
-            name: sequential,
-            m: m.clone(),
-            sets: sets(sequential, files),
-            i: 0,
-        }));
+        for (name, one_claim) in [(claim, true), (sequential, false)] {
+            probes.push(Box::new(SetProbe {
+                name,
+                m: m.clone(),
+                sets: sets(name, files),
+                i: 0,
+                one_claim,
+            }));
+        }
     }
     probes.push(Box::new(WakeUp {
         waiter: waiter.clone(),
@@ -64,16 +61,18 @@ async fn release_all(m: &Manager, files: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One all-or-nothing claim over the set.
-struct Claim {
+/// A set of files taken by one all-or-nothing claim, or announced one after
+/// another (no rollback on a refusal); released again, untimed.
+struct SetProbe {
     name: &'static str,
     m: Manager,
     sets: Vec<Vec<String>>,
     i: usize,
+    one_claim: bool,
 }
 
 #[async_trait]
-impl Probe for Claim {
+impl Probe for SetProbe {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -82,36 +81,15 @@ impl Probe for Claim {
         self.i += 1;
         let files = &self.sets[self.i % SETS];
         let start = Instant::now();
-        let claimed = self.m.claim(files, &announce(AGENT)).await?;
-        let elapsed = start.elapsed();
-        if !claimed.atomic || claimed.claims.len() != files.len() {
-            bail!("{}: claimed {claimed:?}", self.name);
-        }
-        release_all(&self.m, files).await?;
-        Ok(elapsed)
-    }
-}
-
-/// The same files announced one after another (no rollback on a refusal).
-struct Sequential {
-    name: &'static str,
-    m: Manager,
-    sets: Vec<Vec<String>>,
-    i: usize,
-}
-
-#[async_trait]
-impl Probe for Sequential {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    async fn sample(&mut self) -> anyhow::Result<Duration> {
-        self.i += 1;
-        let files = &self.sets[self.i % SETS];
-        let start = Instant::now();
-        for file in files {
-            self.m.announce(file, &announce(AGENT)).await?;
+        if self.one_claim {
+            let claimed = self.m.claim(files, &announce(AGENT)).await?;
+            if !claimed.atomic || claimed.claims.len() != files.len() {
+                bail!("{}: claimed {claimed:?}", self.name);
+            }
+        } else {
+            for file in files {
+                self.m.announce(file, &announce(AGENT)).await?;
+            }
         }
         let elapsed = start.elapsed();
         release_all(&self.m, files).await?;
