@@ -164,4 +164,5 @@ async def main(holds):
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: test_mcp.py /path/to/holds")
-    asyncio.run(main(sys.argv[1]))
+    # The servers start in other working directories: a relative path would not resolve there.
+    asyncio.run(main(os.path.abspath(sys.argv[1])))
