@@ -8,9 +8,10 @@
 //! restarts and rejoins.
 //!
 //! Strict: the replicated bucket is read through its stream leader (a direct
-//! get a lagging follower answers could miss an acknowledged write), and a lost
-//! revision race is a revision conflict whatever code the replicated stream
-//! reports it with (10164). Reads are judged against acknowledged writes only
+//! get a lagging follower answers could miss an acknowledged write), a lost
+//! revision race is a revision conflict, and a write the leader refused without
+//! comparing (10164, another write to the key in flight) is sent again, not
+//! taken for a lost race. Reads are judged against acknowledged writes only
 //! (`check_acked_reads`): a follower's consumer may deliver a write before the
 //! leader has applied it. Subscriptions that fall behind (or resume after the
 //! loss) see a file's changes coalesced, as documented: reported, not failed.
@@ -347,8 +348,9 @@ async fn losing_the_stream_leader_under_load() {
 }
 
 /// 12 agents racing for one file on a healthy R3 bucket: every lost race is a
-/// revision conflict (retried, or a refusal), never a store error, though the
-/// replicated stream reports it with code 10164, not 10071.
+/// revision conflict (retried, or a refusal), never a store error, and no call
+/// runs out of attempts: the leader's refusals without comparing (10164) while
+/// a write is in flight are sent again, not counted as races.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r3_lost_races_are_revision_conflicts_not_store_errors() {
     let report = lose_a_node(Setup {
@@ -360,5 +362,101 @@ async fn r3_lost_races_are_revision_conflicts_not_store_errors() {
         report.outcome("announce/error:store") + report.outcome("release/error:store"),
         0,
         "{report}"
+    );
+}
+
+/// A revision conflict means the key moved: a read right after it shows a newer
+/// revision than the one the write named. A replicated stream refuses a
+/// conditional write WITHOUT comparing (10164) while another write to the subject
+/// is in flight, and the leader's reads show that write only once it is applied:
+/// taken for a conflict, the refusal is followed by a read that still shows the
+/// old revision, and a writer can lose eight "races" to one write that has not
+/// landed (an announce's attempts, exhausted within the write's commit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revision_conflict_on_r3_means_the_key_moved() {
+    conflicts_mean_the_keys_moved(&["k"]).await;
+}
+
+/// The same for atomic batches (a multi-file claim): a refused commit means one
+/// of its keys moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_batch_on_r3_means_one_of_its_keys_moved() {
+    conflicts_mean_the_keys_moved(&["k1", "k2"]).await;
+}
+
+/// Six writers on three connections (one per node) write `keys` at the
+/// revisions they just read, 300 times each; a conflict must be followed by a
+/// read showing at least one of the keys moved.
+async fn conflicts_mean_the_keys_moved(keys: &[&str]) {
+    use holds::kv::{BatchWrite, BucketSpec, JetStreamKv, KvErrorKind, KvStore};
+    let cluster = tokio::task::block_in_place(|| NatsCluster::start(3));
+    let spec = BucketSpec {
+        name: "contended".into(),
+        max_age: Duration::from_secs(60),
+        replicas: 3,
+        op_timeout: Duration::from_secs(2),
+    };
+    let mut stores = Vec::new();
+    for node in 0..3 {
+        let kv = JetStreamKv::open(client(&cluster, node).await, &spec)
+            .await
+            .expect("opening the R3 bucket");
+        stores.push(kv);
+    }
+    let revisions = |kv: &JetStreamKv| {
+        let kv = kv.clone();
+        async move {
+            let mut at = Vec::new();
+            for key in keys {
+                at.push(kv.get(key).await.unwrap().map_or(0, |e| e.revision));
+            }
+            at
+        }
+    };
+    let writers = (0..6).map(|w| {
+        let kv = &stores[w % 3];
+        async move {
+            let (mut landed, mut conflicts, mut unmoved) = (0u32, 0u32, 0u32);
+            for i in 0..300u32 {
+                let at = revisions(kv).await;
+                let value = bytes::Bytes::from(format!("{w}/{i}"));
+                let written = if let [key] = keys {
+                    kv.write_if_revision(key, value, at[0], None)
+                        .await
+                        .map(|_| ())
+                } else {
+                    let batch: Vec<BatchWrite> = keys
+                        .iter()
+                        .zip(&at)
+                        .map(|(key, &expected)| BatchWrite {
+                            key: key.to_string(),
+                            value: value.clone(),
+                            expected,
+                            ttl: None,
+                        })
+                        .collect();
+                    kv.write_batch(&batch).await.map(|_| ())
+                };
+                match written {
+                    Ok(()) => landed += 1,
+                    Err(e) if e.kind() == KvErrorKind::WrongRevision => {
+                        conflicts += 1;
+                        if revisions(kv).await == at {
+                            unmoved += 1;
+                        }
+                    }
+                    Err(e) => panic!("writer {w}, write {i}: {e}"),
+                }
+            }
+            (landed, conflicts, unmoved)
+        }
+    });
+    let results: Vec<(u32, u32, u32)> = futures::future::join_all(writers).await;
+    let unmoved: u32 = results.iter().map(|r| r.2).sum();
+    assert!(results.iter().map(|r| r.0).sum::<u32>() > 0, "{results:?}");
+    assert_eq!(
+        unmoved, 0,
+        "conflicts after which the keys were still at the revisions the write named \
+         (landed, conflicts, unmoved per writer): {results:?}"
     );
 }

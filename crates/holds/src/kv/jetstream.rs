@@ -26,6 +26,11 @@ const MARKER_REASON: &str = "Nats-Marker-Reason";
 const TTL: &str = "Nats-TTL";
 /// Pause between publishes that found no stream (see `publish`).
 const NO_STREAM_BACKOFF: Duration = Duration::from_millis(100);
+/// First and longest pause before a conditional write the leader refused
+/// without comparing (10164) is sent again: the write in flight it waited for
+/// commits within a few milliseconds.
+const IN_FLIGHT_BACKOFF: (Duration, Duration) =
+    (Duration::from_micros(250), Duration::from_millis(16));
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
 /// Atomic batch publish headers (ADR-50).
@@ -34,6 +39,14 @@ const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
 const BATCH_COMMIT: &str = "Nats-Batch-Commit";
 /// The server's largest batch.
 const MAX_BATCH: usize = 1000;
+
+/// What one send of an atomic batch came to, short of an error.
+enum Batch {
+    /// Stored, at these revisions.
+    Committed(Vec<u64>),
+    /// Refused without comparing (10164, the server's description).
+    NotCompared(String),
+}
 
 /// A batch commit's answer: a PubAck, or an error.
 #[derive(Debug, serde::Deserialize)]
@@ -197,6 +210,7 @@ impl JetStreamKv {
         // (within the operation's time). It happens for a moment after a
         // replicated bucket is created, and while its stream elects a new leader.
         let give_up = tokio::time::Instant::now() + self.op_timeout;
+        let mut in_flight = InFlightBackoff::new();
         let ack = loop {
             let sent = self
                 .context
@@ -213,7 +227,15 @@ impl JetStreamKv {
                 {
                     tokio::time::sleep(NO_STREAM_BACKOFF).await;
                 }
+                Err(Failure::NotCompared(_)) if in_flight.wait(give_up).await => {}
                 Err(Failure::Conflict) => return Err(KvError::wrong_revision()),
+                Err(Failure::NotCompared(e)) => {
+                    return Err(KvError::unavailable(format!(
+                        "another write to {key} stayed in flight for {:?}; nothing was written",
+                        self.op_timeout
+                    ))
+                    .with_source(e));
+                }
                 Err(Failure::NotTaken(e) | Failure::Failed(e)) => {
                     return Err(KvError::unavailable("publish failed").with_source(e));
                 }
@@ -224,6 +246,81 @@ impl JetStreamKv {
 }
 
 impl JetStreamKv {
+    /// One send of an atomic batch: its messages, then the commit's answer.
+    async fn send_batch(&self, writes: &[BatchWrite]) -> Result<Batch, KvError> {
+        self.connected()?;
+        let client = self.context.client();
+        let batch = format!("holds-{:032x}", rand::random::<u128>());
+        let last = writes.len() - 1;
+        let mut commit = None;
+        for (i, w) in writes.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            headers.insert(BATCH_ID, batch.as_str());
+            headers.insert(BATCH_SEQUENCE, (i + 1).to_string().as_str());
+            headers.insert(
+                EXPECTED_LAST_SUBJECT_SEQUENCE,
+                w.expected.to_string().as_str(),
+            );
+            if let (true, Some(ttl)) = (self.per_message_ttl, w.ttl) {
+                headers.insert(TTL, format!("{}s", ttl.as_secs().max(1)).as_str());
+            }
+            let subject = self.subject(&w.key);
+            if i < last {
+                client
+                    .publish_with_headers(subject, headers, w.value.clone())
+                    .await
+                    .map_err(|e| KvError::unavailable("batch publish failed").with_source(e))?;
+            } else {
+                headers.insert(BATCH_COMMIT, "1");
+                commit = Some(client.request_with_headers(subject, headers, w.value.clone()));
+            }
+        }
+        let reply =
+            tokio::time::timeout(self.op_timeout, commit.expect("a batch has a last write"))
+                .await
+                .map_err(|_| {
+                    KvError::unavailable(format!(
+                        "the batch's commit got no answer within {:?}",
+                        self.op_timeout
+                    ))
+                })?
+                .map_err(|e| KvError::unavailable("batch commit failed").with_source(e))?;
+        match serde_json::from_slice::<BatchReply>(&reply.payload) {
+            Ok(BatchReply { error: Some(e), .. })
+                if e.err_code == code::WRONG_LAST_SEQUENCE_CONSTANT =>
+            {
+                Ok(Batch::NotCompared(e.description))
+            }
+            Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
+                code::WRONG_LAST_SEQUENCE => KvError::wrong_revision(),
+                code::ATOMIC_PUBLISH_DISABLED => {
+                    self.atomic
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    KvError::unsupported(format!("bucket {}: {}", self.bucket, e.description))
+                }
+                other => KvError::unavailable(format!(
+                    "batch commit refused: {} (error {other})",
+                    e.description
+                )),
+            }),
+            Ok(BatchReply {
+                seq: Some(seq),
+                count: Some(count),
+                ..
+            }) if count == writes.len() as u64 && seq >= count => {
+                // A committed batch is stored as consecutive messages.
+                Ok(Batch::Committed((seq + 1 - count..=seq).collect()))
+            }
+            Ok(other) => Err(KvError::unavailable(format!(
+                "the batch's commit answered {other:?} for {} writes",
+                writes.len()
+            ))),
+            Err(e) => {
+                Err(KvError::unavailable("the batch's commit answered no PubAck").with_source(e))
+            }
+        }
+    }
+
     /// The last message on the key's subject, as the stream leader has it.
     async fn leader_get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         match self
@@ -255,8 +352,10 @@ mod code {
     pub const WRONG_LAST_SEQUENCE: u64 = 10071;
     /// The stream takes no atomic batches.
     pub const ATOMIC_PUBLISH_DISABLED: u64 = 10174;
-    /// The expected last subject sequence did not match (a replicated stream's
-    /// report of it; async-nats 0.51 maps only 10071 to `WrongLastSequence`).
+    /// A replicated stream's leader refused a conditional write without
+    /// comparing, because another write to the subject is in flight: one that
+    /// will land, or one that landed (often the caller's own) whose mark is not
+    /// cleared yet. Nothing was written and nothing was decided.
     pub const WRONG_LAST_SEQUENCE_CONSTANT: u64 = 10164;
     /// The expected-last-subject-sequence check cannot be made yet (right after
     /// a leader election); nothing was written.
@@ -273,6 +372,10 @@ enum Failure {
     /// No stream took it, or it was refused before anything was written: safe to
     /// publish again.
     NotTaken(PublishError),
+    /// Refused without comparing while another write to the key is in flight
+    /// (10164): not a lost race (a read right after it can still show the
+    /// revision the write named), so it is sent again once that write is done.
+    NotCompared(PublishError),
     /// Anything else: the write may or may not have landed.
     Failed(PublishError),
 }
@@ -284,10 +387,29 @@ fn classify(e: PublishError) -> Failure {
         .map(|s| s.error_code().0);
     match (e.kind(), code) {
         (PublishErrorKind::WrongLastSequence, _) => Failure::Conflict,
-        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::Conflict,
+        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::NotCompared(e),
         (PublishErrorKind::StreamNotFound, _)
         | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => Failure::NotTaken(e),
         _ => Failure::Failed(e),
+    }
+}
+
+/// Pauses between sends of a write refused without comparing: short, doubling.
+struct InFlightBackoff(Duration);
+
+impl InFlightBackoff {
+    fn new() -> Self {
+        InFlightBackoff(IN_FLIGHT_BACKOFF.0)
+    }
+
+    /// Sleeps before the next send; false (no sleep) when it would pass `give_up`.
+    async fn wait(&mut self, give_up: tokio::time::Instant) -> bool {
+        if tokio::time::Instant::now() + self.0 >= give_up {
+            return false;
+        }
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(IN_FLIGHT_BACKOFF.1);
+        true
     }
 }
 
@@ -425,72 +547,20 @@ impl KvStore for JetStreamKv {
                 writes.len()
             )));
         }
-        self.connected()?;
-        let client = self.context.client();
-        let batch = format!("holds-{:032x}", rand::random::<u128>());
-        let last = writes.len() - 1;
-        let mut commit = None;
-        for (i, w) in writes.iter().enumerate() {
-            let mut headers = HeaderMap::new();
-            headers.insert(BATCH_ID, batch.as_str());
-            headers.insert(BATCH_SEQUENCE, (i + 1).to_string().as_str());
-            headers.insert(
-                EXPECTED_LAST_SUBJECT_SEQUENCE,
-                w.expected.to_string().as_str(),
-            );
-            if let (true, Some(ttl)) = (self.per_message_ttl, w.ttl) {
-                headers.insert(TTL, format!("{}s", ttl.as_secs().max(1)).as_str());
-            }
-            let subject = self.subject(&w.key);
-            if i < last {
-                client
-                    .publish_with_headers(subject, headers, w.value.clone())
-                    .await
-                    .map_err(|e| KvError::unavailable("batch publish failed").with_source(e))?;
-            } else {
-                headers.insert(BATCH_COMMIT, "1");
-                commit = Some(client.request_with_headers(subject, headers, w.value.clone()));
-            }
-        }
-        let reply =
-            tokio::time::timeout(self.op_timeout, commit.expect("a batch has a last write"))
-                .await
-                .map_err(|_| {
-                    KvError::unavailable(format!(
-                        "the batch's commit got no answer within {:?}",
+        // A commit refused without comparing (10164) wrote nothing: sent again,
+        // as a single write is (see `publish`).
+        let give_up = tokio::time::Instant::now() + self.op_timeout;
+        let mut in_flight = InFlightBackoff::new();
+        loop {
+            match self.send_batch(writes).await? {
+                Batch::Committed(revisions) => return Ok(revisions),
+                Batch::NotCompared(_) if in_flight.wait(give_up).await => {}
+                Batch::NotCompared(why) => {
+                    return Err(KvError::unavailable(format!(
+                        "batch commit refused for {:?}: {why}; nothing was written",
                         self.op_timeout
-                    ))
-                })?
-                .map_err(|e| KvError::unavailable("batch commit failed").with_source(e))?;
-        match serde_json::from_slice::<BatchReply>(&reply.payload) {
-            Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
-                code::WRONG_LAST_SEQUENCE | code::WRONG_LAST_SEQUENCE_CONSTANT => {
-                    KvError::wrong_revision()
+                    )));
                 }
-                code::ATOMIC_PUBLISH_DISABLED => {
-                    self.atomic
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
-                    KvError::unsupported(format!("bucket {}: {}", self.bucket, e.description))
-                }
-                other => KvError::unavailable(format!(
-                    "batch commit refused: {} (error {other})",
-                    e.description
-                )),
-            }),
-            Ok(BatchReply {
-                seq: Some(seq),
-                count: Some(count),
-                ..
-            }) if count == writes.len() as u64 && seq >= count => {
-                // A committed batch is stored as consecutive messages.
-                Ok((seq + 1 - count..=seq).collect())
-            }
-            Ok(other) => Err(KvError::unavailable(format!(
-                "the batch's commit answered {other:?} for {} writes",
-                writes.len()
-            ))),
-            Err(e) => {
-                Err(KvError::unavailable("the batch's commit answered no PubAck").with_source(e))
             }
         }
     }
@@ -576,7 +646,7 @@ mod tests {
     }
 
     #[test]
-    fn publishes_that_wrote_nothing_are_retried_and_conflicts_are_conflicts() {
+    fn publishes_that_wrote_nothing_or_compared_nothing_are_retried_and_conflicts_are_conflicts() {
         use jetstream::context::PublishErrorKind;
         assert!(matches!(
             classify(server_error(10163)),
@@ -586,7 +656,10 @@ mod tests {
             classify(PublishError::new(PublishErrorKind::StreamNotFound)),
             Failure::NotTaken(_)
         ));
-        assert!(matches!(classify(server_error(10164)), Failure::Conflict));
+        assert!(matches!(
+            classify(server_error(10164)),
+            Failure::NotCompared(_)
+        ));
         assert!(matches!(
             classify(PublishError::new(PublishErrorKind::WrongLastSequence)),
             Failure::Conflict

@@ -35,11 +35,21 @@ export const HOLDS_REMOVAL = 'Holds-Removal';
 /** One entry per key, as the Go package (see the Rust host's HISTORY). */
 const HISTORY = 1;
 const RETRY_BACKOFF_MS = 100;
+/**
+ * First and longest pause (ms) before a write the leader refused without
+ * comparing (10164) is sent again: the write in flight commits within ms.
+ */
+const IN_FLIGHT_BACKOFF_MS = [0.25, 16];
 
 /** nats-server `JSStream...` error codes a publish or read can meet. */
 export const ServerCodes = Object.freeze({
   WRONG_LAST_SEQUENCE: 10071,
-  /** The same, as a replicated stream reports it. */
+  /**
+   * A replicated stream's leader refused a conditional write WITHOUT comparing:
+   * another write to the subject is in flight (one that will land, or one that
+   * landed, often the caller's own, whose mark is not cleared). Nothing written,
+   * nothing decided: sent again, never a lost race.
+   */
   WRONG_LAST_SEQUENCE_CONSTANT: 10164,
   /** The check cannot be made yet (right after a leader election): nothing written. */
   LAST_SUBJECT_SEQUENCE_NOT_READY: 10163,
@@ -209,6 +219,25 @@ export class JetStreamStore {
     if (writes.length === 0) return [];
     if (writes.length > MAX_BATCH)
       throw new Unsupported(`${writes.length} writes are more than a batch of ${MAX_BATCH}`);
+    // A commit refused without comparing (10164) wrote nothing: sent again.
+    const giveUp = performance.now() + this.opTimeoutMs;
+    let pause = IN_FLIGHT_BACKOFF_MS[0];
+    for (;;) {
+      const revisions = await this.sendBatch(writes);
+      if (revisions !== null) return revisions;
+      if (performance.now() + pause >= giveUp) {
+        throw new Unavailable(
+          `batch commit refused for ${this.opTimeoutMs} ms: another write to one of its keys ` +
+            'stayed in flight; nothing was written',
+        );
+      }
+      await sleep(pause);
+      pause = Math.min(pause * 2, IN_FLIGHT_BACKOFF_MS[1]);
+    }
+  }
+
+  /** One atomic batch publish: its revisions, or null when refused without comparing. */
+  async sendBatch(writes) {
     this.requireConnection('nothing was written');
     const batch = `holds-${randomUUID().replaceAll('-', '')}`;
     const last = writes.length - 1;
@@ -240,9 +269,8 @@ export class JetStreamStore {
     }
     if (ack.error) {
       const code = ack.error.err_code;
-      if (code === ServerCodes.WRONG_LAST_SEQUENCE || code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) {
-        throw new WrongRevision(writes[0].key);
-      }
+      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) return null;
+      if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(writes[0].key);
       if (code === ServerCodes.ATOMIC_PUBLISH_DISABLED) {
         this.atomic = false;
         throw new Unsupported(`bucket ${this.bucket}: ${ack.error.description}`);
@@ -264,27 +292,31 @@ export class JetStreamStore {
 
   async publish(key, payload, h) {
     const giveUp = performance.now() + this.opTimeoutMs;
+    let inFlightPause = IN_FLIGHT_BACKOFF_MS[0];
     for (;;) {
       this.requireConnection('nothing was written');
       let why;
+      let pause = RETRY_BACKOFF_MS;
       try {
         const timeout = Math.max(50, giveUp - performance.now());
         const ack = await this.js.publish(this.subject(key), payload, { headers: h, timeout });
         return BigInt(ack.seq);
       } catch (e) {
         const code = e?.code;
-        if (code === ServerCodes.WRONG_LAST_SEQUENCE || code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) {
-          throw new WrongRevision(key);
-        }
-        if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) why = `publish failed: ${e.message}`;
+        if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(key);
+        if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) {
+          pause = inFlightPause;
+          inFlightPause = Math.min(inFlightPause * 2, IN_FLIGHT_BACKOFF_MS[1]);
+          why = `another write to ${key} stayed in flight for ${this.opTimeoutMs} ms; nothing was written`;
+        } else if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) why = `publish failed: ${e.message}`;
         else if (e?.name === 'JetStreamNotEnabled') why = 'publish failed: no stream answered';
         else if (e?.name === 'TimeoutError') throw new Unavailable(`publish timed out after ${this.opTimeoutMs} ms`);
         else throw new Unavailable(`publish failed: ${e?.message ?? e}`);
       }
-      // Nothing was written (no stream took it, or the check could not be made
-      // yet): safe to try again within the operation's time.
-      if (performance.now() + RETRY_BACKOFF_MS >= giveUp) throw new Unavailable(why);
-      await sleep(RETRY_BACKOFF_MS);
+      // Nothing was written (no stream took it, the check could not be made
+      // yet, or was not made): safe to try again within the operation's time.
+      if (performance.now() + pause >= giveUp) throw new Unavailable(why);
+      await sleep(pause);
     }
   }
 

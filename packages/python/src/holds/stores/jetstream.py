@@ -44,6 +44,9 @@ HOLDS_REMOVAL = "Holds-Removal"
 HISTORY = 1
 #: Pause between publishes that wrote nothing and may be retried.
 RETRY_BACKOFF = 0.1
+#: First and longest pause (s) before a write the leader refused without
+#: comparing (10164) is sent again: the write in flight commits within ms.
+IN_FLIGHT_BACKOFF = (0.00025, 0.016)
 #: An idle watch checks its consumer still exists this often (s).
 WATCH_LIVENESS = 5.0
 
@@ -53,7 +56,10 @@ class ServerCodes:
 
     #: The expected last subject sequence did not match.
     WRONG_LAST_SEQUENCE = 10071
-    #: The same, as a replicated stream reports it.
+    #: A replicated stream's leader refused a conditional write WITHOUT
+    #: comparing: another write to the subject is in flight (one that will land,
+    #: or one that landed, often the caller's own, whose mark is not cleared).
+    #: Nothing written, nothing decided: sent again, never a lost race.
     WRONG_LAST_SEQUENCE_CONSTANT = 10164
     #: The check cannot be made yet (right after a leader election): nothing written.
     LAST_SUBJECT_SEQUENCE_NOT_READY = 10163
@@ -305,6 +311,23 @@ class JetStreamStore(Store):
         return list(await asyncio.gather(*(self.aget(k) for k in keys)))
 
     async def awrite_batch(self, writes: list[BatchWrite]) -> list[int]:
+        """An atomic batch, sent again while the leader refuses its commit
+        without comparing (10164): that wrote nothing."""
+        give_up = time.monotonic() + self.op_timeout
+        pause = IN_FLIGHT_BACKOFF[0]
+        while True:
+            revisions = await self._send_batch(writes)
+            if revisions is not None:
+                return revisions
+            if time.monotonic() + pause >= give_up:
+                raise Unavailable(
+                    f"batch commit refused for {self.op_timeout:g} s: another write to one of its "
+                    "keys stayed in flight; nothing was written"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, IN_FLIGHT_BACKOFF[1])
+
+    async def _send_batch(self, writes: list[BatchWrite]) -> list[int] | None:
         """One atomic batch publish (ADR-50): each message carries its own
         `Nats-Expected-Last-Subject-Sequence` (and `Nats-TTL`), checked by the
         server at the commit, all or none. All but the commit are plain core
@@ -340,7 +363,9 @@ class JetStreamStore(Store):
         error = ack.get("error")
         if error:
             code = error.get("err_code")
-            if code in (ServerCodes.WRONG_LAST_SEQUENCE, ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT):
+            if code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
+                return None
+            if code == ServerCodes.WRONG_LAST_SEQUENCE:
                 raise WrongRevision(writes[0].key)
             if code == ServerCodes.ATOMIC_PUBLISH_DISABLED:
                 self.atomic = False
@@ -354,19 +379,26 @@ class JetStreamStore(Store):
 
     async def apublish(self, key: str, payload: bytes, headers: dict) -> int:
         give_up = time.monotonic() + self.op_timeout
+        in_flight_pause = IN_FLIGHT_BACKOFF[0]
         while True:
             self._require_connection("nothing was written")
             left = max(0.05, give_up - time.monotonic())
             retry = False
+            pause = RETRY_BACKOFF
             try:
                 ack = await self.js.publish(self.subject(key), payload, timeout=left, headers=dict(headers))
                 return ack.seq
             except jserr.APIError as e:
-                if e.err_code in (ServerCodes.WRONG_LAST_SEQUENCE, ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT):
+                if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE:
                     raise WrongRevision(key) from None
-                if e.err_code != ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
+                if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
+                    pause, in_flight_pause = in_flight_pause, min(in_flight_pause * 2, IN_FLIGHT_BACKOFF[1])
+                    why = f"another write to {key} stayed in flight for {self.op_timeout:g} s; nothing was written"
+                elif e.err_code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
+                    why = f"publish failed: {e}"
+                else:
                     raise Unavailable(f"publish failed: {e}") from None
-                retry, why = True, f"publish failed: {e}"
+                retry = True
             except jserr.NoStreamResponseError:
                 # No stream took it (a bucket being created, a leader election):
                 # nothing was written, safe to try again.
@@ -375,9 +407,9 @@ class JetStreamStore(Store):
                 raise Unavailable(f"publish timed out after {self.op_timeout:g} s") from None
             except Exception as e:
                 raise Unavailable(f"publish failed: {type(e).__name__}: {e}") from None
-            if not retry or time.monotonic() + RETRY_BACKOFF >= give_up:
+            if not retry or time.monotonic() + pause >= give_up:
                 raise Unavailable(why)
-            await asyncio.sleep(RETRY_BACKOFF)
+            await asyncio.sleep(pause)
 
     async def watch(self) -> AsyncIterator[WatchItem]:
         """An ordered push consumer over `$KV.<bucket>.>`, last entry per key first.
