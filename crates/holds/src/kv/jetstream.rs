@@ -193,10 +193,14 @@ impl JetStreamKv {
     /// long after the call has failed: a renewal the agent was told failed would
     /// then replace its acknowledged hold. Refuse instead.
     fn connected(&self) -> Result<(), KvError> {
+        self.connected_for("nothing was written")
+    }
+
+    fn connected_for(&self, what: &str) -> Result<(), KvError> {
         let state = self.context.client().connection_state();
         if state != async_nats::connection::State::Connected {
             return Err(KvError::unavailable(format!(
-                "not connected to {} ({state}); nothing was written",
+                "not connected to {} ({state}); {what}",
                 self.server
             )));
         }
@@ -469,6 +473,9 @@ impl KvStore for JetStreamKv {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        // A request while disconnected waits out the operation's time for an
+        // answer that cannot come (it is buffered until a reconnect): fail now.
+        self.connected_for("nothing was read")?;
         if self.replicated {
             return self.leader_get(key).await;
         }
