@@ -1,5 +1,6 @@
 //! Torture: 32 agents on 8 files with short holds (200 ms to 2 s), random
-//! announce / renew / release / who-has through several managers (processes),
+//! announce / renew / multi-file claim / release / force-release / who-has
+//! through several managers (processes),
 //! on every backend; the full history and every manager's watch stream are
 //! checked against the model of `holds_test_support::checker`.
 //!
@@ -51,6 +52,9 @@ impl Settings {
 
     fn workload(&self) -> Workload {
         let mut w = Workload::new(self.agents, self.files, self.seed);
+        // Crashes often enough that holds expire and are taken over in a short
+        // run, beside the releases and force-releases.
+        w.crash_per_mille = 10;
         w.ttl_min = Duration::from_millis(self.ttl_min_ms);
         w.ttl_max = Duration::from_millis(self.ttl_max_ms.max(self.ttl_min_ms));
         w.think = Duration::from_millis(self.think_ms);
@@ -120,14 +124,15 @@ async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
 
 async fn torture(kind: Kind) {
     let h = Harness::new(kind).await;
-    torture_on(&h, &format!("{kind:?}").to_lowercase(), false).await;
+    torture_on(&h, &format!("{kind:?}").to_lowercase(), false, true).await;
 }
 
 /// The torture on `h`'s bucket. `tolerate_skips`: report the subscriptions'
 /// [`Rule::WatchSkipped`] violations without failing (a history-1 bucket
 /// coalesces a key's changes for a lagging consumer), unless
-/// `HOLDS_TORTURE_STRICT_WATCH=1`.
-async fn torture_on(h: &Harness, label: &str, tolerate_skips: bool) {
+/// `HOLDS_TORTURE_STRICT_WATCH=1`. `atomic`: the store writes a multi-file
+/// claim in one atomic step.
+async fn torture_on(h: &Harness, label: &str, tolerate_skips: bool, atomic: bool) {
     let s = Settings::from_env();
     let mut managers = Vec::new();
     for _ in 0..s.managers {
@@ -153,8 +158,11 @@ async fn torture_on(h: &Harness, label: &str, tolerate_skips: bool) {
     for outcome in [
         "announce/claimed",
         "announce/refused",
+        "claim/claimed",
+        "claim/refused",
         "release/released",
         "release/not-held",
+        "force-release/released",
         "who-has/some",
         "who-has/none",
     ] {
@@ -168,6 +176,18 @@ async fn torture_on(h: &Harness, label: &str, tolerate_skips: bool) {
         "{label}: no hold was taken over after it expired"
     );
     assert!(report.renewals > 0, "{label}: no renewal");
+    assert!(
+        report.forced_releases > 0,
+        "{label}: no force-release removed a hold"
+    );
+    // Multi-file claims took the store's path: one atomic write each, or (a
+    // Go-created bucket) announces one by one.
+    let expected = if atomic { report.claims } else { 0 };
+    assert_eq!(
+        report.atomic_claims, expected,
+        "{label}: {} of {} multi-file claims were atomic",
+        report.atomic_claims, report.claims
+    );
 }
 
 /// Create the bucket as the Go package does (history 1, no limit markers, so
@@ -203,7 +223,7 @@ async fn torture_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn torture_jetstream() {
     let h = Harness::new(Kind::JetStream).await;
-    torture_on(&h, "jetstream", true).await;
+    torture_on(&h, "jetstream", true, true).await;
 }
 
 /// A bucket the Go package created (no limit markers, so no per-hold TTL:
@@ -212,7 +232,7 @@ async fn torture_jetstream() {
 async fn torture_jetstream_on_a_go_created_bucket() {
     let h = Harness::new(Kind::JetStream).await;
     create_go_bucket(&h).await;
-    torture_on(&h, "jetstream (Go-created bucket)", true).await;
+    torture_on(&h, "jetstream (Go-created bucket)", true, false).await;
 }
 
 /// A bucket with deliberate bugs, to show the checker catches real violations.
@@ -815,5 +835,142 @@ mod checker_unit {
         let mut late = watch(vec![full[2].clone()]);
         late.from = at(2.5);
         clean(&check(&calls, &[ended, late]));
+    }
+
+    const H: &str = "/w/c.rs";
+    const D: &str = "/w/d.rs";
+
+    fn claim_op(files: &[&str], ttl_ms: u64, atomic: Option<bool>) -> Op {
+        let mut files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        files.sort();
+        Op::Claim {
+            ttl: Duration::from_millis(ttl_ms),
+            files,
+            atomic,
+        }
+    }
+
+    /// An acknowledged claim of `claims` (one agent, one call).
+    fn claimed(claims: &[&Claim], span: (f64, f64), atomic: bool) -> Vec<Call> {
+        let files: Vec<&str> = claims.iter().map(|c| c.file.as_str()).collect();
+        claims
+            .iter()
+            .map(|c| {
+                call(
+                    &c.hold.agent_id,
+                    &c.file,
+                    claim_op(&files, c.hold.ttl.as_millis() as u64, Some(atomic)),
+                    span,
+                    Outcome::Claimed((*c).clone()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_atomic_claim_with_another_write_between_its_own_is_caught() {
+        let f = claim(F, "A", 0.5, 1000, 1);
+        let calls = claimed(&[&f, &claim(H, "A", 0.5, 1000, 2)], (0.0, 1.0), true);
+        clean(&check(&calls, &[]));
+        let h = claim(H, "A", 0.5, 1000, 3);
+        let intruder = claim(G, "B", 0.6, 1000, 2);
+        let mut calls = claimed(&[&f, &h], (0.0, 1.0), true);
+        calls.push(announced(&intruder, (0.2, 0.9)));
+        only(&check(&calls, &[]), Rule::PartialClaim, 1);
+        // Announced one by one, the same history is legal.
+        let mut calls = claimed(&[&f, &h], (0.0, 1.0), false);
+        calls.push(announced(&intruder, (0.2, 0.9)));
+        clean(&check(&calls, &[]));
+    }
+
+    /// B holds G; A's claim of F and G is refused naming B; A's claim of H and
+    /// D earlier succeeded (`atomic`, or announced one by one).
+    fn refused_claim(atomic: bool) -> (Vec<Call>, Vec<Seen>) {
+        let b = claim(G, "B", 0.5, 10_000, 1);
+        let elsewhere = [claim(H, "A", 5.5, 1000, 2), claim(D, "A", 5.6, 1000, 3)];
+        let op = claim_op(&[F, G], 1000, None);
+        let mut calls = vec![
+            announced(&b, (0.0, 1.0)),
+            call("A", F, op.clone(), (10.0, 11.0), Outcome::NotClaimed),
+            call("A", G, op, (10.0, 11.0), Outcome::Refused(b.clone())),
+        ];
+        calls.extend(claimed(&[&elsewhere[0], &elsewhere[1]], (5.0, 6.0), atomic));
+        let seen = vec![
+            put(1.0, &b),
+            put(6.0, &elsewhere[0]),
+            put(6.0, &elsewhere[1]),
+        ];
+        (calls, seen)
+    }
+
+    #[test]
+    fn a_refused_atomic_claim_that_wrote_a_hold_is_caught() {
+        let (calls, seen) = refused_claim(true);
+        clean(&check(&calls, &[watch(seen.clone())]));
+        // The claimant's hold on F, written during the refused call.
+        let mut wrote = seen;
+        wrote.push(put(10.7, &claim(F, "A", 10.5, 1000, 4)));
+        only(&check(&calls, &[watch(wrote)]), Rule::PartialClaim, 1);
+    }
+
+    fn seen_release(ms: f64, file: &str, revision: u64) -> Seen {
+        seen(ms, file, revision, EventKind::Released { forced_by: None })
+    }
+
+    #[test]
+    fn a_refused_claim_rolled_back_one_file_at_a_time_is_legal() {
+        let (calls, seen) = refused_claim(false);
+        let a_f = claim(F, "A", 10.5, 1000, 4);
+        let mut rolled_back = seen.clone();
+        rolled_back.push(put(10.6, &a_f));
+        rolled_back.push(seen_release(10.8, F, 5));
+        let report = check(&calls, &[watch(rolled_back)]);
+        clean(&report);
+        assert_eq!(report.rollbacks, 1, "{report}");
+        // Not rolled back: the hold stayed.
+        let mut left = seen;
+        left.push(put(10.6, &a_f));
+        only(&check(&calls, &[watch(left)]), Rule::PartialClaim, 1);
+    }
+
+    #[test]
+    fn a_refused_claim_must_name_every_live_holder() {
+        let (mut calls, _) = refused_claim(false);
+        // C held F, live, all through A's refused claim that named only B.
+        calls.push(announced(&claim(F, "C", 0.6, 10_000, 6), (0.0, 1.0)));
+        only(&check(&calls, &[]), Rule::LostHold, 1);
+    }
+
+    #[test]
+    fn a_force_release_removes_anyones_hold_and_says_who_forced_it() {
+        let a = claim(F, "A", 0.5, 10_000, 1);
+        let b = claim(F, "B", 20.5, 10_000, 3);
+        let calls = vec![
+            announced(&a, (0.0, 1.0)),
+            call(
+                "ops",
+                F,
+                Op::ForceRelease,
+                (10.0, 11.0),
+                Outcome::Released(2),
+            ),
+            announced(&b, (20.0, 21.0)),
+        ];
+        let forced = EventKind::Released {
+            forced_by: Some("ops".into()),
+        };
+        let w = watch(vec![put(1.0, &a), seen(11.0, F, 2, forced), put(21.0, &b)]);
+        let report = check(&calls, &[w]);
+        clean(&report);
+        assert_eq!(report.forced_releases, 1, "{report}");
+        // Delivered as a plain release, it is not what was acknowledged.
+        let w = watch(vec![put(1.0, &a), seen_release(11.0, F, 2), put(21.0, &b)]);
+        only(&check(&calls, &[w]), Rule::WatchMismatch, 1);
+        // A force-release that finds nothing while a hold is live missed it.
+        let calls = vec![
+            announced(&a, (0.0, 1.0)),
+            call("ops", F, Op::ForceRelease, (10.0, 11.0), Outcome::NotHeld),
+        ];
+        only(&check(&calls, &[]), Rule::MissedRelease, 1);
     }
 }

@@ -17,8 +17,17 @@ pub fn check_acked_reads(calls: &[Call], watches: &[WatchLog]) -> Report {
 }
 
 fn check_with(calls: &[Call], watches: &[WatchLog], deliveries_order_reads: bool) -> Report {
+    // Claims are atomic on a store if every one of several files that
+    // succeeded was (a store that falls back to announces does so for every
+    // such claim; one file is always one write).
+    let mut atomic = calls.iter().filter_map(|c| match &c.op {
+        Op::Claim { atomic, files, .. } if files.len() > 1 => *atomic,
+        _ => None,
+    });
+    let atomic_claims = atomic.clone().next().is_some() && atomic.all(|a| a);
     let mut checker = Checker {
         deliveries_order_reads,
+        atomic_claims,
         calls,
         log: BTreeMap::new(),
         done: HashMap::new(),
@@ -30,16 +39,13 @@ fn check_with(calls: &[Call], watches: &[WatchLog], deliveries_order_reads: bool
         },
     };
     for call in calls {
-        let op = match call.op {
-            Op::Announce { .. } => "announce",
-            Op::Release => "release",
-            Op::WhoHas => "who-has",
-        };
+        let op = call.op.kind();
         let outcome = match &call.outcome {
             Outcome::Claimed(_) => "claimed".to_string(),
             Outcome::Refused(_) => "refused".to_string(),
             Outcome::Released(_) => "released".to_string(),
             Outcome::NotHeld => "not-held".to_string(),
+            Outcome::NotClaimed => "not-claimed".to_string(),
             Outcome::Holder(Some(_)) => "some".to_string(),
             Outcome::Holder(None) => "none".to_string(),
             Outcome::Failed(e) => format!("error:{}", error_kind(e)),
@@ -53,6 +59,7 @@ fn check_with(calls: &[Call], watches: &[WatchLog], deliveries_order_reads: bool
     checker.build_log(watches);
     checker.index_done();
     checker.check_claims();
+    checker.check_claim_atomicity();
     checker.check_log();
     checker.check_reads();
     checker.find_ghosts();

@@ -2,15 +2,69 @@
 
 use super::{Nanos, now_ns};
 use holds::{Announce, Claim, Error, Manager, Release};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What a call asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    Announce { ttl: Duration },
+    Announce {
+        ttl: Duration,
+    },
+    /// One file's part of a multi-file claim (all or nothing): the claim is
+    /// recorded as one call per file, with the same instants.
+    Claim {
+        ttl: Duration,
+        /// Every file of the claim, sorted.
+        files: Vec<String>,
+        /// Whether it was one atomic write, when it succeeded.
+        atomic: Option<bool>,
+    },
     Release,
+    /// A release of whoever's hold, by the operator named as the call's agent.
+    ForceRelease,
     WhoHas,
+}
+
+impl Op {
+    /// The call writes a hold (an announce, or a file of a claim).
+    pub fn takes(&self) -> bool {
+        matches!(self, Op::Announce { .. } | Op::Claim { .. })
+    }
+
+    /// The call writes a release marker.
+    pub fn releases(&self) -> bool {
+        matches!(self, Op::Release | Op::ForceRelease)
+    }
+
+    /// The kind of call, as the report counts outcomes (`claim/claimed`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Announce { .. } => "announce",
+            Op::Claim { .. } => "claim",
+            Op::Release => "release",
+            Op::ForceRelease => "force-release",
+            Op::WhoHas => "who-has",
+        }
+    }
+
+    /// The call for a violation's detail.
+    pub fn name(&self) -> String {
+        match self {
+            Op::Announce { ttl } => format!("announce (ttl {ttl:?})"),
+            Op::Claim { ttl, files, atomic } => format!(
+                "claim of {} files (ttl {ttl:?}{})",
+                files.len(),
+                match atomic {
+                    Some(true) => ", atomic",
+                    Some(false) => ", announced one by one",
+                    None => "",
+                }
+            ),
+            other => other.kind().into(),
+        }
+    }
 }
 
 /// What a call returned.
@@ -24,6 +78,9 @@ pub enum Outcome {
     Released(u64),
     /// Release found nothing of the caller's to release.
     NotHeld,
+    /// A file of a refused claim that nobody else held: nothing of the claim
+    /// stays held.
+    NotClaimed,
     /// Who-has answered.
     Holder(Option<Claim>),
     /// Any other error.
@@ -130,6 +187,87 @@ impl History {
         };
         let op = Op::Announce { ttl: announce.ttl };
         self.record(&announce.agent_id, file, manager, op, start, outcome)
+    }
+
+    /// `m.claim(files, announce)`, recorded as one call per distinct file
+    /// (sorted): each claimed, or, on a refusal, refused for its holder or not
+    /// claimed.
+    pub async fn claim(
+        &self,
+        m: &Manager,
+        manager: usize,
+        files: &[String],
+        announce: &Announce,
+    ) -> Vec<Call> {
+        let mut sorted = files.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let start = now_ns();
+        let result = m.claim(&sorted, announce).await;
+        let end = now_ns();
+        let op = |atomic| Op::Claim {
+            ttl: announce.ttl,
+            files: sorted.clone(),
+            atomic,
+        };
+        let outcomes: Vec<(String, Op, Outcome)> = match result {
+            Ok(claimed) => claimed
+                .claims
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.file.clone(),
+                        op(Some(claimed.atomic)),
+                        Outcome::Claimed(c),
+                    )
+                })
+                .collect(),
+            Err(Error::HeldByOthers(holders)) => {
+                let by_file: HashMap<String, Claim> =
+                    holders.into_iter().map(|c| (c.file.clone(), c)).collect();
+                sorted
+                    .iter()
+                    .map(|f| {
+                        let outcome = match by_file.get(f) {
+                            Some(holder) => Outcome::Refused(holder.clone()),
+                            None => Outcome::NotClaimed,
+                        };
+                        (f.clone(), op(None), outcome)
+                    })
+                    .collect()
+            }
+            Err(e) => sorted
+                .iter()
+                .map(|f| (f.clone(), op(None), Outcome::Failed(e.clone())))
+                .collect(),
+        };
+        let calls: Vec<Call> = outcomes
+            .into_iter()
+            .map(|(file, op, outcome)| Call {
+                agent: announce.agent_id.clone(),
+                file,
+                manager,
+                op,
+                start,
+                end,
+                outcome,
+            })
+            .collect();
+        for call in &calls {
+            self.push(call.clone());
+        }
+        calls
+    }
+
+    /// `m.force_release(file, by)`, recorded with `by` as the call's agent.
+    pub async fn force_release(&self, m: &Manager, manager: usize, file: &str, by: &str) -> Call {
+        let start = now_ns();
+        let outcome = match m.force_release(file, by).await {
+            Ok(Release::Released { revision }) => Outcome::Released(revision),
+            Ok(Release::NotHeld) => Outcome::NotHeld,
+            Err(e) => Outcome::Failed(e),
+        };
+        self.record(by, file, manager, Op::ForceRelease, start, outcome)
     }
 
     /// `m.release(file, agent)`, recorded.

@@ -3,7 +3,7 @@
 
 use super::state::Checker;
 use super::write::{Kind, Write};
-use super::{Nanos, Op, Outcome, Rule, WatchLog};
+use super::{Call, Nanos, Op, Outcome, Rule, WatchLog};
 use std::collections::HashMap;
 
 impl Checker<'_> {
@@ -12,7 +12,10 @@ impl Checker<'_> {
         for (i, call) in self.calls.iter().enumerate() {
             let (revision, file, kind) = match &call.outcome {
                 Outcome::Claimed(c) => (c.revision, c.file.clone(), Kind::Put(c.hold.clone())),
-                Outcome::Released(r) => (*r, call.file.clone(), Kind::Released),
+                Outcome::Released(r) => {
+                    let forced_by = (call.op == Op::ForceRelease).then(|| call.agent.clone());
+                    (*r, call.file.clone(), Kind::Released { forced_by })
+                }
                 _ => continue,
             };
             if let Some(existing) = self.log.get(&revision) {
@@ -80,7 +83,7 @@ impl Checker<'_> {
         for w in self.log.values() {
             match w.kind {
                 Kind::Put(_) => self.report.holds_written += 1,
-                Kind::Released => self.report.releases_written += 1,
+                Kind::Released { .. } => self.report.releases_written += 1,
                 Kind::Expired => self.report.expiries_written += 1,
             }
         }
@@ -129,14 +132,27 @@ impl Checker<'_> {
     ) -> bool {
         self.calls.iter().any(|c| {
             c.file == file
-                && c.outcome.is_ambiguous()
+                && self.may_hide_writes(c)
                 && c.start < before
-                && agent.is_none_or(|a| c.agent == a)
+                // A force-release may remove anyone's hold.
+                && agent.is_none_or(|a| c.agent == a || (release && c.op == Op::ForceRelease))
                 && match c.op {
                     Op::Announce { .. } => !release,
-                    Op::Release => release,
+                    // A claim that fell back to announces rolls back with releases.
+                    Op::Claim { .. } => !release || !self.atomic_claims,
+                    Op::Release | Op::ForceRelease => release,
                     Op::WhoHas => false,
                 }
         })
+    }
+
+    /// Whether `c` may have written what it did not acknowledge: an ambiguous
+    /// failure, or, where claims fall back to announces, a claim that did not
+    /// succeed (its holds and their rollback markers).
+    pub(super) fn may_hide_writes(&self, c: &Call) -> bool {
+        c.outcome.is_ambiguous()
+            || (!self.atomic_claims
+                && matches!(c.op, Op::Claim { .. })
+                && !matches!(c.outcome, Outcome::Claimed(_)))
     }
 }

@@ -3,7 +3,7 @@
 
 use super::state::Checker;
 use super::write::{Kind, ms};
-use super::{Nanos, Op, Outcome, Rule, ns};
+use super::{Call, Nanos, Op, Outcome, Rule, ns};
 use holds::{Claim, Hold};
 
 impl Checker<'_> {
@@ -11,7 +11,14 @@ impl Checker<'_> {
     /// an acknowledged one that started earlier, one only a subscriber saw (other
     /// than the expiry marker of the hold at `after`, which comes after its
     /// expiry), or a hidden write of an ambiguous call that started earlier.
-    pub(super) fn write_between(&self, file: &str, after: u64, before: Nanos) -> bool {
+    /// Call `reader`'s own hidden writes do not count: a call cannot excuse itself.
+    pub(super) fn write_between(
+        &self,
+        file: &str,
+        after: u64,
+        before: Nanos,
+        reader: usize,
+    ) -> bool {
         let mut next = true;
         for (_, w) in self.log.range(after + 1..) {
             if w.file != file {
@@ -25,9 +32,9 @@ impl Checker<'_> {
                 None => return true,
             }
         }
-        self.calls
-            .iter()
-            .any(|c| c.file == file && c.outcome.is_ambiguous() && c.start < before)
+        self.calls.iter().enumerate().any(|(j, c)| {
+            j != reader && c.file == file && self.may_hide_writes(c) && c.start < before
+        })
     }
 
     /// A claim a read returned (who-has, or the holder a refusal named).
@@ -99,13 +106,20 @@ impl Checker<'_> {
     /// The hold that was live through `[s, e]` by the log, if a read then must
     /// have seen it: the latest write before `s` is a hold expiring after `e`, and
     /// no write could have come between.
-    pub(super) fn live_through(&self, file: &str, s: Nanos, e: Nanos) -> Option<(u64, Hold)> {
+    pub(super) fn live_through(&self, i: usize) -> Option<(u64, Hold)> {
+        let Call {
+            file,
+            start: s,
+            end: e,
+            ..
+        } = &self.calls[i];
+        let (file, s, e) = (file.as_str(), *s, *e);
         let before = self.done_before(file, s);
         let w = self.log.get(&before)?;
         let Kind::Put(hold) = &w.kind else {
             return None;
         };
-        if ns(hold.expires_at) <= e || self.write_between(file, before, e) {
+        if ns(hold.expires_at) <= e || self.write_between(file, before, e, i) {
             return None;
         }
         Some((before, hold.clone()))
@@ -118,7 +132,7 @@ impl Checker<'_> {
                 (Op::WhoHas, Outcome::Holder(Some(claim))) => {
                     self.check_read_claim(i, claim, "returned a hold")
                 }
-                (Op::Announce { .. }, Outcome::Refused(claim)) => {
+                (Op::Announce { .. } | Op::Claim { .. }, Outcome::Refused(claim)) => {
                     if claim.hold.agent_id == call.agent {
                         let detail =
                             format!("{} was refused in favour of itself", self.describe(i));
@@ -127,9 +141,7 @@ impl Checker<'_> {
                     self.check_read_claim(i, claim, "was refused for a hold")
                 }
                 (Op::WhoHas, Outcome::Holder(None)) => {
-                    if let Some((revision, hold)) =
-                        self.live_through(&call.file, call.start, call.end)
-                    {
+                    if let Some((revision, hold)) = self.live_through(i) {
                         let detail = format!(
                             "{} returned nobody while {}'s hold (revision {revision}) was live until {} ({} after the call ended)",
                             self.describe(i),
@@ -140,10 +152,24 @@ impl Checker<'_> {
                         self.violation(Rule::LostHold, &call.file, revision, detail);
                     }
                 }
-                (Op::Release, Outcome::NotHeld) => {
-                    if let Some((revision, hold)) =
-                        self.live_through(&call.file, call.start, call.end)
-                        && hold.agent_id == call.agent
+                (Op::Claim { .. }, Outcome::NotClaimed) => {
+                    // A refused claim names every other agent's live hold.
+                    if let Some((revision, hold)) = self.live_through(i)
+                        && hold.agent_id != call.agent
+                    {
+                        let detail = format!(
+                            "{} was refused without naming {}'s hold (revision {revision}) on this file, live until {}",
+                            self.describe(i),
+                            hold.agent_id,
+                            ns(hold.expires_at)
+                        );
+                        self.violation(Rule::LostHold, &call.file, revision, detail);
+                    }
+                }
+                (Op::Release | Op::ForceRelease, Outcome::NotHeld) => {
+                    // An owner's release, or a force-release, of a live hold.
+                    if let Some((revision, hold)) = self.live_through(i)
+                        && (hold.agent_id == call.agent || call.op == Op::ForceRelease)
                     {
                         let detail = format!(
                             "{} found nothing to release while its hold (revision {revision}) was live until {}",

@@ -46,6 +46,9 @@ pub enum Rule {
     WatchSkipped,
     /// A subscription delivered a write different from what was acknowledged.
     WatchMismatch,
+    /// A multi-file claim was not all or nothing: an atomic one with other
+    /// writes between its own, or a refused one that left a hold behind.
+    PartialClaim,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +87,13 @@ pub struct Report {
     /// Holds that took a file after an expiry marker.
     pub after_expiry: usize,
     pub renewals: usize,
+    /// Multi-file claims that succeeded, and how many of them were one atomic write.
+    pub claims: usize,
+    pub atomic_claims: usize,
+    /// Holds of refused claims (announced one by one) that were rolled back.
+    pub rollbacks: usize,
+    /// Release markers of force-releases that removed a hold.
+    pub forced_releases: usize,
     pub watch_events: usize,
     pub watches: usize,
     /// Checks a hidden write of an ambiguous call could explain.
@@ -156,6 +166,11 @@ impl fmt::Display for Report {
             self.after_expiry,
             self.releases_written,
             self.expiries_written
+        )?;
+        writeln!(
+            f,
+            "claims: {} succeeded ({} atomic), {} holds of refused claims rolled back; {} force-releases",
+            self.claims, self.atomic_claims, self.rollbacks, self.forced_releases
         )?;
         writeln!(
             f,

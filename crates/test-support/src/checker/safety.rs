@@ -8,6 +8,22 @@ use holds::Hold;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+/// Whether a refused claim's hold was rolled back, as far as the log shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Undone {
+    Yes,
+    No,
+    /// The log misses a revision between the hold and the file's next write.
+    Unknown,
+}
+
+/// What removed a file's latest hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Removed {
+    Released,
+    Expired,
+}
+
 impl Checker<'_> {
     /// Acknowledged claims: inside their call, expiring ttl after they were claimed,
     /// and written above every revision acknowledged before the call started.
@@ -15,7 +31,7 @@ impl Checker<'_> {
         for i in 0..self.calls.len() {
             let call = &self.calls[i];
             let revision = match (&call.op, &call.outcome) {
-                (Op::Announce { ttl }, Outcome::Claimed(c)) => {
+                (Op::Announce { ttl } | Op::Claim { ttl, .. }, Outcome::Claimed(c)) => {
                     let claimed = ns(c.hold.claimed_at);
                     let expires = ns(c.hold.expires_at);
                     let ttl = i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX);
@@ -36,7 +52,7 @@ impl Checker<'_> {
                     }
                     c.revision
                 }
-                (Op::Release, Outcome::Released(r)) => *r,
+                (Op::Release | Op::ForceRelease, Outcome::Released(r)) => *r,
                 _ => continue,
             };
             let before = self.done_before(&call.file, call.start);
@@ -60,14 +76,14 @@ impl Checker<'_> {
         for (file, revisions) in files {
             // The latest hold, and the marker that removed it since, if any.
             let mut current: Option<(u64, Hold)> = None;
-            let mut removed: Option<Kind> = None;
+            let mut removed: Option<Removed> = None;
             for revision in revisions {
                 let w = self.log[&revision].clone();
                 match &w.kind {
                     Kind::Put(b) => {
                         if let Some((ra, a)) = &current
                             && a.agent_id != b.agent_id
-                            && removed != Some(Kind::Released)
+                            && removed != Some(Removed::Released)
                         {
                             let a_expires = ns(a.expires_at);
                             let b_claimed = ns(b.claimed_at);
@@ -79,7 +95,7 @@ impl Checker<'_> {
                                 }
                             } else if self.hidden(&file, Some(&a.agent_id), true, b_claimed) {
                                 self.report.excused += 1;
-                            } else if removed == Some(Kind::Expired) {
+                            } else if removed == Some(Removed::Expired) {
                                 // A marker written after the hold expired comes before
                                 // the next decision, so that decision is after the expiry.
                                 let detail = format!(
@@ -100,20 +116,24 @@ impl Checker<'_> {
                             }
                         } else if current.is_some() && removed.is_none() {
                             self.report.renewals += 1;
-                        } else if removed == Some(Kind::Released) {
+                        } else if removed == Some(Removed::Released) {
                             self.report.after_release += 1;
-                        } else if removed == Some(Kind::Expired) {
+                        } else if removed == Some(Removed::Expired) {
                             self.report.after_expiry += 1;
                         }
                         current = Some((revision, b.clone()));
                         removed = None;
                     }
-                    Kind::Released => {
+                    Kind::Released { .. } => {
                         let holder = current
                             .as_ref()
                             .filter(|_| removed.is_none())
                             .map(|(r, h)| (*r, h));
                         match (w.call, holder) {
+                            // A force-release removes whoever's hold there is.
+                            (Some(i), Some(_)) if self.calls[i].op == Op::ForceRelease => {
+                                self.report.forced_releases += 1;
+                            }
                             (Some(i), holder)
                                 if holder
                                     .is_none_or(|(_, h)| self.calls[i].agent != h.agent_id) =>
@@ -150,7 +170,7 @@ impl Checker<'_> {
                             }
                             _ => {}
                         }
-                        removed = Some(Kind::Released);
+                        removed = Some(Removed::Released);
                     }
                     Kind::Expired => {
                         if let (Some((rh, h)), None, Some(seen)) = (&current, &removed, w.seen_at) {
@@ -165,8 +185,137 @@ impl Checker<'_> {
                             }
                         }
                         if removed.is_none() {
-                            removed = Some(Kind::Expired);
+                            removed = Some(Removed::Expired);
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A claim is all or nothing. One that succeeded atomically wrote its files
+    /// as consecutive revisions (nothing between them); one that did not
+    /// succeed left none of the claimant's holds behind: on an atomic store it
+    /// wrote none, elsewhere each hold it wrote is followed by its rollback.
+    pub(super) fn check_claim_atomicity(&mut self) {
+        let mut groups: BTreeMap<(String, Nanos, Nanos), Vec<usize>> = BTreeMap::new();
+        for (i, c) in self.calls.iter().enumerate() {
+            if let Op::Claim { .. } = c.op {
+                groups
+                    .entry((c.agent.clone(), c.start, c.end))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for parts in groups.values() {
+            let first = &self.calls[parts[0]];
+            let succeeded = parts
+                .iter()
+                .all(|&i| matches!(self.calls[i].outcome, Outcome::Claimed(_)));
+            if succeeded {
+                let Op::Claim {
+                    atomic: Some(atomic),
+                    files,
+                    ..
+                } = &first.op
+                else {
+                    continue;
+                };
+                if files.len() < 2 {
+                    continue;
+                }
+                self.report.claims += 1;
+                if !atomic {
+                    continue;
+                }
+                self.report.atomic_claims += 1;
+                let mut revisions: Vec<u64> = parts
+                    .iter()
+                    .filter_map(|&i| match &self.calls[i].outcome {
+                        Outcome::Claimed(c) => Some(c.revision),
+                        _ => None,
+                    })
+                    .collect();
+                revisions.sort();
+                let (lo, hi) = (revisions[0], revisions[revisions.len() - 1]);
+                let between: Vec<u64> = self
+                    .log
+                    .range(lo..=hi)
+                    .map(|(r, _)| *r)
+                    .filter(|r| !revisions.contains(r))
+                    .collect();
+                if hi - lo + 1 != revisions.len() as u64 || !between.is_empty() {
+                    let detail = format!(
+                        "{} was acknowledged as atomic at revisions {revisions:?}, with writes {between:?} between them",
+                        self.describe(parts[0])
+                    );
+                    let file = first.file.clone();
+                    self.violation(Rule::PartialClaim, &file, lo, detail);
+                }
+                continue;
+            }
+            if first.outcome.is_ambiguous() {
+                continue;
+            }
+            // Refused: the claimant's unacknowledged holds written during the call.
+            for &i in parts {
+                let c = &self.calls[i];
+                let left: Vec<(u64, Undone)> = self
+                    .log
+                    .iter()
+                    .filter(|(_, w)| {
+                        w.file == c.file
+                            && w.call.is_none()
+                            && matches!(&w.kind, Kind::Put(h) if h.agent_id == c.agent
+                                && (c.start..=c.end).contains(&ns(h.claimed_at)))
+                    })
+                    .map(|(r, _)| {
+                        // Rolled back: a release marker, or the claimant's earlier
+                        // hold (a renewal) written back.
+                        let next = self.log.range(r + 1..).find(|(_, n)| n.file == c.file);
+                        let rolled_back = next.is_some_and(|(_, n)| {
+                            n.call.is_none()
+                                && match &n.kind {
+                                    Kind::Released { forced_by } => forced_by.is_none(),
+                                    Kind::Put(h) => {
+                                        h.agent_id == c.agent && ns(h.claimed_at) < c.start
+                                    }
+                                    Kind::Expired => false,
+                                }
+                        });
+                        // A subscription that fell behind may have had the rollback
+                        // coalesced away: only a log with every revision up to the
+                        // next write shows there was none.
+                        let until =
+                            next.map_or(self.log.keys().last().copied().unwrap_or(0), |(n, _)| *n);
+                        let complete = (r + 1..until).all(|q| self.log.contains_key(&q));
+                        let undone = match (rolled_back, complete) {
+                            (true, _) => Undone::Yes,
+                            (false, false) => Undone::Unknown,
+                            (false, true) => Undone::No,
+                        };
+                        (*r, undone)
+                    })
+                    .collect();
+                for (revision, undone) in left {
+                    if undone == Undone::Unknown && !self.atomic_claims {
+                        self.report.excused += 1;
+                        continue;
+                    }
+                    if self.atomic_claims || undone == Undone::No {
+                        let detail = format!(
+                            "{} was refused, but its hold at revision {revision} was written{}",
+                            self.describe(i),
+                            if self.atomic_claims {
+                                " (claims are atomic here)"
+                            } else {
+                                " and not rolled back"
+                            }
+                        );
+                        let file = c.file.clone();
+                        self.violation(Rule::PartialClaim, &file, revision, detail);
+                    } else {
+                        self.report.rollbacks += 1;
                     }
                 }
             }
@@ -194,7 +343,7 @@ impl Checker<'_> {
                 c.file == w.file
                     && c.agent == hold.agent_id
                     && c.outcome.is_ambiguous()
-                    && matches!(c.op, Op::Announce { .. })
+                    && c.op.takes()
                     && c.start <= claimed
                     && claimed <= c.end
             }) else {

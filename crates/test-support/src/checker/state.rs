@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 pub(super) struct Checker<'a> {
     /// A write delivered to a subscriber is visible to every later read.
     pub(super) deliveries_order_reads: bool,
+    /// Every multi-file claim that succeeded was one atomic write (so one that
+    /// did not wrote nothing).
+    pub(super) atomic_claims: bool,
     pub(super) calls: &'a [Call],
     pub(super) log: BTreeMap<u64, Write>,
     /// Per file: (done_at, revision) sorted by done_at, with the running maximum.
@@ -27,8 +30,12 @@ impl Checker<'_> {
     pub(super) fn describe(&self, i: usize) -> String {
         let c = &self.calls[i];
         format!(
-            "{:?} by {} via manager {} [{} .. {}]",
-            c.op, c.agent, c.manager, c.start, c.end
+            "{} by {} via manager {} [{} .. {}]",
+            c.op.name(),
+            c.agent,
+            c.manager,
+            c.start,
+            c.end
         )
     }
 }

@@ -17,8 +17,9 @@ pub fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// A random workload: agents announcing, renewing, releasing and asking who
-/// holds a small set of files, through several managers, every call recorded.
+/// A random workload: agents announcing, renewing, claiming several files at
+/// once, releasing, force-releasing others' holds and asking who holds a small
+/// set of files, through several managers, every call recorded.
 #[derive(Clone, Debug)]
 pub struct Workload {
     pub agents: usize,
@@ -121,8 +122,9 @@ async fn agent(
             continue;
         }
         let random_file = w.files[rng.below(w.files.len() as u64) as usize].clone();
-        let roll = rng.below(100);
-        let call = if roll < 50 {
+        // Per mille: announce, claim, release, force-release, who-has.
+        let roll = rng.below(1000);
+        let call = if roll < 400 || (roll < 500 && w.files.len() == 1) {
             // Announce: renew one of ours half the time, else try any file.
             let file = if !held.is_empty() && rng.chance(50) {
                 held[rng.below(held.len() as u64) as usize].clone()
@@ -141,7 +143,27 @@ async fn agent(
                 }
             }
             call
-        } else if roll < 75 {
+        } else if roll < 500 {
+            // Claim 2 to 4 distinct files, all or nothing (some may be ours: renewed).
+            let mut pool = w.files.clone();
+            let mut files = Vec::new();
+            for _ in 0..rng.between(2, 4.min(pool.len() as u64)) {
+                files.push(pool.swap_remove(rng.below(pool.len() as u64) as usize));
+            }
+            let ttl = Duration::from_millis(rng.between(ms(w.ttl_min), ms(w.ttl_max)));
+            let announce = Announce::new(name.clone(), ttl).checkout(format!("/co/{name}"));
+            let calls = history.claim(m, home, &files, &announce).await;
+            if calls
+                .iter()
+                .all(|c| matches!(c.outcome, Outcome::Claimed(_)))
+            {
+                for c in &calls {
+                    held.retain(|f| *f != c.file);
+                    held.push(c.file.clone());
+                }
+            }
+            calls.into_iter().next().expect("a claim has files")
+        } else if roll < 745 {
             // Release: one of ours mostly, else any file (most likely someone else's).
             let file = if !held.is_empty() && rng.chance(70) {
                 held[rng.below(held.len() as u64) as usize].clone()
@@ -150,6 +172,10 @@ async fn agent(
             };
             held.retain(|f| *f != file);
             history.release(m, home, &file, &name).await
+        } else if roll < 750 {
+            // An operator force-releases whoever holds a file.
+            let by = format!("operator-{id:03}");
+            history.force_release(m, home, &random_file, &by).await
         } else {
             history
                 .who_has(&managers[other], other, &random_file, &name)

@@ -7,7 +7,10 @@ use holds::{EventKind, Hold};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
     Put(Hold),
-    Released,
+    /// A release marker; `forced_by` names the operator of a force-release.
+    Released {
+        forced_by: Option<String>,
+    },
     Expired,
 }
 
@@ -15,7 +18,9 @@ impl Kind {
     pub(super) fn of_event(kind: &EventKind) -> Kind {
         match kind {
             EventKind::Announced(h) => Kind::Put(h.clone()),
-            EventKind::Released { .. } => Kind::Released,
+            EventKind::Released { forced_by } => Kind::Released {
+                forced_by: forced_by.clone(),
+            },
             EventKind::Expired => Kind::Expired,
         }
     }
@@ -23,7 +28,10 @@ impl Kind {
     pub(super) fn name(&self) -> String {
         match self {
             Kind::Put(h) => format!("hold of {}", h.agent_id),
-            Kind::Released => "release marker".into(),
+            Kind::Released { forced_by: None } => "release marker".into(),
+            Kind::Released {
+                forced_by: Some(by),
+            } => format!("force-release marker by {by}"),
             Kind::Expired => "expiry marker".into(),
         }
     }
