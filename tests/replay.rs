@@ -545,3 +545,82 @@ async fn a_workflow_trace_with_claims_renewals_checks_and_force_releases_replays
     let d = report.divergence.expect("the altered batch ack is caught");
     assert_eq!((Some(d.call), d.step), (altered, None), "{d}");
 }
+
+/// A trace long enough to be replayed in parts (one per core), altered in
+/// several places: the report is the one of a line-by-line replay, the first
+/// problem in trace order, with the calls before it counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_trace_replayed_in_parts_reports_its_first_problem() {
+    let out = Shared::default();
+    let mut config = Config::new("long", Duration::from_secs(60));
+    config.replica = false;
+    let m = Manager::builder(config)
+        .record(out.clone())
+        .open(Backend::Memory)
+        .await
+        .unwrap();
+    for i in 0..1500 {
+        let file = format!("/long/{}", i % 50);
+        m.announce(&file, &Announce::new("a1", Duration::from_secs(30)))
+            .await
+            .unwrap();
+        m.release(&file, "a1").await.unwrap();
+    }
+    m.close().await;
+    let text = out.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3001, "the header and every call, after close");
+    let runtime = Runtime::embedded().unwrap();
+    let report = replay_text(&text, runtime.clone()).await.unwrap();
+    assert_eq!((report.calls, report.divergence), (3000, None));
+    let whole_steps = report.steps;
+
+    // Change the outcome of the release on trace line `n` (1-based).
+    let alter = |lines: &mut Vec<String>, n: usize| {
+        let mut record: serde_json::Value = serde_json::from_str(&lines[n - 1]).unwrap();
+        assert_eq!(record["export"], "release");
+        record["result"] = serde_json::json!({"Ok": "NotHeld"});
+        lines[n - 1] = serde_json::to_string(&record).unwrap();
+    };
+    let owned = || -> Vec<String> { lines.iter().map(|l| l.to_string()).collect() };
+    let join = |lines: &[String]| lines.join("\n") + "\n";
+
+    // Divergences near the start and near the end: the first is reported.
+    let mut altered = owned();
+    alter(&mut altered, 2901);
+    alter(&mut altered, 101);
+    let report = replay_text(&join(&altered), runtime.clone()).await.unwrap();
+    let d = report.divergence.expect("caught");
+    assert_eq!((d.line, report.calls), (101, 100), "{d}");
+    assert!(report.steps < whole_steps);
+
+    // A divergence late, a cut line later still: the divergence.
+    let mut altered = owned();
+    alter(&mut altered, 2901);
+    altered[2950] = altered[2950][..20].to_string();
+    let report = replay_text(&join(&altered), runtime.clone()).await.unwrap();
+    assert_eq!(report.divergence.map(|d| d.line), Some(2901));
+
+    // A cut line early, a divergence late: the cut line.
+    let mut altered = owned();
+    alter(&mut altered, 2901);
+    altered[49] = altered[49][..20].to_string();
+    match replay_text(&join(&altered), runtime.clone()).await {
+        Err(TraceError::Format { line, .. }) => assert_eq!(line, 50),
+        other => panic!("{other:?}"),
+    }
+
+    // A call number repeated from the first part in the last: named at its line.
+    let mut altered = owned();
+    let mut record: serde_json::Value = serde_json::from_str(&altered[2999]).unwrap();
+    record["call"] =
+        serde_json::from_str::<serde_json::Value>(&altered[5]).unwrap()["call"].clone();
+    altered[2999] = serde_json::to_string(&record).unwrap();
+    match replay_text(&join(&altered), runtime).await {
+        Err(TraceError::Format { line, reason }) => {
+            assert_eq!(line, 3000);
+            assert!(reason.contains("appears twice"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

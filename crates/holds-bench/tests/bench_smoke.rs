@@ -6,13 +6,16 @@
 use serde_json::Value;
 use std::process::Command;
 
-const RATIOS: [&str; 7] = [
+const RATIOS: [&str; 10] = [
     "vacant_announce_vs_raw_write",
     "reused_announce_vs_raw_write",
     "renew_vs_raw_write",
+    "takeover_vs_raw_write",
     "held_by_another_vs_raw_get",
+    "release_vs_raw_delete_if_revision",
     "component_vs_native",
-    "agents64_vs_raw_pairs",
+    "component_vs_native_in_process",
+    "agents64_vs_raw_watched_pairs",
     "cli_oneshot_vs_minimal_get",
 ];
 
@@ -50,6 +53,7 @@ fn quick_bench_reports_every_ratio() {
     for metric in [
         "raw_write",
         "raw_get",
+        "raw_delete_if_revision",
         "holds_vacant_announce",
         "holds_takeover_expired",
     ] {

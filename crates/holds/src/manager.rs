@@ -657,6 +657,8 @@ impl Manager {
     pub async fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.hub.close();
+        // Every call acknowledged so far is in the trace once close returns.
+        self.inner.calls.flush_trace();
     }
 
     /// `file` as holds keys it: absolute, cleaned (`.`, `..`, `//`), as the guest

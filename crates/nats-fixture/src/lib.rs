@@ -204,6 +204,7 @@ pub struct NatsServerBuilder {
     monitor_port: Option<u16>,
     health_path: Option<String>,
     ready_timeout: Duration,
+    cpus: Option<Vec<usize>>,
 }
 
 impl Default for NatsServerBuilder {
@@ -216,6 +217,7 @@ impl Default for NatsServerBuilder {
             monitor_port: None,
             health_path: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            cpus: None,
         }
     }
 }
@@ -275,6 +277,13 @@ impl NatsServerBuilder {
     /// How long a (re)start may take to become ready (default 10 s).
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
+        self
+    }
+
+    /// Run the server on these CPUs only (Linux `sched_setaffinity`), e.g. to
+    /// keep a benchmark's client off the server's core.
+    pub fn cpus(mut self, cpus: &[usize]) -> Self {
+        self.cpus = Some(cpus.to_vec());
         self
     }
 
@@ -343,6 +352,7 @@ impl NatsServerBuilder {
             extra_args: self.args,
             health_path,
             ready_timeout: self.ready_timeout,
+            cpus: self.cpus,
             child: None,
             log_offset: 0,
         };
@@ -373,6 +383,7 @@ pub struct NatsServer {
     extra_args: Vec<String>,
     health_path: String,
     ready_timeout: Duration,
+    cpus: Option<Vec<usize>>,
     child: Option<Child>,
     /// Length of the log when the current process was spawned: readiness is read after it.
     log_offset: u64,
@@ -567,11 +578,16 @@ impl NatsServer {
             .expect("open the nats-server log");
         self.log_offset = log.metadata().map(|m| m.len()).unwrap_or(0);
         let stderr = log.try_clone().expect("clone the log file handle");
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .args(self.command_line())
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
-            .stderr(Stdio::from(stderr))
+            .stderr(Stdio::from(stderr));
+        if let Some(cpus) = self.cpus.clone() {
+            pin_child(&mut command, cpus);
+        }
+        let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", self.bin.display()));
         self.child = Some(child);
@@ -844,6 +860,38 @@ impl NatsCluster {
             }
             thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// Pin `tid` (0: the calling thread) to `cpus`.
+pub fn set_affinity(tid: libc::pid_t, cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes inside it for
+    // indices below CPU_SETSIZE, which is checked.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            if cpu >= libc::CPU_SETSIZE as usize {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("cpu {cpu} is out of range"),
+                ));
+            }
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The child runs on `cpus` from its first instruction.
+fn pin_child(command: &mut Command, cpus: Vec<usize>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only makes one system call
+    // (sched_setaffinity) on memory it owns; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || set_affinity(0, &cpus));
     }
 }
 

@@ -98,6 +98,10 @@ impl Raw {
                 raw: self.clone(),
                 n: 0,
             }),
+            Box::new(DeleteIfRevision {
+                raw: self.clone(),
+                n: 0,
+            }),
             Box::new(GoCreate {
                 raw: self.clone(),
                 n: 0,
@@ -178,6 +182,32 @@ impl Probe for Write {
         self.raw
             .kv
             .update(&key, Bytes::from_static(PAYLOAD), 0)
+            .await?;
+        Ok(start.elapsed())
+    }
+}
+
+/// A revision-gated delete of a key just written (untimed): what a release is
+/// at the store.
+struct DeleteIfRevision {
+    raw: Raw,
+    n: u64,
+}
+
+#[async_trait]
+impl Probe for DeleteIfRevision {
+    fn name(&self) -> &'static str {
+        "raw_delete_if_revision"
+    }
+
+    async fn sample(&mut self) -> anyhow::Result<Duration> {
+        self.n += 1;
+        let key = format!("d.{}", self.n);
+        let revision = self.raw.kv.put(&key, Bytes::from_static(PAYLOAD)).await?;
+        let start = Instant::now();
+        self.raw
+            .kv
+            .delete_expect_revision(&key, Some(revision))
             .await?;
         Ok(start.elapsed())
     }

@@ -10,6 +10,7 @@
 mod baselines;
 mod holds;
 mod latency;
+mod layout;
 mod native;
 mod oneshot;
 mod report;
@@ -84,6 +85,14 @@ pub struct Opts {
     /// The `holds` CLI of the one-shot [default: holds next to this executable].
     #[arg(long, value_name = "PATH")]
     pub holds: Option<PathBuf>,
+    /// Run the --spawn server on these CPUs only (`0`, `0,2`, `1-3`), e.g. a core
+    /// of its own beside --bench-cpus [default: any].
+    #[arg(long, value_parser = layout::parse_cpus, value_name = "CPUS")]
+    pub server_cpus: Option<layout::Cpus>,
+    /// Run this process (and the CLI one-shots it starts) on these CPUs only
+    /// [default: any].
+    #[arg(long, value_parser = layout::parse_cpus, value_name = "CPUS")]
+    pub bench_cpus: Option<layout::Cpus>,
 }
 
 /// The run's sizes, from the options.
@@ -133,10 +142,21 @@ impl Plan {
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
     let plan = Plan::new(&o);
+    let layout = layout::Layout {
+        server_cpus: o.server_cpus.clone().map(|c| c.0),
+        bench_cpus: o.bench_cpus.clone().map(|c| c.0),
+    };
+    layout.check(o.spawn).map_err(Failure::usage)?;
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    layout.pin_self().map_err(Failure::store)?;
     let server = if o.spawn {
         // The tests' fixture: a free 127.0.0.1 port, a temporary store; it panics
         // with how to get nats-server when there is none.
-        let spawned = tokio::task::spawn_blocking(NatsServer::start)
+        let mut builder = NatsServer::builder();
+        if let Some(cpus) = &layout.server_cpus {
+            builder = builder.cpus(cpus);
+        }
+        let spawned = tokio::task::spawn_blocking(move || builder.start())
             .await
             .map_err(|e| Failure::store(anyhow::anyhow!("starting nats-server: {e}")))?;
         Some(spawned)
@@ -173,6 +193,9 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     let run = Run {
         plan,
         url,
+        layout: layout.describe(),
+        pinned: layout.server_cpus.is_some() && layout.bench_cpus.is_some(),
+        cores,
         server: describe,
         minimal_get: o.minimal_get.clone(),
         holds: o.holds.clone(),
@@ -202,6 +225,10 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
 struct Run {
     plan: Plan,
     url: String,
+    layout: String,
+    pinned: bool,
+    /// The machine's cores (before this process was pinned).
+    cores: usize,
     server: String,
     minimal_get: Option<PathBuf>,
     holds: Option<PathBuf>,
@@ -417,9 +444,11 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
 
     Ok(report::build(report::Measured {
         machine: Machine {
-            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cores: run.cores,
             cpu: cpu_model(),
             server: run.server.clone(),
+            layout: run.layout.clone(),
+            pinned: run.pinned,
         },
         settings: Settings {
             quick: plan.quick,

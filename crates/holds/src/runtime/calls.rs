@@ -152,6 +152,13 @@ impl Calls {
         }
     }
 
+    /// Write the trace's buffered lines through (a manager's close).
+    pub(crate) fn flush_trace(&self) {
+        if let Some(recorder) = &self.recorder {
+            recorder.flush();
+        }
+    }
+
     /// One export call: run it, hand what it learnt to the replica, record it.
     /// Returns its result and the store failure behind it, if any.
     async fn export<R>(
@@ -160,7 +167,7 @@ impl Calls {
         run: impl AsyncFnOnce(&mut Instance) -> wasmtime::Result<R>,
         record: impl FnOnce(&wasmtime::Result<R>) -> Export,
     ) -> wasmtime::Result<(R, Option<KvError>)> {
-        let number = self.recorder.as_ref().map(|r| r.start_call());
+        let started = self.recorder.as_ref().map(|r| r.start_call());
         let out = run(instance).await;
         let report = instance.store.data_mut().report();
         if !report.seen.is_empty() {
@@ -169,9 +176,9 @@ impl Calls {
                 sink(report.seen);
             }
         }
-        if let (Some(recorder), Some(number)) = (&self.recorder, number) {
+        if let (Some(recorder), Some(started)) = (&self.recorder, &started) {
             recorder.write(CallRecord {
-                call: number,
+                call: started.number,
                 written: 0,
                 export: record(&out),
                 steps: report.steps,

@@ -277,6 +277,12 @@ impl GuestIo for Tape {
 /// Replay every call of the trace read from `reader` on `runtime`'s component,
 /// stopping at the first divergence. No store or server is involved.
 ///
+/// Every recorded call carries its own imports, so calls replay independently:
+/// the trace is cut into contiguous parts, one per core, parsed and replayed in
+/// parallel, and the parts' findings are read back in trace order. The report
+/// is the one a line-by-line replay gives: the first divergence or bad line,
+/// with the calls and steps before it.
+///
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let trace = std::io::BufReader::new(std::fs::File::open("trace.jsonl")?);
@@ -306,6 +312,40 @@ pub async fn replay(
             found: format!("{} v{} of {}", header.format, header.version, header.wit),
         });
     }
+    // Read everything first; an unreadable line ends the trace there (the
+    // replay of what came before still decides whether that is reported).
+    let mut body = Vec::new();
+    let mut read_error = None;
+    for line in lines {
+        match line {
+            Ok(line) => body.push(line),
+            Err(e) => {
+                read_error = Some(TraceError::Io(e.to_string()));
+                break;
+            }
+        }
+    }
+    let body: Arc<[String]> = body.into();
+    let parts = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(body.len().div_ceil(MIN_PART))
+        .max(1);
+    let size = body.len().div_ceil(parts).max(1);
+    let mut tasks = Vec::with_capacity(parts);
+    for part in 0..parts {
+        let range = (part * size).min(body.len())..((part + 1) * size).min(body.len());
+        let (body, runtime) = (body.clone(), runtime.clone());
+        tasks.push(tokio::spawn(async move {
+            replay_part(&body, range, &runtime).await
+        }));
+    }
+    let mut found = Vec::with_capacity(parts);
+    for task in tasks {
+        found.push(
+            task.await
+                .map_err(|e| TraceError::Runtime(format!("a replay task failed: {e}")))?,
+        );
+    }
     let mut report = ReplayReport {
         header,
         calls: 0,
@@ -313,66 +353,140 @@ pub async fn replay(
         component: format!("sha256:{}", runtime.digest),
         divergence: None,
     };
-    let mut instance: Option<Instance> = None;
+    // In trace order: the first call seen twice, bad line or divergence ends it.
     let mut seen_calls = HashSet::new();
-    for (index, line) in lines.enumerate() {
+    for part in found {
+        for done in part.calls {
+            if !seen_calls.insert(done.call) {
+                return Err(TraceError::Format {
+                    line: done.line,
+                    reason: format!("call {} appears twice", done.call),
+                });
+            }
+            report.calls += 1;
+            if let Some(divergence) = done.divergence {
+                report.divergence = Some(divergence);
+                return Ok(report);
+            }
+            report.steps += done.steps;
+        }
+        if let Some(e) = part.error {
+            return Err(e);
+        }
+    }
+    match read_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// Below this many lines a part is not worth a core.
+const MIN_PART: usize = 256;
+
+/// What one part of a trace came to.
+struct Part {
+    /// Its calls in trace order, up to and including a divergent one.
+    calls: Vec<Done>,
+    /// The bad line that ended it, if one did (after `calls`).
+    error: Option<TraceError>,
+}
+
+/// One replayed call.
+struct Done {
+    call: u64,
+    line: usize,
+    steps: usize,
+    divergence: Option<Divergence>,
+}
+
+/// Parse and replay `body[range]` (line `i` of the body is trace line `i + 2`)
+/// on instances of its own, stopping at its first divergence or bad line.
+async fn replay_part(body: &[String], range: std::ops::Range<usize>, runtime: &Runtime) -> Part {
+    let mut part = Part {
+        calls: Vec::with_capacity(range.len()),
+        error: None,
+    };
+    let mut instance: Option<Instance> = None;
+    for index in range {
         let number = index + 2;
-        let line = line.map_err(|e| TraceError::Io(e.to_string()))?;
+        let line = &body[index];
         if line.trim().is_empty() {
             continue;
         }
-        let record: CallRecord = serde_json::from_str(&line).map_err(|e| {
-            // Valid JSON of the wrong shape (an edited answer), or a cut line.
-            let reason = if serde_json::from_str::<serde_json::Value>(&line).is_ok() {
-                format!("a call record of the wrong shape: {e}")
-            } else {
-                format!("not a complete call record (truncated or edited?): {e}")
-            };
-            TraceError::Format {
-                line: number,
-                reason,
+        let record = match parse_record(line, index, number) {
+            Ok(record) => record,
+            Err(e) => {
+                part.error = Some(e);
+                return part;
             }
-        })?;
-        if record.written != index as u64 {
-            return Err(TraceError::Format {
-                line: number,
-                reason: format!(
-                    "records are out of order: this is record {} of the recording",
-                    record.written
-                ),
-            });
-        }
-        if !seen_calls.insert(record.call) {
-            return Err(TraceError::Format {
-                line: number,
-                reason: format!("call {} appears twice", record.call),
-            });
-        }
+        };
         let mut current = match instance.take() {
             Some(i) => i,
-            None => runtime
-                .instantiate()
-                .await
-                .map_err(|e| TraceError::Runtime(e.to_string()))?,
+            None => match runtime.instantiate().await {
+                Ok(i) => i,
+                Err(e) => {
+                    part.error = Some(TraceError::Runtime(e.to_string()));
+                    return part;
+                }
+            },
         };
-        let replayed = replay_call(&mut current, &record, number).await?;
-        report.calls += 1;
-        if let Some(divergence) = replayed.divergence {
-            report.divergence = Some(divergence);
-            return Ok(report);
+        let steps = record.steps.len();
+        let replayed = match replay_call(&mut current, record, number).await {
+            Ok(replayed) => replayed,
+            Err(e) => {
+                part.error = Some(e);
+                return part;
+            }
+        };
+        let diverged = replayed.divergence.is_some();
+        part.calls.push(Done {
+            call: replayed.call,
+            line: number,
+            steps,
+            divergence: replayed.divergence,
+        });
+        if diverged {
+            return part;
         }
-        report.steps += record.steps.len();
         // A trapped instance is never reused, live or replayed: the recording
         // host started the next call on a fresh one too.
         if !replayed.trapped {
             instance = Some(current);
         }
     }
-    Ok(report)
+    part
+}
+
+/// Body line `index` (trace line `number`) as a call record in its place.
+fn parse_record(line: &str, index: usize, number: usize) -> Result<CallRecord, TraceError> {
+    let record: CallRecord = serde_json::from_str(line).map_err(|e| {
+        // Valid JSON of the wrong shape (an edited answer), or a cut line.
+        let reason = if serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok() {
+            format!("a call record of the wrong shape: {e}")
+        } else {
+            format!("not a complete call record (truncated or edited?): {e}")
+        };
+        TraceError::Format {
+            line: number,
+            reason,
+        }
+    })?;
+    if record.written != index as u64 {
+        return Err(TraceError::Format {
+            line: number,
+            reason: format!(
+                "records are out of order: this is record {} of the recording",
+                record.written
+            ),
+        });
+    }
+    Ok(record)
 }
 
 /// How one replayed call went.
 struct Replayed {
+    /// The recorded call's number.
+    call: u64,
     divergence: Option<Divergence>,
     /// It trapped (as recorded, when there is no divergence).
     trapped: bool,
@@ -381,29 +495,36 @@ struct Replayed {
 /// Replay one call.
 async fn replay_call(
     instance: &mut Instance,
-    record: &CallRecord,
+    record: CallRecord,
     line: usize,
 ) -> Result<Replayed, TraceError> {
+    let CallRecord {
+        call,
+        export,
+        steps,
+        ..
+    } = record;
     instance
         .store
         .set_fuel(FUEL_PER_CALL)
         .map_err(|e| TraceError::Runtime(e.to_string()))?;
     let state = Arc::new(Mutex::new(TapeState {
-        steps: record.steps.iter().cloned().collect(),
+        steps: steps.into(),
         taken: 0,
         diverged: None,
     }));
     instance.store.data_mut().bind(Box::new(Tape {
         state: state.clone(),
     }));
-    let rerun = instance.rerun(&record.export).await;
+    let rerun = instance.rerun(&export).await;
     instance.store.data_mut().unbind();
     let trapped = rerun.trapped();
     let divergence = |step: Option<usize>, expected: String, actual: String| Replayed {
+        call,
         divergence: Some(Divergence {
-            call: record.call,
+            call,
             line,
-            export: record.export.name().to_string(),
+            export: export.name().to_string(),
             step,
             expected,
             actual,
@@ -430,14 +551,15 @@ async fn replay_call(
             ),
         ));
     }
-    if rerun != record.export {
+    if rerun != export {
         return Ok(divergence(
             None,
-            record.export.outcome_json(),
+            export.outcome_json(),
             rerun.outcome_json(),
         ));
     }
     Ok(Replayed {
+        call,
         divergence: None,
         trapped,
     })
