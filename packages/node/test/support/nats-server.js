@@ -6,6 +6,7 @@
 // repository this package lives in; scripts/install-nats-server puts it there),
 // else nats-server on PATH. Not finding one is a test failure, never a skip.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -60,6 +61,30 @@ export function freePort() {
     });
   });
 }
+
+/**
+ * n distinct free ports (each held until all are picked: one at a time, the
+ * kernel can hand out the same port twice).
+ */
+export async function freePorts(n) {
+  const held = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      held.push(s);
+      await new Promise((resolveListen, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', resolveListen);
+      });
+    }
+    return held.map((s) => s.address().port);
+  } finally {
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+/** A node could not bind a port (taken after it was picked). */
+class PortTaken extends Error {}
 
 export class NatsServer {
   static async start() {
@@ -117,35 +142,52 @@ export class NatsServer {
 /**
  * n nats-servers on 127.0.0.1 (servers n0, n1, ...), each with its own client,
  * monitor and cluster ports and temporary store directory, routes to all the
- * others, JetStream on, cluster name holds-test. Ready once every node is
- * healthy (which, clustered, includes knowing the JetStream meta leader), has
- * routes to all the others, and names the meta leader in its /jsz.
+ * others, JetStream on, cluster name holds-test-<random> (a route to another
+ * test's server, on a port taken after it was picked, is refused). Ready once
+ * every node is healthy (which, clustered, includes knowing the JetStream meta
+ * leader), has routes to all the others, and names the meta leader in its /jsz.
  */
 export class NatsCluster {
-  static NAME = 'holds-test';
+  /** Starts with new ports after a node found one taken. */
+  static ATTEMPTS = 3;
 
   static async start(n = 3) {
-    const binary = findNatsServer();
-    const ports = [];
-    for (let i = 0; i < 3 * n; i++) ports.push(await freePort());
-    const cluster = new NatsCluster(binary, ports.slice(0, n), ports.slice(n, 2 * n), ports.slice(2 * n));
+    const cluster = new NatsCluster(findNatsServer(), n);
     try {
-      await cluster.start();
+      for (let attempt = 1; ; attempt++) {
+        await cluster.pickPorts();
+        try {
+          await cluster.start();
+          return cluster;
+        } catch (e) {
+          if (!(e instanceof PortTaken)) throw e;
+          await cluster.stop();
+          if (attempt === NatsCluster.ATTEMPTS) {
+            throw new Error(`a port stayed taken after ${attempt} attempts: ${e.message}`);
+          }
+          for (let i = 0; i < n; i++) rmSync(cluster.nodeDir(i), { recursive: true, force: true });
+        }
+      }
     } catch (e) {
       await cluster.dispose();
       throw e;
     }
-    return cluster;
   }
 
-  constructor(binary, ports, monitorPorts, clusterPorts) {
+  constructor(binary, n) {
     this.binary = binary;
-    this.ports = ports;
-    this.monitorPorts = monitorPorts;
-    this.clusterPorts = clusterPorts;
+    this.n = n;
+    this.name = `holds-test-${randomBytes(4).toString('hex')}`;
     this.dir = mkdtempSync(join(tmpdir(), 'holds-nats-cluster-'));
-    this.urls = ports.map((port) => `nats://127.0.0.1:${port}`);
     this.processes = [];
+  }
+
+  async pickPorts() {
+    const ports = await freePorts(3 * this.n);
+    this.ports = ports.slice(0, this.n);
+    this.monitorPorts = ports.slice(this.n, 2 * this.n);
+    this.clusterPorts = ports.slice(2 * this.n);
+    this.urls = this.ports.map((port) => `nats://127.0.0.1:${port}`);
   }
 
   nodeDir(i) {
@@ -168,7 +210,7 @@ export class NatsCluster {
       `http: 127.0.0.1:${this.monitorPorts[i]}`,
       `jetstream { store_dir: ${JSON.stringify(join(this.nodeDir(i), 'store'))} }`,
       `cluster {`,
-      `  name: ${NatsCluster.NAME}`,
+      `  name: ${this.name}`,
       `  listen: 127.0.0.1:${this.clusterPorts[i]}`,
       `  routes: [${routes.join(', ')}]`,
       `}`,
@@ -190,6 +232,7 @@ export class NatsCluster {
   async notReady(i) {
     const p = this.processes[i];
     if (p.exitCode !== null || p.signalCode !== null) {
+      if (this.log(i).includes('address already in use')) throw new PortTaken(`n${i}: ${this.log(i)}`);
       throw new Error(`nats-server n${i} exited with ${p.exitCode ?? p.signalCode}:\n${this.log(i)}`);
     }
     try {

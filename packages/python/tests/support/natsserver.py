@@ -50,6 +50,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct free ports (each held until all are picked: one at a time,
+    the kernel can hand out the same port twice)."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
+class _PortTaken(Exception):
+    """A node could not bind a port (taken after it was picked)."""
+
+
 class NatsServer:
     """`with NatsServer() as server: server.url`. Restartable on the same store."""
 
@@ -102,20 +121,27 @@ class NatsCluster:
     """`with NatsCluster(3) as cluster: cluster.urls`: n nats-servers on
     127.0.0.1 (servers n0, n1, ...), each with its own client, monitor and
     cluster ports and temporary store directory, routes to all the others,
-    JetStream on, cluster name `holds-test`. Ready once every node is healthy
+    JetStream on, cluster name `holds-test-<random>` (a route to another test's
+    server, on a port taken after it was picked, is refused). Ready once every node is healthy
     (which, clustered, includes knowing the JetStream meta leader), has routes
     to all the others, and names the meta leader in its `/jsz`."""
 
-    NAME = "holds-test"
+    #: Starts with new ports after a node found one taken.
+    ATTEMPTS = 3
 
     def __init__(self, n: int = 3, binary: str | None = None):
         self.binary = binary or find_nats_server()
         self.n = n
+        self.name = f"holds-test-{os.urandom(4).hex()}"
         self._dir = tempfile.TemporaryDirectory(prefix="holds-nats-cluster-")
-        self.ports = [free_port() for _ in range(n)]
-        self.monitor_ports = [free_port() for _ in range(n)]
-        self.cluster_ports = [free_port() for _ in range(n)]
         self.processes: list[subprocess.Popen] = []
+        self._pick_ports()
+
+    def _pick_ports(self) -> None:
+        ports = free_ports(3 * self.n)
+        self.ports = ports[: self.n]
+        self.monitor_ports = ports[self.n : 2 * self.n]
+        self.cluster_ports = ports[2 * self.n :]
 
     @property
     def urls(self) -> list[str]:
@@ -136,7 +162,7 @@ class NatsCluster:
             f"listen: 127.0.0.1:{self.ports[i]}\n"
             f"http: 127.0.0.1:{self.monitor_ports[i]}\n"
             f"jetstream {{ store_dir: {store} }}\n"
-            f"cluster {{\n  name: {self.NAME}\n  listen: 127.0.0.1:{self.cluster_ports[i]}\n"
+            f"cluster {{\n  name: {self.name}\n  listen: 127.0.0.1:{self.cluster_ports[i]}\n"
             f"  routes: [{routes}]\n}}\n"
         )
 
@@ -151,6 +177,8 @@ class NatsCluster:
         """Why node i is not ready yet, or None."""
         process = self.processes[i]
         if process.poll() is not None:
+            if "address already in use" in self._log(i):
+                raise _PortTaken(f"n{i}: {self._log(i)}")
             raise RuntimeError(f"nats-server n{i} exited with {process.returncode}:\n{self._log(i)}")
         try:
             status, body = self._monitor(i, "/healthz")
@@ -170,6 +198,19 @@ class NatsCluster:
             return f"n{i}: monitor port {self.monitor_ports[i]}: {e}"
 
     def start(self, timeout: float = 20.0) -> NatsCluster:
+        for attempt in range(1, self.ATTEMPTS + 1):
+            try:
+                return self._start(timeout)
+            except _PortTaken as e:
+                self.stop()
+                if attempt == self.ATTEMPTS:
+                    raise RuntimeError(f"a port stayed taken after {attempt} attempts: {e}") from None
+                for i in range(self.n):
+                    shutil.rmtree(self._node_dir(i), ignore_errors=True)
+                self._pick_ports()
+        raise AssertionError("the last attempt returns or raises")
+
+    def _start(self, timeout: float) -> NatsCluster:
         for i in range(self.n):
             self._node_dir(i).mkdir()
             config = self._node_dir(i) / "nats.conf"
