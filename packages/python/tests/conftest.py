@@ -1,4 +1,5 @@
-"""Session fixtures: one private nats-server for the whole run."""
+"""Session fixtures: one private nats-server for the whole run; a 3-node
+cluster, started by the first test that asks for it."""
 
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.natsserver import NatsServer  # noqa: E402
+from support.natsserver import NatsCluster, NatsServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,10 @@ def nats_server():
 @pytest.fixture(scope="session")
 def nats_url(nats_server) -> str:
     return nats_server.url
+
+
+@pytest.fixture(scope="session")
+def nats_cluster():
+    """A 3-node JetStream cluster; fails (never skips) if no nats-server is found."""
+    with NatsCluster(3) as cluster:
+        yield cluster

@@ -370,7 +370,17 @@ export class JetStreamStore {
 
   async close() {
     if (this.nc.isClosed()) return;
-    await Promise.race([this.nc.drain().catch(() => {}), sleep(this.opTimeoutMs)]);
+    // The drain's deadline is cleared once it is done: a pending timer would
+    // keep the process alive for the rest of the op timeout.
+    let deadline;
+    const late = new Promise((resolve) => {
+      deadline = setTimeout(resolve, this.opTimeoutMs);
+    });
+    try {
+      await Promise.race([this.nc.drain().catch(() => {}), late]);
+    } finally {
+      clearTimeout(deadline);
+    }
     if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
   }
 }
