@@ -61,14 +61,41 @@ impl Serialize for TraceBytes {
     }
 }
 
+/// A string, or a `{"hex": ...}` map, read straight from the input (an
+/// untagged enum would buffer every value first).
 impl<'de> Deserialize<'de> for TraceBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match BytesRepr::deserialize(d)? {
-            BytesRepr::Text(text) => Ok(TraceBytes(text.into_bytes())),
-            BytesRepr::Hex { hex } => decode_hex(&hex)
-                .map(TraceBytes)
-                .map_err(serde::de::Error::custom),
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TraceBytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, or a map with a \"hex\" string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TraceBytes, E> {
+                Ok(TraceBytes(text.as_bytes().to_vec()))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<TraceBytes, E> {
+                Ok(TraceBytes(text.into_bytes()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TraceBytes, A::Error> {
+                let mut hex: Option<String> = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "hex" {
+                        hex = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                let hex = hex.ok_or_else(|| serde::de::Error::missing_field("hex"))?;
+                decode_hex(&hex)
+                    .map(TraceBytes)
+                    .map_err(serde::de::Error::custom)
+            }
         }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -592,8 +619,9 @@ impl Step {
     }
 }
 
-/// One export call: arguments, the import calls it made, its outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One export call: arguments, the import calls it made, its outcome (read by
+/// `read.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CallRecord {
     /// Calls are numbered in the order they started.
     pub call: u64,

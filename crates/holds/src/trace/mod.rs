@@ -12,6 +12,7 @@
 //! order they finished.
 
 pub mod format;
+mod read;
 mod record;
 
 pub use crate::runtime::replay::{Divergence, ReplayReport, TraceError, replay};
