@@ -22,8 +22,7 @@ struct WireIn {
 /// was a fifth of an announce's time in the sandbox; the tests hold this to
 /// that output byte for byte).
 pub fn encode(hold: &Hold) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(110 + hold.agent_id.len() + hold.checkout_path.len());
+    let mut out = Vec::with_capacity(110 + hold.agent_id.len() + hold.checkout_path.len());
     out.extend_from_slice(b"{\"agent_id\":");
     string(&mut out, &hold.agent_id);
     out.extend_from_slice(b",\"claimed_at\":\"");

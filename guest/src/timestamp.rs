@@ -109,14 +109,32 @@ fn parse_utc(b: &[u8]) -> Option<Timestamp> {
         }
         Some(n)
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':'
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     // Leap seconds (:60) and anything out of range go to the full parser.
     if !(1..=12).contains(&month)
         || day == 0
@@ -182,7 +200,10 @@ mod tests {
     /// What `time` says of `text`, the reference the direct paths must match.
     fn reference_parse(text: &str) -> Option<i64> {
         let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-        Some(at.unix_timestamp_nanos().clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+        Some(
+            at.unix_timestamp_nanos()
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+        )
     }
 
     fn reference_format(ns: i64) -> String {
