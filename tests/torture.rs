@@ -919,16 +919,37 @@ mod checker_unit {
 
     #[test]
     fn a_refused_claim_rolled_back_one_file_at_a_time_is_legal() {
-        let (calls, seen) = refused_claim(false);
+        let (calls, before) = refused_claim(false);
         let a_f = claim(F, "A", 10.5, 1000, 4);
-        let mut rolled_back = seen.clone();
+        let mut rolled_back = before.clone();
         rolled_back.push(put(10.6, &a_f));
         rolled_back.push(seen_release(10.8, F, 5));
         let report = check(&calls, &[watch(rolled_back)]);
         clean(&report);
         assert_eq!(report.rollbacks, 1, "{report}");
+        // Force-released before the rollback came (whose revision check then
+        // failed): nothing of the claim stays either.
+        let mut forced = before.clone();
+        forced.push(put(10.6, &a_f));
+        forced.push(seen(
+            10.7,
+            F,
+            5,
+            EventKind::Released {
+                forced_by: Some("ops".into()),
+            },
+        ));
+        let mut with_force = calls.clone();
+        with_force.push(call(
+            "ops",
+            F,
+            Op::ForceRelease,
+            (10.65, 10.75),
+            Outcome::Released(5),
+        ));
+        clean(&check(&with_force, &[watch(forced)]));
         // Not rolled back: the hold stayed.
-        let mut left = seen;
+        let mut left = before;
         left.push(put(10.6, &a_f));
         only(&check(&calls, &[watch(left)]), Rule::PartialClaim, 1);
     }
