@@ -191,12 +191,10 @@ impl JetStreamKv {
 
     /// While disconnected, async-nats buffers a publish and sends it on reconnect,
     /// long after the call has failed: a renewal the agent was told failed would
-    /// then replace its acknowledged hold. Refuse instead.
-    fn connected(&self) -> Result<(), KvError> {
-        self.connected_for("nothing was written")
-    }
-
-    fn connected_for(&self, what: &str) -> Result<(), KvError> {
+    /// then replace its acknowledged hold. Refuse instead; `what` says what was
+    /// not done. (A read would wait out the operation's time for an answer that
+    /// cannot come: refused too.)
+    fn connected(&self, what: &str) -> Result<(), KvError> {
         let state = self.context.client().connection_state();
         if state != async_nats::connection::State::Connected {
             return Err(KvError::unavailable(format!(
@@ -208,7 +206,7 @@ impl JetStreamKv {
     }
 
     async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
-        self.connected()?;
+        self.connected("nothing was written")?;
         // A publish no stream took, or whose expected-sequence check the new
         // leader could not make yet, wrote nothing, so it is safe to try again
         // (within the operation's time). It happens for a moment after a
@@ -252,7 +250,7 @@ impl JetStreamKv {
 impl JetStreamKv {
     /// One send of an atomic batch: its messages, then the commit's answer.
     async fn send_batch(&self, writes: &[BatchWrite]) -> Result<Batch, KvError> {
-        self.connected()?;
+        self.connected("nothing was written")?;
         let client = self.context.client();
         let batch = format!("holds-{:032x}", rand::random::<u128>());
         let last = writes.len() - 1;
@@ -473,9 +471,7 @@ impl KvStore for JetStreamKv {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        // A request while disconnected waits out the operation's time for an
-        // answer that cannot come (it is buffered until a reconnect): fail now.
-        self.connected_for("nothing was read")?;
+        self.connected("nothing was read")?;
         if self.replicated {
             return self.leader_get(key).await;
         }

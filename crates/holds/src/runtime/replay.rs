@@ -402,10 +402,18 @@ struct Done {
 /// Parse and replay `body[range]` (line `i` of the body is trace line `i + 2`)
 /// on instances of its own, stopping at its first divergence or bad line.
 async fn replay_part(body: &[String], range: std::ops::Range<usize>, runtime: &Runtime) -> Part {
-    let mut part = Part {
-        calls: Vec::with_capacity(range.len()),
-        error: None,
-    };
+    let mut calls = Vec::with_capacity(range.len());
+    let error = replay_lines(body, range, runtime, &mut calls).await.err();
+    Part { calls, error }
+}
+
+/// [`replay_part`]'s loop: each call replayed is pushed onto `calls`.
+async fn replay_lines(
+    body: &[String],
+    range: std::ops::Range<usize>,
+    runtime: &Runtime,
+    calls: &mut Vec<Done>,
+) -> Result<(), TraceError> {
     let mut instance: Option<Instance> = None;
     for index in range {
         let number = index + 2;
@@ -413,40 +421,25 @@ async fn replay_part(body: &[String], range: std::ops::Range<usize>, runtime: &R
         if line.trim().is_empty() {
             continue;
         }
-        let record = match parse_record(line, index, number) {
-            Ok(record) => record,
-            Err(e) => {
-                part.error = Some(e);
-                return part;
-            }
-        };
+        let record = parse_record(line, index, number)?;
         let mut current = match instance.take() {
             Some(i) => i,
-            None => match runtime.instantiate().await {
-                Ok(i) => i,
-                Err(e) => {
-                    part.error = Some(TraceError::Runtime(e.to_string()));
-                    return part;
-                }
-            },
+            None => runtime
+                .instantiate()
+                .await
+                .map_err(|e| TraceError::Runtime(e.to_string()))?,
         };
-        let steps = record.steps.len();
-        let replayed = match replay_call(&mut current, record, number).await {
-            Ok(replayed) => replayed,
-            Err(e) => {
-                part.error = Some(e);
-                return part;
-            }
-        };
+        let (call, steps) = (record.call, record.steps.len());
+        let replayed = replay_call(&mut current, record, number).await?;
         let diverged = replayed.divergence.is_some();
-        part.calls.push(Done {
-            call: replayed.call,
+        calls.push(Done {
+            call,
             line: number,
             steps,
             divergence: replayed.divergence,
         });
         if diverged {
-            return part;
+            return Ok(());
         }
         // A trapped instance is never reused, live or replayed: the recording
         // host started the next call on a fresh one too.
@@ -454,7 +447,7 @@ async fn replay_part(body: &[String], range: std::ops::Range<usize>, runtime: &R
             instance = Some(current);
         }
     }
-    part
+    Ok(())
 }
 
 /// Body line `index` (trace line `number`) as a call record in its place.
@@ -485,8 +478,6 @@ fn parse_record(line: &str, index: usize, number: usize) -> Result<CallRecord, T
 
 /// How one replayed call went.
 struct Replayed {
-    /// The recorded call's number.
-    call: u64,
     divergence: Option<Divergence>,
     /// It trapped (as recorded, when there is no divergence).
     trapped: bool,
@@ -520,7 +511,6 @@ async fn replay_call(
     instance.store.data_mut().unbind();
     let trapped = rerun.trapped();
     let divergence = |step: Option<usize>, expected: String, actual: String| Replayed {
-        call,
         divergence: Some(Divergence {
             call,
             line,
@@ -559,7 +549,6 @@ async fn replay_call(
         ));
     }
     Ok(Replayed {
-        call,
         divergence: None,
         trapped,
     })

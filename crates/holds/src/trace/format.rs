@@ -42,7 +42,7 @@ impl Header {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct TraceBytes(pub Vec<u8>);
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(untagged)]
 enum BytesRepr {
     Text(String),
@@ -343,7 +343,7 @@ pub struct TraceAnnounceRequest {
 }
 
 /// A recorded export's result: what it returned, or how it trapped.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Outcome<T> {
     /// The guest trapped (ran out of fuel, panicked, left its recorded path...).
@@ -363,7 +363,7 @@ impl<T> Outcome<T> {
 }
 
 /// One export call: its arguments and its outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "export", rename_all = "kebab-case")]
 #[allow(missing_docs)]
 pub enum Export {
@@ -562,7 +562,7 @@ pub struct ForceReleaseArgs {
 }
 
 /// One import call the guest made, with what the host answered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "import")]
 #[allow(missing_docs)]
 pub enum Step {

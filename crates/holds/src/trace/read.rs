@@ -2,7 +2,9 @@
 //! `flatten`) buffer every value into an intermediate tree first, which was half
 //! of a replay's time. Here each record's parts are captured as raw JSON text
 //! (`RawValue`, borrowed from the line), and parsed once their type is known.
-//! What is accepted is what the derived readers accepted.
+//! What is accepted is what serde's derived readers of the same shapes (the
+//! tagged, untagged and flattened enums of `format.rs`) accepted; the types
+//! derive only `Serialize` now, so this is the one reader of call records.
 
 use super::format::{
     CallRecord, Export, Outcome, Step, TraceBytes, TraceEntry, TraceKvError, TraceRemoval,
