@@ -262,22 +262,14 @@ impl History {
     /// `m.force_release(file, by)`, recorded with `by` as the call's agent.
     pub async fn force_release(&self, m: &Manager, manager: usize, file: &str, by: &str) -> Call {
         let start = now_ns();
-        let outcome = match m.force_release(file, by).await {
-            Ok(Release::Released { revision }) => Outcome::Released(revision),
-            Ok(Release::NotHeld) => Outcome::NotHeld,
-            Err(e) => Outcome::Failed(e),
-        };
+        let outcome = release_outcome(m.force_release(file, by).await);
         self.record(by, file, manager, Op::ForceRelease, start, outcome)
     }
 
     /// `m.release(file, agent)`, recorded.
     pub async fn release(&self, m: &Manager, manager: usize, file: &str, agent: &str) -> Call {
         let start = now_ns();
-        let outcome = match m.release(file, agent).await {
-            Ok(Release::Released { revision }) => Outcome::Released(revision),
-            Ok(Release::NotHeld) => Outcome::NotHeld,
-            Err(e) => Outcome::Failed(e),
-        };
+        let outcome = release_outcome(m.release(file, agent).await);
         self.record(agent, file, manager, Op::Release, start, outcome)
     }
 
@@ -289,6 +281,15 @@ impl History {
             Err(e) => Outcome::Failed(e),
         };
         self.record(asker, file, manager, Op::WhoHas, start, outcome)
+    }
+}
+
+/// A release's or force-release's result as an outcome.
+fn release_outcome(result: Result<Release, Error>) -> Outcome {
+    match result {
+        Ok(Release::Released { revision }) => Outcome::Released(revision),
+        Ok(Release::NotHeld) => Outcome::NotHeld,
+        Err(e) => Outcome::Failed(e),
     }
 }
 

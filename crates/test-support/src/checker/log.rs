@@ -137,11 +137,10 @@ impl Checker<'_> {
                 // A force-release may remove anyone's hold.
                 && agent.is_none_or(|a| c.agent == a || (release && c.op == Op::ForceRelease))
                 && match c.op {
-                    Op::Announce { .. } => !release,
                     // A claim that fell back to announces rolls back with releases.
                     Op::Claim { .. } => !release || !self.atomic_claims,
-                    Op::Release | Op::ForceRelease => release,
-                    Op::WhoHas => false,
+                    ref op if release => op.releases(),
+                    ref op => op.takes(),
                 }
         })
     }

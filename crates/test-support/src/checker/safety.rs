@@ -200,6 +200,7 @@ impl Checker<'_> {
     /// succeed left none of the claimant's holds behind: on an atomic store it
     /// wrote none, elsewhere each hold it wrote is followed by its rollback.
     pub(super) fn check_claim_atomicity(&mut self) {
+        // A claim is recorded as one call per file, with the same instants.
         let mut groups: BTreeMap<(String, Nanos, Nanos), Vec<usize>> = BTreeMap::new();
         for (i, c) in self.calls.iter().enumerate() {
             if let Op::Claim { .. } = c.op {
@@ -211,126 +212,133 @@ impl Checker<'_> {
         }
         for parts in groups.values() {
             let first = &self.calls[parts[0]];
-            let succeeded = parts
+            if parts
                 .iter()
-                .all(|&i| matches!(self.calls[i].outcome, Outcome::Claimed(_)));
-            if succeeded {
-                let Op::Claim {
-                    atomic: Some(atomic),
-                    files,
-                    ..
-                } = &first.op
-                else {
-                    continue;
-                };
-                if files.len() < 2 {
-                    continue;
-                }
-                self.report.claims += 1;
-                if !atomic {
-                    continue;
-                }
-                self.report.atomic_claims += 1;
-                let mut revisions: Vec<u64> = parts
-                    .iter()
-                    .filter_map(|&i| match &self.calls[i].outcome {
-                        Outcome::Claimed(c) => Some(c.revision),
-                        _ => None,
-                    })
-                    .collect();
-                revisions.sort();
-                let (lo, hi) = (revisions[0], revisions[revisions.len() - 1]);
-                let between: Vec<u64> = self
-                    .log
-                    .range(lo..=hi)
-                    .map(|(r, _)| *r)
-                    .filter(|r| !revisions.contains(r))
-                    .collect();
-                if hi - lo + 1 != revisions.len() as u64 || !between.is_empty() {
-                    let detail = format!(
-                        "{} was acknowledged as atomic at revisions {revisions:?}, with writes {between:?} between them",
-                        self.describe(parts[0])
-                    );
-                    let file = first.file.clone();
-                    self.violation(Rule::PartialClaim, &file, lo, detail);
-                }
-                continue;
-            }
-            if first.outcome.is_ambiguous() {
-                continue;
-            }
-            // Refused: the claimant's unacknowledged holds written during the call.
-            for &i in parts {
-                let c = &self.calls[i];
-                let left: Vec<(u64, Undone)> = self
-                    .log
-                    .iter()
-                    .filter(|(_, w)| {
-                        w.file == c.file
-                            && w.call.is_none()
-                            && matches!(&w.kind, Kind::Put(h) if h.agent_id == c.agent
-                                && (c.start..=c.end).contains(&ns(h.claimed_at)))
-                    })
-                    .map(|(r, _)| {
-                        // Rolled back: a release marker, or the claimant's earlier
-                        // hold (a renewal) written back.
-                        let next = self.log.range(r + 1..).find(|(_, n)| n.file == c.file);
-                        let rolled_back = next.is_some_and(|(_, n)| {
-                            n.call.is_none()
-                                && match &n.kind {
-                                    Kind::Released { forced_by } => forced_by.is_none(),
-                                    Kind::Put(h) => {
-                                        h.agent_id == c.agent && ns(h.claimed_at) < c.start
-                                    }
-                                    Kind::Expired => false,
-                                }
-                        });
-                        // Removed before the rollback came (a force-release between the
-                        // claim's write and its rollback, whose revision check then
-                        // fails, as it should): nothing of the claim stays either.
-                        let removed_otherwise = next.is_some_and(|(_, n)| match &n.kind {
-                            Kind::Released { forced_by } => forced_by.is_some(),
-                            Kind::Expired => true,
-                            Kind::Put(_) => false,
-                        });
-                        // A subscription that fell behind may have had the rollback
-                        // coalesced away: only a log with every revision up to the
-                        // next write shows there was none.
-                        let until =
-                            next.map_or(self.log.keys().last().copied().unwrap_or(0), |(n, _)| *n);
-                        let complete = (r + 1..until).all(|q| self.log.contains_key(&q));
-                        let undone = match (rolled_back, removed_otherwise, complete) {
-                            (true, _, _) => Undone::Yes,
-                            (false, true, _) => Undone::Otherwise,
-                            (false, false, false) => Undone::Unknown,
-                            (false, false, true) => Undone::No,
-                        };
-                        (*r, undone)
-                    })
-                    .collect();
-                for (revision, undone) in left {
-                    if matches!(undone, Undone::Unknown | Undone::Otherwise) && !self.atomic_claims
-                    {
-                        self.report.excused += 1;
-                        continue;
-                    }
-                    if self.atomic_claims || undone == Undone::No {
-                        let detail = format!(
-                            "{} was refused, but its hold at revision {revision} was written{}",
-                            self.describe(i),
-                            if self.atomic_claims {
-                                " (claims are atomic here)"
-                            } else {
-                                " and not rolled back"
-                            }
-                        );
-                        let file = c.file.clone();
-                        self.violation(Rule::PartialClaim, &file, revision, detail);
-                    } else {
-                        self.report.rollbacks += 1;
-                    }
+                .all(|&i| matches!(self.calls[i].outcome, Outcome::Claimed(_)))
+            {
+                self.check_claimed(parts);
+            } else if !first.outcome.is_ambiguous() {
+                for &i in parts {
+                    self.check_refused_part(i);
                 }
             }
+        }
+    }
+
+    /// A claim of several files that succeeded: atomic ones are consecutive
+    /// revisions.
+    fn check_claimed(&mut self, parts: &[usize]) {
+        let first = &self.calls[parts[0]];
+        let Op::Claim {
+            atomic: Some(atomic),
+            files,
+            ..
+        } = &first.op
+        else {
+            return;
+        };
+        if files.len() < 2 {
+            return;
+        }
+        self.report.claims += 1;
+        if !atomic {
+            return;
+        }
+        self.report.atomic_claims += 1;
+        let mut revisions: Vec<u64> = parts
+            .iter()
+            .filter_map(|&i| match &self.calls[i].outcome {
+                Outcome::Claimed(c) => Some(c.revision),
+                _ => None,
+            })
+            .collect();
+        revisions.sort();
+        let (lo, hi) = (revisions[0], revisions[revisions.len() - 1]);
+        if hi - lo + 1 != revisions.len() as u64 {
+            let between: Vec<u64> = self
+                .log
+                .range(lo..=hi)
+                .map(|(r, _)| *r)
+                .filter(|r| !revisions.contains(r))
+                .collect();
+            let detail = format!(
+                "{} was acknowledged as atomic at revisions {revisions:?}, with writes {between:?} between them",
+                self.describe(parts[0])
+            );
+            let file = first.file.clone();
+            self.violation(Rule::PartialClaim, &file, lo, detail);
+        }
+    }
+
+    /// One file of a refused claim: the claimant's unacknowledged holds written
+    /// during the call.
+    fn check_refused_part(&mut self, i: usize) {
+        let c = &self.calls[i];
+        let written: Vec<u64> = self
+            .log
+            .iter()
+            .filter(|(_, w)| {
+                w.file == c.file
+                    && w.call.is_none()
+                    && matches!(&w.kind, Kind::Put(h) if h.agent_id == c.agent
+                        && (c.start..=c.end).contains(&ns(h.claimed_at)))
+            })
+            .map(|(r, _)| *r)
+            .collect();
+        for revision in written {
+            let left = match (self.atomic_claims, self.undone(i, revision)) {
+                (true, _) => " (claims are atomic here)",
+                (false, Undone::No) => " and not rolled back",
+                (false, Undone::Yes) => {
+                    self.report.rollbacks += 1;
+                    continue;
+                }
+                (false, Undone::Otherwise | Undone::Unknown) => {
+                    self.report.excused += 1;
+                    continue;
+                }
+            };
+            let detail = format!(
+                "{} was refused, but its hold at revision {revision} was written{left}",
+                self.describe(i)
+            );
+            let file = self.calls[i].file.clone();
+            self.violation(Rule::PartialClaim, &file, revision, detail);
+        }
+    }
+
+    /// Whether the hold that refused claim `i` wrote at `revision` was rolled
+    /// back, as far as the log shows.
+    fn undone(&self, i: usize, revision: u64) -> Undone {
+        let c = &self.calls[i];
+        let next = self
+            .log
+            .range(revision + 1..)
+            .find(|(_, n)| n.file == c.file)
+            .map(|(r, n)| (*r, n));
+        match next.map(|(_, n)| (n.call, &n.kind)) {
+            // Rolled back: a release marker, or the claimant's earlier hold (a
+            // renewal) written back.
+            Some((None, Kind::Released { forced_by: None })) => return Undone::Yes,
+            Some((None, Kind::Put(h))) if h.agent_id == c.agent && ns(h.claimed_at) < c.start => {
+                return Undone::Yes;
+            }
+            // Removed before the rollback came (a force-release between the
+            // claim's write and its rollback, whose revision check then fails,
+            // as it should): nothing of the claim stays either.
+            Some((_, Kind::Released { forced_by: Some(_) } | Kind::Expired)) => {
+                return Undone::Otherwise;
+            }
+            _ => {}
+        }
+        // A subscription that fell behind may have had the rollback coalesced
+        // away: only a log with every revision up to the next write shows there
+        // was none.
+        let until = next.map_or_else(|| self.log.keys().last().copied().unwrap_or(0), |(r, _)| r);
+        if (revision + 1..until).all(|q| self.log.contains_key(&q)) {
+            Undone::No
+        } else {
+            Undone::Unknown
         }
     }
 
