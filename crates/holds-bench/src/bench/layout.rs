@@ -88,6 +88,11 @@ impl Layout {
         Ok(())
     }
 
+    /// The server and the bench run on disjoint cores.
+    pub fn pinned(&self) -> bool {
+        self.server_cpus.is_some() && self.bench_cpus.is_some()
+    }
+
     /// What the report says about it.
     pub fn describe(&self) -> String {
         let list = |c: &Option<Vec<usize>>| match c {

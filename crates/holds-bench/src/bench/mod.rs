@@ -193,8 +193,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     let run = Run {
         plan,
         url,
-        layout: layout.describe(),
-        pinned: layout.server_cpus.is_some() && layout.bench_cpus.is_some(),
+        layout,
         cores,
         server: describe,
         minimal_get: o.minimal_get.clone(),
@@ -225,8 +224,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
 struct Run {
     plan: Plan,
     url: String,
-    layout: String,
-    pinned: bool,
+    layout: layout::Layout,
     /// The machine's cores (before this process was pinned).
     cores: usize,
     server: String,
@@ -447,8 +445,8 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
             cores: run.cores,
             cpu: cpu_model(),
             server: run.server.clone(),
-            layout: run.layout.clone(),
-            pinned: run.pinned,
+            layout: run.layout.describe(),
+            pinned: run.layout.pinned(),
         },
         settings: Settings {
             quick: plan.quick,
