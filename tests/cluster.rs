@@ -391,10 +391,9 @@ async fn conflicts_mean_the_keys_moved(keys: &[&str]) {
     use holds::kv::{BatchWrite, BucketSpec, JetStreamKv, KvErrorKind, KvStore};
     let cluster = tokio::task::block_in_place(|| NatsCluster::start(3));
     let spec = BucketSpec {
-        name: "contended".into(),
-        max_age: Duration::from_secs(60),
         replicas: 3,
         op_timeout: Duration::from_secs(2),
+        ..holds_test_support::harness::spec("contended", Duration::from_secs(60))
     };
     let mut stores = Vec::new();
     for node in 0..3 {
@@ -403,22 +402,20 @@ async fn conflicts_mean_the_keys_moved(keys: &[&str]) {
             .expect("opening the R3 bucket");
         stores.push(kv);
     }
-    let revisions = |kv: &JetStreamKv| {
-        let kv = kv.clone();
-        async move {
-            let mut at = Vec::new();
-            for key in keys {
-                at.push(kv.get(key).await.unwrap().map_or(0, |e| e.revision));
-            }
-            at
+    /// Each key's revision, as the leader has it.
+    async fn revisions(kv: &JetStreamKv, keys: &[&str]) -> Vec<u64> {
+        let mut at = Vec::with_capacity(keys.len());
+        for key in keys {
+            at.push(kv.get(key).await.unwrap().map_or(0, |e| e.revision));
         }
-    };
+        at
+    }
     let writers = (0..6).map(|w| {
         let kv = &stores[w % 3];
         async move {
             let (mut landed, mut conflicts, mut unmoved) = (0u32, 0u32, 0u32);
             for i in 0..300u32 {
-                let at = revisions(kv).await;
+                let at = revisions(kv, keys).await;
                 let value = bytes::Bytes::from(format!("{w}/{i}"));
                 let written = if let [key] = keys {
                     kv.write_if_revision(key, value, at[0], None)
@@ -441,7 +438,7 @@ async fn conflicts_mean_the_keys_moved(keys: &[&str]) {
                     Ok(()) => landed += 1,
                     Err(e) if e.kind() == KvErrorKind::WrongRevision => {
                         conflicts += 1;
-                        if revisions(kv).await == at {
+                        if revisions(kv, keys).await == at {
                             unmoved += 1;
                         }
                     }

@@ -133,16 +133,23 @@ async fn the_checked_in_trace_still_replays_identically() {
     assert!(report.calls > 16);
 }
 
-/// A one-shot style trace (no replica): every announce reads, then writes.
-async fn record_reads_and_writes() -> String {
+/// A manager on a memory bucket with no replica (one-shot style: every
+/// announce reads, then writes), recording into the returned writer.
+async fn recording_manager(bucket: &str) -> (Manager, Shared) {
     let out = Shared::default();
-    let mut config = Config::new("rw", Duration::from_secs(60));
+    let mut config = Config::new(bucket, Duration::from_secs(60));
     config.replica = false;
     let m = Manager::builder(config)
         .record(out.clone())
         .open(Backend::Memory)
         .await
         .unwrap();
+    (m, out)
+}
+
+/// A one-shot style trace (no replica): every announce reads, then writes.
+async fn record_reads_and_writes() -> String {
+    let (m, out) = recording_manager("rw").await;
     m.announce("/f", &Announce::new("a1", Duration::from_secs(30)))
         .await
         .unwrap();
@@ -551,14 +558,7 @@ async fn a_workflow_trace_with_claims_renewals_checks_and_force_releases_replays
 /// problem in trace order, with the calls before it counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_trace_replayed_in_parts_reports_its_first_problem() {
-    let out = Shared::default();
-    let mut config = Config::new("long", Duration::from_secs(60));
-    config.replica = false;
-    let m = Manager::builder(config)
-        .record(out.clone())
-        .open(Backend::Memory)
-        .await
-        .unwrap();
+    let (m, out) = recording_manager("long").await;
     for i in 0..1500 {
         let file = format!("/long/{}", i % 50);
         m.announce(&file, &Announce::new("a1", Duration::from_secs(30)))
