@@ -2,6 +2,7 @@
 //! core module into the `holds:core` component, which the library embeds.
 
 use holds_guest_build::{GuestBuild, workspace_root};
+use sha2::{Digest, Sha256};
 use std::env;
 use std::path::PathBuf;
 
@@ -23,4 +24,12 @@ fn main() {
         "cargo:rustc-env=HOLDS_COMPONENT_PATH={}",
         paths[0].display()
     );
+    // Every process would otherwise hash the embedded bytes at start (a CLI call's
+    // largest single cost after loading the compiled code).
+    let bytes = std::fs::read(&paths[0]).expect("reading the built component");
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("cargo:rustc-env=HOLDS_COMPONENT_SHA256={digest}");
 }

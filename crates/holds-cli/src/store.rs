@@ -33,6 +33,9 @@ pub async fn open_with_replica(global: &Global, replica: bool) -> Result<Manager
     config.replica = replica;
     // Validate before touching any store: bad input changes nothing.
     config.validated()?;
+    // Start loading the guest now, on a blocking thread, so that it overlaps with
+    // connecting; `open` below waits for this load (and reports its error).
+    drop(tokio::task::spawn_blocking(holds::Runtime::embedded));
     let backend = match &global.nats {
         Some(url) => Backend::JetStream(connect(url, &global.auth).await?),
         None => Backend::Sqlite(global.store.clone().unwrap_or_else(default_store)),

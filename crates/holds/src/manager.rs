@@ -157,6 +157,10 @@ impl ManagerBuilder {
             replicas: config.replicas,
             op_timeout: config.op_timeout,
         };
+        // Loading the guest is CPU work and opening the store mostly waiting on
+        // it: they overlap.
+        let given = self.runtime;
+        let loading = tokio::task::spawn_blocking(move || given.map_or_else(Runtime::embedded, Ok));
         let opened = |e: crate::kv::KvError| Error::Store(Cause::new(e.to_string()).with_source(e));
         let kv: Arc<dyn KvStore> = match backend {
             Backend::Memory => Arc::new(MemoryKv::new(&spec)),
@@ -176,10 +180,9 @@ impl ManagerBuilder {
                 config.bucket, config.hold_ttl_max
             )));
         }
-        let runtime = match self.runtime {
-            Some(runtime) => runtime,
-            None => Runtime::embedded()?,
-        };
+        let runtime = loading
+            .await
+            .map_err(|e| Error::Guest(Cause::new(format!("loading the guest: {e}"))))??;
         let recorder = match self.record {
             Some(out) => Some(Arc::new(Recorder::new(out, &runtime.digest).map_err(
                 |e| Error::Store(Cause::new(format!("starting the trace: {e}")).with_source(e)),

@@ -8,7 +8,7 @@ use super::pool::Pool;
 use super::slots::{self, INSTANCE_SLOTS};
 use crate::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -72,18 +72,30 @@ impl Runtime {
     /// # Ok::<(), holds::Error>(())
     /// ```
     pub fn embedded() -> Result<Arc<Runtime>, Error> {
-        static EMBEDDED: OnceLock<Arc<Runtime>> = OnceLock::new();
-        if let Some(rt) = EMBEDDED.get() {
+        // A mutex, not a OnceLock: a caller arriving while another thread loads
+        // (the CLI starts loading while it connects) waits for that load instead
+        // of doing it again; a failed load is not kept, so the next caller retries.
+        static EMBEDDED: Mutex<Option<Arc<Runtime>>> = Mutex::new(None);
+        let mut embedded = EMBEDDED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rt) = embedded.as_ref() {
             return Ok(rt.clone());
         }
-        let rt = Arc::new(Runtime::from_component(crate::component::COMPONENT)?);
-        Ok(EMBEDDED.get_or_init(|| rt).clone())
+        let rt = Arc::new(Runtime::load(
+            crate::component::COMPONENT,
+            crate::component::COMPONENT_SHA256.to_string(),
+        )?);
+        *embedded = Some(rt.clone());
+        Ok(rt)
     }
 
     /// Another build of the component (its bytes).
     pub fn from_component(bytes: &[u8]) -> Result<Runtime, Error> {
+        Runtime::load(bytes, cache::digest(bytes))
+    }
+
+    /// Compile (or load from the cache) `bytes`, whose SHA-256 is `digest`.
+    fn load(bytes: &[u8], digest: String) -> Result<Runtime, Error> {
         let engine = engine()?.clone();
-        let digest = cache::digest(bytes);
         let component = cache::load_or_compile(&engine, bytes, &digest)?;
         let mut linker = Linker::<HoldsCtx>::new(&engine);
         ctx::add_to_linker(&mut linker).map_err(|e| Error::wasm("linking the component", e))?;
@@ -167,6 +179,9 @@ pub(crate) fn engine() -> Result<&'static Engine, Error> {
     if ONE_SHOT.load(Ordering::Relaxed) {
         // The store limiter still caps each instance's memory.
         config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        // A few instances per process: copying the data segments into each is
+        // cheaper than building a copy-on-write image of them (a memfd) at load.
+        config.memory_init_cow(false);
     } else {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(INSTANCE_SLOTS)

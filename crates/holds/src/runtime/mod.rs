@@ -10,7 +10,7 @@
 //! - `sandbox`: the capability-less WASI context of foreign guests.
 
 pub(crate) mod bindings;
-mod cache;
+pub(crate) mod cache;
 mod calls;
 mod ctx;
 mod engine;
