@@ -27,6 +27,16 @@ async fn library_broken_traces_are_clear_errors() {
         Err(e @ TraceError::Io(_)) => assert!(e.to_string().contains("UTF-8"), "{e}"),
         other => panic!("{other:?}"),
     }
+    // A record line that is not UTF-8, after the header: named by its line.
+    let mut bad_line = text.as_bytes()[..=header_end].to_vec();
+    bad_line.extend_from_slice(b"{\"call\":0,\xff}\n");
+    bad_line.extend_from_slice(&text.as_bytes()[header_end + 1..]);
+    match replay(bad_line).await {
+        Err(e @ TraceError::Format { line: 2, .. }) => {
+            assert!(e.to_string().contains("UTF-8"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
     // JSON, but not a header.
     match replay(b"{\"format\":\"something-else\"}\n".to_vec()).await {
         Err(e @ TraceError::Format { line: 1, .. }) => {

@@ -11,6 +11,7 @@ use crate::runtime::bindings::holds::core::kv as wit_kv;
 use crate::trace::format::{
     CallRecord, FORMAT, Header, Step, TraceBytes, TraceKvError, VERSION, WIT_PACKAGE,
 };
+use crate::trace::lines::Lines;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
@@ -298,12 +299,16 @@ pub async fn replay(
     reader: impl BufRead,
     runtime: Arc<Runtime>,
 ) -> Result<ReplayReport, TraceError> {
-    let mut lines = reader.lines();
-    let header_line = match lines.next() {
-        None => return Err(TraceError::Empty),
-        Some(line) => line.map_err(|e| TraceError::Io(e.to_string()))?,
-    };
-    let header: Header = serde_json::from_str(&header_line).map_err(|e| TraceError::Format {
+    // Read everything first; an unreadable stretch ends the trace there (the
+    // replay of what came before still decides whether that is reported).
+    let (lines, read_error) = Lines::read(reader);
+    let read_error = read_error.map(|e| TraceError::Io(e.to_string()));
+    if lines.len() == 0 {
+        return Err(read_error.unwrap_or(TraceError::Empty));
+    }
+    let header_line = std::str::from_utf8(lines.get(0))
+        .map_err(|_| TraceError::Io("line 1 is not valid UTF-8".to_string()))?;
+    let header: Header = serde_json::from_str(header_line).map_err(|e| TraceError::Format {
         line: 1,
         reason: format!("not a holds trace header: {e}"),
     })?;
@@ -312,31 +317,20 @@ pub async fn replay(
             found: format!("{} v{} of {}", header.format, header.version, header.wit),
         });
     }
-    // Read everything first; an unreadable line ends the trace there (the
-    // replay of what came before still decides whether that is reported).
-    let mut body = Vec::new();
-    let mut read_error = None;
-    for line in lines {
-        match line {
-            Ok(line) => body.push(line),
-            Err(e) => {
-                read_error = Some(TraceError::Io(e.to_string()));
-                break;
-            }
-        }
-    }
-    let body: Arc<[String]> = body.into();
+    // The body: every line after the header.
+    let body = lines.len() - 1;
+    let lines = Arc::new(lines);
     let parts = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(body.len().div_ceil(MIN_PART))
+        .min(body.div_ceil(MIN_PART))
         .max(1);
-    let size = body.len().div_ceil(parts).max(1);
+    let size = body.div_ceil(parts).max(1);
     let mut tasks = Vec::with_capacity(parts);
     for part in 0..parts {
-        let range = (part * size).min(body.len())..((part + 1) * size).min(body.len());
-        let (body, runtime) = (body.clone(), runtime.clone());
+        let range = (part * size).min(body)..((part + 1) * size).min(body);
+        let (lines, runtime) = (lines.clone(), runtime.clone());
         tasks.push(tokio::spawn(async move {
-            replay_part(&body, range, &runtime).await
+            replay_part(&lines, range, &runtime).await
         }));
     }
     let mut found = Vec::with_capacity(parts);
@@ -399,17 +393,17 @@ struct Done {
     divergence: Option<Divergence>,
 }
 
-/// Parse and replay `body[range]` (line `i` of the body is trace line `i + 2`)
+/// Parse and replay body lines `range` (body line `i` is trace line `i + 2`)
 /// on instances of its own, stopping at its first divergence or bad line.
-async fn replay_part(body: &[String], range: std::ops::Range<usize>, runtime: &Runtime) -> Part {
+async fn replay_part(lines: &Lines, range: std::ops::Range<usize>, runtime: &Runtime) -> Part {
     let mut calls = Vec::with_capacity(range.len());
-    let error = replay_lines(body, range, runtime, &mut calls).await.err();
+    let error = replay_lines(lines, range, runtime, &mut calls).await.err();
     Part { calls, error }
 }
 
 /// [`replay_part`]'s loop: each call replayed is pushed onto `calls`.
 async fn replay_lines(
-    body: &[String],
+    lines: &Lines,
     range: std::ops::Range<usize>,
     runtime: &Runtime,
     calls: &mut Vec<Done>,
@@ -417,7 +411,10 @@ async fn replay_lines(
     let mut instance: Option<Instance> = None;
     for index in range {
         let number = index + 2;
-        let line = &body[index];
+        let line = std::str::from_utf8(lines.get(index + 1)).map_err(|_| TraceError::Format {
+            line: number,
+            reason: "not valid UTF-8".to_string(),
+        })?;
         if line.trim().is_empty() {
             continue;
         }

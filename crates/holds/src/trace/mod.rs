@@ -12,6 +12,7 @@
 //! order they finished.
 
 pub mod format;
+pub(crate) mod lines;
 mod read;
 mod record;
 
