@@ -23,7 +23,9 @@ use crate::subscription::{EndReason, Subscription, Unsubscribe};
 use crate::types::{Event, EventKind};
 use crate::wait::Waiters;
 use futures::StreamExt;
-use std::collections::{BTreeSet, HashMap};
+// foldhash: SipHash showed in a hot call's profile; keys are store keys.
+use foldhash::HashMap;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};

@@ -6,7 +6,8 @@ use super::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use std::collections::HashMap;
+// foldhash: SipHash showed in a hot call's profile; keys are store keys.
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;

@@ -20,9 +20,11 @@ use crate::kv::{Entry, KvError, KvStore};
 use crate::trace::Recorder;
 use crate::trace::format::*;
 use crate::types::{Announce, Claim, Claimed, Event, FileCheck, Release};
-use std::collections::HashMap;
+// foldhash: SipHash showed in a hot call's profile; keys are file paths.
+use foldhash::HashMap;
 use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 use wasmtime::Trap;
 
@@ -72,7 +74,7 @@ impl Calls {
             recorder,
             reuse: max_idle > 0,
             call_timeout,
-            keys: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::default()),
         }
     }
 
@@ -122,12 +124,17 @@ impl Calls {
         &self,
         f: impl AsyncFnOnce(&mut Instance) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
-        let done = tokio::time::timeout(self.call_timeout, async {
+        let mut work = std::pin::pin!(async {
             let mut instance = self.checkout().await?;
             let out = f(&mut instance).await;
             Ok::<_, Error>((instance, out))
-        })
-        .await;
+        });
+        // A call that never waits (the memory store's, a warm replica's refusal)
+        // is done at its first poll: only one that waits arms the timer.
+        let done = match futures::poll!(&mut work) {
+            Poll::Ready(done) => Ok(done),
+            Poll::Pending => tokio::time::timeout(self.call_timeout, work).await,
+        };
         let (mut instance, out) = match done {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => return Err(e),

@@ -123,7 +123,7 @@ fn check(key: &str, value_len: usize) -> Result<(), KvError> {
         && key.len() <= MAX_KEY
         && key
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
+            .all(|b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'/' | b'_' | b'=' | b'.'))
         && !key.starts_with('.')
         && !key.ends_with('.')
         && !key.contains("..");
