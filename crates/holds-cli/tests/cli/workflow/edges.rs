@@ -2,9 +2,7 @@
 //! equal to the maximum (renewed past itself; one past it refused); `holds run` with its stdout a closed
 //! pipe still runs CMD and exits with its code.
 
-use super::{
-    Background, SETTLE, holder, report, run_command, scratch, sh, until_exists, wait_for_file,
-};
+use super::{Background, SETTLE, holder, report, run_command, scratch, sh, until_exists};
 use crate::support::{CliEnv, Run};
 use crate::{Backend, abs};
 use std::process::Stdio;
@@ -31,8 +29,8 @@ fn non_ascii_file_names_work_through_every_workflow_command(b: &Backend) {
     let mut args = vec!["--agent", "ä-agent", "--ttl", "30s"];
     args.extend(names);
     let script = format!("{}; {}", report(&started, "up"), until_exists(&finish));
-    let run = Background::spawn(run_command(b, &args, &sh(&script)));
-    wait_for_file(&started, SETTLE);
+    let mut run = Background::spawn(run_command(b, &args, &sh(&script)));
+    run.wait_for_report(&started, SETTLE);
 
     let mut check = vec!["--json", "check", "--agent", "ä-agent"];
     check.extend(names);
@@ -94,8 +92,8 @@ fn ttl_equal_to_the_maximum_is_renewed_and_one_past_it_refused(b: &Backend) {
     .map(|s| s.to_string())
     .collect();
     args.extend(sh(&script));
-    let run = Background::spawn(b.command(args));
-    wait_for_file(&started, SETTLE);
+    let mut run = Background::spawn(b.command(args));
+    run.wait_for_report(&started, SETTLE);
     // Past the TTL (the subject): still held, renewed to a full 2 s each time.
     let since = Instant::now();
     while since.elapsed() < Duration::from_millis(2500) {

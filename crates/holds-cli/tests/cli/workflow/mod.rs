@@ -151,6 +151,33 @@ impl Background {
         }
     }
 
+    /// Waits for CMD's report at `path`, as [`wait_for_file`] does, but fails at once
+    /// (with this process's stderr) when the process ends first, and names what it
+    /// wrote so far when `within` passes: a claim that failed or hung says why.
+    #[track_caller]
+    pub fn wait_for_report(&mut self, path: &Path, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        while !path.exists() {
+            if !self.running() && !path.exists() {
+                panic!(
+                    "{} ended before {} appeared: stderr {:?}",
+                    self.shown,
+                    path.display(),
+                    self.stderr_so_far()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} to appear: not within {within:?}; {} still runs, stderr so far {:?}",
+                path.display(),
+                self.shown,
+                self.stderr_so_far()
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        wait_for_file(path, within)
+    }
+
     /// Waits for it to end (at most [`CALL_TIMEOUT`]); `elapsed` counts from the spawn.
     pub fn finish(mut self) -> Run {
         let child = self.child.take().expect("not yet waited for");

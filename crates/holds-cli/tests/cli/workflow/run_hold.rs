@@ -2,9 +2,7 @@
 //! `holds run` exits with CMD's code; a command that cannot run is 126/127; a refused claim is exit 3
 //! naming the holder, holds nothing and never starts CMD.
 
-use super::{
-    Background, SETTLE, holder, report, run_command, scratch, sh, until_exists, wait_for_file,
-};
+use super::{Background, SETTLE, holder, report, run_command, scratch, sh, until_exists};
 use crate::{Backend, abs, announce};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -35,12 +33,16 @@ fn run_keeps_the_hold_past_three_ttls_and_releases_at_exit(b: &Backend) {
         until_exists(&finish)
     );
     let mut watch = b.watch();
-    let run = Background::spawn(run_command(
+    let mut run = Background::spawn(run_command(
         b,
         &["--agent", "a", "--ttl", "1s", "kept.rs"],
         &sh(&script),
     ));
-    assert_eq!(wait_for_file(&started, SETTLE), "a", "CMD's HOLDS_AGENT");
+    assert_eq!(
+        run.wait_for_report(&started, SETTLE),
+        "a",
+        "CMD's HOLDS_AGENT"
+    );
 
     // Time passing is the subject: more than three TTLs, the file held at every look.
     let since = Instant::now();
@@ -176,8 +178,8 @@ fn run_holds_every_file_while_the_command_runs(b: &Backend) {
     let files = ["one.rs", "src/two.rs", "three.rs"];
     let mut args = vec!["--agent", "a", "--ttl", "30s"];
     args.extend(files);
-    let run = Background::spawn(run_command(b, &args, &sh(&script)));
-    wait_for_file(&started, SETTLE);
+    let mut run = Background::spawn(run_command(b, &args, &sh(&script)));
+    run.wait_for_report(&started, SETTLE);
     let mut check = vec!["check", "--agent", "a"];
     check.extend(files);
     b.run(&check).assert_code(0);

@@ -31,12 +31,12 @@ fn force_release_stops_the_command_with_sigterm_and_run_exits_6(b: &Backend) {
         report(&term, "TERM"),
         report(&started, "up")
     );
-    let run = Background::spawn(run_command(
+    let mut run = Background::spawn(run_command(
         b,
         &["--agent", "a", "--ttl", "30s", "lost.rs", "kept.rs"],
         &sh(&script),
     ));
-    wait_for_file(&started, SETTLE);
+    run.wait_for_report(&started, SETTLE);
     let forced = b.run(["--json", "release", "--force", "lost.rs", "--by", "ops"]);
     forced.assert_code(0);
     assert_eq!(forced.json()["released"], true, "{forced}");
@@ -71,7 +71,7 @@ fn a_command_ignoring_sigterm_is_killed_after_the_grace(b: &Backend) {
         report(&term, "TERM"),
         report(&started, "$$")
     );
-    let run = Background::spawn(run_command(
+    let mut run = Background::spawn(run_command(
         b,
         &[
             "--agent",
@@ -84,7 +84,7 @@ fn a_command_ignoring_sigterm_is_killed_after_the_grace(b: &Backend) {
         ],
         &sh(&script),
     ));
-    let pid = wait_for_file(&started, SETTLE);
+    let pid = run.wait_for_report(&started, SETTLE);
     b.run(["release", "--force", "stubborn.rs", "--by", "ops"])
         .assert_code(0);
     wait_for_file(&term, SETTLE);
@@ -122,12 +122,12 @@ fn run_exits_6_when_the_store_is_unreachable_past_the_ttl() {
         report(&started, "up"),
         until_exists(&scratch(&env, "never"))
     );
-    let run = Background::spawn(run_command(
+    let mut run = Background::spawn(run_command(
         &env,
         &["--agent", "a", "--ttl", "1s", "far.rs"],
         &sh(&script),
     ));
-    wait_for_file(&started, SETTLE);
+    run.wait_for_report(&started, SETTLE);
     server.kill();
     let killed = Instant::now();
     wait_until("holds run to say the hold was lost", SETTLE, || {

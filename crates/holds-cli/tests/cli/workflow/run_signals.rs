@@ -37,9 +37,9 @@ fn signals_to_run_are_forwarded_and_run_exits_with_the_commands_code(b: &Backend
         );
         let mut cmd = run_command(b, &["--ttl", "30s", "sig.rs"], &sh(&script));
         cmd.env("HOLDS_AGENT", "env-agent");
-        let run = Background::spawn(cmd);
+        let mut run = Background::spawn(cmd);
         assert_eq!(
-            wait_for_file(&started, SETTLE),
+            run.wait_for_report(&started, SETTLE),
             "env-agent",
             "CMD sees HOLDS_AGENT"
         );
@@ -67,12 +67,12 @@ fn a_killed_run_sends_its_command_sigterm(b: &Backend) {
         report(&term, "TERM"),
         report(&started, "up")
     );
-    let run = Background::spawn(run_command(
+    let mut run = Background::spawn(run_command(
         b,
         &["--agent", "a", "--ttl", "30s", "orphan.rs"],
         &sh(&script),
     ));
-    wait_for_file(&started, SETTLE);
+    run.wait_for_report(&started, SETTLE);
     send_signal(run.pid(), "KILL");
     assert_eq!(wait_for_file(&term, SETTLE), "TERM", "CMD got SIGTERM");
     let done = run.finish();
