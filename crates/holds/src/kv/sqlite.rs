@@ -115,6 +115,72 @@ fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Conn
     Ok(conn)
 }
 
+/// Open the database at `path` and make sure it has the schema and `bucket`
+/// (created with `asked` as its max age); returns the bucket's max age.
+fn open_bucket(
+    path: &Path,
+    bucket: &str,
+    asked: i64,
+    busy_timeout: Duration,
+) -> rusqlite::Result<(Connection, i64)> {
+    let conn = open_connection(path, busy_timeout)?;
+    conn.execute_batch(SCHEMA)?;
+    // Databases from before the bucket kept its max age: add the column.
+    // (It fails on a database that has it; a busy one is tried again.)
+    if let Err(e) = conn.execute(
+        "ALTER TABLE buckets ADD COLUMN max_age_ns INTEGER NOT NULL DEFAULT 0",
+        [],
+    ) && is_busy(&e)
+    {
+        return Err(e);
+    }
+    // The bucket's max age is the creator's, as on JetStream: every process
+    // then ages entries alike, whatever its own maximum TTL.
+    conn.execute(
+        "INSERT OR IGNORE INTO buckets (name, sequence, max_age_ns) VALUES (?1, 0, ?2)",
+        params![bucket, asked],
+    )?;
+    conn.execute(
+        "UPDATE buckets SET max_age_ns = ?2 WHERE name = ?1 AND max_age_ns = 0",
+        params![bucket, asked],
+    )?;
+    let max_age: i64 = conn.query_row(
+        "SELECT max_age_ns FROM buckets WHERE name = ?1",
+        params![bucket],
+        |r| r.get(0),
+    )?;
+    Ok((conn, max_age))
+}
+
+/// [`open_bucket`], again while the database is busy, until `busy_timeout`:
+/// processes opening a fresh database at once can find it locked where SQLite
+/// does not wait (`PRAGMA journal_mode=WAL` answers "database is locked" at once
+/// to one of them), and the whole open is idempotent.
+fn open_retrying(
+    path: &Path,
+    bucket: &str,
+    asked: i64,
+    busy_timeout: Duration,
+) -> rusqlite::Result<(Connection, i64)> {
+    let deadline = std::time::Instant::now() + busy_timeout;
+    loop {
+        match open_bucket(path, bucket, asked, busy_timeout) {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            opened => return opened,
+        }
+    }
+}
+
+/// SQLite refused because another connection holds the database.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 impl SqliteKv {
     /// Open (creating if needed) the database at `path` and the bucket in it.
     pub async fn open(path: impl AsRef<Path>, spec: &BucketSpec) -> Result<Self, KvError> {
@@ -126,34 +192,13 @@ impl SqliteKv {
         }
         let (p, bucket, timeout) = (path.clone(), spec.name.clone(), spec.op_timeout);
         let asked = spec.max_age.as_nanos().min(i64::MAX as u128) as i64;
-        let opened = tokio::task::spawn_blocking(move || -> rusqlite::Result<(Connection, i64)> {
-            let conn = open_connection(&p, timeout)?;
-            conn.execute_batch(SCHEMA)?;
-            // Databases from before the bucket kept its max age: add the column.
-            let _ = conn.execute(
-                "ALTER TABLE buckets ADD COLUMN max_age_ns INTEGER NOT NULL DEFAULT 0",
-                [],
-            );
-            // The bucket's max age is the creator's, as on JetStream: every process
-            // then ages entries alike, whatever its own maximum TTL.
-            conn.execute(
-                "INSERT OR IGNORE INTO buckets (name, sequence, max_age_ns) VALUES (?1, 0, ?2)",
-                params![bucket, asked],
-            )?;
-            conn.execute(
-                "UPDATE buckets SET max_age_ns = ?2 WHERE name = ?1 AND max_age_ns = 0",
-                params![bucket, asked],
-            )?;
-            let max_age: i64 = conn.query_row(
-                "SELECT max_age_ns FROM buckets WHERE name = ?1",
-                params![bucket],
-                |r| r.get(0),
-            )?;
-            Ok((conn, max_age))
-        })
-        .await
-        .map_err(task_error)?
-        .map_err(|e| KvError::unavailable(format!("opening {}", path.display())).with_source(e))?;
+        let opened =
+            tokio::task::spawn_blocking(move || open_retrying(&p, &bucket, asked, timeout))
+                .await
+                .map_err(task_error)?
+                .map_err(|e| {
+                    KvError::unavailable(format!("opening {}", path.display())).with_source(e)
+                })?;
         let (conn, max_age) = opened;
         Ok(SqliteKv {
             path,
@@ -494,6 +539,41 @@ async fn poll_changes(
             if tx.send(Ok(WatchItem::Entry { key, entry })).await.is_err() {
                 return Ok(());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    /// Eight connections open one fresh database at the same instant, forty times.
+    /// Without the retry, `PRAGMA journal_mode=WAL` refused some of them at once
+    /// ("database is locked"), whatever the busy timeout.
+    #[test]
+    fn connections_opening_a_fresh_database_at_once_all_open_it() {
+        const AT_ONCE: usize = 8;
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..40 {
+            let path = dir.path().join(format!("fresh-{round}.db"));
+            let barrier = Barrier::new(AT_ONCE);
+            let failed: Vec<String> = std::thread::scope(|scope| {
+                let opens: Vec<_> = (0..AT_ONCE)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            open_retrying(&path, "holds", 1, Duration::from_secs(5)).err()
+                        })
+                    })
+                    .collect();
+                opens
+                    .into_iter()
+                    .filter_map(|open| open.join().unwrap())
+                    .map(|e| e.to_string())
+                    .collect()
+            });
+            assert!(failed.is_empty(), "round {round}: {failed:?}");
         }
     }
 }
