@@ -12,29 +12,44 @@ const RACERS: usize = 16;
 /// the others on the existing one, each for a new file.
 const ROUNDS: usize = 3;
 
-fn race(env: &CliEnv, round: usize) {
-    warm_cache();
-    let start = Instant::now();
-    let file = format!("race/file-{round}.rs");
-    // Spawn them all first, then wait: the processes run concurrently.
-    let children: Vec<_> = (0..RACERS)
-        .map(|i| {
-            let agent = format!("agent-{i}");
-            let mut cmd = env.command([
-                "--json", "announce", &file, "--agent", &agent, "--ttl", "1m",
-            ]);
+/// Runs `holds ARGS` for each ARGS, all spawned before any is waited for, so the
+/// processes run concurrently; their runs in the same order.
+fn all_at_once<'a, const N: usize>(
+    env: &CliEnv,
+    each: impl Iterator<Item = [&'a str; N]>,
+) -> Vec<Run> {
+    let children: Vec<_> = each
+        .map(|args| {
+            let mut cmd = env.command(args);
             let shown = format!("{cmd:?}");
             let child = cmd
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .expect("spawn holds announce");
-            (agent, shown, child)
+                .expect("spawn holds");
+            (shown, child)
         })
         .collect();
-    let runs: Vec<(String, Run)> = children
+    children
         .into_iter()
-        .map(|(agent, shown, child)| (agent, wait_output(child, CALL_TIMEOUT, &shown)))
+        .map(|(shown, child)| wait_output(child, CALL_TIMEOUT, &shown))
+        .collect()
+}
+
+fn race(env: &CliEnv, round: usize) {
+    warm_cache();
+    let start = Instant::now();
+    let file = format!("race/file-{round}.rs");
+    let agents: Vec<String> = (0..RACERS).map(|i| format!("agent-{i}")).collect();
+    let runs: Vec<(String, Run)> = agents
+        .iter()
+        .cloned()
+        .zip(all_at_once(
+            env,
+            agents
+                .iter()
+                .map(|agent| ["--json", "announce", &file, "--agent", agent, "--ttl", "1m"]),
+        ))
         .collect();
 
     let report = || {
@@ -127,31 +142,24 @@ fn agents_starting_at_once_on_a_fresh_database_all_open_it() {
     warm_cache();
     for round in 0..FRESH_ROUNDS {
         let env = CliEnv::sqlite();
-        let children: Vec<_> = (0..RACERS)
-            .map(|i| {
-                let (file, agent) = (format!("own/file-{i}.rs"), format!("agent-{i}"));
-                let mut cmd = env.command(["announce", &file, "--agent", &agent, "--ttl", "1m"]);
-                let shown = format!("{cmd:?}");
-                let child = cmd
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn holds announce");
-                (shown, child)
-            })
+        let own: Vec<(String, String)> = (0..RACERS)
+            .map(|i| (format!("own/file-{i}.rs"), format!("agent-{i}")))
             .collect();
-        let failed: Vec<String> = children
-            .into_iter()
-            .map(|(shown, child)| wait_output(child, CALL_TIMEOUT, &shown))
-            .filter(|run| run.status.code() != Some(0))
-            .map(|run| {
-                format!(
-                    "{}: {}",
-                    run.status,
-                    run.stderr.lines().last().unwrap_or("")
-                )
-            })
-            .collect();
+        let failed: Vec<String> = all_at_once(
+            &env,
+            own.iter()
+                .map(|(file, agent)| ["announce", file, "--agent", agent, "--ttl", "1m"]),
+        )
+        .into_iter()
+        .filter(|run| run.status.code() != Some(0))
+        .map(|run| {
+            format!(
+                "{}: {}",
+                run.status,
+                run.stderr.lines().last().unwrap_or("")
+            )
+        })
+        .collect();
         assert!(
             failed.is_empty(),
             "round {round}: {} of {RACERS} failed:\n{}",
