@@ -157,6 +157,7 @@ async fn record_reads_and_writes() -> String {
     m.announce("/f", &Announce::new("a2", Duration::from_secs(30)))
         .await
         .unwrap();
+    m.close().await;
     out.text()
 }
 
@@ -281,6 +282,7 @@ async fn a_changed_guest_diverges_at_the_first_decision_on_the_edge() {
         m.who_has("/f").await.unwrap().is_some(),
         "expiring exactly now is live"
     );
+    m.close().await;
     let text = out.text();
     let edge_call = text.lines().count() as u64 - 2; // the last record
     // Identical on the guest that recorded it...
