@@ -170,8 +170,11 @@ impl Cache {
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|e| Error::wasm("compiling the component", e))?;
-        if let Err(e) = self.store(&path, &key, &compiled) {
-            tracing::debug!(path = %path.display(), "not caching the compiled component: {e}");
+        match self.store(&path, &key, &compiled) {
+            Ok(()) => self.prune(),
+            Err(e) => {
+                tracing::debug!(path = %path.display(), "not caching the compiled component: {e}")
+            }
         }
         // SAFETY: `compiled` was produced just now by `precompile_component` of this engine.
         let component = unsafe { Component::deserialize(engine, &compiled) }
@@ -191,6 +194,53 @@ impl Cache {
         file.as_file().sync_data()?;
         file.persist(path).map_err(|e| e.error)?;
         Ok(())
+    }
+}
+
+/// Artifacts kept in the cache: every holds version, build or engine setting
+/// run on the machine leaves one (~1 MB), so the oldest beyond these go.
+const KEEP: usize = 16;
+/// A temporary file older than this was left by a process that died writing it.
+const ABANDONED: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Cache {
+    /// Keep the [`KEEP`] newest artifacts and drop abandoned temporary files. Run
+    /// only after a compile, so a warm start never lists the directory. A process
+    /// that loses an artifact to this recompiles it; one reading it keeps its
+    /// open file.
+    fn prune(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        let mut artifacts = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(meta) = entry.metadata() else { continue };
+            let Ok(modified) = meta.modified() else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            if name.starts_with("holds-") && name.ends_with(".cwasm") {
+                artifacts.push((modified, entry.path()));
+            } else if name.starts_with(".holds-")
+                && name.ends_with(".tmp")
+                && now
+                    .duration_since(modified)
+                    .is_ok_and(|age| age > ABANDONED)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        artifacts.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, old) in artifacts.iter().skip(KEEP) {
+            if let Err(e) = fs::remove_file(old) {
+                tracing::debug!(path = %old.display(), "not pruning a cached component: {e}");
+            }
+        }
     }
 }
 
@@ -337,6 +387,54 @@ mod tests {
             "the link was replaced, its target untouched"
         );
         assert_eq!(load(&cache, &a), Source::Cache);
+    }
+
+    #[test]
+    fn a_compile_keeps_the_newest_artifacts_and_drops_abandoned_temporaries() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::open(root.path()).unwrap();
+        let hours_ago =
+            |h: u64| std::time::SystemTime::now() - std::time::Duration::from_secs(h * 3600);
+        let planted = |name: &str, age_hours: u64| {
+            let path = root.path().join(name);
+            fs::write(&path, b"old").unwrap();
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(hours_ago(age_hours))
+                .unwrap();
+            path
+        };
+        // 20 artifacts of other builds, one hour apart; an abandoned and a fresh
+        // temporary file; a file that is not the cache's.
+        let olds: Vec<PathBuf> = (0..20)
+            .map(|i| planted(&format!("holds-{i:016x}-0000000000000000.cwasm"), i + 1))
+            .collect();
+        let abandoned = planted(".holds-abandoned.tmp", 2);
+        let writing = root.path().join(".holds-writing.tmp");
+        fs::write(&writing, b"being written").unwrap();
+        let other = planted("notes.txt", 100);
+
+        let (a, _) = components();
+        assert_eq!(load(&cache, &a), Source::Compiled);
+        let kept: Vec<bool> = olds.iter().map(|p| p.exists()).collect();
+        // The new artifact and the 15 newest others (1 to 15 hours old).
+        assert_eq!(kept, (0..20).map(|i| i < KEEP - 1).collect::<Vec<_>>());
+        assert!(artifact_of(&cache, &a).exists());
+        assert!(
+            !abandoned.exists(),
+            "a temporary file left for hours is removed"
+        );
+        assert!(writing.exists(), "one being written is not");
+        assert!(
+            other.exists(),
+            "files that are not the cache's are left alone"
+        );
+        // A warm load lists nothing and removes nothing.
+        let survivor = &olds[0];
+        assert_eq!(load(&cache, &a), Source::Cache);
+        assert!(survivor.exists());
     }
 
     #[test]
