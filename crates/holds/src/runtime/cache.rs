@@ -235,7 +235,7 @@ impl Cache {
                 let _ = fs::remove_file(entry.path());
             }
         }
-        artifacts.sort_by(|a, b| b.0.cmp(&a.0));
+        artifacts.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
         for (_, old) in artifacts.iter().skip(KEEP) {
             if let Err(e) = fs::remove_file(old) {
                 tracing::debug!(path = %old.display(), "not pruning a cached component: {e}");
