@@ -177,8 +177,12 @@ impl Calls {
         let started = self.recorder.as_ref().map(|r| r.start_call());
         let out = run(instance).await;
         let report = instance.store.data_mut().report();
-        // Recorded before the replica and subscribers hear of its writes: whoever
-        // sees an event of this call finds the call in the trace (after a close).
+        if !report.seen.is_empty() {
+            let sink = self.seen_sink.lock().unwrap().clone();
+            if let Some(sink) = sink {
+                sink(report.seen);
+            }
+        }
         if let (Some(recorder), Some(started)) = (&self.recorder, &started) {
             recorder.write(CallRecord {
                 call: started.number,
@@ -186,12 +190,6 @@ impl Calls {
                 export: record(&out),
                 steps: report.steps,
             });
-        }
-        if !report.seen.is_empty() {
-            let sink = self.seen_sink.lock().unwrap().clone();
-            if let Some(sink) = sink {
-                sink(report.seen);
-            }
         }
         out.map(|value| (value, report.fault))
     }
