@@ -555,6 +555,87 @@ async fn a_workflow_trace_with_claims_renewals_checks_and_force_releases_replays
     assert_eq!((Some(d.call), d.step), (altered, None), "{d}");
 }
 
+/// A store whose writes are applied at once but answered only when the test
+/// opens the gate: the write is seen (by a watch, say) while its call is still
+/// under way, as a lease's renewal event can reach a subscriber before the
+/// renewal is recorded.
+struct GatedWrites {
+    inner: Arc<dyn holds::kv::KvStore>,
+    applied: tokio::sync::Notify,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl holds_test_support::forward::Forward for GatedWrites {
+    fn inner(&self) -> &dyn holds::kv::KvStore {
+        &*self.inner
+    }
+    async fn write_if_revision(
+        &self,
+        key: &str,
+        value: bytes::Bytes,
+        expected: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, holds::kv::KvError> {
+        let written = self
+            .inner
+            .write_if_revision(key, value, expected, ttl)
+            .await;
+        self.applied.notify_one();
+        let _open = self.gate.acquire().await.unwrap();
+        written
+    }
+}
+
+holds_test_support::forward_kv_store!(GatedWrites);
+
+/// Close waits for a call whose write already happened: once close returns, the
+/// trace has it, even though its answer came only while close was waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_under_way_at_close_is_in_the_trace_once_close_returns() {
+    let store = Arc::new(GatedWrites {
+        inner: Arc::new(holds::kv::MemoryKv::new(
+            &holds_test_support::harness::spec("gated", Duration::from_secs(60)),
+        )),
+        applied: tokio::sync::Notify::new(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let out = Shared::default();
+    let m = Manager::builder(Config::new("gated", Duration::from_secs(60)))
+        .record(out.clone())
+        .open(Backend::Store(store.clone()))
+        .await
+        .unwrap();
+    let call = tokio::spawn({
+        let m = m.clone();
+        async move {
+            m.announce("/gated/ä.rs", &Announce::new("a1", Duration::from_secs(30)))
+                .await
+        }
+    });
+    store.applied.notified().await;
+    let opener = tokio::spawn({
+        let store = store.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            store.gate.add_permits(1);
+        }
+    });
+    m.close().await;
+    let text = out.text();
+    let exports: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["export"].to_string())
+        .collect();
+    assert!(
+        exports.iter().any(|e| e == "\"announce\""),
+        "the call under way at close: {text}"
+    );
+    call.await.unwrap().unwrap();
+    opener.await.unwrap();
+}
+
 /// A trace long enough to be replayed in parts (one per core), altered in
 /// several places: the report is the one of a line-by-line replay, the first
 /// problem in trace order, with the calls before it counted.

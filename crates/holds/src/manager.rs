@@ -649,7 +649,8 @@ impl Manager {
     }
 
     /// Close the manager: every subscription ends and every later call returns
-    /// [`Error::Closed`]. Idempotent.
+    /// [`Error::Closed`]. Calls already under way end first (each within the call
+    /// timeout), so a trace has every call made before close returns. Idempotent.
     ///
     /// ```no_run
     /// # async fn example(holds: holds::Manager) {
@@ -660,8 +661,8 @@ impl Manager {
     pub async fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.hub.close();
-        // Every call acknowledged so far is in the trace once close returns.
-        self.inner.calls.flush_trace();
+        // Every call made so far is in the trace once close returns.
+        self.inner.calls.close_trace().await;
     }
 
     /// `file` as holds keys it: absolute, cleaned (`.`, `..`, `//`), as the guest

@@ -159,11 +159,20 @@ impl Calls {
         }
     }
 
-    /// Write the trace's buffered lines through (a manager's close).
-    pub(crate) fn flush_trace(&self) {
-        if let Some(recorder) = &self.recorder {
-            recorder.flush();
+    /// A manager's close: let the calls already under way end (each within the
+    /// call timeout), then write the trace's buffered lines through. A call's
+    /// writes can be seen (a lease's renewal event, say) before it is recorded,
+    /// so flushing at once could leave out a call whose effect was already seen.
+    pub(crate) async fn close_trace(&self) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        // Polled, not signalled: close is rare, and a signal would cost every call.
+        let deadline = tokio::time::Instant::now() + self.call_timeout;
+        while recorder.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        recorder.flush();
     }
 
     /// One export call: run it, hand what it learnt to the replica, record it.

@@ -173,6 +173,11 @@ impl Recorder {
     pub fn flush(&self) {
         self.shared.flush();
     }
+
+    /// Calls started and not yet ended (recorded or cancelled).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Recorder {
