@@ -2,7 +2,7 @@
 
 use super::format::{CallRecord, Header};
 use std::io::{BufWriter, Write};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -28,14 +28,12 @@ struct Shared {
     /// Bumped by every call's end: the flusher sees whether any came since it looked.
     ends: AtomicU64,
     /// Set when lines are buffered and the flusher was told; cleared by a flush.
-    state: Mutex<FlushState>,
+    /// An atomic, so a record costs no second lock: `stopping` is taken only to
+    /// wake the flusher, once per buffered stretch.
+    dirty: AtomicBool,
+    /// The recorder is being dropped (the flusher's condition variable's lock).
+    stopping: Mutex<bool>,
     wake: Condvar,
-}
-
-#[derive(Default)]
-struct FlushState {
-    dirty: bool,
-    stop: bool,
 }
 
 /// How long no call must be in flight before buffered lines are written through.
@@ -80,27 +78,28 @@ impl Shared {
     /// It wakes once per buffered stretch and once per `IDLE` while calls go on,
     /// never once per call.
     fn flush_when_idle(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            while !state.dirty && !state.stop {
-                state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            while !self.dirty.load(Ordering::SeqCst) && !*stopping {
+                stopping = self.wake.wait(stopping).unwrap_or_else(|e| e.into_inner());
             }
-            if state.stop {
+            if *stopping {
                 return;
             }
             let seen = self.ends.load(Ordering::SeqCst);
             let (again, _) = self
                 .wake
-                .wait_timeout(state, IDLE)
+                .wait_timeout(stopping, IDLE)
                 .unwrap_or_else(|e| e.into_inner());
-            state = again;
+            stopping = again;
             let quiet = self.ends.load(Ordering::SeqCst) == seen
                 && self.in_flight.load(Ordering::SeqCst) == 0;
-            if quiet && !state.stop {
-                state.dirty = false;
-                drop(state);
+            if quiet && !*stopping {
+                // Cleared before the flush: a line written meanwhile sets it again.
+                self.dirty.store(false, Ordering::SeqCst);
+                drop(stopping);
                 self.flush();
-                state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
             }
         }
     }
@@ -120,7 +119,8 @@ impl Recorder {
             }),
             in_flight: AtomicUsize::new(0),
             ends: AtomicU64::new(0),
-            state: Mutex::new(FlushState::default()),
+            dirty: AtomicBool::new(false),
+            stopping: Mutex::new(false),
             wake: Condvar::new(),
         });
         let flusher = {
@@ -161,10 +161,14 @@ impl Recorder {
             tracing::error!("writing the trace failed: {e}");
         }
         drop(out);
-        // Tell the flusher once per buffered stretch, not once per line.
-        let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        if !state.dirty {
-            state.dirty = true;
+        // Tell the flusher once per buffered stretch, not once per line; under
+        // its lock, so the wake cannot fall between its check and its wait.
+        if !self.shared.dirty.swap(true, Ordering::SeqCst) {
+            let _stopping = self
+                .shared
+                .stopping
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             self.shared.wake.notify_one();
         }
     }
@@ -182,11 +186,11 @@ impl Recorder {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.shared
-            .state
+        *self
+            .shared
+            .stopping
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .stop = true;
+            .unwrap_or_else(|e| e.into_inner()) = true;
         self.shared.wake.notify_one();
         if let Some(flusher) = self.flusher.take() {
             let _ = flusher.join();
