@@ -13,6 +13,7 @@ use crate::trace::Recorder;
 use crate::types::{Announce, Claim, Claimed, EventKind, FileCheck, Release};
 use crate::wait::{Attempt, Waiters};
 use futures::StreamExt;
+use futures::future::Either;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -158,9 +159,11 @@ impl ManagerBuilder {
             op_timeout: config.op_timeout,
         };
         // Loading the guest is CPU work and opening the store mostly waiting on
-        // it: they overlap.
-        let given = self.runtime;
-        let loading = tokio::task::spawn_blocking(move || given.map_or_else(Runtime::embedded, Ok));
+        // it: they overlap (a runtime given ready needs no thread).
+        let loading = match self.runtime {
+            Some(runtime) => Either::Left(std::future::ready(Ok(Ok(runtime)))),
+            None => Either::Right(tokio::task::spawn_blocking(Runtime::embedded)),
+        };
         let opened = |e: crate::kv::KvError| Error::Store(Cause::new(e.to_string()).with_source(e));
         let kv: Arc<dyn KvStore> = match backend {
             Backend::Memory => Arc::new(MemoryKv::new(&spec)),
