@@ -306,8 +306,9 @@ pub async fn replay(
     if lines.len() == 0 {
         return Err(read_error.unwrap_or(TraceError::Empty));
     }
-    let header_line = std::str::from_utf8(lines.get(0))
-        .map_err(|_| TraceError::Io("line 1 is not valid UTF-8".to_string()))?;
+    let header_line = lines
+        .text(0)
+        .ok_or_else(|| TraceError::Io("line 1 is not valid UTF-8".to_string()))?;
     let header: Header = serde_json::from_str(header_line).map_err(|e| TraceError::Format {
         line: 1,
         reason: format!("not a holds trace header: {e}"),
@@ -411,7 +412,7 @@ async fn replay_lines(
     let mut instance: Option<Instance> = None;
     for index in range {
         let number = index + 2;
-        let line = std::str::from_utf8(lines.get(index + 1)).map_err(|_| TraceError::Format {
+        let line = lines.text(index + 1).ok_or_else(|| TraceError::Format {
             line: number,
             reason: "not valid UTF-8".to_string(),
         })?;

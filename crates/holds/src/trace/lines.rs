@@ -23,20 +23,18 @@ impl Lines {
             let whole = memchr::memrchr(b'\n', &bytes).map_or(0, |end| end + 1);
             bytes.truncate(whole);
         }
-        let mut spans = Vec::new();
+        // Each `\n` ends a line, and so does the end of the input after a last
+        // one without it; a `\r` before the end is not part of the line.
+        let ends = memchr::memchr_iter(b'\n', &bytes)
+            .chain((bytes.last() != Some(&b'\n') && !bytes.is_empty()).then_some(bytes.len()));
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', &bytes) {
-            spans.push(start..end);
-            start = end + 1;
-        }
-        if start < bytes.len() {
-            spans.push(start..bytes.len());
-        }
-        for span in &mut spans {
-            if span.end > span.start && bytes[span.end - 1] == b'\r' {
-                span.end -= 1;
-            }
-        }
+        let spans = ends
+            .map(|end| {
+                let line = start..end - usize::from(end > start && bytes[end - 1] == b'\r');
+                start = end + 1;
+                line
+            })
+            .collect();
         (Lines { bytes, spans }, error)
     }
 
@@ -44,9 +42,15 @@ impl Lines {
         self.spans.len()
     }
 
-    /// Line `i` (0-based), as bytes: checking it is UTF-8 is the reader's job.
+    /// Line `i` (0-based), as bytes.
     pub fn get(&self, i: usize) -> &[u8] {
         &self.bytes[self.spans[i].clone()]
+    }
+
+    /// Line `i` as text; `None` when it is not UTF-8 (checked here, by each
+    /// part for its own lines, not for the whole input up front).
+    pub fn text(&self, i: usize) -> Option<&str> {
+        std::str::from_utf8(self.get(i)).ok()
     }
 }
 
