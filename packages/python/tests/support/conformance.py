@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -472,9 +473,12 @@ class CaseRunner:
         results = await asyncio.gather(*(one(i) for i in range(count)))
         counts: dict[str, int] = {}
         revisions = set()
-        for r in results:
+        for i, r in enumerate(results):
             if isinstance(r, holds.HoldsError):
                 kind = error_json(r)["error"]
+                if kind != "held-by-others":
+                    # Counts alone hide why: pytest shows this with a failure.
+                    print(f"race: agent {i}: {kind}: {r}", file=sys.stderr)
             else:
                 kind = "ok"
                 revisions.update(c.revision for c in (r.claims if isinstance(r, holds.Claimed) else [r]))
