@@ -292,3 +292,64 @@ async fn a_lease_is_lost_when_the_server_is_gone_for_longer_than_the_ttl() {
         stopped.elapsed()
     );
 }
+
+/// A write no stream takes wrote nothing: it is sent again, within the
+/// operation's time, until a stream does. A batch's commit too: a clean-clone CI
+/// run saw a multi-file claim's commit answered "no responders" on a
+/// just-created R3 bucket, whose stream was not yet listening on every node.
+/// Here the bucket's stream is deleted, then made again while the writes wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_no_stream_took_are_sent_again_until_one_does() {
+    use holds::kv::{BucketSpec, JetStreamKv};
+    let server = NatsServer::start();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let spec = BucketSpec {
+        op_timeout: Duration::from_secs(2),
+        ..spec("gone", Duration::from_secs(60))
+    };
+    let kv = JetStreamKv::open(client.clone(), &spec).await.unwrap();
+    let batch = [write("b", 0), write("c", 0)];
+
+    // Gone for the whole operation's time: refused, saying nothing was written.
+    js.delete_stream("KV_gone").await.unwrap();
+    let single = kv.write_if_revision("a", "v".into(), 0, None).await;
+    let single = single.expect_err("no stream to take the write");
+    assert_eq!(single.kind(), KvErrorKind::Unavailable, "{single}");
+    let started = tokio::time::Instant::now();
+    let refused = kv
+        .write_batch(&batch)
+        .await
+        .expect_err("no stream to take it");
+    assert_eq!(refused.kind(), KvErrorKind::Unavailable, "{refused}");
+    assert!(
+        refused.to_string().contains("nothing was written"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "sent again for most of the operation's time, not refused at once: {:?}",
+        started.elapsed()
+    );
+
+    // Back while the writes are being sent again: they land, once each.
+    let back = {
+        let (client, spec) = (client.clone(), spec.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            JetStreamKv::open(client, &spec).await.unwrap();
+        })
+    };
+    let (single, batch) = tokio::join!(
+        kv.write_if_revision("a", "v".into(), 0, None),
+        kv.write_batch(&batch)
+    );
+    back.await.unwrap();
+    let single = single.expect("the single write lands once the stream is back");
+    let batch = batch.expect("the batch lands once the stream is back");
+    let mut revisions = batch.clone();
+    revisions.push(single);
+    revisions.sort_unstable();
+    assert_eq!(revisions, [1, 2, 3], "single {single}, batch {batch:?}");
+    assert_eq!(stream_state(&client, "gone").await, (3, 3));
+}

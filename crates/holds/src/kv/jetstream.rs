@@ -46,6 +46,9 @@ enum Batch {
     Committed(Vec<u64>),
     /// Refused without comparing (10164, the server's description).
     NotCompared(String),
+    /// No stream answered the commit, or its new leader could not check the
+    /// expectations yet (10163): nothing was stored, so it is safe to send again.
+    NotTaken(String),
 }
 
 /// A batch commit's answer: a PubAck, or an error.
@@ -277,7 +280,7 @@ impl JetStreamKv {
                 commit = Some(client.request_with_headers(subject, headers, w.value.clone()));
             }
         }
-        let reply =
+        let answer =
             tokio::time::timeout(self.op_timeout, commit.expect("a batch has a last write"))
                 .await
                 .map_err(|_| {
@@ -285,13 +288,27 @@ impl JetStreamKv {
                         "the batch's commit got no answer within {:?}",
                         self.op_timeout
                     ))
-                })?
-                .map_err(|e| KvError::unavailable("batch commit failed").with_source(e))?;
+                })?;
+        let reply = match answer {
+            Ok(reply) => reply,
+            // No stream listens on the subject yet (for a moment after a
+            // replicated bucket is created): an uncommitted batch is never
+            // applied, so the server drops what it took of this one.
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                return Ok(Batch::NotTaken(e.to_string()));
+            }
+            Err(e) => return Err(KvError::unavailable("batch commit failed").with_source(e)),
+        };
         match serde_json::from_slice::<BatchReply>(&reply.payload) {
             Ok(BatchReply { error: Some(e), .. })
                 if e.err_code == code::WRONG_LAST_SEQUENCE_CONSTANT =>
             {
                 Ok(Batch::NotCompared(e.description))
+            }
+            Ok(BatchReply { error: Some(e), .. })
+                if e.err_code == code::LAST_SUBJECT_SEQUENCE_NOT_READY =>
+            {
+                Ok(Batch::NotTaken(e.description))
             }
             Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
                 code::WRONG_LAST_SEQUENCE => KvError::wrong_revision(),
@@ -550,13 +567,22 @@ impl KvStore for JetStreamKv {
                 writes.len()
             )));
         }
-        // A commit refused without comparing (10164) wrote nothing: sent again,
-        // as a single write is (see `publish`).
+        // A commit no stream took, or refused without comparing (10164), wrote
+        // nothing: sent again, as a single write is (see `publish`).
         let give_up = tokio::time::Instant::now() + self.op_timeout;
         let mut in_flight = InFlightBackoff::new();
         loop {
             match self.send_batch(writes).await? {
                 Batch::Committed(revisions) => return Ok(revisions),
+                Batch::NotTaken(_) if tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up => {
+                    tokio::time::sleep(NO_STREAM_BACKOFF).await;
+                }
+                Batch::NotTaken(why) => {
+                    return Err(KvError::unavailable(format!(
+                        "no stream took the batch within {:?}: {why}; nothing was written",
+                        self.op_timeout
+                    )));
+                }
                 Batch::NotCompared(_) if in_flight.wait(give_up).await => {}
                 Batch::NotCompared(why) => {
                     return Err(KvError::unavailable(format!(
