@@ -240,6 +240,47 @@ test('conditional writes are revision gated; 10163, 10164 and no-responders wrot
   }
 });
 
+// A write no stream takes wrote nothing: it is sent again within the operation's
+// time until a stream does. A batch's commit too (its "no responders" was a
+// failure; the Rust host's once failed a CI run on a just-created R3 bucket).
+// Here the bucket's stream is deleted, then made again while the writes wait.
+test('writes no stream took are sent again until one does', async () => {
+  const name = bucket();
+  const opts = { servers: server.url, bucket: name, ttlMax: '60s', replica: false, ...quiet };
+  const m = await Manager.jetstream({ ...opts, opTimeoutMs: 2000 });
+  const s = m.store;
+  const enc = (t) => new TextEncoder().encode(t);
+  const batch = [
+    { key: 'b', value: enc('b'), expected: 0n, ttlSeconds: 30 },
+    { key: 'c', value: enc('c'), expected: 0n, ttlSeconds: 30 },
+  ];
+  try {
+    await withJsm(server.url, (jsm) => jsm.streams.delete(`KV_${name}`));
+    const started = performance.now();
+    await assert.rejects(s.writeBatch(batch), (e) => {
+      assert.ok(e instanceof Unavailable, String(e));
+      assert.match(e.message, /no stream.*nothing was written/);
+      return true;
+    });
+    const waited = performance.now() - started;
+    assert.ok(waited >= 1000, `sent again for most of the operation's time, not refused at once: ${waited} ms`);
+
+    const back = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await (await Manager.jetstream(opts)).close();
+    })();
+    const [single, revisions] = await Promise.all([s.writeIfRevision('a', enc('a'), 0n, 0), s.writeBatch(batch), back]);
+    assert.deepEqual(
+      [single, ...revisions].sort((x, y) => (x < y ? -1 : 1)),
+      [1n, 2n, 3n],
+    );
+    const { state } = await withJsm(server.url, (jsm) => jsm.streams.info(`KV_${name}`));
+    assert.equal(state.messages, 3);
+  } finally {
+    await m.close();
+  }
+});
+
 test('an unreachable server is a StoreError at once, and the manager recovers', async () => {
   const own = await NatsServer.start();
   try {

@@ -280,6 +280,49 @@ def test_publishes_that_wrote_nothing_are_retried(nats_url):
     assert asyncio.run(main()).revision == 1
 
 
+def test_writes_no_stream_took_are_sent_again_until_one_does(nats_url):
+    """A write no stream takes wrote nothing: it is sent again within the
+    operation's time until a stream does. A batch's commit too (its "no
+    responders" was a failure; the Rust host's once failed a CI run on a
+    just-created R3 bucket). Here the bucket's stream is deleted, then made
+    again while the writes wait."""
+
+    async def main():
+        name = bucket()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s", op_timeout=2.0, replica=False)
+        s = m.store
+        nc = await nats.connect(nats_url)
+        try:
+            batch = [BatchWrite("b", b"b", 0, 30), BatchWrite("c", b"c", 0, 30)]
+            await nc.jetstream().delete_stream(f"KV_{name}")
+            started = time.monotonic()
+            with pytest.raises(Unavailable, match="nothing was written") as gone:
+                await asyncio.to_thread(s.write_batch, batch)
+            waited = time.monotonic() - started
+
+            async def back():
+                await asyncio.sleep(0.4)
+                other = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s", replica=False)
+                await other.close()
+
+            single, revisions, _ = await asyncio.gather(
+                asyncio.to_thread(s.write_if_revision, "a", b"a", 0, 0),
+                asyncio.to_thread(s.write_batch, batch),
+                back(),
+            )
+            state = (await nc.jetstream().stream_info(f"KV_{name}")).state
+            return str(gone.value), waited, single, revisions, state.messages
+        finally:
+            await nc.close()
+            await m.close()
+
+    gone, waited, single, revisions, messages = asyncio.run(main())
+    assert "no stream" in gone, gone
+    assert waited >= 1.0, f"sent again for most of the operation's time, not refused at once: {waited:.2f} s"
+    assert sorted([single, *revisions]) == [1, 2, 3], (single, revisions)
+    assert messages == 3
+
+
 def test_an_unreachable_server_is_a_store_error_at_once_and_the_manager_recovers():
     """Calls during the outage fail fast; afterwards the manager answers again,
     acknowledged holds are there, and a subscription opened before the outage

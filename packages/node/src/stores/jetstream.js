@@ -15,7 +15,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { headers, nanos } from '@nats-io/nats-core';
+import { errors, headers, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { wallNanos } from '../clock.js';
@@ -40,6 +40,9 @@ const RETRY_BACKOFF_MS = 100;
  * comparing (10164) is sent again: the write in flight commits within ms.
  */
 const IN_FLIGHT_BACKOFF_MS = [0.25, 16];
+
+/** A request nobody answered: the client throws the error itself or wraps it. */
+const isNoResponders = (e) => e instanceof errors.NoRespondersError || e?.cause instanceof errors.NoRespondersError;
 
 /** nats-server `JSStream...` error codes a publish or read can meet. */
 export const ServerCodes = Object.freeze({
@@ -219,24 +222,32 @@ export class JetStreamStore {
     if (writes.length === 0) return [];
     if (writes.length > MAX_BATCH)
       throw new Unsupported(`${writes.length} writes are more than a batch of ${MAX_BATCH}`);
-    // A commit refused without comparing (10164) wrote nothing: sent again.
+    // A commit no stream took, or refused without comparing (10164), wrote
+    // nothing: sent again, as a single write is.
     const giveUp = performance.now() + this.opTimeoutMs;
-    let pause = IN_FLIGHT_BACKOFF_MS[0];
+    let inFlightPause = IN_FLIGHT_BACKOFF_MS[0];
     for (;;) {
-      const revisions = await this.sendBatch(writes);
-      if (revisions !== null) return revisions;
-      if (performance.now() + pause >= giveUp) {
-        throw new Unavailable(
+      const sent = await this.sendBatch(writes);
+      if (Array.isArray(sent)) return sent;
+      let pause = RETRY_BACKOFF_MS;
+      let why = `no stream took the batch within ${this.opTimeoutMs} ms: ${sent.why}; nothing was written`;
+      if (sent.inFlight) {
+        pause = inFlightPause;
+        inFlightPause = Math.min(inFlightPause * 2, IN_FLIGHT_BACKOFF_MS[1]);
+        why =
           `batch commit refused for ${this.opTimeoutMs} ms: another write to one of its keys ` +
-            'stayed in flight; nothing was written',
-        );
+          'stayed in flight; nothing was written';
       }
+      if (performance.now() + pause >= giveUp) throw new Unavailable(why);
       await sleep(pause);
-      pause = Math.min(pause * 2, IN_FLIGHT_BACKOFF_MS[1]);
     }
   }
 
-  /** One atomic batch publish: its revisions, or null when refused without comparing. */
+  /**
+   * One atomic batch publish: its revisions, or `{ why, inFlight }` when nothing
+   * was written and it may be sent again (no stream answered the commit, the
+   * new leader could not check yet, or it refused without comparing).
+   */
   async sendBatch(writes) {
     this.requireConnection('nothing was written');
     const batch = `holds-${randomUUID().replaceAll('-', '')}`;
@@ -259,6 +270,9 @@ export class JetStreamStore {
     } catch (e) {
       if (e?.name === 'TimeoutError')
         throw new Unavailable(`the batch's commit got no answer within ${this.opTimeoutMs} ms`);
+      // No stream listens on the subject yet (for a moment after a replicated
+      // bucket is created): an uncommitted batch is never applied.
+      if (isNoResponders(e)) return { why: e.message, inFlight: false };
       throw new Unavailable(`batch publish failed: ${e?.message ?? e}`);
     }
     let ack;
@@ -269,7 +283,8 @@ export class JetStreamStore {
     }
     if (ack.error) {
       const code = ack.error.err_code;
-      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) return null;
+      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) return { why: ack.error.description, inFlight: true };
+      if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) return { why: ack.error.description, inFlight: false };
       if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(writes[0].key);
       if (code === ServerCodes.ATOMIC_PUBLISH_DISABLED) {
         this.atomic = false;

@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import nats
@@ -49,6 +50,16 @@ RETRY_BACKOFF = 0.1
 IN_FLIGHT_BACKOFF = (0.00025, 0.016)
 #: An idle watch checks its consumer still exists this often (s).
 WATCH_LIVENESS = 5.0
+
+
+@dataclass(frozen=True)
+class _NotSent:
+    """A batch that wrote nothing and may be sent again: no stream answered its
+    commit, the new leader could not check yet (10163), or it refused without
+    comparing while another write was in flight (10164, `in_flight`)."""
+
+    why: str
+    in_flight: bool
 
 
 class ServerCodes:
@@ -311,23 +322,28 @@ class JetStreamStore(Store):
         return list(await asyncio.gather(*(self.aget(k) for k in keys)))
 
     async def awrite_batch(self, writes: list[BatchWrite]) -> list[int]:
-        """An atomic batch, sent again while the leader refuses its commit
-        without comparing (10164): that wrote nothing."""
+        """An atomic batch, sent again while no stream answers its commit or the
+        leader refuses it without comparing (10164): that wrote nothing."""
         give_up = time.monotonic() + self.op_timeout
-        pause = IN_FLIGHT_BACKOFF[0]
+        in_flight_pause = IN_FLIGHT_BACKOFF[0]
         while True:
-            revisions = await self._send_batch(writes)
-            if revisions is not None:
-                return revisions
-            if time.monotonic() + pause >= give_up:
-                raise Unavailable(
+            sent = await self._send_batch(writes)
+            if isinstance(sent, list):
+                return sent
+            if sent.in_flight:
+                pause, in_flight_pause = in_flight_pause, min(in_flight_pause * 2, IN_FLIGHT_BACKOFF[1])
+                why = (
                     f"batch commit refused for {self.op_timeout:g} s: another write to one of its "
                     "keys stayed in flight; nothing was written"
                 )
+            else:
+                pause = RETRY_BACKOFF
+                why = f"no stream took the batch within {self.op_timeout:g} s: {sent.why}; nothing was written"
+            if time.monotonic() + pause >= give_up:
+                raise Unavailable(why)
             await asyncio.sleep(pause)
-            pause = min(pause * 2, IN_FLIGHT_BACKOFF[1])
 
-    async def _send_batch(self, writes: list[BatchWrite]) -> list[int] | None:
+    async def _send_batch(self, writes: list[BatchWrite]) -> list[int] | _NotSent:
         """One atomic batch publish (ADR-50): each message carries its own
         `Nats-Expected-Last-Subject-Sequence` (and `Nats-TTL`), checked by the
         server at the commit, all or none. All but the commit are plain core
@@ -353,7 +369,9 @@ class JetStreamStore(Store):
         except (TimeoutError, nats.errors.TimeoutError):
             raise Unavailable(f"the batch's commit got no answer within {self.op_timeout:g} s") from None
         except nats.errors.NoRespondersError:
-            raise Unavailable("batch publish failed: no stream answered") from None
+            # No stream listens on the subject yet (for a moment after a
+            # replicated bucket is created): an uncommitted batch is never applied.
+            return _NotSent("no stream answered the commit", in_flight=False)
         except Exception as e:
             raise Unavailable(f"batch publish failed: {type(e).__name__}: {e}") from None
         try:
@@ -364,7 +382,9 @@ class JetStreamStore(Store):
         if error:
             code = error.get("err_code")
             if code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
-                return None
+                return _NotSent(str(error.get("description")), in_flight=True)
+            if code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
+                return _NotSent(str(error.get("description")), in_flight=False)
             if code == ServerCodes.WRONG_LAST_SEQUENCE:
                 raise WrongRevision(writes[0].key)
             if code == ServerCodes.ATOMIC_PUBLISH_DISABLED:
