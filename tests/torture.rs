@@ -5,7 +5,7 @@
 //! checked against the model of `holds_test_support::checker`.
 //!
 //! CI runs a few seconds per backend. `scripts/torture` runs it big, e.g.
-//! `HOLDS_TORTURE_SECS=60 HOLDS_TORTURE_AGENTS=32 cargo test --release -p holds-tests --test torture -- --nocapture`.
+//! `HOLDS_TORTURE_SECS=60 HOLDS_TORTURE_AGENTS=32 cargo test --release -p holds-tests --test all -- torture:: --nocapture`.
 //! Settings (environment): `HOLDS_TORTURE_SECS` (3), `HOLDS_TORTURE_AGENTS` (32),
 //! `HOLDS_TORTURE_FILES` (8), `HOLDS_TORTURE_MANAGERS` (4), `HOLDS_TORTURE_TTL_MIN_MS`
 //! (200), `HOLDS_TORTURE_TTL_MAX_MS` (2000), `HOLDS_TORTURE_THINK_MS` (10),

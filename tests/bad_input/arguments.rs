@@ -1,7 +1,7 @@
 //! Arguments holds refuses as invalid input, changing nothing: empty or blank agents, TTLs of zero or over
 //! the maximum, paths that are empty, relative, with a NUL byte, or too long for a key.
 
-use crate::unchanged::{assert_nothing_written_since, snapshot};
+use super::unchanged::{assert_nothing_written_since, snapshot};
 use holds::{Announce, Error, Release};
 use holds_test_support::harness::{Harness, Kind, TTL_MAX};
 use std::time::Duration;

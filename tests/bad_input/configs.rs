@@ -1,7 +1,7 @@
 //! Configurations holds refuses before it touches any store: bucket names JetStream would not take, a
 //! maximum TTL of zero or past what a duration holds.
 
-use crate::unchanged::{assert_nothing_written_since, snapshot};
+use super::unchanged::{assert_nothing_written_since, snapshot};
 use holds::{Announce, Backend, Config, Error, Manager};
 use holds_test_support::harness::{Harness, Kind, TTL_MAX};
 use holds_test_support::inputs::{BAD_BUCKETS, stream_names};

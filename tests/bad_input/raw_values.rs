@@ -2,7 +2,7 @@
 //! (and changes nothing), null and missing fields read as Go's zero values, unknown fields and huge values
 //! read fine.
 
-use crate::unchanged::{assert_nothing_written_since, snapshot};
+use super::unchanged::{assert_nothing_written_since, snapshot};
 use holds::{Announce, Config, Error, Release};
 use holds_test_support::harness::{Harness, Kind, TTL_MAX};
 use holds_test_support::inputs::corrupt_values;

@@ -1,7 +1,7 @@
 //! Check (issue 13): does an agent hold every file live, at these fencing tokens?
 //! For commit gates: one batch read, never served from the replica.
 
-use crate::workflow_common::hold;
+use super::workflow_common::hold;
 use holds::clock::OffsetClock;
 use holds::{Error, FileState};
 use holds_test_support::harness::{Harness, Kind};

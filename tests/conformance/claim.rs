@@ -1,8 +1,8 @@
 //! Multi-file claims (issue 13): all or nothing, sorted, deduplicated, at most
 //! `max_claim_files`, one atomic write on every backend holds creates.
 
-use crate::staged::HeldWatch;
-use crate::workflow_common::{entries, hold, named};
+use super::staged::HeldWatch;
+use super::workflow_common::{entries, hold, named};
 use holds::clock::OffsetClock;
 use holds::{Error, Manager};
 use holds_test_support::harness::{Harness, Kind};

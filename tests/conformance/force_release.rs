@@ -1,7 +1,7 @@
 //! Force release (issue 13): an operator removes whoever's live hold, gated on
 //! the revision it judged, and subscribers learn who forced it.
 
-use crate::workflow_common::{entries, hold, next_on};
+use super::workflow_common::{entries, hold, next_on};
 use async_trait::async_trait;
 use bytes::Bytes;
 use holds::clock::OffsetClock;

@@ -2,7 +2,7 @@
 //! renewal only over the lease's revision; a loss is reported, never papered over
 //! by re-taking the file; release and drop release.
 
-use crate::workflow_common::{entries, hold, next_on, next_removal_on};
+use super::workflow_common::{entries, hold, next_on, next_removal_on};
 use holds::clock::OffsetClock;
 use holds::kv::Operation;
 use holds::{Announce, EventKind, FileState, Lease, LostReason, Release};

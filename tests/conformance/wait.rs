@@ -2,7 +2,7 @@
 //! watch's release and expiry events, not by polling; one manager's waiters in
 //! arrival order; after the deadline, the refusal.
 
-use crate::workflow_common::{entries, hold, named};
+use super::workflow_common::{entries, hold, named};
 use holds::{Announce, Error};
 use holds_test_support::harness::{Harness, Kind};
 use holds_test_support::ops::OpCounts;

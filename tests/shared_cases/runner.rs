@@ -2,10 +2,10 @@
 //! holds library: each agent a Manager with its own clock (and, on JetStream,
 //! its own connection), raw reads and writes as another client of the bucket.
 
-use crate::clock::AgentClock;
-use crate::go_wire::go_hold_json;
-use crate::pattern::{Scope, duration_ns, evaluate, int, problems};
-use crate::values;
+use super::clock::AgentClock;
+use super::go_wire::go_hold_json;
+use super::pattern::{Scope, duration_ns, evaluate, int, problems};
+use super::values;
 use holds::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, Operation, SqliteKv};
 use holds::{Announce, Backend, Claim, Config, Error, Manager, Subscription};
 use holds_test_support::NatsServer;
