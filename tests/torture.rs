@@ -69,8 +69,9 @@ fn config(bucket: &str) -> Config {
     c
 }
 
-/// Run the workload on `managers` (all on one bucket), then check it.
-async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
+/// Run the workload on `managers` (all on one bucket), then check it. `cover`:
+/// go on past the set length until the run covers the model (see below).
+async fn run(label: &str, managers: Vec<Manager>, s: &Settings, cover: bool) -> Report {
     let mut recorders = Vec::new();
     for (i, m) in managers.iter().enumerate() {
         recorders.push(
@@ -83,8 +84,19 @@ async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
     let workload = s.workload();
     let started = Instant::now();
     let running = workload.spawn(managers.clone(), history.clone());
-    // The run's length (the load), not a wait for anything.
+    // The run's length (the load), not a wait for anything; then on until the
+    // run has exercised what the model is about, within COVERAGE_LIMIT. Chance
+    // decides it, and the store's speed moves it: a fast store's force-releases
+    // can remove every crashed agent's hold before it expires (0 take-overs in
+    // 13905 calls, once), a slow one makes few calls (no claim in 465, once).
     tokio::time::sleep(Duration::from_secs_f64(s.secs)).await;
+    let limit = Instant::now() + COVERAGE_LIMIT;
+    while cover
+        && Instant::now() < limit
+        && missing_coverage(&check(&history.calls(), &[])).is_some()
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     running.stop().await;
     let elapsed = started.elapsed();
     // Reads at rest: every file through every manager.
@@ -122,6 +134,35 @@ async fn run(label: &str, managers: Vec<Manager>, s: &Settings) -> Report {
     report
 }
 
+/// How much longer than its set length a run may go on to cover the model.
+const COVERAGE_LIMIT: Duration = Duration::from_secs(15);
+
+/// What the run has not exercised yet of what the model is about, if anything.
+fn missing_coverage(report: &Report) -> Option<String> {
+    for outcome in [
+        "announce/claimed",
+        "announce/refused",
+        "claim/claimed",
+        "claim/refused",
+        "release/released",
+        "release/not-held",
+        "force-release/released",
+        "who-has/some",
+        "who-has/none",
+    ] {
+        if report.outcome(outcome) == 0 {
+            return Some(format!("no {outcome} in the run"));
+        }
+    }
+    if report.take_overs + report.after_expiry == 0 {
+        return Some("no hold was taken over after it expired".to_string());
+    }
+    if report.renewals == 0 {
+        return Some("no renewal".to_string());
+    }
+    (report.forced_releases == 0).then(|| "no force-release removed a hold".to_string())
+}
+
 async fn torture(kind: Kind) {
     let h = Harness::new(kind).await;
     torture_on(&h, &format!("{kind:?}").to_lowercase(), false, true).await;
@@ -138,7 +179,7 @@ async fn torture_on(h: &Harness, label: &str, tolerate_skips: bool, atomic: bool
     for _ in 0..s.managers {
         managers.push(h.manager_with(config(&h.bucket), None).await);
     }
-    let mut report = run(label, managers, &s).await;
+    let mut report = run(label, managers, &s, true).await;
     let strict = std::env::var("HOLDS_TORTURE_STRICT_WATCH").is_ok_and(|v| v == "1");
     if tolerate_skips && !strict {
         let skipped = report.set_aside(Rule::WatchSkipped);
@@ -154,32 +195,9 @@ async fn torture_on(h: &Harness, label: &str, tolerate_skips: bool, atomic: bool
         .filter(|(k, _)| k.contains("/error:"))
         .collect();
     assert!(errors.is_empty(), "{label}: calls failed: {errors:?}");
-    // The run exercised what the model is about.
-    for outcome in [
-        "announce/claimed",
-        "announce/refused",
-        "claim/claimed",
-        "claim/refused",
-        "release/released",
-        "release/not-held",
-        "force-release/released",
-        "who-has/some",
-        "who-has/none",
-    ] {
-        assert!(
-            report.outcome(outcome) > 0,
-            "{label}: no {outcome} in the run"
-        );
+    if let Some(missing) = missing_coverage(&report) {
+        panic!("{label}: {missing} (the run went on for up to {COVERAGE_LIMIT:?} for it)");
     }
-    assert!(
-        report.take_overs + report.after_expiry > 0,
-        "{label}: no hold was taken over after it expired"
-    );
-    assert!(report.renewals > 0, "{label}: no renewal");
-    assert!(
-        report.forced_releases > 0,
-        "{label}: no force-release removed a hold"
-    );
     // Multi-file claims took the store's path: one atomic write each, or (a
     // Go-created bucket) announces one by one.
     let expected = if atomic { report.claims } else { 0 };
@@ -345,7 +363,7 @@ mod broken_store {
                     .unwrap(),
             );
         }
-        run("broken store", managers, &s).await
+        run("broken store", managers, &s, false).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
