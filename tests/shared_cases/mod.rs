@@ -117,3 +117,35 @@ async fn a_wrong_expectation_fails_the_case() {
         "{failed}"
     );
 }
+
+/// A case's `rust` field names the Rust conformance function it ports: a renamed
+/// function must not leave the cases pointing at nothing.
+#[test]
+fn every_rust_field_names_a_conformance_function() {
+    let dir = holds_test_support::nats::workspace_root().join("tests/conformance");
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|x| x == "rs") {
+            sources += &std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+    let doc = cases();
+    let stale: Vec<String> = doc["cases"]
+        .as_array()
+        .expect("cases is an array")
+        .iter()
+        .filter_map(|case| {
+            let rust = case.get("rust")?.as_str().expect("rust is a function name");
+            let defined = sources.contains(&format!("pub async fn {rust}("));
+            (!defined).then(|| format!("{}: {rust}", case["name"]))
+        })
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "cases naming no function in {}:\n{}",
+        dir.display(),
+        stale.join("\n")
+    );
+}

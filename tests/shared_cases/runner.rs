@@ -41,6 +41,7 @@ struct Agent {
     name: String,
     ttl_max: Duration,
     chan_buffer: usize,
+    replica: bool,
     clock: Arc<AgentClock>,
     manager: Option<Manager>,
     subscriptions: HashMap<String, Subscription>,
@@ -111,6 +112,10 @@ impl<'a> CaseRunner<'a> {
                     .get("ttl_max")
                     .map_or(Ok(max_age), |v| dur(text(v, "ttl_max")?))?,
                 chan_buffer: a.get("chan_buffer").and_then(Value::as_u64).unwrap_or(32) as usize,
+                replica: a.get("replica").map_or(Ok(true), |v| {
+                    v.as_bool()
+                        .ok_or_else(|| format!("replica must be a bool, not {v}"))
+                })?,
                 clock: Arc::new(AgentClock::new(
                     a.get("clock_offset")
                         .map_or(Ok(0), |v| duration_ns(text(v, "clock_offset")?))?
@@ -168,6 +173,7 @@ impl<'a> CaseRunner<'a> {
         let agent = &self.agents[i];
         let mut config = Config::new(self.bucket.clone(), agent.ttl_max);
         config.chan_buffer = agent.chan_buffer;
+        config.replica = agent.replica;
         let clock: Arc<dyn holds::clock::Clock> = agent.clock.clone();
         match Manager::builder(config).clock(clock).open(backend).await {
             Ok(m) => {

@@ -227,6 +227,7 @@ export class CaseRunner {
           name: a.name,
           ttlMax: a.ttl_max ?? this.ttlMax,
           chanBuffer: a.chan_buffer ?? 32,
+          replica: a.replica ?? true,
           opensAtStart: a.open ?? true,
           clock: new OffsetClock(toNanos(a.clock_offset ?? '0s')),
           manager: undefined,
@@ -240,7 +241,13 @@ export class CaseRunner {
   }
 
   async openAgent(agent) {
-    const options = { ttlMax: agent.ttlMax, clock: agent.clock, chanBuffer: agent.chanBuffer, log: () => {} };
+    const options = {
+      ttlMax: agent.ttlMax,
+      clock: agent.clock,
+      chanBuffer: agent.chanBuffer,
+      replica: agent.replica,
+      log: () => {},
+    };
     agent.manager = this.memory
       ? await Manager.open(this.memory, options)
       : await Manager.jetstream({ servers: this.natsUrl, bucket: this.bucket, ...options });

@@ -238,6 +238,7 @@ class Agent:
         self.name: str = spec["name"]
         self.ttl_max: str = spec.get("ttl_max", default_ttl_max)
         self.chan_buffer: int = spec.get("chan_buffer", 32)
+        self.replica: bool = spec.get("replica", True)
         self.opens_at_start: bool = spec.get("open", True)
         self.clock = AgentClock(to_nanos(spec.get("clock_offset", "0s")))
         self.manager: holds.Manager | None = None
@@ -264,7 +265,12 @@ class CaseRunner:
         self.scope: dict[str, Any] = {}
 
     async def open_agent(self, agent: Agent) -> None:
-        options = {"ttl_max": agent.ttl_max, "clock": agent.clock, "chan_buffer": agent.chan_buffer}
+        options = {
+            "ttl_max": agent.ttl_max,
+            "clock": agent.clock,
+            "chan_buffer": agent.chan_buffer,
+            "replica": agent.replica,
+        }
         if self.memory is not None:
             agent.manager = await holds.Manager.open(self.memory, **options)
         else:
