@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { FrozenClock, Manager, MemoryStore, OffsetClock, StoreError, toNanos, WrongRevision } from '../src/index.js';
+import { Resend, Unsent } from '../src/stores/resend.js';
 
 test('durations', () => {
   assert.equal(toNanos('30s'), 30_000_000_000n);
@@ -109,4 +110,38 @@ test('bridge: a request nobody answers times out, and a late answer is dropped',
   await worker.terminate();
   channel.port2.close();
   assert.deepEqual(out, ['BridgeTimeout', 'fast']);
+});
+
+/** The pauses of sends that each stored nothing for `why(i)`, back to back. */
+function pauses(opTimeoutMs, why) {
+  let now = 1000;
+  const resend = new Resend(opTimeoutMs, now);
+  const out = [];
+  for (let pause; (pause = resend.next(why(out.length), now)) !== undefined; now += pause) out.push(pause);
+  return out;
+}
+
+test('resend: in-flight pauses double up to 16 ms within the operation time', () => {
+  assert.deepEqual(
+    pauses(50, () => Unsent.NOT_COMPARED),
+    [0.25, 0.5, 1, 2, 4, 8, 16, 16],
+  );
+});
+
+test('resend: a write no stream took waits a tenth of a second each time', () => {
+  assert.deepEqual(
+    pauses(350, () => Unsent.NOT_TAKEN),
+    [100, 100, 100],
+  );
+  assert.deepEqual(
+    pauses(100, () => Unsent.NOT_TAKEN),
+    [],
+  );
+});
+
+test('resend: a missing stream between in-flight refusals keeps the doubling', () => {
+  assert.deepEqual(
+    pauses(105, (i) => (i === 1 ? Unsent.NOT_TAKEN : Unsent.NOT_COMPARED)),
+    [0.25, 100, 0.5, 1, 2],
+  );
 });

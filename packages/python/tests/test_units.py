@@ -12,6 +12,7 @@ from holds.bridge import BridgeError, LoopThread
 from holds.component import Runtime, bundled_component
 from holds.duration import to_nanos
 from holds.stores import MemoryStore, WrongRevision
+from holds.stores.resend import Resend, Unsent
 
 
 @pytest.mark.parametrize(
@@ -135,3 +136,32 @@ def test_calls_from_several_event_loops_share_one_manager():
 
     assert errors == []
     assert len(asyncio.run(check())) == 80
+
+
+def _pauses(op_timeout: float, why) -> list[float]:
+    """The pauses of sends that each stored nothing for `why(i)`, back to back."""
+    now = 1000.0
+    resend = Resend(op_timeout, now=now)
+    pauses: list[float] = []
+    while (pause := resend.next(why(len(pauses)), now)) is not None:
+        pauses.append(pause)
+        now += pause
+    return pauses
+
+
+def test_in_flight_pauses_double_up_to_16_ms_within_the_operations_time():
+    micros = [round(p * 1e6) for p in _pauses(0.05, lambda _: Unsent.NOT_COMPARED)]
+    assert micros == [250, 500, 1000, 2000, 4000, 8000, 16000, 16000]
+
+
+def test_a_write_no_stream_took_waits_a_tenth_of_a_second_each_time():
+    assert _pauses(0.35, lambda _: Unsent.NOT_TAKEN) == [0.1, 0.1, 0.1]
+    assert _pauses(0.1, lambda _: Unsent.NOT_TAKEN) == []
+
+
+def test_a_missing_stream_between_in_flight_refusals_keeps_the_doubling():
+    def why(i: int) -> Unsent:
+        return Unsent.NOT_TAKEN if i == 1 else Unsent.NOT_COMPARED
+
+    micros = [round(p * 1e6) for p in _pauses(0.105, why)]
+    assert micros == [250, 100_000, 500, 1000, 2000]

@@ -18,19 +18,15 @@ use async_nats::jetstream::{self, consumer, kv, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
+use resend::{Resend, Unsent};
 use std::time::{Duration, SystemTime};
+
+mod resend;
 
 const KV_OPERATION: &str = "KV-Operation";
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 const MARKER_REASON: &str = "Nats-Marker-Reason";
 const TTL: &str = "Nats-TTL";
-/// Pause between publishes that found no stream (see `publish`).
-const NO_STREAM_BACKOFF: Duration = Duration::from_millis(100);
-/// First and longest pause before a conditional write the leader refused
-/// without comparing (10164) is sent again: the write in flight it waited for
-/// commits within a few milliseconds.
-const IN_FLIGHT_BACKOFF: (Duration, Duration) =
-    (Duration::from_micros(250), Duration::from_millis(16));
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
 /// Atomic batch publish headers (ADR-50).
@@ -44,11 +40,8 @@ const MAX_BATCH: usize = 1000;
 enum Batch {
     /// Stored, at these revisions.
     Committed(Vec<u64>),
-    /// Refused without comparing (10164, the server's description).
-    NotCompared(String),
-    /// No stream answered the commit, or its new leader could not check the
-    /// expectations yet (10163): nothing was stored, so it is safe to send again.
-    NotTaken(String),
+    /// Nothing stored, so it may be sent again (and what the server said).
+    Unsent(Unsent, String),
 }
 
 /// A batch commit's answer: a PubAck, or an error.
@@ -210,12 +203,7 @@ impl JetStreamKv {
 
     async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
         self.connected("nothing was written")?;
-        // A publish no stream took, or whose expected-sequence check the new
-        // leader could not make yet, wrote nothing, so it is safe to try again
-        // (within the operation's time). It happens for a moment after a
-        // replicated bucket is created, and while its stream elects a new leader.
-        let give_up = tokio::time::Instant::now() + self.op_timeout;
-        let mut in_flight = InFlightBackoff::new();
+        let mut resend = Resend::within(self.op_timeout);
         let ack = loop {
             let sent = self
                 .context
@@ -225,25 +213,18 @@ impl JetStreamKv {
                 Ok(ack) => ack.await,
                 Err(e) => Err(e),
             };
-            match acked.map_err(classify) {
+            let (why, e) = match acked.map_err(classify) {
                 Ok(ack) => break ack,
-                Err(Failure::NotTaken(_))
-                    if tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up =>
-                {
-                    tokio::time::sleep(NO_STREAM_BACKOFF).await;
-                }
-                Err(Failure::NotCompared(_)) if in_flight.wait(give_up).await => {}
                 Err(Failure::Conflict) => return Err(KvError::wrong_revision()),
-                Err(Failure::NotCompared(e)) => {
-                    return Err(KvError::unavailable(format!(
-                        "another write to {key} stayed in flight for {:?}; nothing was written",
-                        self.op_timeout
-                    ))
-                    .with_source(e));
-                }
-                Err(Failure::NotTaken(e) | Failure::Failed(e)) => {
+                Err(Failure::Unsent(why, e)) => (why, e),
+                Err(Failure::Failed(e)) => {
                     return Err(KvError::unavailable("publish failed").with_source(e));
                 }
+            };
+            if !resend.pause(why).await {
+                return Err(why
+                    .gave_up(key, self.op_timeout, &e.to_string())
+                    .with_source(e));
             }
         };
         Ok(ack.sequence)
@@ -295,7 +276,7 @@ impl JetStreamKv {
             // replicated bucket is created): an uncommitted batch is never
             // applied, so the server drops what it took of this one.
             Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
-                return Ok(Batch::NotTaken(e.to_string()));
+                return Ok(Batch::Unsent(Unsent::NotTaken, e.to_string()));
             }
             Err(e) => return Err(KvError::unavailable("batch commit failed").with_source(e)),
         };
@@ -303,12 +284,12 @@ impl JetStreamKv {
             Ok(BatchReply { error: Some(e), .. })
                 if e.err_code == code::WRONG_LAST_SEQUENCE_CONSTANT =>
             {
-                Ok(Batch::NotCompared(e.description))
+                Ok(Batch::Unsent(Unsent::NotCompared, e.description))
             }
             Ok(BatchReply { error: Some(e), .. })
                 if e.err_code == code::LAST_SUBJECT_SEQUENCE_NOT_READY =>
             {
-                Ok(Batch::NotTaken(e.description))
+                Ok(Batch::Unsent(Unsent::NotTaken, e.description))
             }
             Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
                 code::WRONG_LAST_SEQUENCE => KvError::wrong_revision(),
@@ -388,13 +369,8 @@ type PublishError = jetstream::context::PublishError;
 enum Failure {
     /// The revision did not match; nothing changed.
     Conflict,
-    /// No stream took it, or it was refused before anything was written: safe to
-    /// publish again.
-    NotTaken(PublishError),
-    /// Refused without comparing while another write to the key is in flight
-    /// (10164): not a lost race (a read right after it can still show the
-    /// revision the write named), so it is sent again once that write is done.
-    NotCompared(PublishError),
+    /// Nothing was written, so it may be published again.
+    Unsent(Unsent, PublishError),
     /// Anything else: the write may or may not have landed.
     Failed(PublishError),
 }
@@ -406,29 +382,10 @@ fn classify(e: PublishError) -> Failure {
         .map(|s| s.error_code().0);
     match (e.kind(), code) {
         (PublishErrorKind::WrongLastSequence, _) => Failure::Conflict,
-        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::NotCompared(e),
+        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::Unsent(Unsent::NotCompared, e),
         (PublishErrorKind::StreamNotFound, _)
-        | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => Failure::NotTaken(e),
+        | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => Failure::Unsent(Unsent::NotTaken, e),
         _ => Failure::Failed(e),
-    }
-}
-
-/// Pauses between sends of a write refused without comparing: short, doubling.
-struct InFlightBackoff(Duration);
-
-impl InFlightBackoff {
-    fn new() -> Self {
-        InFlightBackoff(IN_FLIGHT_BACKOFF.0)
-    }
-
-    /// Sleeps before the next send; false (no sleep) when it would pass `give_up`.
-    async fn wait(&mut self, give_up: tokio::time::Instant) -> bool {
-        if tokio::time::Instant::now() + self.0 >= give_up {
-            return false;
-        }
-        tokio::time::sleep(self.0).await;
-        self.0 = (self.0 * 2).min(IN_FLIGHT_BACKOFF.1);
-        true
     }
 }
 
@@ -567,29 +524,14 @@ impl KvStore for JetStreamKv {
                 writes.len()
             )));
         }
-        // A commit no stream took, or refused without comparing (10164), wrote
-        // nothing: sent again, as a single write is (see `publish`).
-        let give_up = tokio::time::Instant::now() + self.op_timeout;
-        let mut in_flight = InFlightBackoff::new();
+        let mut resend = Resend::within(self.op_timeout);
         loop {
-            match self.send_batch(writes).await? {
+            let (why, detail) = match self.send_batch(writes).await? {
                 Batch::Committed(revisions) => return Ok(revisions),
-                Batch::NotTaken(_) if tokio::time::Instant::now() + NO_STREAM_BACKOFF < give_up => {
-                    tokio::time::sleep(NO_STREAM_BACKOFF).await;
-                }
-                Batch::NotTaken(why) => {
-                    return Err(KvError::unavailable(format!(
-                        "no stream took the batch within {:?}: {why}; nothing was written",
-                        self.op_timeout
-                    )));
-                }
-                Batch::NotCompared(_) if in_flight.wait(give_up).await => {}
-                Batch::NotCompared(why) => {
-                    return Err(KvError::unavailable(format!(
-                        "batch commit refused for {:?}: {why}; nothing was written",
-                        self.op_timeout
-                    )));
-                }
+                Batch::Unsent(why, detail) => (why, detail),
+            };
+            if !resend.pause(why).await {
+                return Err(why.gave_up("the batch", self.op_timeout, &detail));
             }
         }
     }
@@ -679,15 +621,15 @@ mod tests {
         use jetstream::context::PublishErrorKind;
         assert!(matches!(
             classify(server_error(10163)),
-            Failure::NotTaken(_)
+            Failure::Unsent(Unsent::NotTaken, _)
         ));
         assert!(matches!(
             classify(PublishError::new(PublishErrorKind::StreamNotFound)),
-            Failure::NotTaken(_)
+            Failure::Unsent(Unsent::NotTaken, _)
         ));
         assert!(matches!(
             classify(server_error(10164)),
-            Failure::NotCompared(_)
+            Failure::Unsent(Unsent::NotCompared, _)
         ));
         assert!(matches!(
             classify(PublishError::new(PublishErrorKind::WrongLastSequence)),

@@ -20,6 +20,7 @@ import { connect } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { wallNanos } from '../clock.js';
 import { CAUGHT_UP, Unavailable, Unsupported, WrongRevision } from './errors.js';
+import { NotStored, Resend, Unsent } from './resend.js';
 
 export const KV_OPERATION = 'KV-Operation';
 export const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
@@ -34,12 +35,6 @@ const MAX_BATCH = 1000;
 export const HOLDS_REMOVAL = 'Holds-Removal';
 /** One entry per key, as the Go package (see the Rust host's HISTORY). */
 const HISTORY = 1;
-const RETRY_BACKOFF_MS = 100;
-/**
- * First and longest pause (ms) before a write the leader refused without
- * comparing (10164) is sent again: the write in flight commits within ms.
- */
-const IN_FLIGHT_BACKOFF_MS = [0.25, 16];
 
 /** A request nobody answered: the client throws the error itself or wraps it. */
 const isNoResponders = (e) => e instanceof errors.NoRespondersError || e?.cause instanceof errors.NoRespondersError;
@@ -93,8 +88,6 @@ export function operationOf(h) {
       return 'put';
   }
 }
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class JetStreamStore {
   constructor(nc, jsm, bucket, info, opTimeoutMs) {
@@ -222,31 +215,17 @@ export class JetStreamStore {
     if (writes.length === 0) return [];
     if (writes.length > MAX_BATCH)
       throw new Unsupported(`${writes.length} writes are more than a batch of ${MAX_BATCH}`);
-    // A commit no stream took, or refused without comparing (10164), wrote
-    // nothing: sent again, as a single write is.
-    const giveUp = performance.now() + this.opTimeoutMs;
-    let inFlightPause = IN_FLIGHT_BACKOFF_MS[0];
+    const resend = new Resend(this.opTimeoutMs);
     for (;;) {
       const sent = await this.sendBatch(writes);
       if (Array.isArray(sent)) return sent;
-      let pause = RETRY_BACKOFF_MS;
-      let why = `no stream took the batch within ${this.opTimeoutMs} ms: ${sent.why}; nothing was written`;
-      if (sent.inFlight) {
-        pause = inFlightPause;
-        inFlightPause = Math.min(inFlightPause * 2, IN_FLIGHT_BACKOFF_MS[1]);
-        why =
-          `batch commit refused for ${this.opTimeoutMs} ms: another write to one of its keys ` +
-          'stayed in flight; nothing was written';
-      }
-      if (performance.now() + pause >= giveUp) throw new Unavailable(why);
-      await sleep(pause);
+      if (!(await resend.pause(sent.why))) throw sent.gaveUp('the batch', this.opTimeoutMs);
     }
   }
 
   /**
-   * One atomic batch publish: its revisions, or `{ why, inFlight }` when nothing
-   * was written and it may be sent again (no stream answered the commit, the
-   * new leader could not check yet, or it refused without comparing).
+   * One atomic batch publish: its revisions, or a `NotStored` when nothing was
+   * written and it may be sent again.
    */
   async sendBatch(writes) {
     this.requireConnection('nothing was written');
@@ -272,7 +251,7 @@ export class JetStreamStore {
         throw new Unavailable(`the batch's commit got no answer within ${this.opTimeoutMs} ms`);
       // No stream listens on the subject yet (for a moment after a replicated
       // bucket is created): an uncommitted batch is never applied.
-      if (isNoResponders(e)) return { why: e.message, inFlight: false };
+      if (isNoResponders(e)) return new NotStored(Unsent.NOT_TAKEN, e.message);
       throw new Unavailable(`batch publish failed: ${e?.message ?? e}`);
     }
     let ack;
@@ -283,8 +262,10 @@ export class JetStreamStore {
     }
     if (ack.error) {
       const code = ack.error.err_code;
-      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) return { why: ack.error.description, inFlight: true };
-      if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) return { why: ack.error.description, inFlight: false };
+      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT)
+        return new NotStored(Unsent.NOT_COMPARED, ack.error.description);
+      if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY)
+        return new NotStored(Unsent.NOT_TAKEN, ack.error.description);
       if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(writes[0].key);
       if (code === ServerCodes.ATOMIC_PUBLISH_DISABLED) {
         this.atomic = false;
@@ -305,33 +286,30 @@ export class JetStreamStore {
     return this.publish(key, value, headers());
   }
 
+  /** One write, sent again while a send stores nothing (see `Resend`). */
   async publish(key, payload, h) {
-    const giveUp = performance.now() + this.opTimeoutMs;
-    let inFlightPause = IN_FLIGHT_BACKOFF_MS[0];
+    const resend = new Resend(this.opTimeoutMs);
     for (;;) {
-      this.requireConnection('nothing was written');
-      let why;
-      let pause = RETRY_BACKOFF_MS;
-      try {
-        const timeout = Math.max(50, giveUp - performance.now());
-        const ack = await this.js.publish(this.subject(key), payload, { headers: h, timeout });
-        return BigInt(ack.seq);
-      } catch (e) {
-        const code = e?.code;
-        if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(key);
-        if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) {
-          pause = inFlightPause;
-          inFlightPause = Math.min(inFlightPause * 2, IN_FLIGHT_BACKOFF_MS[1]);
-          why = `another write to ${key} stayed in flight for ${this.opTimeoutMs} ms; nothing was written`;
-        } else if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) why = `publish failed: ${e.message}`;
-        else if (e?.name === 'JetStreamNotEnabled') why = 'publish failed: no stream answered';
-        else if (e?.name === 'TimeoutError') throw new Unavailable(`publish timed out after ${this.opTimeoutMs} ms`);
-        else throw new Unavailable(`publish failed: ${e?.message ?? e}`);
-      }
-      // Nothing was written (no stream took it, the check could not be made
-      // yet, or was not made): safe to try again within the operation's time.
-      if (performance.now() + pause >= giveUp) throw new Unavailable(why);
-      await sleep(pause);
+      const sent = await this.publishOnce(key, payload, h, resend.left());
+      if (!(sent instanceof NotStored)) return sent;
+      if (!(await resend.pause(sent.why))) throw sent.gaveUp(key, this.opTimeoutMs);
+    }
+  }
+
+  /** One send of a write: its revision, or a `NotStored`. */
+  async publishOnce(key, payload, h, timeout) {
+    this.requireConnection('nothing was written');
+    try {
+      const ack = await this.js.publish(this.subject(key), payload, { headers: h, timeout });
+      return BigInt(ack.seq);
+    } catch (e) {
+      const code = e?.code;
+      if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(key);
+      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) return new NotStored(Unsent.NOT_COMPARED, e.message);
+      if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) return new NotStored(Unsent.NOT_TAKEN, e.message);
+      if (e?.name === 'JetStreamNotEnabled') return new NotStored(Unsent.NOT_TAKEN, 'no stream answered');
+      if (e?.name === 'TimeoutError') throw new Unavailable(`publish timed out after ${this.opTimeoutMs} ms`);
+      throw new Unavailable(`publish failed: ${e?.message ?? e}`);
     }
   }
 

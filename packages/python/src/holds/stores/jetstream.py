@@ -18,7 +18,6 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import nats
@@ -29,6 +28,7 @@ from nats.js import api
 from ..bridge import BridgeError, LoopThread
 from ..types import MISSING, Entry
 from .base import CAUGHT_UP, BatchWrite, Store, Unavailable, Unsupported, WatchItem, WrongRevision
+from .resend import NotStored, Resend, Unsent
 
 KV_OPERATION = "KV-Operation"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
@@ -43,23 +43,8 @@ MAX_BATCH = 1000
 HOLDS_REMOVAL = "Holds-Removal"
 #: One entry per key, as the Go package (see the Rust host's HISTORY).
 HISTORY = 1
-#: Pause between publishes that wrote nothing and may be retried.
-RETRY_BACKOFF = 0.1
-#: First and longest pause (s) before a write the leader refused without
-#: comparing (10164) is sent again: the write in flight commits within ms.
-IN_FLIGHT_BACKOFF = (0.00025, 0.016)
 #: An idle watch checks its consumer still exists this often (s).
 WATCH_LIVENESS = 5.0
-
-
-@dataclass(frozen=True)
-class _NotSent:
-    """A batch that wrote nothing and may be sent again: no stream answered its
-    commit, the new leader could not check yet (10163), or it refused without
-    comparing while another write was in flight (10164, `in_flight`)."""
-
-    why: str
-    in_flight: bool
 
 
 class ServerCodes:
@@ -322,28 +307,16 @@ class JetStreamStore(Store):
         return list(await asyncio.gather(*(self.aget(k) for k in keys)))
 
     async def awrite_batch(self, writes: list[BatchWrite]) -> list[int]:
-        """An atomic batch, sent again while no stream answers its commit or the
-        leader refuses it without comparing (10164): that wrote nothing."""
-        give_up = time.monotonic() + self.op_timeout
-        in_flight_pause = IN_FLIGHT_BACKOFF[0]
+        """An atomic batch, sent again while a send stores nothing (see `Resend`)."""
+        resend = Resend(self.op_timeout)
         while True:
             sent = await self._send_batch(writes)
             if isinstance(sent, list):
                 return sent
-            if sent.in_flight:
-                pause, in_flight_pause = in_flight_pause, min(in_flight_pause * 2, IN_FLIGHT_BACKOFF[1])
-                why = (
-                    f"batch commit refused for {self.op_timeout:g} s: another write to one of its "
-                    "keys stayed in flight; nothing was written"
-                )
-            else:
-                pause = RETRY_BACKOFF
-                why = f"no stream took the batch within {self.op_timeout:g} s: {sent.why}; nothing was written"
-            if time.monotonic() + pause >= give_up:
-                raise Unavailable(why)
-            await asyncio.sleep(pause)
+            if not await resend.pause(sent.why):
+                raise sent.gave_up("the batch", self.op_timeout)
 
-    async def _send_batch(self, writes: list[BatchWrite]) -> list[int] | _NotSent:
+    async def _send_batch(self, writes: list[BatchWrite]) -> list[int] | NotStored:
         """One atomic batch publish (ADR-50): each message carries its own
         `Nats-Expected-Last-Subject-Sequence` (and `Nats-TTL`), checked by the
         server at the commit, all or none. All but the commit are plain core
@@ -371,7 +344,7 @@ class JetStreamStore(Store):
         except nats.errors.NoRespondersError:
             # No stream listens on the subject yet (for a moment after a
             # replicated bucket is created): an uncommitted batch is never applied.
-            return _NotSent("no stream answered the commit", in_flight=False)
+            return NotStored(Unsent.NOT_TAKEN, "no stream answered the commit")
         except Exception as e:
             raise Unavailable(f"batch publish failed: {type(e).__name__}: {e}") from None
         try:
@@ -382,9 +355,9 @@ class JetStreamStore(Store):
         if error:
             code = error.get("err_code")
             if code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
-                return _NotSent(str(error.get("description")), in_flight=True)
+                return NotStored(Unsent.NOT_COMPARED, str(error.get("description")))
             if code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
-                return _NotSent(str(error.get("description")), in_flight=False)
+                return NotStored(Unsent.NOT_TAKEN, str(error.get("description")))
             if code == ServerCodes.WRONG_LAST_SEQUENCE:
                 raise WrongRevision(writes[0].key)
             if code == ServerCodes.ATOMIC_PUBLISH_DISABLED:
@@ -398,38 +371,35 @@ class JetStreamStore(Store):
         return list(range(seq - count + 1, seq + 1))
 
     async def apublish(self, key: str, payload: bytes, headers: dict) -> int:
-        give_up = time.monotonic() + self.op_timeout
-        in_flight_pause = IN_FLIGHT_BACKOFF[0]
+        """One write, sent again while a send stores nothing (see `Resend`)."""
+        resend = Resend(self.op_timeout)
         while True:
-            self._require_connection("nothing was written")
-            left = max(0.05, give_up - time.monotonic())
-            retry = False
-            pause = RETRY_BACKOFF
-            try:
-                ack = await self.js.publish(self.subject(key), payload, timeout=left, headers=dict(headers))
-                return ack.seq
-            except jserr.APIError as e:
-                if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE:
-                    raise WrongRevision(key) from None
-                if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
-                    pause, in_flight_pause = in_flight_pause, min(in_flight_pause * 2, IN_FLIGHT_BACKOFF[1])
-                    why = f"another write to {key} stayed in flight for {self.op_timeout:g} s; nothing was written"
-                elif e.err_code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
-                    why = f"publish failed: {e}"
-                else:
-                    raise Unavailable(f"publish failed: {e}") from None
-                retry = True
-            except jserr.NoStreamResponseError:
-                # No stream took it (a bucket being created, a leader election):
-                # nothing was written, safe to try again.
-                retry, why = True, "publish failed: no stream answered"
-            except (TimeoutError, nats.errors.TimeoutError):
-                raise Unavailable(f"publish timed out after {self.op_timeout:g} s") from None
-            except Exception as e:
-                raise Unavailable(f"publish failed: {type(e).__name__}: {e}") from None
-            if not retry or time.monotonic() + pause >= give_up:
-                raise Unavailable(why)
-            await asyncio.sleep(pause)
+            sent = await self._publish(key, payload, headers, resend.left())
+            if isinstance(sent, int):
+                return sent
+            if not await resend.pause(sent.why):
+                raise sent.gave_up(key, self.op_timeout)
+
+    async def _publish(self, key: str, payload: bytes, headers: dict, timeout: float) -> int | NotStored:
+        """One send of a write: its revision, or why it stored nothing."""
+        self._require_connection("nothing was written")
+        try:
+            ack = await self.js.publish(self.subject(key), payload, timeout=timeout, headers=dict(headers))
+            return ack.seq
+        except jserr.APIError as e:
+            if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE:
+                raise WrongRevision(key) from None
+            if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
+                return NotStored(Unsent.NOT_COMPARED, str(e))
+            if e.err_code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
+                return NotStored(Unsent.NOT_TAKEN, str(e))
+            raise Unavailable(f"publish failed: {e}") from None
+        except jserr.NoStreamResponseError:
+            return NotStored(Unsent.NOT_TAKEN, "no stream answered")
+        except (TimeoutError, nats.errors.TimeoutError):
+            raise Unavailable(f"publish timed out after {self.op_timeout:g} s") from None
+        except Exception as e:
+            raise Unavailable(f"publish failed: {type(e).__name__}: {e}") from None
 
     async def watch(self) -> AsyncIterator[WatchItem]:
         """An ordered push consumer over `$KV.<bucket>.>`, last entry per key first.

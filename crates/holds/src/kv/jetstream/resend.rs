@@ -1,0 +1,146 @@
+//! When a write the server stored nothing of is sent again: one policy for
+//! single writes and atomic batches.
+
+use crate::kv::KvError;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Pause before sending again a write no stream took.
+const NO_STREAM_BACKOFF: Duration = Duration::from_millis(100);
+/// First and longest pause before a conditional write the leader refused
+/// without comparing (10164) is sent again: the write in flight it waited for
+/// commits within a few milliseconds.
+const IN_FLIGHT_BACKOFF: (Duration, Duration) =
+    (Duration::from_micros(250), Duration::from_millis(16));
+
+/// Why a write stored nothing, so that sending it again is safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Unsent {
+    /// No stream answered, or a new leader could not check the expected
+    /// sequence yet (10163): for a moment after a replicated bucket is created,
+    /// and while its stream elects a leader.
+    NotTaken,
+    /// Refused without comparing while another write to the key is in flight
+    /// (10164): not a lost race, so it is sent once that write is done.
+    NotCompared,
+}
+
+impl Unsent {
+    /// The error once the operation's time is spent; `what` names the write.
+    pub(super) fn gave_up(self, what: &str, op_timeout: Duration, detail: &str) -> KvError {
+        KvError::unavailable(match self {
+            Unsent::NotTaken => {
+                format!(
+                    "no stream took {what} within {op_timeout:?}: {detail}; nothing was written"
+                )
+            }
+            Unsent::NotCompared => format!(
+                "another write to {what} stayed in flight for {op_timeout:?}: {detail}; \
+                 nothing was written"
+            ),
+        })
+    }
+}
+
+/// The sends of one write: within the operation's time, after a pause that
+/// depends on why the last send stored nothing.
+pub(super) struct Resend {
+    give_up: Instant,
+    in_flight: Duration,
+}
+
+impl Resend {
+    pub(super) fn within(op_timeout: Duration) -> Self {
+        Resend {
+            give_up: Instant::now() + op_timeout,
+            in_flight: IN_FLIGHT_BACKOFF.0,
+        }
+    }
+
+    /// Sleeps before the next send; false (no sleep) when the pause would pass
+    /// the operation's time.
+    pub(super) async fn pause(&mut self, why: Unsent) -> bool {
+        match self.next(why, Instant::now()) {
+            Some(pause) => {
+                tokio::time::sleep(pause).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The pause before the send after one at `now`, if it ends in time.
+    fn next(&mut self, why: Unsent, now: Instant) -> Option<Duration> {
+        let pause = match why {
+            Unsent::NotTaken => NO_STREAM_BACKOFF,
+            Unsent::NotCompared => self.in_flight,
+        };
+        if now + pause >= self.give_up {
+            return None;
+        }
+        if why == Unsent::NotCompared {
+            self.in_flight = (self.in_flight * 2).min(IN_FLIGHT_BACKOFF.1);
+        }
+        Some(pause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pauses of sends that each stored nothing for `why`, back to back.
+    fn pauses(op_timeout: Duration, why: impl Fn(usize) -> Unsent) -> Vec<Duration> {
+        let mut now = Instant::now();
+        let mut resend = Resend {
+            give_up: now + op_timeout,
+            in_flight: IN_FLIGHT_BACKOFF.0,
+        };
+        let mut pauses = Vec::new();
+        while let Some(pause) = resend.next(why(pauses.len()), now) {
+            pauses.push(pause);
+            now += pause;
+        }
+        pauses
+    }
+
+    #[test]
+    fn in_flight_pauses_double_up_to_16_ms_within_the_operations_time() {
+        let micros = |p: &[u64]| {
+            p.iter()
+                .copied()
+                .map(Duration::from_micros)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pauses(Duration::from_millis(50), |_| Unsent::NotCompared),
+            micros(&[250, 500, 1000, 2000, 4000, 8000, 16000, 16000])
+        );
+    }
+
+    #[test]
+    fn a_write_no_stream_took_waits_a_tenth_of_a_second_each_time() {
+        assert_eq!(
+            pauses(Duration::from_millis(350), |_| Unsent::NotTaken),
+            vec![NO_STREAM_BACKOFF; 3]
+        );
+        assert!(pauses(Duration::from_millis(100), |_| Unsent::NotTaken).is_empty());
+    }
+
+    #[test]
+    fn a_missing_stream_between_in_flight_refusals_keeps_the_doubling() {
+        let why = |i: usize| {
+            if i == 1 {
+                Unsent::NotTaken
+            } else {
+                Unsent::NotCompared
+            }
+        };
+        assert_eq!(
+            pauses(Duration::from_millis(105), why),
+            [250, 100_000, 500, 1000, 2000]
+                .map(Duration::from_micros)
+                .to_vec()
+        );
+    }
+}
