@@ -19,9 +19,12 @@ from typing import Any, Optional, TypeVar, Union
 import wasmtime
 from wasmtime.component import Component, Linker
 
-from . import wit
+from . import wasmtime_threads, wit
 from .errors import GuestError, HoldsError
 from .types import Entry
+
+# Before any instance lowers a value on a pool thread (see wasmtime_threads).
+wasmtime_threads.install()
 
 T = TypeVar("T")
 
