@@ -52,6 +52,74 @@ async fn stream_state(client: &async_nats::Client, bucket: &str) -> (u64, u64) {
     (state.messages, state.last_sequence)
 }
 
+/// holds makes a bucket's stream in one step, as `create_key_value` makes it
+/// plus `allow_atomic`: made in two (create, then update), the bucket was for a
+/// moment without atomic batches, and a batch a CI run sent then was refused as
+/// unsupported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_bucket_is_the_kv_stream_async_nats_makes_plus_atomic_batches() {
+    use async_nats::jetstream::{kv, stream};
+    use futures::StreamExt;
+    let server = NatsServer::start();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let mut advisories = client
+        .subscribe("$JS.EVENT.ADVISORY.STREAM.*.KV_made")
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let m = Manager::open(config("made"), Backend::JetStream(client.clone()))
+        .await
+        .unwrap();
+    // Created, and never updated afterwards: never seen without atomic batches.
+    let mut seen = Vec::new();
+    while let Ok(Some(advisory)) =
+        tokio::time::timeout(Duration::from_millis(500), advisories.next()).await
+    {
+        seen.push(advisory.subject.to_string());
+    }
+    assert_eq!(seen, ["$JS.EVENT.ADVISORY.STREAM.CREATED.KV_made"]);
+    js.create_key_value(kv::Config {
+        bucket: "reference".into(),
+        history: 1,
+        max_age: Duration::from_secs(60),
+        storage: stream::StorageType::File,
+        num_replicas: 1,
+        limit_markers: Some(Duration::from_secs(60)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let config_of = |name: &'static str| {
+        let js = js.clone();
+        async move {
+            let info = js
+                .get_stream(name)
+                .await
+                .unwrap()
+                .info()
+                .await
+                .unwrap()
+                .clone();
+            let mut config = serde_json::to_value(&info.config).unwrap();
+            let config = config.as_object_mut().unwrap();
+            // The server's own bookkeeping (required API level, version).
+            config.remove("metadata");
+            config.remove("name");
+            config.remove("subjects");
+            (info.config, serde_json::Value::Object(config.clone()))
+        }
+    };
+    let (made, made_json) = config_of("KV_made").await;
+    let (reference, mut reference_json) = config_of("KV_reference").await;
+    assert_eq!(made.subjects, ["$KV.made.>"]);
+    assert_eq!(reference.subjects, ["$KV.reference.>"]);
+    assert!(made.allow_atomic_publish && !reference.allow_atomic_publish);
+    reference_json["allow_atomic"] = serde_json::Value::Bool(true);
+    assert_eq!(made_json, reference_json);
+    m.close().await;
+}
+
 /// A bucket holds creates takes atomic batches; a batch whose expectation is
 /// stale for one key (first, middle or last) is refused at the commit and the
 /// stream stores no message of it at all.

@@ -18,7 +18,7 @@ use async_nats::jetstream::{self, consumer, kv, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use resend::{Resend, Unsent};
+use resend::{Refusal, Resend, Unsent};
 use std::time::{Duration, SystemTime};
 
 mod resend;
@@ -120,31 +120,21 @@ impl JetStreamKv {
                     limit_markers: ttl_capable.then_some(spec.max_age.max(Duration::from_secs(1))),
                     ..Default::default()
                 };
-                match context.create_key_value(config).await {
-                    Ok(store) if atomic_capable => {
-                        // Atomic batches (multi-file claims) need `allow_atomic`, which
-                        // the KV config cannot ask for: set it on the stream we just
-                        // made, before anyone uses it.
-                        let mut config = store.stream.cached_info().config.clone();
-                        config.allow_atomic_publish = true;
-                        match context.update_stream(&config).await {
-                            Ok(_) => context
-                                .get_key_value(&spec.name)
-                                .await
-                                .map_err(|e| unavailable("opening").with_source(e))?,
-                            Err(e) => {
-                                tracing::warn!(bucket = spec.name, "no atomic batches: {e}");
-                                store
-                            }
-                        }
-                    }
-                    Ok(store) => store,
-                    // Another process may have created it first.
-                    Err(create) => context
-                        .get_key_value(&spec.name)
-                        .await
-                        .map_err(|_| unavailable("creating").with_source(create))?,
-                }
+                // One step, with `allow_atomic` (multi-file claims) already set:
+                // made as `create_key_value` then updated, the bucket was briefly
+                // without it, and a batch sent then was refused as unsupported
+                // (a CI run saw one), and a manager opening it then went without.
+                let created = context
+                    .create_stream(kv_stream_config(&config, atomic_capable))
+                    .await;
+                // Made, or another process made it first: there either way.
+                context
+                    .get_key_value(&spec.name)
+                    .await
+                    .map_err(|opening| match created {
+                        Err(create) => unavailable("creating").with_source(create),
+                        Ok(_) => unavailable("opening").with_source(opening),
+                    })?
             }
             Err(e) => return Err(unavailable("opening").with_source(e)),
         };
@@ -222,9 +212,7 @@ impl JetStreamKv {
                 }
             };
             if !resend.pause(why).await {
-                return Err(why
-                    .gave_up(key, self.op_timeout, &e.to_string())
-                    .with_source(e));
+                return Err(why.gave_up(key, self.op_timeout, e));
             }
         };
         Ok(ack.sequence)
@@ -332,6 +320,32 @@ impl JetStreamKv {
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(KvError::unavailable("get failed").with_source(e)),
         }
+    }
+}
+
+/// The stream `create_key_value` makes for `config` (async-nats's
+/// `kv_to_stream_config`, for the fields holds sets), with `allow_atomic` as
+/// asked: made in one step, nobody sees the bucket before it takes batches.
+fn kv_stream_config(config: &kv::Config, atomic: bool) -> stream::Config {
+    stream::Config {
+        name: format!("KV_{}", config.bucket),
+        description: Some(config.description.clone()),
+        subjects: vec![format!("$KV.{}.>", config.bucket)],
+        max_messages_per_subject: config.history.max(1),
+        max_bytes: config.max_bytes,
+        max_age: config.max_age,
+        max_message_size: config.max_value_size,
+        storage: config.storage,
+        allow_rollup: true,
+        deny_delete: true,
+        deny_purge: false,
+        allow_direct: true,
+        num_replicas: config.num_replicas.max(1),
+        discard: stream::DiscardPolicy::New,
+        allow_message_ttl: config.limit_markers.is_some(),
+        subject_delete_marker_ttl: config.limit_markers,
+        allow_atomic_publish: atomic,
+        ..Default::default()
     }
 }
 
@@ -531,7 +545,7 @@ impl KvStore for JetStreamKv {
                 Batch::Unsent(why, detail) => (why, detail),
             };
             if !resend.pause(why).await {
-                return Err(why.gave_up("the batch", self.op_timeout, &detail));
+                return Err(why.gave_up("the batch", self.op_timeout, Refusal(detail)));
             }
         }
     }

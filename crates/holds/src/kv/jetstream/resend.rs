@@ -26,21 +26,30 @@ pub(super) enum Unsent {
 }
 
 impl Unsent {
-    /// The error once the operation's time is spent; `what` names the write.
-    pub(super) fn gave_up(self, what: &str, op_timeout: Duration, detail: &str) -> KvError {
+    /// The error once the operation's time is spent: `what` names the write,
+    /// `refusal` is the last send's answer.
+    pub(super) fn gave_up(
+        self,
+        what: &str,
+        op_timeout: Duration,
+        refusal: impl std::error::Error + Send + Sync + 'static,
+    ) -> KvError {
         KvError::unavailable(match self {
             Unsent::NotTaken => {
-                format!(
-                    "no stream took {what} within {op_timeout:?}: {detail}; nothing was written"
-                )
+                format!("no stream took {what} within {op_timeout:?}; nothing was written")
             }
             Unsent::NotCompared => format!(
-                "another write to {what} stayed in flight for {op_timeout:?}: {detail}; \
-                 nothing was written"
+                "another write to {what} stayed in flight for {op_timeout:?}; nothing was written"
             ),
         })
+        .with_source(refusal)
     }
 }
+
+/// What the server answered a batch's commit that stored nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Refusal(pub String);
 
 /// The sends of one write: within the operation's time, after a pause that
 /// depends on why the last send stored nothing.
@@ -141,6 +150,23 @@ mod tests {
             [250, 100_000, 500, 1000, 2000]
                 .map(Duration::from_micros)
                 .to_vec()
+        );
+    }
+
+    #[test]
+    fn giving_up_says_what_was_not_written_and_the_last_answer_once() {
+        let t = Duration::from_secs(5);
+        let said = |why: Unsent| {
+            why.gave_up("k", t, Refusal("the answer".into()))
+                .to_string()
+        };
+        assert_eq!(
+            said(Unsent::NotTaken),
+            "no stream took k within 5s; nothing was written: the answer"
+        );
+        assert_eq!(
+            said(Unsent::NotCompared),
+            "another write to k stayed in flight for 5s; nothing was written: the answer"
         );
     }
 }
