@@ -18,7 +18,7 @@ use async_nats::jetstream::{self, consumer, kv, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use resend::{Refusal, Resend, Unsent};
+use resend::{NotStored, Refusal, Unsent, until_stored};
 use std::time::{Duration, SystemTime};
 
 mod resend;
@@ -35,14 +35,6 @@ const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
 const BATCH_COMMIT: &str = "Nats-Batch-Commit";
 /// The server's largest batch.
 const MAX_BATCH: usize = 1000;
-
-/// What one send of an atomic batch came to, short of an error.
-enum Batch {
-    /// Stored, at these revisions.
-    Committed(Vec<u64>),
-    /// Nothing stored, so it may be sent again (and what the server said).
-    Unsent(Unsent, String),
-}
 
 /// A batch commit's answer: a PubAck, or an error.
 #[derive(Debug, serde::Deserialize)]
@@ -193,35 +185,43 @@ impl JetStreamKv {
 
     async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
         self.connected("nothing was written")?;
-        let mut resend = Resend::within(self.op_timeout);
-        let ack = loop {
-            let sent = self
-                .context
-                .publish_with_headers(self.subject(key), headers.clone(), payload.clone())
-                .await;
-            let acked = match sent {
-                Ok(ack) => ack.await,
-                Err(e) => Err(e),
-            };
-            let (why, e) = match acked.map_err(classify) {
-                Ok(ack) => break ack,
-                Err(Failure::Conflict) => return Err(KvError::wrong_revision()),
-                Err(Failure::Unsent(why, e)) => (why, e),
-                Err(Failure::Failed(e)) => {
-                    return Err(KvError::unavailable("publish failed").with_source(e));
-                }
-            };
-            if !resend.pause(why).await {
-                return Err(why.gave_up(key, self.op_timeout, e));
-            }
+        until_stored(self.op_timeout, key, || {
+            self.publish_once(key, headers.clone(), payload.clone())
+        })
+        .await
+    }
+
+    /// One send of a write: its revision, or what it stored nothing for.
+    async fn publish_once(
+        &self,
+        key: &str,
+        headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<Result<u64, NotStored<PublishError>>, KvError> {
+        let sent = self
+            .context
+            .publish_with_headers(self.subject(key), headers, payload)
+            .await;
+        let acked = match sent {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
         };
-        Ok(ack.sequence)
+        match acked.map_err(classify) {
+            Ok(ack) => Ok(Ok(ack.sequence)),
+            Err(Failure::Conflict) => Err(KvError::wrong_revision()),
+            Err(Failure::Unsent(why, e)) => Ok(Err((why, e))),
+            Err(Failure::Failed(e)) => Err(KvError::unavailable("publish failed").with_source(e)),
+        }
     }
 }
 
 impl JetStreamKv {
-    /// One send of an atomic batch: its messages, then the commit's answer.
-    async fn send_batch(&self, writes: &[BatchWrite]) -> Result<Batch, KvError> {
+    /// One send of an atomic batch: its messages, then the commit's answer (the
+    /// revisions, or what it stored nothing for).
+    async fn send_batch(
+        &self,
+        writes: &[BatchWrite],
+    ) -> Result<Result<Vec<u64>, NotStored<Refusal>>, KvError> {
         self.connected("nothing was written")?;
         let client = self.context.client();
         let batch = format!("holds-{:032x}", rand::random::<u128>());
@@ -264,7 +264,7 @@ impl JetStreamKv {
             // replicated bucket is created): an uncommitted batch is never
             // applied, so the server drops what it took of this one.
             Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
-                return Ok(Batch::Unsent(Unsent::NotTaken, e.to_string()));
+                return Ok(Err((Unsent::NotTaken, Refusal(e.to_string()))));
             }
             Err(e) => return Err(KvError::unavailable("batch commit failed").with_source(e)),
         };
@@ -272,12 +272,12 @@ impl JetStreamKv {
             Ok(BatchReply { error: Some(e), .. })
                 if e.err_code == code::WRONG_LAST_SEQUENCE_CONSTANT =>
             {
-                Ok(Batch::Unsent(Unsent::NotCompared, e.description))
+                Ok(Err((Unsent::NotCompared, Refusal(e.description))))
             }
             Ok(BatchReply { error: Some(e), .. })
                 if e.err_code == code::LAST_SUBJECT_SEQUENCE_NOT_READY =>
             {
-                Ok(Batch::Unsent(Unsent::NotTaken, e.description))
+                Ok(Err((Unsent::NotTaken, Refusal(e.description))))
             }
             Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
                 code::WRONG_LAST_SEQUENCE => KvError::wrong_revision(),
@@ -297,7 +297,7 @@ impl JetStreamKv {
                 ..
             }) if count == writes.len() as u64 && seq >= count => {
                 // A committed batch is stored as consecutive messages.
-                Ok(Batch::Committed((seq + 1 - count..=seq).collect()))
+                Ok(Ok((seq + 1 - count..=seq).collect()))
             }
             Ok(other) => Err(KvError::unavailable(format!(
                 "the batch's commit answered {other:?} for {} writes",
@@ -538,16 +538,7 @@ impl KvStore for JetStreamKv {
                 writes.len()
             )));
         }
-        let mut resend = Resend::within(self.op_timeout);
-        loop {
-            let (why, detail) = match self.send_batch(writes).await? {
-                Batch::Committed(revisions) => return Ok(revisions),
-                Batch::Unsent(why, detail) => (why, detail),
-            };
-            if !resend.pause(why).await {
-                return Err(why.gave_up("the batch", self.op_timeout, Refusal(detail)));
-            }
-        }
+        until_stored(self.op_timeout, "the batch", || self.send_batch(writes)).await
     }
 
     #[cfg(feature = "test-util")]

@@ -20,7 +20,7 @@ import { connect } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { wallNanos } from '../clock.js';
 import { CAUGHT_UP, Unavailable, Unsupported, WrongRevision } from './errors.js';
-import { NotStored, Resend, Unsent } from './resend.js';
+import { NotStored, Unsent, untilStored } from './resend.js';
 
 export const KV_OPERATION = 'KV-Operation';
 export const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
@@ -215,12 +215,7 @@ export class JetStreamStore {
     if (writes.length === 0) return [];
     if (writes.length > MAX_BATCH)
       throw new Unsupported(`${writes.length} writes are more than a batch of ${MAX_BATCH}`);
-    const resend = new Resend(this.opTimeoutMs);
-    for (;;) {
-      const sent = await this.sendBatch(writes);
-      if (Array.isArray(sent)) return sent;
-      if (!(await resend.pause(sent.why))) throw sent.gaveUp('the batch', this.opTimeoutMs);
-    }
+    return untilStored(this.opTimeoutMs, 'the batch', () => this.sendBatch(writes));
   }
 
   /**
@@ -288,12 +283,7 @@ export class JetStreamStore {
 
   /** One write, sent again while a send stores nothing (see `Resend`). */
   async publish(key, payload, h) {
-    const resend = new Resend(this.opTimeoutMs);
-    for (;;) {
-      const sent = await this.publishOnce(key, payload, h, resend.left());
-      if (!(sent instanceof NotStored)) return sent;
-      if (!(await resend.pause(sent.why))) throw sent.gaveUp(key, this.opTimeoutMs);
-    }
+    return untilStored(this.opTimeoutMs, key, (left) => this.publishOnce(key, payload, h, left));
   }
 
   /** One send of a write: its revision, or a `NotStored`. */

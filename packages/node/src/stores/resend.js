@@ -75,3 +75,17 @@ export class Resend {
     return pause;
   }
 }
+
+/**
+ * Sends a write with `send(timeLeftMs)` until a send stores it, within
+ * `opTimeoutMs` (the pauses are `Resend`'s); `what` names the write in the
+ * error. `send` is one send: its result, a `NotStored`, or a throw not to retry.
+ */
+export async function untilStored(opTimeoutMs, what, send) {
+  const resend = new Resend(opTimeoutMs);
+  for (;;) {
+    const sent = await send(resend.left());
+    if (!(sent instanceof NotStored)) return sent;
+    if (!(await resend.pause(sent.why))) throw sent.gaveUp(what, opTimeoutMs);
+  }
+}

@@ -41,12 +41,6 @@ class PerThreadSet:
     def __iter__(self) -> Iterator[type]:
         return iter(self._mine())
 
-    def __len__(self) -> int:
-        return len(self._mine())
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._mine()
-
 
 def install() -> None:
     """Replace the shared scratch set (idempotent); fails loudly if this

@@ -28,7 +28,7 @@ pub(super) enum Unsent {
 impl Unsent {
     /// The error once the operation's time is spent: `what` names the write,
     /// `refusal` is the last send's answer.
-    pub(super) fn gave_up(
+    fn gave_up(
         self,
         what: &str,
         op_timeout: Duration,
@@ -51,15 +51,42 @@ impl Unsent {
 #[error("{0}")]
 pub(super) struct Refusal(pub String);
 
+/// A send that stored nothing: why, and the server's answer.
+pub(super) type NotStored<E> = (Unsent, E);
+
+/// Sends a write with `send` until a send stores it, within `op_timeout` (the
+/// pauses are `Resend`'s); `what` names the write in the error. `send` is one
+/// send: its result, what it stored nothing for, or an error not to retry.
+pub(super) async fn until_stored<T, E, Sent>(
+    op_timeout: Duration,
+    what: &str,
+    mut send: impl FnMut() -> Sent,
+) -> Result<T, KvError>
+where
+    Sent: Future<Output = Result<Result<T, NotStored<E>>, KvError>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut resend = Resend::within(op_timeout);
+    loop {
+        let (why, answer) = match send().await? {
+            Ok(stored) => return Ok(stored),
+            Err(not_stored) => not_stored,
+        };
+        if !resend.pause(why).await {
+            return Err(why.gave_up(what, op_timeout, answer));
+        }
+    }
+}
+
 /// The sends of one write: within the operation's time, after a pause that
 /// depends on why the last send stored nothing.
-pub(super) struct Resend {
+struct Resend {
     give_up: Instant,
     in_flight: Duration,
 }
 
 impl Resend {
-    pub(super) fn within(op_timeout: Duration) -> Self {
+    fn within(op_timeout: Duration) -> Self {
         Resend {
             give_up: Instant::now() + op_timeout,
             in_flight: IN_FLIGHT_BACKOFF.0,
@@ -68,7 +95,7 @@ impl Resend {
 
     /// Sleeps before the next send; false (no sleep) when the pause would pass
     /// the operation's time.
-    pub(super) async fn pause(&mut self, why: Unsent) -> bool {
+    async fn pause(&mut self, why: Unsent) -> bool {
         match self.next(why, Instant::now()) {
             Some(pause) => {
                 tokio::time::sleep(pause).await;

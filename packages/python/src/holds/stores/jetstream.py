@@ -28,7 +28,7 @@ from nats.js import api
 from ..bridge import BridgeError, LoopThread
 from ..types import MISSING, Entry
 from .base import CAUGHT_UP, BatchWrite, Store, Unavailable, Unsupported, WatchItem, WrongRevision
-from .resend import NotStored, Resend, Unsent
+from .resend import NotStored, Unsent, until_stored
 
 KV_OPERATION = "KV-Operation"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
@@ -307,14 +307,8 @@ class JetStreamStore(Store):
         return list(await asyncio.gather(*(self.aget(k) for k in keys)))
 
     async def awrite_batch(self, writes: list[BatchWrite]) -> list[int]:
-        """An atomic batch, sent again while a send stores nothing (see `Resend`)."""
-        resend = Resend(self.op_timeout)
-        while True:
-            sent = await self._send_batch(writes)
-            if isinstance(sent, list):
-                return sent
-            if not await resend.pause(sent.why):
-                raise sent.gave_up("the batch", self.op_timeout)
+        """An atomic batch, sent again while a send stores nothing."""
+        return await until_stored(self.op_timeout, "the batch", lambda _left: self._send_batch(writes))
 
     async def _send_batch(self, writes: list[BatchWrite]) -> list[int] | NotStored:
         """One atomic batch publish (ADR-50): each message carries its own
@@ -371,14 +365,8 @@ class JetStreamStore(Store):
         return list(range(seq - count + 1, seq + 1))
 
     async def apublish(self, key: str, payload: bytes, headers: dict) -> int:
-        """One write, sent again while a send stores nothing (see `Resend`)."""
-        resend = Resend(self.op_timeout)
-        while True:
-            sent = await self._publish(key, payload, headers, resend.left())
-            if isinstance(sent, int):
-                return sent
-            if not await resend.pause(sent.why):
-                raise sent.gave_up(key, self.op_timeout)
+        """One write, sent again while a send stores nothing."""
+        return await until_stored(self.op_timeout, key, lambda left: self._publish(key, payload, headers, left))
 
     async def _publish(self, key: str, payload: bytes, headers: dict, timeout: float) -> int | NotStored:
         """One send of a write: its revision, or why it stored nothing."""

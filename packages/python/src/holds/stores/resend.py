@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TypeVar, Union
 
 from .base import Unavailable
 
@@ -16,6 +17,8 @@ NO_STREAM_BACKOFF = 0.1
 #: First and longest pause (s) before a write the leader refused without
 #: comparing (10164) is sent again: the write in flight commits within ms.
 IN_FLIGHT_BACKOFF = (0.00025, 0.016)
+
+T = TypeVar("T")
 
 
 class Unsent(enum.Enum):
@@ -75,3 +78,17 @@ class Resend:
         if why is Unsent.NOT_COMPARED:
             self.in_flight = min(self.in_flight * 2, IN_FLIGHT_BACKOFF[1])
         return pause
+
+
+async def until_stored(op_timeout: float, what: str, send: Callable[[float], Awaitable[Union[T, NotStored]]]) -> T:
+    """Sends a write with `send(time_left)` until a send stores it, within
+    `op_timeout` (the pauses are `Resend`'s); `what` names the write in the
+    error. `send` is one send: its result, a `NotStored`, or an exception not to
+    retry."""
+    resend = Resend(op_timeout)
+    while True:
+        sent = await send(resend.left())
+        if not isinstance(sent, NotStored):
+            return sent
+        if not await resend.pause(sent.why):
+            raise sent.gave_up(what, op_timeout)
