@@ -440,6 +440,28 @@ impl<'a> CaseRunner<'a> {
                 .list()
                 .await
                 .map(|claims| Value::Array(claims.iter().map(values::claim).collect())),
+            "identify" => {
+                let paths: Vec<String> = self
+                    .arg(step, "paths")?
+                    .as_array()
+                    .ok_or("paths must be an array")?
+                    .iter()
+                    .map(|p| text(p, "a path").map(str::to_string))
+                    .collect::<Result<_, _>>()?;
+                let place = |name: &str, fallback: &str| -> Result<String, String> {
+                    Ok(text(&self.arg_or(step, name, json!(fallback))?, name)?.to_string())
+                };
+                let place = holds::Place {
+                    cwd: place("cwd", "/")?,
+                    workspace: place("workspace", "")?,
+                    checkout: place("checkout", "")?,
+                };
+                m.identify(&paths, &place).await.map(|ids| {
+                    ids.iter()
+                        .map(|i| json!({"file": i.file, "checkout": i.checkout}))
+                        .collect()
+                })
+            }
             "key_for_file" => m
                 .key_for_test(&self.string_arg(step, "file")?)
                 .await

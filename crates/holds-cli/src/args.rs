@@ -2,6 +2,7 @@
 
 use crate::failure::Failure;
 use clap::Args;
+use holds::Place;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,8 +44,35 @@ pub struct Global {
     /// as a trace in FILE, for `holds replay`.
     #[arg(long, global = true, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// The shared workspace your checkout is a copy of, for checkouts git does
+    /// not link (copies, jj or fossil checkouts); needs --checkout. Git worktrees
+    /// need neither: their files are named under the main worktree.
+    #[arg(long, env = "HOLDS_WORKSPACE", global = true, value_name = "DIR")]
+    pub workspace: Option<String>,
+    /// Your checkout: with --workspace, files under it are held as the same paths
+    /// under the workspace; shown with your holds [default: the git worktree a
+    /// file is in].
+    #[arg(long, env = "HOLDS_CHECKOUT", global = true, value_name = "DIR")]
+    pub checkout: Option<String>,
     #[command(flatten)]
     pub auth: NatsAuth,
+}
+
+impl Global {
+    /// Where a caller in `cwd` stands, with the declared workspace and checkout.
+    pub fn place_in(&self, cwd: impl Into<String>) -> Place {
+        Place {
+            cwd: cwd.into(),
+            workspace: self.workspace.clone().unwrap_or_default(),
+            checkout: self.checkout.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Where this process stands.
+    pub fn place(&self) -> Result<Place, Failure> {
+        let here = Place::here()?;
+        Ok(self.place_in(here.cwd))
+    }
 }
 
 /// NATS authentication, with the nats CLI's variable names.
@@ -87,23 +115,6 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 250ms: {e}"))
 }
 
-/// Resolve a relative FILE against the working directory; the guest checks and
-/// cleans the result (an empty FILE is passed on for the guest to reject).
-pub fn absolute(file: &str) -> Result<String, Failure> {
-    if file.is_empty() || file.starts_with('/') {
-        return Ok(file.to_string());
-    }
-    let cwd = std::env::current_dir().map_err(|e| {
-        Failure::usage(anyhow::anyhow!(
-            "cannot resolve {file:?}: no working directory: {e}"
-        ))
-    })?;
-    let cwd = cwd
-        .to_str()
-        .ok_or_else(|| Failure::usage(anyhow::anyhow!("the working directory is not UTF-8")))?;
-    Ok(format!("{cwd}/{file}"))
-}
-
 /// Who is acting and for how long: set once in an agent's environment.
 #[derive(Args, Debug)]
 pub struct AgentTtl {
@@ -113,9 +124,4 @@ pub struct AgentTtl {
     /// How long the hold lasts unless renewed (at most --ttl-max).
     #[arg(long, env = "HOLDS_TTL", default_value = "30s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl: Duration,
-}
-
-/// Resolve every FILE (see [`absolute`]).
-pub fn absolute_all(files: &[String]) -> Result<Vec<String>, Failure> {
-    files.iter().map(|f| absolute(f)).collect()
 }

@@ -99,20 +99,16 @@ pub fn print_json(value: &impl Serialize) {
     print(json_line(value));
 }
 
-/// `agent a1 until 2026-...Z (ttl 30s, revision 42)`
+/// `/repo/a.rs is held by a1 (in /repo-wt2) until 2026-...Z (ttl 30s, revision 42)`
 pub fn describe_claim(c: &Claim) -> String {
     format!(
-        "{} is held by {} until {} (ttl {}, revision {}{})",
+        "{} is held by {}{} until {} (ttl {}, revision {})",
         c.file,
         c.hold.agent_id,
+        c.hold.working_in(),
         rfc3339(c.hold.expires_at),
         humantime::format_duration(round_ms(c.hold.ttl)),
         c.revision,
-        if c.hold.checkout_path.is_empty() {
-            String::new()
-        } else {
-            format!(", checkout {}", c.hold.checkout_path)
-        }
     )
 }
 
@@ -150,9 +146,10 @@ pub fn event(e: &Event, json: bool) -> io::Result<()> {
     } else {
         match (hold, forced_by) {
             (Some(h), _) => line(format_args!(
-                "{kind:<9} {} by {} until {} (revision {})",
+                "{kind:<9} {} by {}{} until {} (revision {})",
                 e.file,
                 h.agent_id,
+                h.working_in(),
                 rfc3339(h.expires_at),
                 e.revision
             )),

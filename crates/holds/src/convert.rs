@@ -5,7 +5,7 @@ use crate::error::{Cause, Error};
 use crate::kv::{BatchWrite, Entry, KvError, KvErrorKind, Operation, Removal};
 use crate::runtime::bindings::exports::holds::core::holds::{
     AnnounceRequest, ClaimRequest, Claimed as WitClaimed, FileCheck as WitFileCheck,
-    FileState as WitFileState, ReleaseOutcome,
+    FileState as WitFileState, Identity as WitIdentity, Place as WitPlace, ReleaseOutcome,
 };
 use crate::runtime::bindings::exports::holds::core::subscribe::{
     Change, Interpretation, SweepOutcome,
@@ -14,7 +14,8 @@ use crate::runtime::bindings::holds::core::{kv as wit_kv, types as wit};
 use crate::time::{nanos, system_time};
 use crate::trace::format::*;
 use crate::types::{
-    Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, LostHold, Release,
+    Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity, LostHold, Place,
+    Release,
 };
 use std::time::Duration;
 
@@ -66,6 +67,21 @@ pub(crate) fn file_check(c: WitFileCheck) -> FileCheck {
             WitFileState::HeldByAnother(c) => FileState::HeldByAnother(claim(c)),
             WitFileState::Vacant => FileState::Vacant,
         },
+    }
+}
+
+pub(crate) fn identity(i: WitIdentity) -> Identity {
+    Identity {
+        file: i.file,
+        checkout: i.checkout,
+    }
+}
+
+pub(crate) fn place_to_wit(p: &Place) -> WitPlace {
+    WitPlace {
+        cwd: p.cwd.clone(),
+        workspace: p.workspace.clone(),
+        checkout: p.checkout.clone(),
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// Another agent holds a live hold on the file.
-    #[error("{} is held by agent {:?} until {}", .0.file, .0.hold.agent_id, crate::time::rfc3339(.0.hold.expires_at))]
+    #[error("{} is held by agent {:?}{} until {}", .0.file, .0.hold.agent_id, .0.hold.working_in(), crate::time::rfc3339(.0.hold.expires_at))]
     HeldByAnother(Box<Claim>),
 
     /// A claim over several files was refused: every live hold of another agent
@@ -80,9 +80,10 @@ fn held_by_others(holders: &[Claim]) -> String {
         .iter()
         .map(|c| {
             format!(
-                "{} is held by agent {:?} until {}",
+                "{} is held by agent {:?}{} until {}",
                 c.file,
                 c.hold.agent_id,
+                c.hold.working_in(),
                 crate::time::rfc3339(c.hold.expires_at)
             )
         })

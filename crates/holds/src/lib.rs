@@ -55,5 +55,6 @@ pub use runtime::{Runtime, prefer_one_shot_engine};
 pub use subscription::Subscription;
 pub use time::rfc3339;
 pub use types::{
-    Announce, Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, LostHold, Release,
+    Announce, Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity, LostHold,
+    Place, Release,
 };

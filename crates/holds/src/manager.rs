@@ -10,13 +10,16 @@ use crate::runtime::bindings::holds::core::kv as wit_kv;
 use crate::runtime::{Calls, DEFAULT_MAX_IDLE, Replica, Runtime};
 use crate::subscription::Subscription;
 use crate::trace::Recorder;
-use crate::types::{Announce, Claim, Claimed, EventKind, FileCheck, Release};
+use crate::types::{Announce, Claim, Claimed, EventKind, FileCheck, Identity, Place, Release};
 use crate::wait::{Attempt, Waiters};
 use futures::StreamExt;
 use futures::future::Either;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// Paths named per `identify` guest call.
+const IDENTIFY_BATCH: usize = 256;
 
 /// Called once per CAS retry with the key and the attempt about to be made (never
 /// for a first attempt, never after the final verdict): for logs and metrics.
@@ -666,6 +669,41 @@ impl Manager {
         self.inner.hub.close();
         // Every call made so far is in the trace once close returns.
         self.inner.calls.close_trace().await;
+    }
+
+    /// Name `paths` as holds keys them, wherever they are seen from (the guest's
+    /// `identify`): relative paths start at `place.cwd`; symlinks are resolved for
+    /// the longest existing prefix, `..` applied after resolution; a path under
+    /// `place.checkout` is named under `place.workspace`; otherwise a path in a
+    /// git worktree (main, linked, or of a bare repository) is named under the
+    /// repository's main worktree, so agents in different worktrees contend for one
+    /// key. Each [`Identity`] also says which checkout the path was seen through,
+    /// for [`Announce::checkout`]. Reads the filesystem; writes nothing.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// // In a linked worktree /src/wt2 of the repository /src/repo:
+    /// let ids = holds.identify(&["src/lib.rs"], &holds::Place::at("/src/wt2")).await?;
+    /// assert_eq!(ids[0].file, "/src/repo/src/lib.rs");
+    /// assert_eq!(ids[0].checkout, "/src/wt2");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn identify(
+        &self,
+        paths: &[impl AsRef<str>],
+        place: &Place,
+    ) -> Result<Vec<Identity>, Error> {
+        self.check_open()?;
+        let place = convert::place_to_wit(place);
+        let mut named = Vec::with_capacity(paths.len());
+        // A bounded batch per guest call keeps each call's work far below its fuel.
+        for chunk in paths.chunks(IDENTIFY_BATCH) {
+            let chunk: Vec<String> = chunk.iter().map(|p| p.as_ref().to_string()).collect();
+            let ids = self.inner.calls.identify(&chunk, &place).await?;
+            named.extend(ids.into_iter().map(convert::identity));
+        }
+        Ok(named)
     }
 
     /// `file` as holds keys it: absolute, cleaned (`.`, `..`, `//`), as the guest

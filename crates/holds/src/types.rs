@@ -17,6 +17,18 @@ pub struct Hold {
     pub ttl: Duration,
 }
 
+impl Hold {
+    /// ` (in CHECKOUT)` when the holder said where it works, else nothing: how
+    /// messages name the holder's checkout.
+    pub fn working_in(&self) -> String {
+        if self.checkout_path.is_empty() {
+            String::new()
+        } else {
+            format!(" (in {})", self.checkout_path)
+        }
+    }
+}
+
 /// A hold and where it lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
@@ -62,6 +74,66 @@ impl Announce {
         self.checkout_path = path.into();
         self
     }
+}
+
+/// Where a caller stands when it names files, for [`Manager::identify`](crate::Manager::identify).
+///
+/// ```
+/// let place = holds::Place::at("/src/wt2").copy_of("/ws", "/agents/a1");
+/// assert_eq!(place.workspace, "/ws");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    /// The working directory relative paths start at (absolute).
+    pub cwd: String,
+    /// The shared workspace `checkout` is a copy of (empty: none), for checkouts
+    /// git does not link (a copy, a jj or fossil checkout).
+    pub workspace: String,
+    /// The caller's own checkout (empty: none). With `workspace`, files under it
+    /// are named under the workspace; alone, it is the checkout shown with holds.
+    pub checkout: String,
+}
+
+impl Place {
+    /// Standing in `cwd`, in no declared checkout.
+    pub fn at(cwd: impl Into<String>) -> Self {
+        Place {
+            cwd: cwd.into(),
+            ..Place::default()
+        }
+    }
+
+    /// Standing in the process's working directory.
+    pub fn here() -> Result<Self, crate::Error> {
+        let invalid = |reason: String| crate::Error::InvalidInput {
+            field: "cwd".into(),
+            reason,
+        };
+        let cwd = std::env::current_dir()
+            .map_err(|e| invalid(format!("there is no working directory: {e}")))?;
+        let cwd = cwd
+            .into_os_string()
+            .into_string()
+            .map_err(|cwd| invalid(format!("the working directory {cwd:?} is not UTF-8")))?;
+        Ok(Place::at(cwd))
+    }
+
+    /// With `checkout` a copy of `workspace`.
+    pub fn copy_of(mut self, workspace: impl Into<String>, checkout: impl Into<String>) -> Self {
+        self.workspace = workspace.into();
+        self.checkout = checkout.into();
+        self
+    }
+}
+
+/// One file as holds names it (see [`Manager::identify`](crate::Manager::identify)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The path holds keys: absolute, cleaned, symlinks resolved, mapped onto
+    /// the workspace (a git repository's main worktree, or `Place::workspace`).
+    pub file: String,
+    /// The checkout (worktree) it was named through; empty outside any.
+    pub checkout: String,
 }
 
 /// What a release did.

@@ -23,12 +23,13 @@ pub mod bindings {
 }
 
 use bindings::exports::holds::core::holds::{
-    AnnounceRequest, ClaimRequest, Claimed, FileCheck, Guest as HoldsGuest, ReleaseOutcome,
+    AnnounceRequest, ClaimRequest, Claimed, FileCheck, Guest as HoldsGuest, Identity, Place,
+    ReleaseOutcome,
 };
 use bindings::exports::holds::core::subscribe::{
     Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
 };
-use bindings::holds::core::{clock, kv, observer, types};
+use bindings::holds::core::{clock, fs, kv, observer, types};
 
 /// The holds exports, implemented by the logic.
 pub struct Component;
@@ -82,6 +83,26 @@ impl crate::Host for Imports {
 
     fn cas_retry(&mut self, key: &str, attempt: u32) {
         observer::cas_retry(key, attempt)
+    }
+}
+
+/// The `fs` import, as the logic's [`crate::Filesystem`].
+pub struct Files;
+
+impl crate::Filesystem for Files {
+    fn inspect(&mut self, path: &str) -> crate::identity::Node {
+        use crate::identity::Node;
+        match fs::inspect(path) {
+            fs::Node::Missing => Node::Missing,
+            fs::Node::Directory => Node::Directory,
+            fs::Node::File => Node::File,
+            fs::Node::Symlink(target) => Node::Symlink(target),
+            fs::Node::Other => Node::Other,
+        }
+    }
+
+    fn read_link_file(&mut self, path: &str) -> Option<String> {
+        fs::read_link_file(path)
     }
 }
 
@@ -212,6 +233,24 @@ pub trait Exports {
         crate::key::file_for_key(&key).map_err(error_to)
     }
 
+    fn identify(paths: Vec<String>, place: Place) -> Result<Vec<Identity>, types::Error> {
+        let place = crate::identity::Place {
+            cwd: place.cwd,
+            workspace: place.workspace,
+            checkout: place.checkout,
+        };
+        crate::identify(&mut Files, &paths, &place)
+            .map(|ids| {
+                ids.into_iter()
+                    .map(|i| Identity {
+                        file: i.file,
+                        checkout: i.checkout,
+                    })
+                    .collect()
+            })
+            .map_err(error_to)
+    }
+
     fn interpret(change: Change) -> Interpretation {
         let change = model::Change {
             key: change.key,
@@ -299,6 +338,10 @@ impl<T: Exports + 'static> HoldsGuest for T {
 
     fn file_for_key(key: String) -> Result<String, types::Error> {
         <T as Exports>::file_for_key(key)
+    }
+
+    fn identify(paths: Vec<String>, place: Place) -> Result<Vec<Identity>, types::Error> {
+        <T as Exports>::identify(paths, place)
     }
 }
 

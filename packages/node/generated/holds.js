@@ -3651,6 +3651,32 @@ function _lowerFlatEnum(meta) {
   }
 }
 
+function _lowerFlatOption(meta) {
+  const { payloadMaybeNull } = meta;
+  const f = _lowerFlatVariant(meta);
+  return function _lowerFlatOptionInner(ctx) {
+    _debugLog('[_lowerFlatOption()] args', { ctx });
+    
+    const v = ctx.vals[0];
+    if (v === null || v === undefined) {
+      ctx.vals[0] = { tag: 'none' };
+    } else if (payloadMaybeNull) {
+      const isNotOptionObject = typeof v !== 'object'
+      || Object.keys(v).length !== 2
+      || !('tag' in v)
+      || !(v.tag === 'some' || v.tag === 'none')
+      || !('val' in v);
+      if (isNotOptionObject) {
+        ctx.vals[0] = { tag: 'some', val: v };
+      }
+    } else {
+      ctx.vals[0] = { tag: 'some', val: v };
+    }
+    
+    f(ctx);
+  }
+}
+
 function _lowerFlatResult(meta) {
   const f = _lowerFlatVariant(meta);
   return function _lowerFlatResultInner(ctx) {
@@ -3780,6 +3806,21 @@ const { now } = imports['holds:core/clock'];
 
 if (now=== undefined) {
   const err = new Error("unexpectedly undefined instance import 'now', was 'now' available at instantiation?");
+  console.error("ERROR:", err.toString());
+  throw err;
+}
+
+const { inspect, readLinkFile } = imports['holds:core/fs'];
+
+if (inspect=== undefined) {
+  const err = new Error("unexpectedly undefined instance import 'inspect', was 'inspect' available at instantiation?");
+  console.error("ERROR:", err.toString());
+  throw err;
+}
+
+
+if (readLinkFile=== undefined) {
+  const err = new Error("unexpectedly undefined instance import 'readLinkFile', was 'readLinkFile' available at instantiation?");
   console.error("ERROR:", err.toString());
   throw err;
 }
@@ -4791,6 +4832,220 @@ let gen= (function* _initGenerator () {
     task.exit();
   }
   _trampoline6.fnName = 'holds:core/observer@0.2.0#casRetry';
+  
+  const _trampoline7 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/fs@0.2.0", function="read-link-file"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'readLinkFile',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => readLinkFile(result0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    var variant2 = ret;
+    if (variant2 === null || variant2=== undefined) {
+      dataView(memory0).setInt8(arg2 + 0, 0, true);
+    } else {
+      const e = variant2;
+      dataView(memory0).setInt8(arg2 + 0, 1, true);
+      
+      var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+      var ptr1= encodeRes.ptr;
+      var len1 = encodeRes.len;
+      
+      dataView(memory0).setUint32(arg2 + 8, len1, true);
+      dataView(memory0).setUint32(arg2 + 4, ptr1, true);
+    }
+    _debugLog('[iface="holds:core/fs@0.2.0", function="read-link-file"][Instruction::Return]', {
+      funcName: 'read-link-file',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline7.fnName = 'holds:core/fs@0.2.0#readLinkFile';
+  
+  const _trampoline8 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/fs@0.2.0", function="inspect"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'inspect',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => inspect(result0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    var variant2 = ret;
+    switch (variant2.tag) {
+      case 'missing': {
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        break;
+      }
+      case 'directory': {
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        break;
+      }
+      case 'file': {
+        dataView(memory0).setInt8(arg2 + 0, 2, true);
+        break;
+      }
+      case 'symlink': {
+        const e = variant2.val;
+        dataView(memory0).setInt8(arg2 + 0, 3, true);
+        
+        var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+        var ptr1= encodeRes.ptr;
+        var len1 = encodeRes.len;
+        
+        dataView(memory0).setUint32(arg2 + 8, len1, true);
+        dataView(memory0).setUint32(arg2 + 4, ptr1, true);
+        break;
+      }
+      case 'other': {
+        dataView(memory0).setInt8(arg2 + 0, 4, true);
+        break;
+      }
+      default: {
+        throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant2.tag)}\` (received \`${variant2}\`) specified for \`Node\``);
+      }
+    }
+    _debugLog('[iface="holds:core/fs@0.2.0", function="inspect"][Instruction::Return]', {
+      funcName: 'inspect',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline8.fnName = 'holds:core/fs@0.2.0#inspect';
   let exports2;
   let postReturn0;
   let postReturn0Async;
@@ -4814,6 +5069,8 @@ let gen= (function* _initGenerator () {
   let postReturn9Async;
   let postReturn10;
   let postReturn10Async;
+  let postReturn11;
+  let postReturn11Async;
   let holds020Announce;
   
   function announce(arg0, arg1, arg2) {
@@ -8093,6 +8350,334 @@ let gen= (function* _initGenerator () {
     });
     
   }
+  let holds020Identify;
+  
+  function identify(arg0, arg1) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds020Identify',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          var vec1 = arg0;
+          var len1 = vec1.length;
+          var result1 = realloc0(0, 0, 4, len1 * 8);
+          for (let i = 0; i < vec1.length; i++) {
+            const e = vec1[i];
+            const base = result1 + i * 8;
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr0= encodeRes.ptr;
+            var len0 = encodeRes.len;
+            
+            dataView(memory0).setUint32(base + 4, len0, true);
+            dataView(memory0).setUint32(base + 0, ptr0, true);
+          }
+          var {cwd: v2_0, workspace: v2_1, checkout: v2_2 } = arg1;
+          
+          var encodeRes = _utf8AllocateAndEncode(v2_0, realloc0, memory0);
+          var ptr3= encodeRes.ptr;
+          var len3 = encodeRes.len;
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(v2_1, realloc0, memory0);
+          var ptr4= encodeRes.ptr;
+          var len4 = encodeRes.len;
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(v2_2, realloc0, memory0);
+          var ptr5= encodeRes.ptr;
+          var len5 = encodeRes.len;
+          
+          _debugLog('[iface="holds:core/holds@0.2.0", function="identify"][Instruction::CallWasm] enter', {
+            funcName: 'identify',
+            paramCount: 8,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds020Identify(result1, len1, ptr3, len3, ptr4, len4, ptr5, len5),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant27;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              var len8 = dataView(memory0).getUint32(ret + 12, true);
+              var base8 = dataView(memory0).getUint32(ret + 8, true);
+              if (base8 % 4 !== 0) throw new TypeError(`list pointer [${base8}] is not aligned to 4`);
+              var result8 = [];
+              for (let i = 0; i < len8; i++) {
+                const base = base8 + i * 16;
+                var ptr6 = dataView(memory0).getUint32(base + 0, true);
+                var len6 = dataView(memory0).getUint32(base + 4, true);
+                var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                var ptr7 = dataView(memory0).getUint32(base + 8, true);
+                var len7 = dataView(memory0).getUint32(base + 12, true);
+                var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                result8.push({
+                  file: result6,
+                  checkout: result7,
+                });
+              }
+              variant27= {
+                tag: 'ok',
+                val: result8
+              };
+              break;
+            }
+            case 1: {
+              let variant26;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
+                  var len9 = dataView(memory0).getUint32(ret + 20, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  var ptr10 = dataView(memory0).getUint32(ret + 24, true);
+                  var len10 = dataView(memory0).getUint32(ret + 28, true);
+                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                  var ptr11 = dataView(memory0).getUint32(ret + 48, true);
+                  var len11 = dataView(memory0).getUint32(ret + 52, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  variant26= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result9,
+                      hold: {
+                        agentId: result10,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result11,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len15 = dataView(memory0).getUint32(ret + 20, true);
+                  var base15 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
+                  var result15 = [];
+                  for (let i = 0; i < len15; i++) {
+                    const base = base15 + i * 56;
+                    var ptr12 = dataView(memory0).getUint32(base + 0, true);
+                    var len12 = dataView(memory0).getUint32(base + 4, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    var ptr13 = dataView(memory0).getUint32(base + 8, true);
+                    var len13 = dataView(memory0).getUint32(base + 12, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    var ptr14 = dataView(memory0).getUint32(base + 32, true);
+                    var len14 = dataView(memory0).getUint32(base + 36, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    result15.push({
+                      file: result12,
+                      hold: {
+                        agentId: result13,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result14,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant26= {
+                    tag: 'held-by-others',
+                    val: result15
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  let variant20;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant20 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
+                      var len17 = dataView(memory0).getUint32(ret + 44, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
+                      var len18 = dataView(memory0).getUint32(ret + 52, true);
+                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
+                      var len19 = dataView(memory0).getUint32(ret + 76, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      variant20 = {
+                        file: result17,
+                        hold: {
+                          agentId: result18,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result19,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant26= {
+                    tag: 'lost',
+                    val: {
+                      file: result16,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant20,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  var ptr22 = dataView(memory0).getUint32(ret + 24, true);
+                  var len22 = dataView(memory0).getUint32(ret + 28, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  variant26= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result21,
+                      reason: result22,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant26= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  var ptr24 = dataView(memory0).getUint32(ret + 32, true);
+                  var len24 = dataView(memory0).getUint32(ret + 36, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant26= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result23,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result24,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  variant26= {
+                    tag: 'store',
+                    val: result25
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant27= {
+                tag: 'err',
+                val: variant26
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="identify"][Instruction::Return]', {
+            funcName: 'identify',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant27;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn9(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
   let subscribe020Interpret;
   
   function interpret(arg0) {
@@ -8389,7 +8974,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn9(ret);
+          postReturn10(ret);
           cstate.mayLeave = true;
           task.exit();
           return retCopy;
@@ -8746,7 +9331,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn10(ret);
+          postReturn11(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -9357,11 +9942,133 @@ let gen= (function* _initGenerator () {
     importFn: _trampoline6,
   },
   );
+  let trampoline7 = _trampoline7.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 7,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline7.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [
+    _lowerFlatOption({
+      caseMetas: [
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
+      ],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline7,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 7,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline7.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [
+    _lowerFlatOption({
+      caseMetas: [
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
+      ],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline7,
+  },
+  );
+  let trampoline8 = _trampoline8.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 8,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline8.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline8,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 8,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline8.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline8,
+  },
+  );
   Promise.all([module0, module1, module2]).catch(() => {});
   ({ exports: exports0 } = yield instantiateCore(yield module1));
   ({ exports: exports1 } = yield instantiateCore(yield module0, {
     'holds:core/clock@0.2.0': {
       now: Object.assign(trampoline0, { _jcoMaySuspend: false }),
+    },
+    'holds:core/fs@0.2.0': {
+      inspect: Object.assign(exports0['7'], { _jcoMaySuspend: false }),
+      'read-link-file': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
     },
     'holds:core/kv@0.2.0': {
       'delete-if-revision': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
@@ -9392,6 +10099,8 @@ let gen= (function* _initGenerator () {
       '3': Object.assign(trampoline4, { _jcoMaySuspend: false }),
       '4': Object.assign(trampoline5, { _jcoMaySuspend: false }),
       '5': Object.assign(trampoline6, { _jcoMaySuspend: false }),
+      '6': Object.assign(trampoline7, { _jcoMaySuspend: false }),
+      '7': Object.assign(trampoline8, { _jcoMaySuspend: false }),
     },
   }));
   postReturn0 = exports1['cabi_post_holds:core/holds@0.2.0#announce'];
@@ -9466,20 +10175,28 @@ let gen= (function* _initGenerator () {
     postReturn8Async = exports1['cabi_post_holds:core/holds@0.2.0#file-for-key'];
   }
   
-  postReturn9 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  postReturn9 = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
   
   try {
-    postReturn9Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
+    postReturn9Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#identify']);
   } catch(err) {
-    postReturn9Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+    postReturn9Async = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
   }
   
-  postReturn10 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  postReturn10 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
   
   try {
-    postReturn10Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+    postReturn10Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
   } catch(err) {
-    postReturn10Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+    postReturn10Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  }
+  
+  postReturn11 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  
+  try {
+    postReturn11Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+  } catch(err) {
+    postReturn11Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
   }
   
   holds020Announce = exports1['holds:core/holds@0.2.0#announce'];
@@ -9491,6 +10208,7 @@ let gen= (function* _initGenerator () {
   holds020ForceRelease = exports1['holds:core/holds@0.2.0#force-release'];
   holds020KeyForFile = exports1['holds:core/holds@0.2.0#key-for-file'];
   holds020FileForKey = exports1['holds:core/holds@0.2.0#file-for-key'];
+  holds020Identify = exports1['holds:core/holds@0.2.0#identify'];
   subscribe020Interpret = exports1['holds:core/subscribe@0.2.0#interpret'];
   subscribe020Sweep = exports1['holds:core/subscribe@0.2.0#sweep'];
   const holds020 = {
@@ -9499,6 +10217,7 @@ let gen= (function* _initGenerator () {
     claimFiles: claimFiles,
     fileForKey: fileForKey,
     forceRelease: forceRelease,
+    identify: identify,
     keyForFile: keyForFile,
     release: release,
     renew: renew,

@@ -15,6 +15,8 @@ import { MemoryStore } from './stores/memory.js';
 const BUCKET = /^[A-Za-z0-9_-]+$/;
 /** Cached answers of key-for-file (cleared when full). */
 const KEY_CACHE = 4096;
+/** Paths named per `identify` guest call. */
+const IDENTIFY_BATCH = 256;
 const U64 = 1n << 64n;
 /** The most files one claim may take by default (bones' default, as the Rust host). */
 const MAX_CLAIM_FILES = 16;
@@ -229,6 +231,26 @@ export class Manager {
   /** The store key of `file` (Go-compatible where Go's keys are valid). */
   async keyForFile(file) {
     return this.guest('keyForFile', [file]);
+  }
+
+  /**
+   * Name `paths` as holds keys them, wherever they are seen from: relative
+   * paths start at `cwd` (default: the working directory); symlinks are resolved
+   * for the longest existing prefix; a path under `checkout` is named under
+   * `workspace` (both set, for checkouts git does not link); otherwise a path in
+   * a git worktree is named under the repository's main worktree, so agents in
+   * different worktrees contend for one key. Returns `[{ file, checkout }]`:
+   * each file's path and the checkout it was seen through. Reads the filesystem only.
+   */
+  async identify(paths, { cwd = process.cwd(), workspace = '', checkout = '' } = {}) {
+    this.checkOpen();
+    const named = [];
+    // A bounded batch per guest call keeps each call far below its fuel.
+    for (let start = 0; start < paths.length; start += IDENTIFY_BATCH) {
+      const batch = paths.slice(start, start + IDENTIFY_BATCH);
+      named.push(...(await this.guest('identify', [batch, cwd, workspace, checkout])));
+    }
+    return named;
   }
 
   /** The file a store key names (InvalidInput for a key holds would not write). */

@@ -11,6 +11,7 @@
 // `err` throws jco's ComponentError with the `error` variant in `e.payload`. An
 // import returns `err` by throwing a value with an own `payload` property (the
 // `kv-error`); throwing anything else traps the call.
+import { closeSync, fstatSync, lstatSync, openSync, readSync, readlinkSync } from 'node:fs';
 import {
   CasExhausted,
   Closed,
@@ -46,6 +47,7 @@ export const MISSING = Object.freeze({ found: false, value: new Uint8Array(0), r
  */
 export function importObject({ kv, now, casRetry }) {
   const interfaces = {
+    fs: { inspect, readLinkFile },
     kv: {
       get: (key) => kv.get(key),
       writeIfRevision: (key, value, expected, ttlSeconds) => kv.writeIfRevision(key, value, expected, ttlSeconds),
@@ -65,6 +67,51 @@ export function importObject({ kv, now, casRetry }) {
     imports[`${PACKAGE}/${name}@${VERSION}`] = value;
   }
   return imports;
+}
+
+/** The largest git link file `read-link-file` reads (a `.git` file, `commondir`). */
+const MAX_LINK_FILE = 4096;
+
+/** The `fs.inspect` import: what is at `path`, a final symlink not followed. */
+export function inspect(path) {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return { tag: 'missing' };
+  }
+  if (stat.isSymbolicLink()) {
+    try {
+      const target = readlinkSync(path, { encoding: 'buffer' });
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(target);
+      return { tag: 'symlink', val: text };
+    } catch {
+      return { tag: 'other' }; // unreadable, or not UTF-8
+    }
+  }
+  if (stat.isDirectory()) return { tag: 'directory' };
+  if (stat.isFile()) return { tag: 'file' };
+  return { tag: 'other' };
+}
+
+/** The `fs.read-link-file` import: a small UTF-8 regular file's text, or undefined. */
+export function readLinkFile(path) {
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buffer = Buffer.alloc(MAX_LINK_FILE + 1);
+    let length = 0;
+    for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0;) {
+      length += n;
+    }
+    if (length > MAX_LINK_FILE) return undefined;
+    return new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(0, length));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** The entry a kv write or delete left, for the replica (`operation` of a removal). */
@@ -118,6 +165,10 @@ export function callExport(root, op, args) {
       return holds.keyForFile(args[0]);
     case 'fileForKey':
       return holds.fileForKey(args[0]);
+    case 'identify': {
+      const [paths, cwd, workspace, checkout] = args;
+      return holds.identify(paths, { cwd, workspace, checkout });
+    }
     case 'interpret': {
       // args: [[key, entry, previous, snapshot], ...]: a batch, one worker trip.
       return args.map(([key, entry, previous, snapshot]) =>

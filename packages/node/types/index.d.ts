@@ -49,6 +49,12 @@ export interface Claimed {
   claims: Claim[];
   atomic: boolean;
 }
+/** One file as holds names it: the path it keys (in the workspace) and the
+ * checkout (worktree) it was seen through, empty outside any. */
+export interface Identity {
+  file: string;
+  checkout: string;
+}
 export type FileState = 'held' | 'tokenMoved' | 'heldByAnother' | 'vacant';
 /** One file of a check; `claim` is the live hold, if any. */
 export interface FileCheck {
@@ -217,6 +223,7 @@ export class Manager {
   whoHas(file: string): Promise<Claim | undefined>;
   list(): Promise<Claim[]>;
   subscribe(): Promise<Subscription>;
+  identify(paths: string[], place?: { cwd?: string; workspace?: string; checkout?: string }): Promise<Identity[]>;
   keyForFile(file: string): Promise<string>;
   fileForKey(key: string): Promise<string>;
   probe(): Promise<void>;

@@ -1,7 +1,8 @@
 //! `holds announce FILE... [--agent ID] [--ttl DURATION] [--wait DURATION] [--checkout PATH]`
 
-use crate::args::{AgentTtl, Global, absolute_all, duration};
+use crate::args::{AgentTtl, Global, duration};
 use crate::failure::{Outcome, exit};
+use crate::files::Named;
 use crate::{output, store};
 use clap::Args;
 use holds::{Announce, Claim};
@@ -18,9 +19,13 @@ wait runs out.
 Examples:
   holds announce src/lib.rs --agent a1 --ttl 30s
   HOLDS_AGENT=a1 holds announce src/lib.rs src/main.rs --wait 1m
-  holds --json announce /repo/README.md --agent a2 --ttl 5m --checkout /tmp/co-a2")]
+  holds --json announce /repo/README.md --agent a2 --ttl 5m
+
+In a git worktree a FILE is held as the same path in the repository's main
+worktree, so agents in different worktrees of one repository contend for it;
+the hold shows the worktree it was taken from.")]
 pub struct Opts {
-    /// The files to hold (relative paths are resolved against the working directory).
+    /// The files to hold (relative paths start at the working directory).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
     #[command(flatten)]
@@ -28,9 +33,6 @@ pub struct Opts {
     /// Wait up to DURATION for held files to become free.
     #[arg(long, value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub wait: Option<Duration>,
-    /// The agent's checkout, stored with the hold.
-    #[arg(long, value_name = "PATH", default_value = "")]
-    pub checkout: String,
 }
 
 /// Several files' claims: `atomic` says whether the store took them in one write.
@@ -41,10 +43,12 @@ struct ClaimsJson {
 }
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
-    let files = absolute_all(&o.files)?;
-    let announce = Announce::new(o.agent.agent, o.agent.ttl).checkout(o.checkout);
+    let place = global.place()?;
     // Waiting needs the watch's events; a plain announce does not.
     let holds = store::open_with_replica(global, o.wait.is_some()).await?;
+    let named = Named::new(&holds, &o.files, &place).await?;
+    let files = named.files();
+    let announce = Announce::new(o.agent.agent, o.agent.ttl).checkout(named.checkout());
     let (claims, atomic): (Vec<Claim>, bool) = match (files.as_slice(), o.wait) {
         ([file], None) => (vec![holds.announce(file, &announce).await?], true),
         (_, None) => {

@@ -1,7 +1,8 @@
 //! `holds check FILE... [--agent ID] [--fence N]...`: a commit gate.
 
-use crate::args::{Global, absolute_all};
+use crate::args::Global;
 use crate::failure::{Failure, Outcome, exit};
+use crate::files::Named;
 use crate::{output, store};
 use clap::Args;
 use holds::{FileCheck, FileState, rfc3339};
@@ -75,9 +76,10 @@ fn describe(check: &FileCheck, agent: &str) -> String {
             check.file, c.revision
         ),
         FileState::HeldByAnother(c) => format!(
-            "other      {} is held by {} until {} (revision {})",
+            "other      {} is held by {}{} until {} (revision {})",
             check.file,
             c.hold.agent_id,
+            c.hold.working_in(),
             rfc3339(c.hold.expires_at),
             c.revision
         ),
@@ -93,8 +95,9 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
             o.files.len()
         )));
     }
-    let files = absolute_all(&o.files)?;
+    let place = global.place()?;
     let holds = store::open(global).await?;
+    let files = Named::new(&holds, &o.files, &place).await?.files();
     let tokens = (!o.tokens.is_empty()).then_some(o.tokens.as_slice());
     let checks = holds.check(&files, &o.agent, tokens).await?;
     let code = verdict(&checks);

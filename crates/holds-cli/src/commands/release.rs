@@ -1,7 +1,8 @@
 //! `holds release FILE [--agent ID]`, or `holds release --force FILE --by ID`
 
-use crate::args::{Global, absolute};
+use crate::args::Global;
 use crate::failure::{Failure, Outcome, exit};
+use crate::files;
 use crate::{output, store};
 use clap::Args;
 use holds::Release;
@@ -41,16 +42,15 @@ struct ReleaseJson {
 }
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
-    let file = absolute(&o.file)?;
+    let place = global.place()?;
     let holds = store::open(global).await?;
+    let file = files::one(&holds, &o.file, &place).await?.file;
     // clap requires --by with --force, and --agent without it.
     let outcome = match (&o.by, &o.agent) {
         (Some(by), _) => holds.force_release(&file, by).await?,
         (None, Some(agent)) => holds.release(&file, agent).await?,
         (None, None) => return Err(Failure::usage(anyhow::anyhow!("--agent is required"))),
     };
-    // The path the hold is keyed by, for the message.
-    let file = holds.canonical_path(&file).await?;
     let revision = match outcome {
         Release::Released { revision } => Some(revision),
         Release::NotHeld => None,

@@ -1,8 +1,9 @@
 //! `holds run FILE... [--agent ID] [--ttl D] [--wait D] [--grace D] -- CMD [ARGS...]`:
 //! CMD runs while the files are held; it is stopped when a hold is lost.
 
-use crate::args::{AgentTtl, Global, absolute_all, duration};
+use crate::args::{AgentTtl, Global, duration};
 use crate::failure::{Failure, Outcome, exit};
+use crate::files::Named;
 use crate::{output, store};
 use clap::Args;
 use holds::{Announce, Lease};
@@ -43,22 +44,21 @@ pub struct Opts {
     /// How long CMD has to exit after SIGTERM when a hold is lost.
     #[arg(long, default_value = "5s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub grace: Duration,
-    /// The agent's checkout, stored with the holds.
-    #[arg(long, value_name = "PATH", default_value = "")]
-    pub checkout: String,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
-    let files = absolute_all(&o.files)?;
+    let place = global.place()?;
     // Listen before anything else: a signal arriving while the files are claimed
     // is never lost. One that ends a process ends holds run there (CMD is not
     // started); the others are kept and forwarded once CMD runs.
     let mut signals = Forwarded::listen()?;
     let holds = store::open_with_replica(global, true).await?;
-    let announce = Announce::new(o.agent.agent.clone(), o.agent.ttl).checkout(o.checkout);
+    let named = Named::new(&holds, &o.files, &place).await?;
+    let files = named.files();
+    let announce = Announce::new(o.agent.agent.clone(), o.agent.ttl).checkout(named.checkout());
     let claim = async {
         match o.wait {
             Some(wait) => holds.hold_wait(&files, &announce, wait).await,

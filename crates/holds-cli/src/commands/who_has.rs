@@ -1,7 +1,8 @@
 //! `holds who-has FILE`
 
-use crate::args::{Global, absolute};
+use crate::args::Global;
 use crate::failure::{Outcome, exit};
+use crate::files;
 use crate::{output, store};
 use clap::Args;
 use serde::Serialize;
@@ -19,8 +20,9 @@ struct Nobody {
 }
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
-    let file = absolute(&o.file)?;
+    let place = global.place()?;
     let holds = store::open(global).await?;
+    let file = files::one(&holds, &o.file, &place).await?.file;
     match holds.who_has(&file).await? {
         Some(claim) => {
             if global.json {
@@ -31,7 +33,6 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
             Ok(exit::OK)
         }
         None => {
-            let file = holds.canonical_path(&file).await?;
             if global.json {
                 output::print_json(&Nobody { file, hold: None });
             } else {

@@ -117,9 +117,11 @@ fn hold(repo: &Repo, path: &str, agent: &str) {
 #[track_caller]
 fn assert_blocked(run: &Run, repo: &Repo, path: &str, holder: &str, what: &str) {
     assert_ne!(run.code(), 0, "{run}");
+    // The holder took the file in the repository's (only) worktree.
     let line = format!(
-        "holds guard: {} is held by agent {holder:?} until ",
-        repo.path(path)
+        "holds guard: {} is held by agent {holder:?} (in {}) until ",
+        repo.path(path),
+        repo.root.display()
     );
     assert!(run.stderr.contains(&line), "{line}: {run}");
     assert!(

@@ -16,6 +16,7 @@ mod replay;
 mod support;
 mod watch;
 mod workflow;
+mod worktrees;
 
 use crate::support::CliEnv;
 use holds_nats_fixture::NatsServer;

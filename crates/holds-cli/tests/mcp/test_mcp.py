@@ -9,6 +9,7 @@ Exits non-zero on the first failed check (scripts/test-mcp runs it).
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -158,7 +159,37 @@ async def main(holds):
         check(now["fencing_token"] > first["fencing_token"], f"renewed in the background: {first} -> {now}")
         lst = await d.ok("list", {})
         check([c["file"] for c in lst["claims"]] == [b_rs], f"{lst}")
+
+    await worktrees(holds, env, tmp)
     print("mcp: all checks passed")
+
+
+def git(cwd, *args):
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": cwd}
+    subprocess.run(["git", "-C", cwd, *args], check=True, capture_output=True, env=env)
+
+
+async def worktrees(holds, env, tmp):
+    """Servers started in two worktrees of one repository name a file alike: by its path in the main
+    worktree, with the worktree each holder works in."""
+    main = os.path.realpath(os.path.join(tmp, "repo"))
+    wt2 = os.path.join(os.path.dirname(main), "wt2")
+    os.makedirs(os.path.join(main, "src"))
+    git(main, "init", "-q", "-b", "main")
+    git(main, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "first")
+    git(main, "worktree", "add", "-q", "-b", "wt2", wt2)
+    lib = os.path.join(main, "src/lib.rs")
+    async with client(holds, env, main, "main-agent", {"HOLDS_AGENT": "wa"}) as a:
+        async with client(holds, env, wt2, "wt2-agent", {"HOLDS_AGENT": "wb"}) as b:
+            claim = (await a.ok("announce", {"files": ["src/lib.rs"]}))["claims"][0]
+            check(claim["file"] == lib and claim["checkout"] == main, f"{claim}")
+            r = await b.call("announce", {"files": ["src/lib.rs"]})
+            check(r.is_error and r.structured_content["holders"][0]["holder"] == "wa", f"{r}")
+            check(f"(in {main})" in r.structured_content["message"], r.structured_content["message"])
+            who = await b.ok("who_has", {"file": "src/lib.rs"})
+            check(who["file"] == lib and who["claim"]["holder"] == "wa", f"{who}")
+            gate = await b.ok("check", {"files": ["src/lib.rs"]})
+            check(gate["files"][0]["state"] == "held-by-another", f"{gate}")
 
 
 if __name__ == "__main__":

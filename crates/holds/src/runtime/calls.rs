@@ -8,6 +8,7 @@
 //! allocator). An instance that trapped, ran out of fuel or was cancelled is
 //! dropped, never reused.
 
+use super::bindings::exports::holds::core::holds::{Identity, Place};
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::kv as wit_kv;
 use super::engine::{FUEL_PER_CALL, Runtime};
@@ -500,6 +501,15 @@ impl Calls {
                 )
                 .await
             })
+            .await?;
+        out.map_err(|e| convert::error(e, fault))
+    }
+
+    /// Name `paths` as seen from `place`. Not recorded: it reads the filesystem,
+    /// not the store, and a trace's calls carry the files it named.
+    pub async fn identify(&self, paths: &[String], place: &Place) -> Result<Vec<Identity>, Error> {
+        let (out, fault) = self
+            .call(async |i: &mut Instance| Ok((i.identify(paths, place).await?, None)))
             .await?;
         out.map_err(|e| convert::error(e, fault))
     }

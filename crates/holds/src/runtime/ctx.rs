@@ -3,7 +3,7 @@
 //! in wasmtime's ctx/view shape. The view converts between the WIT types and the
 //! [`GuestIo`] bound for the current call; it decides nothing.
 
-use super::bindings::holds::core::{clock, kv, observer, types};
+use super::bindings::holds::core::{clock, fs, kv, observer, types};
 use super::import_error::ImportError;
 use super::io::{GuestIo, Report, Unbound};
 use super::sandbox::Sandbox;
@@ -20,6 +20,8 @@ pub(crate) struct HoldsCtx {
     io: Box<dyn GuestIo>,
     /// WASI for foreign guests, made on their first WASI call.
     sandbox: Option<Box<Sandbox>>,
+    /// The `fs` import answers (during an `identify` call) or traps.
+    files: bool,
 }
 
 /// Builds a [`HoldsCtx`].
@@ -37,6 +39,7 @@ impl HoldsCtxBuilder {
             limits: self.limits,
             io: Box::new(Unbound),
             sandbox: None,
+            files: false,
         }
     }
 }
@@ -50,6 +53,11 @@ impl HoldsCtx {
     /// Stop serving: later imports trap.
     pub fn unbind(&mut self) -> Box<dyn GuestIo> {
         std::mem::replace(&mut self.io, Box::new(Unbound))
+    }
+
+    /// Let the `fs` import look at the filesystem (an `identify` call), or not.
+    pub fn serve_files(&mut self, serve: bool) {
+        self.files = serve;
     }
 
     /// What the imports gathered since the last report.
@@ -140,6 +148,30 @@ impl kv::Host for HoldsView<'_> {
             ImportError::Store(e) => Ok(convert::kv_error_to_wit(&e)),
             ImportError::Trap(trap) => Err(trap),
         }
+    }
+}
+
+impl HoldsView<'_> {
+    fn files(&self) -> wasmtime::Result<()> {
+        if self.ctx.files {
+            Ok(())
+        } else {
+            Err(wasmtime::Error::msg(
+                "the fs import is served only to identify calls",
+            ))
+        }
+    }
+}
+
+impl fs::Host for HoldsView<'_> {
+    async fn inspect(&mut self, path: String) -> wasmtime::Result<fs::Node> {
+        self.files()?;
+        Ok(super::files::inspect(&path))
+    }
+
+    async fn read_link_file(&mut self, path: String) -> wasmtime::Result<Option<String>> {
+        self.files()?;
+        Ok(super::files::read_link_file(&path))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::bindings::Guest;
 use super::bindings::exports::holds::core::holds::{
-    AnnounceRequest, ClaimRequest, Claimed, FileCheck, ReleaseOutcome,
+    AnnounceRequest, ClaimRequest, Claimed, FileCheck, Identity, Place, ReleaseOutcome,
 };
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::{kv, types};
@@ -72,6 +72,22 @@ impl Instance {
             .holds_core_holds()
             .call_file_for_key(&mut self.store, key)
             .await
+    }
+
+    /// `identify`, with the `fs` import served for its duration.
+    pub async fn identify(
+        &mut self,
+        paths: &[String],
+        place: &Place,
+    ) -> wasmtime::Result<GuestResult<Vec<Identity>>> {
+        self.store.data_mut().serve_files(true);
+        let out = self
+            .guest
+            .holds_core_holds()
+            .call_identify(&mut self.store, paths, place)
+            .await;
+        self.store.data_mut().serve_files(false);
+        out
     }
 
     pub async fn interpret(&mut self, change: &Change) -> wasmtime::Result<Interpretation> {

@@ -3,6 +3,7 @@
 //!
 //! - `bindings`: the generated bindings, alone.
 //! - `ctx`: the store's state and the view implementing the imports.
+//! - `files`: the `fs` import, served to `identify` calls only.
 //! - `io`: where the imports' answers come from (live, recording; `replay`'s tape).
 //! - `engine`, `cache`, `slots`, `pool`: compiling, caching, bounding and reusing instances.
 //! - `invoke`: one instance's typed export calls; `calls`: a manager's calls.
@@ -14,6 +15,7 @@ pub(crate) mod cache;
 mod calls;
 mod ctx;
 mod engine;
+mod files;
 mod import_error;
 mod invoke;
 mod io;

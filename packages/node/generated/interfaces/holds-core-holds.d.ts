@@ -8,6 +8,7 @@ export function check(files: Array<string>, agentId: string, tokens: BigUint64Ar
 export function forceRelease(file: string, by: string, observed: Entry | undefined): ReleaseOutcome;
 export function keyForFile(file: string): string;
 export function fileForKey(key: string): string;
+export function identify(paths: Array<string>, place: Place): Array<Identity>;
 export type Duration = import('./holds-core-types.js').Duration;
 export type Hold = import('./holds-core-types.js').Hold;
 export type Claim = import('./holds-core-types.js').Claim;
@@ -48,6 +49,15 @@ export interface FileStateVacant {
 export interface FileCheck {
   file: string,
   state: FileState,
+}
+export interface Place {
+  cwd: string,
+  workspace: string,
+  checkout: string,
+}
+export interface Identity {
+  file: string,
+  checkout: string,
 }
 export type ReleaseOutcome = ReleaseOutcomeReleased | ReleaseOutcomeNotHeld;
 export interface ReleaseOutcomeReleased {

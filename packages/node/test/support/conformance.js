@@ -385,6 +385,14 @@ export class CaseRunner {
           return ok(claimJson(await m.whoHas(this.arg(step, 'file'))));
         case 'list':
           return ok((await m.list()).map(claimJson));
+        case 'identify':
+          return ok(
+            await m.identify(this.arg(step, 'paths'), {
+              cwd: this.arg(step, 'cwd', '/'),
+              workspace: this.arg(step, 'workspace', ''),
+              checkout: this.arg(step, 'checkout', ''),
+            }),
+          );
         case 'key_for_file':
           return ok(await m.keyForFile(this.arg(step, 'file')));
         case 'file_for_key':

@@ -27,7 +27,7 @@ from .errors import (
 from .manager import Manager
 from .stores import JetStreamStore, MemoryStore, Store
 from .subscription import Subscription
-from .types import Claim, Claimed, Entry, Event, FileCheck, Hold, Release
+from .types import Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Release
 
 __version__ = "0.2.0"
 
@@ -48,6 +48,7 @@ __all__ = [
     "HeldByOthers",
     "Hold",
     "HoldsError",
+    "Identity",
     "InvalidInput",
     "JetStreamStore",
     "Lagged",

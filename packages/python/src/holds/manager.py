@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -25,11 +26,13 @@ from .stores.base import CAUGHT_UP, Store, Unavailable
 from .stores.jetstream import JetStreamStore
 from .stores.memory import MemoryStore
 from .subscription import Subscription
-from .types import Claim, Claimed, Entry, FileCheck, Release
+from .types import Claim, Claimed, Entry, FileCheck, Identity, Release
 
 _BUCKET = re.compile(r"^[A-Za-z0-9_-]+$")
 #: Cached answers of key-for-file (cleared when full).
 _KEY_CACHE = 4096
+#: Paths named per `identify` guest call.
+_IDENTIFY_BATCH = 256
 #: The most files one `claim` may take by default (bones' default, as the Rust host).
 MAX_CLAIM_FILES = 16
 
@@ -329,6 +332,29 @@ class Manager:
         async def run() -> str:
             self._check()
             return await self._guest(lambda x: x.key_for_file(file))
+
+        return await self._on_loop(run())
+
+    async def identify(
+        self, paths: list[str], *, cwd: Optional[str] = None, workspace: str = "", checkout: str = ""
+    ) -> list[Identity]:
+        """Name `paths` as holds keys them, wherever they are seen from: relative
+        paths start at `cwd` (default: the working directory); symlinks are
+        resolved for the longest existing prefix; a path under `checkout` is named
+        under `workspace` (both set, for checkouts git does not link); otherwise a
+        path in a git worktree is named under the repository's main worktree, so
+        agents in different worktrees contend for one key. Each Identity also
+        says which checkout the path was seen through. Reads the filesystem only."""
+        where = os.getcwd() if cwd is None else cwd
+
+        async def run() -> list[Identity]:
+            self._check()
+            named: list[Identity] = []
+            # A bounded batch per guest call keeps each call far below its fuel.
+            for start in range(0, len(paths), _IDENTIFY_BATCH):
+                batch = list(paths[start : start + _IDENTIFY_BATCH])
+                named += await self._guest(lambda x, b=batch: x.identify(b, where, workspace, checkout))
+            return named
 
         return await self._on_loop(run())
 

@@ -79,6 +79,17 @@ class FileCheck:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """One file as holds names it (`Manager.identify`)."""
+
+    #: The path holds keys: absolute, cleaned, symlinks resolved, mapped onto the
+    #: workspace (a git repository's main worktree, or the declared workspace).
+    file: str
+    #: The checkout (worktree) it was named through; empty outside any.
+    checkout: str
+
+
+@dataclass(frozen=True)
 class Release:
     """What `release` did: `released` with the marker's revision, or nothing
     (missing, expired or another agent's hold)."""

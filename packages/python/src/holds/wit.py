@@ -29,6 +29,8 @@ How wasmtime-py (50.0.1) maps WIT values, as used here:
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
@@ -36,7 +38,7 @@ from typing import Any, Optional, Protocol
 from wasmtime.component import Linker, Record, Variant
 
 from . import errors
-from .types import MISSING, Claim, Claimed, Entry, Event, FileCheck, Hold, Release
+from .types import MISSING, Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Release
 
 PACKAGE = "holds:core"
 VERSION = "0.2.0"
@@ -185,8 +187,44 @@ def _kv_result(fn: Callable[[], Any]) -> Any:
         return Variant("unavailable", f"store failure: {type(e).__name__}: {e}")
 
 
+#: The largest git link file `read-link-file` reads (a `.git` file, `commondir`).
+_MAX_LINK_FILE = 4096
+
+
+def inspect(path: str) -> Variant:
+    """The `fs.inspect` import: what is at `path`, a final symlink not followed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (OSError, ValueError):
+        return Variant("missing")
+    if stat.S_ISLNK(mode):
+        try:
+            target = os.readlink(path)
+            target.encode("utf-8")  # a non-UTF-8 target decodes to surrogates
+        except (OSError, UnicodeError):
+            return Variant("other")
+        return Variant("symlink", target)
+    if stat.S_ISDIR(mode):
+        return Variant("directory")
+    if stat.S_ISREG(mode):
+        return Variant("file")
+    return Variant("other")
+
+
+def read_link_file(path: str) -> Optional[str]:
+    """The `fs.read-link-file` import: a small UTF-8 regular file's text."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as f:
+            data = f.read(_MAX_LINK_FILE + 1)
+        return data.decode("utf-8") if len(data) <= _MAX_LINK_FILE else None
+    except (OSError, ValueError):
+        return None
+
+
 def define_imports(linker: Linker, host: Host) -> None:
-    """Define the kv, clock and observer imports of one instance on `linker`."""
+    """Define the fs, kv, clock and observer imports of one instance on `linker`."""
 
     def get(_store: Any, key: str) -> Any:
         def op() -> Record:
@@ -236,6 +274,9 @@ def define_imports(linker: Linker, host: Host) -> None:
             host.cas_retry(key, attempt)
 
     with linker.root() as root:
+        with root.add_instance(interface("fs")) as i:
+            i.add_func("inspect", lambda _store, path: inspect(path))
+            i.add_func("read-link-file", lambda _store, path: read_link_file(path))
         with root.add_instance(interface("kv")) as i:
             i.add_func("get", get)
             i.add_func("write-if-revision", write)
@@ -353,6 +394,11 @@ class Exports:
 
     def file_for_key(self, key: str) -> str:
         return _ok(self._call("holds", "file-for-key", key))
+
+    def identify(self, paths: list[str], cwd: str, workspace: str, checkout: str) -> list[Identity]:
+        place = _record(cwd=cwd, workspace=workspace, checkout=checkout)
+        out = _ok(self._call("holds", "identify", list(paths), place))
+        return [Identity(i.file, i.checkout) for i in out]
 
     def interpret(self, key: str, entry: Entry, previous: Optional[Entry], snapshot: bool) -> Interpretation:
         change = _record(

@@ -400,6 +400,14 @@ class CaseRunner:
                 return _Outcome(claim_json(await m.who_has(self.arg(step, "file"))))
             if do == "list":
                 return _Outcome([claim_json(c) for c in await m.list()])
+            if do == "identify":
+                ids = await m.identify(
+                    self.arg(step, "paths"),
+                    cwd=self.arg(step, "cwd", "/"),
+                    workspace=self.arg(step, "workspace", ""),
+                    checkout=self.arg(step, "checkout", ""),
+                )
+                return _Outcome([{"file": i.file, "checkout": i.checkout} for i in ids])
             if do == "key_for_file":
                 return _Outcome(await m.key_for_file(self.arg(step, "file")))
             if do == "file_for_key":

@@ -4,6 +4,7 @@
 use super::{Hook, Mode, git};
 use crate::args::Global;
 use crate::failure::{Outcome, exit};
+use crate::files::Named;
 use crate::{output, store};
 use clap::Args;
 use holds::{Claim, FileState, rfc3339};
@@ -86,9 +87,10 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     for problem in &problems {
         match problem {
             Problem::HeldByAnother(claim) => output::print_err(format_args!(
-                "holds guard: {} is held by agent {:?} until {} (fencing token {})",
+                "holds guard: {} is held by agent {:?}{} until {} (fencing token {})",
                 claim.file,
                 claim.hold.agent_id,
+                claim.hold.working_in(),
                 rfc3339(claim.hold.expires_at),
                 claim.revision
             )),
@@ -150,9 +152,18 @@ async fn problems(
     agent: Option<&str>,
 ) -> Result<Vec<Problem>, crate::failure::Failure> {
     let holds = store::open(global).await?;
-    let checks = holds
-        .check(files, agent.unwrap_or("holds-guard"), None)
-        .await;
+    let checks = async {
+        // Named as every worktree of the repository names them.
+        let files = Named::new(&holds, files, &global.place_in("/"))
+            .await?
+            .files();
+        Ok::<_, crate::failure::Failure>(
+            holds
+                .check(&files, agent.unwrap_or("holds-guard"), None)
+                .await?,
+        )
+    }
+    .await;
     holds.close().await;
     Ok(checks?
         .into_iter()

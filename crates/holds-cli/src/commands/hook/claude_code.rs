@@ -6,7 +6,7 @@
 use super::payload::{self, Edit};
 use crate::args::{Global, duration};
 use crate::failure::{Failure, Outcome, exit};
-use crate::{output, store};
+use crate::{files, output, store};
 use clap::Args;
 use holds::{Announce, Claim, Error, FileState, rfc3339};
 use serde_json::json;
@@ -62,7 +62,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
             )));
         }
     };
-    match judge(global, &edit, &Announce::new(agent, o.ttl)).await {
+    match judge(global, &edit, Announce::new(agent, o.ttl)).await {
         Ok(None) => Ok(exit::OK),
         Ok(Some(holder)) => {
             deny(&held_reason(&holder));
@@ -91,13 +91,15 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
 
 /// `None` when the agent may edit (it holds the file, or took it now); else the
 /// other agent's claim.
-async fn judge(
-    global: &Global,
-    edit: &Edit,
-    announce: &Announce,
-) -> Result<Option<Claim>, Failure> {
+async fn judge(global: &Global, edit: &Edit, announce: Announce) -> Result<Option<Claim>, Failure> {
     let holds = store::open(global).await?;
-    let outcome = decide(&holds, &edit.file, announce).await;
+    let outcome = async {
+        // The file as every worktree names it (edit.file is absolute).
+        let id = files::one(&holds, &edit.file, &global.place_in("/")).await?;
+        let announce = announce.checkout(id.checkout);
+        decide(&holds, &id.file, &announce).await
+    }
+    .await;
     holds.close().await;
     outcome
 }
@@ -130,10 +132,11 @@ async fn decide(
 
 fn held_reason(holder: &Claim) -> String {
     format!(
-        "{} is held by agent {:?} until {} (fencing token {}): another agent is editing it. \
+        "{} is held by agent {:?}{} until {} (fencing token {}): another agent is editing it. \
          Work on another file, or wait until it is released or expires.",
         holder.file,
         holder.hold.agent_id,
+        holder.hold.working_in(),
         rfc3339(holder.hold.expires_at),
         holder.revision
     )

@@ -37,8 +37,14 @@ pub struct Opts {
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
     // A replica: waits and kept holds need the watch's events.
+    let place = global.place()?;
     let holds = store::open_with_replica(global, true).await?;
-    let server = server::HoldsServer::new(holds.clone(), o.agent.filter(|a| !a.is_empty()), o.ttl);
+    let server = server::HoldsServer::new(
+        holds.clone(),
+        o.agent.filter(|a| !a.is_empty()),
+        o.ttl,
+        place,
+    );
     let session = server.session();
     let running = server
         .serve(rmcp::transport::stdio())

@@ -4,7 +4,7 @@
 
 use super::resource;
 use super::session::Session;
-use holds::Manager;
+use holds::{Manager, Place};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     Implementation, InitializeRequestParams, InitializeResult, ListResourcesResult,
@@ -27,10 +27,12 @@ pub struct HoldsServer {
     pub(super) ttl: Duration,
     pub(super) session: Session,
     pub(super) updates: resource::Updates,
+    /// Where the server stands: relative files start at its working directory.
+    pub(super) place: Place,
 }
 
 impl HoldsServer {
-    pub fn new(manager: Manager, agent: Option<String>, ttl: Duration) -> Self {
+    pub fn new(manager: Manager, agent: Option<String>, ttl: Duration, place: Place) -> Self {
         HoldsServer {
             tool_router: Self::tool_router(),
             updates: resource::Updates::new(manager.clone()),
@@ -39,6 +41,7 @@ impl HoldsServer {
             client_name: Default::default(),
             ttl,
             session: Session::default(),
+            place,
         }
     }
 

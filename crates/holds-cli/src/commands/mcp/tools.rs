@@ -3,7 +3,7 @@
 //! naming each holder and its expiry, not a protocol error.
 
 use super::server::HoldsServer;
-use crate::args::absolute;
+use crate::files::Named;
 use holds::{Announce, Claim, Error, FileCheck, FileState, rfc3339};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::CallToolResult;
@@ -164,14 +164,24 @@ fn invalid(message: impl Into<String>) -> Refused {
     refused("invalid-input", message.into(), &[])
 }
 
-fn resolve(files: &[String]) -> Result<Vec<String>, Refused> {
-    if files.is_empty() {
-        return Err(invalid("files is empty: name at least one file"));
+impl HoldsServer {
+    /// The files `paths` name, seen from the server's place (with `checkout`
+    /// as the agent's checkout, when given).
+    async fn name(&self, paths: &[String], checkout: Option<&str>) -> Result<Named, Refused> {
+        if paths.is_empty() {
+            return Err(invalid("files is empty: name at least one file"));
+        }
+        let mut place = self.place.clone();
+        if let Some(checkout) = checkout.filter(|c| !c.is_empty()) {
+            place.checkout = checkout.to_string();
+        }
+        let ids = self.manager.identify(paths, &place).await.map_err(failed)?;
+        Ok(Named { ids })
     }
-    files
-        .iter()
-        .map(|f| absolute(f).map_err(|e| invalid(e.error.to_string())))
-        .collect()
+
+    async fn resolve(&self, paths: &[String]) -> Result<Vec<String>, Refused> {
+        Ok(self.name(paths, None).await?.files())
+    }
 }
 
 #[tool_router(vis = "pub(super)")]
@@ -188,13 +198,14 @@ impl HoldsServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<AnnounceOut>, Refused> {
         let agent = self.agent(&ctx).map_err(invalid)?;
-        let files = resolve(&args.files)?;
+        let named = self.name(&args.files, args.checkout.as_deref()).await?;
+        let files = named.files();
         let ttl = match args.ttl_seconds {
             Some(0) => return Err(invalid("ttl_seconds must be at least 1")),
             Some(s) => Duration::from_secs(s),
             None => self.ttl,
         };
-        let announce = Announce::new(agent, ttl).checkout(args.checkout.unwrap_or_default());
+        let announce = Announce::new(agent, ttl).checkout(named.checkout());
         let claimed = match args.wait_seconds {
             Some(wait) => {
                 self.manager
@@ -235,10 +246,9 @@ impl HoldsServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ReleaseOut>, Refused> {
         let agent = self.agent(&ctx).map_err(invalid)?;
-        let files = resolve(&args.files)?;
+        let files = self.resolve(&args.files).await?;
         let mut out = Vec::with_capacity(files.len());
         for file in files {
-            let file = self.manager.canonical_path(&file).await.map_err(failed)?;
             let before = self.manager.who_has(&file).await.map_err(failed)?;
             let mine = before.filter(|c| c.hold.agent_id == agent);
             match self.session.release(&file).await {
@@ -263,9 +273,11 @@ impl HoldsServer {
         &self,
         Parameters(args): Parameters<FileArgs>,
     ) -> Result<Json<WhoHasOut>, Refused> {
-        let file = resolve(std::slice::from_ref(&args.file))?.remove(0);
+        let file = self
+            .resolve(std::slice::from_ref(&args.file))
+            .await?
+            .remove(0);
         let claim = self.manager.who_has(&file).await.map_err(failed)?;
-        let file = self.manager.canonical_path(&file).await.map_err(failed)?;
         Ok(Json(WhoHasOut {
             file,
             claim: claim.as_ref().map(ClaimOut::from),
@@ -290,7 +302,7 @@ impl HoldsServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CheckOut>, Refused> {
         let agent = self.agent(&ctx).map_err(invalid)?;
-        let files = resolve(&args.files)?;
+        let files = self.resolve(&args.files).await?;
         let checks = self
             .manager
             .check(&files, &agent, args.tokens.as_deref())
@@ -317,8 +329,7 @@ impl HoldsServer {
         let files = match &args.files {
             Some(files) => {
                 let mut out = Vec::new();
-                for file in resolve(files)? {
-                    let file = self.manager.canonical_path(&file).await.map_err(failed)?;
+                for file in self.resolve(files).await? {
                     if !kept.iter().any(|c| c.file == file) {
                         return Err(invalid(format!(
                             "{file} is not held by this session: announce it first"
