@@ -143,25 +143,32 @@ fn targets(
         return Err(Error::invalid("files", "there is no file to claim"));
     }
     let mut hints = observed.into_iter();
-    let mut targets = Vec::with_capacity(request.files.len());
+    let mut targets: Vec<Target> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for file in &request.files {
+        let cleaned = clean_absolute(file)?;
+        let hint = hints.next().flatten();
+        if !seen.insert(cleaned.clone()) {
+            continue;
+        }
+        // Refused as soon as the limit is passed: a claim of thousands of files
+        // costs no more than one of `max_files + 1`.
+        if seen.len() > max_files as usize {
+            return Err(Error::invalid(
+                "files",
+                format!(
+                    "at least {} files are more than the {max_files} one claim may take",
+                    seen.len()
+                ),
+            ));
+        }
         targets.push(Target {
             key: key_for_file(file)?,
-            file: clean_absolute(file)?,
-            hint: hints.next().flatten(),
+            file: cleaned,
+            hint,
         });
     }
     targets.sort_by(|a, b| a.file.cmp(&b.file));
-    targets.dedup_by(|later, earlier| later.file == earlier.file);
-    if targets.len() > max_files as usize {
-        return Err(Error::invalid(
-            "files",
-            format!(
-                "{} files are more than the {max_files} one claim may take",
-                targets.len()
-            ),
-        ));
-    }
     Ok(targets)
 }
 

@@ -7,6 +7,7 @@
 
 pub mod announce;
 mod attempts;
+pub mod bucket;
 pub mod check;
 pub mod claim;
 pub mod codec;
@@ -29,6 +30,7 @@ pub mod component;
 mod testing;
 
 pub use announce::announce;
+pub use bucket::{BucketSettings, check_bucket};
 pub use check::check;
 pub use claim::claim;
 pub use host::Host;

@@ -10,7 +10,13 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 pub struct Global {
     /// NATS server URL(s): use the JetStream backend instead of the embedded store.
-    #[arg(long, env = "NATS_URL", global = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "NATS_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub nats: Option<String>,
     /// The embedded SQLite database [default: holds.db in the user's data directory]
     #[arg(long, env = "HOLDS_STORE", global = true, value_name = "PATH")]
@@ -85,10 +91,10 @@ pub struct NatsAuth {
     #[arg(long, env = "NATS_USER", global = true)]
     pub user: Option<String>,
     /// NATS password.
-    #[arg(long, env = "NATS_PASSWORD", global = true)]
+    #[arg(long, env = "NATS_PASSWORD", global = true, hide_env_values = true)]
     pub password: Option<String>,
     /// NATS token.
-    #[arg(long, env = "NATS_TOKEN", global = true)]
+    #[arg(long, env = "NATS_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
     /// NATS user nkey seed file (the `SU...` seed, alone or decorated as nsc writes it).
     #[arg(long, env = "NATS_NKEY", global = true, value_name = "FILE")]
@@ -111,9 +117,20 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     {
         return Err(format!("{text:?} is negative; a duration must be positive"));
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 250ms: {e}"))
+    let parsed = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 250ms: {e}"))?;
+    if parsed > MAX_DURATION {
+        return Err(format!(
+            "{text:?} is too long: durations go up to {}",
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(parsed)
 }
+
+/// The longest duration an option takes: far beyond any wait or lease, and far
+/// from the clock arithmetic's limits.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Who is acting and for how long: set once in an agent's environment.
 #[derive(Args, Debug)]

@@ -2,11 +2,13 @@
 //! options and exit codes in `args.rs`, output in `output.rs`, opening the store in
 //! `store.rs`.
 
+mod agent;
 mod args;
 mod commands;
 mod failure;
 mod files;
 mod output;
+mod secrets;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -119,7 +121,9 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("HOLDS_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(secrets::ScrubbedStderr(std::sync::Arc::new(
+            secrets::Secrets::of(&cli.global.auth, cli.global.nats.as_deref()),
+        )))
         .init();
     // A CLI call is a short-lived process; the benchmark measures the library's
     // long-lived configuration.

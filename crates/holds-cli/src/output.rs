@@ -41,9 +41,38 @@ pub fn claim_json(c: &Claim) -> ClaimJson {
     }
 }
 
-/// One line on stdout. A closed stdout (the reader went away: `holds watch | head -1`) is an error
-/// returned to the caller, never a panic.
+/// `text` with every control character (C0, DEL, C1) and bidirectional
+/// override escaped (`\x1b`, `\u{202e}`): agent ids, files and checkouts are
+/// other agents' free text, and must not colour a terminal, fake a second line
+/// or reorder what a reader sees.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    out.into()
+}
+
+/// A control character or a bidirectional override: never printed raw.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// One line on stdout, control characters escaped (see [`printable`]). A closed
+/// stdout (the reader went away: `holds watch | head -1`) is an error returned to
+/// the caller, never a panic.
 pub fn line(text: impl std::fmt::Display) -> io::Result<()> {
+    write_line(&printable(&text.to_string()))
+}
+
+fn write_line(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "{text}")?;
     out.flush()
@@ -55,10 +84,12 @@ pub fn print(text: impl std::fmt::Display) {
     let _ = line(text);
 }
 
-/// One line on stderr, never a panic when stderr is a closed pipe.
+/// One line on stderr, control characters escaped, never a panic when stderr is
+/// a closed pipe.
 pub fn print_err(text: impl std::fmt::Display) {
+    let text = text.to_string();
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{text}").and_then(|()| err.flush());
+    let _ = writeln!(err, "{}", printable(&text)).and_then(|()| err.flush());
 }
 
 /// Resolves once stdout can no longer be written: its reader closed the pipe or
@@ -91,8 +122,22 @@ pub async fn stdout_gone() {
     }
 }
 
+/// A JSON line with every character [`printable`] would escape written as a
+/// JSON escape (serde leaves DEL, C1 controls and bidirectional overrides raw).
 fn json_line(value: &impl Serialize) -> String {
-    serde_json::to_string(value).expect("serializable")
+    let json = serde_json::to_string(value).expect("serializable");
+    if !json.chars().any(unsafe_char) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub fn print_json(value: &impl Serialize) {

@@ -2,7 +2,9 @@
 
 use crate::args::{Global, NatsAuth};
 use crate::failure::Failure;
+use crate::secrets::{Secrets, redact_url};
 use async_nats::ConnectErrorKind;
+use holds::kv::{JetStreamKv, SqliteKv};
 use holds::{Backend, Config, Manager};
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
@@ -25,8 +27,19 @@ pub async fn open(global: &Global) -> Result<Manager, Failure> {
     open_with_replica(global, false).await
 }
 
+/// Open for a command that only reads (list, who-has, check, probe, the guard):
+/// a bucket that does not exist is not made (its settings are a writer's to
+/// choose), and reads as empty.
+pub async fn open_to_read(global: &Global) -> Result<Manager, Failure> {
+    open_as(global, false, false).await
+}
+
 /// Open, with a replica when the command waits on events or keeps a lease.
 pub async fn open_with_replica(global: &Global, replica: bool) -> Result<Manager, Failure> {
+    open_as(global, replica, true).await
+}
+
+async fn open_as(global: &Global, replica: bool, create: bool) -> Result<Manager, Failure> {
     let mut config = Config::new(global.bucket.clone(), global.ttl_max);
     config.op_timeout = Duration::from_secs(5);
     config.replicas = global.replicas;
@@ -36,9 +49,32 @@ pub async fn open_with_replica(global: &Global, replica: bool) -> Result<Manager
     // Start loading the guest now, on a blocking thread, so that it overlaps with
     // connecting; `open` below waits for this load (and reports its error).
     drop(tokio::task::spawn_blocking(holds::Runtime::embedded));
+    let store_error = |e: holds::kv::KvError| Failure::store(anyhow::Error::new(e));
     let backend = match &global.nats {
-        Some(url) => Backend::JetStream(connect(url, &global.auth).await?),
-        None => Backend::Sqlite(global.store.clone().unwrap_or_else(default_store)),
+        Some(url) => {
+            let client = connect(url, &global.auth).await?;
+            if create
+                || JetStreamKv::bucket_exists(&client, &global.bucket)
+                    .await
+                    .map_err(store_error)?
+            {
+                Backend::JetStream(client)
+            } else {
+                Backend::Memory
+            }
+        }
+        None => {
+            let path = global.store.clone().unwrap_or_else(default_store);
+            if create
+                || SqliteKv::bucket_exists(&path, &global.bucket)
+                    .await
+                    .map_err(store_error)?
+            {
+                Backend::Sqlite(path)
+            } else {
+                Backend::Memory
+            }
+        }
     };
     let mut builder = Manager::builder(config);
     if let Some(path) = &global.record {
@@ -60,7 +96,10 @@ pub async fn connect(url: &str, auth: &NatsAuth) -> Result<async_nats::Client, F
         .split(',')
         .map(|part| {
             part.trim().parse::<async_nats::ServerAddr>().map_err(|e| {
-                Failure::usage(anyhow::anyhow!("--nats: {part:?} is not a NATS URL: {e}"))
+                Failure::usage(anyhow::anyhow!(
+                    "--nats: {:?} is not a NATS URL: {e}",
+                    redact_url(part)
+                ))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -74,6 +113,22 @@ pub async fn connect(url: &str, auth: &NatsAuth) -> Result<async_nats::Client, F
                 creds.display()
             ))
         })?;
+    }
+    // Credentials in the URL (nats://user:password@host, nats://token@host), as
+    // the nats CLI takes them; options given explicitly win.
+    let (url_user, url_secret) = url_credentials(&servers);
+    match (
+        &auth.user,
+        &auth.password,
+        &auth.token,
+        url_user,
+        url_secret,
+    ) {
+        (None, None, None, Some(user), Some(password)) => {
+            options = options.user_and_password(user, password)
+        }
+        (None, None, None, Some(token), None) => options = options.token(token),
+        _ => {}
     }
     match (&auth.user, &auth.password) {
         (Some(user), Some(password)) => {
@@ -120,13 +175,35 @@ pub async fn connect(url: &str, auth: &NatsAuth) -> Result<async_nats::Client, F
     match tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(1), connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(Failure::store(anyhow::anyhow!(
-            "cannot connect to NATS at {url}: {}",
-            describe_connect_error(&e, auth)
+            "cannot connect to NATS at {}: {}",
+            redact_url(url),
+            Secrets::of(auth, Some(url)).scrub(&describe_connect_error(&e, auth))
         ))),
         Err(_) => Err(Failure::store(anyhow::anyhow!(
-            "cannot connect to NATS at {url}: no answer within {CONNECT_TIMEOUT:?}"
+            "cannot connect to NATS at {}: no answer within {CONNECT_TIMEOUT:?}",
+            redact_url(url)
         ))),
     }
+}
+
+/// The user and password (or the token, as a user alone) of the first server
+/// URL that carries any, percent-decoded.
+fn url_credentials(servers: &[async_nats::ServerAddr]) -> (Option<String>, Option<String>) {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    servers
+        .iter()
+        .find(|s| s.has_user_pass())
+        .map(|s| {
+            (
+                s.username().map(decode),
+                s.password().map(decode).filter(|p| !p.is_empty()),
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// A TLS file must be readable and hold a PEM block whose label ends with `label_end`: caught here, it is

@@ -4,8 +4,9 @@
 use crate::error::{Cause, Error};
 use crate::kv::{BatchWrite, Entry, KvError, KvErrorKind, Operation, Removal};
 use crate::runtime::bindings::exports::holds::core::holds::{
-    AnnounceRequest, ClaimRequest, Claimed as WitClaimed, FileCheck as WitFileCheck,
-    FileState as WitFileState, Identity as WitIdentity, Place as WitPlace, ReleaseOutcome,
+    AnnounceRequest, BucketSettings, ClaimRequest, Claimed as WitClaimed,
+    FileCheck as WitFileCheck, FileState as WitFileState, Identity as WitIdentity,
+    Place as WitPlace, ReleaseOutcome,
 };
 use crate::runtime::bindings::exports::holds::core::subscribe::{
     Change, Interpretation, SweepOutcome,
@@ -74,6 +75,22 @@ pub(crate) fn identity(i: WitIdentity) -> Identity {
     Identity {
         file: i.file,
         checkout: i.checkout,
+    }
+}
+
+pub(crate) fn bucket_settings(
+    bucket: &str,
+    max_age: Duration,
+    limits: crate::kv::BucketLimits,
+) -> BucketSettings {
+    BucketSettings {
+        bucket: bucket.to_string(),
+        max_age: nanos(max_age),
+        max_messages: limits.max_messages,
+        max_bytes: limits.max_bytes,
+        max_messages_per_key: limits.max_messages_per_key,
+        discard_old: limits.discard_old,
+        discard_new_per_key: limits.discard_new_per_key,
     }
 }
 

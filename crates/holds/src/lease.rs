@@ -324,10 +324,14 @@ async fn keep(
                     };
                     return report(event.file, token, why);
                 }
-                // The watch failed or lagged: renewals alone find losses now.
+                // The watch failed or lagged: watch again, and renew now to find
+                // what the events missed (a renewal over a lost hold is `Lost`).
                 Some(Err(e)) => {
-                    tracing::warn!("a lease's watch ended, renewals go on: {e}");
-                    events = None;
+                    tracing::warn!("a lease's watch ended ({e}); watching again and renewing now");
+                    let files: Vec<String> =
+                        shared.claims.lock().unwrap().iter().map(|c| c.file.clone()).collect();
+                    events = shared.manager.subscribe_to(&files).await.ok();
+                    renewals.reset_immediately();
                 }
                 None => events = None,
             },

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 /// Paths named per `identify` guest call.
 const IDENTIFY_BATCH: usize = 256;
+/// Files judged per `check` guest call.
+const CHECK_BATCH: usize = 256;
 
 /// Called once per CAS retry with the key and the attempt about to be made (never
 /// for a first attempt, never after the final verdict): for logs and metrics.
@@ -176,16 +178,6 @@ impl ManagerBuilder {
             Backend::Sqlite(path) => Arc::new(SqliteKv::open(&path, &spec).await.map_err(opened)?),
             Backend::Store(kv) => kv,
         };
-        // The store would delete a hold at the bucket's max age, before the hold
-        // itself expires.
-        let max_age = kv.max_age();
-        if !max_age.is_zero() && max_age < config.hold_ttl_max {
-            return Err(Error::Config(format!(
-                "bucket {} keeps entries for {max_age:?}, less than hold_ttl_max {:?}: \
-                 lower the maximum TTL or use another bucket",
-                config.bucket, config.hold_ttl_max
-            )));
-        }
         let runtime = loading
             .await
             .map_err(|e| Error::Guest(Cause::new(format!("loading the guest: {e}"))))??;
@@ -205,6 +197,13 @@ impl ManagerBuilder {
             self.max_idle,
             call_timeout,
         ));
+        // A bucket whose settings could drop a live hold (a max age under the
+        // maximum TTL, a limit that drops the oldest entries) is refused.
+        let settings = convert::bucket_settings(&config.bucket, kv.max_age(), kv.limits());
+        match calls.check_bucket(&settings, config.hold_ttl_max).await {
+            Err(Error::InvalidInput { reason, .. }) => return Err(Error::Config(reason)),
+            other => other?,
+        }
         calls.set_retry_observer(self.retry_observer);
         let waiters = Waiters::default();
         let hub = Hub::new(
@@ -410,7 +409,10 @@ impl Manager {
         wait: Duration,
     ) -> Result<Claimed, Error> {
         self.check_open()?;
-        let deadline = tokio::time::Instant::now() + wait;
+        // A wait too long to represent is a wait without end.
+        let deadline = tokio::time::Instant::now()
+            .checked_add(wait)
+            .unwrap_or_else(crate::time::far_future);
         // The watch must run for the events that wake waiters.
         self.inner.hub.ensure_running().await?;
         let mut cleaned = Vec::with_capacity(files.len());
@@ -466,7 +468,8 @@ impl Manager {
     }
 
     /// Does `agent_id` hold every file live — at these fencing tokens, if given
-    /// (one per file)? For commit gates: one fresh read of all the files.
+    /// (one per file)? For commit gates: one fresh read of all the files (of
+    /// each 256, for more).
     ///
     /// ```no_run
     /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
@@ -485,10 +488,23 @@ impl Manager {
     ) -> Result<Vec<FileCheck>, Error> {
         self.check_open()?;
         let files: Vec<String> = files.iter().map(|f| f.as_ref().to_string()).collect();
-        self.inner
-            .calls
-            .check(&files, agent_id, tokens.unwrap_or(&[]))
-            .await
+        let tokens = tokens.unwrap_or(&[]);
+        if files.len() <= CHECK_BATCH || (!tokens.is_empty() && tokens.len() != files.len()) {
+            // One guest call (which judges a mismatched token list).
+            return self.inner.calls.check(&files, agent_id, tokens).await;
+        }
+        // A bounded batch per guest call (each one batch read) keeps a commit of
+        // thousands of files far below a call's fuel.
+        let mut checks = Vec::with_capacity(files.len());
+        for (i, batch) in files.chunks(CHECK_BATCH).enumerate() {
+            let tokens = if tokens.is_empty() {
+                &[][..]
+            } else {
+                &tokens[i * CHECK_BATCH..i * CHECK_BATCH + batch.len()]
+            };
+            checks.extend(self.inner.calls.check(batch, agent_id, tokens).await?);
+        }
+        Ok(checks)
     }
 
     /// Remove whoever's live hold on `file` (an operator's tool), gated on the

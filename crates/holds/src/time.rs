@@ -38,3 +38,9 @@ pub fn rfc3339(at: SystemTime) -> String {
         })
         .expect("every i64 nanosecond count is an RFC 3339 instant")
 }
+
+/// An instant no wait reaches (about 30 years from now): the deadline of a wait
+/// too long to represent.
+pub(crate) fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(30 * 365 * 24 * 3600)
+}

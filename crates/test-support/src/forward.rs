@@ -43,6 +43,10 @@ pub trait Forward: Send + Sync + 'static {
         self.inner().max_age()
     }
 
+    fn limits(&self) -> holds::kv::BucketLimits {
+        self.inner().limits()
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         self.inner().get(key).await
     }
@@ -103,6 +107,9 @@ macro_rules! forward_kv_store {
             }
             fn max_age(&self) -> ::std::time::Duration {
                 <Self as $crate::forward::Forward>::max_age(self)
+            }
+            fn limits(&self) -> $crate::__private::BucketLimits {
+                <Self as $crate::forward::Forward>::limits(self)
             }
             async fn get(
                 &self,

@@ -23,8 +23,8 @@ pub mod bindings {
 }
 
 use bindings::exports::holds::core::holds::{
-    AnnounceRequest, ClaimRequest, Claimed, FileCheck, Guest as HoldsGuest, Identity, Place,
-    ReleaseOutcome,
+    AnnounceRequest, BucketSettings, ClaimRequest, Claimed, FileCheck, Guest as HoldsGuest,
+    Identity, Place, ReleaseOutcome,
 };
 use bindings::exports::holds::core::subscribe::{
     Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
@@ -233,6 +233,19 @@ pub trait Exports {
         crate::key::file_for_key(&key).map_err(error_to)
     }
 
+    fn check_bucket(settings: BucketSettings, ttl_max: u64) -> Result<(), types::Error> {
+        let settings = crate::BucketSettings {
+            bucket: settings.bucket,
+            max_age: settings.max_age,
+            max_messages: settings.max_messages,
+            max_bytes: settings.max_bytes,
+            max_messages_per_key: settings.max_messages_per_key,
+            discard_old: settings.discard_old,
+            discard_new_per_key: settings.discard_new_per_key,
+        };
+        crate::check_bucket(&settings, ttl_max).map_err(error_to)
+    }
+
     fn identify(paths: Vec<String>, place: Place) -> Result<Vec<Identity>, types::Error> {
         let place = crate::identity::Place {
             cwd: place.cwd,
@@ -338,6 +351,10 @@ impl<T: Exports + 'static> HoldsGuest for T {
 
     fn file_for_key(key: String) -> Result<String, types::Error> {
         <T as Exports>::file_for_key(key)
+    }
+
+    fn check_bucket(settings: BucketSettings, ttl_max: u64) -> Result<(), types::Error> {
+        <T as Exports>::check_bucket(settings, ttl_max)
     }
 
     fn identify(paths: Vec<String>, place: Place) -> Result<Vec<Identity>, types::Error> {

@@ -5071,6 +5071,8 @@ let gen= (function* _initGenerator () {
   let postReturn10Async;
   let postReturn11;
   let postReturn11Async;
+  let postReturn12;
+  let postReturn12Async;
   let holds020Announce;
   
   function announce(arg0, arg1, arg2) {
@@ -8350,6 +8352,294 @@ let gen= (function* _initGenerator () {
     });
     
   }
+  let holds020CheckBucket;
+  
+  function checkBucket(arg0, arg1) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds020CheckBucket',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          var {bucket: v0_0, maxAge: v0_1, maxMessages: v0_2, maxBytes: v0_3, maxMessagesPerKey: v0_4, discardOld: v0_5, discardNewPerKey: v0_6 } = arg0;
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
+          var ptr1= encodeRes.ptr;
+          var len1 = encodeRes.len;
+          
+          _debugLog('[iface="holds:core/holds@0.2.0", function="check-bucket"][Instruction::CallWasm] enter', {
+            funcName: 'check-bucket',
+            paramCount: 9,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds020CheckBucket(ptr1, len1, toUint64(v0_1), toInt64(v0_2), toInt64(v0_3), toInt64(v0_4), v0_5 ? 1 : 0, v0_6 ? 1 : 0, toUint64(arg1)),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant20;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              variant20= {
+                tag: 'ok',
+                val: undefined
+              };
+              break;
+            }
+            case 1: {
+              let variant19;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr2 = dataView(memory0).getUint32(ret + 16, true);
+                  var len2 = dataView(memory0).getUint32(ret + 20, true);
+                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
+                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
+                  var len3 = dataView(memory0).getUint32(ret + 28, true);
+                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
+                  var len4 = dataView(memory0).getUint32(ret + 52, true);
+                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                  variant19= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result2,
+                      hold: {
+                        agentId: result3,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result4,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len8 = dataView(memory0).getUint32(ret + 20, true);
+                  var base8 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base8 % 8 !== 0) throw new TypeError(`list pointer [${base8}] is not aligned to 8`);
+                  var result8 = [];
+                  for (let i = 0; i < len8; i++) {
+                    const base = base8 + i * 56;
+                    var ptr5 = dataView(memory0).getUint32(base + 0, true);
+                    var len5 = dataView(memory0).getUint32(base + 4, true);
+                    var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                    var ptr6 = dataView(memory0).getUint32(base + 8, true);
+                    var len6 = dataView(memory0).getUint32(base + 12, true);
+                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                    var ptr7 = dataView(memory0).getUint32(base + 32, true);
+                    var len7 = dataView(memory0).getUint32(base + 36, true);
+                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                    result8.push({
+                      file: result5,
+                      hold: {
+                        agentId: result6,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result7,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    });
+                  }
+                  variant19= {
+                    tag: 'held-by-others',
+                    val: result8
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
+                  var len9 = dataView(memory0).getUint32(ret + 20, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  let variant13;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant13 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr10 = dataView(memory0).getUint32(ret + 40, true);
+                      var len10 = dataView(memory0).getUint32(ret + 44, true);
+                      var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                      var ptr11 = dataView(memory0).getUint32(ret + 48, true);
+                      var len11 = dataView(memory0).getUint32(ret + 52, true);
+                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                      var ptr12 = dataView(memory0).getUint32(ret + 72, true);
+                      var len12 = dataView(memory0).getUint32(ret + 76, true);
+                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                      variant13 = {
+                        file: result10,
+                        hold: {
+                          agentId: result11,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result12,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant19= {
+                    tag: 'lost',
+                    val: {
+                      file: result9,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant13,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  var ptr15 = dataView(memory0).getUint32(ret + 24, true);
+                  var len15 = dataView(memory0).getUint32(ret + 28, true);
+                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                  variant19= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result14,
+                      reason: result15,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant19= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  var ptr17 = dataView(memory0).getUint32(ret + 32, true);
+                  var len17 = dataView(memory0).getUint32(ret + 36, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  variant19= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result16,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result17,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant19= {
+                    tag: 'store',
+                    val: result18
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant20= {
+                tag: 'err',
+                val: variant19
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.2.0", function="check-bucket"][Instruction::Return]', {
+            funcName: 'check-bucket',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant20;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn9(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
   let holds020Identify;
   
   function identify(arg0, arg1) {
@@ -8654,7 +8944,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn9(ret);
+          postReturn10(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -8974,7 +9264,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn10(ret);
+          postReturn11(ret);
           cstate.mayLeave = true;
           task.exit();
           return retCopy;
@@ -9331,7 +9621,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn11(ret);
+          postReturn12(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -10175,28 +10465,36 @@ let gen= (function* _initGenerator () {
     postReturn8Async = exports1['cabi_post_holds:core/holds@0.2.0#file-for-key'];
   }
   
-  postReturn9 = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
+  postReturn9 = exports1['cabi_post_holds:core/holds@0.2.0#check-bucket'];
   
   try {
-    postReturn9Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#identify']);
+    postReturn9Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#check-bucket']);
   } catch(err) {
-    postReturn9Async = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
+    postReturn9Async = exports1['cabi_post_holds:core/holds@0.2.0#check-bucket'];
   }
   
-  postReturn10 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  postReturn10 = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
   
   try {
-    postReturn10Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
+    postReturn10Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#identify']);
   } catch(err) {
-    postReturn10Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+    postReturn10Async = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
   }
   
-  postReturn11 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  postReturn11 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
   
   try {
-    postReturn11Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+    postReturn11Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
   } catch(err) {
-    postReturn11Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+    postReturn11Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  }
+  
+  postReturn12 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  
+  try {
+    postReturn12Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+  } catch(err) {
+    postReturn12Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
   }
   
   holds020Announce = exports1['holds:core/holds@0.2.0#announce'];
@@ -10208,12 +10506,14 @@ let gen= (function* _initGenerator () {
   holds020ForceRelease = exports1['holds:core/holds@0.2.0#force-release'];
   holds020KeyForFile = exports1['holds:core/holds@0.2.0#key-for-file'];
   holds020FileForKey = exports1['holds:core/holds@0.2.0#file-for-key'];
+  holds020CheckBucket = exports1['holds:core/holds@0.2.0#check-bucket'];
   holds020Identify = exports1['holds:core/holds@0.2.0#identify'];
   subscribe020Interpret = exports1['holds:core/subscribe@0.2.0#interpret'];
   subscribe020Sweep = exports1['holds:core/subscribe@0.2.0#sweep'];
   const holds020 = {
     announce: announce,
     check: check,
+    checkBucket: checkBucket,
     claimFiles: claimFiles,
     fileForKey: fileForKey,
     forceRelease: forceRelease,

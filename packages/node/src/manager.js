@@ -15,8 +15,18 @@ import { MemoryStore } from './stores/memory.js';
 const BUCKET = /^[A-Za-z0-9_-]+$/;
 /** Cached answers of key-for-file (cleared when full). */
 const KEY_CACHE = 4096;
+/** A bucket's limits when its store reports none (WIT `bucket-settings`). */
+const NO_LIMITS = Object.freeze({
+  maxMessages: -1n,
+  maxBytes: -1n,
+  maxMessagesPerKey: -1n,
+  discardOld: false,
+  discardNewPerKey: false,
+});
 /** Paths named per `identify` guest call. */
 const IDENTIFY_BATCH = 256;
+/** Files judged per `check` guest call. */
+const CHECK_BATCH = 256;
 const U64 = 1n << 64n;
 /** The most files one claim may take by default (bones' default, as the Rust host). */
 const MAX_CLAIM_FILES = 16;
@@ -51,7 +61,8 @@ export class Manager {
    * Connect to NATS and open (or create) the JetStream bucket. A new bucket gets
    * history 1, file storage, max age `ttlMax` and, on nats-server >= 2.11,
    * limit markers (per-hold TTLs). An existing bucket is used as it is; one
-   * keeping entries for less than `ttlMax` is refused.
+   * whose settings could drop a live hold (a max age under `ttlMax`, a limit
+   * that drops the oldest entries) is refused (ConfigError).
    */
   static async jetstream(options = {}) {
     const { servers = '127.0.0.1:4222', bucket = 'holds', replicas = 1, opTimeoutMs = 5000, natsOptions } = options;
@@ -78,19 +89,26 @@ export class Manager {
   }
 
   static async #finish(store, ttlMax, options, ownsStore) {
-    if (store.maxAge > 0n && store.maxAge < ttlMax) {
-      if (ownsStore) await store.close();
-      throw new ConfigError(
-        `${store.describe()} keeps entries for ${Number(store.maxAge) / 1e9} s, less than ttlMax ` +
-          `${Number(ttlMax) / 1e9} s: lower the maximum TTL or use another bucket`,
-      );
-    }
     const manager = new Manager(store, ttlMax, options, ownsStore);
     try {
       await manager.pool.starting;
     } catch (e) {
       await manager.close();
       throw new ConfigError(`starting the component workers: ${e.message}`);
+    }
+    // A bucket whose settings could drop a live hold (a max age under the
+    // maximum TTL, a limit that drops the oldest entries) is refused.
+    try {
+      await manager.guest('checkBucket', [
+        store.bucket ?? 'memory',
+        store.maxAge ?? 0n,
+        store.limits ?? NO_LIMITS,
+        ttlMax,
+      ]);
+    } catch (e) {
+      await manager.close();
+      if (e instanceof InvalidInput) throw new ConfigError(e.reason);
+      throw e;
     }
     return manager;
   }
@@ -204,7 +222,18 @@ export class Manager {
    * per file)? One fresh read of all the files. Returns `[{ file, state,
    * claim }]` with state 'held', 'tokenMoved', 'heldByAnother' or 'vacant'. */
   async check(files, agent, tokens = []) {
-    return this.guest('checkFiles', [[...files], agent, tokens.map((t) => BigInt(t))]);
+    const all = [...files];
+    const marks = tokens.map((t) => BigInt(t));
+    if (all.length <= CHECK_BATCH || (marks.length > 0 && marks.length !== all.length)) {
+      return this.guest('checkFiles', [all, agent, marks]);
+    }
+    // A bounded batch per guest call keeps thousands of files far below its fuel.
+    const checks = [];
+    for (let start = 0; start < all.length; start += CHECK_BATCH) {
+      const batch = all.slice(start, start + CHECK_BATCH);
+      checks.push(...(await this.guest('checkFiles', [batch, agent, marks.slice(start, start + CHECK_BATCH)])));
+    }
+    return checks;
   }
 
   /** Remove whoever's live hold on `file` (an operator's tool), gated on the

@@ -165,6 +165,11 @@ export function callExport(root, op, args) {
       return holds.keyForFile(args[0]);
     case 'fileForKey':
       return holds.fileForKey(args[0]);
+    case 'checkBucket': {
+      const [bucket, maxAge, limits, ttlMax] = args;
+      holds.checkBucket({ bucket, maxAge, ...limits }, ttlMax);
+      return null;
+    }
     case 'identify': {
       const [paths, cwd, workspace, checkout] = args;
       return holds.identify(paths, { cwd, workspace, checkout });

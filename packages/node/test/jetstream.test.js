@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { DiscardPolicy, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { HeldByOthers, Manager, StoreError, Unavailable, Unsupported, WrongRevision } from '../src/index.js';
+import {
+  ConfigError,
+  HeldByOthers,
+  Manager,
+  StoreError,
+  Unavailable,
+  Unsupported,
+  WrongRevision,
+} from '../src/index.js';
 import { NatsServer } from './support/nats-server.js';
 
 const F = '/work/a.txt';
@@ -346,4 +354,46 @@ test('a closed connection under the manager: store errors, never a trap', async 
   } finally {
     await m.close();
   }
+});
+
+test('a bucket that drops its oldest entries is refused naming the setting', async () => {
+  const name = bucket();
+  await withJsm(server.url, (jsm) =>
+    jsm.streams.add({
+      name: `KV_${name}`,
+      subjects: [`$KV.${name}.>`],
+      max_msgs: 1,
+      discard: DiscardPolicy.Old,
+      max_msgs_per_subject: 1,
+      allow_direct: true,
+    }),
+  );
+  await assert.rejects(Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '60s' }), (e) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.match(e.message, /max_msgs with discard old/);
+    return true;
+  });
+  const info = await withJsm(server.url, (jsm) => jsm.streams.info(`KV_${name}`));
+  assert.equal(info.state.messages, 0);
+});
+
+test('a password in the URL appears in no description or error', async () => {
+  const secret = 'S3cretPW-planted';
+  const url = server.url.includes('://') ? server.url : `nats://${server.url}`;
+  const withUserinfo = url.replace('://', `://alice:${secret}@`);
+  // The test server takes any credentials: the description must not show them.
+  const m = await Manager.jetstream({ servers: withUserinfo, bucket: bucket(), ttlMax: '60s' });
+  try {
+    assert.ok(!m.store.describe().includes(secret), m.store.describe());
+  } finally {
+    await m.close();
+  }
+  await assert.rejects(
+    Manager.jetstream({ servers: `nats://alice:${secret}@127.0.0.1:1`, bucket: bucket(), opTimeoutMs: 500 }),
+    (e) => {
+      assert.ok(!e.message.includes(secret), e.message);
+      assert.match(e.message, /\*\*\*@127\.0\.0\.1:1/);
+      return true;
+    },
+  );
 });

@@ -393,3 +393,51 @@ def test_unavailable_store_calls_never_raise_into_the_component(nats_url):
             await m.close()
 
     assert asyncio.run(main()) == 0
+
+
+def test_a_bucket_that_drops_its_oldest_entries_is_refused_naming_the_setting(nats_url):
+    """A stream made by another tool with max_msgs 1 and discard old would drop a live hold: the guest's
+    check-bucket refuses it at open (ConfigError naming the setting) and nothing is written."""
+
+    async def main():
+        name = bucket()
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(
+                api.StreamConfig(
+                    name=f"KV_{name}",
+                    subjects=[f"$KV.{name}.>"],
+                    max_msgs=1,
+                    discard=api.DiscardPolicy.OLD,
+                    max_msgs_per_subject=1,
+                    allow_direct=True,
+                )
+            )
+            with pytest.raises(holds.ConfigError) as refused:
+                await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+            assert "max_msgs with discard old" in str(refused.value)
+            assert (await js.stream_info(f"KV_{name}")).state.messages == 0
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+def test_a_password_in_the_url_appears_in_no_description_or_error(nats_url):
+    secret = "S3cretPW-planted"
+    with_userinfo = nats_url.replace("nats://", f"nats://alice:{secret}@")
+
+    async def main():
+        # The test server takes any credentials: the description must not show them.
+        m = await holds.Manager.jetstream(with_userinfo, bucket=bucket(), ttl_max="60s")
+        try:
+            assert secret not in m.store.describe()
+        finally:
+            await m.close()
+        # A server that is not there: the error names it without the password.
+        with pytest.raises(holds.StoreError) as failed:
+            await holds.Manager.jetstream(f"nats://alice:{secret}@127.0.0.1:1", bucket=bucket(), op_timeout=0.5)
+        assert secret not in str(failed.value) and "***@127.0.0.1:1" in str(failed.value)
+
+    asyncio.run(main())

@@ -96,7 +96,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
         )));
     }
     let place = global.place()?;
-    let holds = store::open(global).await?;
+    let holds = store::open_to_read(global).await?;
     let files = Named::new(&holds, &o.files, &place).await?.files();
     let tokens = (!o.tokens.is_empty()).then_some(o.tokens.as_slice());
     let checks = holds.check(&files, &o.agent, tokens).await?;

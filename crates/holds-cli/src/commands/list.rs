@@ -9,7 +9,7 @@ use clap::Args;
 pub struct Opts {}
 
 pub async fn run(global: &Global, _: Opts) -> Outcome {
-    let holds = store::open(global).await?;
+    let holds = store::open_to_read(global).await?;
     let claims = holds.list().await?;
     for claim in &claims {
         if global.json {

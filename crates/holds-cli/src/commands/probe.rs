@@ -16,7 +16,7 @@ struct ProbeJson {
 }
 
 pub async fn run(global: &Global, _: Opts) -> Outcome {
-    let holds = store::open(global).await?;
+    let holds = store::open_to_read(global).await?;
     holds.probe().await?;
     let store = holds.describe_store();
     if global.json {

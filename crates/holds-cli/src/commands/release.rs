@@ -43,7 +43,7 @@ struct ReleaseJson {
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
     let place = global.place()?;
-    let holds = store::open(global).await?;
+    let holds = store::open_to_read(global).await?;
     let file = files::one(&holds, &o.file, &place).await?.file;
     // clap requires --by with --force, and --agent without it.
     let outcome = match (&o.by, &o.agent) {

@@ -21,7 +21,7 @@ struct Nobody {
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
     let place = global.place()?;
-    let holds = store::open(global).await?;
+    let holds = store::open_to_read(global).await?;
     let file = files::one(&holds, &o.file, &place).await?.file;
     match holds.who_has(&file).await? {
         Some(claim) => {

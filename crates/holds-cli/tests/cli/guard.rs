@@ -410,3 +410,40 @@ fn on_jetstream_a_commit_of_a_file_another_agent_holds_is_blocked() {
     )
     .assert_code(0);
 }
+
+/// Warn mode never blocks: a staged file whose name is not UTF-8 made the guard fail before its warn
+/// handling and abort the commit (the hook exited 2).
+#[test]
+fn warn_mode_never_blocks_even_on_a_path_it_cannot_judge() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = Repo::new();
+    repo.install("warn");
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.rs");
+    std::fs::write(repo.root.join(name), "x\n").unwrap();
+    repo.git(&["add", "-A"]).assert_code(0);
+    let before = repo.head();
+    let run = repo.git_with(
+        &["commit", "-q", "-m", "non-UTF-8"],
+        &[("HOLDS_AGENT", "agent-a")],
+    );
+    run.assert_code(0);
+    assert!(run.stderr.contains("holds guard: warning"), "{run}");
+    assert_ne!(repo.head(), before, "committed");
+}
+
+/// Only object names reach git: a pre-push line whose "sha" is an option (`--all`) is refused naming it.
+#[test]
+fn a_pre_push_line_whose_sha_is_no_object_name_is_refused() {
+    let repo = Repo::new();
+    let zero = "0".repeat(40);
+    for sha in ["--all", "HEAD", "abc"] {
+        let line = format!("refs/heads/main {sha} refs/heads/main {zero}\n");
+        let mut cmd = repo
+            .env
+            .command(["guard", "check", "--hook", "pre-push", "origin", "url"]);
+        cmd.current_dir(&repo.root);
+        let run = crate::support::run_command_with_input(cmd, &line);
+        run.assert_code(2);
+        assert!(run.stderr.contains("is not an object name"), "{sha}: {run}");
+    }
+}

@@ -2,7 +2,7 @@
 //! (tests/fixtures/claude-code, written from the hooks reference) on stdin, judged by its exact stdout
 //! and exit code.
 
-use crate::support::{CliEnv, Run};
+use crate::support::{CliEnv, Run, run_command_with_input};
 use crate::{Backend, abs, announce};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -27,6 +27,63 @@ fn event(env: &CliEnv, name: &str, session: &str) -> String {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.replace("$CWD", &env.cwd().display().to_string())
         .replace("$SESSION", session)
+}
+
+/// The agent id holds gives a `holds` this test process starts with no HOLDS_AGENT: this process, the
+/// agent tool (its name, pid and start time).
+pub fn this_tool() -> String {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux has /proc");
+    let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
+    let comm: String = stat[open + 1..close]
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let start: u64 = stat[close + 2..]
+        .split(' ')
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut digits = Vec::new();
+    let mut n = start;
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    format!(
+        "{comm}-{}-{}",
+        std::process::id(),
+        String::from_utf8(digits).unwrap()
+    )
+}
+
+/// `cmd` run under another agent tool: a `timeout` process between this test and it.
+pub fn under_another_tool(cmd: std::process::Command) -> std::process::Command {
+    let mut wrapped = std::process::Command::new("timeout");
+    wrapped
+        .arg("120")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
 }
 
 fn hook(env: &CliEnv, input: &str, envs: &[(&str, &str)], flags: &[&str]) -> Run {
@@ -88,8 +145,8 @@ fn a_vacant_file_is_taken_silently(b: &Backend) {
     let run = hook(b, &event(b, "edit.json", "sess-a"), &[], &[]);
     assert_silent(&run);
     let claim = holder(b, &abs(b, "src/lib.rs")).expect("the edit took the file");
-    // No HOLDS_AGENT: the session is the agent; HOLDS_TTL's default is 30s.
-    assert_eq!(claim["hold"]["agent_id"], "sess-a");
+    // No HOLDS_AGENT: the agent tool that ran the hook (this test) is the agent; HOLDS_TTL's default is 30s.
+    assert_eq!(claim["hold"]["agent_id"], this_tool());
     assert_eq!(claim["hold"]["ttl"], 30_000_000_000u64);
 }
 
@@ -176,9 +233,12 @@ fn notebook_edit_is_judged_by_its_notebook_path() {
     assert_silent(&run);
     assert_eq!(
         holder(&env, &notebook).unwrap()["hold"]["agent_id"],
-        "sess-a"
+        this_tool()
     );
-    let run = hook(&env, &event(&env, "notebook_edit.json", "sess-b"), &[], &[]);
+    // Another agent tool's session.
+    let mut cmd = under_another_tool(env.command(["hook", "claude-code"]));
+    cmd.env_remove("HOLDS_AGENT");
+    let run = run_command_with_input(cmd, &event(&env, "notebook_edit.json", "sess-b"));
     let theirs = holder(&env, &notebook).unwrap();
     assert_eq!(assert_denied(&run), held_reason(&theirs));
 }
@@ -194,7 +254,7 @@ fn a_relative_path_is_resolved_against_the_events_cwd() {
     let run = crate::support::run_command_with_input(cmd, &input);
     assert_silent(&run);
     let claim = holder(&env, &abs(&env, "src/main.rs")).expect("held at cwd/src/main.rs");
-    assert_eq!(claim["hold"]["agent_id"], "sess-a");
+    assert_eq!(claim["hold"]["agent_id"], this_tool());
 }
 
 /// A SQLite path under a regular file: the store cannot be opened.
@@ -276,7 +336,6 @@ fn input_that_is_not_a_pretooluse_event_is_exit_2_and_changes_nothing() {
         (r#"{"session_id":"s","tool_name":"Edit","tool_input":{}}"#.to_string(), "Edit: the hook input has no tool_input.file_path"),
         (r#"{"session_id":"s","tool_name":"NotebookEdit","tool_input":{"file_path":"/a.ipynb"}}"#.to_string(), "no tool_input.notebook_path"),
         (r#"{"session_id":"s","tool_name":"Write","tool_input":{"file_path":"a.rs"}}"#.to_string(), "is relative and the event has no absolute cwd"),
-        (r#"{"tool_name":"Write","tool_input":{"file_path":"/a.rs"}}"#.to_string(), "no agent: set HOLDS_AGENT"),
     ];
     for (input, expected) in cases {
         let run = hook(&env, &input, &[], &[]);

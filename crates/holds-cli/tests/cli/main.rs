@@ -13,6 +13,8 @@ mod mcp;
 mod paths;
 mod pipes;
 mod replay;
+mod safety;
+mod secrets;
 mod support;
 mod watch;
 mod workflow;

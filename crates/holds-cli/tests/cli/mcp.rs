@@ -18,10 +18,16 @@ struct Session {
 }
 
 impl Session {
-    /// `holds mcp`, initialized as client `name`.
+    /// `holds mcp` with HOLDS_AGENT=`name`, initialized as client `name`.
     fn start(env: &CliEnv, name: &str) -> Self {
-        let mut child = env
-            .command(["mcp"])
+        let mut cmd = env.command(["mcp"]);
+        cmd.env("HOLDS_AGENT", name);
+        Self::spawn(cmd, name)
+    }
+
+    /// `cmd` (a `holds mcp`), initialized as client `name`.
+    fn spawn(mut cmd: std::process::Command, name: &str) -> Self {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -227,4 +233,117 @@ fn bad_arguments_are_tool_errors() {
         "{long}"
     );
     assert_eq!(env.list_json(), Vec::<Value>::new());
+}
+
+/// Two sessions of one agent tool name (two Claude Code processes, say), with no HOLDS_AGENT, are two
+/// agents: the second is refused, and the first's end releases only its own holds.
+#[test]
+fn two_sessions_with_one_client_name_never_share_an_agent() {
+    let env = CliEnv::sqlite();
+    let session = || {
+        let mut cmd = crate::hook::under_another_tool(env.command(["mcp"]));
+        cmd.env_remove("HOLDS_AGENT");
+        Session::spawn(cmd, "claude-code")
+    };
+    let mut a = session();
+    let mut b = session();
+    let took = a.call("announce", json!({"files": ["src/x.rs"]}));
+    assert_eq!(took["isError"], false, "{took}");
+    let a_agent = took["structuredContent"]["claims"][0]["holder"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(a_agent.starts_with("timeout-"), "the agent tool: {a_agent}");
+    let refused = b.call("announce", json!({"files": ["src/x.rs"]}));
+    assert_eq!(
+        refused["isError"], true,
+        "the same client name is not the same agent: {refused}"
+    );
+    assert_eq!(
+        refused["structuredContent"]["holders"][0]["holder"],
+        a_agent.as_str()
+    );
+    let took = b.call("announce", json!({"files": ["src/y.rs"]}));
+    let b_agent = took["structuredContent"]["claims"][0]["holder"].clone();
+    assert_ne!(b_agent, a_agent.as_str(), "{took}");
+    // A's session ends: its hold goes, B's stays.
+    a.end();
+    let held: Vec<String> = env
+        .list_json()
+        .iter()
+        .map(|c| c["hold"]["agent_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(held, [b_agent.as_str().unwrap()], "only B's hold is left");
+}
+
+/// The documented Claude Code setup, with no HOLDS_AGENT anywhere: the agent tool starts `holds mcp` and
+/// runs the edit hook, and both name the same agent, so the agent's own MCP hold never denies its edit;
+/// another tool's edit is denied.
+#[test]
+fn an_agent_tools_mcp_holds_and_its_edit_hook_agree_on_who_it_is() {
+    let env = CliEnv::sqlite();
+    let mut cmd = env.command(["mcp"]);
+    cmd.env_remove("HOLDS_AGENT");
+    let mut mcp = Session::spawn(cmd, "claude-code");
+    let took = mcp.call("announce", json!({"files": ["src/a.rs"]}));
+    assert_eq!(took["isError"], false, "{took}");
+    assert_eq!(
+        took["structuredContent"]["claims"][0]["holder"],
+        crate::hook::this_tool()
+    );
+    let edit = json!({
+        "session_id": "some-session", "hook_event_name": "PreToolUse", "tool_name": "Edit",
+        "tool_input": {"file_path": abs(&env, "src/a.rs"), "old_string": "a", "new_string": "b"},
+    })
+    .to_string();
+    // Claude Code runs hooks through a shell.
+    let mut hook = std::process::Command::new("sh");
+    let base = env.command(["hook", "claude-code"]);
+    hook.arg("-c")
+        .arg("\"$0\" hook claude-code")
+        .arg(base.get_program());
+    for (key, value) in base.get_envs() {
+        match value {
+            Some(value) => hook.env(key, value),
+            None => hook.env_remove(key),
+        };
+    }
+    hook.current_dir(env.cwd());
+    let own = crate::support::run_command_with_input(hook, &edit);
+    own.assert_code(0);
+    assert_eq!(
+        own.stdout, "",
+        "the agent's own MCP hold allows its edit: {own}"
+    );
+    let mut other = crate::hook::under_another_tool(env.command(["hook", "claude-code"]));
+    other.env_remove("HOLDS_AGENT");
+    let other = crate::support::run_command_with_input(other, &edit);
+    other.assert_code(0);
+    assert!(
+        other.stdout.contains("\"deny\""),
+        "another tool's edit is denied: {other}"
+    );
+}
+
+/// `renew` keeps the checkout the hold was announced with (it used to write it empty).
+#[test]
+fn renew_keeps_the_checkout() {
+    let env = CliEnv::sqlite();
+    let mut s = Session::start(&env, "agent-r");
+    let took = s.call(
+        "announce",
+        json!({"files": ["src/r.rs"], "checkout": "/co/agent-r"}),
+    );
+    assert_eq!(
+        took["structuredContent"]["claims"][0]["checkout"], "/co/agent-r",
+        "{took}"
+    );
+    let renewed = s.call("renew", json!({}));
+    assert_eq!(renewed["isError"], false, "{renewed}");
+    assert_eq!(
+        renewed["structuredContent"]["claims"][0]["checkout"], "/co/agent-r",
+        "{renewed}"
+    );
+    let listed = env.list_json();
+    assert_eq!(listed[0]["hold"]["checkout_path"], "/co/agent-r");
 }

@@ -44,14 +44,14 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def client(holds, env, cwd, name, extra_env=None):
+async def client(holds, env, cwd, name, extra_env=None, args=None):
     updates = asyncio.Queue()
 
     async def on_message(msg):
         if isinstance(msg, types.ResourceUpdatedNotification):
             await updates.put(msg.params.uri)
 
-    params = StdioServerParameters(command=holds, args=["mcp"], env={**env, **(extra_env or {})}, cwd=cwd)
+    params = StdioServerParameters(command=holds, args=args or ["mcp"], env={**env, **(extra_env or {})}, cwd=cwd)
     async with stdio_client(params) as (read, write):
         async with ClientSession(
             read, write, message_handler=on_message,
@@ -74,8 +74,9 @@ async def main(holds):
     }
     a_rs, b_rs, c_rs = (os.path.join(work, f) for f in ("src/a.rs", "src/b.rs", "src/c.rs"))
 
-    async with client(holds, env, work, "agent-b") as b:
-        async with client(holds, env, work, "agent-a") as a:
+    # Each session's agent is set here; the default (the agent tool's process) is checked at the end.
+    async with client(holds, env, work, "agent-b", {"HOLDS_AGENT": "agent-b"}) as b:
+        async with client(holds, env, work, "agent-a", {"HOLDS_AGENT": "agent-a"}) as a:
             # The tools, with JSON-schema inputs and structured outputs.
             tools = {t.name: t for t in (await a.s.list_tools()).tools}
             check(set(tools) == TOOLS, f"tools: {sorted(tools)}")
@@ -92,8 +93,7 @@ async def main(holds):
                 warnings.simplefilter("ignore")  # resources/subscribe is deprecated in the 2026 protocol
                 await a.s.subscribe_resource("holds://list")
 
-            # A takes a.rs and c.rs (relative paths: the server's working directory); the agent is the
-            # client's name.
+            # A takes a.rs and c.rs (relative paths: the server's working directory).
             out = await a.ok("announce", {"files": ["src/a.rs", "src/c.rs"], "ttl_seconds": 60})
             claims = out["claims"]
             check([c["file"] for c in claims] == [a_rs, c_rs], f"claims: {claims}")
@@ -148,8 +148,8 @@ async def main(holds):
         rel = await b.ok("release", {"files": [a_rs]})
         check(rel["files"][0]["released"] is False, f"{rel}")
 
-    # HOLDS_AGENT names the agent over the client's name; kept holds are renewed in the background
-    # (the 3 s sleep is the subject: a 1.5 s TTL outlived twice).
+    # HOLDS_AGENT names the agent; kept holds are renewed in the background (the 3 s sleep is the
+    # subject: a 1.5 s TTL outlived twice).
     async with client(holds, env, work, "ignored-name", {"HOLDS_AGENT": "env-agent"}) as d:
         first = (await d.ok("announce", {"files": [b_rs], "ttl_seconds": 2}))["claims"][0]
         check(first["holder"] == "env-agent", f"{first}")
@@ -161,7 +161,19 @@ async def main(holds):
         check([c["file"] for c in lst["claims"]] == [b_rs], f"{lst}")
 
     await worktrees(holds, env, tmp)
+    await default_agents(holds, env, work)
     print("mcp: all checks passed")
+
+
+async def default_agents(holds, env, work):
+    """Without HOLDS_AGENT the agent is the agent tool that started the server: two tools (each a
+    `timeout` process here) with one client name are two agents, never one."""
+    async with client("timeout", env, work, "claude-code", args=["600", holds, "mcp"]) as a:
+        async with client("timeout", env, work, "claude-code", args=["600", holds, "mcp"]) as b:
+            mine = (await a.ok("announce", {"files": ["src/default.rs"]}))["claims"][0]
+            check(mine["holder"].startswith("timeout-"), f"the agent tool names the agent: {mine}")
+            r = await b.call("announce", {"files": ["src/default.rs"]})
+            check(r.is_error and r.structured_content["holders"][0]["holder"] == mine["holder"], f"{r}")
 
 
 def git(cwd, *args):

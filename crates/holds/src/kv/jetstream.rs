@@ -70,6 +70,8 @@ pub struct JetStreamKv {
     per_message_ttl: bool,
     /// The bucket's max age (zero: unlimited).
     max_age: Duration,
+    /// The bucket's stream's other limits.
+    limits: super::BucketLimits,
     /// The bucket's stream has replicas: read through its leader.
     replicated: bool,
     /// The bucket's stream takes atomic batches (`allow_atomic`, server >= 2.12);
@@ -81,6 +83,33 @@ pub struct JetStreamKv {
 }
 
 impl JetStreamKv {
+    /// Whether the bucket exists, found without creating anything (commands that
+    /// only read open no bucket that is not there).
+    pub async fn bucket_exists(client: &async_nats::Client, bucket: &str) -> Result<bool, KvError> {
+        let context = jetstream::new(client.clone());
+        match context.get_key_value(bucket).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == jetstream::context::KeyValueErrorKind::GetBucket => {
+                // Told apart from an unreachable server by asking for the stream.
+                match context.get_stream(format!("KV_{bucket}")).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => match e.kind() {
+                        jetstream::context::GetStreamErrorKind::JetStream(j)
+                            if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                        {
+                            Ok(false)
+                        }
+                        _ => Err(KvError::unavailable(format!("looking up bucket {bucket}"))
+                            .with_source(e)),
+                    },
+                }
+            }
+            Err(e) => {
+                Err(KvError::unavailable(format!("looking up bucket {bucket}")).with_source(e))
+            }
+        }
+    }
+
     /// Create the bucket, or attach to it if it exists (as the Go package does).
     ///
     /// On a server >= 2.11 a new bucket gets limit markers, so each hold carries its
@@ -138,6 +167,14 @@ impl JetStreamKv {
             && stream_info.config.allow_message_ttl
             && stream_info.config.max_messages_per_subject == 1;
         let max_age = stream_info.config.max_age;
+        let config = &stream_info.config;
+        let limits = super::BucketLimits {
+            max_messages: config.max_messages,
+            max_bytes: config.max_bytes,
+            max_messages_per_key: config.max_messages_per_subject,
+            discard_old: config.discard == stream::DiscardPolicy::Old,
+            discard_new_per_key: config.discard_new_per_subject,
+        };
         let replicated = stream_info.config.num_replicas > 1;
         let atomic = atomic_capable && stream_info.config.allow_atomic_publish;
         if !per_message_ttl {
@@ -157,6 +194,7 @@ impl JetStreamKv {
             server,
             per_message_ttl,
             max_age,
+            limits,
             replicated,
             atomic: std::sync::atomic::AtomicBool::new(atomic).into(),
             op_timeout: spec.op_timeout,
@@ -456,6 +494,10 @@ impl KvStore for JetStreamKv {
 
     fn max_age(&self) -> Duration {
         self.max_age
+    }
+
+    fn limits(&self) -> super::BucketLimits {
+        self.limits
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {

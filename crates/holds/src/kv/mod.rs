@@ -102,6 +102,22 @@ pub struct BucketSpec {
     pub op_timeout: Duration,
 }
 
+/// A bucket's limits besides its max age, as its store reports them (JetStream
+/// stream settings); the guest judges whether they could drop a live hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BucketLimits {
+    /// Entries the bucket keeps (0 or less: no limit).
+    pub max_messages: i64,
+    /// Bytes the bucket keeps (0 or less: no limit).
+    pub max_bytes: i64,
+    /// Entries kept per key (0 or less: no limit).
+    pub max_messages_per_key: i64,
+    /// At a limit the oldest entries are dropped (else new ones are refused).
+    pub discard_old: bool,
+    /// A key at its per-key limit refuses new entries.
+    pub discard_new_per_key: bool,
+}
+
 /// A revisioned key-value bucket. See the module docs for the semantics.
 #[async_trait]
 pub trait KvStore: Send + Sync + 'static {
@@ -117,6 +133,11 @@ pub trait KvStore: Send + Sync + 'static {
     /// asked for. Wrappers should forward it.
     fn max_age(&self) -> Duration {
         Duration::ZERO
+    }
+
+    /// The bucket's other limits (none by default). Wrappers should forward it.
+    fn limits(&self) -> BucketLimits {
+        BucketLimits::default()
     }
 
     /// The latest entry of `key`, markers included; `None` if it has none.

@@ -55,10 +55,49 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 ";
 
+/// Which file a path named when the store opened it: a file removed or replaced
+/// since is a lost store, whose holds nobody else sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(path: &Path) -> std::io::Result<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// `Ok` while `path` still names this file.
+    fn check(self, path: &Path) -> Result<(), KvError> {
+        match FileId::of(path) {
+            Ok(now) if now == self => Ok(()),
+            Ok(_) => Err(lost_store(path, "replaced by another file")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(lost_store(path, "removed")),
+            Err(e) => {
+                Err(KvError::unavailable(format!("checking {}", path.display())).with_source(e))
+            }
+        }
+    }
+}
+
+fn lost_store(path: &Path, how: &str) -> KvError {
+    KvError::unavailable(format!(
+        "the store {} was {how} after this process opened it: what was held through it is gone",
+        path.display()
+    ))
+}
+
 /// A bucket in an SQLite database file.
 #[derive(Clone)]
 pub struct SqliteKv {
     path: PathBuf,
+    file: FileId,
     bucket: String,
     max_age: Duration,
     busy_timeout: Duration,
@@ -124,6 +163,11 @@ fn open_bucket(
     busy_timeout: Duration,
 ) -> rusqlite::Result<(Connection, i64)> {
     let conn = open_connection(path, busy_timeout)?;
+    // A bucket that exists is opened without a write (and so without waiting
+    // for the write lock another process may hold).
+    if let Some(max_age) = existing_max_age(&conn, bucket)? {
+        return Ok((conn, max_age));
+    }
     conn.execute_batch(SCHEMA)?;
     // Databases from before the bucket kept its max age: add the column.
     // (It fails on a database that has it; a busy one is tried again.)
@@ -152,6 +196,26 @@ fn open_bucket(
     Ok((conn, max_age))
 }
 
+/// The max age of `bucket` when the database has it (`None`: no schema yet, no
+/// such bucket, or one from before buckets kept their max age). Reads only.
+fn existing_max_age(conn: &Connection, bucket: &str) -> rusqlite::Result<Option<i64>> {
+    let found = conn
+        .query_row(
+            "SELECT max_age_ns FROM buckets WHERE name = ?1",
+            params![bucket],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional();
+    match found {
+        Ok(max_age) => Ok(max_age.filter(|&age| age != 0)),
+        // No table: a database holds has not set up yet.
+        Err(rusqlite::Error::SqliteFailure(_, Some(message))) if message.contains("no such") => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// [`open_bucket`], again while the database is busy, until `busy_timeout`:
 /// processes opening a fresh database at once can find it locked where SQLite
 /// does not wait (`PRAGMA journal_mode=WAL` answers "database is locked" at once
@@ -173,6 +237,29 @@ fn open_retrying(
     }
 }
 
+/// Create the database file (and its missing directories) readable by its
+/// owner alone, as SQLite then creates the WAL and shared-memory files: holds
+/// name files and agents. An existing file keeps its permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// SQLite refused because another connection holds the database.
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
@@ -182,14 +269,42 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 impl SqliteKv {
+    /// Whether the database at `path` exists and has `bucket`, found without
+    /// creating or writing anything (commands that only read open no bucket
+    /// that is not there, so they never choose its settings).
+    pub async fn bucket_exists(path: impl AsRef<Path>, bucket: &str) -> Result<bool, KvError> {
+        let (path, bucket) = (path.as_ref().to_path_buf(), bucket.to_string());
+        tokio::task::spawn_blocking(move || {
+            match std::fs::metadata(&path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                // A path under a regular file, say: no store can be there.
+                Err(e) => {
+                    return Err(
+                        KvError::unavailable(format!("opening {}", path.display())).with_source(e)
+                    );
+                }
+            }
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+            let conn = Connection::open_with_flags(&path, flags).map_err(|e| {
+                KvError::unavailable(format!("opening {}", path.display())).with_source(e)
+            })?;
+            existing_max_age(&conn, &bucket)
+                .map(|age| age.is_some())
+                .map_err(sql_error)
+        })
+        .await
+        .map_err(task_error)?
+    }
+
     /// Open (creating if needed) the database at `path` and the bucket in it.
     pub async fn open(path: impl AsRef<Path>, spec: &BucketSpec) -> Result<Self, KvError> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                KvError::unavailable(format!("creating {}", dir.display())).with_source(e)
-            })?;
-        }
+        create_private(&path).map_err(|e| {
+            KvError::unavailable(format!("creating {}", path.display())).with_source(e)
+        })?;
         let (p, bucket, timeout) = (path.clone(), spec.name.clone(), spec.op_timeout);
         let asked = spec.max_age.as_nanos().min(i64::MAX as u128) as i64;
         let opened =
@@ -200,8 +315,12 @@ impl SqliteKv {
                     KvError::unavailable(format!("opening {}", path.display())).with_source(e)
                 })?;
         let (conn, max_age) = opened;
+        let file = FileId::of(&path).map_err(|e| {
+            KvError::unavailable(format!("opening {}", path.display())).with_source(e)
+        })?;
         Ok(SqliteKv {
             path,
+            file,
             bucket: spec.name.clone(),
             max_age: Duration::from_nanos(max_age.max(0) as u64),
             busy_timeout: spec.op_timeout,
@@ -217,7 +336,9 @@ impl SqliteKv {
         let conn = self.conn.clone();
         let bucket = self.bucket.clone();
         let oldest = now_ns().saturating_sub(self.max_age.as_nanos() as i64);
+        let (path, file) = (self.path.clone(), self.file);
         tokio::task::spawn_blocking(move || {
+            file.check(&path)?;
             let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut conn, &bucket, oldest)
         })
@@ -432,8 +553,9 @@ impl KvStore for SqliteKv {
         let bucket = self.bucket.clone();
         let max_age = self.max_age;
         let (tx, rx) = mpsc::channel(1024);
+        let (path, file) = (self.path.clone(), self.file);
         tokio::spawn(async move {
-            let result = poll_changes(reader, bucket, max_age, &tx).await;
+            let result = poll_changes(reader, bucket, max_age, (path, file), &tx).await;
             if let Err(e) = result {
                 let _ = tx.send(Err(e)).await;
             }
@@ -451,6 +573,7 @@ async fn poll_changes(
     reader: Arc<Mutex<Connection>>,
     bucket: String,
     max_age: Duration,
+    (path, file): (PathBuf, FileId),
     tx: &mpsc::Sender<Result<WatchItem, KvError>>,
 ) -> Result<(), KvError> {
     let run = |f: Read| {
@@ -509,6 +632,7 @@ async fn poll_changes(
         if tx.is_closed() {
             return Ok(());
         }
+        file.check(&path)?;
         let (b, after) = (bucket.clone(), last);
         let (changes, first) = run(Box::new(move |conn| {
             let mut stmt = conn.prepare_cached(

@@ -8,7 +8,7 @@
 //! allocator). An instance that trapped, ran out of fuel or was cancelled is
 //! dropped, never reused.
 
-use super::bindings::exports::holds::core::holds::{Identity, Place};
+use super::bindings::exports::holds::core::holds::{BucketSettings, Identity, Place};
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::kv as wit_kv;
 use super::engine::{FUEL_PER_CALL, Runtime};
@@ -501,6 +501,20 @@ impl Calls {
                 )
                 .await
             })
+            .await?;
+        out.map_err(|e| convert::error(e, fault))
+    }
+
+    /// The guest's verdict on a bucket's settings. Not recorded: it is made
+    /// once, at open, from the store's settings, and reads no entry.
+    pub async fn check_bucket(
+        &self,
+        settings: &BucketSettings,
+        ttl_max: Duration,
+    ) -> Result<(), Error> {
+        let ttl_max = crate::time::nanos(ttl_max);
+        let (out, fault) = self
+            .call(async |i: &mut Instance| Ok((i.check_bucket(settings, ttl_max).await?, None)))
             .await?;
         out.map_err(|e| convert::error(e, fault))
     }

@@ -3,7 +3,8 @@
 
 use super::bindings::Guest;
 use super::bindings::exports::holds::core::holds::{
-    AnnounceRequest, ClaimRequest, Claimed, FileCheck, Identity, Place, ReleaseOutcome,
+    AnnounceRequest, BucketSettings, ClaimRequest, Claimed, FileCheck, Identity, Place,
+    ReleaseOutcome,
 };
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::{kv, types};
@@ -71,6 +72,17 @@ impl Instance {
         self.guest
             .holds_core_holds()
             .call_file_for_key(&mut self.store, key)
+            .await
+    }
+
+    pub async fn check_bucket(
+        &mut self,
+        settings: &BucketSettings,
+        ttl_max: u64,
+    ) -> wasmtime::Result<GuestResult<()>> {
+        self.guest
+            .holds_core_holds()
+            .call_check_bucket(&mut self.store, settings, ttl_max)
             .await
     }
 

@@ -8,6 +8,7 @@ export function check(files: Array<string>, agentId: string, tokens: BigUint64Ar
 export function forceRelease(file: string, by: string, observed: Entry | undefined): ReleaseOutcome;
 export function keyForFile(file: string): string;
 export function fileForKey(key: string): string;
+export function checkBucket(settings: BucketSettings, ttlMax: Duration): void;
 export function identify(paths: Array<string>, place: Place): Array<Identity>;
 export type Duration = import('./holds-core-types.js').Duration;
 export type Hold = import('./holds-core-types.js').Hold;
@@ -49,6 +50,15 @@ export interface FileStateVacant {
 export interface FileCheck {
   file: string,
   state: FileState,
+}
+export interface BucketSettings {
+  bucket: string,
+  maxAge: Duration,
+  maxMessages: bigint,
+  maxBytes: bigint,
+  maxMessagesPerKey: bigint,
+  discardOld: boolean,
+  discardNewPerKey: boolean,
 }
 export interface Place {
   cwd: string,

@@ -103,6 +103,13 @@ export class JetStreamStore {
     this.expiresEntries =
       serverSupportsTtl(nc.info?.version) && config.allow_msg_ttl === true && config.max_msgs_per_subject === 1;
     this.maxAge = BigInt(config.max_age ?? 0);
+    this.limits = {
+      maxMessages: BigInt(config.max_msgs ?? -1),
+      maxBytes: BigInt(config.max_bytes ?? -1),
+      maxMessagesPerKey: BigInt(config.max_msgs_per_subject ?? -1),
+      discardOld: (config.discard ?? 'old') === 'old',
+      discardNewPerKey: config.discard_new_per_subject === true,
+    };
     // A direct get may be answered by a lagging follower: read through the
     // leader on a replicated bucket.
     this.direct = config.allow_direct === true && (config.num_replicas ?? 1) <= 1;
@@ -120,7 +127,7 @@ export class JetStreamStore {
       // Reconnect forever once connected; the first connection must succeed in time.
       nc = await connect({ servers, timeout: opTimeoutMs, maxReconnectAttempts: -1, ...natsOptions });
     } catch (e) {
-      throw new Unavailable(`connecting to ${servers}: ${e.message}`);
+      throw new Unavailable(`connecting to ${redact(servers)}: ${redact(e.message)}`);
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: opTimeoutMs, checkAPI: false });
@@ -366,6 +373,12 @@ export class JetStreamStore {
     }
     if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
   }
+}
+
+/** Server URLs (one, or a list) with every `user:password@` replaced by `***@`. */
+export function redact(servers) {
+  const text = Array.isArray(servers) ? servers.join(', ') : String(servers);
+  return text.replace(/(?<=:\/\/)[^/@\s]*@/g, '***@');
 }
 
 async function createOrAttach(nc, jsm, bucket, maxAge, replicas) {

@@ -33,6 +33,8 @@ _BUCKET = re.compile(r"^[A-Za-z0-9_-]+$")
 _KEY_CACHE = 4096
 #: Paths named per `identify` guest call.
 _IDENTIFY_BATCH = 256
+#: Files judged per `check` guest call.
+_CHECK_BATCH = 256
 #: The most files one `claim` may take by default (bones' default, as the Rust host).
 MAX_CLAIM_FILES = 16
 
@@ -96,7 +98,8 @@ class Manager:
 
         A new bucket gets history 1, file storage, max age `ttl_max` and, on
         nats-server >= 2.11, limit markers (per-hold TTLs). An existing bucket is
-        used as it is; one keeping entries for less than `ttl_max` is refused.
+        used as it is; one whose settings could drop a live hold (a max age under
+        `ttl_max`, a limit that drops the oldest entries) is refused (ConfigError).
         `nats_options` go to `nats.connect` (user, password, token, tls, ...).
         """
         max_age = _config(bucket, ttl_max, chan_buffer, instances)
@@ -162,17 +165,11 @@ class Manager:
             loop.stop()
             raise ConfigError(message)
 
-        # The store would delete a hold at the bucket's max age, before it expires.
-        if store.max_age and store.max_age < ttl_max:
-            await refuse(
-                f"{store.describe()} keeps entries for {store.max_age / 1e9:g} s, less than ttl_max "
-                f"{ttl_max / 1e9:g} s: lower the maximum TTL or use another bucket"
-            )
         try:
             runtime = await asyncio.get_running_loop().run_in_executor(None, Runtime.load, component)
         except Exception as e:
             await refuse(f"loading the component: {e}")
-        return cls(
+        manager = cls(
             loop,
             store,
             ttl_max=ttl_max,
@@ -184,6 +181,16 @@ class Manager:
             runtime=runtime,
             owns_store=owns_store,
         )
+        # A bucket whose settings could drop a live hold (a max age under the
+        # maximum TTL, a limit that drops the oldest entries) is refused.
+        try:
+            await manager._on_loop(
+                manager._guest(lambda x: x.check_bucket(store.bucket, store.max_age, store.limits, ttl_max))
+            )
+        except InvalidInput as e:
+            await manager.close()
+            raise ConfigError(e.reason) from None
+        return manager
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -287,12 +294,21 @@ class Manager:
 
     async def check(self, files: list[str], agent: str, tokens: Optional[list[int]] = None) -> list[FileCheck]:
         """Does `agent` hold every file live, at these fencing tokens if given
-        (one per file)? One fresh read of all the files, for commit gates."""
+        (one per file)? One fresh read of all the files (of each 256, for more),
+        for commit gates."""
         files, tokens = list(files), list(tokens or [])
 
         async def run() -> list[FileCheck]:
             self._check()
-            return await self._guest(lambda x: x.check(files, agent, tokens))
+            if len(files) <= _CHECK_BATCH or (tokens and len(tokens) != len(files)):
+                return await self._guest(lambda x: x.check(files, agent, tokens))
+            # A bounded batch per guest call keeps thousands of files far below its fuel.
+            checks: list[FileCheck] = []
+            for start in range(0, len(files), _CHECK_BATCH):
+                batch = files[start : start + _CHECK_BATCH]
+                marks = tokens[start : start + _CHECK_BATCH]
+                checks += await self._guest(lambda x, b=batch, t=marks: x.check(b, agent, t))
+            return checks
 
         return await self._on_loop(run())
 

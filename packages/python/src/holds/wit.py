@@ -395,6 +395,21 @@ class Exports:
     def file_for_key(self, key: str) -> str:
         return _ok(self._call("holds", "file-for-key", key))
 
+    def check_bucket(self, bucket: str, max_age: int, limits: Any, ttl_max: int) -> None:
+        """The guest's verdict on a bucket's settings (`limits`: a stores.base.BucketLimits)."""
+        settings = _record(
+            bucket=bucket,
+            max_age=max_age,
+            max_messages=limits.max_messages,
+            max_bytes=limits.max_bytes,
+            max_messages_per_key=limits.max_messages_per_key,
+            discard_old=limits.discard_old,
+            discard_new_per_key=limits.discard_new_per_key,
+        )
+        out = self._call("holds", "check-bucket", settings, ttl_max)
+        if isinstance(out, Variant):
+            raise _error(out)
+
     def identify(self, paths: list[str], cwd: str, workspace: str, checkout: str) -> list[Identity]:
         place = _record(cwd=cwd, workspace=workspace, checkout=checkout)
         out = _ok(self._call("holds", "identify", list(paths), place))

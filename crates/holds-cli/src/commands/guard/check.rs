@@ -47,30 +47,36 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
         ));
         return Ok(exit::OK);
     }
-    let root = git::toplevel(Path::new("."))?;
-    let mut paths = match o.hook {
-        Hook::PreCommit => git::staged(&root)?,
-        Hook::PrePush => {
-            let mut refs = String::new();
-            std::io::stdin().read_to_string(&mut refs).map_err(|e| {
-                crate::failure::Failure::usage(anyhow::anyhow!("cannot read the pushed refs: {e}"))
-            })?;
-            git::pushed(&root, &refs)?
-        }
-    };
-    paths.sort();
-    paths.dedup();
-    if paths.is_empty() {
-        return Ok(exit::OK);
-    }
-    let root = root
-        .to_str()
-        .unwrap_or_default()
-        .trim_end_matches('/')
-        .to_string();
-    let files: Vec<String> = paths.iter().map(|p| format!("{root}/{p}")).collect();
     let agent = o.agent.clone().filter(|a| !a.is_empty());
-    let problems = match problems(global, &files, agent.as_deref()).await {
+    // Everything that can fail, so that warn mode never blocks, whatever failed.
+    let found = async {
+        let root = git::toplevel(Path::new("."))?;
+        let mut paths = match o.hook {
+            Hook::PreCommit => git::staged(&root)?,
+            Hook::PrePush => {
+                let mut refs = String::new();
+                std::io::stdin().read_to_string(&mut refs).map_err(|e| {
+                    crate::failure::Failure::usage(anyhow::anyhow!(
+                        "cannot read the pushed refs: {e}"
+                    ))
+                })?;
+                git::pushed(&root, &refs)?
+            }
+        };
+        paths.sort();
+        paths.dedup();
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let root = root
+            .to_str()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        let files: Vec<String> = paths.iter().map(|p| format!("{root}/{p}")).collect();
+        problems(global, &files, agent.as_deref()).await
+    };
+    let problems = match found.await {
         Ok(problems) => problems,
         Err(f) if o.mode == Mode::Warn => {
             output::print_err(format_args!(
@@ -151,7 +157,7 @@ async fn problems(
     files: &[String],
     agent: Option<&str>,
 ) -> Result<Vec<Problem>, crate::failure::Failure> {
-    let holds = store::open(global).await?;
+    let holds = store::open_to_read(global).await?;
     let checks = async {
         // Named as every worktree of the repository names them.
         let files = Named::new(&holds, files, &global.place_in("/"))

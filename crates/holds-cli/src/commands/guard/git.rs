@@ -102,6 +102,14 @@ pub fn pushed(root: &Path, refs: &str) -> Result<Vec<String>, Failure> {
                 "not a pre-push line (<local ref> <local sha> <remote ref> <remote sha>): {line:?}"
             )));
         };
+        // Only object names reach git's command line (never an option like `--all`).
+        for sha in [local, remote] {
+            if !is_object_name(sha) {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "not a pre-push line: {sha:?} is not an object name (40 or 64 hex digits): {line:?}"
+                )));
+            }
+        }
         // A deletion pushes no commits.
         if local.trim_start_matches('0').is_empty() {
             continue;
@@ -133,6 +141,11 @@ pub fn pushed(root: &Path, refs: &str) -> Result<Vec<String>, Failure> {
         }
     }
     Ok(paths)
+}
+
+/// A SHA-1 or SHA-256 object name in hex.
+fn is_object_name(sha: &str) -> bool {
+    matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

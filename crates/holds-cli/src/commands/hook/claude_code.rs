@@ -19,17 +19,21 @@ Reads Claude Code's PreToolUse event on stdin. For Edit, Write, MultiEdit and
 NotebookEdit: when the agent holds the file, or takes it now (for --ttl), prints
 nothing and exits 0; when another agent holds it, prints a deny naming the holder
 and when the hold expires. Other tools and events are left alone. The agent is
-HOLDS_AGENT, else the event's session_id.
+HOLDS_AGENT, else the agent tool running the hook (its process, as holds mcp
+started by the same tool finds it), else the event's session_id.
 
-A store that cannot be reached: --fail-open (the default) lets the edit through
-with a warning on stderr; --fail-closed denies it. Input that is not a PreToolUse
-event exits 2 with the problem on stderr (Claude Code blocks the call and shows it).
+A store that cannot be reached (or does not answer within --deadline):
+--fail-open (the default) lets the edit through with a warning on stderr;
+--fail-closed denies it. Anything else that goes wrong (a locked or corrupt
+embedded store, a corrupt entry) denies the edit, naming the problem. Input
+that is not a PreToolUse event exits 2 with the problem on stderr (Claude Code
+blocks the call and shows it).
 
 settings.json:
   {\"hooks\": {\"PreToolUse\": [{\"matcher\": \"Edit|Write|MultiEdit|NotebookEdit\",
     \"hooks\": [{\"type\": \"command\", \"command\": \"holds hook claude-code\", \"timeout\": 10}]}]}}")]
 pub struct Opts {
-    /// The agent taking holds [default: the event's session_id].
+    /// The agent taking holds [default: the agent tool's process].
     #[arg(long, env = "HOLDS_AGENT", value_name = "ID")]
     pub agent: Option<String>,
     /// How long a hold taken for an edit lasts (at most --ttl-max).
@@ -41,6 +45,11 @@ pub struct Opts {
     /// Deny the edit when the store cannot be reached.
     #[arg(long)]
     pub fail_closed: bool,
+    /// How long the hook may take before the store counts as unreachable: below
+    /// the hook's timeout in settings.json (10 s in the example), so Claude Code
+    /// always hears the verdict.
+    #[arg(long, default_value = "8s", value_parser = duration, value_name = "DURATION")]
+    pub deadline: Duration,
 }
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
@@ -53,24 +62,47 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     let Some(edit) = payload::parse(&text).map_err(|e| Failure::usage(anyhow::anyhow!(e)))? else {
         return Ok(exit::OK);
     };
-    let agent = match (o.agent.filter(|a| !a.is_empty()), &edit.session_id) {
-        (Some(agent), _) => agent,
-        (None, Some(session)) => session.clone(),
-        (None, None) => {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "no agent: set HOLDS_AGENT, or send an event with a session_id"
-            )));
-        }
+    // The agent tool's process names the agent, as `holds mcp` started by the
+    // same tool finds it, so an agent's MCP holds never deny its own edits.
+    let agent = o
+        .agent
+        .filter(|a| !a.is_empty())
+        .or_else(crate::agent::from_process_tree)
+        .or(edit.session_id.clone());
+    let Some(agent) = agent else {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "no agent: set HOLDS_AGENT, or send an event with a session_id"
+        )));
     };
-    match judge(global, &edit, Announce::new(agent, o.ttl)).await {
-        Ok(None) => Ok(exit::OK),
-        Ok(Some(holder)) => {
+    let judged = tokio::time::timeout(
+        o.deadline,
+        judge(global, &edit, Announce::new(agent, o.ttl)),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Verdict::Unreachable(Failure::store(anyhow::anyhow!(
+            "no answer within the hook's deadline of {}",
+            humantime::format_duration(o.deadline)
+        )))
+    });
+    match judged {
+        Verdict::Allowed => Ok(exit::OK),
+        Verdict::Held(holder) => {
             deny(&held_reason(&holder));
             Ok(exit::OK)
         }
         // Bad input (an invalid agent id, a TTL over the max) is no store outage.
-        Err(f) if f.code == exit::USAGE => Err(f),
-        Err(f) => {
+        Verdict::Failed(f) if f.code == exit::USAGE => Err(f),
+        // Only a store that cannot be reached may let an edit through unchecked.
+        Verdict::Failed(f) => {
+            deny(&format!(
+                "holds cannot check {} ({}); edit denied: only an unreachable store lets an edit through unchecked",
+                edit.file,
+                output::failure_message(&f)
+            ));
+            Ok(exit::OK)
+        }
+        Verdict::Unreachable(f) => {
             let why = output::failure_message(&f);
             // clap keeps the two flags apart; open is the default.
             if o.fail_closed && !o.fail_open {
@@ -89,10 +121,26 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     }
 }
 
-/// `None` when the agent may edit (it holds the file, or took it now); else the
-/// other agent's claim.
-async fn judge(global: &Global, edit: &Edit, announce: Announce) -> Result<Option<Claim>, Failure> {
-    let holds = store::open(global).await?;
+/// What the hook found.
+enum Verdict {
+    /// The agent holds the file, or took it now.
+    Allowed,
+    /// Another agent holds it.
+    Held(Claim),
+    /// The store could not be reached (or did not answer in time).
+    Unreachable(Failure),
+    /// Anything else went wrong: bad input, a corrupt entry, a locked database.
+    Failed(Failure),
+}
+
+/// Whether the agent may edit: the store opened (connecting is what can fail
+/// for want of a network), then the file named and judged.
+async fn judge(global: &Global, edit: &Edit, announce: Announce) -> Verdict {
+    let holds = match store::open(global).await {
+        Ok(holds) => holds,
+        Err(f) if f.code == exit::USAGE => return Verdict::Failed(f),
+        Err(f) => return Verdict::Unreachable(f),
+    };
     let outcome = async {
         // The file as every worktree names it (edit.file is absolute).
         let id = files::one(&holds, &edit.file, &global.place_in("/")).await?;
@@ -101,7 +149,16 @@ async fn judge(global: &Global, edit: &Edit, announce: Announce) -> Result<Optio
     }
     .await;
     holds.close().await;
-    outcome
+    match outcome {
+        Ok(None) => Verdict::Allowed,
+        Ok(Some(holder)) => Verdict::Held(holder),
+        // A NATS server that stopped answering mid-call is out of reach too;
+        // an embedded store that fails (locked, unreadable) is not.
+        Err(f) if global.nats.is_some() && matches!(f.holds, Some(Error::Store(_))) => {
+            Verdict::Unreachable(f)
+        }
+        Err(f) => Verdict::Failed(f),
+    }
 }
 
 async fn decide(
@@ -142,8 +199,10 @@ fn held_reason(holder: &Claim) -> String {
     )
 }
 
-/// The documented PreToolUse deny: exit 0, this JSON on stdout.
+/// The documented PreToolUse deny: exit 0, this JSON on stdout. The reason
+/// reaches a model: another agent's free text in it is escaped.
 fn deny(reason: &str) {
+    let reason = output::printable(reason);
     output::print_json(&json!({
         "hookSpecificOutput": {
             "hookEventName": "PreToolUse",

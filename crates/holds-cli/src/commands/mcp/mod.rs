@@ -17,8 +17,10 @@ use std::time::Duration;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Speaks MCP on stdin/stdout. The agent is HOLDS_AGENT, else the MCP client's name
-(from initialize). Holds announced through it are renewed at a third of their TTL
+Speaks MCP on stdin/stdout. The agent is HOLDS_AGENT, else the agent tool that
+started the server (e.g. claude-48213-k3x9a: its process name, pid and start
+time, which Claude Code's edit hook finds too), so two sessions never share an
+identity by accident. Holds announced through it are renewed at a third of their TTL
 while the session lives, and released when it ends (stdin closes), unless released
 before. The store options are the other commands' (embedded SQLite by default,
 --nats, auth).
@@ -27,7 +29,7 @@ Client configuration (e.g. .mcp.json):
   {\"mcpServers\": {\"holds\": {\"command\": \"holds\", \"args\": [\"mcp\"],
                                \"env\": {\"HOLDS_AGENT\": \"agent-1\"}}}}")]
 pub struct Opts {
-    /// The agent taking holds [default: the MCP client's name].
+    /// The agent taking holds [default: the agent tool's process].
     #[arg(long, env = "HOLDS_AGENT", value_name = "ID")]
     pub agent: Option<String>,
     /// The TTL of an announce that gives none (at most --ttl-max).

@@ -14,6 +14,17 @@ use tokio::task::JoinHandle;
 
 pub const LIST_URI: &str = "holds://list";
 
+/// How long to wait before subscribing again when the store refused.
+const RESUBSCRIBE_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A subscription whose snapshot is consumed: the current holds are what a read
+/// returns; only changes notify.
+async fn subscribe(manager: &Manager) -> Result<holds::Subscription, holds::Error> {
+    let mut events = manager.subscribe().await?;
+    events.take_snapshot();
+    Ok(events)
+}
+
 pub fn describe() -> Resource {
     Resource::new(LIST_URI, "holds")
         .with_description(
@@ -63,27 +74,47 @@ impl Updates {
         }
     }
 
-    /// Subscribe (idempotent): from now on every change notifies `peer`.
+    /// Subscribe (idempotent while it runs): from now on every change notifies
+    /// `peer`. A subscription that lagged or failed is made again (with one
+    /// notification for what it missed); a subscribe after the peer went away
+    /// starts afresh.
     pub async fn start(&self, peer: Peer<RoleServer>) -> Result<(), ErrorData> {
         let mut task = self.task.lock().await;
-        if task.is_some() {
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
             return Ok(());
         }
-        let mut events = self.manager.subscribe().await.map_err(|e| {
+        let manager = self.manager.clone();
+        let mut events = subscribe(&manager).await.map_err(|e| {
             ErrorData::internal_error(format!("subscribing to the holds: {e}"), None)
         })?;
-        // The current holds are what a read returns; only changes notify.
-        events.take_snapshot();
         *task = Some(tokio::spawn(async move {
-            while let Some(event) = events.next().await {
-                if event.is_err() {
-                    break;
-                }
+            loop {
+                let missed = match events.next().await {
+                    Some(Ok(_)) => false,
+                    // Lagged, or the store's watch failed: watch again.
+                    Some(Err(e)) => {
+                        crate::output::print_err(format_args!(
+                            "holds mcp: holds://list: the subscription ended ({e}); subscribing again"
+                        ));
+                        true
+                    }
+                    // The manager closed: the session is ending.
+                    None => return,
+                };
                 let sent = peer
                     .notify_resource_updated(ResourceUpdatedNotificationParam::new(LIST_URI))
                     .await;
                 if sent.is_err() {
-                    break;
+                    return;
+                }
+                if missed {
+                    events = loop {
+                        match subscribe(&manager).await {
+                            Ok(events) => break events,
+                            Err(holds::Error::Closed) => return,
+                            Err(_) => tokio::time::sleep(RESUBSCRIBE_PAUSE).await,
+                        }
+                    };
                 }
             }
         }));

@@ -13,17 +13,14 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Clone)]
 pub struct HoldsServer {
     pub(super) tool_router: ToolRouter<Self>,
     pub(super) manager: Manager,
-    /// HOLDS_AGENT (or --agent), over the client's name.
-    pub(super) agent: Option<String>,
-    /// The client's name from initialize.
-    pub(super) client_name: Arc<Mutex<Option<String>>>,
+    /// Who takes this session's holds (see `HoldsServer::new`).
+    pub(super) agent: String,
     pub(super) ttl: Duration,
     pub(super) session: Session,
     pub(super) updates: resource::Updates,
@@ -32,13 +29,18 @@ pub struct HoldsServer {
 }
 
 impl HoldsServer {
+    /// `agent`: HOLDS_AGENT (or --agent); without it, the agent tool that
+    /// started this server (its process, as the edit hook finds it), else a name
+    /// of this server's own: never one another session could share.
     pub fn new(manager: Manager, agent: Option<String>, ttl: Duration, place: Place) -> Self {
+        let agent = agent
+            .or_else(crate::agent::from_process_tree)
+            .unwrap_or_else(|| format!("holds-mcp-{}", std::process::id()));
         HoldsServer {
             tool_router: Self::tool_router(),
             updates: resource::Updates::new(manager.clone()),
             manager,
             agent,
-            client_name: Default::default(),
             ttl,
             session: Session::default(),
             place,
@@ -47,21 +49,6 @@ impl HoldsServer {
 
     pub fn session(&self) -> Session {
         self.session.clone()
-    }
-
-    /// The agent acting: HOLDS_AGENT, else the client's name (per request, as the
-    /// 2026 protocol sends it, else from initialize).
-    pub(super) fn agent(&self, ctx: &RequestContext<RoleServer>) -> Result<String, String> {
-        if let Some(agent) = &self.agent {
-            return Ok(agent.clone());
-        }
-        ctx.client_info()
-            .map(|i| i.name)
-            .filter(|n| !n.is_empty())
-            .or_else(|| self.client_name.lock().unwrap().clone())
-            .ok_or_else(|| {
-                "no agent: set HOLDS_AGENT for holds mcp, or give the MCP client a name".to_string()
-            })
     }
 }
 
@@ -89,7 +76,6 @@ impl ServerHandler for HoldsServer {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        *self.client_name.lock().unwrap() = Some(request.client_info.name.clone());
         context.peer.set_peer_info(request.clone());
         self.negotiate_initialize(&request)
     }

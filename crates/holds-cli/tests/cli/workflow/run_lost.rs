@@ -13,6 +13,8 @@ holds_test_support::matrix! {
     fn {
         force_release_stops_the_command_with_sigterm_and_run_exits_6,
         a_command_ignoring_sigterm_is_killed_after_the_grace,
+        a_lost_hold_stops_every_process_cmd_started,
+        what_cmd_leaves_running_is_stopped_before_the_release,
     }
     on {
         sqlite: &Backend::sqlite(),
@@ -108,7 +110,118 @@ fn a_command_ignoring_sigterm_is_killed_after_the_grace(b: &Backend) {
     assert_eq!(holder(b, "stubborn.rs"), None, "{done}");
 }
 
-/// JetStream only (the SQLite file cannot become unreachable): nats-server goes away while `holds run`
+/// The processes of process group `pgid` (from /proc: `pid (comm) state ppid pgrp ...`).
+fn group_members(pgid: &str) -> Vec<String> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        if stat[close + 2..].split(' ').nth(2) == Some(pgid) {
+            members.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    members
+}
+
+/// CMD (a shell) starts a background `sleep` and waits; a force-release stops the whole group: holds run
+/// exits 6 and no process of CMD's group is left, the background one included.
+fn a_lost_hold_stops_every_process_cmd_started(b: &Backend) {
+    let started = scratch(b, "started");
+    let background = scratch(b, "background");
+    let script = format!(
+        "{}; sleep 300 & {}; wait",
+        report(&started, "$$"),
+        report(&background, "$!")
+    );
+    let mut run = Background::spawn(run_command(
+        b,
+        &["--agent", "a", "--ttl", "30s", "--grace", "1s", "group.rs"],
+        &sh(&script),
+    ));
+    let pgid = run.wait_for_report(&started, SETTLE);
+    let sleeper = wait_for_file(&background, SETTLE);
+    assert!(
+        group_members(&pgid).contains(&sleeper),
+        "CMD leads its own group"
+    );
+    b.run(["release", "--force", "group.rs", "--by", "ops"])
+        .assert_code(0);
+    let done = run.finish();
+    done.assert_code(6);
+    assert_eq!(group_members(&pgid), Vec::<String>::new(), "{done}");
+    assert!(
+        !std::path::Path::new("/proc").join(&sleeper).exists(),
+        "{done}"
+    );
+}
+
+/// CMD exits 0 and leaves a background `sleep` in its group: the sleep is stopped, then the file is
+/// released and holds run exits with CMD's 0.
+fn what_cmd_leaves_running_is_stopped_before_the_release(b: &Backend) {
+    let started = scratch(b, "started");
+    let background = scratch(b, "background");
+    let script = format!(
+        "{}; sleep 300 & {}; exit 0",
+        report(&started, "$$"),
+        report(&background, "$!")
+    );
+    let run = Background::spawn(run_command(
+        b,
+        &["--agent", "a", "--ttl", "30s", "--grace", "1s", "left.rs"],
+        &sh(&script),
+    ));
+    let done = run.finish();
+    done.assert_code(0);
+    let pgid = wait_for_file(&started, SETTLE);
+    let sleeper = wait_for_file(&background, SETTLE);
+    assert!(
+        !std::path::Path::new("/proc").join(&sleeper).exists(),
+        "{done}"
+    );
+    assert_eq!(group_members(&pgid), Vec::<String>::new(), "{done}");
+    assert_eq!(holder(b, "left.rs"), None, "{done}");
+}
+
+/// The SQLite store removed under a running `holds run` (`rm x.db*`; a new store may be made at the same
+/// path): it is a lost store, not one that still works, so past the TTL CMD is stopped and run exits 6.
+#[test]
+fn run_exits_6_when_its_sqlite_store_is_removed() {
+    let env = crate::support::CliEnv::sqlite();
+    let started = scratch(&env, "started");
+    let term = scratch(&env, "term");
+    let script = format!(
+        "trap '{}; exit 0' TERM; {}; {}",
+        report(&term, "TERM"),
+        report(&started, "up"),
+        until_exists(&scratch(&env, "never"))
+    );
+    let mut run = Background::spawn(run_command(
+        &env,
+        &["--agent", "a", "--ttl", "2s", "gone.rs"],
+        &sh(&script),
+    ));
+    run.wait_for_report(&started, SETTLE);
+    let db = env.db_path();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    // Another agent takes the file on the store that now lives at the path.
+    crate::announce(&env, "gone.rs", "b", "30s");
+    assert_eq!(wait_for_file(&term, SETTLE), "TERM", "CMD got SIGTERM");
+    let done = run.finish();
+    done.assert_code(6);
+    // Removed, or (once b's announce made a new one) replaced.
+    assert!(
+        done.stderr.contains("was removed") || done.stderr.contains("was replaced"),
+        "{done}"
+    );
+}
+
+/// JetStream (nats-server killed): nats-server goes away while `holds run`
 /// holds a 1 s hold; once it cannot renew for longer than the TTL, CMD gets SIGTERM and run exits 6.
 #[test]
 fn run_exits_6_when_the_store_is_unreachable_past_the_ttl() {

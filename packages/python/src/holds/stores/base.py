@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Union
 
 from ..types import Entry
 from ..wit import BatchWrite, Unavailable, Unsupported, WrongRevision
 
-__all__ = ["CAUGHT_UP", "BatchWrite", "Store", "Unavailable", "Unsupported", "WatchItem", "WrongRevision"]
+__all__ = [
+    "CAUGHT_UP",
+    "BatchWrite",
+    "BucketLimits",
+    "Store",
+    "Unavailable",
+    "Unsupported",
+    "WatchItem",
+    "WrongRevision",
+]
 
 
 class _CaughtUp:
@@ -25,6 +35,22 @@ CAUGHT_UP = _CaughtUp()
 WatchItem = Union[tuple[str, Entry], _CaughtUp]
 
 
+@dataclasses.dataclass(frozen=True)
+class BucketLimits:
+    """A bucket's limits besides its max age (WIT `bucket-settings`)."""
+
+    #: Entries the bucket keeps (0 or less: no limit).
+    max_messages: int = -1
+    #: Bytes the bucket keeps (0 or less: no limit).
+    max_bytes: int = -1
+    #: Entries kept per key (0 or less: no limit).
+    max_messages_per_key: int = -1
+    #: At a limit the oldest entries are dropped (else new ones are refused).
+    discard_old: bool = False
+    #: A key at its per-key limit refuses new entries.
+    discard_new_per_key: bool = False
+
+
 class Store(abc.ABC):
     """A revisioned bucket with JetStream KV semantics (history 1).
 
@@ -38,6 +64,11 @@ class Store(abc.ABC):
     expires_entries: bool = False
     #: How long the bucket keeps an entry, in ns (0: forever).
     max_age: int = 0
+    #: The bucket's name, as the guest's verdicts on it name it.
+    bucket: str = "memory"
+    #: The bucket's other limits (JetStream's stream settings), for the guest to
+    #: judge: none by default.
+    limits: BucketLimits = BucketLimits()
 
     @abc.abstractmethod
     def describe(self) -> str: ...

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as _dt
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +28,16 @@ from nats.js import api
 
 from ..bridge import BridgeError, LoopThread
 from ..types import MISSING, Entry
-from .base import CAUGHT_UP, BatchWrite, Store, Unavailable, Unsupported, WatchItem, WrongRevision
+from .base import (
+    CAUGHT_UP,
+    BatchWrite,
+    BucketLimits,
+    Store,
+    Unavailable,
+    Unsupported,
+    WatchItem,
+    WrongRevision,
+)
 from .resend import NotStored, Unsent, until_stored
 
 KV_OPERATION = "KV-Operation"
@@ -113,6 +123,15 @@ def _ns(at: Optional[_dt.datetime]) -> int:
     return int(at.timestamp()) * 1_000_000_000 + at.microsecond * 1000
 
 
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def redact(servers: Any) -> str:
+    """Server URLs (one, or a list) with every `user:password@` replaced by `***@`."""
+    text = ", ".join(servers) if isinstance(servers, (list, tuple)) else str(servers)
+    return _USERINFO.sub("***@", text)
+
+
 class JetStreamStore(Store):
     """A bucket on one nats-py connection that lives on `loop`'s thread."""
 
@@ -126,11 +145,20 @@ class JetStreamStore(Store):
         self.prefix = f"$KV.{bucket}."
         self.op_timeout = op_timeout
         version = _server_version(nc)
-        self.server = f"nats-server {version} at {nc.connected_url.netloc if nc.connected_url else '?'}"
+        url = nc.connected_url
+        # host:port only: the URL's netloc may carry user:password@.
+        self.server = f"nats-server {version} at {f'{url.hostname}:{url.port}' if url else '?'}"
         self.expires_entries = bool(
             server_supports_ttl(version) and config.allow_msg_ttl and config.max_msgs_per_subject == 1
         )
         self.max_age = int((config.max_age or 0) * 1_000_000_000)
+        self.limits = BucketLimits(
+            max_messages=config.max_msgs if config.max_msgs is not None else -1,
+            max_bytes=config.max_bytes if config.max_bytes is not None else -1,
+            max_messages_per_key=config.max_msgs_per_subject,
+            discard_old=config.discard in (None, "old"),
+            discard_new_per_key=bool(config.discard_new_per_subject),
+        )
         replicated = (config.num_replicas or 1) > 1
         #: Multi-file claims are one atomic batch publish; cleared if the server
         #: says the stream does not take them (a bucket made by the Go package).
@@ -173,9 +201,11 @@ class JetStreamStore(Store):
         try:
             nc = await asyncio.wait_for(nats.connect(servers, **options), op_timeout * 2)
         except TimeoutError:
-            raise Unavailable(f"connecting to {servers}: no server answered within {op_timeout * 2:g} s") from None
+            raise Unavailable(
+                f"connecting to {redact(servers)}: no server answered within {op_timeout * 2:g} s"
+            ) from None
         except Exception as e:
-            raise Unavailable(f"connecting to {servers}: {e}") from e
+            raise Unavailable(f"connecting to {redact(servers)}: {redact(str(e))}") from e
         try:
             info = await cls._create_or_attach(nc, bucket, max_age, replicas, op_timeout)
         except BaseException:
