@@ -347,3 +347,26 @@ fn renew_keeps_the_checkout() {
     let listed = env.list_json();
     assert_eq!(listed[0]["hold"]["checkout_path"], "/co/agent-r");
 }
+
+/// A wait of 2^64-1 seconds (the server never answered) is a tool error naming the limit.
+#[test]
+fn an_absurd_wait_is_a_tool_error() {
+    let env = CliEnv::sqlite();
+    let mut s = Session::start(&env, "agent-w");
+    let refused = s.call(
+        "announce",
+        json!({"files": ["src/w.rs"], "wait_seconds": u64::MAX}),
+    );
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert_eq!(
+        refused["structuredContent"]["error"], "invalid-input",
+        "{refused}"
+    );
+    assert!(
+        refused["structuredContent"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3600"),
+        "{refused}"
+    );
+}

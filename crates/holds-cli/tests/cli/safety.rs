@@ -87,6 +87,36 @@ fn big_inputs_are_answered_within_the_guests_limits() {
     assert_eq!(env.list_json(), Vec::<Value>::new());
 }
 
+/// A wait too long for the clock (`Instant + wait` overflowed: a panic, exit 101) is refused as bad input.
+#[test]
+fn an_absurd_duration_is_exit_2_not_a_panic() {
+    let env = CliEnv::sqlite();
+    for args in [
+        vec![
+            "announce",
+            "f.rs",
+            "--agent",
+            "a",
+            "--wait",
+            "300000000000y",
+        ],
+        vec![
+            "run",
+            "f.rs",
+            "--agent",
+            "a",
+            "--grace",
+            "300000000000y",
+            "--",
+            "true",
+        ],
+    ] {
+        let run = env.run(&args);
+        assert_usage(&run, &["is too long"]);
+    }
+    assert_eq!(env.list_json(), Vec::<Value>::new());
+}
+
 /// The edit hook for a file another agent holds: denied at once while another process holds SQLite's write
 /// lock (the hook used to wait 5 s on the lock at open, then let the edit through unchecked), and denied
 /// when the file's entry is corrupt (it used to fail open on any error).
