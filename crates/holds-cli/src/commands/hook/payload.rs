@@ -19,7 +19,7 @@ pub struct Edit {
     pub tool: String,
     /// The file, absolute (a relative one resolved against the event's `cwd`).
     pub file: String,
-    /// The session's id, the agent when `HOLDS_AGENT` is not set.
+    /// The session's id: the agent when neither HOLDS_AGENT nor the process tree names one.
     pub session_id: Option<String>,
 }
 
