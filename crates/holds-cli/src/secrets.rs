@@ -7,15 +7,20 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn redact_one(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}***{}", &rest[at..]),
+    match userinfo(url) {
+        Some((before, _, after)) => format!("{before}***{after}"),
         None => url.to_string(),
     }
+}
+
+/// `url` cut around the `user:password@` (or `token@`) of its authority: what
+/// comes before it, the part itself without `@`, and what follows from `@` on.
+fn userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    Some((&url[..start], &rest[..at], &rest[at..]))
 }
 
 /// The secrets this process was given: passwords, tokens, and the user parts
@@ -31,9 +36,7 @@ impl Secrets {
             .cloned()
             .collect();
         for one in url.into_iter().flat_map(|u| u.split(',')) {
-            let rest = one.split_once("://").map_or(one, |(_, r)| r);
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            if let Some((user, _)) = authority.rsplit_once('@') {
+            if let Some((_, user, _)) = userinfo(one) {
                 secrets.extend(
                     user.split(':')
                         .filter(|s| !s.is_empty())

@@ -49,32 +49,15 @@ async fn open_as(global: &Global, replica: bool, create: bool) -> Result<Manager
     // Start loading the guest now, on a blocking thread, so that it overlaps with
     // connecting; `open` below waits for this load (and reports its error).
     drop(tokio::task::spawn_blocking(holds::Runtime::embedded));
-    let store_error = |e: holds::kv::KvError| Failure::store(anyhow::Error::new(e));
     let backend = match &global.nats {
-        Some(url) => {
-            let client = connect(url, &global.auth).await?;
-            if create
-                || JetStreamKv::bucket_exists(&client, &global.bucket)
-                    .await
-                    .map_err(store_error)?
-            {
-                Backend::JetStream(client)
-            } else {
-                Backend::Memory
-            }
-        }
-        None => {
-            let path = global.store.clone().unwrap_or_else(default_store);
-            if create
-                || SqliteKv::bucket_exists(&path, &global.bucket)
-                    .await
-                    .map_err(store_error)?
-            {
-                Backend::Sqlite(path)
-            } else {
-                Backend::Memory
-            }
-        }
+        Some(url) => Backend::JetStream(connect(url, &global.auth).await?),
+        None => Backend::Sqlite(global.store.clone().unwrap_or_else(default_store)),
+    };
+    // A command that only reads makes no bucket: one that is not there reads as empty.
+    let backend = if create || bucket_exists(&backend, &global.bucket).await? {
+        backend
+    } else {
+        Backend::Memory
     };
     let mut builder = Manager::builder(config);
     if let Some(path) = &global.record {
@@ -87,6 +70,16 @@ async fn open_as(global: &Global, replica: bool, create: bool) -> Result<Manager
         builder = builder.record(file);
     }
     Ok(builder.open(backend).await?)
+}
+
+/// Whether `backend` already has `bucket`, found without making it.
+async fn bucket_exists(backend: &Backend, bucket: &str) -> Result<bool, Failure> {
+    let exists = match backend {
+        Backend::JetStream(client) => JetStreamKv::bucket_exists(client, bucket).await,
+        Backend::Sqlite(path) => SqliteKv::bucket_exists(path, bucket).await,
+        _ => Ok(true),
+    };
+    exists.map_err(|e| Failure::store(anyhow::Error::new(e)))
 }
 
 /// Connect to NATS with the nats CLI's authentication options.
