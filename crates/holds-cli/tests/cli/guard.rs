@@ -37,14 +37,7 @@ impl Repo {
 
     /// `git ARGS` in the repository, with the test's holds environment (and `envs`), as an agent's shell runs it.
     fn git_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
-        let base = self.env.command(Vec::<&str>::new());
-        let mut cmd = Command::new("git");
-        for (key, value) in base.get_envs() {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
+        let mut cmd = crate::support::like(&self.env.command(Vec::<&str>::new()), "git");
         // The hooks' holds calls get the store from the environment, as an agent's would.
         if let Store::Nats(url) = self.env.store() {
             cmd.env("NATS_URL", url);

@@ -69,20 +69,11 @@ pub fn this_tool() -> String {
 
 /// `cmd` run under another agent tool: a `timeout` process between this test and it.
 pub fn under_another_tool(cmd: std::process::Command) -> std::process::Command {
-    let mut wrapped = std::process::Command::new("timeout");
+    let mut wrapped = crate::support::like(&cmd, "timeout");
     wrapped
         .arg("120")
         .arg(cmd.get_program())
         .args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(value) => wrapped.env(key, value),
-            None => wrapped.env_remove(key),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        wrapped.current_dir(dir);
-    }
     wrapped
 }
 

@@ -297,18 +297,11 @@ fn an_agent_tools_mcp_holds_and_its_edit_hook_agree_on_who_it_is() {
     })
     .to_string();
     // Claude Code runs hooks through a shell.
-    let mut hook = std::process::Command::new("sh");
     let base = env.command(["hook", "claude-code"]);
+    let mut hook = crate::support::like(&base, "sh");
     hook.arg("-c")
         .arg("\"$0\" hook claude-code")
         .arg(base.get_program());
-    for (key, value) in base.get_envs() {
-        match value {
-            Some(value) => hook.env(key, value),
-            None => hook.env_remove(key),
-        };
-    }
-    hook.current_dir(env.cwd());
     let own = crate::support::run_command_with_input(hook, &edit);
     own.assert_code(0);
     assert_eq!(

@@ -296,6 +296,22 @@ fn read_all(mut r: impl Read) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// `program` with `base`'s environment (set and removed variables) and working directory: another program
+/// run as `base` would be (git running the hooks' `holds`, a wrapper between a test and `holds`).
+pub fn like(base: &Command, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    for (key, value) in base.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    if let Some(dir) = base.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    cmd
+}
+
 /// Runs `cmd` with `input` on stdin, to completion (at most [`CALL_TIMEOUT`]).
 pub fn run_command_with_input(mut cmd: Command, input: &str) -> Run {
     let shown = format!("{cmd:?}");

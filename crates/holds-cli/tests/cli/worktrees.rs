@@ -3,7 +3,7 @@
 //! surface (announce, --wait, run, check, who-has, release, the edit hook, the git guard) names a file by
 //! its path in the repository's main worktree, and shows where its holder works.
 
-use crate::support::{CALL_TIMEOUT, CliEnv, Run, run_command_with_input, wait_output};
+use crate::support::{CALL_TIMEOUT, CliEnv, Run, like, run_command_with_input, wait_output};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -62,13 +62,7 @@ fn worktree(env: &CliEnv, repo: &Path, name: &str) -> PathBuf {
 fn holds_in(env: &CliEnv, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     let mut cmd = env.command(args);
     cmd.current_dir(dir).envs(envs.iter().copied());
-    let shown = format!("{cmd:?} in {}", dir.display());
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    wait_output(child, CALL_TIMEOUT, &shown)
+    run_command_with_input(cmd, "")
 }
 
 /// `holds --json announce FILE --agent AGENT --ttl 5m` in `dir`, which must succeed: the claim.
@@ -234,14 +228,7 @@ fn the_guard_in_a_linked_worktree_blocks_a_file_held_from_the_main_one() {
         std::fs::write(dir.join("src/lib.rs"), format!("// {agent}\n")).unwrap();
         git(dir, &["add", "src/lib.rs"]);
         // git runs the hook's `holds` with the test's environment, as an agent's shell would.
-        let base = env.command(Vec::<&str>::new());
-        let mut cmd = Command::new("git");
-        for (key, value) in base.get_envs() {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
+        let mut cmd = like(&env.command(Vec::<&str>::new()), "git");
         cmd.env("HOLDS_AGENT", agent)
             .arg("-C")
             .arg(dir)
