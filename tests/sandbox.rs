@@ -145,3 +145,44 @@ async fn a_guest_misusing_its_imports_gets_errors_and_changes_nothing() {
         );
     }
 }
+
+/// Linear memory never shrinks: an instance a big call grew is dropped after the
+/// call rather than kept idle (a long-lived `holds mcp` kept up to 64 such,
+/// each up to the 64 MiB limit); instances of ordinary calls stay pooled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_a_big_call_grew_is_not_kept_idle() {
+    // A runtime of its own: its pool is this test's alone.
+    let runtime = Arc::new(Runtime::from_component(holds::component::COMPONENT).unwrap());
+    let store = Backend::Store(Arc::new(holds::kv::MemoryKv::new(
+        &holds_test_support::harness::spec("pool", Duration::from_secs(60)),
+    )));
+    let m = manager(Some(runtime), store).await;
+    let small = Announce::new("a", Duration::from_secs(30));
+    m.announce("/small", &small).await.unwrap();
+    assert_eq!(
+        m.stats().idle_instances,
+        1,
+        "an ordinary call's instance is kept"
+    );
+    let big = Announce::new("b".repeat(900 << 10), Duration::from_secs(30));
+    m.announce("/big", &big).await.unwrap();
+    assert_eq!(
+        m.stats().idle_instances,
+        0,
+        "the grown instance was dropped"
+    );
+    m.release("/small", "a").await.unwrap();
+    assert_eq!(
+        m.stats().idle_instances,
+        1,
+        "the next call's fresh one is kept"
+    );
+    // A check of 256 paths near the key limit is cut by bytes too: each guest
+    // call stays far below its fuel (it ran out in one call of all 256).
+    let files: Vec<String> = (0..256)
+        .map(|i| format!("/{}/{i}", "d".repeat(2900)))
+        .collect();
+    let checks = m.check(&files, "a", None).await.unwrap();
+    assert_eq!(checks.len(), 256);
+    assert!(checks.iter().all(|c| c.state == holds::FileState::Vacant));
+}

@@ -264,7 +264,8 @@ async fn roll_back<H: Host>(
                 .await
             }
             None => {
-                host.delete_if_revision(key, claim.revision, Removal::Released, Vec::new())
+                let note = codec::encode_release_note(claim, None);
+                host.delete_if_revision(key, claim.revision, Removal::Released, note)
                     .await
             }
         };

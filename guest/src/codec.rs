@@ -3,7 +3,7 @@
 //! `ttl` as integer nanoseconds, `<`, `>`, `&`, U+2028 and U+2029 escaped as Go does.
 //! Decoding ignores unknown fields and reads missing or null fields as zero values.
 
-use crate::model::Hold;
+use crate::model::{Claim, Hold};
 use crate::timestamp;
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -125,7 +125,11 @@ pub fn decode(value: &[u8]) -> Result<Hold, String> {
 
 #[derive(Serialize)]
 struct NoteOut<'a> {
-    released_by: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    released_by: Option<&'a str>,
+    agent_id: &'a str,
+    checkout_path: &'a str,
+    revision: u64,
 }
 
 #[derive(Deserialize)]
@@ -133,15 +137,37 @@ struct NoteIn {
     released_by: String,
 }
 
-/// The value of a force-release's marker: who forced it. Go's readers ignore a
-/// marker's value.
-pub fn encode_release_note(by: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + by.len());
+/// The value of a release's marker: whose hold it removed (agent, checkout,
+/// revision) and, for a force-release, who forced it, so the store's log of
+/// releases says both. Go's readers ignore a marker's value.
+pub fn encode_release_note(removed: &Claim, forced_by: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + removed.file.len());
     let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
-    NoteOut { released_by: by }
-        .serialize(&mut ser)
-        .expect("serializing a string cannot fail");
+    NoteOut {
+        released_by: forced_by.map(|by| noted(by)),
+        agent_id: noted(&removed.hold.agent_id),
+        checkout_path: noted(&removed.hold.checkout_path),
+        revision: removed.revision,
+    }
+    .serialize(&mut ser)
+    .expect("serializing strings and numbers cannot fail");
     out
+}
+
+/// The longest text a release note keeps of a field: a hold another client
+/// wrote may carry megabytes, which a note (and the release log) need not copy.
+pub const NOTE_FIELD_MAX: usize = 512;
+
+/// `text`, cut at a character boundary to at most [`NOTE_FIELD_MAX`] bytes.
+fn noted(text: &str) -> &str {
+    if text.len() <= NOTE_FIELD_MAX {
+        return text;
+    }
+    let mut end = NOTE_FIELD_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Who forced a release, from its marker's value (`None` for a plain release).
@@ -242,13 +268,40 @@ mod tests {
 
     #[test]
     fn release_notes_round_trip_and_anything_else_is_no_note() {
-        let note = encode_release_note("ops <on-call>");
+        let removed = Claim {
+            file: "/r/a.rs".into(),
+            hold: Hold {
+                agent_id: "a".into(),
+                checkout_path: "/wt".into(),
+                ..Hold::default()
+            },
+            revision: 7,
+        };
+        let note = encode_release_note(&removed, Some("ops <on-call>"));
         assert_eq!(
             String::from_utf8(note.clone()).unwrap(),
-            r#"{"released_by":"ops \u003con-call\u003e"}"#
+            r#"{"released_by":"ops \u003con-call\u003e","agent_id":"a","checkout_path":"/wt","revision":7}"#
         );
         assert_eq!(decode_release_note(&note).as_deref(), Some("ops <on-call>"));
+        let plain = encode_release_note(&removed, None);
+        assert_eq!(
+            String::from_utf8(plain.clone()).unwrap(),
+            r#"{"agent_id":"a","checkout_path":"/wt","revision":7}"#
+        );
+        let huge = Claim {
+            hold: Hold {
+                agent_id: "é".repeat(1000),
+                checkout_path: "/w".repeat(100_000),
+                ..Hold::default()
+            },
+            ..removed.clone()
+        };
+        let note = encode_release_note(&huge, Some(&"x".repeat(10_000)));
+        assert!(note.len() < 4 * NOTE_FIELD_MAX, "{} bytes", note.len());
+        let short: serde_json::Value = serde_json::from_slice(&note).unwrap();
+        assert_eq!(short["agent_id"], "é".repeat(256), "cut at a char boundary");
         for other in [
+            &plain[..],
             &b""[..],
             b"{}",
             b"garbage",

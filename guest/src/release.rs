@@ -25,7 +25,7 @@ pub async fn release<H: Host>(
         file,
         observed,
         |current, now| verdict::releasable(current, agent, now),
-        Vec::new(),
+        None,
     )
     .await
 }
@@ -45,19 +45,18 @@ pub async fn force_release<H: Host>(
             "say who forces the release: the operator's id is empty",
         ));
     }
-    let note = crate::codec::encode_release_note(by);
-    remove(host, file, observed, verdict::live, note).await
+    remove(host, file, observed, verdict::live, Some(by)).await
 }
 
-/// Leave a release marker (with `note`) over the hold `target` picks, each delete
-/// gated on the revision judged; a lost race or a no-op verdict on the host's hint
-/// is judged again on a fresh read.
+/// Leave a release marker over the hold `target` picks, noting whose hold it was
+/// and who forced it (if anyone), each delete gated on the revision judged; a
+/// lost race or a no-op verdict on the host's hint is judged again on a fresh read.
 async fn remove<H: Host>(
     host: &mut H,
     file: &str,
     observed: Option<Entry>,
     target: impl Fn(Option<Claim>, Timestamp) -> Option<Claim>,
-    note: Vec<u8>,
+    forced_by: Option<&str>,
 ) -> Result<ReleaseOutcome, Error> {
     let key = key_for_file(file)?;
     let file = crate::path::clean_absolute(file)?;
@@ -79,8 +78,9 @@ async fn remove<H: Host>(
             Ok(None) => return Ok(ReleaseOutcome::NotHeld),
             Err(e) => return Err(e),
         };
+        let note = crate::codec::encode_release_note(&claim, forced_by);
         match host
-            .delete_if_revision(&key, claim.revision, Removal::Released, note.clone())
+            .delete_if_revision(&key, claim.revision, Removal::Released, note)
             .await
         {
             Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),

@@ -13,8 +13,8 @@ mod store;
 
 use clap::{Parser, Subcommand};
 use commands::{
-    announce, bench, check, component, guard, hook, list, mcp, probe, release, replay, run, watch,
-    who_has,
+    announce, bench, check, component, guard, hook, list, log, mcp, probe, release, replay, run,
+    watch, who_has,
 };
 use failure::{Failure, exit};
 use std::process::ExitCode;
@@ -68,6 +68,9 @@ pub enum Command {
     WhoHas(who_has::Opts),
     /// Every live hold.
     List(list::Opts),
+    /// The store's release log: who released or force-released which hold, from
+    /// which process.
+    Log(log::Opts),
     /// Stream events: current holds first, then live changes, until interrupted.
     Watch(watch::Opts),
     /// Check the store is reachable; fails within seconds when it is not.
@@ -84,6 +87,29 @@ pub enum Command {
     Hook(hook::Opts),
     /// Measure holds against raw async-nats baselines (see BENCHMARKS.md).
     Bench(bench::Opts),
+}
+
+impl Command {
+    /// The subcommand as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Announce(_) => "announce",
+            Command::Run(_) => "run",
+            Command::Check(_) => "check",
+            Command::Release(_) => "release",
+            Command::WhoHas(_) => "who-has",
+            Command::List(_) => "list",
+            Command::Log(_) => "log",
+            Command::Watch(_) => "watch",
+            Command::Probe(_) => "probe",
+            Command::Replay(_) => "replay",
+            Command::Component(_) => "component",
+            Command::Mcp(_) => "mcp",
+            Command::Guard(_) => "guard",
+            Command::Hook(_) => "hook",
+            Command::Bench(_) => "bench",
+        }
+    }
 }
 
 /// Report a command-line parsing error: its first paragraph, as one sentence.
@@ -125,6 +151,8 @@ fn main() -> ExitCode {
             secrets::Secrets::of(&cli.global.auth, cli.global.nats.as_deref()),
         )))
         .init();
+    // The release log names the process that released a hold by its subcommand.
+    holds::kv::name_this_process(&format!("holds {}", cli.command.name()));
     // A CLI call is a short-lived process; the benchmark measures the library's
     // long-lived configuration.
     if !matches!(cli.command, Command::Bench(_) | Command::Mcp(_)) {
@@ -146,6 +174,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Release(o) => commands::release::run(&cli.global, o).await,
         Command::WhoHas(o) => commands::who_has::run(&cli.global, o).await,
         Command::List(o) => commands::list::run(&cli.global, o).await,
+        Command::Log(o) => commands::log::run(&cli.global, o).await,
         Command::Watch(o) => commands::watch::run(&cli.global, o).await,
         Command::Probe(o) => commands::probe::run(&cli.global, o).await,
         Command::Replay(o) => commands::replay::run(json, o).await,

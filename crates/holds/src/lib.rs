@@ -31,6 +31,7 @@
 
 #![deny(missing_docs)]
 
+mod batches;
 pub mod clock;
 pub mod component;
 mod config;
@@ -55,6 +56,6 @@ pub use runtime::{Runtime, prefer_one_shot_engine};
 pub use subscription::Subscription;
 pub use time::rfc3339;
 pub use types::{
-    Announce, Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity, LostHold,
-    Place, Release,
+    Announce, Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity,
+    LoggedRelease, LostHold, Place, Release,
 };

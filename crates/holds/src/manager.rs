@@ -10,18 +10,15 @@ use crate::runtime::bindings::holds::core::kv as wit_kv;
 use crate::runtime::{Calls, DEFAULT_MAX_IDLE, Replica, Runtime};
 use crate::subscription::Subscription;
 use crate::trace::Recorder;
-use crate::types::{Announce, Claim, Claimed, EventKind, FileCheck, Identity, Place, Release};
+use crate::types::{
+    Announce, Claim, Claimed, EventKind, FileCheck, Identity, LoggedRelease, Place, Release,
+};
 use crate::wait::{Attempt, Waiters};
 use futures::StreamExt;
 use futures::future::Either;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Paths named per `identify` guest call.
-const IDENTIFY_BATCH: usize = 256;
-/// Files judged per `check` guest call.
-const CHECK_BATCH: usize = 256;
 
 /// Called once per CAS retry with the key and the attempt about to be made (never
 /// for a first attempt, never after the final verdict): for logs and metrics.
@@ -469,7 +466,7 @@ impl Manager {
 
     /// Does `agent_id` hold every file live — at these fencing tokens, if given
     /// (one per file)? For commit gates: one fresh read of all the files (of
-    /// each 256, for more).
+    /// each batch of up to 256 files and 64 KiB of paths, for more).
     ///
     /// ```no_run
     /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
@@ -489,20 +486,21 @@ impl Manager {
         self.check_open()?;
         let files: Vec<String> = files.iter().map(|f| f.as_ref().to_string()).collect();
         let tokens = tokens.unwrap_or(&[]);
-        if files.len() <= CHECK_BATCH || (!tokens.is_empty() && tokens.len() != files.len()) {
-            // One guest call (which judges a mismatched token list).
+        if files.is_empty() || (!tokens.is_empty() && tokens.len() != files.len()) {
+            // One guest call, which judges the empty or mismatched list.
             return self.inner.calls.check(&files, agent_id, tokens).await;
         }
         // A bounded batch per guest call (each one batch read) keeps a commit of
         // thousands of files far below a call's fuel.
         let mut checks = Vec::with_capacity(files.len());
-        for (i, batch) in files.chunks(CHECK_BATCH).enumerate() {
+        for batch in crate::batches::batches(&files) {
             let tokens = if tokens.is_empty() {
                 &[][..]
             } else {
-                &tokens[i * CHECK_BATCH..i * CHECK_BATCH + batch.len()]
+                &tokens[batch.clone()]
             };
-            checks.extend(self.inner.calls.check(batch, agent_id, tokens).await?);
+            let files = &files[batch];
+            checks.extend(self.inner.calls.check(files, agent_id, tokens).await?);
         }
         Ok(checks)
     }
@@ -648,6 +646,48 @@ impl Manager {
         Ok(claims)
     }
 
+    /// The newest `limit` releases and force-releases recorded in the store's
+    /// release log, in revision order: whose hold each removed, who forced it and
+    /// which process asked. Every store holds keeps one (see [`crate::kv`]).
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// for r in holds.releases(20).await? {
+    ///     println!("{} released by {}", r.file, r.forced_by.as_deref().unwrap_or("its holder"));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn releases(&self, limit: usize) -> Result<Vec<LoggedRelease>, Error> {
+        self.check_open()?;
+        let mut logged = self.inner.kv.releases(limit).await.map_err(|e| {
+            Error::Store(Cause::new(format!("reading the release log: {e}")).with_source(e))
+        })?;
+        // A release is recorded just after its marker, so two made at once may be
+        // recorded in either order: shown in the bucket's.
+        logged.sort_by_key(|r| r.revision);
+        let mut releases = Vec::with_capacity(logged.len());
+        for r in logged {
+            let file = match self.inner.calls.file_for_key(&r.key).await {
+                Ok(file) => file,
+                Err(Error::InvalidInput { .. }) => r.key.clone(),
+                Err(e) => return Err(e),
+            };
+            let note = crate::kv::release_log::ReleaseNote::decode(&r.note);
+            releases.push(LoggedRelease {
+                file,
+                revision: r.revision,
+                holder: note.agent_id,
+                checkout: note.checkout_path,
+                hold_revision: note.revision,
+                forced_by: note.released_by,
+                process: r.process,
+                at: r.at,
+            });
+        }
+        Ok(releases)
+    }
+
     /// Check the bucket answers: a read of the never-written `_probe` key, bounded
     /// by the operation timeout.
     ///
@@ -714,8 +754,11 @@ impl Manager {
         let place = convert::place_to_wit(place);
         let mut named = Vec::with_capacity(paths.len());
         // A bounded batch per guest call keeps each call's work far below its fuel.
-        for chunk in paths.chunks(IDENTIFY_BATCH) {
-            let chunk: Vec<String> = chunk.iter().map(|p| p.as_ref().to_string()).collect();
+        for batch in crate::batches::batches(paths) {
+            let chunk: Vec<String> = paths[batch]
+                .iter()
+                .map(|p| p.as_ref().to_string())
+                .collect();
             let ids = self.inner.calls.identify(&chunk, &place).await?;
             named.extend(ids.into_iter().map(convert::identity));
         }

@@ -148,6 +148,27 @@ pub enum Release {
     NotHeld,
 }
 
+/// A release the store recorded in its release log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedRelease {
+    /// The file released (the raw key, when it names no file).
+    pub file: String,
+    /// The revision of the marker the release left.
+    pub revision: u64,
+    /// Whose hold it removed (`None`: the releaser left no note).
+    pub holder: Option<String>,
+    /// Where the holder said it worked (empty: nowhere said).
+    pub checkout: String,
+    /// The revision of the hold it removed (0: not noted).
+    pub hold_revision: u64,
+    /// Who forced it, for a force-release.
+    pub forced_by: Option<String>,
+    /// The process that released it: name, pid, user, host.
+    pub process: String,
+    /// When the store recorded it.
+    pub at: SystemTime,
+}
+
 /// What happened to a file's hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {

@@ -88,6 +88,10 @@ pub trait Forward: Send + Sync + 'static {
         crate::raw::put(self.inner(), key, value).await
     }
 
+    async fn releases(&self, limit: usize) -> Result<Vec<holds::kv::LoggedRelease>, KvError> {
+        self.inner().releases(limit).await
+    }
+
     async fn watch(&self) -> Result<Watch, KvError> {
         self.inner().watch().await
     }
@@ -161,6 +165,15 @@ macro_rules! forward_kv_store {
                 value: $crate::__private::Bytes,
             ) -> ::std::result::Result<u64, $crate::__private::KvError> {
                 <Self as $crate::forward::Forward>::put(self, key, value).await
+            }
+            async fn releases(
+                &self,
+                limit: usize,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<$crate::__private::LoggedRelease>,
+                $crate::__private::KvError,
+            > {
+                <Self as $crate::forward::Forward>::releases(self, limit).await
             }
             async fn watch(
                 &self,

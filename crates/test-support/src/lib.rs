@@ -25,5 +25,7 @@ pub use holds_nats_fixture::{NatsCluster, NatsServer, NatsServerBuilder, nats_se
 pub mod __private {
     pub use async_trait::async_trait;
     pub use bytes::Bytes;
-    pub use holds::kv::{BatchWrite, BucketLimits, Entry, KvError, KvStore, Removal, Watch};
+    pub use holds::kv::{
+        BatchWrite, BucketLimits, Entry, KvError, KvStore, LoggedRelease, Removal, Watch,
+    };
 }

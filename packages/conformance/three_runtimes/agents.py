@@ -89,6 +89,16 @@ class RustAgent:
         assert code == 0 and out["released"], out
         return out["revision"]
 
+    async def release_log(self) -> list[dict[str, Any]]:
+        """`holds log`: every release any runtime recorded in the bucket's log."""
+        proc = await asyncio.create_subprocess_exec(
+            *self.base, "log", "--limit", "1000",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, f"holds log: exit {proc.returncode}: {err!r}"
+        return [json.loads(line) for line in out.decode().splitlines()]
+
 
 class PythonAgent:
     """A manager of this package, in this process."""

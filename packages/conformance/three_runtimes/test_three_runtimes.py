@@ -106,6 +106,8 @@ async def _scenario(url: str) -> None:
         by_name = {a.name: a for a in contenders}
         expected: list[tuple] = []
         wins = collections.Counter()
+        #: The revision of each release's marker -> the agent that released.
+        releasers: dict[int, str] = {}
         for r in range(ROUNDS):
             ttl = "1s" if r in EXPIRING else "30s"
             favoured = None if r % 4 == 3 else r % 3
@@ -134,6 +136,7 @@ async def _scenario(url: str) -> None:
                 revision = await by_name[winner].release(FILE)
                 assert revision > claim["revision"]
                 expected.append(("released", FILE, revision, None))
+                releasers[revision] = winner
         for r in range(CLAIM_ROUNDS):
             favoured = contenders[r]
 
@@ -163,6 +166,7 @@ async def _scenario(url: str) -> None:
             for file in FILES:
                 revision = await by_name[winner].release(file)
                 expected.append(("released", file, revision, None))
+                releasers[revision] = winner
         seen_py = await py_events.until(len(expected), "python subscription")
         seen_node = await node_events.until(len(expected), "node subscription")
         assert seen_py == expected, (
@@ -175,6 +179,15 @@ async def _scenario(url: str) -> None:
         assert len(py_events.items) == len(node_events.items) == len(expected), (
             "no event beyond the expected ones"
         )
+        # Every release, whichever runtime made it, is in the bucket's release
+        # log once, with whose hold it was and which kind of process asked.
+        logged = {r["revision"]: r for r in await RustAgent(url, bucket).release_log()}
+        assert sorted(logged) == sorted(releasers), (logged, releasers)
+        process = {"rust-agent": "holds release (", "py-agent": "python ", "node-agent": "node "}
+        for revision, agent in releasers.items():
+            record = logged[revision]
+            assert record["action"] == "released" and record["holder"] == agent, record
+            assert record["process"].startswith(process[agent]), record
         print(
             f"\n{ROUNDS} + {CLAIM_ROUNDS} claim rounds on {bucket}: wins {dict(wins)}; {len(expected)} events agree"
         )

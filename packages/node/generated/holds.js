@@ -4754,89 +4754,6 @@ let gen= (function* _initGenerator () {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'casRetry',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => casRetry(result0, arg2 >>> 0)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"][Instruction::Return]', {
-      funcName: 'cas-retry',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline6.fnName = 'holds:core/observer@0.2.0#casRetry';
-  
-  const _trampoline7 = function(arg0, arg1, arg2) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
     _debugLog('[iface="holds:core/fs@0.2.0", function="read-link-file"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
@@ -4928,9 +4845,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline7.fnName = 'holds:core/fs@0.2.0#readLinkFile';
+  _trampoline6.fnName = 'holds:core/fs@0.2.0#readLinkFile';
   
-  const _trampoline8 = function(arg0, arg1, arg2) {
+  const _trampoline7 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -5045,7 +4962,90 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline8.fnName = 'holds:core/fs@0.2.0#inspect';
+  _trampoline7.fnName = 'holds:core/fs@0.2.0#inspect';
+  
+  const _trampoline8 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'casRetry',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => casRetry(result0, arg2 >>> 0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"][Instruction::Return]', {
+      funcName: 'cas-retry',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline8.fnName = 'holds:core/observer@0.2.0#casRetry';
   let exports2;
   let postReturn0;
   let postReturn0Async;
@@ -10198,47 +10198,6 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
-    resultLowerFns: [],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: 0,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: undefined,
-    importFn: _trampoline6,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 6,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
-    resultLowerFns: [],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: 0,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: undefined,
-    importFn: _trampoline6,
-  },
-  );
-  let trampoline7 = _trampoline7.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 7,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline7.manuallyAsync,
     paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
     _lowerFlatOption({
@@ -10262,15 +10221,15 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
     getReallocFn: () => realloc0,
-    importFn: _trampoline7,
+    importFn: _trampoline6,
   },
   ))) : _lowerImportBackwardsCompat.bind(
   null,
   {
-    trampolineIdx: 7,
+    trampolineIdx: 6,
     componentIdx: 0,
     isAsync: false,
-    isManualAsync: _trampoline7.manuallyAsync,
+    isManualAsync: _trampoline6.manuallyAsync,
     paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
     _lowerFlatOption({
@@ -10285,6 +10244,59 @@ let gen= (function* _initGenerator () {
       payloadMaybeNull: false,
     })
     ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline6,
+  },
+  );
+  let trampoline7 = _trampoline7.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 7,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline7.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline7,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 7,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline7.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -10304,15 +10316,9 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
+    resultLowerFns: [],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -10320,7 +10326,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline8,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -10330,15 +10336,9 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
+    resultLowerFns: [],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -10346,7 +10346,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline8,
   },
   );
@@ -10357,8 +10357,8 @@ let gen= (function* _initGenerator () {
       now: Object.assign(trampoline0, { _jcoMaySuspend: false }),
     },
     'holds:core/fs@0.2.0': {
-      inspect: Object.assign(exports0['7'], { _jcoMaySuspend: false }),
-      'read-link-file': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
+      inspect: Object.assign(exports0['6'], { _jcoMaySuspend: false }),
+      'read-link-file': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
     },
     'holds:core/kv@0.2.0': {
       'delete-if-revision': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
@@ -10368,7 +10368,7 @@ let gen= (function* _initGenerator () {
       'write-if-revision': Object.assign(exports0['1'], { _jcoMaySuspend: false }),
     },
     'holds:core/observer@0.2.0': {
-      'cas-retry': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
+      'cas-retry': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
     },
   }));
   memory0 = exports1.memory;

@@ -23,10 +23,28 @@ const NO_LIMITS = Object.freeze({
   discardOld: false,
   discardNewPerKey: false,
 });
-/** Paths named per `identify` guest call. */
-const IDENTIFY_BATCH = 256;
-/** Files judged per `check` guest call. */
-const CHECK_BATCH = 256;
+/** Paths per `check` or `identify` guest call, at most, and bytes of paths (a
+ * path's cost grows with its length; a longer one goes alone), as the Rust host. */
+const BATCH_PATHS = 256;
+const BATCH_BYTES = 64 << 10;
+
+/** Consecutive [start, end) ranges of `paths`, each one guest call's worth. */
+function batches(paths) {
+  const ranges = [];
+  let start = 0;
+  let size = 0;
+  paths.forEach((path, i) => {
+    const length = Buffer.byteLength(path);
+    if (i > start && (i - start === BATCH_PATHS || size + length > BATCH_BYTES)) {
+      ranges.push([start, i]);
+      start = i;
+      size = 0;
+    }
+    size += length;
+  });
+  if (start < paths.length) ranges.push([start, paths.length]);
+  return ranges;
+}
 const U64 = 1n << 64n;
 /** The most files one claim may take by default (bones' default, as the Rust host). */
 const MAX_CLAIM_FILES = 16;
@@ -224,14 +242,14 @@ export class Manager {
   async check(files, agent, tokens = []) {
     const all = [...files];
     const marks = tokens.map((t) => BigInt(t));
-    if (all.length <= CHECK_BATCH || (marks.length > 0 && marks.length !== all.length)) {
+    if (all.length === 0 || (marks.length > 0 && marks.length !== all.length)) {
+      // One guest call, which judges the empty or mismatched list.
       return this.guest('checkFiles', [all, agent, marks]);
     }
     // A bounded batch per guest call keeps thousands of files far below its fuel.
     const checks = [];
-    for (let start = 0; start < all.length; start += CHECK_BATCH) {
-      const batch = all.slice(start, start + CHECK_BATCH);
-      checks.push(...(await this.guest('checkFiles', [batch, agent, marks.slice(start, start + CHECK_BATCH)])));
+    for (const [start, end] of batches(all)) {
+      checks.push(...(await this.guest('checkFiles', [all.slice(start, end), agent, marks.slice(start, end)])));
     }
     return checks;
   }
@@ -275,9 +293,8 @@ export class Manager {
     this.checkOpen();
     const named = [];
     // A bounded batch per guest call keeps each call far below its fuel.
-    for (let start = 0; start < paths.length; start += IDENTIFY_BATCH) {
-      const batch = paths.slice(start, start + IDENTIFY_BATCH);
-      named.push(...(await this.guest('identify', [batch, cwd, workspace, checkout])));
+    for (const [start, end] of batches(paths)) {
+      named.push(...(await this.guest('identify', [paths.slice(start, end), cwd, workspace, checkout])));
     }
     return named;
   }

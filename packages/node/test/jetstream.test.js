@@ -191,12 +191,14 @@ test('a bucket without atomic batches claims file by file and rolls back a refus
   }
 });
 
-test('a force-release marker carries who forced it', async () => {
+test('a force-release marker carries who forced it, and the release log records it', async () => {
   const name = bucket();
   const m = await Manager.jetstream({ servers: server.url, bucket: name, ttlMax: '60s', ...quiet });
   try {
     const sub = await m.subscribe();
     await m.announce(F, 'a', '30s');
+    const log = () => withJsm(server.url, (jsm) => jsm.streams.info(`HOLDS_RELEASES_${name}`));
+    await assert.rejects(log(), /stream not found/, 'no log before the first release');
     const released = await m.forceRelease(F, 'ops');
     const events = [await sub.next(5000), await sub.next(5000)];
     assert.equal(events[1].kind, 'released');
@@ -204,7 +206,18 @@ test('a force-release marker carries who forced it', async () => {
     assert.equal(events[1].revision, released.revision);
     const marker = await rawMessage(name, KEY);
     assert.equal(marker.header.get('KV-Operation'), 'DEL');
-    assert.equal(new TextDecoder().decode(marker.data), '{"released_by":"ops"}');
+    const note = '{"released_by":"ops","agent_id":"a","checkout_path":"","revision":1}';
+    assert.equal(new TextDecoder().decode(marker.data), note);
+    const record = await withJsm(server.url, (jsm) =>
+      jsm.streams.getMessage(`HOLDS_RELEASES_${name}`, { last_by_subj: `$HOLDS.releases.${name}` }),
+    );
+    assert.equal(new TextDecoder().decode(record.data), note);
+    assert.equal(record.header.get('Holds-Key'), KEY);
+    assert.equal(record.header.get('Holds-Revision'), String(released.revision));
+    assert.match(
+      record.header.get('Holds-Process'),
+      new RegExp(`^node \\S+ \\(pid ${process.pid}, user .+, host .+\\)$`),
+    );
   } finally {
     await m.close();
   }

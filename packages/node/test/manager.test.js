@@ -150,3 +150,17 @@ test('calls queue for the workers: 200 concurrent announces on 2 instances', asy
     await m.close();
   }
 });
+
+test('a check of many long paths is cut into calls within the fuel', async () => {
+  // 256 paths near the key limit in one guest call ran out of fuel; the manager
+  // cuts a check (and identify) by bytes as well as by count.
+  const m = await Manager.memory({ ttlMax: '60s' });
+  try {
+    const files = Array.from({ length: 256 }, (_, i) => `/${'d'.repeat(2900)}/${i}`);
+    const checks = await m.check(files, 'a');
+    assert.equal(checks.length, 256);
+    assert.ok(checks.every((c) => c.state === 'vacant'));
+  } finally {
+    await m.close();
+  }
+});

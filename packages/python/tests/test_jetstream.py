@@ -2,6 +2,8 @@
 it writes, markers it reads, buckets it attaches to, and an unreachable server."""
 
 import asyncio
+import json
+import os
 import time
 import uuid
 
@@ -232,22 +234,37 @@ def test_a_bucket_without_atomic_batches_claims_one_by_one_and_rolls_back(nats_u
     assert c is None, "the file written before the refusal was rolled back"
 
 
-def test_a_force_release_marker_carries_who_forced_it(nats_url):
+def test_a_force_release_marker_carries_who_forced_it_and_the_release_log_records_it(nats_url):
+    async def log_record(name):
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            return await js.get_last_msg(f"HOLDS_RELEASES_{name}", f"$HOLDS.releases.{name}")
+        finally:
+            await nc.close()
+
     async def main():
         name = bucket()
         m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
         try:
             sub = await m.subscribe()
             await m.announce(F, "a", "30s")
+            with pytest.raises(jserr.NotFoundError):
+                await log_record(name)
             released = await m.force_release(F, "ops")
             events = [await sub.next(5), await sub.next(5)]
-            return released, events, await raw_message(nats_url, name, KEY)
+            return released, events, await raw_message(nats_url, name, KEY), await log_record(name)
         finally:
             await m.close()
 
-    released, events, marker = asyncio.run(main())
+    released, events, marker, record = asyncio.run(main())
     assert events[1].kind == "released" and events[1].forced_by == "ops" and events[1].revision == released.revision
-    assert marker.headers["KV-Operation"] == "DEL" and marker.data == b'{"released_by":"ops"}'
+    assert marker.headers["KV-Operation"] == "DEL"
+    assert json.loads(marker.data) == {"released_by": "ops", "agent_id": "a", "checkout_path": "", "revision": 1}
+    assert record.data == marker.data
+    assert record.headers["Holds-Key"] == KEY and record.headers["Holds-Revision"] == str(released.revision)
+    assert record.headers["Holds-Process"].startswith("python ")
+    assert f"(pid {os.getpid()}, user " in record.headers["Holds-Process"]
 
 
 def test_publishes_that_wrote_nothing_are_retried(nats_url):

@@ -246,3 +246,19 @@ def test_pool_threads_lowering_values_at_once_never_trap():
     finally:
         sys.setswitchinterval(interval)
     assert outcomes == {"Claimed": 200, "HeldByOthers": 1400}, outcomes
+
+
+def test_a_check_of_many_long_paths_is_cut_into_calls_within_the_fuel():
+    """256 paths near the key limit in one guest call ran out of fuel; the
+    manager cuts a check (and identify) by bytes as well as by count."""
+
+    async def main():
+        m = await holds.Manager.open(MemoryStore(), ttl_max="60s")
+        try:
+            files = [f"/{'d' * 2900}/{i}" for i in range(256)]
+            return await m.check(files, "a")
+        finally:
+            await m.close()
+
+    checks = run(main())
+    assert len(checks) == 256 and all(c.state == "vacant" for c in checks)

@@ -7,6 +7,7 @@ pub mod component;
 pub mod guard;
 pub mod hook;
 pub mod list;
+pub mod log;
 pub mod mcp;
 pub mod probe;
 pub mod release;

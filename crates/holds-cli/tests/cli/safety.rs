@@ -220,6 +220,7 @@ fn commands_that_only_read_change_nothing_in_the_store() {
         vec!["--ttl-max", "2s", "who-has", "x.rs"],
         vec!["--ttl-max", "2s", "check", "x.rs", "--agent", "a"],
         vec!["--ttl-max", "2s", "probe"],
+        vec!["--ttl-max", "2s", "log"],
     ] {
         let run = env.run(&args);
         assert!(matches!(run.code(), 0 | 4), "{run}");
@@ -238,6 +239,7 @@ async fn commands_that_only_read_make_no_jetstream_bucket() {
     let env = CliEnv::nats(server.url());
     env.run(["--ttl-max", "2s", "list"]).assert_code(0);
     env.run(["who-has", "x.rs"]).assert_code(4);
+    env.run(["log"]).assert_code(0);
     let client = async_nats::connect(server.url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
     assert!(
@@ -245,6 +247,11 @@ async fn commands_that_only_read_make_no_jetstream_bucket() {
         "no bucket was made"
     );
     announce(&env, "x.rs", "a", "5m");
+    env.run(["log"]).assert_code(0);
+    assert!(
+        js.get_stream("HOLDS_RELEASES_holds").await.is_err(),
+        "no release log was made before a release"
+    );
 }
 
 /// A new store's file and directory are private (0600, 0700), as the compile cache is.

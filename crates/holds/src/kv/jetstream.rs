@@ -21,6 +21,7 @@ use futures::StreamExt;
 use resend::{NotStored, Refusal, Unsent, until_stored};
 use std::time::{Duration, SystemTime};
 
+mod release_log;
 mod resend;
 
 const KV_OPERATION: &str = "KV-Operation";
@@ -72,8 +73,8 @@ pub struct JetStreamKv {
     max_age: Duration,
     /// The bucket's stream's other limits.
     limits: super::BucketLimits,
-    /// The bucket's stream has replicas: read through its leader.
-    replicated: bool,
+    /// The bucket's stream's replicas (above 1: read through its leader).
+    replicas: usize,
     /// The bucket's stream takes atomic batches (`allow_atomic`, server >= 2.12);
     /// cleared if the server says otherwise.
     atomic: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -175,7 +176,7 @@ impl JetStreamKv {
             discard_old: config.discard == stream::DiscardPolicy::Old,
             discard_new_per_key: config.discard_new_per_subject,
         };
-        let replicated = stream_info.config.num_replicas > 1;
+        let replicas = stream_info.config.num_replicas;
         let atomic = atomic_capable && stream_info.config.allow_atomic_publish;
         if !per_message_ttl {
             tracing::warn!(
@@ -195,7 +196,7 @@ impl JetStreamKv {
             per_message_ttl,
             max_age,
             limits,
-            replicated,
+            replicas,
             atomic: std::sync::atomic::AtomicBool::new(atomic).into(),
             op_timeout: spec.op_timeout,
         })
@@ -502,7 +503,7 @@ impl KvStore for JetStreamKv {
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
         self.connected("nothing was read")?;
-        if self.replicated {
+        if self.replicas > 1 {
             return self.leader_get(key).await;
         }
         match self
@@ -551,7 +552,30 @@ impl KvStore for JetStreamKv {
             headers.insert(HOLDS_REMOVAL, "expired");
         }
         // KV readers (Go's too) ignore a delete marker's payload.
-        self.publish(key, headers, note).await
+        let revision = self.publish(key, headers, note.clone()).await?;
+        if why == Removal::Released {
+            // After the marker, so only releases that happened are recorded. A
+            // release is not undone (nor reported as failed) when its record
+            // fails: the hold is gone either way; the failure is logged.
+            let recorded = release_log::record(
+                &self.context,
+                &self.bucket,
+                self.replicas,
+                key,
+                revision,
+                note,
+            )
+            .await;
+            if let Err(e) = recorded {
+                tracing::warn!(bucket = self.bucket, key, revision, error = %e, "release not recorded in the release log");
+            }
+        }
+        Ok(revision)
+    }
+
+    async fn releases(&self, limit: usize) -> Result<Vec<super::LoggedRelease>, KvError> {
+        self.connected("nothing was read")?;
+        release_log::read(&self.context, &self.bucket, limit).await
     }
 
     /// Every get at once: the round trips overlap.

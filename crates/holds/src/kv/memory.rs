@@ -1,5 +1,6 @@
 //! An in-process bucket with JetStream KV's revision and marker semantics.
 
+use super::release_log::{LoggedRelease, RELEASE_LOG_LEN, this_process};
 use super::{
     BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem,
 };
@@ -27,6 +28,7 @@ struct State {
     sequence: u64,
     entries: HashMap<String, Entry>,
     watchers: Vec<mpsc::UnboundedSender<Result<WatchItem, KvError>>>,
+    releases: std::collections::VecDeque<LoggedRelease>,
 }
 
 impl MemoryKv {
@@ -141,7 +143,26 @@ impl KvStore for MemoryKv {
             Removal::Released => Operation::Delete,
             Removal::Expired => Operation::Expire,
         };
-        Ok(state.append(key, note, operation))
+        let revision = state.append(key, note.clone(), operation);
+        if why == Removal::Released {
+            if state.releases.len() as u64 >= RELEASE_LOG_LEN {
+                state.releases.pop_front();
+            }
+            state.releases.push_back(LoggedRelease {
+                key: key.to_string(),
+                revision,
+                note,
+                process: this_process().to_string(),
+                at: SystemTime::now(),
+            });
+        }
+        Ok(revision)
+    }
+
+    async fn releases(&self, limit: usize) -> Result<Vec<LoggedRelease>, KvError> {
+        let state = self.state();
+        let skip = state.releases.len().saturating_sub(limit);
+        Ok(state.releases.iter().skip(skip).cloned().collect())
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, KvError> {

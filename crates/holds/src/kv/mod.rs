@@ -10,12 +10,14 @@
 mod error;
 mod jetstream;
 mod memory;
+pub(crate) mod release_log;
 mod sqlite;
 
 pub use error::{KvError, KvErrorKind, Source};
 
 pub use jetstream::JetStreamKv;
 pub use memory::MemoryKv;
+pub use release_log::{LoggedRelease, RELEASE_LOG_LEN, name_this_process, this_process};
 pub use sqlite::{CHANGE_LOG_LEN, POLL_INTERVAL, SqliteKv};
 
 use async_trait::async_trait;
@@ -154,7 +156,9 @@ pub trait KvStore: Send + Sync + 'static {
     ) -> Result<u64, KvError>;
 
     /// Leave a marker on `key` if its latest revision is `expected`; `note` is
-    /// the marker's value (empty, or who forced a release).
+    /// the marker's value (the guest's note of whose hold it was and who forced
+    /// it). A store with a release log records a release there, with
+    /// [`this_process`].
     async fn delete_if_revision(
         &self,
         key: &str,
@@ -180,6 +184,13 @@ pub trait KvStore: Send + Sync + 'static {
     async fn write_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
         let _ = writes;
         Err(KvError::unsupported("this store cannot write atomically"))
+    }
+
+    /// The newest `limit` releases in the store's log, oldest first. A store
+    /// without a log says [`KvErrorKind::Unsupported`] (the default).
+    async fn releases(&self, limit: usize) -> Result<Vec<LoggedRelease>, KvError> {
+        let _ = limit;
+        Err(KvError::unsupported("this store keeps no log of releases"))
     }
 
     /// Test seam, not the supported API: an unconditional write, as another client

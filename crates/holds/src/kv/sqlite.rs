@@ -10,7 +10,10 @@
 //!   any process) poll every [`POLL_INTERVAL`]; the log keeps the last
 //!   [`CHANGE_LOG_LEN`] changes, and a watcher that falls further behind fails
 //!   with an error (its subscribers resubscribe from a fresh snapshot).
+//! - Every release marker is also recorded in the release log, in the same
+//!   transaction, so no acknowledged release goes unrecorded.
 
+use super::release_log::{LoggedRelease, RELEASE_LOG_LEN, this_process};
 use super::{
     BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem,
 };
@@ -53,7 +56,22 @@ CREATE TABLE IF NOT EXISTS changes (
     created_ns INTEGER NOT NULL,
     PRIMARY KEY (bucket, revision)
 );
+CREATE TABLE IF NOT EXISTS releases (
+    bucket     TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    key        TEXT NOT NULL,
+    note       BLOB NOT NULL,
+    process    TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    PRIMARY KEY (bucket, revision)
+);
 ";
+
+/// The release log's table, made by the first release on a database created
+/// before it existed (in the release's own transaction).
+const RELEASES_TABLE: &str = "CREATE TABLE IF NOT EXISTS releases (
+    bucket TEXT NOT NULL, revision INTEGER NOT NULL, key TEXT NOT NULL, note BLOB NOT NULL,
+    process TEXT NOT NULL, created_ns INTEGER NOT NULL, PRIMARY KEY (bucket, revision))";
 
 /// Which file a path named when the store opened it: a file removed or replaced
 /// since is a lost store, whose holds nobody else sees.
@@ -411,6 +429,18 @@ impl SqliteKv {
                     params![bucket, revision, change.key, code, value, created],
                 )
                 .map_err(sql_error)?;
+                if change.operation == Operation::Delete {
+                    tx.execute(RELEASES_TABLE, []).map_err(sql_error)?;
+                    tx.execute(
+                        "INSERT INTO releases (bucket, revision, key, note, process, created_ns)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![bucket, revision, change.key, value, this_process(), created],
+                    )
+                    .map_err(sql_error)?;
+                    if revision % 256 == 0 {
+                        trim_releases(&tx, bucket)?;
+                    }
+                }
                 // Keep the log bounded and drop aged-out entries, now and then.
                 if revision % 256 == 0 {
                     tx.execute(
@@ -433,7 +463,20 @@ impl SqliteKv {
     }
 }
 
-/// One change to append.
+/// Keep the newest [`RELEASE_LOG_LEN`] releases of `bucket`.
+fn trim_releases(tx: &rusqlite::Transaction<'_>, bucket: &str) -> Result<(), KvError> {
+    tx.execute(
+        "DELETE FROM releases WHERE bucket = ?1 AND revision < (
+             SELECT MIN(revision) FROM (
+                 SELECT revision FROM releases WHERE bucket = ?1
+                 ORDER BY revision DESC LIMIT ?2))",
+        params![bucket, RELEASE_LOG_LEN as i64],
+    )
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+/// One change to append (a `Delete` is a release, and recorded in the log).
 struct Change {
     key: String,
     value: Bytes,
@@ -534,6 +577,39 @@ impl KvStore for SqliteKv {
             })
             .collect();
         self.append_all(changes).await
+    }
+
+    async fn releases(&self, limit: usize) -> Result<Vec<LoggedRelease>, KvError> {
+        self.with(move |conn, bucket, _| {
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let read = conn
+                .prepare(
+                    "SELECT key, revision, note, process, created_ns FROM (
+                         SELECT * FROM releases WHERE bucket = ?1 ORDER BY revision DESC LIMIT ?2)
+                     ORDER BY revision",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map(params![bucket, limit], |r| {
+                        let at: i64 = r.get(4)?;
+                        Ok(LoggedRelease {
+                            key: r.get(0)?,
+                            revision: r.get::<_, i64>(1)? as u64,
+                            note: Bytes::from(r.get::<_, Vec<u8>>(2)?),
+                            process: r.get(3)?,
+                            at: UNIX_EPOCH + Duration::from_nanos(at.max(0) as u64),
+                        })
+                    })?
+                    .collect()
+                });
+            match read {
+                // A database no release has been made in since the log began.
+                Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
+                    Ok(Vec::new())
+                }
+                read => read.map_err(sql_error),
+            }
+        })
+        .await
     }
 
     #[cfg(feature = "test-util")]
@@ -699,5 +775,52 @@ mod tests {
             });
             assert!(failed.is_empty(), "round {round}: {failed:?}");
         }
+    }
+
+    fn spec() -> BucketSpec {
+        BucketSpec {
+            name: "holds".into(),
+            max_age: Duration::from_secs(300),
+            replicas: 1,
+            op_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// A release is recorded in the same transaction as its marker, expiries are
+    /// not, and a database made before the log existed gets it at its first release.
+    #[tokio::test]
+    async fn releases_are_logged_with_their_marker_even_in_an_older_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let kv = SqliteKv::open(&path, &spec()).await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute("DROP TABLE releases", [])
+            .unwrap();
+        assert_eq!(kv.releases(10).await.unwrap(), vec![], "no table: empty");
+        let put = kv.write_if_revision("k", Bytes::from_static(b"{}"), 0, None);
+        let put = put.await.unwrap();
+        let note = Bytes::from_static(br#"{"agent_id":"a"}"#);
+        let marker = kv
+            .delete_if_revision("k", put, Removal::Released, note.clone())
+            .await
+            .unwrap();
+        let again = kv.write_if_revision("k", Bytes::from_static(b"{}"), marker, None);
+        let again = again.await.unwrap();
+        kv.delete_if_revision("k", again, Removal::Expired, Bytes::new())
+            .await
+            .unwrap();
+        let logged = kv.releases(10).await.unwrap();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert_eq!((logged[0].key.as_str(), logged[0].revision), ("k", marker));
+        assert_eq!(logged[0].note, note);
+        assert_eq!(logged[0].process, this_process());
+        let refused = kv.delete_if_revision("k", 1, Removal::Released, note).await;
+        assert!(refused.is_err());
+        assert_eq!(
+            kv.releases(10).await.unwrap().len(),
+            1,
+            "a refused release is not logged"
+        );
     }
 }

@@ -6,6 +6,7 @@
 use super::bindings::holds::core::{clock, fs, kv, observer, types};
 use super::import_error::ImportError;
 use super::io::{GuestIo, Report, Unbound};
+use super::limits::Limits;
 use super::sandbox::Sandbox;
 use crate::convert;
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use wasmtime::component::{HasData, Linker};
 /// What one instance's store owns.
 pub(crate) struct HoldsCtx {
     /// Memory and instance limits, enforced by the store's limiter.
-    pub limits: StoreLimits,
+    pub limits: Limits,
     /// Where the imports' answers come from, for the call being served.
     io: Box<dyn GuestIo>,
     /// WASI for foreign guests, made on their first WASI call.
@@ -36,7 +37,7 @@ impl HoldsCtxBuilder {
 
     pub fn build(self) -> HoldsCtx {
         HoldsCtx {
-            limits: self.limits,
+            limits: Limits::new(self.limits),
             io: Box::new(Unbound),
             sandbox: None,
             files: false,

@@ -5,7 +5,8 @@
 //! - `ctx`: the store's state and the view implementing the imports.
 //! - `files`: the `fs` import, served to `identify` calls only.
 //! - `io`: where the imports' answers come from (live, recording; `replay`'s tape).
-//! - `engine`, `cache`, `slots`, `pool`: compiling, caching, bounding and reusing instances.
+//! - `engine`, `cache`, `slots`, `limits`, `pool`: compiling, caching, bounding and
+//!   reusing instances.
 //! - `invoke`: one instance's typed export calls; `calls`: a manager's calls.
 //! - `replay`: re-running recorded calls against a tape.
 //! - `sandbox`: the capability-less WASI context of foreign guests.
@@ -19,6 +20,7 @@ mod files;
 mod import_error;
 mod invoke;
 mod io;
+mod limits;
 mod pool;
 pub(crate) mod replay;
 mod sandbox;

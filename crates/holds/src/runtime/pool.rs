@@ -3,6 +3,7 @@
 //! starve another.
 
 use super::invoke::Instance;
+use super::limits::IDLE_MEMORY_MAX;
 use super::slots;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -46,8 +47,12 @@ impl Pool {
         self.idle.lock().unwrap().instances.pop()
     }
 
-    /// Keep `instance` for reuse, or drop it when the pool is full.
+    /// Keep `instance` for reuse, or drop it when the pool is full or its
+    /// memory grew past [`IDLE_MEMORY_MAX`] (a big call's: memory never shrinks).
     pub fn put(&self, instance: Instance) {
+        if instance.store.data().limits.grown_to() > IDLE_MEMORY_MAX {
+            return;
+        }
         let mut idle = self.idle.lock().unwrap();
         if idle.instances.len() < idle.max {
             idle.instances.push(instance);

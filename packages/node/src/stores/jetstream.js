@@ -20,6 +20,7 @@ import { connect } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { wallNanos } from '../clock.js';
 import { CAUGHT_UP, Unavailable, Unsupported, WrongRevision } from './errors.js';
+import * as releaseLog from './release-log.js';
 import { NotStored, Unsent, untilStored } from './resend.js';
 
 export const KV_OPERATION = 'KV-Operation';
@@ -112,7 +113,8 @@ export class JetStreamStore {
     };
     // A direct get may be answered by a lagging follower: read through the
     // leader on a replicated bucket.
-    this.direct = config.allow_direct === true && (config.num_replicas ?? 1) <= 1;
+    this.replicas = config.num_replicas ?? 1;
+    this.direct = config.allow_direct === true && this.replicas <= 1;
     // Multi-file claims are one atomic batch publish; cleared if the server says
     // the stream does not take them (a bucket made by the Go package).
     this.atomic = serverSupportsAtomic(nc.info?.version) && config.allow_atomic === true;
@@ -196,13 +198,25 @@ export class JetStreamStore {
     return this.publish(key, value, h);
   }
 
-  deleteIfRevision(key, expected, why, note) {
+  async deleteIfRevision(key, expected, why, note) {
     const h = headers();
     h.set(KV_OPERATION, 'DEL');
     h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expected));
     if (why === 'expired') h.set(HOLDS_REMOVAL, 'expired');
     // KV readers (Go's too) ignore a delete marker's payload.
-    return this.publish(key, note?.length ? note : undefined, h);
+    const revision = await this.publish(key, note?.length ? note : undefined, h);
+    if (why === 'released') {
+      // After the marker, so only releases that happened are recorded; a failed
+      // record does not undo (or fail) the release: it is logged.
+      try {
+        await releaseLog.record(this.js, this.jsm, this.bucket, this.replicas, key, revision, note);
+      } catch (e) {
+        console.warn(
+          `holds: release of ${key} (revision ${revision}) not recorded in the release log: ${e?.message ?? e}`,
+        );
+      }
+    }
+    return revision;
   }
 
   /** Every read at once: the round trips overlap. */

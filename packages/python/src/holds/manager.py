@@ -31,10 +31,26 @@ from .types import Claim, Claimed, Entry, FileCheck, Identity, Release
 _BUCKET = re.compile(r"^[A-Za-z0-9_-]+$")
 #: Cached answers of key-for-file (cleared when full).
 _KEY_CACHE = 4096
-#: Paths named per `identify` guest call.
-_IDENTIFY_BATCH = 256
-#: Files judged per `check` guest call.
-_CHECK_BATCH = 256
+#: Paths per `check` or `identify` guest call, at most, and bytes of paths (a
+#: path's cost grows with its length; a longer one goes alone), as the Rust host.
+_BATCH_PATHS = 256
+_BATCH_BYTES = 64 << 10
+
+
+def _batches(paths: list[str]) -> list[range]:
+    """Consecutive ranges of `paths`, each one guest call's worth."""
+    ranges, start, size = [], 0, 0
+    for i, path in enumerate(paths):
+        length = len(path.encode())
+        if i > start and (i - start == _BATCH_PATHS or size + length > _BATCH_BYTES):
+            ranges.append(range(start, i))
+            start, size = i, 0
+        size += length
+    if start < len(paths):
+        ranges.append(range(start, len(paths)))
+    return ranges
+
+
 #: The most files one `claim` may take by default (bones' default, as the Rust host).
 MAX_CLAIM_FILES = 16
 
@@ -294,19 +310,21 @@ class Manager:
 
     async def check(self, files: list[str], agent: str, tokens: Optional[list[int]] = None) -> list[FileCheck]:
         """Does `agent` hold every file live, at these fencing tokens if given
-        (one per file)? One fresh read of all the files (of each 256, for more),
+        (one per file)? One fresh read of all the files (of each batch of 256 files
+        and 64 KiB of paths, for more),
         for commit gates."""
         files, tokens = list(files), list(tokens or [])
 
         async def run() -> list[FileCheck]:
             self._check()
-            if len(files) <= _CHECK_BATCH or (tokens and len(tokens) != len(files)):
+            if not files or (tokens and len(tokens) != len(files)):
+                # One guest call, which judges the empty or mismatched list.
                 return await self._guest(lambda x: x.check(files, agent, tokens))
             # A bounded batch per guest call keeps thousands of files far below its fuel.
             checks: list[FileCheck] = []
-            for start in range(0, len(files), _CHECK_BATCH):
-                batch = files[start : start + _CHECK_BATCH]
-                marks = tokens[start : start + _CHECK_BATCH]
+            for r in _batches(files):
+                batch = files[r.start : r.stop]
+                marks = tokens[r.start : r.stop]
                 checks += await self._guest(lambda x, b=batch, t=marks: x.check(b, agent, t))
             return checks
 
@@ -367,8 +385,9 @@ class Manager:
             self._check()
             named: list[Identity] = []
             # A bounded batch per guest call keeps each call far below its fuel.
-            for start in range(0, len(paths), _IDENTIFY_BATCH):
-                batch = list(paths[start : start + _IDENTIFY_BATCH])
+            every = list(paths)
+            for r in _batches(every):
+                batch = every[r.start : r.stop]
                 named += await self._guest(lambda x, b=batch: x.identify(b, where, workspace, checkout))
             return named
 

@@ -14,6 +14,7 @@ mod announce_many;
 mod check;
 mod edges;
 mod force_release;
+mod release_log;
 mod run_hold;
 mod run_lost;
 mod run_signals;

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as _dt
 import json
+import logging
 import re
 import time
 import uuid
@@ -28,6 +29,7 @@ from nats.js import api
 
 from ..bridge import BridgeError, LoopThread
 from ..types import MISSING, Entry
+from . import release_log
 from .base import (
     CAUGHT_UP,
     BatchWrite,
@@ -39,6 +41,8 @@ from .base import (
     WrongRevision,
 )
 from .resend import NotStored, Unsent, until_stored
+
+log = logging.getLogger("holds")
 
 KV_OPERATION = "KV-Operation"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
@@ -159,7 +163,8 @@ class JetStreamStore(Store):
             discard_old=config.discard in (None, "old"),
             discard_new_per_key=bool(config.discard_new_per_subject),
         )
-        replicated = (config.num_replicas or 1) > 1
+        self.replicas = config.num_replicas or 1
+        replicated = self.replicas > 1
         #: Multi-file claims are one atomic batch publish; cleared if the server
         #: says the stream does not take them (a bucket made by the Go package).
         self.atomic = bool(server_supports_atomic(version) and config.allow_atomic)
@@ -293,7 +298,15 @@ class JetStreamStore(Store):
         if why == "expired":
             headers[HOLDS_REMOVAL] = "expired"
         # KV readers (Go's too) ignore a delete marker's payload.
-        return self._run(self.apublish(key, bytes(note), headers))
+        revision = self._run(self.apublish(key, bytes(note), headers))
+        if why == "released":
+            # After the marker, so only releases that happened are recorded; a
+            # failed record does not undo (or fail) the release: it is logged.
+            try:
+                self._run(release_log.record(self.js, self.bucket, self.replicas, key, revision, bytes(note)))
+            except Exception as e:
+                log.warning("release of %s (revision %d) not recorded in the release log: %s", key, revision, e)
+        return revision
 
     def get_many(self, keys: list[str]) -> list[Entry]:
         """Every read at once on the loop: one bridge hop, the round trips overlap."""
