@@ -10,6 +10,7 @@ mod faults;
 mod fixture;
 mod jetstream;
 mod jetstream_claims;
+mod lease_lag;
 mod replay;
 mod sandbox;
 mod shared_cases;

@@ -144,7 +144,7 @@ pub fn encode_release_note(removed: &Claim, forced_by: Option<&str>) -> Vec<u8> 
     let mut out = Vec::with_capacity(96 + removed.file.len());
     let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
     NoteOut {
-        released_by: forced_by.map(|by| noted(by)),
+        released_by: forced_by.map(noted),
         agent_id: noted(&removed.hold.agent_id),
         checkout_path: noted(&removed.hold.checkout_path),
         revision: removed.revision,

@@ -283,6 +283,13 @@ impl Hub {
     }
 
     /// End every subscription and stop the watcher.
+    /// End every subscription as a full buffer would ([`Error::Lagged`]).
+    #[cfg(feature = "test-util")]
+    pub fn lag_subscribers(&self) {
+        let lagged = Error::Lagged(self.chan_buffer);
+        self.state().end_all(&lagged);
+    }
+
     pub fn close(&self) {
         self.phase.send_replace(Phase::Closed);
         let mut state = self.state();

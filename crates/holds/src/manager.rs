@@ -804,6 +804,11 @@ impl Manager {
         self.renew(file, announce, revision).await
     }
 
+    /// End every subscription of this manager as if it fell its buffer behind.
+    pub fn lag_subscribers_for_test(&self) {
+        self.inner.hub.lag_subscribers();
+    }
+
     /// The bucket itself, to stage raw entries and CAS conflicts.
     pub fn kv_for_test(&self) -> Arc<dyn KvStore> {
         self.inner.kv.clone()
