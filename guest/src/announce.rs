@@ -1,6 +1,6 @@
 //! Announce: the compare-and-swap decision loop.
 
-use crate::attempts::Attempts;
+use crate::cas::Cas;
 use crate::codec;
 use crate::host::Host;
 use crate::key::key_for_file;
@@ -24,20 +24,16 @@ pub async fn announce<H: Host>(
     let file = crate::path::clean_absolute(&request.file)?;
     let ttl_seconds = verdict::ttl_seconds(request.ttl);
 
-    let (mut entry, mut fresh) = match observed {
-        Some(entry) => (entry, false),
-        None => (read(host, &key).await?, true),
-    };
-    let mut attempts = Attempts::new();
+    let mut cas = Cas::start(host, &key, observed).await?;
     loop {
         let now = host.now();
-        let decision = verdict::hold_of(&key, &file, &entry)
-            .map(|current| verdict::decide_announce(current, &request.agent_id, now, &entry));
+        let entry = cas.entry();
+        let decision = verdict::hold_of(&key, &file, entry)
+            .map(|current| verdict::decide_announce(current, &request.agent_id, now, entry));
         let expected = match decision {
             Ok(Decision::Write { expected }) => expected,
-            Ok(Decision::Refuse(_)) | Err(Error::CorruptEntry(_)) if !fresh => {
-                entry = read(host, &key).await?;
-                fresh = true;
+            Ok(Decision::Refuse(_)) | Err(Error::CorruptEntry(_)) if !cas.fresh() => {
+                cas.reread(host).await?;
                 continue;
             }
             Ok(Decision::Refuse(holder)) => return Err(Error::HeldByAnother(holder)),
@@ -55,15 +51,7 @@ pub async fn announce<H: Host>(
                     revision,
                 });
             }
-            Err(KvError::WrongRevision) => {
-                // A write decided on the host's hint that lost only shows the hint
-                // was stale: a re-read, not a lost race, so no attempt is used up.
-                if fresh {
-                    attempts.lost(host, &key)?;
-                }
-                entry = read(host, &key).await?;
-                fresh = true;
-            }
+            Err(KvError::WrongRevision) => cas.lost(host).await?,
             Err(e) => return Err(store_error(e)),
         }
     }

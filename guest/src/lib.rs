@@ -8,6 +8,7 @@
 pub mod announce;
 mod attempts;
 pub mod bucket;
+mod cas;
 pub mod check;
 pub mod claim;
 pub mod codec;

@@ -1,8 +1,8 @@
 //! Release: revision-gated removal of the caller's own live hold, and the
 //! operator's force-release of whoever's.
 
-use crate::announce::{read, store_error};
-use crate::attempts::Attempts;
+use crate::announce::store_error;
+use crate::cas::Cas;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{Claim, Entry, Error, KvError, ReleaseOutcome, Removal, Timestamp};
@@ -60,19 +60,14 @@ async fn remove<H: Host>(
 ) -> Result<ReleaseOutcome, Error> {
     let key = key_for_file(file)?;
     let file = crate::path::clean_absolute(file)?;
-    let (mut entry, mut fresh) = match observed {
-        Some(entry) => (entry, false),
-        None => (read(host, &key).await?, true),
-    };
-    let mut attempts = Attempts::new();
+    let mut cas = Cas::start(host, &key, observed).await?;
     loop {
-        let current = verdict::hold_of(&key, &file, &entry);
+        let current = verdict::hold_of(&key, &file, cas.entry());
         let now = host.now();
         let claim = match current.map(|c| target(c, now)) {
             Ok(Some(claim)) => claim,
-            Ok(None) | Err(Error::CorruptEntry(_)) if !fresh => {
-                entry = read(host, &key).await?;
-                fresh = true;
+            Ok(None) | Err(Error::CorruptEntry(_)) if !cas.fresh() => {
+                cas.reread(host).await?;
                 continue;
             }
             Ok(None) => return Ok(ReleaseOutcome::NotHeld),
@@ -84,15 +79,7 @@ async fn remove<H: Host>(
             .await
         {
             Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),
-            Err(KvError::WrongRevision) => {
-                // A delete decided on the host's hint that lost only shows the hint
-                // was stale: a re-read, not a lost race, so no attempt is used up.
-                if fresh {
-                    attempts.lost(host, &key)?;
-                }
-                entry = read(host, &key).await?;
-                fresh = true;
-            }
+            Err(KvError::WrongRevision) => cas.lost(host).await?,
             Err(e) => return Err(store_error(e)),
         }
     }

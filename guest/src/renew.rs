@@ -1,7 +1,7 @@
 //! Renew: a lease's hold, written only over the revision the lease holds.
 
-use crate::announce::{read, store_error};
-use crate::attempts::Attempts;
+use crate::announce::store_error;
+use crate::cas::Cas;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold};
@@ -25,9 +25,7 @@ pub async fn renew<H: Host>(
     let file = crate::path::clean_absolute(&request.file)?;
     let ttl_seconds = verdict::ttl_seconds(request.ttl);
     let mut expected = revision;
-    // Whether `expected` is one just read (a loss on it is a lost race).
-    let mut read_fresh = false;
-    let mut attempts = Attempts::new();
+    let mut cas = Cas::unread(&key);
     loop {
         let now = host.now();
         let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
@@ -43,15 +41,12 @@ pub async fn renew<H: Host>(
                 });
             }
             Err(KvError::WrongRevision) => {
-                if read_fresh {
-                    attempts.lost(host, &key)?;
-                }
-                let entry = read(host, &key).await?;
-                let current = verdict::live(verdict::hold_of(&key, &file, &entry)?, host.now());
+                cas.lost(host).await?;
+                let entry = cas.entry();
+                let current = verdict::live(verdict::hold_of(&key, &file, entry)?, host.now());
                 match current {
                     Some(claim) if claim.hold.agent_id == request.agent_id => {
                         expected = entry.revision;
-                        read_fresh = true;
                     }
                     holder => {
                         return Err(Error::Lost(Box::new(LostHold {
