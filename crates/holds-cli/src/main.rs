@@ -11,7 +11,7 @@ mod output;
 mod secrets;
 mod store;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use commands::{
     announce, bench, check, component, guard, hook, list, log, mcp, probe, release, replay, run,
     watch, who_has,
@@ -89,29 +89,6 @@ pub enum Command {
     Bench(bench::Opts),
 }
 
-impl Command {
-    /// The subcommand as typed.
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Announce(_) => "announce",
-            Command::Run(_) => "run",
-            Command::Check(_) => "check",
-            Command::Release(_) => "release",
-            Command::WhoHas(_) => "who-has",
-            Command::List(_) => "list",
-            Command::Log(_) => "log",
-            Command::Watch(_) => "watch",
-            Command::Probe(_) => "probe",
-            Command::Replay(_) => "replay",
-            Command::Component(_) => "component",
-            Command::Mcp(_) => "mcp",
-            Command::Guard(_) => "guard",
-            Command::Hook(_) => "hook",
-            Command::Bench(_) => "bench",
-        }
-    }
-}
-
 /// Report a command-line parsing error: its first paragraph, as one sentence.
 fn usage_error(clap_text: &str, json: bool) {
     let sentence = clap_text
@@ -126,8 +103,11 @@ fn usage_error(clap_text: &str, json: bool) {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
             let _ = e.print();
@@ -152,7 +132,8 @@ fn main() -> ExitCode {
         )))
         .init();
     // The release log names the process that released a hold by its subcommand.
-    holds::kv::name_this_process(&format!("holds {}", cli.command.name()));
+    let subcommand = matches.subcommand_name().unwrap_or_default();
+    holds::kv::name_this_process(&format!("holds {subcommand}"));
     // A CLI call is a short-lived process; the benchmark measures the library's
     // long-lived configuration.
     if !matches!(cli.command, Command::Bench(_) | Command::Mcp(_)) {

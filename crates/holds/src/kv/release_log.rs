@@ -66,7 +66,7 @@ pub fn this_process() -> &'static str {
 }
 
 fn describe(name: &str) -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| format!("uid {}", unsafe_uid()));
+    let user = std::env::var("USER").unwrap_or_else(|_| format!("uid {}", euid()));
     format!(
         "{name} (pid {}, user {user}, host {})",
         std::process::id(),
@@ -74,7 +74,7 @@ fn describe(name: &str) -> String {
     )
 }
 
-fn unsafe_uid() -> u32 {
+fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }

@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS changes (
     created_ns INTEGER NOT NULL,
     PRIMARY KEY (bucket, revision)
 );
+";
+
+/// The release log's table, made by the first release of a database (in the
+/// release's own transaction), whenever the database was made.
+const RELEASES_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS releases (
     bucket     TEXT NOT NULL,
     revision   INTEGER NOT NULL,
@@ -64,14 +69,7 @@ CREATE TABLE IF NOT EXISTS releases (
     process    TEXT NOT NULL,
     created_ns INTEGER NOT NULL,
     PRIMARY KEY (bucket, revision)
-);
-";
-
-/// The release log's table, made by the first release on a database created
-/// before it existed (in the release's own transaction).
-const RELEASES_TABLE: &str = "CREATE TABLE IF NOT EXISTS releases (
-    bucket TEXT NOT NULL, revision INTEGER NOT NULL, key TEXT NOT NULL, note BLOB NOT NULL,
-    process TEXT NOT NULL, created_ns INTEGER NOT NULL, PRIMARY KEY (bucket, revision))";
+)";
 
 /// Which file a path named when the store opened it: a file removed or replaced
 /// since is a lost store, whose holds nobody else sees.
@@ -430,16 +428,7 @@ impl SqliteKv {
                 )
                 .map_err(sql_error)?;
                 if change.operation == Operation::Delete {
-                    tx.execute(RELEASES_TABLE, []).map_err(sql_error)?;
-                    tx.execute(
-                        "INSERT INTO releases (bucket, revision, key, note, process, created_ns)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![bucket, revision, change.key, value, this_process(), created],
-                    )
-                    .map_err(sql_error)?;
-                    if revision % 256 == 0 {
-                        trim_releases(&tx, bucket)?;
-                    }
+                    log_release(&tx, bucket, revision, &change.key, value, created)?;
                 }
                 // Keep the log bounded and drop aged-out entries, now and then.
                 if revision % 256 == 0 {
@@ -461,6 +450,39 @@ impl SqliteKv {
         })
         .await
     }
+}
+
+/// Record a release in the log (its table made by the first one), keeping the
+/// newest [`RELEASE_LOG_LEN`].
+fn log_release(
+    tx: &rusqlite::Transaction<'_>,
+    bucket: &str,
+    revision: i64,
+    key: &str,
+    note: &[u8],
+    created: i64,
+) -> Result<(), KvError> {
+    let insert = || {
+        tx.execute(
+            "INSERT INTO releases (bucket, revision, key, note, process, created_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![bucket, revision, key, note, this_process(), created],
+        )
+    };
+    match insert() {
+        Err(e) if no_such_table(&e) => tx.execute(RELEASES_TABLE, []).and_then(|_| insert()),
+        inserted => inserted,
+    }
+    .map_err(sql_error)?;
+    if revision % 256 == 0 {
+        trim_releases(tx, bucket)?;
+    }
+    Ok(())
+}
+
+/// A statement named a table the database does not have (yet).
+fn no_such_table(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table"))
 }
 
 /// Keep the newest [`RELEASE_LOG_LEN`] releases of `bucket`.
@@ -602,10 +624,8 @@ impl KvStore for SqliteKv {
                     .collect()
                 });
             match read {
-                // A database no release has been made in since the log began.
-                Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
-                    Ok(Vec::new())
-                }
+                // A database no release has been made in yet.
+                Err(e) if no_such_table(&e) => Ok(Vec::new()),
                 read => read.map_err(sql_error),
             }
         })
@@ -795,7 +815,7 @@ mod tests {
         let kv = SqliteKv::open(&path, &spec()).await.unwrap();
         Connection::open(&path)
             .unwrap()
-            .execute("DROP TABLE releases", [])
+            .execute("DROP TABLE IF EXISTS releases", [])
             .unwrap();
         assert_eq!(kv.releases(10).await.unwrap(), vec![], "no table: empty");
         let put = kv.write_if_revision("k", Bytes::from_static(b"{}"), 0, None);

@@ -34,41 +34,34 @@ pub(super) async fn record(
     headers.insert(KEY, key);
     headers.insert(REVISION, revision.to_string().as_str());
     headers.insert(PROCESS, this_process());
-    for attempt in 0..2 {
-        let sent = context
+    let publish = || async {
+        context
             .publish_with_headers(subject(bucket), headers.clone(), note.clone())
-            .await;
-        let acked = match sent {
-            Ok(ack) => ack.await,
-            Err(e) => Err(e),
-        };
-        match acked {
-            Ok(_) => return Ok(()),
-            Err(e) if attempt == 0 && e.kind() == PublishErrorKind::StreamNotFound => {
-                // Made here, not at open: a command that only reads writes nothing.
-                // Another process may make it first; then publishing again works.
-                let _ = context
-                    .get_or_create_stream(stream::Config {
-                        name: stream_name(bucket),
-                        subjects: vec![subject(bucket)],
-                        max_messages: RELEASE_LOG_LEN as i64,
-                        discard: stream::DiscardPolicy::Old,
-                        storage: stream::StorageType::File,
-                        num_replicas: replicas,
-                        description: Some(format!("holds: releases in bucket {bucket}")),
-                        ..Default::default()
-                    })
-                    .await
-                    .map_err(|e| KvError::unavailable("creating the release log").with_source(e))?;
-            }
-            Err(e) => {
-                return Err(
-                    KvError::unavailable("recording the release in the release log").with_source(e),
-                );
-            }
+            .await?
+            .await
+    };
+    let failed =
+        |e| KvError::unavailable("recording the release in the release log").with_source(e);
+    match publish().await {
+        Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
+            // Made here, not at open: a command that only reads writes nothing.
+            // Another process may make it first; publishing again works either way.
+            let _ = context
+                .get_or_create_stream(stream::Config {
+                    name: stream_name(bucket),
+                    subjects: vec![subject(bucket)],
+                    max_messages: RELEASE_LOG_LEN as i64,
+                    discard: stream::DiscardPolicy::Old,
+                    storage: stream::StorageType::File,
+                    num_replicas: replicas,
+                    description: Some(format!("holds: releases in bucket {bucket}")),
+                    ..Default::default()
+                })
+                .await;
+            publish().await.map(drop).map_err(failed)
         }
+        published => published.map(drop).map_err(failed),
     }
-    unreachable!("the second attempt returns")
 }
 
 /// The newest `limit` releases of `bucket`, oldest first (none before the first
