@@ -47,7 +47,8 @@ class RustAgent:
     def __init__(self, url: str, bucket: str):
         self.base = [rust_cli(), "--nats", url, "--bucket", bucket, "--json"]
 
-    async def _run(self, *args: str) -> tuple[int, dict[str, Any]]:
+    async def _lines(self, *args: str) -> tuple[int, list[dict[str, Any]]]:
+        """Run `holds --json ARGS`: its exit code and its JSON lines."""
         proc = await asyncio.create_subprocess_exec(
             *self.base,
             *args,
@@ -56,11 +57,19 @@ class RustAgent:
         )
         out, err = await asyncio.wait_for(proc.communicate(), 30)
         try:
-            return proc.returncode, json.loads(out.decode().strip().splitlines()[-1])
-        except (IndexError, json.JSONDecodeError):
+            return proc.returncode, [
+                json.loads(line) for line in out.decode().splitlines()
+            ]
+        except json.JSONDecodeError:
             raise AssertionError(
                 f"holds {' '.join(args)}: exit {proc.returncode}, {out!r} {err!r}"
             ) from None
+
+    async def _run(self, *args: str) -> tuple[int, dict[str, Any]]:
+        code, lines = await self._lines(*args)
+        if not lines:
+            raise AssertionError(f"holds {' '.join(args)}: exit {code}, no JSON line")
+        return code, lines[-1]
 
     async def announce(self, file: str, ttl: str) -> tuple[str, dict[str, Any]]:
         code, out = await self._run(
@@ -91,13 +100,9 @@ class RustAgent:
 
     async def release_log(self) -> list[dict[str, Any]]:
         """`holds log`: every release any runtime recorded in the bucket's log."""
-        proc = await asyncio.create_subprocess_exec(
-            *self.base, "log", "--limit", "1000",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == 0, f"holds log: exit {proc.returncode}: {err!r}"
-        return [json.loads(line) for line in out.decode().splitlines()]
+        code, lines = await self._lines("log", "--limit", "1000")
+        assert code == 0, f"holds log: exit {code}"
+        return lines
 
 
 class PythonAgent:

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::Backend;
 use holds_nats_fixture::NatsServer;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 holds_test_support::matrix! {
@@ -186,25 +187,32 @@ fn what_cmd_leaves_running_is_stopped_before_the_release(b: &Backend) {
     assert_eq!(holder(b, "left.rs"), None, "{done}");
 }
 
+/// `holds run --agent a --ttl TTL FILE` of a CMD that runs until SIGTERM, which it reports to the returned
+/// file (and exits 0); returns once CMD is up.
+fn run_until_term(env: &crate::support::CliEnv, ttl: &str, file: &str) -> (Background, PathBuf) {
+    let started = scratch(env, "started");
+    let term = scratch(env, "term");
+    let script = format!(
+        "trap '{}; exit 0' TERM; {}; {}",
+        report(&term, "TERM"),
+        report(&started, "up"),
+        until_exists(&scratch(env, "never"))
+    );
+    let mut run = Background::spawn(run_command(
+        env,
+        &["--agent", "a", "--ttl", ttl, file],
+        &sh(&script),
+    ));
+    run.wait_for_report(&started, SETTLE);
+    (run, term)
+}
+
 /// The SQLite store removed under a running `holds run` (`rm x.db*`; a new store may be made at the same
 /// path): it is a lost store, not one that still works, so past the TTL CMD is stopped and run exits 6.
 #[test]
 fn run_exits_6_when_its_sqlite_store_is_removed() {
     let env = crate::support::CliEnv::sqlite();
-    let started = scratch(&env, "started");
-    let term = scratch(&env, "term");
-    let script = format!(
-        "trap '{}; exit 0' TERM; {}; {}",
-        report(&term, "TERM"),
-        report(&started, "up"),
-        until_exists(&scratch(&env, "never"))
-    );
-    let mut run = Background::spawn(run_command(
-        &env,
-        &["--agent", "a", "--ttl", "2s", "gone.rs"],
-        &sh(&script),
-    ));
-    run.wait_for_report(&started, SETTLE);
+    let (run, term) = run_until_term(&env, "2s", "gone.rs");
     let db = env.db_path();
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -227,20 +235,7 @@ fn run_exits_6_when_its_sqlite_store_is_removed() {
 fn run_exits_6_when_the_store_is_unreachable_past_the_ttl() {
     let mut server = NatsServer::start();
     let env = crate::support::CliEnv::nats(server.url());
-    let started = scratch(&env, "started");
-    let term = scratch(&env, "term");
-    let script = format!(
-        "trap '{}; exit 0' TERM; {}; {}",
-        report(&term, "TERM"),
-        report(&started, "up"),
-        until_exists(&scratch(&env, "never"))
-    );
-    let mut run = Background::spawn(run_command(
-        &env,
-        &["--agent", "a", "--ttl", "1s", "far.rs"],
-        &sh(&script),
-    ));
-    run.wait_for_report(&started, SETTLE);
+    let (run, term) = run_until_term(&env, "1s", "far.rs");
     server.kill();
     let killed = Instant::now();
     wait_until("holds run to say the hold was lost", SETTLE, || {
