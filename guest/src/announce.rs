@@ -5,6 +5,7 @@ use crate::codec;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Entry, Error, KvError};
+use crate::resend::Resending;
 use crate::verdict::{self, Decision};
 
 /// Place or renew a hold; see the WIT `announce`.
@@ -18,6 +19,7 @@ pub async fn announce<H: Host>(
     ttl_max: u64,
     observed: Option<Entry>,
 ) -> Result<Claim, Error> {
+    let host = &mut Resending(host);
     verdict::check_agent(&request.agent_id)?;
     verdict::check_ttl(request.ttl, ttl_max)?;
     let key = key_for_file(&request.file)?;
@@ -67,6 +69,7 @@ pub(crate) async fn read<H: Host>(host: &mut H, key: &str) -> Result<Entry, Erro
 pub(crate) fn store_error(e: KvError) -> Error {
     match e {
         KvError::Unavailable(why) => Error::Store(why),
+        KvError::NotStored(refusal) => Error::Store(refusal.detail),
         KvError::WrongRevision => {
             Error::Store("the store reported a revision conflict on a read".into())
         }

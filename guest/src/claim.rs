@@ -11,6 +11,7 @@ use crate::model::{
     AnnounceRequest, Claim, ClaimRequest, Claimed, Entry, Error, KvError, Removal, Write,
 };
 use crate::path::clean_absolute;
+use crate::resend::Resending;
 use crate::verdict::{self, Decision};
 
 /// One file of a claim.
@@ -29,6 +30,7 @@ pub async fn claim<H: Host>(
     max_files: u32,
     observed: Vec<Option<Entry>>,
 ) -> Result<Claimed, Error> {
+    let host = &mut Resending(host);
     verdict::check_agent(&request.agent_id)?;
     verdict::check_ttl(request.ttl, ttl_max)?;
     let targets = targets(request, max_files, observed)?;

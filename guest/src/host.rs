@@ -39,5 +39,9 @@ pub trait Host: Send {
 
     fn now(&mut self) -> Timestamp;
 
+    /// Wait `after` ns before sending again a write the store did not take;
+    /// false, without waiting, when that would pass the call's deadline.
+    fn pause(&mut self, after: u64) -> impl Future<Output = bool> + Send;
+
     fn cas_retry(&mut self, key: &str, attempt: u32);
 }

@@ -7,7 +7,8 @@ use crate::model::{
     Change, ChangeKind, Entry, Error, Event, Interpretation, KvError, Operation, Removal,
     SweepOutcome,
 };
-use crate::{MAX_ATTEMPTS, codec, verdict};
+use crate::resend::Resending;
+use crate::{MAX_ATTEMPTS, codec, upkeep, verdict};
 
 /// Interpret one change seen by the host's watcher.
 ///
@@ -74,6 +75,7 @@ pub async fn sweep<H: Host>(
     key: &str,
     observed: &Entry,
 ) -> Result<SweepOutcome, Error> {
+    let host = &mut Resending(host);
     for _ in 0..MAX_ATTEMPTS {
         let entry = read(host, key).await?;
         let now = host.now();
@@ -83,7 +85,10 @@ pub async fn sweep<H: Host>(
                 return Ok(SweepOutcome::Nothing);
             };
             if !verdict::is_expired(&hold, now) {
-                return Ok(SweepOutcome::NotDue(verdict::expired_from(&hold)));
+                return Ok(SweepOutcome::NotDue(upkeep::sweep_again_at(
+                    verdict::expired_from(&hold),
+                    now,
+                )));
             }
             entry.revision
         } else if !entry.found && observed_expired(observed, now) {

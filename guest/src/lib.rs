@@ -20,7 +20,9 @@ pub mod model;
 pub mod path;
 pub mod release;
 pub mod renew;
+pub mod resend;
 pub mod timestamp;
+pub mod upkeep;
 pub mod verdict;
 pub mod who_has;
 
@@ -40,6 +42,8 @@ pub use interpret::{interpret, sweep};
 pub use model::*;
 pub use release::{force_release, release};
 pub use renew::renew;
+pub use resend::Resending;
+pub use upkeep::{Upkeep, upkeep};
 pub use who_has::who_has;
 
 /// At most this many attempts when a write loses the revision race (as the Go package).

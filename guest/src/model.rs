@@ -68,9 +68,26 @@ pub enum Removal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvError {
     WrongRevision,
+    /// The store took nothing; the same write may be sent again.
+    NotStored(NotStored),
     Unavailable(String),
     /// The store cannot do this (an atomic batch); nothing changed.
     Unsupported,
+}
+
+/// Why a store took nothing of a write (see the WIT `unsent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsent {
+    Busy,
+    LeaderChanging,
+    NoStream,
+}
+
+/// A write the store took nothing of: why, and the store's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotStored {
+    pub why: Unsent,
+    pub detail: String,
 }
 
 /// One conditional write of a batch.

@@ -6,6 +6,7 @@ use crate::cas::Cas;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{Claim, Entry, Error, KvError, ReleaseOutcome, Removal, Timestamp};
+use crate::resend::Resending;
 use crate::verdict;
 
 /// Remove `agent`'s live hold on `file`; see the WIT `release`.
@@ -58,6 +59,7 @@ async fn remove<H: Host>(
     target: impl Fn(Option<Claim>, Timestamp) -> Option<Claim>,
     forced_by: Option<&str>,
 ) -> Result<ReleaseOutcome, Error> {
+    let host = &mut Resending(host);
     let key = key_for_file(file)?;
     let file = crate::path::clean_absolute(file)?;
     let mut cas = Cas::start(host, &key, observed).await?;

@@ -5,6 +5,7 @@ use crate::cas::Cas;
 use crate::host::Host;
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold};
+use crate::resend::Resending;
 use crate::{codec, verdict};
 
 /// Renew the hold a lease wrote at `revision`; see the WIT `renew`.
@@ -19,6 +20,7 @@ pub async fn renew<H: Host>(
     revision: u64,
     ttl_max: u64,
 ) -> Result<Claim, Error> {
+    let host = &mut Resending(host);
     verdict::check_agent(&request.agent_id)?;
     verdict::check_ttl(request.ttl, ttl_max)?;
     let key = key_for_file(&request.file)?;

@@ -1,7 +1,9 @@
 //! An in-memory host for the unit tests.
 
 use crate::host::Host;
-use crate::model::{AnnounceRequest, Entry, KvError, Operation, Removal, Timestamp, Write};
+use crate::model::{
+    AnnounceRequest, Entry, KvError, NotStored, Operation, Removal, Timestamp, Unsent, Write,
+};
 use std::collections::HashMap;
 use std::future::{Future, ready};
 
@@ -35,6 +37,12 @@ pub struct MemoryHost {
     /// Whether batches are written atomically (else: `unsupported`).
     pub atomic: bool,
     pub on_write: Option<OnWrite>,
+    /// Writes still to be answered `not-stored`, first to last.
+    pub not_stored: Vec<Unsent>,
+    /// Pauses the host has waited (ns).
+    pub pauses: Vec<u64>,
+    /// Pause time (ns) left before the call's deadline.
+    pub pause_budget: u64,
 }
 
 pub fn request(file: &str, agent: &str, ttl: u64) -> AnnounceRequest {
@@ -57,6 +65,9 @@ impl MemoryHost {
             retries: Vec::new(),
             atomic: true,
             on_write: None,
+            not_stored: Vec::new(),
+            pauses: Vec::new(),
+            pause_budget: u64::MAX,
         }
     }
 
@@ -114,6 +125,13 @@ impl MemoryHost {
     }
 
     fn check(&mut self, key: &str, expected: u64) -> Result<(), KvError> {
+        if !self.not_stored.is_empty() {
+            let why = self.not_stored.remove(0);
+            return Err(KvError::NotStored(NotStored {
+                why,
+                detail: format!("{why:?}").to_lowercase(),
+            }));
+        }
         if self.conflicts > 0 {
             self.conflicts -= 1;
             return Err(KvError::WrongRevision);
@@ -184,6 +202,12 @@ impl Host for MemoryHost {
         if !self.atomic {
             return ready(Err(KvError::Unsupported));
         }
+        if let Some(why) = (!self.not_stored.is_empty()).then(|| self.not_stored.remove(0)) {
+            return ready(Err(KvError::NotStored(NotStored {
+                why,
+                detail: format!("{why:?}").to_lowercase(),
+            })));
+        }
         if self.conflicts > 0 {
             self.conflicts -= 1;
             return ready(Err(KvError::WrongRevision));
@@ -202,6 +226,15 @@ impl Host for MemoryHost {
 
     fn now(&mut self) -> Timestamp {
         self.now
+    }
+
+    fn pause(&mut self, after: u64) -> impl Future<Output = bool> + Send {
+        let fits = after <= self.pause_budget;
+        if fits {
+            self.pause_budget -= after;
+            self.pauses.push(after);
+        }
+        ready(fits)
     }
 
     fn cas_retry(&mut self, _key: &str, attempt: u32) {

@@ -92,7 +92,7 @@ async def announces(url: str, n: int) -> dict[str, dict]:
 
 async def memory_calls(n: int) -> dict[str, dict]:
     store = holds.MemoryStore()
-    pool = InstancePool(Runtime.load(), store, holds.SystemClock(), size=1)
+    pool = InstancePool(Runtime.load(), store, holds.SystemClock(), op_timeout=5.0, size=1)
 
     def direct_setup(x):
         return x.announce("/bench/m", "bench", 30 * 10**9, "", 300 * 10**9, None)

@@ -6,9 +6,10 @@ use super::clock::AgentClock;
 use super::go_wire::go_hold_json;
 use super::pattern::{Scope, duration_ns, evaluate, int, problems};
 use super::values;
-use holds::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, Operation, SqliteKv};
+use holds::kv::{BucketSpec, JetStreamKv, KvStore, MemoryKv, Operation, SqliteKv, Unsent};
 use holds::{Announce, Backend, Claim, Config, Error, Manager, Subscription};
 use holds_test_support::NatsServer;
+use holds_test_support::refusing::Refusing;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ struct Agent {
     ttl_max: Duration,
     chan_buffer: usize,
     replica: bool,
+    op_timeout: Option<Duration>,
+    /// The agent's store, when the case scripts its writes (`refuse_writes`).
+    refusing: Option<Arc<Refusing>>,
     clock: Arc<AgentClock>,
     manager: Option<Manager>,
     subscriptions: HashMap<String, Subscription>,
@@ -116,6 +120,11 @@ impl<'a> CaseRunner<'a> {
                     v.as_bool()
                         .ok_or_else(|| format!("replica must be a bool, not {v}"))
                 })?,
+                op_timeout: a
+                    .get("op_timeout")
+                    .map(|v| dur(text(v, "op_timeout")?))
+                    .transpose()?,
+                refusing: None,
                 clock: Arc::new(AgentClock::new(
                     a.get("clock_offset")
                         .map_or(Ok(0), |v| duration_ns(text(v, "clock_offset")?))?
@@ -168,12 +177,53 @@ impl<'a> CaseRunner<'a> {
         })
     }
 
+    /// Does any step script the stores' writes?
+    fn scripts_writes(&self) -> bool {
+        self.case["steps"]
+            .as_array()
+            .is_some_and(|steps| steps.iter().any(|s| s["do"] == "refuse_writes"))
+    }
+
+    /// The agent's own store, wrapped to script its writes.
+    async fn refusing(&self, config: &Config) -> Result<Arc<Refusing>, String> {
+        let spec = BucketSpec {
+            name: config.bucket.clone(),
+            max_age: config.hold_ttl_max,
+            replicas: 1,
+            op_timeout: config.op_timeout,
+        };
+        let inner: Arc<dyn KvStore> = match self.backend().await? {
+            Backend::Store(store) => store,
+            Backend::Sqlite(path) => Arc::new(
+                SqliteKv::open(&path, &spec)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            Backend::JetStream(client) => Arc::new(
+                JetStreamKv::open(client, &spec)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            _ => return Err("no store to wrap".into()),
+        };
+        Ok(Arc::new(Refusing::new(inner)))
+    }
+
     async fn open_agent(&mut self, i: usize) -> Result<Result<(), Error>, String> {
-        let backend = self.backend().await?;
+        let mut backend = self.backend().await?;
         let agent = &self.agents[i];
         let mut config = Config::new(self.bucket.clone(), agent.ttl_max);
         config.chan_buffer = agent.chan_buffer;
         config.replica = agent.replica;
+        if let Some(op_timeout) = agent.op_timeout {
+            config.op_timeout = op_timeout;
+        }
+        if self.scripts_writes() {
+            let refusing = self.refusing(&config).await?;
+            backend = Backend::Store(refusing.clone());
+            self.agents[i].refusing = Some(refusing);
+        }
+        let agent = &self.agents[i];
         let clock: Arc<dyn holds::clock::Clock> = agent.clock.clone();
         match Manager::builder(config).clock(clock).open(backend).await {
             Ok(m) => {
@@ -305,6 +355,13 @@ impl<'a> CaseRunner<'a> {
         Ok(text(&self.arg(step, name)?, name)?.to_string())
     }
 
+    fn refusing_store(&self, i: usize) -> Result<&Refusing, String> {
+        self.agents[i]
+            .refusing
+            .as_deref()
+            .ok_or_else(|| format!("agent {} was opened before a script", self.agents[i].name))
+    }
+
     fn agent_index(&self, step: &Value) -> Result<usize, String> {
         match step.get("agent") {
             None => Ok(0),
@@ -366,6 +423,25 @@ impl<'a> CaseRunner<'a> {
             "get_raw" => return self.get_raw(i, step).await.map(Ok),
             "wait_event" => return self.wait_event(i, step).await,
             "race" => return self.race(step).await.map(Ok),
+            "refuse_writes" => {
+                let answers = self
+                    .arg(step, "answers")?
+                    .as_array()
+                    .ok_or("answers must be an array")?
+                    .iter()
+                    .map(|a| match a.as_str() {
+                        Some("busy") => Ok(Unsent::Busy),
+                        Some("leader-changing") => Ok(Unsent::LeaderChanging),
+                        Some("no-stream") => Ok(Unsent::NoStream),
+                        _ => Err(format!("{a} is not busy, leader-changing or no-stream")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.refusing_store(i)?.refuse(answers);
+                return Ok(Ok(Value::Null));
+            }
+            "writes_sent" => {
+                return Ok(Ok(json!({ "count": self.refusing_store(i)?.sent() })));
+            }
             _ => {}
         }
         let m = self.agents[i]
@@ -471,6 +547,12 @@ impl<'a> CaseRunner<'a> {
                 .await
                 .map(Value::from),
             "probe" => m.probe().await.map(|()| Value::Null),
+            "upkeep" => Ok(Value::Object(
+                m.upkeep_for_test()
+                    .into_iter()
+                    .map(|(field, value)| (field.to_string(), json!(value)))
+                    .collect(),
+            )),
             "close" => {
                 m.close().await;
                 Ok(Value::Null)

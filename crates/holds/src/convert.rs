@@ -2,12 +2,13 @@
 //! public types, the stores' entries and the trace's records — and time.
 
 use crate::error::{Cause, Error};
-use crate::kv::{BatchWrite, Entry, KvError, KvErrorKind, Operation, Removal};
+use crate::kv::{BatchWrite, Entry, KvError, KvErrorKind, Operation, Removal, Unsent};
 use crate::runtime::bindings::exports::holds::core::holds::{
     AnnounceRequest, BucketSettings, ClaimRequest, Claimed as WitClaimed,
     FileCheck as WitFileCheck, FileState as WitFileState, Identity as WitIdentity,
     Place as WitPlace, ReleaseOutcome,
 };
+use crate::runtime::bindings::exports::holds::core::subscribe as wit_subscribe;
 use crate::runtime::bindings::exports::holds::core::subscribe::{
     Change, Interpretation, SweepOutcome,
 };
@@ -193,12 +194,35 @@ pub(crate) fn removal_from_wit(why: wit_kv::Removal) -> Removal {
     }
 }
 
+/// The guest's upkeep plan, in the hub's units.
+pub(crate) fn upkeep(plan: wit_subscribe::UpkeepPlan) -> crate::hub::Upkeep {
+    let d = Duration::from_nanos;
+    crate::hub::Upkeep {
+        prune_every: d(plan.prune_every),
+        keep_hold: d(plan.keep_hold),
+        keep_marker: d(plan.keep_marker),
+        sweep_retry: d(plan.sweep_retry),
+        concurrent_sweeps: usize::try_from(plan.concurrent_sweeps)
+            .unwrap_or(usize::MAX)
+            .max(1),
+        restart_after: d(plan.restart_after),
+    }
+}
+
 /// The flat error the guest sees.
 pub(crate) fn kv_error_to_wit(e: &KvError) -> wit_kv::KvError {
     match e.kind() {
         KvErrorKind::WrongRevision => wit_kv::KvError::WrongRevision,
         KvErrorKind::Unavailable => wit_kv::KvError::Unavailable(e.to_string()),
         KvErrorKind::Unsupported => wit_kv::KvError::Unsupported,
+        KvErrorKind::NotStored(why) => wit_kv::KvError::NotStored(wit_kv::NotStored {
+            why: match why {
+                Unsent::Busy => wit_kv::Unsent::Busy,
+                Unsent::LeaderChanging => wit_kv::Unsent::LeaderChanging,
+                Unsent::NoStream => wit_kv::Unsent::NoStream,
+            },
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -227,6 +251,14 @@ pub(crate) fn kv_error_to_trace(e: &KvError) -> TraceKvError {
         KvErrorKind::WrongRevision => TraceKvError::WrongRevision,
         KvErrorKind::Unavailable => TraceKvError::Unavailable(e.to_string()),
         KvErrorKind::Unsupported => TraceKvError::Unsupported,
+        KvErrorKind::NotStored(why) => TraceKvError::NotStored {
+            why: match why {
+                Unsent::Busy => TraceUnsent::Busy,
+                Unsent::LeaderChanging => TraceUnsent::LeaderChanging,
+                Unsent::NoStream => TraceUnsent::NoStream,
+            },
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -244,6 +276,14 @@ pub(crate) fn kv_error_from_trace(e: TraceKvError) -> KvError {
         TraceKvError::WrongRevision => KvError::wrong_revision(),
         TraceKvError::Unavailable(why) => KvError::unavailable(why),
         TraceKvError::Unsupported => KvError::unsupported("the recorded store could not"),
+        TraceKvError::NotStored { why, detail } => KvError::not_stored(
+            match why {
+                TraceUnsent::Busy => Unsent::Busy,
+                TraceUnsent::LeaderChanging => Unsent::LeaderChanging,
+                TraceUnsent::NoStream => Unsent::NoStream,
+            },
+            detail,
+        ),
     }
 }
 

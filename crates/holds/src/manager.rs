@@ -193,6 +193,7 @@ impl ManagerBuilder {
             recorder,
             self.max_idle,
             call_timeout,
+            config.op_timeout,
         ));
         // A bucket whose settings could drop a live hold (a max age under the
         // maximum TTL, a limit that drops the oldest entries) is refused.
@@ -203,10 +204,12 @@ impl ManagerBuilder {
         }
         calls.set_retry_observer(self.retry_observer);
         let waiters = Waiters::default();
+        let upkeep = calls.upkeep(kv.max_age()).await?;
         let hub = Hub::new(
             kv.clone(),
             calls.clone(),
             self.clock,
+            upkeep,
             config.chan_buffer,
             config.op_timeout * 2,
             waiters.clone(),
@@ -802,6 +805,20 @@ impl Manager {
         revision: u64,
     ) -> Result<Claim, Error> {
         self.renew(file, announce, revision).await
+    }
+
+    /// The upkeep plan the replica is kept by, field by field (durations in ns).
+    pub fn upkeep_for_test(&self) -> Vec<(&'static str, u64)> {
+        let u = self.inner.hub.upkeep();
+        let ns = crate::time::nanos;
+        vec![
+            ("prune_every", ns(u.prune_every)),
+            ("keep_hold", ns(u.keep_hold)),
+            ("keep_marker", ns(u.keep_marker)),
+            ("sweep_retry", ns(u.sweep_retry)),
+            ("concurrent_sweeps", u.concurrent_sweeps as u64),
+            ("restart_after", ns(u.restart_after)),
+        ]
     }
 
     /// End every subscription of this manager as if it fell its buffer behind.

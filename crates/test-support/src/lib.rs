@@ -15,6 +15,7 @@ mod matrix;
 pub mod ops;
 pub mod outage;
 pub mod raw;
+pub mod refusing;
 pub mod traces;
 
 pub use holds_nats_fixture as nats;

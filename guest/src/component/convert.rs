@@ -3,7 +3,7 @@
 use super::bindings::exports::holds::core::holds::{
     AnnounceRequest, ClaimRequest, Claimed, FileCheck, FileState, ReleaseOutcome,
 };
-use super::bindings::exports::holds::core::subscribe::SweepOutcome;
+use super::bindings::exports::holds::core::subscribe::{SweepOutcome, UpkeepPlan};
 use super::bindings::holds::core::{kv, types};
 use crate::model;
 
@@ -24,8 +24,27 @@ pub fn entry_from(e: kv::Entry) -> model::Entry {
 pub fn kv_error_from(e: kv::KvError) -> model::KvError {
     match e {
         kv::KvError::WrongRevision => model::KvError::WrongRevision,
+        kv::KvError::NotStored(refusal) => model::KvError::NotStored(model::NotStored {
+            why: match refusal.why {
+                kv::Unsent::Busy => model::Unsent::Busy,
+                kv::Unsent::LeaderChanging => model::Unsent::LeaderChanging,
+                kv::Unsent::NoStream => model::Unsent::NoStream,
+            },
+            detail: refusal.detail,
+        }),
         kv::KvError::Unavailable(why) => model::KvError::Unavailable(why),
         kv::KvError::Unsupported => model::KvError::Unsupported,
+    }
+}
+
+pub fn upkeep_to(u: crate::Upkeep) -> UpkeepPlan {
+    UpkeepPlan {
+        prune_every: u.prune_every,
+        keep_hold: u.keep_hold,
+        keep_marker: u.keep_marker,
+        sweep_retry: u.sweep_retry,
+        concurrent_sweeps: u.concurrent_sweeps,
+        restart_after: u.restart_after,
     }
 }
 

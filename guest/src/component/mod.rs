@@ -27,7 +27,7 @@ use bindings::exports::holds::core::holds::{
     Identity, Place, ReleaseOutcome,
 };
 use bindings::exports::holds::core::subscribe::{
-    Change, Guest as SubscribeGuest, Interpretation, SweepOutcome,
+    Change, Guest as SubscribeGuest, Interpretation, SweepOutcome, UpkeepPlan,
 };
 use bindings::holds::core::{clock, fs, kv, observer, types};
 
@@ -79,6 +79,10 @@ impl crate::Host for Imports {
 
     fn now(&mut self) -> model::Timestamp {
         clock::now()
+    }
+
+    async fn pause(&mut self, after: u64) -> bool {
+        clock::pause(after)
     }
 
     fn cas_retry(&mut self, key: &str, attempt: u32) {
@@ -264,6 +268,10 @@ pub trait Exports {
             .map_err(error_to)
     }
 
+    fn upkeep(max_age: u64) -> UpkeepPlan {
+        upkeep_to(crate::upkeep(max_age))
+    }
+
     fn interpret(change: Change) -> Interpretation {
         let change = model::Change {
             key: change.key,
@@ -363,6 +371,10 @@ impl<T: Exports + 'static> HoldsGuest for T {
 }
 
 impl<T: Exports + 'static> SubscribeGuest for T {
+    fn upkeep(max_age: u64) -> UpkeepPlan {
+        <T as Exports>::upkeep(max_age)
+    }
+
     fn interpret(change: Change) -> Interpretation {
         <T as Exports>::interpret(change)
     }

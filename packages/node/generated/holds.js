@@ -3802,10 +3802,17 @@ const module0 = getCoreModule('holds.core.wasm');
 const module1 = getCoreModule('holds.core2.wasm');
 const module2 = getCoreModule('holds.core3.wasm');
 
-const { now } = imports['holds:core/clock'];
+const { now, pause } = imports['holds:core/clock'];
 
 if (now=== undefined) {
   const err = new Error("unexpectedly undefined instance import 'now', was 'now' available at instantiation?");
+  console.error("ERROR:", err.toString());
+  throw err;
+}
+
+
+if (pause=== undefined) {
+  const err = new Error("unexpectedly undefined instance import 'pause', was 'pause' available at instantiation?");
   console.error("ERROR:", err.toString());
   throw err;
 }
@@ -3954,803 +3961,93 @@ let gen= (function* _initGenerator () {
     return toInt64(ret);
   }
   _trampoline0.fnName = 'holds:core/clock@0.2.0#now';
+  
+  const _trampoline1 = function(arg0) {
+    _debugLog('[iface="holds:core/clock@0.2.0", function="pause"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'pause',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => pause(BigInt.asUintN(64, BigInt(arg0)))),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    _debugLog('[iface="holds:core/clock@0.2.0", function="pause"][Instruction::Return]', {
+      funcName: 'pause',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret ? 1 : 0]);
+    task.exit();
+    return ret ? 1 : 0;
+  }
+  _trampoline1.fnName = 'holds:core/clock@0.2.0#pause';
   let exports1;
   let memory0;
   let realloc0;
   let realloc0Async;
   
-  const _trampoline1 = function(arg0, arg1, arg2) {
-    var len2 = arg1;
-    var base2 = arg0;
-    if (base2 % 8 !== 0) throw new TypeError(`list pointer [${base2}] is not aligned to 8`);
-    var result2 = [];
-    for (let i = 0; i < len2; i++) {
-      const base = base2 + i * 32;
-      var ptr0 = dataView(memory0).getUint32(base + 0, true);
-      var len0 = dataView(memory0).getUint32(base + 4, true);
-      var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-      var ptr1 = dataView(memory0).getUint32(base + 8, true);
-      var len1 = dataView(memory0).getUint32(base + 12, true);
-      if (ptr1 % 1 !== 0) throw new TypeError(`list pointer [${ptr1}] is not aligned to 1`);
-      var result1 = new Uint8Array(memory0.buffer.slice(ptr1, ptr1 + len1 * 1));
-      result2.push({
-        key: result0,
-        value: result1,
-        expected: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 16, true))),
-        ttlSeconds: dataView(memory0).getInt32(base + 24, true) >>> 0,
-      });
-    }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'writeBatch',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet3 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => writeBatch(result2)),
-      })
-      ;
-      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
-      ? hostRet3
-      : { tag: 'ok', val: hostRet3};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    var variant7 = ret;
-    switch (variant7.tag) {
-      case 'ok': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg2 + 0, 0, true);
-        var val4 = e;
-        var len4 = val4.length;
-        var ptr4 = realloc0(0, 0, 8, len4 * 8);
-        
-        let valData4;
-        const valLenBytes4 = len4 * 8;
-        if (Array.isArray(val4)) {
-          // Regular array likely containing numbers, write values to memory
-          let offset = 0;
-          const dv4 = new DataView(memory0.buffer);
-          for (const v of val4) {
-            _requireValidNumericPrimitive.bind(null, 'u64')(v);
-            dv4.setBigUint64(ptr4+ offset, v, true);
-            offset += 8;
-          }
-        } else {
-          // TypedArray / ArrayBuffer-like, direct copy
-          valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
-          const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
-          out4.set(valData4);
-        }
-        
-        dataView(memory0).setUint32(arg2 + 8, len4, true);
-        dataView(memory0).setUint32(arg2 + 4, ptr4, true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg2 + 0, 1, true);
-        var variant6 = e;
-        switch (variant6.tag) {
-          case 'wrong-revision': {
-            dataView(memory0).setInt8(arg2 + 4, 0, true);
-            break;
-          }
-          case 'unavailable': {
-            const e = variant6.val;
-            dataView(memory0).setInt8(arg2 + 4, 1, true);
-            
-            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-            var ptr5= encodeRes.ptr;
-            var len5 = encodeRes.len;
-            
-            dataView(memory0).setUint32(arg2 + 12, len5, true);
-            dataView(memory0).setUint32(arg2 + 8, ptr5, true);
-            break;
-          }
-          case 'unsupported': {
-            dataView(memory0).setInt8(arg2 + 4, 2, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`KvError\``);
-          }
-        }
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"][Instruction::Return]', {
-      funcName: 'write-batch',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline1.fnName = 'holds:core/kv@0.2.0#writeBatch';
-  
-  const _trampoline2 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    var ptr1 = arg2;
-    var len1 = arg3;
-    if (ptr1 % 1 !== 0) throw new TypeError(`list pointer [${ptr1}] is not aligned to 1`);
-    var result1 = new Uint8Array(memory0.buffer.slice(ptr1, ptr1 + len1 * 1));
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'writeIfRevision',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet2 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => writeIfRevision(result0, result1, BigInt.asUintN(64, BigInt(arg4)), arg5 >>> 0)),
-      })
-      ;
-      ret = hostRet2 !== null && typeof hostRet2 === 'object' && (hostRet2.tag === 'ok' || hostRet2.tag === 'err')
-      ? hostRet2
-      : { tag: 'ok', val: hostRet2};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    var variant5 = ret;
-    switch (variant5.tag) {
-      case 'ok': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg6 + 0, 0, true);
-        dataView(memory0).setBigInt64(arg6 + 8, toUint64(e), true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg6 + 0, 1, true);
-        var variant4 = e;
-        switch (variant4.tag) {
-          case 'wrong-revision': {
-            dataView(memory0).setInt8(arg6 + 8, 0, true);
-            break;
-          }
-          case 'unavailable': {
-            const e = variant4.val;
-            dataView(memory0).setInt8(arg6 + 8, 1, true);
-            
-            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-            var ptr3= encodeRes.ptr;
-            var len3 = encodeRes.len;
-            
-            dataView(memory0).setUint32(arg6 + 16, len3, true);
-            dataView(memory0).setUint32(arg6 + 12, ptr3, true);
-            break;
-          }
-          case 'unsupported': {
-            dataView(memory0).setInt8(arg6 + 8, 2, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant4.tag)}\` (received \`${variant4}\`) specified for \`KvError\``);
-          }
-        }
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"][Instruction::Return]', {
-      funcName: 'write-if-revision',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline2.fnName = 'holds:core/kv@0.2.0#writeIfRevision';
-  
-  const _trampoline3 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    let enum1;
-    switch (arg3) {
-      case 0: {
-        enum1 = 'released';
-        break;
-      }
-      case 1: {
-        enum1 = 'expired';
-        break;
-      }
-      default: {
-        throw new TypeError('invalid discriminant specified for Removal');
-      }
-    }
-    var ptr2 = arg4;
-    var len2 = arg5;
-    if (ptr2 % 1 !== 0) throw new TypeError(`list pointer [${ptr2}] is not aligned to 1`);
-    var result2 = new Uint8Array(memory0.buffer.slice(ptr2, ptr2 + len2 * 1));
-    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'deleteIfRevision',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet3 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => deleteIfRevision(result0, BigInt.asUintN(64, BigInt(arg2)), enum1, result2)),
-      })
-      ;
-      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
-      ? hostRet3
-      : { tag: 'ok', val: hostRet3};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    var variant6 = ret;
-    switch (variant6.tag) {
-      case 'ok': {
-        const e = variant6.val;
-        dataView(memory0).setInt8(arg6 + 0, 0, true);
-        dataView(memory0).setBigInt64(arg6 + 8, toUint64(e), true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant6.val;
-        dataView(memory0).setInt8(arg6 + 0, 1, true);
-        var variant5 = e;
-        switch (variant5.tag) {
-          case 'wrong-revision': {
-            dataView(memory0).setInt8(arg6 + 8, 0, true);
-            break;
-          }
-          case 'unavailable': {
-            const e = variant5.val;
-            dataView(memory0).setInt8(arg6 + 8, 1, true);
-            
-            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-            var ptr4= encodeRes.ptr;
-            var len4 = encodeRes.len;
-            
-            dataView(memory0).setUint32(arg6 + 16, len4, true);
-            dataView(memory0).setUint32(arg6 + 12, ptr4, true);
-            break;
-          }
-          case 'unsupported': {
-            dataView(memory0).setInt8(arg6 + 8, 2, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant5.tag)}\` (received \`${variant5}\`) specified for \`KvError\``);
-          }
-        }
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"][Instruction::Return]', {
-      funcName: 'delete-if-revision',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline3.fnName = 'holds:core/kv@0.2.0#deleteIfRevision';
-  
-  const _trampoline4 = function(arg0, arg1, arg2) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'get',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet1 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => get(result0)),
-      })
-      ;
-      ret = hostRet1 !== null && typeof hostRet1 === 'object' && (hostRet1.tag === 'ok' || hostRet1.tag === 'err')
-      ? hostRet1
-      : { tag: 'ok', val: hostRet1};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    var variant7 = ret;
-    switch (variant7.tag) {
-      case 'ok': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg2 + 0, 0, true);
-        var {found: v2_0, value: v2_1, revision: v2_2, operation: v2_3 } = e;
-        dataView(memory0).setInt8(arg2 + 8, v2_0 ? 1 : 0, true);
-        var val3 = v2_1;
-        var len3 = Array.isArray(val3) ? val3.length : val3.byteLength;
-        var ptr3 = realloc0(0, 0, 1, len3 * 1);
-        
-        let valData3;
-        const valLenBytes3 = len3 * 1;
-        if (Array.isArray(val3)) {
-          // Regular array likely containing numbers, write values to memory
-          let offset = 0;
-          const dv3 = new DataView(memory0.buffer);
-          for (const v of val3) {
-            _requireValidNumericPrimitive.bind(null, 'u8')(v);
-            dv3.setUint8(ptr3+ offset, v, true);
-            offset += 1;
-          }
-        } else {
-          // TypedArray / ArrayBuffer-like, direct copy
-          valData3 = new Uint8Array(val3.buffer || val3, val3.byteOffset, valLenBytes3);
-          const out3 = new Uint8Array(memory0.buffer, ptr3, valLenBytes3);
-          out3.set(valData3);
-        }
-        
-        dataView(memory0).setUint32(arg2 + 16, len3, true);
-        dataView(memory0).setUint32(arg2 + 12, ptr3, true);
-        dataView(memory0).setBigInt64(arg2 + 24, toUint64(v2_2), true);
-        var val4 = v2_3;
-        let enum4;
-        switch (val4) {
-          case 'put': {
-            enum4 = 0;
-            break;
-          }
-          case 'delete': {
-            enum4 = 1;
-            break;
-          }
-          case 'purge': {
-            enum4 = 2;
-            break;
-          }
-          case 'expire': {
-            enum4 = 3;
-            break;
-          }
-          default: {
-            if ((v2_3) instanceof Error) {
-              console.error(v2_3);
-            }
-            
-            throw new TypeError(`"${val4}" is not one of the cases of operation`);
-          }
-        }
-        dataView(memory0).setInt8(arg2 + 32, enum4, true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg2 + 0, 1, true);
-        var variant6 = e;
-        switch (variant6.tag) {
-          case 'wrong-revision': {
-            dataView(memory0).setInt8(arg2 + 8, 0, true);
-            break;
-          }
-          case 'unavailable': {
-            const e = variant6.val;
-            dataView(memory0).setInt8(arg2 + 8, 1, true);
-            
-            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-            var ptr5= encodeRes.ptr;
-            var len5 = encodeRes.len;
-            
-            dataView(memory0).setUint32(arg2 + 16, len5, true);
-            dataView(memory0).setUint32(arg2 + 12, ptr5, true);
-            break;
-          }
-          case 'unsupported': {
-            dataView(memory0).setInt8(arg2 + 8, 2, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`KvError\``);
-          }
-        }
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get"][Instruction::Return]', {
-      funcName: 'get',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline4.fnName = 'holds:core/kv@0.2.0#get';
-  
-  const _trampoline5 = function(arg0, arg1, arg2) {
-    var len1 = arg1;
-    var base1 = arg0;
-    if (base1 % 4 !== 0) throw new TypeError(`list pointer [${base1}] is not aligned to 4`);
-    var result1 = [];
-    for (let i = 0; i < len1; i++) {
-      const base = base1 + i * 8;
-      var ptr0 = dataView(memory0).getUint32(base + 0, true);
-      var len0 = dataView(memory0).getUint32(base + 4, true);
-      var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-      result1.push(result0);
-    }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'getMany',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet2 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => getMany(result1)),
-      })
-      ;
-      ret = hostRet2 !== null && typeof hostRet2 === 'object' && (hostRet2.tag === 'ok' || hostRet2.tag === 'err')
-      ? hostRet2
-      : { tag: 'ok', val: hostRet2};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    var variant9 = ret;
-    switch (variant9.tag) {
-      case 'ok': {
-        const e = variant9.val;
-        dataView(memory0).setInt8(arg2 + 0, 0, true);
-        var vec6 = e;
-        var len6 = vec6.length;
-        var result6 = realloc0(0, 0, 8, len6 * 32);
-        for (let i = 0; i < vec6.length; i++) {
-          const e = vec6[i];
-          const base = result6 + i * 32;var {found: v3_0, value: v3_1, revision: v3_2, operation: v3_3 } = e;
-          dataView(memory0).setInt8(base + 0, v3_0 ? 1 : 0, true);
-          var val4 = v3_1;
-          var len4 = Array.isArray(val4) ? val4.length : val4.byteLength;
-          var ptr4 = realloc0(0, 0, 1, len4 * 1);
-          
-          let valData4;
-          const valLenBytes4 = len4 * 1;
-          if (Array.isArray(val4)) {
-            // Regular array likely containing numbers, write values to memory
-            let offset = 0;
-            const dv4 = new DataView(memory0.buffer);
-            for (const v of val4) {
-              _requireValidNumericPrimitive.bind(null, 'u8')(v);
-              dv4.setUint8(ptr4+ offset, v, true);
-              offset += 1;
-            }
-          } else {
-            // TypedArray / ArrayBuffer-like, direct copy
-            valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
-            const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
-            out4.set(valData4);
-          }
-          
-          dataView(memory0).setUint32(base + 8, len4, true);
-          dataView(memory0).setUint32(base + 4, ptr4, true);
-          dataView(memory0).setBigInt64(base + 16, toUint64(v3_2), true);
-          var val5 = v3_3;
-          let enum5;
-          switch (val5) {
-            case 'put': {
-              enum5 = 0;
-              break;
-            }
-            case 'delete': {
-              enum5 = 1;
-              break;
-            }
-            case 'purge': {
-              enum5 = 2;
-              break;
-            }
-            case 'expire': {
-              enum5 = 3;
-              break;
-            }
-            default: {
-              if ((v3_3) instanceof Error) {
-                console.error(v3_3);
-              }
-              
-              throw new TypeError(`"${val5}" is not one of the cases of operation`);
-            }
-          }
-          dataView(memory0).setInt8(base + 24, enum5, true);
-        }
-        dataView(memory0).setUint32(arg2 + 8, len6, true);
-        dataView(memory0).setUint32(arg2 + 4, result6, true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant9.val;
-        dataView(memory0).setInt8(arg2 + 0, 1, true);
-        var variant8 = e;
-        switch (variant8.tag) {
-          case 'wrong-revision': {
-            dataView(memory0).setInt8(arg2 + 4, 0, true);
-            break;
-          }
-          case 'unavailable': {
-            const e = variant8.val;
-            dataView(memory0).setInt8(arg2 + 4, 1, true);
-            
-            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-            var ptr7= encodeRes.ptr;
-            var len7 = encodeRes.len;
-            
-            dataView(memory0).setUint32(arg2 + 12, len7, true);
-            dataView(memory0).setUint32(arg2 + 8, ptr7, true);
-            break;
-          }
-          case 'unsupported': {
-            dataView(memory0).setInt8(arg2 + 4, 2, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant8.tag)}\` (received \`${variant8}\`) specified for \`KvError\``);
-          }
-        }
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant9, valueType: typeof variant9});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"][Instruction::Return]', {
-      funcName: 'get-many',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline5.fnName = 'holds:core/kv@0.2.0#getMany';
-  
-  const _trampoline6 = function(arg0, arg1, arg2) {
+  const _trampoline2 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -4845,9 +4142,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline6.fnName = 'holds:core/fs@0.2.0#readLinkFile';
+  _trampoline2.fnName = 'holds:core/fs@0.2.0#readLinkFile';
   
-  const _trampoline7 = function(arg0, arg1, arg2) {
+  const _trampoline3 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -4962,9 +4259,985 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline7.fnName = 'holds:core/fs@0.2.0#inspect';
+  _trampoline3.fnName = 'holds:core/fs@0.2.0#inspect';
+  
+  const _trampoline4 = function(arg0, arg1, arg2) {
+    var len2 = arg1;
+    var base2 = arg0;
+    if (base2 % 8 !== 0) throw new TypeError(`list pointer [${base2}] is not aligned to 8`);
+    var result2 = [];
+    for (let i = 0; i < len2; i++) {
+      const base = base2 + i * 32;
+      var ptr0 = dataView(memory0).getUint32(base + 0, true);
+      var len0 = dataView(memory0).getUint32(base + 4, true);
+      var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+      var ptr1 = dataView(memory0).getUint32(base + 8, true);
+      var len1 = dataView(memory0).getUint32(base + 12, true);
+      if (ptr1 % 1 !== 0) throw new TypeError(`list pointer [${ptr1}] is not aligned to 1`);
+      var result1 = new Uint8Array(memory0.buffer.slice(ptr1, ptr1 + len1 * 1));
+      result2.push({
+        key: result0,
+        value: result1,
+        expected: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 16, true))),
+        ttlSeconds: dataView(memory0).getInt32(base + 24, true) >>> 0,
+      });
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'writeBatch',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet3 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => writeBatch(result2)),
+      })
+      ;
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant10 = ret;
+    switch (variant10.tag) {
+      case 'ok': {
+        const e = variant10.val;
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        var val4 = e;
+        var len4 = val4.length;
+        var ptr4 = realloc0(0, 0, 8, len4 * 8);
+        
+        let valData4;
+        const valLenBytes4 = len4 * 8;
+        if (Array.isArray(val4)) {
+          // Regular array likely containing numbers, write values to memory
+          let offset = 0;
+          const dv4 = new DataView(memory0.buffer);
+          for (const v of val4) {
+            _requireValidNumericPrimitive.bind(null, 'u64')(v);
+            dv4.setBigUint64(ptr4+ offset, v, true);
+            offset += 8;
+          }
+        } else {
+          // TypedArray / ArrayBuffer-like, direct copy
+          valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
+          const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
+          out4.set(valData4);
+        }
+        
+        dataView(memory0).setUint32(arg2 + 8, len4, true);
+        dataView(memory0).setUint32(arg2 + 4, ptr4, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant10.val;
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        var variant9 = e;
+        switch (variant9.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg2 + 4, 0, true);
+            break;
+          }
+          case 'not-stored': {
+            const e = variant9.val;
+            dataView(memory0).setInt8(arg2 + 4, 1, true);
+            var {why: v5_0, detail: v5_1 } = e;
+            var val6 = v5_0;
+            let enum6;
+            switch (val6) {
+              case 'busy': {
+                enum6 = 0;
+                break;
+              }
+              case 'leader-changing': {
+                enum6 = 1;
+                break;
+              }
+              case 'no-stream': {
+                enum6 = 2;
+                break;
+              }
+              default: {
+                if ((v5_0) instanceof Error) {
+                  console.error(v5_0);
+                }
+                
+                throw new TypeError(`"${val6}" is not one of the cases of unsent`);
+              }
+            }
+            dataView(memory0).setInt8(arg2 + 8, enum6, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v5_1, realloc0, memory0);
+            var ptr7= encodeRes.ptr;
+            var len7 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg2 + 16, len7, true);
+            dataView(memory0).setUint32(arg2 + 12, ptr7, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant9.val;
+            dataView(memory0).setInt8(arg2 + 4, 2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr8= encodeRes.ptr;
+            var len8 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg2 + 12, len8, true);
+            dataView(memory0).setUint32(arg2 + 8, ptr8, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg2 + 4, 3, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant9.tag)}\` (received \`${variant9}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant10, valueType: typeof variant10});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"][Instruction::Return]', {
+      funcName: 'write-batch',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline4.fnName = 'holds:core/kv@0.2.0#writeBatch';
+  
+  const _trampoline5 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    var ptr1 = arg2;
+    var len1 = arg3;
+    if (ptr1 % 1 !== 0) throw new TypeError(`list pointer [${ptr1}] is not aligned to 1`);
+    var result1 = new Uint8Array(memory0.buffer.slice(ptr1, ptr1 + len1 * 1));
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'writeIfRevision',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet2 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => writeIfRevision(result0, result1, BigInt.asUintN(64, BigInt(arg4)), arg5 >>> 0)),
+      })
+      ;
+      ret = hostRet2 !== null && typeof hostRet2 === 'object' && (hostRet2.tag === 'ok' || hostRet2.tag === 'err')
+      ? hostRet2
+      : { tag: 'ok', val: hostRet2};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant8 = ret;
+    switch (variant8.tag) {
+      case 'ok': {
+        const e = variant8.val;
+        dataView(memory0).setInt8(arg6 + 0, 0, true);
+        dataView(memory0).setBigInt64(arg6 + 8, toUint64(e), true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant8.val;
+        dataView(memory0).setInt8(arg6 + 0, 1, true);
+        var variant7 = e;
+        switch (variant7.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg6 + 8, 0, true);
+            break;
+          }
+          case 'not-stored': {
+            const e = variant7.val;
+            dataView(memory0).setInt8(arg6 + 8, 1, true);
+            var {why: v3_0, detail: v3_1 } = e;
+            var val4 = v3_0;
+            let enum4;
+            switch (val4) {
+              case 'busy': {
+                enum4 = 0;
+                break;
+              }
+              case 'leader-changing': {
+                enum4 = 1;
+                break;
+              }
+              case 'no-stream': {
+                enum4 = 2;
+                break;
+              }
+              default: {
+                if ((v3_0) instanceof Error) {
+                  console.error(v3_0);
+                }
+                
+                throw new TypeError(`"${val4}" is not one of the cases of unsent`);
+              }
+            }
+            dataView(memory0).setInt8(arg6 + 12, enum4, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v3_1, realloc0, memory0);
+            var ptr5= encodeRes.ptr;
+            var len5 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg6 + 20, len5, true);
+            dataView(memory0).setUint32(arg6 + 16, ptr5, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant7.val;
+            dataView(memory0).setInt8(arg6 + 8, 2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr6= encodeRes.ptr;
+            var len6 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg6 + 16, len6, true);
+            dataView(memory0).setUint32(arg6 + 12, ptr6, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg6 + 8, 3, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant7.tag)}\` (received \`${variant7}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant8, valueType: typeof variant8});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"][Instruction::Return]', {
+      funcName: 'write-if-revision',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline5.fnName = 'holds:core/kv@0.2.0#writeIfRevision';
+  
+  const _trampoline6 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    let enum1;
+    switch (arg3) {
+      case 0: {
+        enum1 = 'released';
+        break;
+      }
+      case 1: {
+        enum1 = 'expired';
+        break;
+      }
+      default: {
+        throw new TypeError('invalid discriminant specified for Removal');
+      }
+    }
+    var ptr2 = arg4;
+    var len2 = arg5;
+    if (ptr2 % 1 !== 0) throw new TypeError(`list pointer [${ptr2}] is not aligned to 1`);
+    var result2 = new Uint8Array(memory0.buffer.slice(ptr2, ptr2 + len2 * 1));
+    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'deleteIfRevision',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet3 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => deleteIfRevision(result0, BigInt.asUintN(64, BigInt(arg2)), enum1, result2)),
+      })
+      ;
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant9 = ret;
+    switch (variant9.tag) {
+      case 'ok': {
+        const e = variant9.val;
+        dataView(memory0).setInt8(arg6 + 0, 0, true);
+        dataView(memory0).setBigInt64(arg6 + 8, toUint64(e), true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant9.val;
+        dataView(memory0).setInt8(arg6 + 0, 1, true);
+        var variant8 = e;
+        switch (variant8.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg6 + 8, 0, true);
+            break;
+          }
+          case 'not-stored': {
+            const e = variant8.val;
+            dataView(memory0).setInt8(arg6 + 8, 1, true);
+            var {why: v4_0, detail: v4_1 } = e;
+            var val5 = v4_0;
+            let enum5;
+            switch (val5) {
+              case 'busy': {
+                enum5 = 0;
+                break;
+              }
+              case 'leader-changing': {
+                enum5 = 1;
+                break;
+              }
+              case 'no-stream': {
+                enum5 = 2;
+                break;
+              }
+              default: {
+                if ((v4_0) instanceof Error) {
+                  console.error(v4_0);
+                }
+                
+                throw new TypeError(`"${val5}" is not one of the cases of unsent`);
+              }
+            }
+            dataView(memory0).setInt8(arg6 + 12, enum5, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v4_1, realloc0, memory0);
+            var ptr6= encodeRes.ptr;
+            var len6 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg6 + 20, len6, true);
+            dataView(memory0).setUint32(arg6 + 16, ptr6, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant8.val;
+            dataView(memory0).setInt8(arg6 + 8, 2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr7= encodeRes.ptr;
+            var len7 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg6 + 16, len7, true);
+            dataView(memory0).setUint32(arg6 + 12, ptr7, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg6 + 8, 3, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant8.tag)}\` (received \`${variant8}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant9, valueType: typeof variant9});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"][Instruction::Return]', {
+      funcName: 'delete-if-revision',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline6.fnName = 'holds:core/kv@0.2.0#deleteIfRevision';
+  
+  const _trampoline7 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'get',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet1 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => get(result0)),
+      })
+      ;
+      ret = hostRet1 !== null && typeof hostRet1 === 'object' && (hostRet1.tag === 'ok' || hostRet1.tag === 'err')
+      ? hostRet1
+      : { tag: 'ok', val: hostRet1};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant10 = ret;
+    switch (variant10.tag) {
+      case 'ok': {
+        const e = variant10.val;
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        var {found: v2_0, value: v2_1, revision: v2_2, operation: v2_3 } = e;
+        dataView(memory0).setInt8(arg2 + 8, v2_0 ? 1 : 0, true);
+        var val3 = v2_1;
+        var len3 = Array.isArray(val3) ? val3.length : val3.byteLength;
+        var ptr3 = realloc0(0, 0, 1, len3 * 1);
+        
+        let valData3;
+        const valLenBytes3 = len3 * 1;
+        if (Array.isArray(val3)) {
+          // Regular array likely containing numbers, write values to memory
+          let offset = 0;
+          const dv3 = new DataView(memory0.buffer);
+          for (const v of val3) {
+            _requireValidNumericPrimitive.bind(null, 'u8')(v);
+            dv3.setUint8(ptr3+ offset, v, true);
+            offset += 1;
+          }
+        } else {
+          // TypedArray / ArrayBuffer-like, direct copy
+          valData3 = new Uint8Array(val3.buffer || val3, val3.byteOffset, valLenBytes3);
+          const out3 = new Uint8Array(memory0.buffer, ptr3, valLenBytes3);
+          out3.set(valData3);
+        }
+        
+        dataView(memory0).setUint32(arg2 + 16, len3, true);
+        dataView(memory0).setUint32(arg2 + 12, ptr3, true);
+        dataView(memory0).setBigInt64(arg2 + 24, toUint64(v2_2), true);
+        var val4 = v2_3;
+        let enum4;
+        switch (val4) {
+          case 'put': {
+            enum4 = 0;
+            break;
+          }
+          case 'delete': {
+            enum4 = 1;
+            break;
+          }
+          case 'purge': {
+            enum4 = 2;
+            break;
+          }
+          case 'expire': {
+            enum4 = 3;
+            break;
+          }
+          default: {
+            if ((v2_3) instanceof Error) {
+              console.error(v2_3);
+            }
+            
+            throw new TypeError(`"${val4}" is not one of the cases of operation`);
+          }
+        }
+        dataView(memory0).setInt8(arg2 + 32, enum4, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant10.val;
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        var variant9 = e;
+        switch (variant9.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg2 + 8, 0, true);
+            break;
+          }
+          case 'not-stored': {
+            const e = variant9.val;
+            dataView(memory0).setInt8(arg2 + 8, 1, true);
+            var {why: v5_0, detail: v5_1 } = e;
+            var val6 = v5_0;
+            let enum6;
+            switch (val6) {
+              case 'busy': {
+                enum6 = 0;
+                break;
+              }
+              case 'leader-changing': {
+                enum6 = 1;
+                break;
+              }
+              case 'no-stream': {
+                enum6 = 2;
+                break;
+              }
+              default: {
+                if ((v5_0) instanceof Error) {
+                  console.error(v5_0);
+                }
+                
+                throw new TypeError(`"${val6}" is not one of the cases of unsent`);
+              }
+            }
+            dataView(memory0).setInt8(arg2 + 12, enum6, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v5_1, realloc0, memory0);
+            var ptr7= encodeRes.ptr;
+            var len7 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg2 + 20, len7, true);
+            dataView(memory0).setUint32(arg2 + 16, ptr7, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant9.val;
+            dataView(memory0).setInt8(arg2 + 8, 2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr8= encodeRes.ptr;
+            var len8 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg2 + 16, len8, true);
+            dataView(memory0).setUint32(arg2 + 12, ptr8, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg2 + 8, 3, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant9.tag)}\` (received \`${variant9}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant10, valueType: typeof variant10});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get"][Instruction::Return]', {
+      funcName: 'get',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline7.fnName = 'holds:core/kv@0.2.0#get';
   
   const _trampoline8 = function(arg0, arg1, arg2) {
+    var len1 = arg1;
+    var base1 = arg0;
+    if (base1 % 4 !== 0) throw new TypeError(`list pointer [${base1}] is not aligned to 4`);
+    var result1 = [];
+    for (let i = 0; i < len1; i++) {
+      const base = base1 + i * 8;
+      var ptr0 = dataView(memory0).getUint32(base + 0, true);
+      var len0 = dataView(memory0).getUint32(base + 4, true);
+      var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+      result1.push(result0);
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'getMany',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet2 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => getMany(result1)),
+      })
+      ;
+      ret = hostRet2 !== null && typeof hostRet2 === 'object' && (hostRet2.tag === 'ok' || hostRet2.tag === 'err')
+      ? hostRet2
+      : { tag: 'ok', val: hostRet2};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant12 = ret;
+    switch (variant12.tag) {
+      case 'ok': {
+        const e = variant12.val;
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        var vec6 = e;
+        var len6 = vec6.length;
+        var result6 = realloc0(0, 0, 8, len6 * 32);
+        for (let i = 0; i < vec6.length; i++) {
+          const e = vec6[i];
+          const base = result6 + i * 32;var {found: v3_0, value: v3_1, revision: v3_2, operation: v3_3 } = e;
+          dataView(memory0).setInt8(base + 0, v3_0 ? 1 : 0, true);
+          var val4 = v3_1;
+          var len4 = Array.isArray(val4) ? val4.length : val4.byteLength;
+          var ptr4 = realloc0(0, 0, 1, len4 * 1);
+          
+          let valData4;
+          const valLenBytes4 = len4 * 1;
+          if (Array.isArray(val4)) {
+            // Regular array likely containing numbers, write values to memory
+            let offset = 0;
+            const dv4 = new DataView(memory0.buffer);
+            for (const v of val4) {
+              _requireValidNumericPrimitive.bind(null, 'u8')(v);
+              dv4.setUint8(ptr4+ offset, v, true);
+              offset += 1;
+            }
+          } else {
+            // TypedArray / ArrayBuffer-like, direct copy
+            valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
+            const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
+            out4.set(valData4);
+          }
+          
+          dataView(memory0).setUint32(base + 8, len4, true);
+          dataView(memory0).setUint32(base + 4, ptr4, true);
+          dataView(memory0).setBigInt64(base + 16, toUint64(v3_2), true);
+          var val5 = v3_3;
+          let enum5;
+          switch (val5) {
+            case 'put': {
+              enum5 = 0;
+              break;
+            }
+            case 'delete': {
+              enum5 = 1;
+              break;
+            }
+            case 'purge': {
+              enum5 = 2;
+              break;
+            }
+            case 'expire': {
+              enum5 = 3;
+              break;
+            }
+            default: {
+              if ((v3_3) instanceof Error) {
+                console.error(v3_3);
+              }
+              
+              throw new TypeError(`"${val5}" is not one of the cases of operation`);
+            }
+          }
+          dataView(memory0).setInt8(base + 24, enum5, true);
+        }
+        dataView(memory0).setUint32(arg2 + 8, len6, true);
+        dataView(memory0).setUint32(arg2 + 4, result6, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant12.val;
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        var variant11 = e;
+        switch (variant11.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg2 + 4, 0, true);
+            break;
+          }
+          case 'not-stored': {
+            const e = variant11.val;
+            dataView(memory0).setInt8(arg2 + 4, 1, true);
+            var {why: v7_0, detail: v7_1 } = e;
+            var val8 = v7_0;
+            let enum8;
+            switch (val8) {
+              case 'busy': {
+                enum8 = 0;
+                break;
+              }
+              case 'leader-changing': {
+                enum8 = 1;
+                break;
+              }
+              case 'no-stream': {
+                enum8 = 2;
+                break;
+              }
+              default: {
+                if ((v7_0) instanceof Error) {
+                  console.error(v7_0);
+                }
+                
+                throw new TypeError(`"${val8}" is not one of the cases of unsent`);
+              }
+            }
+            dataView(memory0).setInt8(arg2 + 8, enum8, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v7_1, realloc0, memory0);
+            var ptr9= encodeRes.ptr;
+            var len9 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg2 + 16, len9, true);
+            dataView(memory0).setUint32(arg2 + 12, ptr9, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant11.val;
+            dataView(memory0).setInt8(arg2 + 4, 2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr10= encodeRes.ptr;
+            var len10 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg2 + 12, len10, true);
+            dataView(memory0).setUint32(arg2 + 8, ptr10, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg2 + 4, 3, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant11.tag)}\` (received \`${variant11}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant12, valueType: typeof variant12});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"][Instruction::Return]', {
+      funcName: 'get-many',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline8.fnName = 'holds:core/kv@0.2.0#getMany';
+  
+  const _trampoline9 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -5045,7 +5318,7 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline8.fnName = 'holds:core/observer@0.2.0#casRetry';
+  _trampoline9.fnName = 'holds:core/observer@0.2.0#casRetry';
   let exports2;
   let postReturn0;
   let postReturn0Async;
@@ -8968,6 +9241,106 @@ let gen= (function* _initGenerator () {
     });
     
   }
+  let subscribe020Upkeep;
+  
+  function upkeep(arg0) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'subscribe020Upkeep',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'none',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="upkeep"][Instruction::CallWasm] enter', {
+            funcName: 'upkeep',
+            paramCount: 1,
+            async: false,
+            postReturn: false,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => subscribe020Upkeep(toUint64(arg0)),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="upkeep"][Instruction::Return]', {
+            funcName: 'upkeep',
+            paramCount: 1,
+            async: false,
+            postReturn: false
+          });
+          task.resolve([{
+            pruneEvery: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 0, true))),
+            keepHold: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 8, true))),
+            keepMarker: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
+            sweepRetry: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+            concurrentSweeps: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+            restartAfter: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true))),
+          }]);
+          task.exit();
+          return {
+            pruneEvery: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 0, true))),
+            keepHold: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 8, true))),
+            keepMarker: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
+            sweepRetry: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+            concurrentSweeps: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+            restartAfter: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true))),
+          };
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
   let subscribe020Interpret;
   
   function interpret(arg0) {
@@ -9693,48 +10066,17 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline1.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
-        elemLiftFn: _liftFlatU8,
-        elemAlign32: 1,
-        elemSize32: 1,
-        typedArray: Uint8Array,
-      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
-      elemAlign32: 8,
-      elemSize32: 32,
-      typedArray: undefined,
-    })],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatU64,
-        elemSize32: 8,
-        elemAlign32: 8,
-      }), 16, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 16, 4, 4 ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 4,
-    })
-    ],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatU64],
+    resultLowerFns: [_lowerFlatBool],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
     isCancellable: false,
-    memoryIdx: 0,
+    memoryIdx: null,
     stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
     importFn: _trampoline1,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -9744,48 +10086,17 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline1.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
-        elemLiftFn: _liftFlatU8,
-        elemAlign32: 1,
-        elemSize32: 1,
-        typedArray: Uint8Array,
-      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
-      elemAlign32: 8,
-      elemSize32: 32,
-      typedArray: undefined,
-    })],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatU64,
-        elemSize32: 8,
-        elemAlign32: 8,
-      }), 16, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 16, 4, 4 ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 4,
-    })
-    ],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatU64],
+    resultLowerFns: [_lowerFlatBool],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
     isCancellable: false,
-    memoryIdx: 0,
+    memoryIdx: null,
     stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
     importFn: _trampoline1,
   },
   );
@@ -9796,28 +10107,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    }),_liftFlatU64,_liftFlatU32],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 24, 8, 8 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 4,
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -9838,28 +10139,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    }),_liftFlatU64,_liftFlatU32],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 24, 8, 8 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 4,
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -9881,38 +10172,14 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 24, 8, 8 ],
-      ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 4,
-    })
-    ],
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -9931,38 +10198,14 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 24, 8, 8 ],
-      ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 4,
-    })
-    ],
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -9982,35 +10225,45 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
+      elemAlign32: 8,
+      elemSize32: 32,
+      typedArray: undefined,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU64,
+        elemSize32: 8,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 40, 8, 8 ],
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 40,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10031,35 +10284,45 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
+      elemAlign32: 8,
+      elemSize32: 32,
+      typedArray: undefined,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU64,
+        elemSize32: 8,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 40, 8, 8 ],
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 40,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10081,44 +10344,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline5.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatStringAny,
-      elemAlign32: 4,
-      elemSize32: 8,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    }),_liftFlatU64,_liftFlatU32],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
           variantSize32: 1,
           variantAlign32: 1,
           variantPayloadOffset32: 1,
           variantFlatCount: 1,
         })
-        , 1, 1 ],], size32: 32, align32: 8 }),
-        elemSize32: 32,
-        elemAlign32: 8,
-      }), 16, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 16, 4, 4 ],
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 16,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 4,
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10139,44 +10394,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline5.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatStringAny,
-      elemAlign32: 4,
-      elemSize32: 8,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    }),_liftFlatU64,_liftFlatU32],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
           variantSize32: 1,
           variantAlign32: 1,
           variantPayloadOffset32: 1,
           variantFlatCount: 1,
         })
-        , 1, 1 ],], size32: 32, align32: 8 }),
-        elemSize32: 32,
-        elemAlign32: 8,
-      }), 16, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 12,
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
         variantAlign32: 4,
         variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-      } ), 16, 4, 4 ],
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 16,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 4,
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10198,18 +10445,44 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
-    _lowerFlatOption({
+    _lowerFlatResult({
       caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', _lowerFlatStringAny, 8, 4, 2],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      payloadMaybeNull: false,
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10230,18 +10503,44 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
-    _lowerFlatOption({
+    _lowerFlatResult({
       caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', _lowerFlatStringAny, 8, 4, 2],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      payloadMaybeNull: false,
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10264,13 +10563,44 @@ let gen= (function* _initGenerator () {
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
     paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 40, 8, 8 ],
+      ],
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 6,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -10290,13 +10620,44 @@ let gen= (function* _initGenerator () {
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
     paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 40, 8, 8 ],
+      ],
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 6,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -10316,9 +10677,55 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
-    resultLowerFns: [],
-    hasResultPointer: false,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
+      ],
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 5,
+    })
+    ],
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -10326,7 +10733,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline8,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -10336,6 +10743,73 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
+      ],
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 5,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline8,
+  },
+  );
+  let trampoline9 = _trampoline9.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 9,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline9.manuallyAsync,
     paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
     resultLowerFns: [],
     hasResultPointer: false,
@@ -10347,7 +10821,27 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
     getReallocFn: undefined,
-    importFn: _trampoline8,
+    importFn: _trampoline9,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 9,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline9.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
+    resultLowerFns: [],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: undefined,
+    importFn: _trampoline9,
   },
   );
   Promise.all([module0, module1, module2]).catch(() => {});
@@ -10355,17 +10849,18 @@ let gen= (function* _initGenerator () {
   ({ exports: exports1 } = yield instantiateCore(yield module0, {
     'holds:core/clock@0.2.0': {
       now: Object.assign(trampoline0, { _jcoMaySuspend: false }),
+      pause: Object.assign(trampoline1, { _jcoMaySuspend: false }),
     },
     'holds:core/fs@0.2.0': {
-      inspect: Object.assign(exports0['6'], { _jcoMaySuspend: false }),
-      'read-link-file': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
+      inspect: Object.assign(exports0['1'], { _jcoMaySuspend: false }),
+      'read-link-file': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
     },
     'holds:core/kv@0.2.0': {
-      'delete-if-revision': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
-      get: Object.assign(exports0['3'], { _jcoMaySuspend: false }),
-      'get-many': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
-      'write-batch': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
-      'write-if-revision': Object.assign(exports0['1'], { _jcoMaySuspend: false }),
+      'delete-if-revision': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
+      get: Object.assign(exports0['5'], { _jcoMaySuspend: false }),
+      'get-many': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
+      'write-batch': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
+      'write-if-revision': Object.assign(exports0['3'], { _jcoMaySuspend: false }),
     },
     'holds:core/observer@0.2.0': {
       'cas-retry': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
@@ -10383,14 +10878,14 @@ let gen= (function* _initGenerator () {
   ({ exports: exports2 } = yield instantiateCore(yield module2, {
     '': {
       $imports: exports0.$imports,
-      '0': Object.assign(trampoline1, { _jcoMaySuspend: false }),
-      '1': Object.assign(trampoline2, { _jcoMaySuspend: false }),
-      '2': Object.assign(trampoline3, { _jcoMaySuspend: false }),
-      '3': Object.assign(trampoline4, { _jcoMaySuspend: false }),
-      '4': Object.assign(trampoline5, { _jcoMaySuspend: false }),
-      '5': Object.assign(trampoline6, { _jcoMaySuspend: false }),
-      '6': Object.assign(trampoline7, { _jcoMaySuspend: false }),
-      '7': Object.assign(trampoline8, { _jcoMaySuspend: false }),
+      '0': Object.assign(trampoline2, { _jcoMaySuspend: false }),
+      '1': Object.assign(trampoline3, { _jcoMaySuspend: false }),
+      '2': Object.assign(trampoline4, { _jcoMaySuspend: false }),
+      '3': Object.assign(trampoline5, { _jcoMaySuspend: false }),
+      '4': Object.assign(trampoline6, { _jcoMaySuspend: false }),
+      '5': Object.assign(trampoline7, { _jcoMaySuspend: false }),
+      '6': Object.assign(trampoline8, { _jcoMaySuspend: false }),
+      '7': Object.assign(trampoline9, { _jcoMaySuspend: false }),
     },
   }));
   postReturn0 = exports1['cabi_post_holds:core/holds@0.2.0#announce'];
@@ -10508,6 +11003,7 @@ let gen= (function* _initGenerator () {
   holds020FileForKey = exports1['holds:core/holds@0.2.0#file-for-key'];
   holds020CheckBucket = exports1['holds:core/holds@0.2.0#check-bucket'];
   holds020Identify = exports1['holds:core/holds@0.2.0#identify'];
+  subscribe020Upkeep = exports1['holds:core/subscribe@0.2.0#upkeep'];
   subscribe020Interpret = exports1['holds:core/subscribe@0.2.0#interpret'];
   subscribe020Sweep = exports1['holds:core/subscribe@0.2.0#sweep'];
   const holds020 = {
@@ -10527,6 +11023,7 @@ let gen= (function* _initGenerator () {
   const subscribe020 = {
     interpret: interpret,
     sweep: sweep,
+    upkeep: upkeep,
     
   };
   

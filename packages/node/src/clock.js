@@ -1,4 +1,5 @@
-// Clocks the component reads as its `now` (BigInt ns since the Unix epoch, UTC).
+// Clocks the component reads as its `now` (BigInt ns since the Unix epoch, UTC),
+// and its `pause`.
 //
 // The built-in clocks keep their state in a SharedArrayBuffer, so the component
 // workers read them without a round trip to the main thread. Any other object
@@ -70,4 +71,30 @@ export class FrozenClock extends OffsetClock {
 export function readShared(cells) {
   if (Atomics.load(cells, FROZEN) === 1n) return Atomics.load(cells, AT);
   return wallNanos() + Atomics.load(cells, OFFSET);
+}
+
+/**
+ * The `clock.pause` import of one component worker, whose thread it blocks (the
+ * instance waits for its import anyway). A pause that would end at or past the
+ * deadline of the call being served returns false at once.
+ */
+export class CallPauses {
+  constructor(opTimeoutMs) {
+    this.opTimeoutMs = opTimeoutMs;
+    this.deadline = -Infinity;
+    this.cell = new Int32Array(new SharedArrayBuffer(4)); // never notified: only the timeout wakes
+  }
+
+  /** A call starts now: its deadline is the operation timeout from here. */
+  begin() {
+    this.deadline = performance.now() + this.opTimeoutMs;
+  }
+
+  /** Wait `after` ns and return true, or return false at once if that passes the deadline. */
+  pause(after) {
+    const ms = Number(after) / 1e6;
+    if (performance.now() + ms >= this.deadline) return false;
+    Atomics.wait(this.cell, 0, 0, ms);
+    return true;
+  }
 }

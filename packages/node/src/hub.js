@@ -4,23 +4,24 @@
 // the component once (with the key's previous entry from the replica), then
 // applied to the replica and fanned out in one synchronous step, so a
 // subscription's snapshot and its live events never overlap or leave a gap.
+// How the replica is kept and sweeps run is the component's `upkeep` plan.
 // Mirrors the Rust host's hub.rs.
 import { wallNanos } from './clock.js';
 import { Closed, HoldsError, StoreError } from './errors.js';
 import { CAUGHT_UP } from './stores/errors.js';
 import { Subscription } from './subscription.js';
 
-const SWEEP_BACKOFF = 1_000_000_000n;
-const RESTART_BACKOFF_MS = 1000;
-const CONCURRENT_SWEEPS = 16;
-/** The shortest wait before sweeping a key again (guards a clock that stands still). */
-const MIN_SWEEP_DELAY_MS = 10;
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+
+/** ns (a BigInt) as ms for a timer. */
+const ms = (ns) => Number(ns) / 1e6;
 
 export class Hub {
   constructor({ store, pool, clock, chanBuffer, startTimeoutMs, log }) {
     this.store = store;
+    // The component's `upkeep` plan for the store's max age (jco's shape: ns as
+    // BigInt), set by the manager before the watcher first runs.
+    this.upkeep = undefined;
     this.pool = pool;
     this.clock = clock;
     this.chanBuffer = chanBuffer;
@@ -93,7 +94,7 @@ export class Hub {
       }
       await this.waitFor(() => this.phase === 'failed' || this.phase === 'closed');
       if (this.phase === 'closed') return;
-      await sleep(RESTART_BACKOFF_MS);
+      await sleep(ms(this.upkeep.restartAfter));
     }
   }
 
@@ -170,9 +171,8 @@ export class Hub {
   async run() {
     const sweeping = !this.store.expiresEntries;
     let prune;
-    if (this.store.maxAge > 0n) {
-      const every = Math.min(60_000, Math.max(1000, Number(this.store.maxAge / 4_000_000n)));
-      prune = setInterval(() => this.prune(), every);
+    if (this.upkeep.pruneEvery > 0n) {
+      prune = setInterval(() => this.prune(), ms(this.upkeep.pruneEvery));
       prune.unref?.();
     }
     let ready = false;
@@ -242,10 +242,11 @@ export class Hub {
   arm() {
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
-    if (this.phase === 'closed' || this.sweeping >= CONCURRENT_SWEEPS || !this.sweeps.size) return;
+    if (this.phase === 'closed' || this.sweeping >= this.upkeep.concurrentSweeps || !this.sweeps.size) return;
     let next;
     for (const { at } of this.sweeps.values()) if (next === undefined || at < next) next = at;
-    const delay = Math.max(MIN_SWEEP_DELAY_MS, Number(next - BigInt(this.clock.now())) / 1e6);
+    const delay = Math.max(0, ms(next - BigInt(this.clock.now())));
+    // setTimeout takes at most 2^31 - 1 ms.
     this.sweepTimer = setTimeout(() => this.sweepDue(), Math.min(delay, 2 ** 31 - 1));
     this.sweepTimer.unref?.();
   }
@@ -253,7 +254,7 @@ export class Hub {
   sweepDue() {
     const now = BigInt(this.clock.now());
     for (const [key, { at, observed }] of this.sweeps) {
-      if (this.sweeping >= CONCURRENT_SWEEPS) break;
+      if (this.sweeping >= this.upkeep.concurrentSweeps) break;
       if (at > now) continue;
       this.sweeps.delete(key);
       this.sweeping += 1;
@@ -274,19 +275,19 @@ export class Hub {
     }
     // A change since the sweep started rescheduled (or cancelled) the key.
     if (this.phase === 'closed' || this.sweeps.has(key)) return;
-    if (!outcome) this.sweeps.set(key, { at: BigInt(this.clock.now()) + SWEEP_BACKOFF, observed });
+    if (!outcome) this.sweeps.set(key, { at: BigInt(this.clock.now()) + this.upkeep.sweepRetry, observed });
     else if (outcome.tag === 'not-due') this.sweeps.set(key, { at: outcome.value, observed });
     // expired / nothing: the marker reaches the replica through the watch.
   }
 
   // -- pruning -----------------------------------------------------------------------------------------
 
-  /** Drop what the store has aged out. A hold is kept for twice the max age, so
-   * the marker that ends it still finds it as the previous entry. */
+  /** Drop what the store has aged out, holds and markers each kept as long as
+   * the plan says. */
   prune() {
     const now = wallNanos();
-    const maxAge = this.store.maxAge;
-    const young = (e) => !e.created || now - e.created <= (e.operation === 'put' ? 2n * maxAge : maxAge);
+    const { keepHold, keepMarker } = this.upkeep;
+    const young = (e) => !e.created || now - e.created <= (e.operation === 'put' ? keepHold : keepMarker);
     for (const map of [this.replica, this.ahead]) {
       for (const [key, e] of map) if (!young(e)) map.delete(key);
     }

@@ -23,7 +23,7 @@ export {
   StoreError,
 } from './errors.js';
 export { Manager } from './manager.js';
-export { Unavailable, Unsupported, WrongRevision } from './stores/errors.js';
+export { NotStored, Unavailable, Unsupported, WrongRevision } from './stores/errors.js';
 export { JetStreamStore } from './stores/jetstream.js';
 export { MemoryStore } from './stores/memory.js';
 export { Subscription } from './subscription.js';

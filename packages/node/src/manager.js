@@ -115,19 +115,18 @@ export class Manager {
       throw new ConfigError(`starting the component workers: ${e.message}`);
     }
     // A bucket whose settings could drop a live hold (a max age under the
-    // maximum TTL, a limit that drops the oldest entries) is refused.
+    // maximum TTL, a limit that drops the oldest entries) is refused. The
+    // replica is kept, and sweeps run, by the component's plan for its max age.
+    const maxAge = store.maxAge ?? 0n;
     try {
-      await manager.guest('checkBucket', [
-        store.bucket ?? 'memory',
-        store.maxAge ?? 0n,
-        store.limits ?? NO_LIMITS,
-        ttlMax,
-      ]);
+      await manager.guest('checkBucket', [store.bucket ?? 'memory', maxAge, store.limits ?? NO_LIMITS, ttlMax]);
+      manager.hub.upkeep = await manager.guest('upkeep', [maxAge]);
     } catch (e) {
       await manager.close();
       if (e instanceof InvalidInput) throw new ConfigError(e.reason);
       throw e;
     }
+    if (manager.replica) manager.hub.keepWarm();
     return manager;
   }
 
@@ -158,7 +157,6 @@ export class Manager {
       startTimeoutMs: opTimeoutMs * 2,
       log: options.log ?? ((line) => console.warn(line)),
     });
-    if (replica) this.hub.keepWarm();
     // An open manager keeps the process alive (as an open NATS connection
     // does), whatever its store: close it to let the process exit.
     this.alive = setInterval(() => {}, 1 << 30);

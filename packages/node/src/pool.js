@@ -6,8 +6,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { serveRequests } from './bridge.js';
 import { SharedClock } from './clock.js';
 import { Closed, GuestError, StoreError } from './errors.js';
-import { Unavailable, Unsupported, WrongRevision } from './stores/errors.js';
-import { errorFromWit, unavailable, unsupported, wrongRevision } from './wit.js';
+import { errorFromWit, kvError, unavailable } from './wit.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 const CORE_MODULES = ['holds.core.wasm', 'holds.core2.wasm', 'holds.core3.wasm'];
@@ -24,8 +23,10 @@ export function coreModules() {
 export class InstancePool {
   /**
    * `store`: get / writeIfRevision / deleteIfRevision / getMany / writeBatch
-   * (async or not), throwing WrongRevision / Unavailable / Unsupported. `clock`: a SharedClock (read by workers
-   * directly) or any `{ now() }`.
+   * (async or not), throwing WrongRevision / NotStored / Unavailable /
+   * Unsupported. `clock`: a SharedClock (read by workers directly) or any
+   * `{ now() }`. `opTimeoutMs` bounds each store request, and is how long a
+   * call's writes may be sent again while the store takes nothing of them.
    */
   constructor({ store, clock, size = 2, opTimeoutMs = 5000, callTimeoutMs }) {
     this.store = store;
@@ -52,6 +53,7 @@ export class InstancePool {
         flag,
         clock: shared,
         timeoutMs: this.opTimeoutMs + 1000,
+        opTimeoutMs: this.opTimeoutMs,
       },
       transferList: [channel.port1],
     });
@@ -92,10 +94,7 @@ export class InstancePool {
           return { err: unavailable(`unknown import request ${request.op}`) };
       }
     } catch (e) {
-      if (e instanceof WrongRevision) return { err: wrongRevision() };
-      if (e instanceof Unsupported) return { err: unsupported() };
-      if (e instanceof Unavailable) return { err: unavailable(e.message) };
-      return { err: unavailable(`store failure: ${e?.message ?? e}`) };
+      return { err: kvError(e) };
     }
   }
 

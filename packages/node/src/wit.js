@@ -23,6 +23,7 @@ import {
   Lost,
   StoreError,
 } from './errors.js';
+import { NotStored, Unavailable, Unsupported, WrongRevision } from './stores/errors.js';
 
 export const PACKAGE = 'holds:core';
 export const VERSION = '0.2.0';
@@ -30,7 +31,15 @@ export const VERSION = '0.2.0';
 /** The kv-error values an import can return. */
 export const wrongRevision = () => ({ tag: 'wrong-revision' });
 export const unavailable = (message) => ({ tag: 'unavailable', val: String(message) });
-export const unsupported = () => ({ tag: 'unsupported' });
+
+/** The kv-error for what a store threw (anything unknown: the store is unavailable). */
+export function kvError(e) {
+  if (e instanceof WrongRevision) return wrongRevision();
+  if (e instanceof NotStored) return { tag: 'not-stored', val: { why: e.why, detail: String(e.detail) } };
+  if (e instanceof Unsupported) return { tag: 'unsupported' };
+  if (e instanceof Unavailable) return unavailable(e.message);
+  return unavailable(`store failure: ${e?.message ?? e}`);
+}
 
 /** What an import throws to return `err(kvError)` (see getErrorPayload in jco's output). */
 export function kvFailure(kvError) {
@@ -43,9 +52,10 @@ export const MISSING = Object.freeze({ found: false, value: new Uint8Array(0), r
  * The import object for one instance. `kv` has synchronous `get(key)`,
  * `writeIfRevision(key, value, expected, ttlSeconds)`, `deleteIfRevision(key,
  * expected, why, note)`, `getMany(keys)` and `writeBatch(writes)` returning the
- * ok value or throwing `kvFailure(...)`.
+ * ok value or throwing `kvFailure(...)`. `pause(ns)` waits before a write is
+ * sent again, or returns false at once when that would pass the call's deadline.
  */
-export function importObject({ kv, now, casRetry }) {
+export function importObject({ kv, now, pause, casRetry }) {
   const interfaces = {
     fs: { inspect, readLinkFile },
     kv: {
@@ -55,7 +65,7 @@ export function importObject({ kv, now, casRetry }) {
       getMany: (keys) => kv.getMany(keys),
       writeBatch: (writes) => kv.writeBatch(writes),
     },
-    clock: { now: () => now() },
+    clock: { now: () => now(), pause: (after) => pause(after) },
     observer: { casRetry: (key, attempt) => casRetry(key, attempt) },
     types: {}, // only types: nothing to provide
   };
@@ -184,6 +194,9 @@ export function callExport(root, op, args) {
       const out = subscribe.sweep(args[0], args[1]);
       return { tag: out.tag, value: out.val };
     }
+    case 'upkeep':
+      // { pruneEvery, keepHold, keepMarker, sweepRetry, restartAfter } in ns, and concurrentSweeps
+      return subscribe.upkeep(args[0]);
     default:
       throw new TypeError(`unknown export ${op}`);
   }

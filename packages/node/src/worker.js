@@ -1,15 +1,17 @@
 // A component worker: one instance of the component, calls one at a time.
-// Imports reach the store on the main thread through the bridge; a call that
-// traps discards the instance and the next call gets a fresh one.
+// Imports reach the store on the main thread through the bridge, and a `pause`
+// blocks this thread; a call that traps discards the instance and the next
+// call gets a fresh one.
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiate } from '../generated/holds.js';
 import { SyncRequester } from './bridge.js';
-import { readShared } from './clock.js';
+import { CallPauses, readShared } from './clock.js';
 import { callExport, importObject, isExportError, kvFailure, removalOperation, unavailable } from './wit.js';
 
-const { modules, io, flag, clock, timeoutMs } = workerData;
+const { modules, io, flag, clock, timeoutMs, opTimeoutMs } = workerData;
 const requester = new SyncRequester(io, flag, timeoutMs);
 const clockCells = clock ? new BigInt64Array(clock) : undefined;
+const pauses = new CallPauses(opTimeoutMs);
 
 /** Entries the current call's imports learnt (reads and acks), for the replica. */
 let learnt = [];
@@ -68,7 +70,7 @@ function casRetry(key, attempt) {
   io.postMessage({ id: 0, op: 'casRetry', key, attempt }); // a notification: no answer
 }
 
-const imports = importObject({ kv, now, casRetry });
+const imports = importObject({ kv, now, pause: (after) => pauses.pause(after), casRetry });
 let root;
 
 async function fresh() {
@@ -85,6 +87,7 @@ parentPort.postMessage({ ready: true });
 
 async function handle({ id, op, args }) {
   learnt = [];
+  pauses.begin();
   let reply;
   try {
     reply = { id, ok: callExport(root, op, args), learnt };

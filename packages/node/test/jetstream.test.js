@@ -8,7 +8,9 @@ import { connect } from '@nats-io/transport-node';
 import {
   ConfigError,
   HeldByOthers,
+  Lost,
   Manager,
+  NotStored,
   StoreError,
   Unavailable,
   Unsupported,
@@ -232,7 +234,7 @@ test('a hold as long as the bucket max age is accepted', async () => {
   }
 });
 
-test('conditional writes are revision gated; 10163, 10164 and no-responders wrote nothing and are retried', async () => {
+test('conditional writes are revision gated; a send the server took nothing of is not stored, and the component sends it again', async () => {
   const m = await Manager.jetstream({ servers: server.url, bucket: bucket(), ttlMax: '60s', ...quiet });
   const s = m.store;
   try {
@@ -243,32 +245,38 @@ test('conditional writes are revision gated; 10163, 10164 and no-responders wrot
     assert.deepEqual([(await s.get('k')).revision, (await s.get('k')).operation], [d, 'delete']);
 
     const real = s.js.publish.bind(s.js);
-    const failures = [
-      Object.assign(new Error('not ready'), { code: 10163 }),
-      Object.assign(new Error('jetstream is not enabled'), { name: 'JetStreamNotEnabled' }),
-    ];
+    const failures = [];
     s.js.publish = async (...args) => {
       if (failures.length) throw failures.shift();
       return real(...args);
     };
-    assert.equal((await m.announce(F, 'a', '30s')).hold.agentId, 'a');
-    // A replicated leader's refusal without comparing (another write in flight).
+    // A replicated leader's refusal without comparing (another write in flight): one send.
     failures.push(Object.assign(new Error('wrong last sequence'), { code: 10164 }));
-    const written = await s.writeIfRevision('x', new Uint8Array([1]), 0n, 0);
-    assert.deepEqual([failures.length, (await s.get('x')).revision], [0, written]);
+    await assert.rejects(s.writeIfRevision('x', new Uint8Array([1]), 0n, 0), (e) => {
+      assert.ok(e instanceof NotStored, String(e));
+      assert.deepEqual([e.why, e.detail], ['busy', 'wrong last sequence']);
+      return true;
+    });
+    assert.equal((await s.get('x')).found, false);
+    failures.push(
+      Object.assign(new Error('not ready'), { code: 10163 }),
+      Object.assign(new Error('jetstream is not enabled'), { name: 'JetStreamNotEnabled' }),
+    );
+    assert.equal((await m.announce(F, 'a', '30s')).hold.agentId, 'a');
+    assert.equal(failures.length, 0);
   } finally {
     await m.close();
   }
 });
 
-// A write no stream takes wrote nothing: it is sent again within the operation's
-// time until a stream does. A batch's commit too (its "no responders" was a
-// failure; the Rust host's once failed a CI run on a just-created R3 bucket).
-// Here the bucket's stream is deleted, then made again while the writes wait.
-test('writes no stream took are sent again until one does', async () => {
+// A write no stream takes wrote nothing (a batch's commit too: the Rust host's
+// "no responders" once failed a CI run on a just-created R3 bucket). The store
+// sends it once; the component sends it again until the call's deadline, or
+// until a stream answers. Here the bucket's stream is deleted, then made again.
+test('a write no stream takes is not stored; the component sends it again until a stream answers or the call ends', async () => {
   const name = bucket();
   const opts = { servers: server.url, bucket: name, ttlMax: '60s', replica: false, ...quiet };
-  const m = await Manager.jetstream({ ...opts, opTimeoutMs: 2000 });
+  const m = await Manager.jetstream({ ...opts, opTimeoutMs: 1000 });
   const s = m.store;
   const enc = (t) => new TextEncoder().encode(t);
   const batch = [
@@ -276,27 +284,32 @@ test('writes no stream took are sent again until one does', async () => {
     { key: 'c', value: enc('c'), expected: 0n, ttlSeconds: 30 },
   ];
   try {
+    const { revision } = await m.announce(F, 'a', '30s');
     await withJsm(server.url, (jsm) => jsm.streams.delete(`KV_${name}`));
-    const started = performance.now();
-    await assert.rejects(s.writeBatch(batch), (e) => {
-      assert.ok(e instanceof Unavailable, String(e));
-      assert.match(e.message, /no stream.*nothing was written/);
+    for (const send of [() => s.writeIfRevision('a', enc('a'), 0n, 0), () => s.writeBatch(batch)]) {
+      const started = performance.now();
+      await assert.rejects(send(), (e) => e instanceof NotStored && e.why === 'no-stream');
+      assert.ok(performance.now() - started < 500, `one send, answered at once: ${performance.now() - started} ms`);
+    }
+
+    // A renewal writes first: sent again until the call's deadline, then given up.
+    let started = performance.now();
+    await assert.rejects(m.renew(F, 'a', '30s', revision), (e) => {
+      assert.ok(e instanceof StoreError, String(e));
+      assert.match(e.message, /no stream took .* nothing was written/);
       return true;
     });
     const waited = performance.now() - started;
-    assert.ok(waited >= 1000, `sent again for most of the operation's time, not refused at once: ${waited} ms`);
+    assert.ok(waited >= 800, `sent again for most of the call's time, not refused at once: ${waited} ms`);
 
+    // Sent again until the bucket is made again, whose key is at no revision: lost.
+    started = performance.now();
     const back = (async () => {
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       await (await Manager.jetstream(opts)).close();
     })();
-    const [single, revisions] = await Promise.all([s.writeIfRevision('a', enc('a'), 0n, 0), s.writeBatch(batch), back]);
-    assert.deepEqual(
-      [single, ...revisions].sort((x, y) => (x < y ? -1 : 1)),
-      [1n, 2n, 3n],
-    );
-    const { state } = await withJsm(server.url, (jsm) => jsm.streams.info(`KV_${name}`));
-    assert.equal(state.messages, 3);
+    await Promise.all([assert.rejects(m.renew(F, 'a', '30s', revision), Lost), back]);
+    assert.ok(performance.now() - started >= 300);
   } finally {
     await m.close();
   }

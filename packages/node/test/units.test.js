@@ -1,11 +1,24 @@
-// Small pieces: durations, clocks, the memory store, the bundled component, the bridge.
+// Small pieces: durations, clocks and pauses, the memory store, the bundled
+// component, the bridge, what a server's answers to a write mean.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { FrozenClock, Manager, MemoryStore, OffsetClock, StoreError, toNanos, WrongRevision } from '../src/index.js';
-import { Resend, Unsent } from '../src/stores/resend.js';
+import { errors } from '@nats-io/nats-core';
+import { CallPauses } from '../src/clock.js';
+import {
+  FrozenClock,
+  Manager,
+  MemoryStore,
+  NotStored,
+  OffsetClock,
+  StoreError,
+  toNanos,
+  WrongRevision,
+} from '../src/index.js';
+import { refusal } from '../src/stores/jetstream.js';
+import { kvError } from '../src/wit.js';
 
 test('durations', () => {
   assert.equal(toNanos('30s'), 30_000_000_000n);
@@ -112,36 +125,38 @@ test('bridge: a request nobody answers times out, and a late answer is dropped',
   assert.deepEqual(out, ['BridgeTimeout', 'fast']);
 });
 
-/** The pauses of sends that each stored nothing for `why(i)`, back to back. */
-function pauses(opTimeoutMs, why) {
-  let now = 1000;
-  const resend = new Resend(opTimeoutMs, now);
-  const out = [];
-  for (let pause; (pause = resend.next(why(out.length), now)) !== undefined; now += pause) out.push(pause);
-  return out;
-}
-
-test('resend: in-flight pauses double up to 16 ms within the operation time', () => {
-  assert.deepEqual(
-    pauses(50, () => Unsent.NOT_COMPARED),
-    [0.25, 0.5, 1, 2, 4, 8, 16, 16],
-  );
+test('pause: one that fits the call waits and is true; one that would end at or past its deadline is false at once', () => {
+  const pauses = new CallPauses(100);
+  assert.equal(pauses.pause(1n), false, 'no call is being served');
+  pauses.begin();
+  let started = performance.now();
+  assert.equal(pauses.pause(30_000_000n), true);
+  assert.ok(performance.now() - started >= 29, `waited ${performance.now() - started} ms`);
+  started = performance.now();
+  assert.equal(pauses.pause(80_000_000n), false, '30 ms + 80 ms passes a 100 ms deadline');
+  assert.equal(pauses.pause(100_000_000n), false);
+  assert.ok(performance.now() - started < 5, `returned at once: ${performance.now() - started} ms`);
+  pauses.begin();
+  assert.equal(pauses.pause(80_000_000n), true, 'the next call has its own deadline');
 });
 
-test('resend: a write no stream took waits a tenth of a second each time', () => {
-  assert.deepEqual(
-    pauses(350, () => Unsent.NOT_TAKEN),
-    [100, 100, 100],
-  );
-  assert.deepEqual(
-    pauses(100, () => Unsent.NOT_TAKEN),
-    [],
-  );
-});
-
-test('resend: a missing stream between in-flight refusals keeps the doubling', () => {
-  assert.deepEqual(
-    pauses(105, (i) => (i === 1 ? Unsent.NOT_TAKEN : Unsent.NOT_COMPARED)),
-    [0.25, 100, 0.5, 1, 2],
-  );
+test('what a server answer that stored nothing of a write means', () => {
+  const noResponders = new errors.NoRespondersError('$KV.b.k');
+  const unsent = [
+    [{ code: 10164, message: 'wrong last sequence' }, 'busy'],
+    [{ code: 10163, message: 'last sequence mismatch not ready' }, 'leader-changing'],
+    [{ code: 10059, message: 'stream not found' }, 'no-stream'],
+    [Object.assign(new Error('jetstream is not enabled'), { name: 'JetStreamNotEnabled' }), 'no-stream'],
+    [noResponders, 'no-stream'],
+    [new errors.RequestError('request failed', { cause: noResponders }), 'no-stream'],
+  ];
+  for (const [answer, why] of unsent) {
+    const e = refusal(answer, 'k');
+    assert.ok(e instanceof NotStored, `${answer.message}: ${e}`);
+    assert.deepEqual([e.why, e.detail], [why, answer.message]);
+    assert.deepEqual(kvError(e), { tag: 'not-stored', val: { why, detail: answer.message } });
+  }
+  assert.ok(refusal({ code: 10071, message: 'wrong last sequence: 3' }, 'k') instanceof WrongRevision);
+  assert.equal(refusal({ code: 10077, message: 'maximum messages exceeded' }, 'k'), undefined);
+  assert.equal(refusal(new errors.TimeoutError(), 'k'), undefined);
 });

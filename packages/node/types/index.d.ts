@@ -1,9 +1,9 @@
 // Types of the holds package's public API. The WIT value types (Hold, Claim,
 // Entry, ...) are jco's, generated from holds:core@0.1.0 into generated/.
 import type { Claim, Hold, Timestamp } from '../generated/interfaces/holds-core-types.js';
-import type { Entry, Operation } from '../generated/interfaces/holds-core-kv.js';
+import type { Entry, Operation, Unsent } from '../generated/interfaces/holds-core-kv.js';
 
-export type { Claim, Entry, Hold, Operation, Timestamp };
+export type { Claim, Entry, Hold, Operation, Timestamp, Unsent };
 
 /** '30s', '250ms', '1m30s'; a BigInt of nanoseconds; or a number of milliseconds. */
 export type Duration = string | bigint | number;
@@ -107,13 +107,23 @@ export class Lagged extends HoldsError {
 
 /** What a store's kv operations throw. */
 export class WrongRevision extends Error {}
+/** One send of a write the store took nothing of: whether and when to send it
+ * again is the component's call. `detail`: the store's answer. */
+export class NotStored extends Error {
+  constructor(why: Unsent, detail: string);
+  readonly why: Unsent;
+  readonly detail: string;
+}
 export class Unavailable extends Error {}
 export class Unsupported extends Error {}
 
-/** A store: the component's kv import (sync or async) plus a watch. */
+/** A store: the component's kv import (sync or async) plus a watch. Each write
+ * is one send: one the store took nothing of throws NotStored, and the
+ * component decides whether to send it again. */
 export interface Store {
   readonly expiresEntries: boolean;
-  /** ns; 0n: entries never age out. */
+  /** ns; 0n: entries never age out. The component's upkeep plan for it says
+   * how the manager's replica is pruned and its sweeps run. */
   readonly maxAge: bigint;
   describe(): string;
   get(key: string): Entry | Promise<Entry>;
@@ -187,7 +197,8 @@ export interface ManagerOptions {
   chanBuffer?: number;
   /** Component workers (instances). Default 2. */
   instances?: number;
-  /** Bound on each store operation, ms. Default 5000. */
+  /** Bound on each store operation, and on how long a call's writes are sent
+   * again while the store takes nothing of them, ms. Default 5000. */
   opTimeoutMs?: number;
   /** The most files one claim may take. Default 16. */
   maxClaimFiles?: number;

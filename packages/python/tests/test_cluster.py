@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from holds.bridge import LoopThread
-from holds.stores import BatchWrite, Unavailable, WrongRevision
+from holds.stores import BatchWrite, NotStored, Unavailable, WrongRevision
 from holds.stores.jetstream import EXPECTED_LAST_SUBJECT_SEQUENCE, JetStreamStore
 
 #: Three writers per connection (the Rust test has two): with two, this client's
@@ -26,12 +26,12 @@ WRITES = 300
 
 
 def retried(attempt, what: str):
-    """`attempt()`, tried again on Unavailable for up to 10 s."""
+    """`attempt()`, tried again on Unavailable or NotStored for up to 10 s."""
     deadline = time.monotonic() + 10
     while True:
         try:
             return attempt()
-        except Unavailable as e:
+        except (Unavailable, NotStored) as e:
             if time.monotonic() >= deadline:
                 raise Unavailable(f"{what}: {e}") from None
             time.sleep(0.25)
@@ -79,14 +79,15 @@ def conflicts_mean_the_keys_moved(stores: list[tuple[LoopThread, JetStreamStore]
     """Nine writers on three connections (one per node) write `keys` at the
     revisions they just read, 300 times each: one conditional write (what
     `write_if_revision` sends) or one atomic batch. A conflict must be followed
-    by a read showing at least one of the keys moved. The writers run on the
-    stores' loops (no thread hop between a refusal and the read after it)."""
+    by a read showing at least one of the keys moved; a write the leader refused
+    without comparing (NotStored) is neither. The writers run on the stores'
+    loops (no thread hop between a refusal and the read after it)."""
 
     async def revisions(store: JetStreamStore) -> list[int]:
         return [entry.revision for entry in await store.aget_many(keys)]
 
-    async def writer(w: int, store: JetStreamStore) -> tuple[int, int, int]:
-        landed = conflicts = unmoved = 0
+    async def writer(w: int, store: JetStreamStore) -> tuple[int, int, int, int]:
+        landed = conflicts = unmoved = unsent = 0
         for i in range(WRITES):
             at = await revisions(store)
             value = f"{w}/{i}".encode()
@@ -102,18 +103,20 @@ def conflicts_mean_the_keys_moved(stores: list[tuple[LoopThread, JetStreamStore]
                 conflicts += 1
                 if await revisions(store) == at:
                     unmoved += 1
-        return landed, conflicts, unmoved
+            except NotStored:
+                unsent += 1
+        return landed, conflicts, unmoved, unsent
 
     running = []
     for w in range(WRITERS):
         loop, store = stores[w % len(stores)]
         running.append(loop.submit(writer(w, store)))
     results = [r.result(60) for r in running]
-    print(f"{keys}: (landed, conflicts, unmoved) per writer: {results}")
+    print(f"{keys}: (landed, conflicts, unmoved, unsent) per writer: {results}")
     assert sum(r[0] for r in results) > 0, results
     assert sum(r[2] for r in results) == 0, (
         "conflicts after which the keys were still at the revisions the write named "
-        f"(landed, conflicts, unmoved per writer): {results}"
+        f"(landed, conflicts, unmoved, unsent per writer): {results}"
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from nats.js import api
 
 import holds
-from holds.stores import BatchWrite, Unavailable, Unsupported, WrongRevision
+from holds.stores import BatchWrite, NotStored, Unavailable, Unsupported, WrongRevision
 from holds.stores.jetstream import JetStreamStore
 from support.natsserver import NatsServer
 
@@ -267,77 +267,83 @@ def test_a_force_release_marker_carries_who_forced_it_and_the_release_log_record
     assert f"(pid {os.getpid()}, user " in record.headers["Holds-Process"]
 
 
-def test_publishes_that_wrote_nothing_are_retried(nats_url):
-    """10163 (the check cannot be made yet), no-responders and 10164 (a
-    replicated leader's refusal without comparing) wrote nothing: retried within
-    the operation timeout."""
+def test_a_publish_that_wrote_nothing_is_sent_once_and_the_guest_sends_it_again(nats_url):
+    """10163 (the check cannot be made yet), no responders and 10164 (a
+    replicated leader's refusal without comparing) wrote nothing: the store
+    sends once and says why; the guest sends the write again."""
 
     async def main():
-        m = await holds.Manager.jetstream(nats_url, bucket=bucket(), ttl_max="60s")
+        m = await holds.Manager.jetstream(nats_url, bucket=bucket(), ttl_max="60s", replica=False)
         store: JetStreamStore = m.store
         real = store.js.publish
-        failures = [jserr.APIError(code=503, err_code=10163, description="not ready"), jserr.NoStreamResponseError()]
+        failures = []
+        sent = []
 
         async def flaky(*args, **kwargs):
+            sent.append(args[0])
             if failures:
                 raise failures.pop(0)
             return await real(*args, **kwargs)
 
         store.js.publish = flaky
         try:
-            claim = await m.announce(F, "a", "30s")
             failures.append(jserr.APIError(code=400, err_code=10164, description="wrong last sequence"))
-            written = await asyncio.to_thread(store.write_if_revision, "k", b"v", 0, 0)
-            assert not failures and (await asyncio.to_thread(store.get, "k")).revision == written
-            return claim
+            with pytest.raises(NotStored) as busy:
+                await asyncio.to_thread(store.write_if_revision, "k", b"v", 0, 0)
+            once = len(sent)
+            failures.extend(
+                [
+                    jserr.APIError(code=503, err_code=10163, description="not ready"),
+                    jserr.NoStreamResponseError(),
+                    jserr.APIError(code=400, err_code=10164, description="wrong last sequence"),
+                ]
+            )
+            claim = await m.announce(F, "a", "30s")
+            return busy.value, once, len(sent) - once, failures, claim
         finally:
             store.js.publish = real
             await m.close()
 
-    assert asyncio.run(main()).revision == 1
+    busy, once, announced, left, claim = asyncio.run(main())
+    assert (busy.why, busy.detail, once) == ("busy", "wrong last sequence", 1)
+    assert (announced, left, claim.revision) == (4, [], 1)
 
 
-def test_writes_no_stream_took_are_sent_again_until_one_does(nats_url):
-    """A write no stream takes wrote nothing: it is sent again within the
-    operation's time until a stream does. A batch's commit too (its "no
-    responders" was a failure; the Rust host's once failed a CI run on a
-    just-created R3 bucket). Here the bucket's stream is deleted, then made
-    again while the writes wait."""
+def test_a_write_no_stream_takes_is_not_stored_at_once(nats_url):
+    """With the bucket's stream gone, a write and a batch's commit meet no
+    responders: each is sent once and stored nothing (a batch's commit too: the
+    Rust host's once failed a CI run on a just-created R3 bucket). Once the
+    stream is back, the same writes land."""
 
     async def main():
         name = bucket()
-        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s", op_timeout=2.0, replica=False)
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s", replica=False)
         s = m.store
         nc = await nats.connect(nats_url)
         try:
             batch = [BatchWrite("b", b"b", 0, 30), BatchWrite("c", b"c", 0, 30)]
             await nc.jetstream().delete_stream(f"KV_{name}")
+            unsent = []
             started = time.monotonic()
-            with pytest.raises(Unavailable, match="nothing was written") as gone:
-                await asyncio.to_thread(s.write_batch, batch)
+            for write in (lambda: s.write_if_revision("a", b"a", 0, 0), lambda: s.write_batch(batch)):
+                with pytest.raises(NotStored) as refused:
+                    await asyncio.to_thread(write)
+                unsent.append(refused.value)
             waited = time.monotonic() - started
-
-            async def back():
-                await asyncio.sleep(0.4)
-                other = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s", replica=False)
-                await other.close()
-
-            single, revisions, _ = await asyncio.gather(
-                asyncio.to_thread(s.write_if_revision, "a", b"a", 0, 0),
-                asyncio.to_thread(s.write_batch, batch),
-                back(),
-            )
-            state = (await nc.jetstream().stream_info(f"KV_{name}")).state
-            return str(gone.value), waited, single, revisions, state.messages
+            other = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s", replica=False)
+            await other.close()
+            single = await asyncio.to_thread(s.write_if_revision, "a", b"a", 0, 0)
+            revisions = await asyncio.to_thread(s.write_batch, batch)
+            return unsent, waited, single, revisions
         finally:
             await nc.close()
             await m.close()
 
-    gone, waited, single, revisions, messages = asyncio.run(main())
-    assert "no stream" in gone, gone
-    assert waited >= 1.0, f"sent again for most of the operation's time, not refused at once: {waited:.2f} s"
-    assert sorted([single, *revisions]) == [1, 2, 3], (single, revisions)
-    assert messages == 3
+    unsent, waited, single, revisions = asyncio.run(main())
+    assert [u.why for u in unsent] == ["no-stream", "no-stream"]
+    assert all("no respon" in u.detail for u in unsent), [u.detail for u in unsent]
+    assert waited < 1.0, f"sent once, not again: {waited:.2f} s"
+    assert [single, *revisions] == [1, 2, 3]
 
 
 def test_an_unreachable_server_is_a_store_error_at_once_and_the_manager_recovers():

@@ -1,18 +1,21 @@
-"""Small pieces: durations, the bridge, the memory store, the bundled component."""
+"""Small pieces: durations, the bridge, the memory store, the bundled component,
+the JetStream store's reading of the server's answers, the pause import."""
 
 import asyncio
 import datetime as dt
 import threading
 import time
 
+import nats.errors
+import nats.js.errors as jserr
 import pytest
 
 import holds
 from holds.bridge import BridgeError, LoopThread
-from holds.component import Runtime, bundled_component
+from holds.component import Runtime, _CallHost, bundled_component
 from holds.duration import to_nanos
-from holds.stores import MemoryStore, WrongRevision
-from holds.stores.resend import Resend, Unsent
+from holds.stores import MemoryStore, NotStored, Unavailable, WrongRevision
+from holds.stores.jetstream import publish_failed, refused
 
 
 @pytest.mark.parametrize(
@@ -138,30 +141,59 @@ def test_calls_from_several_event_loops_share_one_manager():
     assert len(asyncio.run(check())) == 80
 
 
-def _pauses(op_timeout: float, why) -> list[float]:
-    """The pauses of sends that each stored nothing for `why(i)`, back to back."""
-    now = 1000.0
-    resend = Resend(op_timeout, now=now)
-    pauses: list[float] = []
-    while (pause := resend.next(why(len(pauses)), now)) is not None:
-        pauses.append(pause)
-        now += pause
-    return pauses
+@pytest.mark.parametrize(
+    ("error", "why"),
+    [
+        (jserr.APIError(code=400, err_code=10164, description="wrong last sequence"), "busy"),
+        (jserr.APIError(code=503, err_code=10163, description="last sequence not ready"), "leader-changing"),
+        (jserr.NoStreamResponseError(), "no-stream"),
+        (nats.errors.NoRespondersError(), "no-stream"),
+    ],
+)
+def test_server_answers_that_stored_nothing_are_not_stored_with_the_servers_text(error, why):
+    out = publish_failed(error, "k", 1.0)
+    assert isinstance(out, NotStored)
+    assert out.why == why
+    assert out.detail == (error.description if isinstance(error, jserr.APIError) else str(error))
 
 
-def test_in_flight_pauses_double_up_to_16_ms_within_the_operations_time():
-    micros = [round(p * 1e6) for p in _pauses(0.05, lambda _: Unsent.NOT_COMPARED)]
-    assert micros == [250, 500, 1000, 2000, 4000, 8000, 16000, 16000]
+def test_other_server_answers_are_conflicts_or_failures():
+    def answer(code: int) -> jserr.APIError:
+        return jserr.APIError(code=400, err_code=code, description="refused")
+
+    assert isinstance(publish_failed(answer(10071), "k", 1.0), WrongRevision)
+    assert isinstance(publish_failed(answer(10999), "k", 1.0), Unavailable)
+    assert isinstance(publish_failed(nats.errors.TimeoutError(), "k", 1.0), Unavailable)
+    assert isinstance(publish_failed(nats.errors.ConnectionClosedError(), "k", 1.0), Unavailable)
+    # A batch's commit answers with the code in its reply.
+    busy = refused(10164, "in flight", "k")
+    assert isinstance(busy, NotStored) and (busy.why, busy.detail) == ("busy", "in flight")
+    assert isinstance(refused(10071, "wrong last sequence", "k"), WrongRevision)
 
 
-def test_a_write_no_stream_took_waits_a_tenth_of_a_second_each_time():
-    assert _pauses(0.35, lambda _: Unsent.NOT_TAKEN) == [0.1, 0.1, 0.1]
-    assert _pauses(0.1, lambda _: Unsent.NOT_TAKEN) == []
+def _call_host(op_timeout: float) -> _CallHost:
+    host = _CallHost(MemoryStore(), holds.SystemClock(), op_timeout, None)
+    host.begin()
+    return host
 
 
-def test_a_missing_stream_between_in_flight_refusals_keeps_the_doubling():
-    def why(i: int) -> Unsent:
-        return Unsent.NOT_TAKEN if i == 1 else Unsent.NOT_COMPARED
+def test_a_pause_past_the_calls_deadline_returns_false_at_once():
+    host = _call_host(0.2)
+    started = time.monotonic()
+    assert host.pause(300_000_000) is False
+    assert time.monotonic() - started < 0.05
 
-    micros = [round(p * 1e6) for p in _pauses(0.105, why)]
-    assert micros == [250, 100_000, 500, 1000, 2000]
+
+def test_a_pause_that_fits_waits_and_returns_true():
+    host = _call_host(0.5)
+    started = time.monotonic()
+    assert host.pause(100_000_000) is True
+    assert time.monotonic() - started >= 0.1
+
+
+def test_the_deadline_is_each_export_calls_own():
+    host = _call_host(0.15)
+    assert host.pause(100_000_000) is True
+    assert host.pause(100_000_000) is False  # 0.2 s of the call's 0.15 s
+    host.begin()  # the next call
+    assert host.pause(100_000_000) is True

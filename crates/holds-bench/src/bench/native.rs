@@ -50,6 +50,14 @@ fn error(e: kv::KvError) -> guest::KvError {
         kv::KvErrorKind::WrongRevision => guest::KvError::WrongRevision,
         kv::KvErrorKind::Unavailable => guest::KvError::Unavailable(e.to_string()),
         kv::KvErrorKind::Unsupported => guest::KvError::Unsupported,
+        kv::KvErrorKind::NotStored(why) => guest::KvError::NotStored(guest::NotStored {
+            why: match why {
+                kv::Unsent::Busy => guest::Unsent::Busy,
+                kv::Unsent::LeaderChanging => guest::Unsent::LeaderChanging,
+                kv::Unsent::NoStream => guest::Unsent::NoStream,
+            },
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -109,6 +117,11 @@ impl guest::Host for NativeHost {
 
     fn now(&mut self) -> guest::Timestamp {
         self.clock.now()
+    }
+
+    async fn pause(&mut self, after: u64) -> bool {
+        tokio::time::sleep(Duration::from_nanos(after)).await;
+        true
     }
 
     fn cas_retry(&mut self, _key: &str, _attempt: u32) {}

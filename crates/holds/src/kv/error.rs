@@ -18,6 +18,20 @@ pub enum KvErrorKind {
     Unavailable,
     /// The store cannot do this (an atomic batch); nothing changed.
     Unsupported,
+    /// The store took nothing of a write, for a reason that makes sending it
+    /// again safe; whether and when to is the guest's call.
+    NotStored(Unsent),
+}
+
+/// Why a store took nothing of a write (the WIT `unsent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsent {
+    /// Another write to the key was in flight (JetStream 10164).
+    Busy,
+    /// A new leader could not check the expected revision yet (JetStream 10163).
+    LeaderChanging,
+    /// No stream answered.
+    NoStream,
 }
 
 /// A store operation failed.
@@ -51,6 +65,15 @@ impl KvError {
     pub fn unsupported(message: impl Into<String>) -> Self {
         KvError {
             kind: KvErrorKind::Unsupported,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The store took nothing of a write, for `why`; `message` is its answer.
+    pub fn not_stored(why: Unsent, message: impl Into<String>) -> Self {
+        KvError {
+            kind: KvErrorKind::NotStored(why),
             message: message.into(),
             source: None,
         }

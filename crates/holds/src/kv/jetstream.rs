@@ -11,18 +11,16 @@
 //! acknowledged before it started.
 
 use super::{
-    BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Watch, WatchItem,
+    BatchWrite, BucketSpec, Entry, KvError, KvStore, Operation, Removal, Unsent, Watch, WatchItem,
 };
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer, kv, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use resend::{NotStored, Refusal, Unsent, until_stored};
 use std::time::{Duration, SystemTime};
 
 mod release_log;
-mod resend;
 
 const KV_OPERATION: &str = "KV-Operation";
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
@@ -222,21 +220,10 @@ impl JetStreamKv {
         Ok(())
     }
 
+    /// One send of a write: its revision, or why it stored nothing (the
+    /// guest decides whether to send it again).
     async fn publish(&self, key: &str, headers: HeaderMap, payload: Bytes) -> Result<u64, KvError> {
         self.connected("nothing was written")?;
-        until_stored(self.op_timeout, key, || {
-            self.publish_once(key, headers.clone(), payload.clone())
-        })
-        .await
-    }
-
-    /// One send of a write: its revision, or what it stored nothing for.
-    async fn publish_once(
-        &self,
-        key: &str,
-        headers: HeaderMap,
-        payload: Bytes,
-    ) -> Result<Result<u64, NotStored<PublishError>>, KvError> {
         let sent = self
             .context
             .publish_with_headers(self.subject(key), headers, payload)
@@ -246,9 +233,9 @@ impl JetStreamKv {
             Err(e) => Err(e),
         };
         match acked.map_err(classify) {
-            Ok(ack) => Ok(Ok(ack.sequence)),
+            Ok(ack) => Ok(ack.sequence),
             Err(Failure::Conflict) => Err(KvError::wrong_revision()),
-            Err(Failure::Unsent(why, e)) => Ok(Err((why, e))),
+            Err(Failure::Unsent(why, e)) => Err(KvError::not_stored(why, e.to_string())),
             Err(Failure::Failed(e)) => Err(KvError::unavailable("publish failed").with_source(e)),
         }
     }
@@ -256,11 +243,8 @@ impl JetStreamKv {
 
 impl JetStreamKv {
     /// One send of an atomic batch: its messages, then the commit's answer (the
-    /// revisions, or what it stored nothing for).
-    async fn send_batch(
-        &self,
-        writes: &[BatchWrite],
-    ) -> Result<Result<Vec<u64>, NotStored<Refusal>>, KvError> {
+    /// revisions, or why it stored nothing).
+    async fn send_batch(&self, writes: &[BatchWrite]) -> Result<Vec<u64>, KvError> {
         self.connected("nothing was written")?;
         let client = self.context.client();
         let batch = format!("holds-{:032x}", rand::random::<u128>());
@@ -303,7 +287,7 @@ impl JetStreamKv {
             // replicated bucket is created): an uncommitted batch is never
             // applied, so the server drops what it took of this one.
             Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
-                return Ok(Err((Unsent::NotTaken, Refusal(e.to_string()))));
+                return Err(KvError::not_stored(Unsent::NoStream, e.to_string()));
             }
             Err(e) => return Err(KvError::unavailable("batch commit failed").with_source(e)),
         };
@@ -311,12 +295,12 @@ impl JetStreamKv {
             Ok(BatchReply { error: Some(e), .. })
                 if e.err_code == code::WRONG_LAST_SEQUENCE_CONSTANT =>
             {
-                Ok(Err((Unsent::NotCompared, Refusal(e.description))))
+                Err(KvError::not_stored(Unsent::Busy, e.description))
             }
             Ok(BatchReply { error: Some(e), .. })
                 if e.err_code == code::LAST_SUBJECT_SEQUENCE_NOT_READY =>
             {
-                Ok(Err((Unsent::NotTaken, Refusal(e.description))))
+                Err(KvError::not_stored(Unsent::LeaderChanging, e.description))
             }
             Ok(BatchReply { error: Some(e), .. }) => Err(match e.err_code {
                 code::WRONG_LAST_SEQUENCE => KvError::wrong_revision(),
@@ -336,7 +320,7 @@ impl JetStreamKv {
                 ..
             }) if count == writes.len() as u64 && seq >= count => {
                 // A committed batch is stored as consecutive messages.
-                Ok(Ok((seq + 1 - count..=seq).collect()))
+                Ok((seq + 1 - count..=seq).collect())
             }
             Ok(other) => Err(KvError::unavailable(format!(
                 "the batch's commit answered {other:?} for {} writes",
@@ -435,9 +419,11 @@ fn classify(e: PublishError) -> Failure {
         .map(|s| s.error_code().0);
     match (e.kind(), code) {
         (PublishErrorKind::WrongLastSequence, _) => Failure::Conflict,
-        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::Unsent(Unsent::NotCompared, e),
-        (PublishErrorKind::StreamNotFound, _)
-        | (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => Failure::Unsent(Unsent::NotTaken, e),
+        (_, Some(code::WRONG_LAST_SEQUENCE_CONSTANT)) => Failure::Unsent(Unsent::Busy, e),
+        (_, Some(code::LAST_SUBJECT_SEQUENCE_NOT_READY)) => {
+            Failure::Unsent(Unsent::LeaderChanging, e)
+        }
+        (PublishErrorKind::StreamNotFound, _) => Failure::Unsent(Unsent::NoStream, e),
         _ => Failure::Failed(e),
     }
 }
@@ -604,7 +590,7 @@ impl KvStore for JetStreamKv {
                 writes.len()
             )));
         }
-        until_stored(self.op_timeout, "the batch", || self.send_batch(writes)).await
+        self.send_batch(writes).await
     }
 
     #[cfg(feature = "test-util")]
@@ -688,19 +674,19 @@ mod tests {
     }
 
     #[test]
-    fn publishes_that_wrote_nothing_or_compared_nothing_are_retried_and_conflicts_are_conflicts() {
+    fn publishes_that_wrote_nothing_say_why_and_conflicts_are_conflicts() {
         use jetstream::context::PublishErrorKind;
         assert!(matches!(
             classify(server_error(10163)),
-            Failure::Unsent(Unsent::NotTaken, _)
+            Failure::Unsent(Unsent::LeaderChanging, _)
         ));
         assert!(matches!(
             classify(PublishError::new(PublishErrorKind::StreamNotFound)),
-            Failure::Unsent(Unsent::NotTaken, _)
+            Failure::Unsent(Unsent::NoStream, _)
         ));
         assert!(matches!(
             classify(server_error(10164)),
-            Failure::Unsent(Unsent::NotCompared, _)
+            Failure::Unsent(Unsent::Busy, _)
         ));
         assert!(matches!(
             classify(PublishError::new(PublishErrorKind::WrongLastSequence)),

@@ -13,7 +13,7 @@ mod memory;
 pub(crate) mod release_log;
 mod sqlite;
 
-pub use error::{KvError, KvErrorKind, Source};
+pub use error::{KvError, KvErrorKind, Source, Unsent};
 
 pub use jetstream::JetStreamKv;
 pub use memory::MemoryKv;

@@ -17,6 +17,7 @@ use super::io::{GuestIo, LiveIo, Recording, RetryObserver};
 use crate::clock::Clock;
 use crate::convert;
 use crate::error::{Cause, Error};
+use crate::hub::Upkeep;
 use crate::kv::{Entry, KvError, KvStore};
 use crate::trace::Recorder;
 use crate::trace::format::*;
@@ -50,6 +51,8 @@ pub(crate) struct Calls {
     reuse: bool,
     /// Bound on a whole call, store round trips (and the wait for a slot) included.
     call_timeout: Duration,
+    /// How long a call's writes may be sent again while the store takes nothing.
+    op_timeout: Duration,
     /// The guest's answers of `key-for-file`, for the replica lookups.
     keys: Mutex<HashMap<String, String>>,
 }
@@ -62,6 +65,7 @@ impl Calls {
         recorder: Option<Arc<Recorder>>,
         max_idle: usize,
         call_timeout: Duration,
+        op_timeout: Duration,
     ) -> Self {
         if max_idle > 0 {
             runtime.pool.keep_at_least(max_idle);
@@ -75,6 +79,7 @@ impl Calls {
             recorder,
             reuse: max_idle > 0,
             call_timeout,
+            op_timeout,
             keys: Mutex::new(HashMap::default()),
         }
     }
@@ -107,6 +112,7 @@ impl Calls {
             self.kv.clone(),
             self.clock.clone(),
             self.retry_observer.lock().unwrap().clone(),
+            self.op_timeout,
         ));
         let io = match &self.recorder {
             Some(_) => Box::new(Recording::new(live)),
@@ -517,6 +523,16 @@ impl Calls {
             .call(async |i: &mut Instance| Ok((i.check_bucket(settings, ttl_max).await?, None)))
             .await?;
         out.map_err(|e| convert::error(e, fault))
+    }
+
+    /// How the hub keeps its replica of a bucket whose entries age out after
+    /// `max_age`. Not recorded: asked once, when the manager opens.
+    pub async fn upkeep(&self, max_age: Duration) -> Result<Upkeep, Error> {
+        let max_age = crate::time::nanos(max_age);
+        let plan = self
+            .call(async |i: &mut Instance| i.upkeep(max_age).await)
+            .await?;
+        Ok(convert::upkeep(plan))
     }
 
     /// Name `paths` as seen from `place`. Not recorded: it reads the filesystem,

@@ -10,6 +10,7 @@ use super::limits::Limits;
 use super::sandbox::Sandbox;
 use crate::convert;
 use bytes::Bytes;
+use std::time::Duration;
 use wasmtime::StoreLimits;
 use wasmtime::component::{HasData, Linker};
 
@@ -179,6 +180,10 @@ impl fs::Host for HoldsView<'_> {
 impl clock::Host for HoldsView<'_> {
     async fn now(&mut self) -> wasmtime::Result<i64> {
         self.ctx.io.now()
+    }
+
+    async fn pause(&mut self, after: u64) -> wasmtime::Result<bool> {
+        self.ctx.io.pause(Duration::from_nanos(after)).await
     }
 }
 

@@ -6,7 +6,9 @@ use super::bindings::exports::holds::core::holds::{
     AnnounceRequest, BucketSettings, ClaimRequest, Claimed, FileCheck, Identity, Place,
     ReleaseOutcome,
 };
-use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
+use super::bindings::exports::holds::core::subscribe::{
+    Change, Interpretation, SweepOutcome, UpkeepPlan,
+};
 use super::bindings::holds::core::{kv, types};
 use super::ctx::HoldsCtx;
 use super::slots::Slot;
@@ -100,6 +102,13 @@ impl Instance {
             .await;
         self.store.data_mut().serve_files(false);
         out
+    }
+
+    pub async fn upkeep(&mut self, max_age: u64) -> wasmtime::Result<UpkeepPlan> {
+        self.guest
+            .holds_core_subscribe()
+            .call_upkeep(&mut self.store, max_age)
+            .await
     }
 
     pub async fn interpret(&mut self, change: &Change) -> wasmtime::Result<Interpretation> {

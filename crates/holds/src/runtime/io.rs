@@ -61,6 +61,8 @@ pub(crate) trait GuestIo: Send {
     async fn get_many(&mut self, keys: &[String]) -> Answer<Result<Vec<wit_kv::Entry>, KvError>>;
     async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>>;
     fn now(&mut self) -> Answer<i64>;
+    /// Wait `after` unless that passes the call's deadline (then false, at once).
+    async fn pause(&mut self, after: Duration) -> Answer<bool>;
     fn cas_retry(&mut self, key: &str, attempt: u32) -> Answer<()>;
     /// What the calls since the last report gathered.
     fn report(&mut self) -> Report;
@@ -107,6 +109,9 @@ impl GuestIo for Unbound {
     fn now(&mut self) -> Answer<i64> {
         unbound()
     }
+    async fn pause(&mut self, _: Duration) -> Answer<bool> {
+        unbound()
+    }
     fn cas_retry(&mut self, _: &str, _: u32) -> Answer<()> {
         unbound()
     }
@@ -144,6 +149,8 @@ pub(crate) struct LiveIo {
     pub kv: Arc<dyn KvStore>,
     pub clock: Arc<dyn Clock>,
     pub retry_observer: Option<RetryObserver>,
+    /// The call's writes are not sent again past this.
+    deadline: tokio::time::Instant,
     report: Report,
 }
 
@@ -152,11 +159,13 @@ impl LiveIo {
         kv: Arc<dyn KvStore>,
         clock: Arc<dyn Clock>,
         retry_observer: Option<RetryObserver>,
+        op_timeout: Duration,
     ) -> Self {
         LiveIo {
             kv,
             clock,
             retry_observer,
+            deadline: tokio::time::Instant::now() + op_timeout,
             report: Report::default(),
         }
     }
@@ -276,6 +285,15 @@ impl GuestIo for LiveIo {
         Ok(self.clock.now())
     }
 
+    async fn pause(&mut self, after: Duration) -> Answer<bool> {
+        let until = tokio::time::Instant::now() + after;
+        if until >= self.deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep_until(until).await;
+        Ok(true)
+    }
+
     fn cas_retry(&mut self, key: &str, attempt: u32) -> Answer<()> {
         if let Some(observer) = &self.retry_observer {
             observer(key, attempt);
@@ -390,6 +408,15 @@ impl GuestIo for Recording {
         let now = self.inner.now()?;
         self.steps.push(Step::ClockNow { result: now });
         Ok(now)
+    }
+
+    async fn pause(&mut self, after: Duration) -> Answer<bool> {
+        let paused = self.inner.pause(after).await?;
+        self.steps.push(Step::ClockPause {
+            after: crate::time::nanos(after),
+            result: paused,
+        });
+        Ok(paused)
     }
 
     fn cas_retry(&mut self, key: &str, attempt: u32) -> Answer<()> {

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Why a trace cannot be replayed at all (exit 2 in the CLI).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -251,6 +252,20 @@ impl GuestIo for Tape {
         match self.next() {
             Some(Step::ClockNow { result }) => Ok(result),
             other => self.diverged(other, Step::ClockNow { result: 0 }),
+        }
+    }
+
+    async fn pause(&mut self, after: Duration) -> Answer<bool> {
+        let after = crate::time::nanos(after);
+        match self.next() {
+            Some(Step::ClockPause { after: a, result }) if a == after => Ok(result),
+            other => self.diverged(
+                other,
+                Step::ClockPause {
+                    after,
+                    result: false,
+                },
+            ),
         }
     }
 

@@ -169,6 +169,16 @@ pub enum TraceKvError {
     WrongRevision,
     Unavailable(String),
     Unsupported,
+    NotStored { why: TraceUnsent, detail: String },
+}
+
+/// Why a store took nothing of a write (`kv.unsent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TraceUnsent {
+    Busy,
+    LeaderChanging,
+    NoStream,
 }
 
 /// One conditional write of a batch (`kv.write`).
@@ -600,6 +610,8 @@ pub enum Step {
     },
     #[serde(rename = "clock.now")]
     ClockNow { result: i64 },
+    #[serde(rename = "clock.pause")]
+    ClockPause { after: u64, result: bool },
     #[serde(rename = "observer.cas-retry")]
     CasRetry {
         key: String,

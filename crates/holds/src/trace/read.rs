@@ -43,6 +43,7 @@ struct RawStep<'a> {
     keys: Option<Vec<String>>,
     writes: Option<Vec<TraceWrite>>,
     attempt: Option<u32>,
+    after: Option<u64>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
 }
@@ -118,6 +119,10 @@ impl RawStep<'_> {
                 result: parse(result()?)?,
             },
             "clock.now" => Step::ClockNow {
+                result: parse(result()?)?,
+            },
+            "clock.pause" => Step::ClockPause {
+                after: required(self.after, import, "after")?,
                 result: parse(result()?)?,
             },
             "observer.cas-retry" => Step::CasRetry {

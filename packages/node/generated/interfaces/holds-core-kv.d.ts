@@ -10,9 +10,27 @@ export interface Write {
   expected: bigint,
   ttlSeconds: number,
 }
-export type KvError = KvErrorWrongRevision | KvErrorUnavailable | KvErrorUnsupported;
+/**
+ * # Variants
+ * 
+ * ## `"busy"`
+ * 
+ * ## `"leader-changing"`
+ * 
+ * ## `"no-stream"`
+ */
+export type Unsent = 'busy' | 'leader-changing' | 'no-stream';
+export interface NotStored {
+  why: Unsent,
+  detail: string,
+}
+export type KvError = KvErrorWrongRevision | KvErrorNotStored | KvErrorUnavailable | KvErrorUnsupported;
 export interface KvErrorWrongRevision {
   tag: 'wrong-revision',
+}
+export interface KvErrorNotStored {
+  tag: 'not-stored',
+  val: NotStored,
 }
 export interface KvErrorUnavailable {
   tag: 'unavailable',

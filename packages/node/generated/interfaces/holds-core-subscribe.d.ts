@@ -1,7 +1,9 @@
 /** @module Interface holds:core/subscribe@0.2.0 **/
+export function upkeep(maxAge: Duration): UpkeepPlan;
 export function interpret(change: Change): Interpretation;
 export function sweep(key: string, observed: Entry): SweepOutcome;
 export type Timestamp = import('./holds-core-types.js').Timestamp;
+export type Duration = import('./holds-core-types.js').Duration;
 export type Event = import('./holds-core-types.js').Event;
 export type Error = import('./holds-core-types.js').Error;
 export type Entry = import('./holds-core-kv.js').Entry;
@@ -27,4 +29,12 @@ export interface SweepOutcomeNotDue {
 }
 export interface SweepOutcomeNothing {
   tag: 'nothing',
+}
+export interface UpkeepPlan {
+  pruneEvery: Duration,
+  keepHold: Duration,
+  keepMarker: Duration,
+  sweepRetry: Duration,
+  concurrentSweeps: number,
+  restartAfter: Duration,
 }

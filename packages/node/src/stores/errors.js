@@ -7,6 +7,19 @@ export class WrongRevision extends Error {
   }
 }
 
+/**
+ * The store took nothing of a write, so sending it again is safe; whether and
+ * when to is the component's call. `why`: 'busy' (another write to the key was
+ * in flight), 'leader-changing' or 'no-stream'; `detail`: the store's answer.
+ */
+export class NotStored extends Error {
+  constructor(why, detail) {
+    super(`not stored (${why}): ${detail}`);
+    this.why = why;
+    this.detail = detail;
+  }
+}
+
 /** The store could not answer. */
 export class Unavailable extends Error {}
 

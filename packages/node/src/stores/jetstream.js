@@ -10,6 +10,7 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
+  JetStreamApiCodes,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
@@ -19,9 +20,8 @@ import { errors, headers, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { wallNanos } from '../clock.js';
-import { CAUGHT_UP, Unavailable, Unsupported, WrongRevision } from './errors.js';
+import { CAUGHT_UP, NotStored, Unavailable, Unsupported, WrongRevision } from './errors.js';
 import * as releaseLog from './release-log.js';
-import { NotStored, Unsent, untilStored } from './resend.js';
 
 export const KV_OPERATION = 'KV-Operation';
 export const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
@@ -43,19 +43,36 @@ const isNoResponders = (e) => e instanceof errors.NoRespondersError || e?.cause 
 /** nats-server `JSStream...` error codes a publish or read can meet. */
 export const ServerCodes = Object.freeze({
   WRONG_LAST_SEQUENCE: 10071,
-  /**
-   * A replicated stream's leader refused a conditional write WITHOUT comparing:
-   * another write to the subject is in flight (one that will land, or one that
-   * landed, often the caller's own, whose mark is not cleared). Nothing written,
-   * nothing decided: sent again, never a lost race.
-   */
-  WRONG_LAST_SEQUENCE_CONSTANT: 10164,
-  /** The check cannot be made yet (right after a leader election): nothing written. */
-  LAST_SUBJECT_SEQUENCE_NOT_READY: 10163,
   NO_MESSAGE_FOUND: 10037,
   /** The stream was not created with allow_atomic. */
   ATOMIC_PUBLISH_DISABLED: 10174,
 });
+
+/** Server answers to a write it took nothing of, and why (the WIT `unsent`). */
+const UNSENT = new Map([
+  // A replicated stream's leader refused a conditional write WITHOUT comparing:
+  // another write to the subject is in flight (one that will land, or one that
+  // landed, often the caller's own, whose mark is not cleared). Never a lost race.
+  [10164, 'busy'],
+  // A new leader cannot check the expected sequence yet.
+  [10163, 'leader-changing'],
+  [JetStreamApiCodes.StreamNotFound, 'no-stream'],
+]);
+
+/** Nobody answered the publish: no stream (the JS client says JetStreamNotEnabled). */
+const noStreamAnswered = (e) => isNoResponders(e) || e?.name === 'JetStreamNotEnabled';
+
+/**
+ * What the server's answer to one send of a write means when it stored
+ * nothing: WrongRevision (the key moved), NotStored (nothing taken; the
+ * component decides whether to send it again), or undefined (neither). `e` is
+ * the client's error, or a PubAck's `{ code, message }`.
+ */
+export function refusal(e, key) {
+  if (e?.code === ServerCodes.WRONG_LAST_SEQUENCE) return new WrongRevision(key);
+  const why = UNSENT.get(e?.code) ?? (noStreamAnswered(e) ? 'no-stream' : undefined);
+  return why && new NotStored(why, e.message);
+}
 
 function serverAtLeast(version, wantedMinor) {
   const [major, minor] = String(version)
@@ -236,14 +253,6 @@ export class JetStreamStore {
     if (writes.length === 0) return [];
     if (writes.length > MAX_BATCH)
       throw new Unsupported(`${writes.length} writes are more than a batch of ${MAX_BATCH}`);
-    return untilStored(this.opTimeoutMs, 'the batch', () => this.sendBatch(writes));
-  }
-
-  /**
-   * One atomic batch publish: its revisions, or a `NotStored` when nothing was
-   * written and it may be sent again.
-   */
-  async sendBatch(writes) {
     this.requireConnection('nothing was written');
     const batch = `holds-${randomUUID().replaceAll('-', '')}`;
     const last = writes.length - 1;
@@ -265,10 +274,9 @@ export class JetStreamStore {
     } catch (e) {
       if (e?.name === 'TimeoutError')
         throw new Unavailable(`the batch's commit got no answer within ${this.opTimeoutMs} ms`);
-      // No stream listens on the subject yet (for a moment after a replicated
+      // No stream listens on the subject (for a moment after a replicated
       // bucket is created): an uncommitted batch is never applied.
-      if (isNoResponders(e)) return new NotStored(Unsent.NOT_TAKEN, e.message);
-      throw new Unavailable(`batch publish failed: ${e?.message ?? e}`);
+      throw refusal(e, writes[0].key) ?? new Unavailable(`batch publish failed: ${e?.message ?? e}`);
     }
     let ack;
     try {
@@ -277,17 +285,15 @@ export class JetStreamStore {
       throw new Unavailable(`the batch's commit answered no PubAck: ${reply.string().slice(0, 200)}`);
     }
     if (ack.error) {
-      const code = ack.error.err_code;
-      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT)
-        return new NotStored(Unsent.NOT_COMPARED, ack.error.description);
-      if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY)
-        return new NotStored(Unsent.NOT_TAKEN, ack.error.description);
-      if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(writes[0].key);
+      const { err_code: code, description } = ack.error;
       if (code === ServerCodes.ATOMIC_PUBLISH_DISABLED) {
         this.atomic = false;
-        throw new Unsupported(`bucket ${this.bucket}: ${ack.error.description}`);
+        throw new Unsupported(`bucket ${this.bucket}: ${description}`);
       }
-      throw new Unavailable(`batch commit refused: ${ack.error.description} (error ${code})`);
+      throw (
+        refusal({ code, message: description }, writes[0].key) ??
+        new Unavailable(`batch commit refused: ${description} (error ${code})`)
+      );
     }
     const { seq, count } = ack;
     if (!Number.isInteger(seq) || count !== writes.length || seq < count) {
@@ -302,25 +308,15 @@ export class JetStreamStore {
     return this.publish(key, value, headers());
   }
 
-  /** One write, sent again while a send stores nothing (see `Resend`). */
+  /** One send of a write: its revision, or the error its answer means. */
   async publish(key, payload, h) {
-    return untilStored(this.opTimeoutMs, key, (left) => this.publishOnce(key, payload, h, left));
-  }
-
-  /** One send of a write: its revision, or a `NotStored`. */
-  async publishOnce(key, payload, h, timeout) {
     this.requireConnection('nothing was written');
     try {
-      const ack = await this.js.publish(this.subject(key), payload, { headers: h, timeout });
+      const ack = await this.js.publish(this.subject(key), payload, { headers: h });
       return BigInt(ack.seq);
     } catch (e) {
-      const code = e?.code;
-      if (code === ServerCodes.WRONG_LAST_SEQUENCE) throw new WrongRevision(key);
-      if (code === ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT) return new NotStored(Unsent.NOT_COMPARED, e.message);
-      if (code === ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY) return new NotStored(Unsent.NOT_TAKEN, e.message);
-      if (e?.name === 'JetStreamNotEnabled') return new NotStored(Unsent.NOT_TAKEN, 'no stream answered');
       if (e?.name === 'TimeoutError') throw new Unavailable(`publish timed out after ${this.opTimeoutMs} ms`);
-      throw new Unavailable(`publish failed: ${e?.message ?? e}`);
+      throw refusal(e, key) ?? new Unavailable(`publish failed: ${e?.message ?? e}`);
     }
   }
 

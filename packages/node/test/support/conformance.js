@@ -4,14 +4,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { HoldsError, Manager, MemoryStore, OffsetClock, toNanos, wallNanos } from '../../src/index.js';
+import { HoldsError, JetStreamStore, Manager, MemoryStore, OffsetClock, toNanos, wallNanos } from '../../src/index.js';
 import { operationOf } from '../../src/stores/jetstream.js';
 import { goHoldJson } from './gowire.js';
+import { RefusingStore } from './refusing.js';
 
 export const CASES = new URL('../../../conformance/cases.json', import.meta.url);
 const FORMAT = 'holds-conformance/1';
 
 export class CaseFailed extends Error {}
+
+/** Why a store took nothing of a write (`refuse_writes`). */
+const UNSENT = ['busy', 'leader-changing', 'no-stream'];
 
 export function loadCases(path = CASES) {
   const doc = JSON.parse(readFileSync(path, 'utf8'));
@@ -40,6 +44,14 @@ const claimedJson = (c) => ({ claims: c.claims.map(claimJson), atomic: c.atomic 
 /** The API's file states as the case language names them. */
 const STATE = { held: 'held', tokenMoved: 'token-moved', heldByAnother: 'held-by-another', vacant: 'vacant' };
 const checkJson = (c) => ({ file: c.file, state: STATE[c.state], claim: claimJson(c.claim) });
+const upkeepJson = (u) => ({
+  prune_every: u.pruneEvery,
+  keep_hold: u.keepHold,
+  keep_marker: u.keepMarker,
+  sweep_retry: u.sweepRetry,
+  concurrent_sweeps: BigInt(u.concurrentSweeps),
+  restart_after: u.restartAfter,
+});
 
 export function errorJson(e) {
   switch (e?.name) {
@@ -228,15 +240,19 @@ export class CaseRunner {
           ttlMax: a.ttl_max ?? this.ttlMax,
           chanBuffer: a.chan_buffer ?? 32,
           replica: a.replica ?? true,
+          opTimeoutMs: a.op_timeout === undefined ? undefined : Number(toNanos(a.op_timeout)) / 1e6,
           opensAtStart: a.open ?? true,
           clock: new OffsetClock(toNanos(a.clock_offset ?? '0s')),
           manager: undefined,
+          // The agent's store, when the case scripts its writes (`refuse_writes`).
+          refusing: undefined,
           subscriptions: new Map(),
         },
       ]),
     );
     this.first = c.agents[0].name;
     this.memory = store === 'memory' ? new MemoryStore({ maxAge: toNanos(this.ttlMax) }) : undefined;
+    this.scriptsWrites = c.steps.some((step) => step.do === 'refuse_writes');
     this.scope = {};
   }
 
@@ -246,11 +262,33 @@ export class CaseRunner {
       clock: agent.clock,
       chanBuffer: agent.chanBuffer,
       replica: agent.replica,
+      opTimeoutMs: agent.opTimeoutMs,
       log: () => {},
     };
+    if (this.scriptsWrites) {
+      agent.refusing = new RefusingStore(this.memory ?? (await this.openJetStream(agent)));
+      agent.manager = await Manager.open(agent.refusing, options);
+      return;
+    }
     agent.manager = this.memory
       ? await Manager.open(this.memory, options)
       : await Manager.jetstream({ servers: this.natsUrl, bucket: this.bucket, ...options });
+  }
+
+  /** The agent's own JetStream store, as Manager.jetstream would open it. */
+  async openJetStream(agent) {
+    return JetStreamStore.open({
+      servers: this.natsUrl,
+      bucket: this.bucket,
+      maxAge: toNanos(agent.ttlMax),
+      opTimeoutMs: agent.opTimeoutMs,
+    });
+  }
+
+  /** The agent's scripted store. */
+  refusing(agent) {
+    if (!agent.refusing) throw new CaseFailed(`agent ${agent.name}'s store takes no script`);
+    return agent.refusing;
   }
 
   async run() {
@@ -260,6 +298,8 @@ export class CaseRunner {
       for (const [i, step] of this.case.steps.entries()) await this.step(i, step);
     } finally {
       for (const agent of this.agents.values()) await agent.manager?.close();
+      // A manager leaves a store it was given open; the shared memory store needs no closing.
+      if (!this.memory) for (const agent of this.agents.values()) await agent.refusing?.close();
       await this.raw?.close();
     }
   }
@@ -330,6 +370,15 @@ export class CaseRunner {
         return this.waitEvent(agent, step);
       case 'race':
         return ok(await this.race(step));
+      case 'refuse_writes': {
+        const answers = this.arg(step, 'answers');
+        const unknown = answers.filter((why) => !UNSENT.includes(why));
+        if (unknown.length) throw new CaseFailed(`answers: ${unknown} not one of ${UNSENT.join(', ')}`);
+        this.refusing(agent).refuse(answers);
+        return ok();
+      }
+      case 'writes_sent':
+        return ok({ count: BigInt(this.refusing(agent).sent) });
       default:
         break;
     }
@@ -400,6 +449,8 @@ export class CaseRunner {
         case 'probe':
           await m.probe();
           return ok();
+        case 'upkeep':
+          return ok(upkeepJson(m.hub.upkeep));
         case 'close':
           await m.close();
           return ok();

@@ -4,13 +4,16 @@ One wasmtime Engine and one compiled Component per component file per process.
 An `InstancePool` runs calls on its own threads; each thread owns one wasmtime
 Store with one instance (a Store is not thread-safe, and one that trapped refuses
 every later call). A call that traps or runs out of fuel discards its thread's
-instance; the next call on that thread makes a fresh one.
+instance; the next call on that thread makes a fresh one. Each export call has a
+deadline, its start plus the operation timeout: the guest's pauses before
+sending a write again never pass it.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -75,20 +78,38 @@ class _Instance:
         self.store.set_fuel(FUEL)  # instantiation runs the component's start code
         linker = Linker(runtime.engine)
         wit.define_imports(linker, host)
-        self.exports = wit.Exports(linker.instantiate(self.store, runtime.component), self.store, FUEL)
+        instance = linker.instantiate(self.store, runtime.component)
+        self.exports = wit.Exports(instance, self.store, FUEL, host.begin)
 
 
 class _CallHost:
     """The host one thread's instance calls; collects the entries a call saw."""
 
-    def __init__(self, kv: wit.KvImports, clock: Any, observer: Optional[Callable[[str, int], None]]):
+    def __init__(
+        self, kv: wit.KvImports, clock: Any, op_timeout: float, observer: Optional[Callable[[str, int], None]]
+    ):
         self.kv = kv
         self._clock = clock
+        self._op_timeout = op_timeout
         self._observer = observer
         self.learnt: list[tuple[str, Entry]] = []
+        self.deadline = float("-inf")  # no call yet: nothing to wait for
+
+    def begin(self) -> None:
+        """An export call starts: its deadline is the operation timeout from now."""
+        self.deadline = time.monotonic() + self._op_timeout
 
     def now(self) -> int:
         return self._clock.now()
+
+    def pause(self, after: int) -> bool:
+        """Wait `after` ns (on the instance's own thread), unless the wait would
+        end at or past the call's deadline: then False at once."""
+        seconds = after / 1e9
+        if time.monotonic() + seconds >= self.deadline:
+            return False
+        time.sleep(seconds)
+        return True
 
     def cas_retry(self, key: str, attempt: int) -> None:
         if self._observer is not None:
@@ -99,13 +120,15 @@ class _CallHost:
 
 
 class InstancePool:
-    """`size` threads, each running calls on its own instance."""
+    """`size` threads, each running calls on its own instance; an export call's
+    writes may be sent again for `op_timeout` seconds."""
 
     def __init__(
         self,
         runtime: Runtime,
         kv: wit.KvImports,
         clock: Any,
+        op_timeout: float,
         size: int = 4,
         observer: Optional[Callable[[str, int], None]] = None,
     ):
@@ -114,6 +137,7 @@ class InstancePool:
         self._runtime = runtime
         self._kv = kv
         self._clock = clock
+        self._op_timeout = op_timeout
         self.observer = observer
         self._local = threading.local()
         self._threads = cf.ThreadPoolExecutor(max_workers=size, thread_name_prefix="holds-wasm")
@@ -128,7 +152,7 @@ class InstancePool:
         local = self._local
         instance: Optional[_Instance] = getattr(local, "instance", None)
         if instance is None:
-            local.host = _CallHost(self._kv, self._clock, self._observe)
+            local.host = _CallHost(self._kv, self._clock, self._op_timeout, self._observe)
             try:
                 instance = local.instance = _Instance(self._runtime, local.host)
             except Exception as e:

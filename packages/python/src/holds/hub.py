@@ -6,7 +6,9 @@ Each change is interpreted by the component once, with the key's previous entry
 from the replica (so a marker that removes a hold is told from one replacing a
 marker), then applied to the replica and fanned out in one step of the loop, so
 a subscription's snapshot (taken from the replica) and its live events never
-overlap or leave a gap. Mirrors the Rust host's `hub.rs`.
+overlap or leave a gap. How often the replica is pruned, how long entries stay
+in it, and when sweeps run are the guest's `upkeep` plan. Mirrors the Rust
+host's `hub.rs`.
 """
 
 from __future__ import annotations
@@ -27,25 +29,25 @@ from .types import Entry, Event
 
 log = logging.getLogger("holds")
 
-#: A sweep that failed on the store tries again after this (s).
-SWEEP_BACKOFF = 1.0
-#: A failed watcher kept warm for the replica restarts after this (s).
-RESTART_BACKOFF = 1.0
-#: Sweeps in flight at once.
-CONCURRENT_SWEEPS = 16
-#: The shortest wait before sweeping a key again (guards a clock that stands still).
-MIN_SWEEP_DELAY = 0.01
-
 
 async def in_pool(pool: InstancePool, call: Callable[[wit.Exports], Any]) -> tuple[Any, list]:
     return await asyncio.wrap_future(pool.submit(call))
 
 
 class Hub:
-    def __init__(self, store: Store, pool: InstancePool, clock: Any, chan_buffer: int, start_timeout: float):
+    def __init__(
+        self,
+        store: Store,
+        pool: InstancePool,
+        clock: Any,
+        upkeep: wit.Upkeep,
+        chan_buffer: int,
+        start_timeout: float,
+    ):
         self.store = store
         self.pool = pool
         self.clock = clock
+        self.upkeep = upkeep
         self.chan_buffer = chan_buffer
         self.start_timeout = start_timeout
         self.phase = "idle"  # idle | starting | ready | failed | closed
@@ -108,7 +110,7 @@ class Hub:
                 await condition.wait_for(lambda: self.phase in ("failed", "closed"))
             if self.phase == "closed":
                 return
-            await asyncio.sleep(RESTART_BACKOFF)
+            await asyncio.sleep(self.upkeep.restart_after / 1e9)
 
     def close(self) -> None:
         """End every subscription (cleanly) and stop the watcher. On the loop."""
@@ -208,7 +210,7 @@ class Hub:
         except Exception as e:
             return self._fail(StoreError(f"starting the watch: {e}"))
         sweeping = not self.store.expires_entries
-        prune = asyncio.ensure_future(self._prune_forever()) if self.store.max_age else None
+        prune = asyncio.ensure_future(self._prune_forever()) if self.upkeep.prune_every else None
         ready = False
         try:
             async for item in watch:
@@ -279,14 +281,14 @@ class Hub:
             self._sweep_timer.cancel()
             self._sweep_timer = None
         at = self._sweeps.next()
-        if at is None or len(self._sweeping) >= CONCURRENT_SWEEPS or self.phase == "closed":
+        if at is None or len(self._sweeping) >= self.upkeep.concurrent_sweeps or self.phase == "closed":
             return
-        delay = max(MIN_SWEEP_DELAY, (at - self.clock.now()) / 1e9)
+        delay = max(0.0, (at - self.clock.now()) / 1e9)
         self._sweep_timer = asyncio.get_running_loop().call_later(delay, self._sweep_due)
 
     def _sweep_due(self) -> None:
         self._sweep_timer = None
-        room = CONCURRENT_SWEEPS - len(self._sweeping)
+        room = self.upkeep.concurrent_sweeps - len(self._sweeping)
         for key, observed in self._sweeps.due(self.clock.now(), room):
             task = asyncio.ensure_future(self._sweep(key, observed))
             self._sweeping.add(task)
@@ -302,7 +304,7 @@ class Hub:
         if self.phase == "closed" or self._sweeps.has(key):
             return  # a change since the sweep started rescheduled (or cancelled) it
         if outcome is None:
-            self._sweeps.schedule(key, self.clock.now() + int(SWEEP_BACKOFF * 1e9), observed)
+            self._sweeps.schedule(key, self.clock.now() + self.upkeep.sweep_retry, observed)
         elif outcome.tag == "not-due" and outcome.value is not None:
             self._sweeps.schedule(key, outcome.value, observed)
         # expired / nothing: the marker reaches the replica through the watch.
@@ -311,20 +313,17 @@ class Hub:
     # -- pruning ---------------------------------------------------------------------------
 
     async def _prune_forever(self) -> None:
-        max_age = self.store.max_age
-        every = min(60.0, max(1.0, max_age / 4e9))
+        """Drop entries the store has aged out: the replica never outgrows the bucket."""
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(self.upkeep.prune_every / 1e9)
             now = time.time_ns()
-            self.replica = {k: e for k, e in self.replica.items() if _young(e, now, max_age)}
-            self.ahead = {k: e for k, e in self.ahead.items() if _young(e, now, max_age)}
+            self.replica = {k: e for k, e in self.replica.items() if self._young(e, now)}
+            self.ahead = {k: e for k, e in self.ahead.items() if self._young(e, now)}
 
-
-def _young(e: Entry, now: int, max_age: int) -> bool:
-    """Not aged out yet. A hold is kept for twice the max age, so the marker
-    that ends it still finds it as the previous entry (an expiry, not nothing)."""
-    limit = 2 * max_age if e.operation == "put" else max_age
-    return not e.created or now - e.created <= limit
+    def _young(self, e: Entry, now: int) -> bool:
+        """Still within the time the upkeep plan keeps a hold, or a marker."""
+        keep = self.upkeep.keep_hold if e.operation == "put" else self.upkeep.keep_marker
+        return not e.created or now - e.created <= keep
 
 
 class _Sweeps:

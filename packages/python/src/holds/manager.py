@@ -70,8 +70,8 @@ class Manager:
         replica: bool,
         chan_buffer: int,
         op_timeout: float,
-        instances: int,
-        runtime: Runtime,
+        pool: InstancePool,
+        upkeep: wit.Upkeep,
         owns_store: bool,
         max_claim_files: int = MAX_CLAIM_FILES,
     ):
@@ -85,8 +85,8 @@ class Manager:
         self._owns_store = owns_store
         self._closed = False
         self._keys: dict[str, str] = {}
-        self.pool = InstancePool(runtime, store, clock, instances)
-        self.hub = Hub(store, self.pool, clock, chan_buffer, op_timeout * 2)
+        self.pool = pool
+        self.hub = Hub(store, pool, clock, upkeep, chan_buffer, op_timeout * 2)
         # Eight attempts of a read and a write each, plus slack.
         self._call_timeout = op_timeout * 17 + 1
         if replica:
@@ -175,38 +175,44 @@ class Manager:
         component: Union[str, Path, None],
         owns_store: bool,
     ) -> Manager:
-        async def refuse(message: str) -> None:
+        async def release(pool: Optional[InstancePool] = None) -> None:
+            if pool is not None:
+                pool.shutdown()
             if owns_store:
                 await loop.call(store.close())
             loop.stop()
-            raise ConfigError(message)
 
         try:
             runtime = await asyncio.get_running_loop().run_in_executor(None, Runtime.load, component)
         except Exception as e:
-            await refuse(f"loading the component: {e}")
-        manager = cls(
+            await release()
+            raise ConfigError(f"loading the component: {e}") from None
+        clock = clock or SystemClock()
+        pool = InstancePool(runtime, store, clock, op_timeout, instances)
+        try:
+            # A bucket whose settings could drop a live hold (a max age under the
+            # maximum TTL, a limit that drops the oldest entries) is refused.
+            await in_pool(pool, lambda x: x.check_bucket(store.bucket, store.max_age, store.limits, ttl_max))
+            # The replica is kept by the guest's plan for the bucket's max age.
+            upkeep, _ = await in_pool(pool, lambda x: x.upkeep(store.max_age))
+        except InvalidInput as e:
+            await release(pool)
+            raise ConfigError(e.reason) from None
+        except BaseException:
+            await release(pool)
+            raise
+        return cls(
             loop,
             store,
             ttl_max=ttl_max,
-            clock=clock or SystemClock(),
+            clock=clock,
             replica=replica,
             chan_buffer=chan_buffer,
             op_timeout=op_timeout,
-            instances=instances,
-            runtime=runtime,
+            pool=pool,
+            upkeep=upkeep,
             owns_store=owns_store,
         )
-        # A bucket whose settings could drop a live hold (a max age under the
-        # maximum TTL, a limit that drops the oldest entries) is refused.
-        try:
-            await manager._on_loop(
-                manager._guest(lambda x: x.check_bucket(store.bucket, store.max_age, store.limits, ttl_max))
-            )
-        except InvalidInput as e:
-            await manager.close()
-            raise ConfigError(e.reason) from None
-        return manager
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -16,8 +16,10 @@ How wasmtime-py (50.0.1) maps WIT values, as used here:
   told apart by Python type, otherwise it is untagged. `kv-error` has two
   cases without a payload (`wrong-revision`, `unsupported`), so it is tagged:
   an import returning `result<u64, kv-error>` returns an `int` for ok and
-  `Variant("wrong-revision")`, `Variant("unavailable", message)` or
-  `Variant("unsupported")` for err. The exported `error` and `file-state`
+  `Variant("wrong-revision")`, `Variant("not-stored", record)`,
+  `Variant("unavailable", message)` or `Variant("unsupported")` for err. A
+  record lowered is any object with the WIT field names as attributes (a
+  `Record`, see `_record`). The exported `error` and `file-state`
   variants arrive tagged; `release-outcome` arrives as `int` (released) or
   `None` (not-held); `sweep`'s result stays tagged (its ok type is itself a
   variant).
@@ -32,7 +34,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Optional, Protocol
 
 from wasmtime.component import Linker, Record, Variant
@@ -62,6 +64,23 @@ class Unsupported(Exception):
     nothing changed."""
 
 
+#: Why a store took nothing of a write (WIT `unsent`).
+UNSENT = ("busy", "leader-changing", "no-stream")
+
+
+class NotStored(Exception):
+    """A kv import's `not-stored`: the store took nothing of a write, so it may
+    be sent again; whether and when is the guest's call. `why` is one of
+    UNSENT; `detail` is the store's answer."""
+
+    def __init__(self, why: str, detail: str):
+        if why not in UNSENT:
+            raise ValueError(f"{why!r} is not one of {UNSENT}")
+        super().__init__(f"{why}: {detail}")
+        self.why = why
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class BatchWrite:
     """One conditional write of a `write-batch` (WIT `kv.write`)."""
@@ -75,7 +94,7 @@ class BatchWrite:
 
 class KvImports(Protocol):
     """The `kv` import's functions, as a store implements them (raising
-    WrongRevision / Unavailable / Unsupported)."""
+    WrongRevision / NotStored / Unavailable / Unsupported)."""
 
     def get(self, key: str) -> Entry: ...
 
@@ -95,6 +114,8 @@ class Host(Protocol):
     kv: KvImports
 
     def now(self) -> int: ...
+
+    def pause(self, after: int) -> bool: ...
 
     def cas_retry(self, key: str, attempt: int) -> None: ...
 
@@ -179,6 +200,8 @@ def _kv_result(fn: Callable[[], Any]) -> Any:
         return fn()
     except WrongRevision:
         return Variant("wrong-revision")
+    except NotStored as e:
+        return Variant("not-stored", _record(why=e.why, detail=e.detail))
     except Unsupported:
         return Variant("unsupported")
     except Unavailable as e:
@@ -269,6 +292,12 @@ def define_imports(linker: Linker, host: Host) -> None:
 
         return _kv_result(op)
 
+    def pause(_store: Any, after: int) -> bool:
+        try:
+            return host.pause(after)
+        except Exception:  # raising would trap the call: give up instead
+            return False
+
     def cas_retry(_store: Any, key: str, attempt: int) -> None:
         with contextlib.suppress(Exception):  # an observer is for logs only
             host.cas_retry(key, attempt)
@@ -285,6 +314,7 @@ def define_imports(linker: Linker, host: Host) -> None:
             i.add_func("write-batch", write_batch)
         with root.add_instance(interface("clock")) as i:
             i.add_func("now", lambda _store: host.now())
+            i.add_func("pause", pause)
         with root.add_instance(interface("observer")) as i:
             i.add_func("cas-retry", cas_retry)
         # holds:core/types holds only types: nothing to define.
@@ -312,17 +342,40 @@ class SweepOutcome:
     value: Optional[int] = None
 
 
+@dataclass(frozen=True)
+class Upkeep:
+    """How a host keeps its replica and runs its sweeps (WIT `upkeep-plan`;
+    durations in ns)."""
+
+    #: Drop aged-out entries from the replica this often (0: never).
+    prune_every: int
+    #: How long a hold stays in the replica after it was written.
+    keep_hold: int
+    #: How long a marker stays in the replica after it was written.
+    keep_marker: int
+    #: A sweep the store failed is tried again this long after.
+    sweep_retry: int
+    #: Sweeps in flight at once.
+    concurrent_sweeps: int
+    #: A failed watcher is started again this long after.
+    restart_after: int
+
+
 def _observed(entry: Optional[Entry]) -> Optional[Record]:
     return None if entry is None else entry_to_wit(entry)
 
 
 class Exports:
-    """The exported functions of one instance, in plain Python values."""
+    """The exported functions of one instance, in plain Python values.
+    `begin()`, if given, runs as each export call starts (its deadline starts)."""
 
-    def __init__(self, instance: Any, store: Any, fuel: Optional[int] = None):
+    def __init__(
+        self, instance: Any, store: Any, fuel: Optional[int] = None, begin: Optional[Callable[[], None]] = None
+    ):
         self._instance = instance
         self._store = store
         self._fuel = fuel
+        self._begin = begin
         self._funcs: dict[str, Any] = {}
 
     def _func(self, iface: str, name: str) -> Any:
@@ -342,6 +395,8 @@ class Exports:
         func = self._func(iface, name)
         if self._fuel is not None:
             self._store.set_fuel(self._fuel)  # the limit is per export call
+        if self._begin is not None:
+            self._begin()
         return func(self._store, *args)
 
     def announce(
@@ -430,6 +485,12 @@ class Exports:
             forced_by = kind.payload if kind.tag == "released" else None
             event = Event(out.event.file, out.event.revision, kind.tag, hold, forced_by)
         return Interpretation(event, _field(out, "expiry_check_at"), out.dropped)
+
+    def upkeep(self, max_age: int) -> Upkeep:
+        """The upkeep plan of a replica of a bucket whose entries age out after
+        `max_age` ns (0: never)."""
+        out = self._call("subscribe", "upkeep", max_age)
+        return Upkeep(**{f.name: _field(out, f.name) for f in fields(Upkeep)})
 
     def sweep(self, key: str, observed: Entry) -> SweepOutcome:
         out = self._call("subscribe", "sweep", key, entry_to_wit(observed))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import sys
@@ -16,10 +17,13 @@ import nats
 import nats.js.errors as jserr
 
 import holds
+from holds.bridge import LoopThread
 from holds.duration import to_nanos
-from holds.stores.jetstream import operation_of
+from holds.stores.jetstream import JetStreamStore, operation_of
+from holds.wit import UNSENT
 
 from .gowire import go_hold_json
+from .refusing import Refusing
 
 CASES = Path(__file__).resolve().parents[3] / "conformance" / "cases.json"
 FORMAT = "holds-conformance/1"
@@ -239,9 +243,13 @@ class Agent:
         self.ttl_max: str = spec.get("ttl_max", default_ttl_max)
         self.chan_buffer: int = spec.get("chan_buffer", 32)
         self.replica: bool = spec.get("replica", True)
+        #: Seconds; None: the manager's default.
+        self.op_timeout: float | None = to_nanos(spec["op_timeout"]) / 1e9 if "op_timeout" in spec else None
         self.opens_at_start: bool = spec.get("open", True)
         self.clock = AgentClock(to_nanos(spec.get("clock_offset", "0s")))
         self.manager: holds.Manager | None = None
+        #: The agent's store, when the case scripts its writes (`refuse_writes`).
+        self.refusing: Refusing | None = None
         self.subscriptions: dict[str, holds.Subscription] = {}
 
 
@@ -263,18 +271,51 @@ class CaseRunner:
         self.memory = holds.MemoryStore(max_age=to_nanos(self.ttl_max)) if store == "memory" else None
         self.raw: RawBucket | None = None
         self.scope: dict[str, Any] = {}
+        self.scripts_writes = any(s["do"] == "refuse_writes" for s in case["steps"])
 
     async def open_agent(self, agent: Agent) -> None:
-        options = {
+        options: dict[str, Any] = {
             "ttl_max": agent.ttl_max,
             "clock": agent.clock,
             "chan_buffer": agent.chan_buffer,
             "replica": agent.replica,
         }
-        if self.memory is not None:
+        if agent.op_timeout is not None:
+            options["op_timeout"] = agent.op_timeout
+        if self.scripts_writes:
+            agent.manager = await self.open_refusing(agent, options)
+        elif self.memory is not None:
             agent.manager = await holds.Manager.open(self.memory, **options)
         else:
             agent.manager = await holds.Manager.jetstream(self.nats_url, bucket=self.bucket, **options)
+
+    async def open_refusing(self, agent: Agent, options: dict[str, Any]) -> holds.Manager:
+        """A manager whose store (the case's) is wrapped to script its writes."""
+        if self.memory is not None:
+            agent.refusing = Refusing(self.memory)
+            return await holds.Manager.open(agent.refusing, **options)
+        # As Manager.jetstream opens it: the connection lives on the manager's loop.
+        loop = LoopThread(f"holds-{self.bucket}")
+        max_age = to_nanos(agent.ttl_max)
+        timeout = {"op_timeout": agent.op_timeout} if agent.op_timeout is not None else {}
+        try:
+            store = await loop.call(JetStreamStore.open(loop, self.nats_url, self.bucket, max_age, **timeout))
+        except BaseException:
+            loop.stop()
+            raise
+        agent.refusing = Refusing(store)
+        return await holds.Manager._finish(
+            loop=loop,
+            store=agent.refusing,
+            ttl_max=max_age,
+            clock=agent.clock,
+            replica=agent.replica,
+            chan_buffer=agent.chan_buffer,
+            op_timeout=store.op_timeout,
+            instances=4,
+            component=None,
+            owns_store=True,
+        )
 
     async def run(self) -> None:
         try:
@@ -356,6 +397,15 @@ class CaseRunner:
             return await self.wait_event(agent, step)
         if do == "race":
             return await self.race(step)
+        if do == "refuse_writes":
+            answers = self.arg(step, "answers")
+            unknown = [a for a in answers if a not in UNSENT]
+            if unknown:
+                raise CaseFailed(f"answers {unknown} are not among {list(UNSENT)}")
+            self.refusing_of(agent).refuse(answers)
+            return _Outcome()
+        if do == "writes_sent":
+            return _Outcome({"count": self.refusing_of(agent).sent()})
         m = agent.manager
         if m is None:
             raise CaseFailed(f"agent {agent.name} is not open")
@@ -415,6 +465,8 @@ class CaseRunner:
             if do == "probe":
                 await m.probe()
                 return _Outcome()
+            if do == "upkeep":
+                return _Outcome(dataclasses.asdict(m.hub.upkeep))
             if do == "close":
                 await m.close()
                 return _Outcome()
@@ -425,6 +477,11 @@ class CaseRunner:
         except holds.HoldsError as e:
             return _Outcome(error=error_json(e))
         raise CaseFailed(f"unknown operation {do!r}")
+
+    def refusing_of(self, agent: Agent) -> Refusing:
+        if agent.refusing is None:
+            raise CaseFailed(f"agent {agent.name} is not open, or the case has no refuse_writes step")
+        return agent.refusing
 
     async def key_of(self, agent: Agent, step: dict[str, Any]) -> str:
         if "key" in step:

@@ -54,6 +54,9 @@ impl holds_guest::Host for Remembering {
         self.now = Some(now);
         now
     }
+    fn pause(&mut self, after: u64) -> impl Future<Output = bool> + Send {
+        self.imports.pause(after)
+    }
     fn cas_retry(&mut self, key: &str, attempt: u32) {
         self.imports.cas_retry(key, attempt)
     }

@@ -1,6 +1,6 @@
 """Stores the component's `kv` import runs on."""
 
-from .base import CAUGHT_UP, BatchWrite, Store, Unavailable, Unsupported, WatchItem, WrongRevision
+from .base import CAUGHT_UP, BatchWrite, NotStored, Store, Unavailable, Unsupported, WatchItem, WrongRevision
 from .jetstream import JetStreamStore
 from .memory import MemoryStore
 
@@ -9,6 +9,7 @@ __all__ = [
     "BatchWrite",
     "JetStreamStore",
     "MemoryStore",
+    "NotStored",
     "Store",
     "Unavailable",
     "Unsupported",

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Union
 
 from ..types import Entry
-from ..wit import BatchWrite, Unavailable, Unsupported, WrongRevision
+from ..wit import BatchWrite, NotStored, Unavailable, Unsupported, WrongRevision
 
 __all__ = [
     "CAUGHT_UP",
     "BatchWrite",
     "BucketLimits",
+    "NotStored",
     "Store",
     "Unavailable",
     "Unsupported",
@@ -56,7 +57,8 @@ class Store(abc.ABC):
 
     `get`, `write_if_revision`, `delete_if_revision`, `get_many` and
     `write_batch` are the component's kv import: synchronous, called from
-    instance-pool threads, raising WrongRevision / Unavailable / Unsupported.
+    instance-pool threads, raising WrongRevision / NotStored / Unavailable /
+    Unsupported. A write is sent once: the guest decides whether to send it again.
     `watch` runs on the manager's loop.
     """
 

@@ -34,13 +34,13 @@ from .base import (
     CAUGHT_UP,
     BatchWrite,
     BucketLimits,
+    NotStored,
     Store,
     Unavailable,
     Unsupported,
     WatchItem,
     WrongRevision,
 )
-from .resend import NotStored, Unsent, until_stored
 
 log = logging.getLogger("holds")
 
@@ -69,14 +69,37 @@ class ServerCodes:
     #: A replicated stream's leader refused a conditional write WITHOUT
     #: comparing: another write to the subject is in flight (one that will land,
     #: or one that landed, often the caller's own, whose mark is not cleared).
-    #: Nothing written, nothing decided: sent again, never a lost race.
+    #: Nothing written, nothing decided: never a lost race.
     WRONG_LAST_SEQUENCE_CONSTANT = 10164
     #: The check cannot be made yet (right after a leader election): nothing written.
     LAST_SUBJECT_SEQUENCE_NOT_READY = 10163
-    #: Stream name already in use with a different configuration.
-    STREAM_NAME_IN_USE = 10058
     #: The stream was not created with `allow_atomic`.
     ATOMIC_PUBLISH_DISABLED = 10174
+
+
+def refused(code: Optional[int], detail: str, key: str) -> Exception:
+    """The error for a write the server refused with error `code`: a lost race,
+    a write it took nothing of (the guest may send it again), or a failure."""
+    if code == ServerCodes.WRONG_LAST_SEQUENCE:
+        return WrongRevision(key)
+    if code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
+        return NotStored("busy", detail)
+    if code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
+        return NotStored("leader-changing", detail)
+    return Unavailable(f"write refused: {detail} (error {code})")
+
+
+def publish_failed(e: Exception, key: str, op_timeout: float) -> Exception:
+    """The error for a publish of `key` that raised `e` (nats-py's)."""
+    if isinstance(e, jserr.APIError):
+        return refused(e.err_code, str(e.description or e), key)
+    if isinstance(e, (jserr.NoStreamResponseError, nats.errors.NoRespondersError)):
+        # No stream listens on the subject (for a moment after a bucket is
+        # created, or while none has a leader): nothing was written.
+        return NotStored("no-stream", str(e))
+    if isinstance(e, (TimeoutError, nats.errors.TimeoutError)):
+        return Unavailable(f"publish got no answer within {op_timeout:g} s")
+    return Unavailable(f"publish failed: {type(e).__name__}: {e}")
 
 
 def _server_at_least(version: str, wanted: tuple[int, int]) -> bool:
@@ -350,10 +373,6 @@ class JetStreamStore(Store):
         return list(await asyncio.gather(*(self.aget(k) for k in keys)))
 
     async def awrite_batch(self, writes: list[BatchWrite]) -> list[int]:
-        """An atomic batch, sent again while a send stores nothing."""
-        return await until_stored(self.op_timeout, "the batch", lambda _left: self._send_batch(writes))
-
-    async def _send_batch(self, writes: list[BatchWrite]) -> list[int] | NotStored:
         """One atomic batch publish (ADR-50): each message carries its own
         `Nats-Expected-Last-Subject-Sequence` (and `Nats-TTL`), checked by the
         server at the commit, all or none. All but the commit are plain core
@@ -376,14 +395,9 @@ class JetStreamStore(Store):
                 else:
                     headers[BATCH_COMMIT] = "1"
                     reply = await self.nc.request(self.subject(w.key), w.value, self.op_timeout, headers=headers)
-        except (TimeoutError, nats.errors.TimeoutError):
-            raise Unavailable(f"the batch's commit got no answer within {self.op_timeout:g} s") from None
-        except nats.errors.NoRespondersError:
-            # No stream listens on the subject yet (for a moment after a
-            # replicated bucket is created): an uncommitted batch is never applied.
-            return NotStored(Unsent.NOT_TAKEN, "no stream answered the commit")
         except Exception as e:
-            raise Unavailable(f"batch publish failed: {type(e).__name__}: {e}") from None
+            # With no stream answering, what it took of an uncommitted batch is dropped.
+            raise publish_failed(e, writes[0].key, self.op_timeout) from None
         try:
             ack = json.loads(reply.data)
         except ValueError:
@@ -391,16 +405,10 @@ class JetStreamStore(Store):
         error = ack.get("error")
         if error:
             code = error.get("err_code")
-            if code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
-                return NotStored(Unsent.NOT_COMPARED, str(error.get("description")))
-            if code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
-                return NotStored(Unsent.NOT_TAKEN, str(error.get("description")))
-            if code == ServerCodes.WRONG_LAST_SEQUENCE:
-                raise WrongRevision(writes[0].key)
             if code == ServerCodes.ATOMIC_PUBLISH_DISABLED:
                 self.atomic = False
                 raise Unsupported(f"bucket {self.bucket}: {error.get('description')}")
-            raise Unavailable(f"batch commit refused: {error.get('description')} (error {code})")
+            raise refused(code, str(error.get("description")), writes[0].key)
         seq, count = ack.get("seq"), ack.get("count")
         if not isinstance(seq, int) or count != len(writes) or seq < count:
             raise Unavailable(f"the batch's commit answered {ack!r} for {len(writes)} writes")
@@ -408,29 +416,14 @@ class JetStreamStore(Store):
         return list(range(seq - count + 1, seq + 1))
 
     async def apublish(self, key: str, payload: bytes, headers: dict) -> int:
-        """One write, sent again while a send stores nothing."""
-        return await until_stored(self.op_timeout, key, lambda left: self._publish(key, payload, headers, left))
-
-    async def _publish(self, key: str, payload: bytes, headers: dict, timeout: float) -> int | NotStored:
-        """One send of a write: its revision, or why it stored nothing."""
+        """One send of a write: its revision, or the error saying why it failed
+        (NotStored: the guest decides whether to send it again)."""
         self._require_connection("nothing was written")
         try:
-            ack = await self.js.publish(self.subject(key), payload, timeout=timeout, headers=dict(headers))
-            return ack.seq
-        except jserr.APIError as e:
-            if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE:
-                raise WrongRevision(key) from None
-            if e.err_code == ServerCodes.WRONG_LAST_SEQUENCE_CONSTANT:
-                return NotStored(Unsent.NOT_COMPARED, str(e))
-            if e.err_code == ServerCodes.LAST_SUBJECT_SEQUENCE_NOT_READY:
-                return NotStored(Unsent.NOT_TAKEN, str(e))
-            raise Unavailable(f"publish failed: {e}") from None
-        except jserr.NoStreamResponseError:
-            return NotStored(Unsent.NOT_TAKEN, "no stream answered")
-        except (TimeoutError, nats.errors.TimeoutError):
-            raise Unavailable(f"publish timed out after {self.op_timeout:g} s") from None
+            ack = await self.js.publish(self.subject(key), payload, timeout=self.op_timeout, headers=dict(headers))
         except Exception as e:
-            raise Unavailable(f"publish failed: {type(e).__name__}: {e}") from None
+            raise publish_failed(e, key, self.op_timeout) from None
+        return ack.seq
 
     async def watch(self) -> AsyncIterator[WatchItem]:
         """An ordered push consumer over `$KV.<bucket>.>`, last entry per key first.

@@ -9,34 +9,49 @@
 //! lock) and its live events never overlap or leave a gap.
 //!
 //! Sweeps run as their own tasks, a bounded number at a time, so a slow or
-//! stalled store never holds up event delivery.
+//! stalled store never holds up event delivery. How long entries stay in the
+//! replica, how often it is pruned and when sweeps are retried is the guest's
+//! [`Upkeep`] plan.
+
+mod fanout;
+mod replica;
+mod sweeps;
 
 use crate::clock::Clock;
 use crate::convert;
 use crate::error::{Cause, Error};
-use crate::kv::{Entry, KvStore, Operation, WatchItem};
+use crate::kv::{Entry, KvStore, WatchItem};
 use crate::runtime::Calls;
 use crate::runtime::bindings::exports::holds::core::subscribe::{
     Change, Interpretation, SweepOutcome,
 };
 use crate::subscription::{EndReason, Subscription, Unsubscribe};
-use crate::types::{Event, EventKind};
+use crate::types::EventKind;
 use crate::wait::Waiters;
+use fanout::Subscribers;
 use futures::StreamExt;
-// foldhash: SipHash showed in a hot call's profile; keys are store keys.
-use foldhash::HashMap;
-use std::collections::BTreeSet;
+use replica::Replica;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use sweeps::Sweeps;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// A sweep that failed on the store tries again after this.
-const SWEEP_BACKOFF: Duration = Duration::from_secs(1);
-/// A failed watcher kept warm for the replica restarts after this.
-const RESTART_BACKOFF: Duration = Duration::from_secs(1);
-/// Sweeps in flight at once; the rest wait in the queue.
-const CONCURRENT_SWEEPS: usize = 16;
+/// How the replica is kept and sweeps run: the guest's `upkeep` plan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Upkeep {
+    /// Drop aged-out entries this often (zero: never).
+    pub prune_every: Duration,
+    /// How long a hold, and a marker, stay in the replica.
+    pub keep_hold: Duration,
+    pub keep_marker: Duration,
+    /// A sweep the store failed is tried again after this.
+    pub sweep_retry: Duration,
+    /// Sweeps in flight at once; the rest wait in the queue.
+    pub concurrent_sweeps: usize,
+    /// A failed watcher kept warm for the replica restarts after this.
+    pub restart_after: Duration,
+}
 
 #[derive(Clone, Debug)]
 enum Phase {
@@ -47,31 +62,11 @@ enum Phase {
     Closed,
 }
 
-struct Subscriber {
-    id: u64,
-    tx: mpsc::Sender<Event>,
-    end: EndReason,
-}
-
-#[derive(Default)]
 struct State {
-    /// Every key's latest entry as the watch delivered it (snapshots come from here).
-    replica: HashMap<String, Entry>,
-    /// Entries this manager wrote or read that the watch has not delivered yet:
-    /// they make hints current at once, but are not events.
-    ahead: HashMap<String, Entry>,
-    subscribers: Vec<Subscriber>,
-    next_subscriber: u64,
+    /// Snapshots come from here.
+    replica: Replica,
+    subscribers: Subscribers,
     task: Option<JoinHandle<()>>,
-}
-
-impl State {
-    /// End every subscription with `error`.
-    fn end_all(&mut self, error: &Error) {
-        for subscriber in self.subscribers.drain(..) {
-            *subscriber.end.lock().unwrap() = Some(error.clone());
-        }
-    }
 }
 
 /// Counts for diagnostics (see [`crate::Stats`]).
@@ -85,6 +80,7 @@ pub(crate) struct Hub {
     kv: Arc<dyn KvStore>,
     calls: Arc<Calls>,
     clock: Arc<dyn Clock>,
+    upkeep: Upkeep,
     chan_buffer: usize,
     start_timeout: Duration,
     /// Callers waiting for held files, woken by released and expired events.
@@ -98,6 +94,7 @@ impl Hub {
         kv: Arc<dyn KvStore>,
         calls: Arc<Calls>,
         clock: Arc<dyn Clock>,
+        upkeep: Upkeep,
         chan_buffer: usize,
         start_timeout: Duration,
         waiters: Waiters,
@@ -106,10 +103,15 @@ impl Hub {
             kv,
             calls,
             clock,
+            upkeep,
             chan_buffer,
             start_timeout,
             waiters,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                replica: Replica::default(),
+                subscribers: Subscribers::new(chan_buffer),
+                task: None,
+            }),
             phase: watch::Sender::new(Phase::Idle),
         })
     }
@@ -131,7 +133,6 @@ impl Hub {
                 Phase::Idle | Phase::Failed(_) => {
                     self.phase.send_replace(Phase::Starting);
                     state.replica.clear();
-                    state.ahead.clear();
                     let hub = self.clone();
                     state.task = Some(tokio::spawn(async move { hub.run().await }));
                 }
@@ -172,7 +173,7 @@ impl Hub {
             if !matches!(ended, Ok(Phase::Failed(_))) {
                 return;
             }
-            tokio::time::sleep(RESTART_BACKOFF).await;
+            tokio::time::sleep(self.upkeep.restart_after).await;
         }
     }
 
@@ -199,31 +200,13 @@ impl Hub {
                 Phase::Failed(e) => return Err(e.clone()),
                 _ => return Err(Error::store("the watch restarted; subscribe again")),
             }
-            let id = state.next_subscriber;
-            state.next_subscriber += 1;
-            state.subscribers.push(Subscriber {
-                id,
-                tx,
-                end: end.clone(),
-            });
-            // Every entry, markers too: what is a current hold is the guest's call.
-            let current: Vec<(String, Entry)> = match keys {
-                None => state
-                    .replica
-                    .iter()
-                    .map(|(k, e)| (k.clone(), e.clone()))
-                    .collect(),
-                Some(keys) => keys
-                    .iter()
-                    .filter_map(|k| Some((k.clone(), state.replica.get(k)?.clone())))
-                    .collect(),
-            };
-            (id, current)
+            let id = state.subscribers.add(tx, end.clone());
+            (id, state.replica.snapshot(keys))
         };
         let hub = Arc::downgrade(self);
         let unsubscribe = Unsubscribe::new(move || {
             if let Some(hub) = hub.upgrade() {
-                hub.state().subscribers.retain(|s| s.id != id);
+                hub.state().subscribers.remove(id);
             }
         });
         current.sort_by_key(|(_, e)| e.revision);
@@ -240,12 +223,7 @@ impl Hub {
         if !matches!(*self.phase.borrow(), Phase::Ready) {
             return None;
         }
-        let state = self.state();
-        let newest = match (state.replica.get(key), state.ahead.get(key)) {
-            (Some(r), Some(a)) => Some(if a.revision > r.revision { a } else { r }),
-            (r, a) => r.or(a),
-        };
-        Some(newest.cloned())
+        Some(self.state().replica.newest(key).cloned())
     }
 
     /// Record entries this manager learnt from the store (its own acks, its fresh
@@ -256,46 +234,39 @@ impl Hub {
         }
         let mut state = self.state();
         for (key, entry) in seen {
-            let known = state
-                .replica
-                .get(&key)
-                .map(|e| e.revision)
-                .max(state.ahead.get(&key).map(|e| e.revision));
-            if known.is_none_or(|known| known < entry.revision) {
-                state.ahead.insert(key, entry);
-            }
+            state.replica.learn(key, entry);
         }
+    }
+
+    /// The plan the replica is kept by.
+    #[cfg(feature = "test-util")]
+    pub fn upkeep(&self) -> Upkeep {
+        self.upkeep
     }
 
     pub fn stats(&self) -> HubStats {
         let state = self.state();
-        let replica_bytes = state
-            .replica
-            .iter()
-            .chain(state.ahead.iter())
-            .map(|(k, e)| k.len() + e.value.len() + std::mem::size_of::<(String, Entry)>())
-            .sum();
+        let (replica_keys, replica_bytes) = state.replica.size();
         HubStats {
-            replica_keys: state.replica.len() + state.ahead.len(),
+            replica_keys,
             replica_bytes,
             subscribers: state.subscribers.len(),
         }
     }
 
-    /// End every subscription and stop the watcher.
     /// End every subscription as a full buffer would ([`Error::Lagged`]).
     #[cfg(feature = "test-util")]
     pub fn lag_subscribers(&self) {
         let lagged = Error::Lagged(self.chan_buffer);
-        self.state().end_all(&lagged);
+        self.state().subscribers.end_all(&lagged);
     }
 
+    /// End every subscription and stop the watcher.
     pub fn close(&self) {
         self.phase.send_replace(Phase::Closed);
         let mut state = self.state();
         state.subscribers.clear();
         state.replica.clear();
-        state.ahead.clear();
         if let Some(task) = state.task.take() {
             task.abort();
         }
@@ -308,9 +279,8 @@ impl Hub {
         }
         tracing::warn!("holds watcher stopped: {error}");
         self.phase.send_replace(Phase::Failed(error.clone()));
-        state.end_all(&error);
+        state.subscribers.end_all(&error);
         state.replica.clear();
-        state.ahead.clear();
     }
 
     async fn run(self: Arc<Self>) {
@@ -327,18 +297,15 @@ impl Hub {
         // Sweep tasks; dropped (and so aborted) with this loop.
         let mut in_flight: JoinSet<SweepDone> = JoinSet::new();
         // The replica drops what the store has aged out, by the bucket's own max age
-        // (which may differ from this manager's maximum TTL); zero keeps everything.
-        let max_age = self.kv.max_age();
-        let mut prune = (!max_age.is_zero()).then(|| {
-            tokio::time::interval(
-                (max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)),
-            )
-        });
+        // (which may differ from this manager's maximum TTL).
+        let concurrent = self.upkeep.concurrent_sweeps;
+        let mut prune = (!self.upkeep.prune_every.is_zero())
+            .then(|| tokio::time::interval(self.upkeep.prune_every));
         let mut ready = false;
         loop {
             let sweep_in = sweeps
                 .next()
-                .filter(|_| in_flight.len() < CONCURRENT_SWEEPS)
+                .filter(|_| in_flight.len() < concurrent)
                 .map(|at| nanos_until(at, self.clock.now()));
             tokio::select! {
                 item = watch.next() => match item {
@@ -353,7 +320,7 @@ impl Hub {
                     }
                 },
                 _ = sleep_or_pending(sweep_in) => {
-                    let room = CONCURRENT_SWEEPS - in_flight.len();
+                    let room = concurrent - in_flight.len();
                     for (key, observed) in sweeps.due(self.clock.now(), room) {
                         let calls = self.calls.clone();
                         in_flight.spawn(async move {
@@ -367,7 +334,7 @@ impl Hub {
                         self.swept(done, &mut sweeps);
                     }
                 }
-                _ = tick_or_pending(prune.as_mut()) => self.prune(max_age),
+                _ = tick_or_pending(prune.as_mut()) => self.prune(),
             }
         }
     }
@@ -420,42 +387,19 @@ impl Hub {
                 // Nobody may miss this change silently: its subscribers end with the
                 // reason, and resubscribe from a fresh snapshot.
                 if !replaying {
-                    state.end_all(&error);
+                    state.subscribers.end_all(&error);
                 }
                 None
             }
         };
-        let newer = state
-            .replica
-            .get(&key)
-            .is_none_or(|current| current.revision <= entry.revision);
-        if state
-            .ahead
-            .get(&key)
-            .is_some_and(|a| a.revision <= entry.revision)
-        {
-            state.ahead.remove(&key);
-        }
-        if newer {
-            state.replica.insert(key, entry);
-        }
+        state.replica.apply(key, entry);
         if let Some(event) = &event
             && matches!(event.kind, EventKind::Released { .. } | EventKind::Expired)
         {
             self.waiters.freed(&event.file);
         }
         if let Some(event) = event {
-            let buffer = self.chan_buffer;
-            state
-                .subscribers
-                .retain(|s| match s.tx.try_send(event.clone()) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        *s.end.lock().unwrap() = Some(Error::Lagged(buffer));
-                        false
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                });
+            state.subscribers.send(&event);
         }
     }
 
@@ -486,17 +430,13 @@ impl Hub {
     /// replica's (not this manager's own acks the watch has not delivered, which
     /// no subscriber has seen).
     fn previous(&self, key: &str, revision: u64) -> Option<Entry> {
-        self.state()
-            .replica
-            .get(key)
-            .filter(|e| e.revision < revision)
-            .cloned()
+        self.state().replica.previous(key, revision)
     }
 
     /// Act on a finished sweep: a hold not due yet is looked at again when it is.
     fn swept(&self, done: SweepDone, sweeps: &mut Sweeps) {
         let retry_at = || {
-            let backoff = i64::try_from(SWEEP_BACKOFF.as_nanos()).unwrap_or(i64::MAX);
+            let backoff = i64::try_from(self.upkeep.sweep_retry.as_nanos()).unwrap_or(i64::MAX);
             self.clock.now().saturating_add(backoff)
         };
         // A change since the sweep started has rescheduled (or cancelled) the key.
@@ -515,21 +455,10 @@ impl Hub {
     }
 
     /// Drop entries the store has aged out: the replica never outgrows the bucket.
-    /// A hold is kept for up to twice the max age, so the marker that ends it (the
-    /// server's, or a sweep's when its TTL equals the max age) still finds it as
-    /// the previous entry and is reported as an expiry.
-    fn prune(&self, max_age: Duration) {
-        let young = |_: &String, e: &mut Entry| {
-            let limit = if e.operation == Operation::Put {
-                max_age.saturating_mul(2)
-            } else {
-                max_age
-            };
-            e.created.elapsed().unwrap_or_default() <= limit
-        };
-        let mut state = self.state();
-        state.replica.retain(young);
-        state.ahead.retain(young);
+    fn prune(&self) {
+        self.state()
+            .replica
+            .prune(std::time::SystemTime::now(), &self.upkeep);
     }
 }
 
@@ -567,48 +496,139 @@ async fn tick_or_pending(interval: Option<&mut tokio::time::Interval>) {
     }
 }
 
-/// Pending expiry checks, by wall-clock instant (ns), with the entry each was
-/// scheduled from.
-#[derive(Default)]
-struct Sweeps {
-    queue: BTreeSet<(i64, String)>,
-    at: HashMap<String, (i64, Entry)>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{BucketSpec, MemoryKv};
+    use crate::runtime::Runtime;
+    use crate::types::{Announce, Event};
+    use std::sync::atomic::{AtomicI64, Ordering};
 
-impl Sweeps {
-    fn schedule(&mut self, key: &str, at: i64, observed: Entry) {
-        self.cancel(key);
-        self.at.insert(key.to_string(), (at, observed));
-        self.queue.insert((at, key.to_string()));
-    }
+    /// The system clock moved by an offset the test sets.
+    #[derive(Default)]
+    struct Shifted(AtomicI64);
 
-    fn cancel(&mut self, key: &str) {
-        if let Some((old, _)) = self.at.remove(key) {
-            self.queue.remove(&(old, key.to_string()));
+    impl Clock for Shifted {
+        fn now(&self) -> i64 {
+            crate::clock::SystemClock
+                .now()
+                .saturating_add(self.0.load(Ordering::SeqCst))
         }
     }
 
-    fn has(&self, key: &str) -> bool {
-        self.at.contains_key(key)
+    struct Fixture {
+        hub: Arc<Hub>,
+        calls: Arc<Calls>,
+        clock: Arc<Shifted>,
     }
 
-    fn next(&self) -> Option<i64> {
-        self.queue.first().map(|(at, _)| *at)
+    /// A hub over a fresh memory bucket (which does not expire entries: the hub
+    /// sweeps), on the embedded guest's upkeep plan with `concurrent` sweeps.
+    async fn fixture(concurrent: usize) -> Fixture {
+        let max_age = Duration::from_secs(60);
+        let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new(&BucketSpec {
+            name: "hub".into(),
+            max_age,
+            replicas: 1,
+            op_timeout: Duration::from_secs(5),
+        }));
+        let clock = Arc::new(Shifted::default());
+        let calls = Arc::new(Calls::new(
+            Runtime::embedded().unwrap(),
+            kv.clone(),
+            clock.clone(),
+            None,
+            1,
+            Duration::from_secs(10),
+            Duration::from_secs(5),
+        ));
+        let mut upkeep = calls.upkeep(max_age).await.unwrap();
+        upkeep.concurrent_sweeps = concurrent;
+        let hub = Hub::new(
+            kv,
+            calls.clone(),
+            clock.clone(),
+            upkeep,
+            1024,
+            Duration::from_secs(5),
+            Waiters::default(),
+        );
+        Fixture { hub, calls, clock }
     }
 
-    /// Up to `limit` keys due at `now`, with their entries.
-    fn due(&mut self, now: i64, limit: usize) -> Vec<(String, Entry)> {
-        let mut due = Vec::new();
-        while due.len() < limit {
-            match self.queue.first() {
-                Some((at, _)) if *at <= now => {}
-                _ => break,
-            }
-            let (_, key) = self.queue.pop_first().unwrap();
-            if let Some((_, observed)) = self.at.remove(&key) {
-                due.push((key, observed));
+    impl Fixture {
+        async fn announce(&self, file: &str, ttl: Duration) {
+            let announce = Announce::new("agent", ttl);
+            self.calls
+                .announce(file, &announce, Duration::from_secs(60), None)
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn next(sub: &mut Subscription) -> Event {
+        tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("a live subscription")
+            .expect("an event, not an error")
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_gets_the_current_holds_then_each_change_once() {
+        let f = fixture(16).await;
+        f.announce("/a", Duration::from_secs(30)).await;
+        let mut sub = f.hub.subscribe().await.unwrap();
+        let snapshot = sub.take_snapshot();
+        assert_eq!(snapshot.len(), 1);
+        assert_eq!(snapshot[0].file, "/a");
+        f.calls.release("/a", "agent", None).await.unwrap();
+        f.announce("/b", Duration::from_secs(30)).await;
+        let (released, announced) = (next(&mut sub).await, next(&mut sub).await);
+        assert!(
+            matches!(released.kind, EventKind::Released { .. }),
+            "{released:?}"
+        );
+        assert_eq!(
+            (released.file.as_str(), announced.file.as_str()),
+            ("/a", "/b")
+        );
+        assert!(matches!(announced.kind, EventKind::Announced(_)));
+        f.hub.close();
+    }
+
+    #[tokio::test]
+    async fn holds_past_expiry_on_the_injected_clock_are_swept_a_few_at_a_time() {
+        let f = fixture(2).await;
+        let mut sub = f.hub.subscribe().await.unwrap();
+        for i in 0..20 {
+            f.announce(&format!("/f{i}"), Duration::from_secs(30)).await;
+        }
+        for _ in 0..20 {
+            assert!(matches!(next(&mut sub).await.kind, EventKind::Announced(_)));
+        }
+        // 31 s later by the clock the guest reads; any change wakes the hub,
+        // which finds every sweep due and runs them two at a time.
+        f.clock.0.store(31_000_000_000, Ordering::SeqCst);
+        f.announce("/wake", Duration::from_secs(60)).await;
+        let mut expired = std::collections::BTreeSet::new();
+        while expired.len() < 20 {
+            let event = next(&mut sub).await;
+            if matches!(event.kind, EventKind::Expired) {
+                expired.insert(event.file);
             }
         }
-        due
+        assert!(expired.iter().all(|f| f.starts_with("/f")));
+        assert_eq!(f.hub.stats().replica_keys, 21);
+        f.hub.close();
+    }
+
+    #[tokio::test]
+    async fn a_closed_hub_ends_its_subscriptions_and_refuses_new_ones() {
+        let f = fixture(16).await;
+        let mut sub = f.hub.subscribe().await.unwrap();
+        f.hub.close();
+        assert!(sub.next().await.is_none_or(|e| e.is_err()));
+        assert!(matches!(f.hub.subscribe().await, Err(Error::Closed)));
     }
 }
