@@ -16,6 +16,7 @@ pub mod host;
 pub mod identity;
 pub mod interpret;
 pub mod key;
+pub mod markers;
 pub mod model;
 pub mod path;
 pub mod release;

@@ -617,7 +617,37 @@ impl<'a> CaseRunner<'a> {
             );
         }
         let value = self.string_arg(step, "value")?;
+        if let Some(headers) = step.get("headers") {
+            return self.publish_with_headers(&key, headers, value).await;
+        }
         Ok(json!({"revision": put(value.into_bytes()).await?}))
+    }
+
+    /// A message with `headers` on the key's subject, as another JetStream
+    /// client (or the server) would leave it.
+    async fn publish_with_headers(
+        &self,
+        key: &str,
+        headers: &Value,
+        value: String,
+    ) -> Result<Value, String> {
+        let Store::JetStream(server) = self.store else {
+            return Err("put_raw with headers needs the jetstream store".into());
+        };
+        let mut map = async_nats::HeaderMap::new();
+        for (name, v) in headers.as_object().ok_or("headers must be an object")? {
+            map.insert(name.as_str(), text(v, "a header value")?);
+        }
+        let client = async_nats::connect(server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        let ack = async_nats::jetstream::new(client)
+            .publish_with_headers(format!("$KV.{}.{key}", self.bucket), map, value.into())
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(json!({ "revision": ack.sequence }))
     }
 
     async fn get_raw(&mut self, i: usize, step: &Value) -> Result<Value, String> {

@@ -170,6 +170,15 @@ pub(crate) fn operation_to_wit(op: Operation) -> wit_kv::Operation {
 }
 
 /// A key's latest entry as the guest sees it (`found: false` for none).
+pub(crate) fn operation_from_wit(op: wit_kv::Operation) -> Operation {
+    match op {
+        wit_kv::Operation::Put => Operation::Put,
+        wit_kv::Operation::Delete => Operation::Delete,
+        wit_kv::Operation::Purge => Operation::Purge,
+        wit_kv::Operation::Expire => Operation::Expire,
+    }
+}
+
 pub(crate) fn entry_to_wit(entry: Option<&Entry>) -> wit_kv::Entry {
     match entry {
         None => wit_kv::Entry {

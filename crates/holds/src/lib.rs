@@ -37,6 +37,7 @@ pub mod component;
 mod config;
 mod convert;
 mod error;
+mod exports;
 mod hub;
 pub mod kv;
 mod lease;

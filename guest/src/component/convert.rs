@@ -3,7 +3,7 @@
 use super::bindings::exports::holds::core::holds::{
     AnnounceRequest, ClaimRequest, Claimed, FileCheck, FileState, ReleaseOutcome,
 };
-use super::bindings::exports::holds::core::subscribe::{SweepOutcome, UpkeepPlan};
+use super::bindings::exports::holds::core::subscribe::{MarkerHeader, SweepOutcome, UpkeepPlan};
 use super::bindings::holds::core::{kv, types};
 use crate::model;
 
@@ -34,6 +34,23 @@ pub fn kv_error_from(e: kv::KvError) -> model::KvError {
         }),
         kv::KvError::Unavailable(why) => model::KvError::Unavailable(why),
         kv::KvError::Unsupported => model::KvError::Unsupported,
+    }
+}
+
+fn operation_to(op: model::Operation) -> kv::Operation {
+    match op {
+        model::Operation::Put => kv::Operation::Put,
+        model::Operation::Delete => kv::Operation::Delete,
+        model::Operation::Purge => kv::Operation::Purge,
+        model::Operation::Expire => kv::Operation::Expire,
+    }
+}
+
+pub fn marker_header_to(rule: &crate::markers::MarkerHeader) -> MarkerHeader {
+    MarkerHeader {
+        name: rule.name.to_string(),
+        value: rule.value.to_string(),
+        operation: operation_to(rule.operation),
     }
 }
 

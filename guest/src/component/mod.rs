@@ -27,7 +27,7 @@ use bindings::exports::holds::core::holds::{
     Identity, Place, ReleaseOutcome,
 };
 use bindings::exports::holds::core::subscribe::{
-    Change, Guest as SubscribeGuest, Interpretation, SweepOutcome, UpkeepPlan,
+    Change, Guest as SubscribeGuest, Interpretation, MarkerHeader, SweepOutcome, UpkeepPlan,
 };
 use bindings::holds::core::{clock, fs, kv, observer, types};
 
@@ -268,6 +268,13 @@ pub trait Exports {
             .map_err(error_to)
     }
 
+    fn marker_headers() -> Vec<MarkerHeader> {
+        crate::markers::MARKER_HEADERS
+            .iter()
+            .map(marker_header_to)
+            .collect()
+    }
+
     fn upkeep(max_age: u64) -> UpkeepPlan {
         upkeep_to(crate::upkeep(max_age))
     }
@@ -371,6 +378,10 @@ impl<T: Exports + 'static> HoldsGuest for T {
 }
 
 impl<T: Exports + 'static> SubscribeGuest for T {
+    fn marker_headers() -> Vec<MarkerHeader> {
+        <T as Exports>::marker_headers()
+    }
+
     fn upkeep(max_age: u64) -> UpkeepPlan {
         <T as Exports>::upkeep(max_age)
     }

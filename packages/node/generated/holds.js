@@ -5346,6 +5346,8 @@ let gen= (function* _initGenerator () {
   let postReturn11Async;
   let postReturn12;
   let postReturn12Async;
+  let postReturn13;
+  let postReturn13Async;
   let holds020Announce;
   
   function announce(arg0, arg1, arg2) {
@@ -9241,6 +9243,139 @@ let gen= (function* _initGenerator () {
     });
     
   }
+  let subscribe020MarkerHeaders;
+  
+  function markerHeaders() {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'subscribe020MarkerHeaders',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'none',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="marker-headers"][Instruction::CallWasm] enter', {
+            funcName: 'marker-headers',
+            paramCount: 0,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => subscribe020MarkerHeaders(),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          var len3 = dataView(memory0).getUint32(ret + 4, true);
+          var base3 = dataView(memory0).getUint32(ret + 0, true);
+          if (base3 % 4 !== 0) throw new TypeError(`list pointer [${base3}] is not aligned to 4`);
+          var result3 = [];
+          for (let i = 0; i < len3; i++) {
+            const base = base3 + i * 20;
+            var ptr0 = dataView(memory0).getUint32(base + 0, true);
+            var len0 = dataView(memory0).getUint32(base + 4, true);
+            var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+            var ptr1 = dataView(memory0).getUint32(base + 8, true);
+            var len1 = dataView(memory0).getUint32(base + 12, true);
+            var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
+            let enum2;
+            switch (dataView(memory0).getUint8(base + 16, true)) {
+              case 0: {
+                enum2 = 'put';
+                break;
+              }
+              case 1: {
+                enum2 = 'delete';
+                break;
+              }
+              case 2: {
+                enum2 = 'purge';
+                break;
+              }
+              case 3: {
+                enum2 = 'expire';
+                break;
+              }
+              default: {
+                throw new TypeError('invalid discriminant specified for Operation');
+              }
+            }
+            result3.push({
+              name: result0,
+              value: result1,
+              operation: enum2,
+            });
+          }
+          _debugLog('[iface="holds:core/subscribe@0.2.0", function="marker-headers"][Instruction::Return]', {
+            funcName: 'marker-headers',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          task.resolve([result3]);
+          const retCopy = result3;
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn11(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          return retCopy;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
   let subscribe020Upkeep;
   
   function upkeep(arg0) {
@@ -9637,7 +9772,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn11(ret);
+          postReturn12(ret);
           cstate.mayLeave = true;
           task.exit();
           return retCopy;
@@ -9994,7 +10129,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn12(ret);
+          postReturn13(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -10976,20 +11111,28 @@ let gen= (function* _initGenerator () {
     postReturn10Async = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
   }
   
-  postReturn11 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  postReturn11 = exports1['cabi_post_holds:core/subscribe@0.2.0#marker-headers'];
   
   try {
-    postReturn11Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
+    postReturn11Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#marker-headers']);
   } catch(err) {
-    postReturn11Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+    postReturn11Async = exports1['cabi_post_holds:core/subscribe@0.2.0#marker-headers'];
   }
   
-  postReturn12 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  postReturn12 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
   
   try {
-    postReturn12Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+    postReturn12Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
   } catch(err) {
-    postReturn12Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+    postReturn12Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  }
+  
+  postReturn13 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  
+  try {
+    postReturn13Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+  } catch(err) {
+    postReturn13Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
   }
   
   holds020Announce = exports1['holds:core/holds@0.2.0#announce'];
@@ -11003,6 +11146,7 @@ let gen= (function* _initGenerator () {
   holds020FileForKey = exports1['holds:core/holds@0.2.0#file-for-key'];
   holds020CheckBucket = exports1['holds:core/holds@0.2.0#check-bucket'];
   holds020Identify = exports1['holds:core/holds@0.2.0#identify'];
+  subscribe020MarkerHeaders = exports1['holds:core/subscribe@0.2.0#marker-headers'];
   subscribe020Upkeep = exports1['holds:core/subscribe@0.2.0#upkeep'];
   subscribe020Interpret = exports1['holds:core/subscribe@0.2.0#interpret'];
   subscribe020Sweep = exports1['holds:core/subscribe@0.2.0#sweep'];
@@ -11022,6 +11166,7 @@ let gen= (function* _initGenerator () {
   };
   const subscribe020 = {
     interpret: interpret,
+    markerHeaders: markerHeaders,
     sweep: sweep,
     upkeep: upkeep,
     

@@ -3,10 +3,11 @@
 // idle ones, and answer their imports from the store.
 import { readFileSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { instantiate } from '../generated/holds.js';
 import { serveRequests } from './bridge.js';
 import { SharedClock } from './clock.js';
 import { Closed, GuestError, StoreError } from './errors.js';
-import { errorFromWit, kvError, unavailable } from './wit.js';
+import { callExport, errorFromWit, importObject, kvError, unavailable } from './wit.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 const CORE_MODULES = ['holds.core.wasm', 'holds.core2.wasm', 'holds.core3.wasm'];
@@ -18,6 +19,29 @@ export function coreModules() {
     CORE_MODULES.map((name) => [name, new WebAssembly.Module(readFileSync(new URL(name, GENERATED)))]),
   );
   return compiled;
+}
+
+let markers;
+
+/**
+ * The component's marker-headers table (how a JetStream message's headers name
+ * its operation), asked once per process of an instance on this thread: the
+ * export reads no store, so it needs no worker.
+ */
+export function markerHeaders() {
+  markers ??= instantiate((name) => coreModules()[name], noImports()).then((root) =>
+    callExport(root, 'markerHeaders', []),
+  );
+  return markers;
+}
+
+/** Imports for an instance whose calls use none (any use traps the call). */
+function noImports() {
+  const none = () => {
+    throw new Error('this instance serves no import');
+  };
+  const kv = { get: none, writeIfRevision: none, deleteIfRevision: none, getMany: none, writeBatch: none };
+  return importObject({ kv, now: none, pause: none, casRetry: none });
 }
 
 export class InstancePool {

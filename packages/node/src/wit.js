@@ -194,6 +194,9 @@ export function callExport(root, op, args) {
       const out = subscribe.sweep(args[0], args[1]);
       return { tag: out.tag, value: out.val };
     }
+    case 'markerHeaders':
+      // [{ name, value, operation }]: first match wins, none is a put
+      return subscribe.markerHeaders();
     case 'upkeep':
       // { pruneEvery, keepHold, keepMarker, sweepRetry, restartAfter } in ns, and concurrentSweeps
       return subscribe.upkeep(args[0]);

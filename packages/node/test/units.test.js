@@ -1,11 +1,12 @@
 // Small pieces: durations, clocks and pauses, the memory store, the bundled
-// component, the bridge, what a server's answers to a write mean.
+// component, the bridge, what a server's answers to a write mean, what a
+// message's headers mean.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { errors } from '@nats-io/nats-core';
+import { errors, headers } from '@nats-io/nats-core';
 import { CallPauses } from '../src/clock.js';
 import {
   FrozenClock,
@@ -17,7 +18,8 @@ import {
   toNanos,
   WrongRevision,
 } from '../src/index.js';
-import { refusal } from '../src/stores/jetstream.js';
+import { markerHeaders } from '../src/pool.js';
+import { operationOf, refusal } from '../src/stores/jetstream.js';
 import { kvError } from '../src/wit.js';
 
 test('durations', () => {
@@ -159,4 +161,31 @@ test('what a server answer that stored nothing of a write means', () => {
   assert.ok(refusal({ code: 10071, message: 'wrong last sequence: 3' }, 'k') instanceof WrongRevision);
   assert.equal(refusal({ code: 10077, message: 'maximum messages exceeded' }, 'k'), undefined);
   assert.equal(refusal(new errors.TimeoutError(), 'k'), undefined);
+});
+
+test("a message's headers name its operation by the component's table, first match wins", async () => {
+  const rules = await markerHeaders();
+  assert.equal(await markerHeaders(), rules, 'asked once');
+  const operation = (fields) => {
+    const h = headers();
+    for (const [name, value] of fields) h.append(name, value);
+    return operationOf(h, rules);
+  };
+  assert.equal(operation([['KV-Operation', 'DEL']]), 'delete');
+  assert.equal(
+    operation([
+      ['KV-Operation', 'DEL'],
+      ['Holds-Removal', 'expired'],
+    ]),
+    'expire',
+    "a sweep's delete",
+  );
+  assert.equal(operation([['KV-Operation', 'PURGE']]), 'purge');
+  assert.equal(operation([['Nats-Marker-Reason', 'MaxAge']]), 'expire');
+  assert.equal(operation([['Nats-Marker-Reason', 'Remove']]), 'delete');
+  assert.equal(operation([['Nats-Marker-Reason', 'Purge']]), 'purge');
+  assert.equal(operation([['Nats-Marker-Reason', 'Other']]), 'put');
+  assert.equal(operation([['kv-operation', 'DEL']]), 'put', 'header names are exact');
+  assert.equal(operation([['Nats-TTL', '30s']]), 'put');
+  assert.equal(operationOf(undefined, rules), 'put', 'no headers');
 });

@@ -5,16 +5,17 @@ import asyncio
 
 import pytest
 
-from support.conformance import CaseRunner, load_cases
+from support.conformance import STORES, CaseRunner, applies, load_cases
 
 DOC = load_cases()
 CASES = DOC["cases"]
 
 
 def _params():
+    # A case that names its stores runs on those only (by its own declaration).
     for case in CASES:
-        for store in ("memory", "jetstream"):
-            if store in case.get("stores", ["memory", "jetstream"]):
+        for store in STORES:
+            if applies(case, store):
                 yield pytest.param(case, store, id=f"{store}-{case['name']}")
 
 

@@ -88,3 +88,19 @@ def test_a_missing_event_times_out_and_fails():
 
 def test_array_arguments_are_evaluated_item_by_item():
     assert evaluate([{"$": "c.revision"}, 7, {"duration": "1s"}], SCOPE) == [3, 7, 10**9]
+
+
+def test_a_case_runs_only_on_the_stores_it_names():
+    case = {"name": "js-only", "stores": ["jetstream"], "agents": [{"name": "a"}], "steps": []}
+    with pytest.raises(CaseFailed, match="not about the memory store"):
+        CaseRunner(case, {}, "memory")
+
+
+def test_headers_on_a_store_without_them_fail_the_case():
+    case = {
+        "name": "wrong",
+        "agents": [{"name": "a"}],
+        "steps": [{"do": "put_raw", "key": "k", "value": "", "headers": {"KV-Operation": "DEL"}}],
+    }
+    with pytest.raises(CaseFailed, match="JetStream"):
+        asyncio.run(CaseRunner(case, {}, "memory").run())

@@ -12,10 +12,10 @@ import pytest
 
 import holds
 from holds.bridge import BridgeError, LoopThread
-from holds.component import Runtime, _CallHost, bundled_component
+from holds.component import Runtime, _CallHost, bundled_component, marker_headers
 from holds.duration import to_nanos
 from holds.stores import MemoryStore, NotStored, Unavailable, WrongRevision
-from holds.stores.jetstream import publish_failed, refused
+from holds.stores.jetstream import operation_of, publish_failed, refused
 
 
 @pytest.mark.parametrize(
@@ -169,6 +169,33 @@ def test_other_server_answers_are_conflicts_or_failures():
     busy = refused(10164, "in flight", "k")
     assert isinstance(busy, NotStored) and (busy.why, busy.detail) == ("busy", "in flight")
     assert isinstance(refused(10071, "wrong last sequence", "k"), WrongRevision)
+
+
+@pytest.mark.parametrize(
+    ("headers", "operation"),
+    [
+        ({"KV-Operation": "DEL", "Holds-Removal": "expired"}, "expire"),  # a sweep's delete
+        ({"KV-Operation": "DEL"}, "delete"),
+        ({"KV-Operation": "PURGE"}, "purge"),
+        ({"Nats-Marker-Reason": "MaxAge"}, "expire"),
+        ({"Nats-Marker-Reason": "Remove"}, "delete"),
+        ({"Nats-Marker-Reason": "Purge"}, "purge"),
+        ({"Nats-Marker-Reason": "Other"}, "put"),
+        ({"kv-operation": "DEL"}, "put"),  # header names are exact
+        ({"Holds-Removal": "released"}, "put"),
+        ({"Nats-TTL": "30s"}, "put"),
+        ({}, "put"),
+        (None, "put"),
+    ],
+)
+def test_a_messages_headers_name_its_operation_by_the_guests_table(headers, operation):
+    assert operation_of(headers) == operation
+
+
+def test_the_guests_marker_table_is_asked_once():
+    table = marker_headers()
+    assert table is marker_headers()
+    assert {rule.operation for rule in table} == {"delete", "purge", "expire"}
 
 
 def _call_host(op_timeout: float) -> _CallHost:

@@ -23,8 +23,18 @@ use std::time::{Duration, SystemTime};
 mod release_log;
 
 const KV_OPERATION: &str = "KV-Operation";
+/// A header value that makes a message a marker (the guest's `marker-headers`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkerHeader {
+    /// The header's name.
+    pub name: String,
+    /// The value that marks.
+    pub value: String,
+    /// The operation such a message records.
+    pub operation: Operation,
+}
+
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
-const MARKER_REASON: &str = "Nats-Marker-Reason";
 const TTL: &str = "Nats-TTL";
 /// Our own marker header: a sweep (not the server) expired the hold.
 const HOLDS_REMOVAL: &str = "Holds-Removal";
@@ -76,9 +86,10 @@ pub struct JetStreamKv {
     /// The bucket's stream takes atomic batches (`allow_atomic`, server >= 2.12);
     /// cleared if the server says otherwise.
     atomic: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// How long one operation may take (publishes that found no stream are
-    /// retried within it).
+    /// How long one operation may take.
     op_timeout: Duration,
+    /// What each message is, by its headers: the guest's table.
+    markers: std::sync::Arc<[MarkerHeader]>,
 }
 
 impl JetStreamKv {
@@ -126,6 +137,9 @@ impl JetStreamKv {
         let atomic_capable = server_at_least(&info.version, (2, 12));
         let mut context = jetstream::new(client);
         context.set_timeout(spec.op_timeout);
+        let markers = crate::runtime::marker_headers().await.map_err(|e| {
+            KvError::unavailable(format!("reading the guest's marker headers: {e}"))
+        })?;
         let unavailable = |what: &str| KvError::unavailable(format!("{what} bucket {}", spec.name));
 
         let store = match context.get_key_value(&spec.name).await {
@@ -197,6 +211,7 @@ impl JetStreamKv {
             replicas,
             atomic: std::sync::atomic::AtomicBool::new(atomic).into(),
             op_timeout: spec.op_timeout,
+            markers,
         })
     }
 
@@ -339,7 +354,7 @@ impl JetStreamKv {
             .get_last_raw_message_by_subject(&self.subject(key))
             .await
         {
-            Ok(message) => Ok(Some(entry_of(message))),
+            Ok(message) => Ok(Some(entry_of(&self.markers, message))),
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(KvError::unavailable("get failed").with_source(e)),
         }
@@ -428,32 +443,19 @@ fn classify(e: PublishError) -> Failure {
     }
 }
 
-/// The operation a stored message records, from its headers.
-fn operation_of(headers: Option<&HeaderMap>) -> Operation {
+/// The operation a stored message records, from its headers, by the guest's
+/// marker table.
+fn operation_of(markers: &[MarkerHeader], headers: Option<&HeaderMap>) -> Operation {
     let Some(headers) = headers else {
         return Operation::Put;
     };
-    let header = |name: &str| headers.get(name).map(|v| v.as_str().to_string());
-    if header(HOLDS_REMOVAL).as_deref() == Some("expired") {
-        return Operation::Expire;
-    }
-    match header(KV_OPERATION).as_deref() {
-        Some("DEL") => return Operation::Delete,
-        Some("PURGE") => return Operation::Purge,
-        _ => {}
-    }
-    match header(MARKER_REASON).as_deref() {
-        Some("MaxAge") => Operation::Expire,
-        Some("Remove") => Operation::Delete,
-        Some("Purge") => Operation::Purge,
-        _ => Operation::Put,
-    }
+    crate::runtime::operation_of(markers, |name| headers.get(name).map(|v| v.as_str()))
 }
 
 /// The entry a stored message (from a direct or a leader get) holds.
-fn entry_of(message: jetstream::message::StreamMessage) -> Entry {
+fn entry_of(markers: &[MarkerHeader], message: jetstream::message::StreamMessage) -> Entry {
     Entry {
-        operation: operation_of(Some(&message.headers)),
+        operation: operation_of(markers, Some(&message.headers)),
         value: message.payload,
         revision: message.sequence,
         created: system_time(message.time),
@@ -497,7 +499,7 @@ impl KvStore for JetStreamKv {
             .direct_get_last_for_subject(self.subject(key))
             .await
         {
-            Ok(message) => Ok(Some(entry_of(message))),
+            Ok(message) => Ok(Some(entry_of(&self.markers, message))),
             Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
             Err(e) => Err(KvError::unavailable("get failed").with_source(e)),
         }
@@ -619,6 +621,7 @@ impl KvStore for JetStreamKv {
             .await
             .map_err(|e| KvError::unavailable("starting the watch failed").with_source(e))?;
         let prefix = self.prefix.clone();
+        let markers = self.markers.clone();
         let mut caught_up = empty;
         let live = messages.flat_map(move |message| {
             let mut items = Vec::with_capacity(2);
@@ -635,7 +638,7 @@ impl KvStore for JetStreamKv {
                             .unwrap_or(message.subject.as_str())
                             .to_string();
                         let entry = Entry {
-                            operation: operation_of(message.headers.as_ref()),
+                            operation: operation_of(&markers, message.headers.as_ref()),
                             value: message.payload.clone(),
                             revision: info.stream_sequence,
                             created: system_time(info.published),

@@ -14,6 +14,7 @@ pub(crate) mod release_log;
 mod sqlite;
 
 pub use error::{KvError, KvErrorKind, Source, Unsent};
+pub use jetstream::MarkerHeader;
 
 pub use jetstream::JetStreamKv;
 pub use memory::MemoryKv;

@@ -12,7 +12,8 @@ use super::bindings::exports::holds::core::holds::{BucketSettings, Identity, Pla
 use super::bindings::exports::holds::core::subscribe::{Change, Interpretation, SweepOutcome};
 use super::bindings::holds::core::kv as wit_kv;
 use super::engine::{FUEL_PER_CALL, Runtime};
-use super::invoke::Instance;
+use super::exports::{self, Recorded, outcome};
+use super::invoke::{GuestResult, Instance};
 use super::io::{GuestIo, LiveIo, Recording, RetryObserver};
 use crate::clock::Clock;
 use crate::convert;
@@ -182,16 +183,15 @@ impl Calls {
         recorder.flush();
     }
 
-    /// One export call: run it, hand what it learnt to the replica, record it.
-    /// Returns its result and the store failure behind it, if any.
-    async fn export<R>(
+    /// One recorded export call: run it, hand what it learnt to the replica,
+    /// record it. Returns its result and the store failure behind it, if any.
+    async fn export<E: Recorded>(
         &self,
         instance: &mut Instance,
-        run: impl AsyncFnOnce(&mut Instance) -> wasmtime::Result<R>,
-        record: impl FnOnce(&wasmtime::Result<R>) -> Export,
-    ) -> wasmtime::Result<(R, Option<KvError>)> {
+        args: E::Args,
+    ) -> wasmtime::Result<(E::Out, Option<KvError>)> {
         let started = self.recorder.as_ref().map(|r| r.start_call());
-        let out = run(instance).await;
+        let out = E::call(instance, &args).await;
         let report = instance.store.data_mut().report();
         if !report.seen.is_empty() {
             let sink = self.seen_sink.lock().unwrap().clone();
@@ -203,7 +203,7 @@ impl Calls {
             recorder.write(CallRecord {
                 call: started.number,
                 written: 0,
-                export: record(&out),
+                export: E::record(args, outcome(&out, E::recorded)),
                 steps: report.steps,
             });
         }
@@ -216,7 +216,7 @@ impl Calls {
         instance: &mut Instance,
         file: &str,
         replica: Replica<'_>,
-    ) -> wasmtime::Result<Option<wit_kv::Entry>> {
+    ) -> wasmtime::Result<Option<TraceEntry>> {
         let Some(replica) = replica else {
             return Ok(None);
         };
@@ -236,25 +236,18 @@ impl Calls {
                 key
             }
         };
-        Ok(replica(&key))
+        Ok(replica(&key).as_ref().map(convert::wit_entry_to_trace))
     }
 
     async fn key_export(
         &self,
         instance: &mut Instance,
         file: &str,
-    ) -> wasmtime::Result<(super::invoke::GuestResult<String>, Option<KvError>)> {
-        self.export(
-            instance,
-            async |i: &mut Instance| i.key_for_file(file).await,
-            |out| Export::KeyForFile {
-                args: FileArgs {
-                    file: file.to_string(),
-                },
-                result: outcome_of(out, |r| convert::result_to_trace(r, String::clone)),
-            },
-        )
-        .await
+    ) -> wasmtime::Result<(GuestResult<String>, Option<KvError>)> {
+        let args = FileArgs {
+            file: file.to_string(),
+        };
+        self.export::<exports::KeyForFile>(instance, args).await
     }
 
     /// Announce, with the replica's entry for the file's key as the first observation.
@@ -265,26 +258,17 @@ impl Calls {
         ttl_max: Duration,
         replica: Replica<'_>,
     ) -> Result<Claim, Error> {
-        let request = convert::announce_request(file, announce);
+        let request = convert::request_to_trace(&convert::announce_request(file, announce));
         let ttl_max = crate::time::nanos(ttl_max);
         let (out, fault) = self
             .call(async |i: &mut Instance| {
                 let observed = self.observe(i, file, replica).await?;
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.announce(&request, ttl_max, observed.as_ref()).await,
-                    |out| Export::Announce {
-                        args: AnnounceArgs {
-                            request: convert::request_to_trace(&request),
-                            ttl_max,
-                            observed: observed.as_ref().map(convert::wit_entry_to_trace),
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, convert::claim_to_trace)
-                        }),
-                    },
-                )
-                .await
+                let args = AnnounceArgs {
+                    request,
+                    ttl_max,
+                    observed,
+                };
+                self.export::<exports::Announce>(i, args).await
             })
             .await?;
         out.map(convert::claim)
@@ -300,21 +284,12 @@ impl Calls {
         let (out, fault) = self
             .call(async |i: &mut Instance| {
                 let observed = self.observe(i, file, replica).await?;
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.release(file, agent, observed.as_ref()).await,
-                    |out| Export::Release {
-                        args: ReleaseArgs {
-                            file: file.to_string(),
-                            agent_id: agent.to_string(),
-                            observed: observed.as_ref().map(convert::wit_entry_to_trace),
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, convert::release_to_trace)
-                        }),
-                    },
-                )
-                .await
+                let args = ReleaseArgs {
+                    file: file.to_string(),
+                    agent_id: agent.to_string(),
+                    observed,
+                };
+                self.export::<exports::Release>(i, args).await
             })
             .await?;
         out.map(convert::release)
@@ -325,20 +300,11 @@ impl Calls {
         let (out, fault) = self
             .call(async |i: &mut Instance| {
                 let observed = self.observe(i, file, replica).await?;
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.who_has(file, observed.as_ref()).await,
-                    |out| Export::WhoHas {
-                        args: WhoHasArgs {
-                            file: file.to_string(),
-                            observed: observed.as_ref().map(convert::wit_entry_to_trace),
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, |c| c.as_ref().map(convert::claim_to_trace))
-                        }),
-                    },
-                )
-                .await
+                let args = WhoHasArgs {
+                    file: file.to_string(),
+                    observed,
+                };
+                self.export::<exports::WhoHas>(i, args).await
             })
             .await?;
         out.map(|c| c.map(convert::claim))
@@ -354,7 +320,7 @@ impl Calls {
         max_files: u32,
         replica: Replica<'_>,
     ) -> Result<Claimed, Error> {
-        let request = convert::claim_request(files, announce);
+        let request = convert::claim_request_to_trace(&convert::claim_request(files, announce));
         let ttl_max = crate::time::nanos(ttl_max);
         let (out, fault) = self
             .call(async |i: &mut Instance| {
@@ -364,27 +330,13 @@ impl Calls {
                         observed.push(self.observe(i, file, replica).await?);
                     }
                 }
-                self.export(
-                    i,
-                    async |i: &mut Instance| {
-                        i.claim_files(&request, ttl_max, max_files, &observed).await
-                    },
-                    |out| Export::ClaimFiles {
-                        args: ClaimArgs {
-                            request: convert::claim_request_to_trace(&request),
-                            ttl_max,
-                            max_files,
-                            observed: observed
-                                .iter()
-                                .map(|e| e.as_ref().map(convert::wit_entry_to_trace))
-                                .collect(),
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, convert::claimed_to_trace)
-                        }),
-                    },
-                )
-                .await
+                let args = ClaimArgs {
+                    request,
+                    ttl_max,
+                    max_files,
+                    observed,
+                };
+                self.export::<exports::ClaimFiles>(i, args).await
             })
             .await?;
         out.map(convert::claimed)
@@ -399,26 +351,13 @@ impl Calls {
         revision: u64,
         ttl_max: Duration,
     ) -> Result<Claim, Error> {
-        let request = convert::announce_request(file, announce);
-        let ttl_max = crate::time::nanos(ttl_max);
+        let args = RenewArgs {
+            request: convert::request_to_trace(&convert::announce_request(file, announce)),
+            revision,
+            ttl_max: crate::time::nanos(ttl_max),
+        };
         let (out, fault) = self
-            .call(async |i: &mut Instance| {
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.renew(&request, revision, ttl_max).await,
-                    |out| Export::Renew {
-                        args: RenewArgs {
-                            request: convert::request_to_trace(&request),
-                            revision,
-                            ttl_max,
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, convert::claim_to_trace)
-                        }),
-                    },
-                )
-                .await
-            })
+            .call(async |i: &mut Instance| self.export::<exports::Renew>(i, args).await)
             .await?;
         out.map(convert::claim)
             .map_err(|e| convert::error(e, fault))
@@ -431,24 +370,13 @@ impl Calls {
         agent: &str,
         tokens: &[u64],
     ) -> Result<Vec<FileCheck>, Error> {
+        let args = CheckArgs {
+            files: files.to_vec(),
+            agent_id: agent.to_string(),
+            tokens: tokens.to_vec(),
+        };
         let (out, fault) = self
-            .call(async |i: &mut Instance| {
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.check(files, agent, tokens).await,
-                    |out| Export::Check {
-                        args: CheckArgs {
-                            files: files.to_vec(),
-                            agent_id: agent.to_string(),
-                            tokens: tokens.to_vec(),
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, |c| convert::file_checks_to_trace(c))
-                        }),
-                    },
-                )
-                .await
-            })
+            .call(async |i: &mut Instance| self.export::<exports::Check>(i, args).await)
             .await?;
         out.map(|checks| checks.into_iter().map(convert::file_check).collect())
             .map_err(|e| convert::error(e, fault))
@@ -464,21 +392,12 @@ impl Calls {
         let (out, fault) = self
             .call(async |i: &mut Instance| {
                 let observed = self.observe(i, file, replica).await?;
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.force_release(file, by, observed.as_ref()).await,
-                    |out| Export::ForceRelease {
-                        args: ForceReleaseArgs {
-                            file: file.to_string(),
-                            by: by.to_string(),
-                            observed: observed.as_ref().map(convert::wit_entry_to_trace),
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, convert::release_to_trace)
-                        }),
-                    },
-                )
-                .await
+                let args = ForceReleaseArgs {
+                    file: file.to_string(),
+                    by: by.to_string(),
+                    observed,
+                };
+                self.export::<exports::ForceRelease>(i, args).await
             })
             .await?;
         out.map(convert::release)
@@ -493,20 +412,11 @@ impl Calls {
     }
 
     pub async fn file_for_key(&self, key: &str) -> Result<String, Error> {
+        let args = KeyArgs {
+            key: key.to_string(),
+        };
         let (out, fault) = self
-            .call(async |i: &mut Instance| {
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.file_for_key(key).await,
-                    |out| Export::FileForKey {
-                        args: KeyArgs {
-                            key: key.to_string(),
-                        },
-                        result: outcome_of(out, |r| convert::result_to_trace(r, String::clone)),
-                    },
-                )
-                .await
-            })
+            .call(async |i: &mut Instance| self.export::<exports::FileForKey>(i, args).await)
             .await?;
         out.map_err(|e| convert::error(e, fault))
     }
@@ -545,20 +455,11 @@ impl Calls {
     }
 
     pub async fn interpret(&self, change: Change) -> Result<Interpretation, Error> {
+        let args = InterpretArgs {
+            change: convert::change_to_trace(&change),
+        };
         let (out, _) = self
-            .call(async |i: &mut Instance| {
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.interpret(&change).await,
-                    |out| Export::Interpret {
-                        args: InterpretArgs {
-                            change: convert::change_to_trace(&change),
-                        },
-                        result: outcome_of(out, convert::interpretation_to_trace),
-                    },
-                )
-                .await
-            })
+            .call(async |i: &mut Instance| self.export::<exports::Interpret>(i, args).await)
             .await?;
         Ok(out)
     }
@@ -578,35 +479,14 @@ impl Calls {
     }
 
     pub async fn sweep(&self, key: &str, observed: wit_kv::Entry) -> Result<SweepOutcome, Error> {
+        let args = SweepArgs {
+            key: key.to_string(),
+            observed: convert::wit_entry_to_trace(&observed),
+        };
         let (out, fault) = self
-            .call(async |i: &mut Instance| {
-                self.export(
-                    i,
-                    async |i: &mut Instance| i.sweep(key, &observed).await,
-                    |out| Export::Sweep {
-                        args: SweepArgs {
-                            key: key.to_string(),
-                            observed: convert::wit_entry_to_trace(&observed),
-                        },
-                        result: outcome_of(out, |r| {
-                            convert::result_to_trace(r, convert::sweep_to_trace)
-                        }),
-                    },
-                )
-                .await
-            })
+            .call(async |i: &mut Instance| self.export::<exports::Sweep>(i, args).await)
             .await?;
         out.map_err(|e| convert::error(e, fault))
-    }
-}
-
-/// [`outcome`] of a borrowed result.
-fn outcome_of<T, U>(out: &wasmtime::Result<T>, returned: impl FnOnce(&T) -> U) -> Outcome<U> {
-    match out {
-        Ok(value) => Outcome::Returned(returned(value)),
-        Err(trap) => Outcome::Trapped {
-            trap: format!("{trap:#}"),
-        },
     }
 }
 

@@ -372,112 +372,46 @@ impl<T> Outcome<T> {
     }
 }
 
-/// One export call: its arguments and its outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "export", rename_all = "kebab-case")]
-#[allow(missing_docs)]
-pub enum Export {
-    Announce {
-        args: AnnounceArgs,
-        result: Outcome<Result<TraceClaim, TraceError>>,
-    },
-    Release {
-        args: ReleaseArgs,
-        result: Outcome<Result<TraceReleaseOutcome, TraceError>>,
-    },
-    WhoHas {
-        args: WhoHasArgs,
-        result: Outcome<Result<Option<TraceClaim>, TraceError>>,
-    },
-    KeyForFile {
-        args: FileArgs,
-        result: Outcome<Result<String, TraceError>>,
-    },
-    FileForKey {
-        args: KeyArgs,
-        result: Outcome<Result<String, TraceError>>,
-    },
-    Interpret {
-        args: InterpretArgs,
-        result: Outcome<TraceInterpretation>,
-    },
-    Sweep {
-        args: SweepArgs,
-        result: Outcome<Result<TraceSweepOutcome, TraceError>>,
-    },
-    ClaimFiles {
-        args: ClaimArgs,
-        result: Outcome<Result<TraceClaimed, TraceError>>,
-    },
-    Renew {
-        args: RenewArgs,
-        result: Outcome<Result<TraceClaim, TraceError>>,
-    },
-    Check {
-        args: CheckArgs,
-        result: Outcome<Result<Vec<TraceFileCheck>, TraceError>>,
-    },
-    ForceRelease {
-        args: ForceReleaseArgs,
-        result: Outcome<Result<TraceReleaseOutcome, TraceError>>,
-    },
+macro_rules! define_export {
+    ($($variant:ident $name:literal $args:ty => $result:ty;)*) => {
+        /// One export call: its arguments and its outcome.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+        #[serde(tag = "export")]
+        #[allow(missing_docs)]
+        pub enum Export {
+            $(
+                #[serde(rename = $name)]
+                $variant { args: $args, result: Outcome<$result> },
+            )*
+        }
+
+        impl Export {
+            /// The export's WIT name (`announce`, `who-has`, ...).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Export::$variant { .. } => $name,)*
+                }
+            }
+
+            /// The recorded call trapped.
+            pub fn trapped(&self) -> bool {
+                match self {
+                    $(Export::$variant { result, .. } => result.is_trapped(),)*
+                }
+            }
+
+            /// The outcome as JSON, for divergence reports.
+            pub fn outcome_json(&self) -> String {
+                let value = match self {
+                    $(Export::$variant { result, .. } => serde_json::to_string(result),)*
+                };
+                value.expect("trace values serialize")
+            }
+        }
+    };
 }
 
-impl Export {
-    /// The export's WIT name (`announce`, `who-has`, ...).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Export::Announce { .. } => "announce",
-            Export::Release { .. } => "release",
-            Export::WhoHas { .. } => "who-has",
-            Export::KeyForFile { .. } => "key-for-file",
-            Export::FileForKey { .. } => "file-for-key",
-            Export::Interpret { .. } => "interpret",
-            Export::Sweep { .. } => "sweep",
-            Export::ClaimFiles { .. } => "claim-files",
-            Export::Renew { .. } => "renew",
-            Export::Check { .. } => "check",
-            Export::ForceRelease { .. } => "force-release",
-        }
-    }
-
-    /// The recorded call trapped.
-    pub fn trapped(&self) -> bool {
-        match self {
-            Export::Announce { result, .. } => result.is_trapped(),
-            Export::Release { result, .. } => result.is_trapped(),
-            Export::WhoHas { result, .. } => result.is_trapped(),
-            Export::KeyForFile { result, .. } | Export::FileForKey { result, .. } => {
-                result.is_trapped()
-            }
-            Export::Interpret { result, .. } => result.is_trapped(),
-            Export::Sweep { result, .. } => result.is_trapped(),
-            Export::ClaimFiles { result, .. } => result.is_trapped(),
-            Export::Renew { result, .. } => result.is_trapped(),
-            Export::Check { result, .. } => result.is_trapped(),
-            Export::ForceRelease { result, .. } => result.is_trapped(),
-        }
-    }
-
-    /// The outcome as JSON, for divergence reports.
-    pub fn outcome_json(&self) -> String {
-        let value = match self {
-            Export::Announce { result, .. } => serde_json::to_string(result),
-            Export::Release { result, .. } => serde_json::to_string(result),
-            Export::WhoHas { result, .. } => serde_json::to_string(result),
-            Export::KeyForFile { result, .. } | Export::FileForKey { result, .. } => {
-                serde_json::to_string(result)
-            }
-            Export::Interpret { result, .. } => serde_json::to_string(result),
-            Export::Sweep { result, .. } => serde_json::to_string(result),
-            Export::ClaimFiles { result, .. } => serde_json::to_string(result),
-            Export::Renew { result, .. } => serde_json::to_string(result),
-            Export::Check { result, .. } => serde_json::to_string(result),
-            Export::ForceRelease { result, .. } => serde_json::to_string(result),
-        };
-        value.expect("trace values serialize")
-    }
-}
+crate::exports::for_each_export!(define_export);
 
 /// `announce`'s arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

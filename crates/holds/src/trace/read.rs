@@ -139,59 +139,26 @@ impl RawStep<'_> {
     }
 }
 
-fn export(name: &str, args: &RawValue, result: &RawValue) -> Result<Export, serde_json::Error> {
-    Ok(match name {
-        "announce" => Export::Announce {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "release" => Export::Release {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "who-has" => Export::WhoHas {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "key-for-file" => Export::KeyForFile {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "file-for-key" => Export::FileForKey {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "interpret" => Export::Interpret {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "sweep" => Export::Sweep {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "claim-files" => Export::ClaimFiles {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "renew" => Export::Renew {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "check" => Export::Check {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        "force-release" => Export::ForceRelease {
-            args: parse(args)?,
-            result: outcome(result)?,
-        },
-        other => {
-            return Err(serde_json::Error::custom(format!(
-                "unknown export `{other}`"
-            )));
+macro_rules! define_read {
+    ($($variant:ident $name:literal $args:ty => $result:ty;)*) => {
+        /// The export a record names, with its arguments and outcome.
+        fn export(name: &str, args: &RawValue, result: &RawValue) -> Result<Export, serde_json::Error> {
+            Ok(match name {
+                $($name => Export::$variant {
+                    args: parse(args)?,
+                    result: outcome(result)?,
+                },)*
+                other => {
+                    return Err(serde_json::Error::custom(format!(
+                        "unknown export `{other}`"
+                    )));
+                }
+            })
         }
-    })
+    };
 }
+
+crate::exports::for_each_export!(define_read);
 
 impl<'de> Deserialize<'de> for CallRecord {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -1,4 +1,5 @@
 /** @module Interface holds:core/subscribe@0.2.0 **/
+export function markerHeaders(): Array<MarkerHeader>;
 export function upkeep(maxAge: Duration): UpkeepPlan;
 export function interpret(change: Change): Interpretation;
 export function sweep(key: string, observed: Entry): SweepOutcome;
@@ -7,6 +8,7 @@ export type Duration = import('./holds-core-types.js').Duration;
 export type Event = import('./holds-core-types.js').Event;
 export type Error = import('./holds-core-types.js').Error;
 export type Entry = import('./holds-core-kv.js').Entry;
+export type Operation = import('./holds-core-kv.js').Operation;
 export interface Change {
   key: string,
   entry: Entry,
@@ -37,4 +39,9 @@ export interface UpkeepPlan {
   sweepRetry: Duration,
   concurrentSweeps: number,
   restartAfter: Duration,
+}
+export interface MarkerHeader {
+  name: string,
+  value: string,
+  operation: Operation,
 }

@@ -4,7 +4,8 @@
 // publishes to `$KV.<bucket>.<key>` gated by Nats-Expected-Last-Subject-Sequence,
 // Nats-TTL on holds when the bucket allows per-message TTLs, `KV-Operation: DEL`
 // markers (plus `Holds-Removal: expired` for a sweep's). Reads and the watch
-// keep the raw headers, so a server `MaxAge` marker reads as `expire` (the
+// keep the raw headers and name each message's operation by the component's
+// marker-headers table, so a server `MaxAge` marker reads as `expire` (the
 // @nats-io/kv layer would report it as a purge).
 import {
   AckPolicy,
@@ -20,12 +21,12 @@ import { errors, headers, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { wallNanos } from '../clock.js';
+import { markerHeaders } from '../pool.js';
 import { CAUGHT_UP, NotStored, Unavailable, Unsupported, WrongRevision } from './errors.js';
 import * as releaseLog from './release-log.js';
 
 export const KV_OPERATION = 'KV-Operation';
 export const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
-export const MARKER_REASON = 'Nats-Marker-Reason';
 export const TTL = 'Nats-TTL';
 export const BATCH_ID = 'Nats-Batch-Id';
 export const BATCH_SEQUENCE = 'Nats-Batch-Sequence';
@@ -88,29 +89,21 @@ export const serverSupportsTtl = (version) => serverAtLeast(version, 11);
 /** 2.12.0 and later take atomic batch publishes (on streams with allow_atomic). */
 export const serverSupportsAtomic = (version) => serverAtLeast(version, 12);
 
-/** The operation a stored message records, from its headers (a MsgHdrs or undefined). */
-export function operationOf(h) {
-  if (!h) return 'put';
-  if (h.get(HOLDS_REMOVAL) === 'expired') return 'expire';
-  const op = h.get(KV_OPERATION);
-  if (op === 'DEL') return 'delete';
-  if (op === 'PURGE') return 'purge';
-  switch (h.get(MARKER_REASON)) {
-    case 'MaxAge':
-      return 'expire';
-    case 'Remove':
-      return 'delete';
-    case 'Purge':
-      return 'purge';
-    default:
-      return 'put';
-  }
+/**
+ * The operation a stored message records, from its headers (a MsgHdrs or
+ * undefined) by the component's marker-headers table `rules`: the first rule
+ * whose header (name exact) the message carries with that value; none, a put.
+ */
+export function operationOf(h, rules) {
+  const rule = h && rules.find(({ name, value }) => h.values(name).includes(value));
+  return rule?.operation ?? 'put';
 }
 
 export class JetStreamStore {
-  constructor(nc, jsm, bucket, info, opTimeoutMs) {
+  constructor(nc, jsm, bucket, info, opTimeoutMs, markers) {
     const config = info.config;
     this.nc = nc;
+    this.markers = markers;
     this.jsm = jsm;
     this.js = jetstream(nc, { timeout: opTimeoutMs });
     this.bucket = bucket;
@@ -141,6 +134,7 @@ export class JetStreamStore {
 
   /** Connect and create the bucket, or attach to it as it is. */
   static async open({ servers, bucket, maxAge, replicas = 1, opTimeoutMs = 5000, natsOptions = {} }) {
+    const markers = await markerHeaders();
     let nc;
     try {
       // Reconnect forever once connected; the first connection must succeed in time.
@@ -151,7 +145,7 @@ export class JetStreamStore {
     try {
       const jsm = await jetstreamManager(nc, { timeout: opTimeoutMs, checkAPI: false });
       const info = await createOrAttach(nc, jsm, bucket, BigInt(maxAge), replicas);
-      return new JetStreamStore(nc, jsm, bucket, info, opTimeoutMs);
+      return new JetStreamStore(nc, jsm, bucket, info, opTimeoutMs, markers);
     } catch (e) {
       await nc.close().catch(() => {});
       if (e instanceof Unavailable) throw e;
@@ -203,7 +197,7 @@ export class JetStreamStore {
       found: true,
       value: m.data ?? new Uint8Array(0),
       revision: BigInt(m.seq),
-      operation: operationOf(m.header),
+      operation: operationOf(m.header, this.markers),
       created: m.time ? BigInt(m.time.getTime()) * 1_000_000n : wallNanos(),
     };
   }
@@ -336,6 +330,9 @@ export class JetStreamStore {
         idle_heartbeat: nanos(5000),
       });
       const info = await consumer.info(true);
+      // consume() starts a heartbeat timer before it subscribes; a subscribe
+      // refused by a closing connection would leave that timer running forever.
+      if (this.nc.isClosed() || this.nc.isDraining()) throw new Unavailable('the connection closed; cannot watch');
       messages = await consumer.consume();
       if (signal?.aborted) return;
       let caughtUp = info.num_pending === 0;
@@ -346,7 +343,7 @@ export class JetStreamStore {
           found: true,
           value: m.data ?? new Uint8Array(0),
           revision: BigInt(m.info.streamSequence),
-          operation: operationOf(m.headers),
+          operation: operationOf(m.headers, this.markers),
           created: BigInt(m.info.timestampNanos ?? 0) || wallNanos(),
         };
         yield [m.subject.slice(this.prefix.length), entry];

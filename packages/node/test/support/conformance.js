@@ -3,8 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { HoldsError, JetStreamStore, Manager, MemoryStore, OffsetClock, toNanos, wallNanos } from '../../src/index.js';
+import { markerHeaders } from '../../src/pool.js';
 import { operationOf } from '../../src/stores/jetstream.js';
 import { goHoldJson } from './gowire.js';
 import { RefusingStore } from './refusing.js';
@@ -194,13 +196,20 @@ class RawBucket {
       raw.js = jetstream(raw.nc);
       raw.jsm = await jetstreamManager(raw.nc);
       raw.bucket = bucket;
+      raw.markers = await markerHeaders();
     }
     return raw;
   }
 
-  async put(key, value) {
-    if (this.memory) return this.memory.put(key, value);
-    return BigInt((await this.js.publish(`$KV.${this.bucket}.${key}`, value)).seq);
+  /** `fields`: header name to value, published with the message (JetStream only). */
+  async put(key, value, fields) {
+    if (this.memory) {
+      if (fields) throw new CaseFailed('put_raw: headers are for JetStream only');
+      return this.memory.put(key, value);
+    }
+    const h = headers();
+    for (const [name, v] of Object.entries(fields ?? {})) h.set(name, v);
+    return BigInt((await this.js.publish(`$KV.${this.bucket}.${key}`, value, { headers: h })).seq);
   }
 
   async get(key) {
@@ -212,7 +221,7 @@ class RawBucket {
       ({ found, value, revision, operation } = this.memory.get(key));
     } else {
       const m = await this.jsm.direct.getMessage(`KV_${this.bucket}`, { last_by_subj: `$KV.${this.bucket}.${key}` });
-      if (m) [found, value, revision, operation] = [true, m.data, BigInt(m.seq), operationOf(m.header)];
+      if (m) [found, value, revision, operation] = [true, m.data, BigInt(m.seq), operationOf(m.header, this.markers)];
     }
     return { found, revision, operation, value: new TextDecoder().decode(value) };
   }
@@ -481,7 +490,8 @@ export class CaseRunner {
       const revision = await this.raw.put(key, goHoldJson(g.agent_id, claimedAt, ttl, g.checkout_path ?? '', g.extra));
       return { revision, claimed_at: claimedAt, expires_at: claimedAt + ttl };
     }
-    return { revision: await this.raw.put(key, new TextEncoder().encode(this.arg(step, 'value'))) };
+    const value = new TextEncoder().encode(this.arg(step, 'value'));
+    return { revision: await this.raw.put(key, value, this.arg(step, 'headers', null)) };
   }
 
   async waitEvent(agent, step) {

@@ -23,6 +23,7 @@ import wasmtime
 from wasmtime.component import Component, Linker
 
 from . import wasmtime_threads, wit
+from .clock import SystemClock
 from .errors import GuestError, HoldsError
 from .types import Entry
 
@@ -38,6 +39,8 @@ MEMORY_LIMIT = 64 << 20
 
 _lock = threading.Lock()
 _loaded: dict[str, Runtime] = {}
+_markers_lock = threading.Lock()
+_markers: Optional[tuple[wit.MarkerHeader, ...]] = None
 
 
 def bundled_component() -> Path:
@@ -178,3 +181,27 @@ class InstancePool:
 
     def shutdown(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+class _NoKv:
+    """The kv import of an instance that is only asked for a table: it reaches no store."""
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def unavailable(*_args: Any) -> Any:
+            raise wit.Unavailable(f"kv.{name}: this instance has no store")
+
+        return unavailable
+
+
+def marker_headers() -> tuple[wit.MarkerHeader, ...]:
+    """The bundled component's marker-header rules, asked once per process: a
+    store reads its messages by them whether or not a manager runs it."""
+    global _markers
+    with _markers_lock:
+        if _markers is None:
+            host = _CallHost(_NoKv(), SystemClock(), 0.0, None)  # type: ignore[arg-type]
+            try:
+                _markers = tuple(_Instance(Runtime.load(), host).exports.marker_headers())
+            except Exception as e:
+                raise GuestError(f"asking the component for its marker headers failed: {e}") from e
+        return _markers

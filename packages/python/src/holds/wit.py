@@ -361,6 +361,16 @@ class Upkeep:
     restart_after: int
 
 
+@dataclass(frozen=True)
+class MarkerHeader:
+    """A header value that makes a stored message a marker (WIT `marker-header`)."""
+
+    name: str
+    value: str
+    #: The operation a message carrying it records ("delete", "purge", "expire").
+    operation: str
+
+
 def _observed(entry: Optional[Entry]) -> Optional[Record]:
     return None if entry is None else entry_to_wit(entry)
 
@@ -491,6 +501,11 @@ class Exports:
         `max_age` ns (0: never)."""
         out = self._call("subscribe", "upkeep", max_age)
         return Upkeep(**{f.name: _field(out, f.name) for f in fields(Upkeep)})
+
+    def marker_headers(self) -> list[MarkerHeader]:
+        """How a message's headers name its operation: the first rule whose
+        header it carries with that value; none is a put."""
+        return [MarkerHeader(r.name, r.value, r.operation) for r in self._call("subscribe", "marker-headers")]
 
     def sweep(self, key: str, observed: Entry) -> SweepOutcome:
         out = self._call("subscribe", "sweep", key, entry_to_wit(observed))

@@ -28,6 +28,8 @@ from .refusing import Refusing
 CASES = Path(__file__).resolve().parents[3] / "conformance" / "cases.json"
 FORMAT = "holds-conformance/1"
 OPERATORS = ("$", "duration", "gt", "ge", "lt", "le", "ne", "exactly", "len", "matches")
+#: The stores this runner runs cases on.
+STORES = ("memory", "jetstream")
 
 
 class CaseFailed(AssertionError):
@@ -39,6 +41,11 @@ def load_cases(path: Path = CASES) -> dict[str, Any]:
     if doc.get("format") != FORMAT:
         raise ValueError(f"{path}: format {doc.get('format')!r}, expected {FORMAT!r}")
     return doc
+
+
+def applies(case: dict[str, Any], store: str) -> bool:
+    """Whether `case` runs on `store`: a case may name the stores it is about."""
+    return store in case.get("stores", STORES)
 
 
 # -- values as the case language sees them -------------------------------------
@@ -213,10 +220,12 @@ class RawBucket:
     def __init__(self, store: str, memory: holds.MemoryStore | None, nc: Any = None, bucket: str = ""):
         self.memory, self.nc, self.bucket = memory, nc, bucket
 
-    async def put(self, key: str, value: bytes) -> int:
+    async def put(self, key: str, value: bytes, headers: dict[str, str] | None = None) -> int:
         if self.memory is not None:
+            if headers is not None:
+                raise CaseFailed("put_raw's headers are JetStream's: the case must name its stores")
             return self.memory.put(key, value)
-        ack = await self.nc.jetstream().publish(f"$KV.{self.bucket}.{key}", value)
+        ack = await self.nc.jetstream().publish(f"$KV.{self.bucket}.{key}", value, headers=headers)
         return ack.seq
 
     async def get(self, key: str) -> dict[str, Any]:
@@ -260,6 +269,8 @@ class CaseRunner:
     """Runs one case on `store` ("memory" or "jetstream")."""
 
     def __init__(self, case: dict[str, Any], defaults: dict[str, Any], store: str, nats_url: str | None = None):
+        if not applies(case, store):
+            raise CaseFailed(f"case {case['name']} is not about the {store} store")
         self.case = case
         self.store = store
         self.nats_url = nats_url
@@ -490,14 +501,15 @@ class CaseRunner:
 
     async def put_raw(self, agent: Agent, step: dict[str, Any]) -> _Outcome:
         key = await self.key_of(agent, step)
+        headers = self.arg(step, "headers", None)
         if "go_hold" in step:
             g = step["go_hold"]
             claimed = time.time_ns()
             ttl = to_nanos(g["ttl"])
             value = go_hold_json(g["agent_id"], claimed, ttl, g.get("checkout_path", ""), g.get("extra"))
-            revision = await self.raw.put(key, value)
+            revision = await self.raw.put(key, value, headers)
             return _Outcome({"revision": revision, "claimed_at": claimed, "expires_at": claimed + ttl})
-        revision = await self.raw.put(key, self.arg(step, "value").encode())
+        revision = await self.raw.put(key, self.arg(step, "value").encode(), headers)
         return _Outcome({"revision": revision})
 
     async def wait_event(self, agent: Agent, step: dict[str, Any]) -> _Outcome:

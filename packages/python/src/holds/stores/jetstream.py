@@ -5,8 +5,9 @@ Mirrors the Rust host (`host/src/kv/jetstream.rs`): raw publishes to
 `$KV.<bucket>.<key>` gated by `Nats-Expected-Last-Subject-Sequence`, `Nats-TTL`
 on holds when the bucket allows per-message TTLs, `KV-Operation: DEL` markers
 (plus `Holds-Removal: expired` for a sweep's), reads and the watch keep the raw
-headers so a server `MaxAge` marker reads as `expire` (nats-py's KV layer would
-report it as a purge, or as an entry with no operation at all).
+headers and read them by the guest's marker-header table, so a server `MaxAge`
+marker reads as `expire` (nats-py's KV layer would report it as a purge, or as
+an entry with no operation at all).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import nats.js.errors as jserr
 from nats.js import api
 
 from ..bridge import BridgeError, LoopThread
+from ..component import marker_headers
 from ..types import MISSING, Entry
 from . import release_log
 from .base import (
@@ -46,7 +48,6 @@ log = logging.getLogger("holds")
 
 KV_OPERATION = "KV-Operation"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
-MARKER_REASON = "Nats-Marker-Reason"
 TTL = "Nats-TTL"
 BATCH_ID = "Nats-Batch-Id"
 BATCH_SEQUENCE = "Nats-Batch-Sequence"
@@ -119,23 +120,13 @@ def server_supports_atomic(version: str) -> bool:
 
 
 def operation_of(headers: Optional[dict]) -> str:
-    """The operation a stored message records, from its headers."""
-    if not headers:
-        return "put"
-    if headers.get(HOLDS_REMOVAL) == "expired":
-        return "expire"
-    op = headers.get(KV_OPERATION)
-    if op == "DEL":
-        return "delete"
-    if op == "PURGE":
-        return "purge"
-    reason = headers.get(MARKER_REASON)
-    if reason == "MaxAge":
-        return "expire"
-    if reason == "Remove":
-        return "delete"
-    if reason == "Purge":
-        return "purge"
+    """The operation a stored message records: that of the guest's first
+    marker-header rule whose header (name exact) it carries with that value; a
+    message matching none is a put."""
+    if headers:
+        for rule in marker_headers():
+            if headers.get(rule.name) == rule.value:
+                return rule.operation
     return "put"
 
 
@@ -211,6 +202,8 @@ class JetStreamStore(Store):
         **connect_options: Any,
     ) -> JetStreamStore:
         """Connect (on `loop`) and create the bucket, or attach to it as it is."""
+        # Every read needs the guest's table; asking may compile the component: off the loop.
+        await asyncio.to_thread(marker_headers)
         # Reconnect forever once connected (a server restart is an outage, not
         # the end); but the first connection must succeed within the timeout:
         # nats-py would otherwise retry it forever too.
