@@ -2,7 +2,7 @@
 
 use crate::cas::Cas;
 use crate::codec;
-use crate::host::Host;
+use crate::host::{Host, store_error};
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Entry, Error, KvError};
 use crate::resend::Resending;
@@ -56,24 +56,6 @@ pub async fn announce<H: Host>(
             Err(KvError::WrongRevision) => cas.lost(host).await?,
             Err(e) => return Err(store_error(e)),
         }
-    }
-}
-
-/// A fresh read of `key`.
-pub(crate) async fn read<H: Host>(host: &mut H, key: &str) -> Result<Entry, Error> {
-    host.get(key).await.map_err(store_error)
-}
-
-/// A store failure where no conflict is possible (a read), or a store that
-/// cannot do what was asked, as the export's error.
-pub(crate) fn store_error(e: KvError) -> Error {
-    match e {
-        KvError::Unavailable(why) => Error::Store(why),
-        KvError::NotStored(refusal) => Error::Store(refusal.detail),
-        KvError::WrongRevision => {
-            Error::Store("the store reported a revision conflict on a read".into())
-        }
-        KvError::Unsupported => Error::Store("the store does not support this operation".into()),
     }
 }
 

@@ -4,9 +4,9 @@
 //! loss only when the write was decided on a fresh read (a stale hint that loses
 //! is a re-read, not a lost race).
 
-use crate::announce::read;
 use crate::attempts::Attempts;
 use crate::host::Host;
+use crate::host::read;
 use crate::model::{Entry, Error};
 
 /// One key's decision state: the entry decided on, and whether it is fresh.

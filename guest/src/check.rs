@@ -1,8 +1,8 @@
 //! Check: does an agent hold every file live (at these fencing tokens)? For
 //! commit gates.
 
-use crate::announce::store_error;
 use crate::host::Host;
+use crate::host::store_error;
 use crate::key::key_for_file;
 use crate::model::{Error, FileCheck, FileState};
 use crate::path::clean_absolute;

@@ -2,10 +2,11 @@
 //! the store can write one; else announced one by one in sorted order and rolled
 //! back, revision-gated, on a refusal.
 
-use crate::announce::{announce, store_error};
+use crate::announce::announce;
 use crate::attempts::Attempts;
 use crate::codec;
 use crate::host::Host;
+use crate::host::store_error;
 use crate::key::key_for_file;
 use crate::model::{
     AnnounceRequest, Claim, ClaimRequest, Claimed, Entry, Error, KvError, Removal, Write,

@@ -1,6 +1,6 @@
 //! What the logic needs from its host: the WIT imports, as a trait.
 
-use crate::model::{Entry, KvError, Removal, Timestamp, Write};
+use crate::model::{Entry, Error, KvError, Removal, Timestamp, Write};
 use std::future::Future;
 
 /// The `kv`, `clock` and `observer` imports.
@@ -44,4 +44,22 @@ pub trait Host: Send {
     fn pause(&mut self, after: u64) -> impl Future<Output = bool> + Send;
 
     fn cas_retry(&mut self, key: &str, attempt: u32);
+}
+
+/// A fresh read of `key`.
+pub(crate) async fn read<H: Host>(host: &mut H, key: &str) -> Result<Entry, Error> {
+    host.get(key).await.map_err(store_error)
+}
+
+/// A store failure where no conflict is possible (a read), or a store that
+/// cannot do what was asked, as the export's error.
+pub(crate) fn store_error(e: KvError) -> Error {
+    match e {
+        KvError::Unavailable(why) => Error::Store(why),
+        KvError::NotStored(refusal) => Error::Store(refusal.detail),
+        KvError::WrongRevision => {
+            Error::Store("the store reported a revision conflict on a read".into())
+        }
+        KvError::Unsupported => Error::Store("the store does not support this operation".into()),
+    }
 }

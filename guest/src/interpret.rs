@@ -1,7 +1,7 @@
 //! What each store change means to subscribers, and the expiry sweep.
 
-use crate::announce::{read, store_error};
 use crate::host::Host;
+use crate::host::{read, store_error};
 use crate::key::file_for_key;
 use crate::model::{
     Change, ChangeKind, Entry, Error, Event, Interpretation, KvError, Operation, Removal,

@@ -1,9 +1,9 @@
 //! Release: revision-gated removal of the caller's own live hold, and the
 //! operator's force-release of whoever's.
 
-use crate::announce::store_error;
 use crate::cas::Cas;
 use crate::host::Host;
+use crate::host::store_error;
 use crate::key::key_for_file;
 use crate::model::{Claim, Entry, Error, KvError, ReleaseOutcome, Removal, Timestamp};
 use crate::resend::Resending;

@@ -1,8 +1,8 @@
 //! Renew: a lease's hold, written only over the revision the lease holds.
 
-use crate::announce::store_error;
 use crate::cas::Cas;
 use crate::host::Host;
+use crate::host::store_error;
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold};
 use crate::resend::Resending;

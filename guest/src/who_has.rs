@@ -1,7 +1,7 @@
 //! who-has: the live hold on a file, judged lazily by the reader.
 
-use crate::announce::read;
 use crate::host::Host;
+use crate::host::read;
 use crate::key::key_for_file;
 use crate::model::{Claim, Entry, Error};
 use crate::verdict;

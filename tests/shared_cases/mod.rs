@@ -1,5 +1,5 @@
-//! The language-neutral conformance cases (`packages/conformance/cases.json`,
-//! format in `packages/conformance/README.md`), run by the Rust host through the
+//! The language-neutral conformance cases (`tests/cases/cases.json`,
+//! format in `tests/cases/README.md`), run by the Rust host through the
 //! holds library on memory, SQLite and a real nats-server. The Python and Node
 //! packages run the same file, so a case added once runs in three runtimes.
 
@@ -17,7 +17,7 @@ use std::sync::Arc;
 const FORMAT: &str = "holds-conformance/1";
 
 fn cases() -> Value {
-    let path = holds_test_support::nats::workspace_root().join("packages/conformance/cases.json");
+    let path = holds_test_support::nats::workspace_root().join("tests/cases/cases.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let doc: Value =

@@ -1,5 +1,5 @@
 //! The case language's durations, expressions and patterns
-//! (`packages/conformance/README.md`), on `serde_json` values. Integers compare
+//! (`tests/cases/README.md`), on `serde_json` values. Integers compare
 //! exactly (as i128): revisions and nanosecond instants exceed 2^53.
 
 use serde_json::{Map, Value};

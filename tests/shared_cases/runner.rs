@@ -1,4 +1,4 @@
-//! Runs one case of `packages/conformance/cases.json` on one store through the
+//! Runs one case of `tests/cases/cases.json` on one store through the
 //! holds library: each agent a Manager with its own clock (and, on JetStream,
 //! its own connection), raw reads and writes as another client of the bucket.
 

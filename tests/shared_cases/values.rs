@@ -1,5 +1,5 @@
 //! The holds library's values and errors as the case language writes them
-//! (`packages/conformance/README.md`, "Operations and their results", "Errors").
+//! (`tests/cases/README.md`, "Operations and their results", "Errors").
 
 use holds::{Claim, Claimed, Error, Event, EventKind, FileCheck, FileState, Hold, Release};
 use serde_json::{Value, json};
