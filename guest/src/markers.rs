@@ -32,25 +32,25 @@ pub const MARKER_HEADERS: [MarkerHeader; 6] = [
     rule("Nats-Marker-Reason", "Purge", Operation::Purge),
 ];
 
-/// The operation of a message with `headers` (name, value pairs), by
-/// [`MARKER_HEADERS`]; what a host's matcher must agree with.
-pub fn operation_of<'a>(
-    headers: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
-) -> Operation {
-    MARKER_HEADERS
-        .iter()
-        .find(|rule| {
-            headers
-                .clone()
-                .into_iter()
-                .any(|(name, value)| name == rule.name && value == rule.value)
-        })
-        .map_or(Operation::Put, |rule| rule.operation)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A host's matcher over the table: the first rule whose header a message
+    /// carries with that value; none, a put.
+    fn operation_of<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Operation {
+        MARKER_HEADERS
+            .iter()
+            .find(|rule| {
+                headers
+                    .clone()
+                    .into_iter()
+                    .any(|(name, value)| name == rule.name && value == rule.value)
+            })
+            .map_or(Operation::Put, |rule| rule.operation)
+    }
 
     #[test]
     fn a_sweeps_delete_is_an_expiry_and_a_plain_delete_a_release() {

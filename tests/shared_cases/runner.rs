@@ -184,6 +184,25 @@ impl<'a> CaseRunner<'a> {
             .is_some_and(|steps| steps.iter().any(|s| s["do"] == "refuse_writes"))
     }
 
+    /// The case's bucket opened by this runner, as `spec` says: the same
+    /// store an agent's manager or another client opens.
+    async fn open_store(&self, spec: &BucketSpec) -> Result<Arc<dyn KvStore>, String> {
+        Ok(match self.backend().await? {
+            Backend::Store(store) => store,
+            Backend::Sqlite(path) => Arc::new(
+                SqliteKv::open(&path, spec)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            Backend::JetStream(client) => Arc::new(
+                JetStreamKv::open(client, spec)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            _ => return Err("no store to open".into()),
+        })
+    }
+
     /// The agent's own store, wrapped to script its writes.
     async fn refusing(&self, config: &Config) -> Result<Arc<Refusing>, String> {
         let spec = BucketSpec {
@@ -192,21 +211,7 @@ impl<'a> CaseRunner<'a> {
             replicas: 1,
             op_timeout: config.op_timeout,
         };
-        let inner: Arc<dyn KvStore> = match self.backend().await? {
-            Backend::Store(store) => store,
-            Backend::Sqlite(path) => Arc::new(
-                SqliteKv::open(&path, &spec)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ),
-            Backend::JetStream(client) => Arc::new(
-                JetStreamKv::open(client, &spec)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ),
-            _ => return Err("no store to wrap".into()),
-        };
-        Ok(Arc::new(Refusing::new(inner)))
+        Ok(Arc::new(Refusing::new(self.open_store(&spec).await?)))
     }
 
     async fn open_agent(&mut self, i: usize) -> Result<Result<(), Error>, String> {
@@ -239,25 +244,7 @@ impl<'a> CaseRunner<'a> {
         if let Some(raw) = &self.raw {
             return Ok(raw.clone());
         }
-        let spec = spec(&self.bucket, self.max_age);
-        let raw: Arc<dyn KvStore> = match self.store {
-            Store::Memory => Arc::new(self.memory.clone().expect("a memory case")),
-            Store::Sqlite => Arc::new(
-                SqliteKv::open(&self.sqlite_path(), &spec)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ),
-            Store::JetStream(server) => {
-                let client = async_nats::connect(server.url())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Arc::new(
-                    JetStreamKv::open(client, &spec)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                )
-            }
-        };
+        let raw = self.open_store(&spec(&self.bucket, self.max_age)).await?;
         self.raw = Some(raw.clone());
         Ok(raw)
     }
