@@ -245,6 +245,7 @@ fn live_hold(agent: &str) -> Hold {
         expires_at: now + Duration::from_secs(30),
         checkout_path: String::new(),
         ttl: Duration::from_secs(30),
+        mode: holds::Mode::Exclusive,
     }
 }
 

@@ -11,6 +11,7 @@ mod fixture;
 mod jetstream;
 mod jetstream_claims;
 mod lease_lag;
+mod patterns;
 mod replay;
 mod sandbox;
 mod shared_cases;

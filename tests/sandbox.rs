@@ -32,7 +32,7 @@ fn the_embedded_guest_imports_only_its_own_interfaces() {
         "{imports:?}"
     );
     assert!(
-        imports.contains(&"holds:core/kv@0.2.0".to_string()),
+        imports.contains(&"holds:core/kv@0.3.0".to_string()),
         "{imports:?}"
     );
     assert!(!Runtime::embedded().unwrap().foreign);

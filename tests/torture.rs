@@ -419,6 +419,7 @@ mod checker_unit {
             expires_at: time(claimed + ttl_ms as Nanos * 1_000_000),
             checkout_path: String::new(),
             ttl: Duration::from_millis(ttl_ms),
+            mode: holds::Mode::Exclusive,
         }
     }
 

@@ -1,18 +1,23 @@
-//! Announce: the compare-and-swap decision loop.
+//! Announce: the compare-and-swap decision loop, and the judgement of holds
+//! that can conflict across keys (see `judge.rs`).
 
 use crate::cas::Cas;
 use crate::codec;
+use crate::extended::{self, Tenure};
 use crate::host::{Host, store_error};
+use crate::judge::{self, Held, Previous};
 use crate::key::key_for_file;
-use crate::model::{AnnounceRequest, Claim, Entry, Error, KvError};
+use crate::model::{AnnounceRequest, Claim, Entry, Error, KvError, LostHold, Removal, Timestamp};
+use crate::pattern::Coverage;
 use crate::resend::Resending;
 use crate::verdict::{self, Decision};
 
 /// Place or renew a hold; see the WIT `announce`.
 ///
-/// `observed` is the host's belief of the key's latest entry. It is decided on
-/// without a read, but a refusal (or a corrupt value) seen only there is confirmed
-/// by a fresh read first, so a stale replica never refuses a free file.
+/// `observed` is the host's belief of the file's key's latest entry. It is
+/// decided on without a read, but a refusal (or a corrupt value) seen only there
+/// is confirmed by a fresh read first, so a stale replica never refuses a free
+/// file.
 pub async fn announce<H: Host>(
     host: &mut H,
     request: &AnnounceRequest,
@@ -22,18 +27,36 @@ pub async fn announce<H: Host>(
     let host = &mut Resending(host);
     verdict::check_agent(&request.agent_id)?;
     verdict::check_ttl(request.ttl, ttl_max)?;
-    let key = key_for_file(&request.file)?;
-    let file = crate::path::clean_absolute(&request.file)?;
-    let ttl_seconds = verdict::ttl_seconds(request.ttl);
+    let coverage = Coverage::parse(&request.file)?;
+    if let (Some(file), true) = (coverage.file(), extended::is_plain(&coverage, request.mode)) {
+        announce_file(host, request, file, observed).await
+    } else {
+        // The host's hint is for the file's key, not this hold's.
+        announce_extended(host, request, coverage, None).await
+    }
+}
 
+/// An exclusive hold on one file, at Go's key with Go's bytes; judged against
+/// the shared and pattern holds.
+async fn announce_file<H: Host>(
+    host: &mut H,
+    request: &AnnounceRequest,
+    file: &str,
+    observed: Option<Entry>,
+) -> Result<Claim, Error> {
+    let key = key_for_file(file)?;
+    let file = file.to_string();
+    let ttl_seconds = verdict::ttl_seconds(request.ttl);
     let mut cas = Cas::start(host, &key, observed).await?;
     loop {
         let now = host.now();
         let entry = cas.entry();
         let decision = verdict::hold_of(&key, &file, entry)
             .map(|current| verdict::decide_announce(current, &request.agent_id, now, entry));
-        let expected = match decision {
-            Ok(Decision::Write { expected }) => expected,
+        let (expected, previous) = match decision {
+            Ok(Decision::Write { expected }) => {
+                (expected, own_previous(&key, entry, &request.agent_id, now))
+            }
             Ok(Decision::Refuse(_)) | Err(Error::CorruptEntry(_)) if !cas.fresh() => {
                 cas.reread(host).await?;
                 continue;
@@ -42,16 +65,23 @@ pub async fn announce<H: Host>(
             Err(e) => return Err(e),
         };
         let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
+        let mut me = Held {
+            claim: Claim {
+                file: file.clone(),
+                hold,
+                revision: u64::MAX,
+            },
+            coverage: Coverage::File(file.clone()),
+            tenure: None,
+        };
+        refuse_if_in_the_way(host, extended::PREFIX, &me, previous).await?;
         match host
-            .write_if_revision(&key, codec::encode(&hold), expected, ttl_seconds)
+            .write_if_revision(&key, codec::encode(&me.claim.hold), expected, ttl_seconds)
             .await
         {
             Ok(revision) => {
-                return Ok(Claim {
-                    file,
-                    hold,
-                    revision,
-                });
+                me.claim.revision = revision;
+                return stand_or_withdraw(host, &key, extended::PREFIX, me, previous).await;
             }
             Err(KvError::WrongRevision) => cas.lost(host).await?,
             Err(e) => return Err(store_error(e)),
@@ -59,11 +89,157 @@ pub async fn announce<H: Host>(
     }
 }
 
+/// A shared hold, or a hold on a directory or glob, at a key of its own.
+///
+/// `renewing` is a lease's revision: then only the agent's own live hold is
+/// written over, and anything else is `lost`.
+pub(crate) async fn announce_extended<H: Host>(
+    host: &mut H,
+    request: &AnnounceRequest,
+    coverage: Coverage,
+    renewing: Option<u64>,
+) -> Result<Claim, Error> {
+    let key = extended::key_for(&coverage, &request.agent_id)?;
+    let ttl_seconds = verdict::ttl_seconds(request.ttl);
+    let mut cas = Cas::start(host, &key, None).await?;
+    loop {
+        let now = host.now();
+        let entry = cas.entry();
+        // The key is the agent's own: whatever is there is its own earlier hold
+        // (or a corrupt value, which it may overwrite).
+        let own = judge::held_at(&key, entry).filter(|h| h.claim.hold.agent_id == request.agent_id);
+        let continued = own.filter(|h| {
+            h.claim.hold.mode == request.mode && !verdict::is_expired(&h.claim.hold, now)
+        });
+        let previous = continued.as_ref().map(|h| Previous {
+            revision: h.claim.revision,
+            expires_at: h.claim.hold.expires_at,
+        });
+        if let Some(revision) = renewing
+            && continued.is_none()
+        {
+            let holder = judge::held_at(&key, entry)
+                .filter(|h| !verdict::is_expired(&h.claim.hold, now))
+                .map(|h| h.claim);
+            return Err(Error::Lost(Box::new(LostHold {
+                file: coverage.text().to_string(),
+                revision,
+                holder,
+            })));
+        }
+        let kept = continued.and_then(|h| h.tenure);
+        let mut hold =
+            verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
+        hold.mode = request.mode;
+        let mut me = Held {
+            claim: Claim {
+                file: coverage.text().to_string(),
+                hold,
+                revision: u64::MAX,
+            },
+            coverage: coverage.clone(),
+            tenure: Some(kept.unwrap_or(Tenure {
+                revision: u64::MAX,
+                since: now,
+            })),
+        };
+        refuse_if_in_the_way(host, "", &me, previous).await?;
+        let value = extended::encode(&me.claim.hold, &coverage.text(), kept);
+        match host
+            .write_if_revision(&key, value, entry.revision, ttl_seconds)
+            .await
+        {
+            Ok(revision) => {
+                me.claim.revision = revision;
+                if kept.is_none() {
+                    me.tenure = Some(Tenure {
+                        revision,
+                        since: now,
+                    });
+                }
+                return stand_or_withdraw(host, &key, "", me, previous).await;
+            }
+            Err(KvError::WrongRevision) => cas.lost(host).await?,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+}
+
+/// The version a renewal replaces: the agent's own hold, live now.
+pub(crate) fn own_previous(
+    key: &str,
+    entry: &Entry,
+    agent: &str,
+    now: Timestamp,
+) -> Option<Previous> {
+    judge::held_at(key, entry)
+        .filter(|h| h.claim.hold.agent_id == agent && !verdict::is_expired(&h.claim.hold, now))
+        .map(|h| Previous {
+            revision: h.claim.revision,
+            expires_at: h.claim.hold.expires_at,
+        })
+}
+
+/// Refuse, writing nothing, when a hold in the host's view is in `me`'s way
+/// (confirmed on the store's current state, so a stale view never refuses).
+pub(crate) async fn refuse_if_in_the_way<H: Host>(
+    host: &mut H,
+    prefix: &str,
+    me: &Held,
+    previous: Option<Previous>,
+) -> Result<(), Error> {
+    let seen = judge::held_in(host.scan(prefix, 0).await.map_err(store_error)?);
+    if judge::winners_over(me, previous, &seen).is_empty() {
+        return Ok(());
+    }
+    let current = judge::held_in(host.scan(prefix, u64::MAX).await.map_err(store_error)?);
+    let winners = judge::winners_over(me, previous, &current);
+    if winners.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::HeldByOthers(winners))
+    }
+}
+
+/// Judge `me`, just written, against every hold the bucket had before it;
+/// withdraw it (a release marker, gated on its revision) when one wins.
+pub(crate) async fn stand_or_withdraw<H: Host>(
+    host: &mut H,
+    key: &str,
+    prefix: &str,
+    me: Held,
+    previous: Option<Previous>,
+) -> Result<Claim, Error> {
+    let before = me.claim.revision.saturating_sub(1);
+    let refusal = match host.scan(prefix, before).await {
+        Ok(scanned) => {
+            let winners = judge::winners_over(&me, previous, &judge::held_in(scanned));
+            if winners.is_empty() {
+                return Ok(me.claim);
+            }
+            Error::HeldByOthers(winners)
+        }
+        // Unjudged, the hold may not stand: withdrawn, and the store's failure
+        // is the answer.
+        Err(e) => store_error(e),
+    };
+    let note = codec::encode_release_note(&me.claim, None);
+    match host
+        .delete_if_revision(key, me.claim.revision, Removal::Released, note)
+        .await
+    {
+        // Gone already (released or taken over meanwhile): nothing to withdraw.
+        Ok(_) | Err(KvError::WrongRevision) => Err(refusal),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Operation;
-    use crate::testing::{Call, MemoryHost, request};
+    use crate::testing::{Call, MemoryHost, request, shared};
+    use futures::FutureExt;
     use futures::executor::block_on;
 
     const S: u64 = 1_000_000_000;
@@ -82,7 +258,7 @@ mod tests {
         assert_eq!(claim.hold.claimed_at, 1_000);
         assert_eq!(claim.hold.expires_at, 1_000 + 30 * S as i64);
         assert_eq!(
-            host.calls[1],
+            host.calls[2],
             Call::Write {
                 key: "=2Ff".into(),
                 expected: 0,
@@ -206,5 +382,205 @@ mod tests {
             }
         }
         assert!(host.calls.is_empty(), "bad input touches nothing");
+    }
+
+    fn refused_by(result: Result<Claim, Error>) -> Vec<(String, String)> {
+        match result {
+            Err(Error::HeldByOthers(holders)) => holders
+                .into_iter()
+                .map(|c| (c.file, c.hold.agent_id))
+                .collect(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_directory_hold_and_a_file_beneath_it_exclude_each_other_but_not_a_sibling() {
+        let mut host = MemoryHost::new(1_000);
+        let dir = block_on(announce(
+            &mut host,
+            &request("/r/src/auth/", "a", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        assert_eq!(dir.file, "/r/src/auth/");
+        let writes = host.writes();
+        let refused = refused_by(block_on(announce(
+            &mut host,
+            &request("/r/src/auth/login.rs", "b", S),
+            60 * S,
+            None,
+        )));
+        assert_eq!(refused, [("/r/src/auth/".to_string(), "a".to_string())]);
+        assert_eq!(host.writes(), writes, "a refusal writes nothing");
+        block_on(announce(
+            &mut host,
+            &request("/r/src/authz.rs", "b", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        block_on(announce(
+            &mut host,
+            &request("/r/src/auth/login.rs", "a", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        let refused = refused_by(block_on(announce(
+            &mut host,
+            &request("/r/src/", "b", S),
+            60 * S,
+            None,
+        )));
+        assert_eq!(
+            refused.len(),
+            2,
+            "every holder in the way is named: {refused:?}"
+        );
+    }
+
+    #[test]
+    fn shared_holds_coexist_and_exclude_an_exclusive_one() {
+        let mut host = MemoryHost::new(1_000);
+        block_on(announce(
+            &mut host,
+            &shared("/r/a.rs", "a", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        block_on(announce(
+            &mut host,
+            &shared("/r/a.rs", "b", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        block_on(announce(&mut host, &shared("/r/", "c", S), 60 * S, None)).unwrap();
+        let refused = refused_by(block_on(announce(
+            &mut host,
+            &request("/r/a.rs", "d", S),
+            60 * S,
+            None,
+        )));
+        assert_eq!(refused.len(), 3);
+        let refused = refused_by(block_on(announce(
+            &mut host,
+            &request("/r/**/*.rs", "d", S),
+            60 * S,
+            None,
+        )));
+        assert_eq!(refused.len(), 3);
+        let refused = refused_by(block_on(announce(
+            &mut host,
+            &request("/r/**/*.md", "d", S),
+            60 * S,
+            None,
+        )));
+        assert_eq!(
+            refused,
+            [("/r/".to_string(), "c".to_string())],
+            "only the directory covers it"
+        );
+        block_on(announce(
+            &mut host,
+            &request("/s/**/*.md", "d", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_file_hold_racing_a_directory_hold_is_withdrawn() {
+        let mut host = MemoryHost::new(1_000);
+        // The directory hold lands just before the file hold's write.
+        host.on_write = Some(Box::new(|host, key| {
+            if key == "=2Fr=2Fsrc=2Fa.rs" {
+                host.on_write = None;
+                let req = request("/r/src/", "a", S);
+                announce(host, &req, 60 * S, None)
+                    .now_or_never()
+                    .unwrap()
+                    .unwrap();
+            }
+        }));
+        let refused = refused_by(block_on(announce(
+            &mut host,
+            &request("/r/src/a.rs", "b", S),
+            60 * S,
+            None,
+        )));
+        assert_eq!(refused, [("/r/src/".to_string(), "a".to_string())]);
+        let left = host.entry("=2Fr=2Fsrc=2Fa.rs");
+        assert_eq!(
+            left.operation,
+            Operation::Delete,
+            "withdrawn: a release marker"
+        );
+        assert!(
+            block_on(crate::covering::covering(&mut host, "/r/src/a.rs"))
+                .unwrap()
+                .iter()
+                .all(|c| c.hold.agent_id == "a")
+        );
+    }
+
+    #[test]
+    fn a_pattern_racing_a_file_hold_written_first_is_withdrawn() {
+        let mut host = MemoryHost::new(1_000);
+        host.on_write = Some(Box::new(|host, key| {
+            if key.starts_with("_hx.") {
+                host.on_write = None;
+                let req = request("/r/src/a.rs", "b", S);
+                announce(host, &req, 60 * S, None)
+                    .now_or_never()
+                    .unwrap()
+                    .unwrap();
+            }
+        }));
+        let refused = refused_by(block_on(announce(
+            &mut host,
+            &request("/r/src/", "a", S),
+            60 * S,
+            None,
+        )));
+        assert_eq!(refused, [("/r/src/a.rs".to_string(), "b".to_string())]);
+        let covering = block_on(crate::covering::covering(&mut host, "/r/src/a.rs")).unwrap();
+        assert_eq!(covering.len(), 1, "only the file hold stands");
+    }
+
+    #[test]
+    fn a_pattern_renewal_keeps_its_tenure_and_the_same_agent_never_conflicts() {
+        let mut host = MemoryHost::new(1_000);
+        let first = block_on(announce(
+            &mut host,
+            &request("/r/src/", "a", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        block_on(announce(
+            &mut host,
+            &request("/r/src/a.rs", "a", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        host.now += 1_000;
+        let renewed = block_on(announce(
+            &mut host,
+            &request("/r/src/", "a", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        assert!(renewed.revision > first.revision);
+        let key = crate::extended::key_for(&Coverage::parse("/r/src/").unwrap(), "a").unwrap();
+        let (_, _, tenure) =
+            crate::extended::decode_at(&host.entry(&key).value, renewed.revision).unwrap();
+        assert_eq!(tenure.revision, first.revision);
     }
 }

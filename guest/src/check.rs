@@ -1,11 +1,15 @@
 //! Check: does an agent hold every file live (at these fencing tokens)? For
 //! commit gates.
 
+use crate::covering;
+use crate::extended;
 use crate::host::Host;
 use crate::host::store_error;
+use crate::judge;
 use crate::key::key_for_file;
-use crate::model::{Error, FileCheck, FileState};
+use crate::model::{Error, FileCheck, FileState, Mode};
 use crate::path::clean_absolute;
+use crate::pattern::Coverage;
 use crate::verdict;
 
 /// Each file's state for `agent`; see the WIT `check`. One batch read.
@@ -36,17 +40,35 @@ pub async fn check<H: Host>(
         cleaned.push(clean_absolute(file)?);
     }
     let entries = host.get_many(&keys).await.map_err(store_error)?;
+    let patterns = judge::held_in(
+        host.scan(extended::PREFIX, u64::MAX)
+            .await
+            .map_err(store_error)?,
+    );
     let now = host.now();
     let mut checks = Vec::with_capacity(files.len());
     for (i, entry) in entries.iter().enumerate() {
-        let current = verdict::live(verdict::hold_of(&keys[i], &cleaned[i], entry)?, now);
-        let state = match current {
-            None => FileState::Vacant,
-            Some(claim) if claim.hold.agent_id != agent => FileState::HeldByAnother(claim),
-            Some(claim) if tokens.get(i).is_some_and(|&t| t != claim.revision) => {
+        let direct = verdict::live(verdict::hold_of(&keys[i], &cleaned[i], entry)?, now);
+        let over = covering::over(patterns.clone(), &Coverage::File(cleaned[i].clone()), now);
+        let theirs = direct
+            .iter()
+            .chain(&over)
+            .filter(|c| c.hold.agent_id != agent)
+            .min_by_key(|c| c.revision);
+        let exclusive = direct.clone().or_else(|| {
+            over.iter()
+                .find(|c| c.hold.agent_id == agent && c.hold.mode == Mode::Exclusive)
+                .cloned()
+        });
+        let shared = over.iter().find(|c| c.hold.agent_id == agent).cloned();
+        let state = match (theirs, exclusive, shared) {
+            (Some(claim), _, _) => FileState::HeldByAnother(claim.clone()),
+            (None, Some(claim), _) if tokens.get(i).is_some_and(|&t| t != claim.revision) => {
                 FileState::TokenMoved(claim)
             }
-            Some(claim) => FileState::Held(claim),
+            (None, Some(claim), _) => FileState::Held(claim),
+            (None, None, Some(claim)) => FileState::Shared(claim),
+            (None, None, None) => FileState::Vacant,
         };
         checks.push(FileCheck {
             file: cleaned[i].clone(),

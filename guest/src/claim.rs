@@ -5,13 +5,15 @@
 use crate::announce::announce;
 use crate::attempts::Attempts;
 use crate::codec;
+use crate::extended;
 use crate::host::Host;
 use crate::host::store_error;
+use crate::judge;
 use crate::key::key_for_file;
 use crate::model::{
     AnnounceRequest, Claim, ClaimRequest, Claimed, Entry, Error, KvError, Removal, Write,
 };
-use crate::path::clean_absolute;
+use crate::pattern::Coverage;
 use crate::resend::Resending;
 use crate::verdict::{self, Decision};
 
@@ -37,6 +39,14 @@ pub async fn claim<H: Host>(
     let targets = targets(request, max_files, observed)?;
     let ttl_seconds = verdict::ttl_seconds(request.ttl);
     let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
+    // Patterns, shared holds, and files a pattern or shared hold may be in the
+    // way of are announced one by one, each judged (see `judge.rs`).
+    let patterns = judge::held_in(host.scan(extended::PREFIX, 0).await.map_err(store_error)?);
+    let plain = targets.iter().all(|t| !extended::is_extended(&t.key));
+    if !plain || !patterns.is_empty() {
+        let none = vec![None; targets.len()];
+        return one_by_one(host, request, ttl_max, &targets, none).await;
+    }
 
     // The hints where given; the other files in one read.
     let mut entries: Vec<Option<Entry>> = targets.iter().map(|t| t.hint.clone()).collect();
@@ -93,7 +103,7 @@ pub async fn claim<H: Host>(
             .collect();
         match write_all(host, writes).await {
             Ok(revisions) => {
-                let claims = targets
+                let claims: Vec<Claim> = targets
                     .iter()
                     .zip(revisions)
                     .map(|(t, revision)| Claim {
@@ -102,6 +112,34 @@ pub async fn claim<H: Host>(
                         revision,
                     })
                     .collect();
+                // Judged as announce judges a file hold: against every shared or
+                // pattern hold written before the batch (within it, every write is
+                // this agent's). Unjudged, the claims may not stand.
+                let first = claims.iter().map(|c| c.revision).min().unwrap_or(1);
+                let seen = match host.scan(extended::PREFIX, first - 1).await {
+                    Ok(scanned) => judge::held_in(scanned),
+                    Err(e) => {
+                        roll_back(host, &targets, &entries.clone(), &claims).await;
+                        return Err(store_error(e));
+                    }
+                };
+                let mut winners = Vec::new();
+                for (i, claim) in claims.iter().enumerate() {
+                    let me = judge::Held {
+                        claim: claim.clone(),
+                        coverage: Coverage::File(claim.file.clone()),
+                        tenure: None,
+                    };
+                    let previous = entries[i].as_ref().and_then(|e| {
+                        crate::announce::own_previous(&targets[i].key, e, &request.agent_id, now)
+                    });
+                    winners.extend(judge::winners_over(&me, previous, &seen));
+                }
+                if !winners.is_empty() {
+                    let before: Vec<Option<Entry>> = entries.clone();
+                    roll_back(host, &targets, &before, &claims).await;
+                    return Err(Error::HeldByOthers(winners));
+                }
                 return Ok(Claimed {
                     claims,
                     atomic: true,
@@ -149,7 +187,7 @@ fn targets(
     let mut targets: Vec<Target> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for file in &request.files {
-        let cleaned = clean_absolute(file)?;
+        let cleaned = Coverage::parse(file)?.text();
         let hint = hints.next().flatten();
         if !seen.insert(cleaned.clone()) {
             continue;
@@ -165,11 +203,17 @@ fn targets(
                 ),
             ));
         }
-        targets.push(Target {
-            key: key_for_file(file)?,
-            file: cleaned,
-            hint,
-        });
+        let coverage = Coverage::parse(file)?;
+        let (key, file) = match coverage.file() {
+            Some(path) if extended::is_plain(&coverage, request.mode) => {
+                (key_for_file(path)?, path.to_string())
+            }
+            _ => (
+                extended::key_for(&coverage, &request.agent_id)?,
+                coverage.text(),
+            ),
+        };
+        targets.push(Target { key, file, hint });
     }
     targets.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(targets)
@@ -214,11 +258,19 @@ async fn one_by_one<H: Host>(
 ) -> Result<Claimed, Error> {
     let mut claims: Vec<Claim> = Vec::with_capacity(targets.len());
     for (i, t) in targets.iter().enumerate() {
+        // The request names what the target holds: a file by its text (its
+        // wildcard characters escaped), a pattern as it is.
+        let text = if extended::is_extended(&t.key) {
+            t.file.clone()
+        } else {
+            Coverage::File(t.file.clone()).text()
+        };
         let file_request = AnnounceRequest {
-            file: t.file.clone(),
+            file: text,
             agent_id: request.agent_id.clone(),
             ttl: request.ttl,
             checkout_path: request.checkout_path.clone(),
+            mode: request.mode,
         };
         match announce(host, &file_request, ttl_max, before[i].clone()).await {
             Ok(claim) => claims.push(claim),
@@ -310,6 +362,7 @@ mod tests {
             agent_id: agent.into(),
             ttl: S,
             checkout_path: "/co".into(),
+            mode: crate::model::Mode::Exclusive,
         }
     }
 

@@ -51,7 +51,7 @@ pub fn encode(hold: &Hold) -> Vec<u8> {
 
 /// `text` as a JSON string, escaped as serde_json does plus Go's HTML-safe
 /// escapes (`<`, `>`, `&`, U+2028, U+2029).
-fn string(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn string(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
@@ -120,6 +120,7 @@ pub fn decode(value: &[u8]) -> Result<Hold, String> {
         expires_at: time("expires_at", wire.expires_at)?,
         checkout_path: wire.checkout_path.unwrap_or_default(),
         ttl: wire.ttl.unwrap_or(0).max(0) as u64,
+        mode: crate::model::Mode::Exclusive,
     })
 }
 
@@ -211,6 +212,7 @@ impl serde_json::ser::Formatter for GoFormatter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Mode;
     use proptest::prelude::*;
 
     fn sample() -> Hold {
@@ -221,6 +223,7 @@ mod tests {
             expires_at: base + 30_000_000_000,
             checkout_path: "/tmp/co".into(),
             ttl: 30_000_000_000,
+            mode: Mode::Exclusive,
         }
     }
 
@@ -373,7 +376,7 @@ mod tests {
             expires in any::<i64>(),
             ttl in any::<u64>(),
         ) {
-            let hold = Hold { agent_id: agent, claimed_at: claimed, expires_at: expires, checkout_path: co, ttl };
+            let hold = Hold { agent_id: agent, claimed_at: claimed, expires_at: expires, checkout_path: co, ttl, mode: Mode::Exclusive };
             prop_assert_eq!(encode(&hold), reference_encode(&hold));
         }
 
@@ -385,7 +388,7 @@ mod tests {
             expires in any::<i64>(),
             ttl in 0..=i64::MAX as u64,
         ) {
-            let hold = Hold { agent_id: agent, claimed_at: claimed, expires_at: expires, checkout_path: co, ttl };
+            let hold = Hold { agent_id: agent, claimed_at: claimed, expires_at: expires, checkout_path: co, ttl, mode: Mode::Exclusive };
             prop_assert_eq!(decode(&encode(&hold)).unwrap(), hold);
         }
 

@@ -1,6 +1,6 @@
 //! What the logic needs from its host: the WIT imports, as a trait.
 
-use crate::model::{Entry, Error, KvError, Removal, Timestamp, Write};
+use crate::model::{Entry, Error, KeyedEntry, KvError, Removal, Timestamp, Write};
 use std::future::Future;
 
 /// The `kv`, `clock` and `observer` imports.
@@ -36,6 +36,14 @@ pub trait Host: Send {
         &mut self,
         writes: Vec<Write>,
     ) -> impl Future<Output = Result<Vec<u64>, KvError>> + Send;
+
+    /// Every value entry whose key starts with `prefix`, from a view of the
+    /// bucket that includes every change up to revision `through`.
+    fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> impl Future<Output = Result<Vec<KeyedEntry>, KvError>> + Send;
 
     fn now(&mut self) -> Timestamp;
 

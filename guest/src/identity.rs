@@ -75,19 +75,25 @@ pub fn identify(
         .iter()
         .map(|path| {
             let real = names.real(path, place, "file")?;
-            if let Some(copy) = &copy
+            let mut named = if let Some(copy) = &copy
                 && let Some(rest) = real.under(&copy.checkout)
             {
-                return Ok(Identity {
+                Identity {
                     file: join_under(&copy.workspace.path(), rest),
                     checkout: copy.checkout.path(),
-                });
+                }
+            } else {
+                let (file, worktree) = names.in_repository(&real)?;
+                Identity {
+                    file,
+                    checkout: checkout.clone().or(worktree).unwrap_or_default(),
+                }
+            };
+            // A directory hold is named as a directory (see `pattern.rs`).
+            if path.ends_with('/') && !named.file.ends_with('/') {
+                named.file.push('/');
             }
-            let (file, worktree) = names.in_repository(&real)?;
-            Ok(Identity {
-                file,
-                checkout: checkout.clone().or(worktree).unwrap_or_default(),
-            })
+            Ok(named)
         })
         .collect()
 }

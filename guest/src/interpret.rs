@@ -1,5 +1,6 @@
 //! What each store change means to subscribers, and the expiry sweep.
 
+use crate::extended;
 use crate::host::Host;
 use crate::host::{read, store_error};
 use crate::key::file_for_key;
@@ -20,7 +21,14 @@ use crate::{MAX_ATTEMPTS, codec, upkeep, verdict};
 /// (`snapshot`), markers and expired holds are not events. Undecodable values and
 /// keys holds would not have written are dropped with the reason.
 pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
-    let file = match file_for_key(&change.key) {
+    let named = if extended::is_extended(&change.key) {
+        extended::coverage_for_key(&change.key)
+            .map(|c| c.text().to_string())
+            .ok_or_else(|| Error::invalid("key", format!("{:?} names no pattern", change.key)))
+    } else {
+        file_for_key(&change.key)
+    };
+    let file = match named {
         Ok(file) => file,
         Err(Error::InvalidInput(why)) => return dropped(why.reason),
         Err(_) => return dropped(format!("key {:?} does not name a file", change.key)),
@@ -34,7 +42,7 @@ pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
         return Interpretation::default();
     }
     match change.entry.operation {
-        Operation::Put => match codec::decode(&change.entry.value) {
+        Operation::Put => match decode_hold(&change.key, &change.entry) {
             Err(reason) => dropped(format!(
                 "key {:?} revision {}: {reason}",
                 change.key, change.entry.revision
@@ -59,6 +67,15 @@ pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
             event: Some(event(ChangeKind::Expired)),
             ..Interpretation::default()
         },
+    }
+}
+
+/// The hold a value is: Go's, or a shared or pattern hold's (with its mode).
+fn decode_hold(key: &str, entry: &Entry) -> Result<crate::model::Hold, String> {
+    if extended::is_extended(key) {
+        extended::decode_at(&entry.value, entry.revision).map(|(claim, _, _)| claim.hold)
+    } else {
+        codec::decode(&entry.value)
     }
 }
 

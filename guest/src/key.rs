@@ -78,7 +78,7 @@ pub fn file_for_key(key: &str) -> Result<String, Error> {
 }
 
 /// Reverse the escaping (`=XX` -> byte), without checking the result.
-fn decode(key: &str) -> Result<String, Error> {
+pub(crate) fn decode(key: &str) -> Result<String, Error> {
     if key.is_empty() {
         return Err(Error::invalid("key", "the key is empty"));
     }

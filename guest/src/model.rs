@@ -3,6 +3,14 @@
 /// Nanoseconds since the Unix epoch, UTC.
 pub type Timestamp = i64;
 
+/// How a hold shares what it covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Exclusive,
+    Shared,
+}
+
 /// The value stored at a file's key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hold {
@@ -12,6 +20,7 @@ pub struct Hold {
     pub checkout_path: String,
     /// Nanoseconds.
     pub ttl: u64,
+    pub mode: Mode,
 }
 
 /// A hold and the revision it was written at (the fencing token).
@@ -90,6 +99,13 @@ pub struct NotStored {
     pub detail: String,
 }
 
+/// A key and its latest entry (a `scan` result).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedEntry {
+    pub key: String,
+    pub entry: Entry,
+}
+
 /// One conditional write of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Write {
@@ -152,6 +168,7 @@ pub struct AnnounceRequest {
     /// Nanoseconds.
     pub ttl: u64,
     pub checkout_path: String,
+    pub mode: Mode,
 }
 
 /// A multi-file claim's request.
@@ -162,6 +179,7 @@ pub struct ClaimRequest {
     /// Nanoseconds.
     pub ttl: u64,
     pub checkout_path: String,
+    pub mode: Mode,
 }
 
 /// What a claim took.
@@ -179,6 +197,7 @@ pub enum FileState {
     Held(Claim),
     TokenMoved(Claim),
     HeldByAnother(Claim),
+    Shared(Claim),
     Vacant,
 }
 

@@ -2,10 +2,12 @@
 //! operator's force-release of whoever's.
 
 use crate::cas::Cas;
+use crate::extended;
 use crate::host::Host;
 use crate::host::store_error;
 use crate::key::key_for_file;
 use crate::model::{Claim, Entry, Error, KvError, ReleaseOutcome, Removal, Timestamp};
+use crate::pattern::Coverage;
 use crate::resend::Resending;
 use crate::verdict;
 
@@ -21,14 +23,35 @@ pub async fn release<H: Host>(
     observed: Option<Entry>,
 ) -> Result<ReleaseOutcome, Error> {
     verdict::check_agent(agent)?;
-    remove(
-        host,
-        file,
-        observed,
-        |current, now| verdict::releasable(current, agent, now),
-        None,
-    )
-    .await
+    let coverage = Coverage::parse(file)?;
+    let mine = |current, now| verdict::releasable(current, agent, now);
+    // A file's exclusive hold has Go's key; its shared hold, or a pattern's, a
+    // key of its own: release whichever the agent has.
+    if !coverage.is_file() {
+        let own = extended::key_for(&coverage, agent)?;
+        return remove(host, &own, &coverage.text(), None, mine, None).await;
+    }
+    let path = coverage.file().unwrap_or(file);
+    let outcome = remove(host, &key_for_file(path)?, path, observed, mine, None).await?;
+    // An agent id too long for a shared hold's key has none.
+    let Ok(own) = extended::key_for(&coverage, agent) else {
+        return Ok(outcome);
+    };
+    // The host's view says whether the agent has a shared hold on the file too
+    // (a host sees its own writes).
+    let shared = host
+        .scan(extended::PREFIX, 0)
+        .await
+        .map_err(store_error)?
+        .iter()
+        .any(|e| e.key == own);
+    if !shared {
+        return Ok(outcome);
+    }
+    match remove(host, &own, &coverage.text(), None, mine, None).await? {
+        ReleaseOutcome::NotHeld => Ok(outcome),
+        released => Ok(released),
+    }
 }
 
 /// Remove whoever's live hold on `file`, noting `by` in the marker; see the WIT
@@ -46,7 +69,8 @@ pub async fn force_release<H: Host>(
             "say who forces the release: the operator's id is empty",
         ));
     }
-    remove(host, file, observed, verdict::live, Some(by)).await
+    let key = key_for_file(file)?;
+    remove(host, &key, file, observed, verdict::live, Some(by)).await
 }
 
 /// Leave a release marker over the hold `target` picks, noting whose hold it was
@@ -54,17 +78,17 @@ pub async fn force_release<H: Host>(
 /// lost race or a no-op verdict on the host's hint is judged again on a fresh read.
 async fn remove<H: Host>(
     host: &mut H,
+    key: &str,
     file: &str,
     observed: Option<Entry>,
     target: impl Fn(Option<Claim>, Timestamp) -> Option<Claim>,
     forced_by: Option<&str>,
 ) -> Result<ReleaseOutcome, Error> {
     let host = &mut Resending(host);
-    let key = key_for_file(file)?;
     let file = crate::path::clean_absolute(file)?;
-    let mut cas = Cas::start(host, &key, observed).await?;
+    let mut cas = Cas::start(host, key, observed).await?;
     loop {
-        let current = verdict::hold_of(&key, &file, cas.entry());
+        let current = verdict::hold_of(key, &file, cas.entry());
         let now = host.now();
         let claim = match current.map(|c| target(c, now)) {
             Ok(Some(claim)) => claim,
@@ -77,7 +101,7 @@ async fn remove<H: Host>(
         };
         let note = crate::codec::encode_release_note(&claim, forced_by);
         match host
-            .delete_if_revision(&key, claim.revision, Removal::Released, note)
+            .delete_if_revision(key, claim.revision, Removal::Released, note)
             .await
         {
             Ok(revision) => return Ok(ReleaseOutcome::Released(revision)),

@@ -1,10 +1,14 @@
 //! Renew: a lease's hold, written only over the revision the lease holds.
 
+use crate::announce::{announce_extended, stand_or_withdraw};
 use crate::cas::Cas;
+use crate::extended;
 use crate::host::Host;
 use crate::host::store_error;
+use crate::judge::{self, Previous};
 use crate::key::key_for_file;
 use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold};
+use crate::pattern::Coverage;
 use crate::resend::Resending;
 use crate::{codec, verdict};
 
@@ -23,11 +27,24 @@ pub async fn renew<H: Host>(
     let host = &mut Resending(host);
     verdict::check_agent(&request.agent_id)?;
     verdict::check_ttl(request.ttl, ttl_max)?;
-    let key = key_for_file(&request.file)?;
-    let file = crate::path::clean_absolute(&request.file)?;
+    let coverage = Coverage::parse(&request.file)?;
+    let file = match coverage.file() {
+        Some(file) if extended::is_plain(&coverage, request.mode) => file.to_string(),
+        _ => return announce_extended(host, request, coverage, Some(revision)).await,
+    };
+    let key = key_for_file(&file)?;
     let ttl_seconds = verdict::ttl_seconds(request.ttl);
     let mut expected = revision;
     let mut cas = Cas::unread(&key);
+    // With a shared or pattern hold over the file in view, the version this
+    // renewal replaces is read first: the judgement needs its expiry.
+    let mut previous = None;
+    let over = judge::held_in(host.scan(extended::PREFIX, 0).await.map_err(store_error)?);
+    if over.iter().any(|h| h.coverage.covers(&file)) {
+        let entry = crate::host::read(host, &key).await?;
+        previous = crate::announce::own_previous(&key, &entry, &request.agent_id, host.now());
+        expected = entry.revision;
+    }
     loop {
         let now = host.now();
         let hold = verdict::new_hold(&request.agent_id, &request.checkout_path, request.ttl, now);
@@ -35,12 +52,17 @@ pub async fn renew<H: Host>(
             .write_if_revision(&key, codec::encode(&hold), expected, ttl_seconds)
             .await
         {
-            Ok(revision) => {
-                return Ok(Claim {
-                    file,
-                    hold,
-                    revision,
-                });
+            Ok(written) => {
+                let me = judge::Held {
+                    coverage: Coverage::File(file.clone()),
+                    claim: Claim {
+                        file,
+                        hold,
+                        revision: written,
+                    },
+                    tenure: None,
+                };
+                return stand_or_withdraw(host, &key, extended::PREFIX, me, previous).await;
             }
             Err(KvError::WrongRevision) => {
                 cas.lost(host).await?;
@@ -49,6 +71,10 @@ pub async fn renew<H: Host>(
                 match current {
                     Some(claim) if claim.hold.agent_id == request.agent_id => {
                         expected = entry.revision;
+                        previous = Some(Previous {
+                            revision: entry.revision,
+                            expires_at: claim.hold.expires_at,
+                        });
                     }
                     holder => {
                         return Err(Error::Lost(Box::new(LostHold {

@@ -6,7 +6,7 @@
 //! import) unless that would pass the call's deadline, when the write gives up.
 
 use crate::host::Host;
-use crate::model::{Entry, KvError, NotStored, Removal, Timestamp, Unsent, Write};
+use crate::model::{Entry, KeyedEntry, KvError, NotStored, Removal, Timestamp, Unsent, Write};
 
 /// Pause (ns) before sending again a write no stream took, or that a changing
 /// leader could not check: elections take a tenth of a second or more.
@@ -124,6 +124,10 @@ impl<H: Host> Host for Resending<'_, H> {
 
     async fn get_many(&mut self, keys: &[String]) -> Result<Vec<Entry>, KvError> {
         self.0.get_many(keys).await
+    }
+
+    async fn scan(&mut self, prefix: &str, through: u64) -> Result<Vec<KeyedEntry>, KvError> {
+        self.0.scan(prefix, through).await
     }
 
     async fn write_batch(&mut self, writes: Vec<Write>) -> Result<Vec<u64>, KvError> {

@@ -2,7 +2,8 @@
 
 use crate::host::Host;
 use crate::model::{
-    AnnounceRequest, Entry, KvError, NotStored, Operation, Removal, Timestamp, Unsent, Write,
+    AnnounceRequest, Entry, KeyedEntry, KvError, Mode, NotStored, Operation, Removal, Timestamp,
+    Unsent, Write,
 };
 use std::collections::HashMap;
 use std::future::{Future, ready};
@@ -21,6 +22,10 @@ pub enum Call {
     },
     GetMany(Vec<String>),
     WriteBatch(usize),
+    Scan {
+        prefix: String,
+        through: u64,
+    },
 }
 
 /// Runs before a write to a key lands (another client racing it).
@@ -51,6 +56,15 @@ pub fn request(file: &str, agent: &str, ttl: u64) -> AnnounceRequest {
         agent_id: agent.into(),
         ttl,
         checkout_path: "/co".into(),
+        mode: Mode::Exclusive,
+    }
+}
+
+/// A shared hold's request.
+pub fn shared(file: &str, agent: &str, ttl: u64) -> AnnounceRequest {
+    AnnounceRequest {
+        mode: Mode::Shared,
+        ..request(file, agent, ttl)
     }
 }
 
@@ -222,6 +236,28 @@ impl Host for MemoryHost {
             .into_iter()
             .map(|w| self.set(&w.key, w.value, Operation::Put))
             .collect()))
+    }
+
+    fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> impl Future<Output = Result<Vec<KeyedEntry>, KvError>> + Send {
+        self.calls.push(Call::Scan {
+            prefix: prefix.into(),
+            through,
+        });
+        let mut found: Vec<KeyedEntry> = self
+            .entries
+            .iter()
+            .filter(|(k, e)| k.starts_with(prefix) && e.is_value())
+            .map(|(k, e)| KeyedEntry {
+                key: k.clone(),
+                entry: e.clone(),
+            })
+            .collect();
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        ready(Ok(found))
     }
 
     fn now(&mut self) -> Timestamp {

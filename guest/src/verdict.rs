@@ -28,6 +28,17 @@ pub fn hold_of(key: &str, file: &str, entry: &Entry) -> Result<Option<Claim>, Er
     if !entry.is_value() {
         return Ok(None);
     }
+    if crate::extended::is_extended(key) {
+        return crate::extended::decode_at(&entry.value, entry.revision)
+            .map(|(claim, _, _)| Some(claim))
+            .map_err(|reason| {
+                Error::CorruptEntry(CorruptEntry {
+                    key: key.to_string(),
+                    revision: entry.revision,
+                    reason,
+                })
+            });
+    }
     codec::decode(&entry.value)
         .map(|hold| {
             Some(Claim {
@@ -116,6 +127,7 @@ pub fn new_hold(agent: &str, checkout_path: &str, ttl: u64, now: Timestamp) -> H
         expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
         checkout_path: checkout_path.to_string(),
         ttl,
+        mode: crate::model::Mode::Exclusive,
     }
 }
 

@@ -71,6 +71,7 @@ fn any_hold() -> impl Strategy<Value = Hold> {
                 expires_at,
                 checkout_path,
                 ttl,
+                mode: holds_guest::Mode::Exclusive,
             },
         )
 }

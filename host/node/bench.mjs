@@ -96,6 +96,7 @@ async function memoryCalls() {
     },
     deleteIfRevision: (key, expected, why, note) => store.deleteIfRevision(key, expected, why, note),
     getMany: (keys) => store.getMany(keys),
+    scan: (prefix, through) => store.scan(prefix, through),
     writeBatch: (writes) => {
       try {
         return store.writeBatch(writes);
@@ -108,7 +109,7 @@ async function memoryCalls() {
   // The memory store takes every write it is sent: nothing is sent again, so no pause.
   const pause = () => false;
   const root = await instantiate((name) => modules[name], importObject({ kv, now: wallNanos, pause, casRetry() {} }));
-  const request = { file: '/bench/m', agentId: 'bench', ttl: 30_000_000_000n, checkoutPath: '' };
+  const request = { file: '/bench/m', agentId: 'bench', ttl: 30_000_000_000n, checkoutPath: '', mode: 'exclusive' };
   root.holds.announce(request, 300_000_000_000n, undefined);
   const direct = await timed(N, () => root.holds.whoHas('/bench/m', undefined));
   const directAnnounce = await timed(N, () => root.holds.announce(request, 300_000_000_000n, undefined));

@@ -3,7 +3,7 @@
 
 use holds::{Announce, Claim, Error, Release};
 use holds_test_support::harness::{Harness, Kind};
-use holds_test_support::inputs::{clean, special_paths};
+use holds_test_support::inputs::{as_file, clean, special_paths};
 use std::time::Duration;
 
 holds_test_support::matrix! {
@@ -39,7 +39,10 @@ async fn library_paths_with_special_characters_round_trip(kind: Kind) {
     for path in &paths {
         let cleaned = clean(path);
         let claim = m
-            .announce(path, &Announce::new("a1", ttl).checkout(path.as_str()))
+            .announce(
+                &as_file(path),
+                &Announce::new("a1", ttl).checkout(path.as_str()),
+            )
             .await
             .unwrap_or_else(|e| panic!("announce {path:?}: {e}"));
         assert_eq!(claim.file, cleaned, "announce {path:?}");
@@ -65,7 +68,10 @@ async fn library_paths_with_special_characters_round_trip(kind: Kind) {
             .expect("a raw entry");
         assert_eq!(raw.revision, claim.revision);
         // Another agent is refused on every spelling.
-        match m.announce(&cleaned, &Announce::new("a2", ttl)).await {
+        match m
+            .announce(&as_file(&cleaned), &Announce::new("a2", ttl))
+            .await
+        {
             Err(Error::HeldByAnother(c)) => assert_eq!(*c, claim),
             other => panic!("{path:?}: {other:?}"),
         }
@@ -77,7 +83,11 @@ async fn library_paths_with_special_characters_round_trip(kind: Kind) {
     held.sort_by_key(|c| c.revision);
     assert_eq!(listed, held, "list shows every cleaned path once");
     for claim in &held {
-        match m.release(&claim.hold.checkout_path, "a1").await.unwrap() {
+        match m
+            .release(&as_file(&claim.hold.checkout_path), "a1")
+            .await
+            .unwrap()
+        {
             Release::Released { revision } => assert!(revision > claim.revision),
             Release::NotHeld => panic!("{:?} was not released", claim.file),
         }

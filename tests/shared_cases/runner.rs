@@ -368,6 +368,11 @@ impl<'a> CaseRunner<'a> {
         let mut announce = Announce::new(text(&agent_id, "agent_id")?, dur(&ttl)?);
         announce.checkout_path =
             text(&self.arg_or(step, "checkout", json!(""))?, "checkout")?.to_string();
+        match text(&self.arg_or(step, "mode", json!("exclusive"))?, "mode")? {
+            "exclusive" => {}
+            "shared" => announce = announce.shared(),
+            other => return Err(format!("mode {other:?} is neither exclusive nor shared")),
+        }
         Ok(announce)
     }
 
@@ -495,6 +500,10 @@ impl<'a> CaseRunner<'a> {
                 )
                 .await
                 .map(|r| values::release(&r)),
+            "holders" => m
+                .holders(&self.string_arg(step, "file")?)
+                .await
+                .map(|claims| Value::Array(claims.iter().map(values::claim).collect())),
             "who_has" => m
                 .who_has(&self.string_arg(step, "file")?)
                 .await

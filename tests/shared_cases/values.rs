@@ -24,6 +24,7 @@ pub fn hold(h: &Hold) -> Value {
         "expires_at": ns(h.expires_at),
         "checkout_path": h.checkout_path,
         "ttl": duration_ns(h.ttl),
+        "mode": h.mode.as_str(),
     })
 }
 
@@ -51,6 +52,7 @@ pub fn check(c: &FileCheck) -> Value {
         FileState::Held(claim) => ("held", Some(claim)),
         FileState::TokenMoved(claim) => ("token-moved", Some(claim)),
         FileState::HeldByAnother(claim) => ("held-by-another", Some(claim)),
+        FileState::Shared(claim) => ("shared", Some(claim)),
         FileState::Vacant => ("vacant", None),
     };
     json!({"file": c.file, "state": state, "claim": maybe_claim(holder)})

@@ -80,6 +80,14 @@ pub fn announce_request_from(r: AnnounceRequest) -> model::AnnounceRequest {
         agent_id: r.agent_id,
         ttl: r.ttl,
         checkout_path: r.checkout_path,
+        mode: mode_from(r.mode),
+    }
+}
+
+pub fn mode_from(m: types::Mode) -> model::Mode {
+    match m {
+        types::Mode::Exclusive => model::Mode::Exclusive,
+        types::Mode::Shared => model::Mode::Shared,
     }
 }
 
@@ -89,6 +97,7 @@ pub fn claim_request_from(r: ClaimRequest) -> model::ClaimRequest {
         agent_id: r.agent_id,
         ttl: r.ttl,
         checkout_path: r.checkout_path,
+        mode: mode_from(r.mode),
     }
 }
 
@@ -106,6 +115,7 @@ pub fn file_check_to(c: model::FileCheck) -> FileCheck {
             model::FileState::Held(c) => FileState::Held(claim_to(c)),
             model::FileState::TokenMoved(c) => FileState::TokenMoved(claim_to(c)),
             model::FileState::HeldByAnother(c) => FileState::HeldByAnother(claim_to(c)),
+            model::FileState::Shared(c) => FileState::Shared(claim_to(c)),
             model::FileState::Vacant => FileState::Vacant,
         },
     }
@@ -118,6 +128,10 @@ pub fn hold_to(h: model::Hold) -> types::Hold {
         expires_at: h.expires_at,
         checkout_path: h.checkout_path,
         ttl: h.ttl,
+        mode: match h.mode {
+            model::Mode::Exclusive => types::Mode::Exclusive,
+            model::Mode::Shared => types::Mode::Shared,
+        },
     }
 }
 

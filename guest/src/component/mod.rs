@@ -77,6 +77,24 @@ impl crate::Host for Imports {
         kv::write_batch(&writes).map_err(kv_error_from)
     }
 
+    async fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> Result<Vec<model::KeyedEntry>, model::KvError> {
+        kv::scan(prefix, through)
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|e| model::KeyedEntry {
+                        key: e.key,
+                        entry: entry_from(e.entry),
+                    })
+                    .collect()
+            })
+            .map_err(kv_error_from)
+    }
+
     fn now(&mut self) -> model::Timestamp {
         clock::now()
     }
@@ -169,6 +187,12 @@ pub trait Exports {
         ))
         .map(|claim| claim.map(claim_to))
         .map_err(error_to)
+    }
+
+    fn covering(file: String) -> Result<Vec<types::Claim>, types::Error> {
+        run(crate::covering(&mut Imports, &file))
+            .map(|claims| claims.into_iter().map(claim_to).collect())
+            .map_err(error_to)
     }
 
     fn claim_files(
@@ -325,6 +349,10 @@ impl<T: Exports + 'static> HoldsGuest for T {
         observed: Option<kv::Entry>,
     ) -> Result<Option<types::Claim>, types::Error> {
         <T as Exports>::who_has(file, observed)
+    }
+
+    fn covering(file: String) -> Result<Vec<types::Claim>, types::Error> {
+        <T as Exports>::covering(file)
     }
 
     fn claim_files(

@@ -141,4 +141,20 @@ pub struct AgentTtl {
     /// How long the hold lasts unless renewed (at most --ttl-max).
     #[arg(long, env = "HOLDS_TTL", default_value = "30s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl: Duration,
+    /// Take shared holds: others' shared holds may cover the same paths, an
+    /// exclusive hold may not (the default is exclusive).
+    #[arg(long)]
+    pub shared: bool,
+}
+
+impl AgentTtl {
+    /// The hold these options ask for, taken from `checkout`.
+    pub fn announce(&self, checkout: String) -> holds::Announce {
+        let announce = holds::Announce::new(self.agent.clone(), self.ttl).checkout(checkout);
+        if self.shared {
+            announce.shared()
+        } else {
+            announce
+        }
+    }
 }

@@ -14,6 +14,8 @@ pub struct HoldJson {
     pub checkout_path: String,
     /// Nanoseconds, as in the stored value.
     pub ttl: u128,
+    /// `exclusive` or `shared`.
+    pub mode: &'static str,
 }
 
 #[derive(Serialize)]
@@ -30,6 +32,7 @@ pub fn hold_json(h: &Hold) -> HoldJson {
         expires_at: rfc3339(h.expires_at),
         checkout_path: h.checkout_path.clone(),
         ttl: h.ttl.as_nanos(),
+        mode: h.mode.as_str(),
     }
 }
 
@@ -146,8 +149,12 @@ pub fn print_json(value: &impl Serialize) {
 
 /// `/repo/a.rs is held by a1 (in /repo-wt2) until 2026-...Z (ttl 30s, revision 42)`
 pub fn describe_claim(c: &Claim) -> String {
+    let shared = match c.hold.mode {
+        holds::Mode::Shared => " shared",
+        holds::Mode::Exclusive => "",
+    };
     format!(
-        "{} is held by {}{} until {} (ttl {}, revision {})",
+        "{} is held{shared} by {}{} until {} (ttl {}, revision {})",
         c.file,
         c.hold.agent_id,
         c.hold.working_in(),

@@ -16,7 +16,7 @@ use crate::runtime::bindings::holds::core::{kv as wit_kv, types as wit};
 use crate::time::{nanos, system_time};
 use crate::trace::format::*;
 use crate::types::{
-    Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity, LostHold, Place,
+    Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity, LostHold, Mode, Place,
     Release,
 };
 use std::time::Duration;
@@ -30,6 +30,31 @@ pub(crate) fn hold(h: wit::Hold) -> Hold {
         expires_at: system_time(h.expires_at),
         checkout_path: h.checkout_path,
         ttl: Duration::from_nanos(h.ttl),
+        mode: match h.mode {
+            wit::Mode::Exclusive => Mode::Exclusive,
+            wit::Mode::Shared => Mode::Shared,
+        },
+    }
+}
+
+pub(crate) fn mode_to_wit(m: Mode) -> wit::Mode {
+    match m {
+        Mode::Exclusive => wit::Mode::Exclusive,
+        Mode::Shared => wit::Mode::Shared,
+    }
+}
+
+fn mode_to_trace(m: wit::Mode) -> TraceMode {
+    match m {
+        wit::Mode::Exclusive => TraceMode::Exclusive,
+        wit::Mode::Shared => TraceMode::Shared,
+    }
+}
+
+fn mode_from_trace(m: TraceMode) -> wit::Mode {
+    match m {
+        TraceMode::Exclusive => wit::Mode::Exclusive,
+        TraceMode::Shared => wit::Mode::Shared,
     }
 }
 
@@ -67,6 +92,7 @@ pub(crate) fn file_check(c: WitFileCheck) -> FileCheck {
             WitFileState::Held(c) => FileState::Held(claim(c)),
             WitFileState::TokenMoved(c) => FileState::TokenMoved(claim(c)),
             WitFileState::HeldByAnother(c) => FileState::HeldByAnother(claim(c)),
+            WitFileState::Shared(c) => FileState::Shared(claim(c)),
             WitFileState::Vacant => FileState::Vacant,
         },
     }
@@ -146,6 +172,7 @@ pub(crate) fn announce_request(file: &str, a: &crate::types::Announce) -> Announ
         agent_id: a.agent_id.clone(),
         ttl: nanos(a.ttl),
         checkout_path: a.checkout_path.clone(),
+        mode: mode_to_wit(a.mode),
     }
 }
 
@@ -155,6 +182,7 @@ pub(crate) fn claim_request(files: &[String], a: &crate::types::Announce) -> Cla
         agent_id: a.agent_id.clone(),
         ttl: nanos(a.ttl),
         checkout_path: a.checkout_path.clone(),
+        mode: mode_to_wit(a.mode),
     }
 }
 
@@ -347,6 +375,7 @@ pub(crate) fn request_to_trace(r: &AnnounceRequest) -> TraceAnnounceRequest {
         agent_id: r.agent_id.clone(),
         ttl: r.ttl,
         checkout_path: r.checkout_path.clone(),
+        mode: mode_to_trace(r.mode),
     }
 }
 
@@ -356,6 +385,7 @@ pub(crate) fn request_from_trace(r: &TraceAnnounceRequest) -> AnnounceRequest {
         agent_id: r.agent_id.clone(),
         ttl: r.ttl,
         checkout_path: r.checkout_path.clone(),
+        mode: mode_from_trace(r.mode),
     }
 }
 
@@ -384,6 +414,7 @@ fn hold_to_trace(h: &wit::Hold) -> TraceHold {
         expires_at: h.expires_at,
         checkout_path: h.checkout_path.clone(),
         ttl: h.ttl,
+        mode: mode_to_trace(h.mode),
     }
 }
 
@@ -457,6 +488,7 @@ pub(crate) fn claim_request_to_trace(r: &ClaimRequest) -> TraceClaimRequest {
         agent_id: r.agent_id.clone(),
         ttl: r.ttl,
         checkout_path: r.checkout_path.clone(),
+        mode: mode_to_trace(r.mode),
     }
 }
 
@@ -466,7 +498,28 @@ pub(crate) fn claim_request_from_trace(r: &TraceClaimRequest) -> ClaimRequest {
         agent_id: r.agent_id.clone(),
         ttl: r.ttl,
         checkout_path: r.checkout_path.clone(),
+        mode: mode_from_trace(r.mode),
     }
+}
+
+pub(crate) fn keyed_entries_to_trace(entries: &[wit_kv::KeyedEntry]) -> Vec<TraceKeyedEntry> {
+    entries
+        .iter()
+        .map(|e| TraceKeyedEntry {
+            key: e.key.clone(),
+            entry: wit_entry_to_trace(&e.entry),
+        })
+        .collect()
+}
+
+pub(crate) fn keyed_entries_from_trace(entries: &[TraceKeyedEntry]) -> Vec<wit_kv::KeyedEntry> {
+    entries
+        .iter()
+        .map(|e| wit_kv::KeyedEntry {
+            key: e.key.clone(),
+            entry: wit_entry_from_trace(&e.entry),
+        })
+        .collect()
 }
 
 pub(crate) fn claimed_to_trace(c: &WitClaimed) -> TraceClaimed {
@@ -485,6 +538,7 @@ pub(crate) fn file_checks_to_trace(checks: &[WitFileCheck]) -> Vec<TraceFileChec
                 WitFileState::Held(c) => TraceFileState::Held(claim_to_trace(c)),
                 WitFileState::TokenMoved(c) => TraceFileState::TokenMoved(claim_to_trace(c)),
                 WitFileState::HeldByAnother(c) => TraceFileState::HeldByAnother(claim_to_trace(c)),
+                WitFileState::Shared(c) => TraceFileState::Shared(claim_to_trace(c)),
                 WitFileState::Vacant => TraceFileState::Vacant,
             },
         })

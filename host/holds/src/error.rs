@@ -79,8 +79,12 @@ fn held_by_others(holders: &[Claim]) -> String {
     let each: Vec<String> = holders
         .iter()
         .map(|c| {
+            let shared = match c.hold.mode {
+                crate::types::Mode::Shared => " shared",
+                crate::types::Mode::Exclusive => "",
+            };
             format!(
-                "{} is held by agent {:?}{} until {}",
+                "{} is held{shared} by agent {:?}{} until {}",
                 c.file,
                 c.hold.agent_id,
                 c.hold.working_in(),

@@ -12,6 +12,7 @@ macro_rules! for_each_export {
             Announce "announce" AnnounceArgs => Result<TraceClaim, TraceError>;
             Release "release" ReleaseArgs => Result<TraceReleaseOutcome, TraceError>;
             WhoHas "who-has" WhoHasArgs => Result<Option<TraceClaim>, TraceError>;
+            Covering "covering" FileArgs => Result<Vec<TraceClaim>, TraceError>;
             KeyForFile "key-for-file" FileArgs => Result<String, TraceError>;
             FileForKey "file-for-key" KeyArgs => Result<String, TraceError>;
             Interpret "interpret" InterpretArgs => TraceInterpretation;

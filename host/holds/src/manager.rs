@@ -221,6 +221,11 @@ impl ManagerBuilder {
                     hub.observe_own(seen);
                 }
             }));
+            let weak = Arc::downgrade(&hub);
+            calls.set_scan_view(Arc::new(move |prefix, through, wait| {
+                let hub = weak.upgrade();
+                Box::pin(async move { hub?.scan_view(&prefix, through, wait).await })
+            }));
             // Warm the replica in the background (and re-warm it after failures);
             // until it is ready, calls read the store.
             tokio::spawn(hub.clone().keep_warm());
@@ -553,6 +558,23 @@ impl Manager {
     pub async fn who_has_cached(&self, file: &str) -> Result<Option<Claim>, Error> {
         self.check_open()?;
         self.inner.calls.who_has(file, self.hint()).await
+    }
+
+    /// Every live hold over `file`: its exclusive hold, its shared holds, and
+    /// each directory and glob hold covering it (for a pattern: every hold that
+    /// may overlap it), oldest first.
+    ///
+    /// ```no_run
+    /// # async fn example(holds: holds::Manager) -> Result<(), holds::Error> {
+    /// for claim in holds.holders("/repo/src/lib.rs").await? {
+    ///     println!("{} ({}) by {}", claim.file, claim.hold.mode.as_str(), claim.hold.agent_id);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn holders(&self, file: &str) -> Result<Vec<Claim>, Error> {
+        self.check_open()?;
+        self.inner.calls.covering(file).await
     }
 
     /// What this manager holds in memory, for diagnostics and metrics.

@@ -15,6 +15,28 @@ pub struct Hold {
     pub checkout_path: String,
     /// The lease the agent asked for.
     pub ttl: Duration,
+    /// Whether others may share what it covers.
+    pub mode: Mode,
+}
+
+/// How a hold shares what it covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Nobody else may hold anything it covers (Go's only mode).
+    #[default]
+    Exclusive,
+    /// Other shared holds may cover the same paths; an exclusive one may not.
+    Shared,
+}
+
+impl Mode {
+    /// `exclusive` or `shared`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::Exclusive => "exclusive",
+            Mode::Shared => "shared",
+        }
+    }
 }
 
 impl Hold {
@@ -57,16 +79,25 @@ pub struct Announce {
     pub ttl: Duration,
     /// The agent's checkout, stored with the hold (empty by default).
     pub checkout_path: String,
+    /// Exclusive (the default) or shared.
+    pub mode: Mode,
 }
 
 impl Announce {
-    /// A hold for `agent_id`, lasting `ttl`.
+    /// An exclusive hold for `agent_id`, lasting `ttl`.
     pub fn new(agent_id: impl Into<String>, ttl: Duration) -> Self {
         Announce {
             agent_id: agent_id.into(),
             ttl,
             checkout_path: String::new(),
+            mode: Mode::Exclusive,
         }
+    }
+
+    /// A shared hold: other agents' shared holds may cover the same paths.
+    pub fn shared(mut self) -> Self {
+        self.mode = Mode::Shared;
+        self
     }
 
     /// Store `path` as the agent's checkout.
@@ -212,8 +243,11 @@ pub enum FileState {
     Held(Claim),
     /// The agent holds it, live, but at another revision than the token.
     TokenMoved(Claim),
-    /// Another agent holds it, live.
+    /// Another agent holds it, live: its hold of any mode, on the file or on a
+    /// pattern covering it.
     HeldByAnother(Claim),
+    /// Only shared holds cover it, the agent's among them: nobody may change it.
+    Shared(Claim),
     /// Nobody holds it live.
     Vacant,
 }

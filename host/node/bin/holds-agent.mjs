@@ -9,6 +9,7 @@
 //   {"id": 1, "do": "announce", "file": "/w/a", "ttl": "30s"}   {"id": 2, "do": "release", "file": "/w/a"}
 //   {"id": 3, "do": "who_has", "file": "/w/a"}                    {"id": 4, "do": "quit"}
 //   {"id": 5, "do": "claim", "files": ["/w/a", "/w/b"], "ttl": "30s"}  (every file or none)
+//   {"id": 6, "do": "holders", "file": "/w/a"}   (announce and claim take "mode": "exclusive" | "shared")
 // stdout: {"ready": true} once open, then {"id", "ok": ...} or {"id", "error": {"kind", "message", "holder"?, "holders"?}}
 // per command, and {"event": {"file", "revision", "kind", "agent"?}} per event (with --subscribe).
 // Integers (revisions, nanoseconds) are written as JSON numbers from BigInts.
@@ -38,6 +39,7 @@ const hold = (h) => ({
   expires_at: h.expiresAt,
   checkout_path: h.checkoutPath,
   ttl: h.ttl,
+  mode: h.mode,
 });
 const claim = (c) => (c ? { file: c.file, revision: c.revision, hold: hold(c.hold) } : null);
 
@@ -67,17 +69,27 @@ async function handle(command) {
   const agent = command.agent ?? opts.agent;
   switch (command.do) {
     case 'announce':
-      return claim(await manager.announce(command.file, agent, command.ttl, { checkout: command.checkout ?? '' }));
+      return claim(
+        await manager.announce(command.file, agent, command.ttl, {
+          checkout: command.checkout ?? '',
+          mode: command.mode,
+        }),
+      );
     case 'release': {
       const r = await manager.release(command.file, agent);
       return { released: r.released, revision: r.revision ?? null };
     }
     case 'claim': {
-      const claimed = await manager.claim(command.files, agent, command.ttl, { checkout: command.checkout ?? '' });
+      const claimed = await manager.claim(command.files, agent, command.ttl, {
+        checkout: command.checkout ?? '',
+        mode: command.mode,
+      });
       return { claims: claimed.claims.map(claim), atomic: claimed.atomic };
     }
     case 'who_has':
       return claim(await manager.whoHas(command.file));
+    case 'holders':
+      return (await manager.holders(command.file)).map(claim);
     default:
       throw new HoldsError(`unknown command ${command.do}`);
   }

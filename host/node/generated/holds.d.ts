@@ -1,22 +1,22 @@
 // world root:component/root
-import type * as HoldsCoreClock from './interfaces/holds-core-clock.js'; // holds:core/clock@0.2.0
-import type * as HoldsCoreFs from './interfaces/holds-core-fs.js'; // holds:core/fs@0.2.0
-import type * as HoldsCoreKv from './interfaces/holds-core-kv.js'; // holds:core/kv@0.2.0
-import type * as HoldsCoreObserver from './interfaces/holds-core-observer.js'; // holds:core/observer@0.2.0
-import type * as HoldsCoreTypes from './interfaces/holds-core-types.js'; // holds:core/types@0.2.0
-import type * as HoldsCoreHolds from './interfaces/holds-core-holds.js'; // holds:core/holds@0.2.0
-import type * as HoldsCoreSubscribe from './interfaces/holds-core-subscribe.js'; // holds:core/subscribe@0.2.0
+import type * as HoldsCoreClock from './interfaces/holds-core-clock.js'; // holds:core/clock@0.3.0
+import type * as HoldsCoreFs from './interfaces/holds-core-fs.js'; // holds:core/fs@0.3.0
+import type * as HoldsCoreKv from './interfaces/holds-core-kv.js'; // holds:core/kv@0.3.0
+import type * as HoldsCoreObserver from './interfaces/holds-core-observer.js'; // holds:core/observer@0.3.0
+import type * as HoldsCoreTypes from './interfaces/holds-core-types.js'; // holds:core/types@0.3.0
+import type * as HoldsCoreHolds from './interfaces/holds-core-holds.js'; // holds:core/holds@0.3.0
+import type * as HoldsCoreSubscribe from './interfaces/holds-core-subscribe.js'; // holds:core/subscribe@0.3.0
 export interface ImportObject {
-  'holds:core/clock@0.2.0': typeof HoldsCoreClock,
-  'holds:core/fs@0.2.0': typeof HoldsCoreFs,
-  'holds:core/kv@0.2.0': typeof HoldsCoreKv,
-  'holds:core/observer@0.2.0': typeof HoldsCoreObserver,
-  'holds:core/types@0.2.0': typeof HoldsCoreTypes,
+  'holds:core/clock@0.3.0': typeof HoldsCoreClock,
+  'holds:core/fs@0.3.0': typeof HoldsCoreFs,
+  'holds:core/kv@0.3.0': typeof HoldsCoreKv,
+  'holds:core/observer@0.3.0': typeof HoldsCoreObserver,
+  'holds:core/types@0.3.0': typeof HoldsCoreTypes,
 }
 export interface Root {
-  'holds:core/holds@0.2.0': typeof HoldsCoreHolds,
+  'holds:core/holds@0.3.0': typeof HoldsCoreHolds,
   holds: typeof HoldsCoreHolds,
-  'holds:core/subscribe@0.2.0': typeof HoldsCoreSubscribe,
+  'holds:core/subscribe@0.3.0': typeof HoldsCoreSubscribe,
   subscribe: typeof HoldsCoreSubscribe,
 }
 

@@ -3832,7 +3832,7 @@ if (readLinkFile=== undefined) {
   throw err;
 }
 
-const { deleteIfRevision, get, getMany, writeBatch, writeIfRevision } = imports['holds:core/kv'];
+const { deleteIfRevision, get, getMany, scan, writeBatch, writeIfRevision } = imports['holds:core/kv'];
 
 if (deleteIfRevision=== undefined) {
   const err = new Error("unexpectedly undefined instance import 'deleteIfRevision', was 'deleteIfRevision' available at instantiation?");
@@ -3850,6 +3850,13 @@ if (get=== undefined) {
 
 if (getMany=== undefined) {
   const err = new Error("unexpectedly undefined instance import 'getMany', was 'getMany' available at instantiation?");
+  console.error("ERROR:", err.toString());
+  throw err;
+}
+
+
+if (scan=== undefined) {
+  const err = new Error("unexpectedly undefined instance import 'scan', was 'scan' available at instantiation?");
   console.error("ERROR:", err.toString());
   throw err;
 }
@@ -3882,7 +3889,7 @@ let gen= (function* _initGenerator () {
   let exports0;
   
   const _trampoline0 = function() {
-    _debugLog('[iface="holds:core/clock@0.2.0", function="now"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/clock@0.3.0", function="now"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -3950,7 +3957,7 @@ let gen= (function* _initGenerator () {
       
     }
     
-    _debugLog('[iface="holds:core/clock@0.2.0", function="now"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/clock@0.3.0", function="now"][Instruction::Return]', {
       funcName: 'now',
       paramCount: 1,
       async: false,
@@ -3960,10 +3967,10 @@ let gen= (function* _initGenerator () {
     task.exit();
     return toInt64(ret);
   }
-  _trampoline0.fnName = 'holds:core/clock@0.2.0#now';
+  _trampoline0.fnName = 'holds:core/clock@0.3.0#now';
   
   const _trampoline1 = function(arg0) {
-    _debugLog('[iface="holds:core/clock@0.2.0", function="pause"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/clock@0.3.0", function="pause"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4031,7 +4038,7 @@ let gen= (function* _initGenerator () {
       
     }
     
-    _debugLog('[iface="holds:core/clock@0.2.0", function="pause"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/clock@0.3.0", function="pause"][Instruction::Return]', {
       funcName: 'pause',
       paramCount: 1,
       async: false,
@@ -4041,227 +4048,13 @@ let gen= (function* _initGenerator () {
     task.exit();
     return ret ? 1 : 0;
   }
-  _trampoline1.fnName = 'holds:core/clock@0.2.0#pause';
+  _trampoline1.fnName = 'holds:core/clock@0.3.0#pause';
   let exports1;
   let memory0;
   let realloc0;
   let realloc0Async;
   
   const _trampoline2 = function(arg0, arg1, arg2) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/fs@0.2.0", function="read-link-file"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'readLinkFile',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => readLinkFile(result0)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    var variant2 = ret;
-    if (variant2 === null || variant2=== undefined) {
-      dataView(memory0).setInt8(arg2 + 0, 0, true);
-    } else {
-      const e = variant2;
-      dataView(memory0).setInt8(arg2 + 0, 1, true);
-      
-      var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-      var ptr1= encodeRes.ptr;
-      var len1 = encodeRes.len;
-      
-      dataView(memory0).setUint32(arg2 + 8, len1, true);
-      dataView(memory0).setUint32(arg2 + 4, ptr1, true);
-    }
-    _debugLog('[iface="holds:core/fs@0.2.0", function="read-link-file"][Instruction::Return]', {
-      funcName: 'read-link-file',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline2.fnName = 'holds:core/fs@0.2.0#readLinkFile';
-  
-  const _trampoline3 = function(arg0, arg1, arg2) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/fs@0.2.0", function="inspect"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'inspect',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => inspect(result0)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    var variant2 = ret;
-    switch (variant2.tag) {
-      case 'missing': {
-        dataView(memory0).setInt8(arg2 + 0, 0, true);
-        break;
-      }
-      case 'directory': {
-        dataView(memory0).setInt8(arg2 + 0, 1, true);
-        break;
-      }
-      case 'file': {
-        dataView(memory0).setInt8(arg2 + 0, 2, true);
-        break;
-      }
-      case 'symlink': {
-        const e = variant2.val;
-        dataView(memory0).setInt8(arg2 + 0, 3, true);
-        
-        var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-        var ptr1= encodeRes.ptr;
-        var len1 = encodeRes.len;
-        
-        dataView(memory0).setUint32(arg2 + 8, len1, true);
-        dataView(memory0).setUint32(arg2 + 4, ptr1, true);
-        break;
-      }
-      case 'other': {
-        dataView(memory0).setInt8(arg2 + 0, 4, true);
-        break;
-      }
-      default: {
-        throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant2.tag)}\` (received \`${variant2}\`) specified for \`Node\``);
-      }
-    }
-    _debugLog('[iface="holds:core/fs@0.2.0", function="inspect"][Instruction::Return]', {
-      funcName: 'inspect',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline3.fnName = 'holds:core/fs@0.2.0#inspect';
-  
-  const _trampoline4 = function(arg0, arg1, arg2) {
     var len2 = arg1;
     var base2 = arg0;
     if (base2 % 8 !== 0) throw new TypeError(`list pointer [${base2}] is not aligned to 8`);
@@ -4282,7 +4075,7 @@ let gen= (function* _initGenerator () {
         ttlSeconds: dataView(memory0).getInt32(base + 24, true) >>> 0,
       });
     }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/kv@0.3.0", function="write-batch"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4448,7 +4241,7 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-batch"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/kv@0.3.0", function="write-batch"][Instruction::Return]', {
       funcName: 'write-batch',
       paramCount: 0,
       async: false,
@@ -4457,9 +4250,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline4.fnName = 'holds:core/kv@0.2.0#writeBatch';
+  _trampoline2.fnName = 'holds:core/kv@0.3.0#writeBatch';
   
-  const _trampoline5 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+  const _trampoline3 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -4467,7 +4260,7 @@ let gen= (function* _initGenerator () {
     var len1 = arg3;
     if (ptr1 % 1 !== 0) throw new TypeError(`list pointer [${ptr1}] is not aligned to 1`);
     var result1 = new Uint8Array(memory0.buffer.slice(ptr1, ptr1 + len1 * 1));
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/kv@0.3.0", function="write-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4610,7 +4403,7 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="write-if-revision"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/kv@0.3.0", function="write-if-revision"][Instruction::Return]', {
       funcName: 'write-if-revision',
       paramCount: 0,
       async: false,
@@ -4619,9 +4412,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline5.fnName = 'holds:core/kv@0.2.0#writeIfRevision';
+  _trampoline3.fnName = 'holds:core/kv@0.3.0#writeIfRevision';
   
-  const _trampoline6 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+  const _trampoline4 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -4643,7 +4436,7 @@ let gen= (function* _initGenerator () {
     var len2 = arg5;
     if (ptr2 % 1 !== 0) throw new TypeError(`list pointer [${ptr2}] is not aligned to 1`);
     var result2 = new Uint8Array(memory0.buffer.slice(ptr2, ptr2 + len2 * 1));
-    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/kv@0.3.0", function="delete-if-revision"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4786,7 +4579,7 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="delete-if-revision"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/kv@0.3.0", function="delete-if-revision"][Instruction::Return]', {
       funcName: 'delete-if-revision',
       paramCount: 0,
       async: false,
@@ -4795,13 +4588,13 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline6.fnName = 'holds:core/kv@0.2.0#deleteIfRevision';
+  _trampoline4.fnName = 'holds:core/kv@0.3.0#deleteIfRevision';
   
-  const _trampoline7 = function(arg0, arg1, arg2) {
+  const _trampoline5 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/kv@0.3.0", function="get"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -4998,7 +4791,7 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/kv@0.3.0", function="get"][Instruction::Return]', {
       funcName: 'get',
       paramCount: 0,
       async: false,
@@ -5007,9 +4800,237 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline7.fnName = 'holds:core/kv@0.2.0#get';
+  _trampoline5.fnName = 'holds:core/kv@0.3.0#get';
   
-  const _trampoline8 = function(arg0, arg1, arg2) {
+  const _trampoline6 = function(arg0, arg1, arg2, arg3) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/kv@0.3.0", function="scan"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'scan',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet1 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => scan(result0, BigInt.asUintN(64, BigInt(arg2)))),
+      })
+      ;
+      ret = hostRet1 !== null && typeof hostRet1 === 'object' && (hostRet1.tag === 'ok' || hostRet1.tag === 'err')
+      ? hostRet1
+      : { tag: 'ok', val: hostRet1};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant13 = ret;
+    switch (variant13.tag) {
+      case 'ok': {
+        const e = variant13.val;
+        dataView(memory0).setInt8(arg3 + 0, 0, true);
+        var vec7 = e;
+        var len7 = vec7.length;
+        var result7 = realloc0(0, 0, 8, len7 * 40);
+        for (let i = 0; i < vec7.length; i++) {
+          const e = vec7[i];
+          const base = result7 + i * 40;var {key: v2_0, entry: v2_1 } = e;
+          
+          var encodeRes = _utf8AllocateAndEncode(v2_0, realloc0, memory0);
+          var ptr3= encodeRes.ptr;
+          var len3 = encodeRes.len;
+          
+          dataView(memory0).setUint32(base + 4, len3, true);
+          dataView(memory0).setUint32(base + 0, ptr3, true);
+          var {found: v4_0, value: v4_1, revision: v4_2, operation: v4_3 } = v2_1;
+          dataView(memory0).setInt8(base + 8, v4_0 ? 1 : 0, true);
+          var val5 = v4_1;
+          var len5 = Array.isArray(val5) ? val5.length : val5.byteLength;
+          var ptr5 = realloc0(0, 0, 1, len5 * 1);
+          
+          let valData5;
+          const valLenBytes5 = len5 * 1;
+          if (Array.isArray(val5)) {
+            // Regular array likely containing numbers, write values to memory
+            let offset = 0;
+            const dv5 = new DataView(memory0.buffer);
+            for (const v of val5) {
+              _requireValidNumericPrimitive.bind(null, 'u8')(v);
+              dv5.setUint8(ptr5+ offset, v, true);
+              offset += 1;
+            }
+          } else {
+            // TypedArray / ArrayBuffer-like, direct copy
+            valData5 = new Uint8Array(val5.buffer || val5, val5.byteOffset, valLenBytes5);
+            const out5 = new Uint8Array(memory0.buffer, ptr5, valLenBytes5);
+            out5.set(valData5);
+          }
+          
+          dataView(memory0).setUint32(base + 16, len5, true);
+          dataView(memory0).setUint32(base + 12, ptr5, true);
+          dataView(memory0).setBigInt64(base + 24, toUint64(v4_2), true);
+          var val6 = v4_3;
+          let enum6;
+          switch (val6) {
+            case 'put': {
+              enum6 = 0;
+              break;
+            }
+            case 'delete': {
+              enum6 = 1;
+              break;
+            }
+            case 'purge': {
+              enum6 = 2;
+              break;
+            }
+            case 'expire': {
+              enum6 = 3;
+              break;
+            }
+            default: {
+              if ((v4_3) instanceof Error) {
+                console.error(v4_3);
+              }
+              
+              throw new TypeError(`"${val6}" is not one of the cases of operation`);
+            }
+          }
+          dataView(memory0).setInt8(base + 32, enum6, true);
+        }
+        dataView(memory0).setUint32(arg3 + 8, len7, true);
+        dataView(memory0).setUint32(arg3 + 4, result7, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant13.val;
+        dataView(memory0).setInt8(arg3 + 0, 1, true);
+        var variant12 = e;
+        switch (variant12.tag) {
+          case 'wrong-revision': {
+            dataView(memory0).setInt8(arg3 + 4, 0, true);
+            break;
+          }
+          case 'not-stored': {
+            const e = variant12.val;
+            dataView(memory0).setInt8(arg3 + 4, 1, true);
+            var {why: v8_0, detail: v8_1 } = e;
+            var val9 = v8_0;
+            let enum9;
+            switch (val9) {
+              case 'busy': {
+                enum9 = 0;
+                break;
+              }
+              case 'leader-changing': {
+                enum9 = 1;
+                break;
+              }
+              case 'no-stream': {
+                enum9 = 2;
+                break;
+              }
+              default: {
+                if ((v8_0) instanceof Error) {
+                  console.error(v8_0);
+                }
+                
+                throw new TypeError(`"${val9}" is not one of the cases of unsent`);
+              }
+            }
+            dataView(memory0).setInt8(arg3 + 8, enum9, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v8_1, realloc0, memory0);
+            var ptr10= encodeRes.ptr;
+            var len10 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg3 + 16, len10, true);
+            dataView(memory0).setUint32(arg3 + 12, ptr10, true);
+            break;
+          }
+          case 'unavailable': {
+            const e = variant12.val;
+            dataView(memory0).setInt8(arg3 + 4, 2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr11= encodeRes.ptr;
+            var len11 = encodeRes.len;
+            
+            dataView(memory0).setUint32(arg3 + 12, len11, true);
+            dataView(memory0).setUint32(arg3 + 8, ptr11, true);
+            break;
+          }
+          case 'unsupported': {
+            dataView(memory0).setInt8(arg3 + 4, 3, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant12.tag)}\` (received \`${variant12}\`) specified for \`KvError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant13, valueType: typeof variant13});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="holds:core/kv@0.3.0", function="scan"][Instruction::Return]', {
+      funcName: 'scan',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline6.fnName = 'holds:core/kv@0.3.0#scan';
+  
+  const _trampoline7 = function(arg0, arg1, arg2) {
     var len1 = arg1;
     var base1 = arg0;
     if (base1 % 4 !== 0) throw new TypeError(`list pointer [${base1}] is not aligned to 4`);
@@ -5021,7 +5042,7 @@ let gen= (function* _initGenerator () {
       var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
       result1.push(result0);
     }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/kv@0.3.0", function="get-many"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -5226,7 +5247,7 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="holds:core/kv@0.2.0", function="get-many"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/kv@0.3.0", function="get-many"][Instruction::Return]', {
       funcName: 'get-many',
       paramCount: 0,
       async: false,
@@ -5235,13 +5256,227 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline8.fnName = 'holds:core/kv@0.2.0#getMany';
+  _trampoline7.fnName = 'holds:core/kv@0.3.0#getMany';
+  
+  const _trampoline8 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/fs@0.3.0", function="read-link-file"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'readLinkFile',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => readLinkFile(result0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    var variant2 = ret;
+    if (variant2 === null || variant2=== undefined) {
+      dataView(memory0).setInt8(arg2 + 0, 0, true);
+    } else {
+      const e = variant2;
+      dataView(memory0).setInt8(arg2 + 0, 1, true);
+      
+      var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+      var ptr1= encodeRes.ptr;
+      var len1 = encodeRes.len;
+      
+      dataView(memory0).setUint32(arg2 + 8, len1, true);
+      dataView(memory0).setUint32(arg2 + 4, ptr1, true);
+    }
+    _debugLog('[iface="holds:core/fs@0.3.0", function="read-link-file"][Instruction::Return]', {
+      funcName: 'read-link-file',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline8.fnName = 'holds:core/fs@0.3.0#readLinkFile';
   
   const _trampoline9 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="holds:core/fs@0.3.0", function="inspect"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'inspect',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => inspect(result0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    var variant2 = ret;
+    switch (variant2.tag) {
+      case 'missing': {
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        break;
+      }
+      case 'directory': {
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        break;
+      }
+      case 'file': {
+        dataView(memory0).setInt8(arg2 + 0, 2, true);
+        break;
+      }
+      case 'symlink': {
+        const e = variant2.val;
+        dataView(memory0).setInt8(arg2 + 0, 3, true);
+        
+        var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+        var ptr1= encodeRes.ptr;
+        var len1 = encodeRes.len;
+        
+        dataView(memory0).setUint32(arg2 + 8, len1, true);
+        dataView(memory0).setUint32(arg2 + 4, ptr1, true);
+        break;
+      }
+      case 'other': {
+        dataView(memory0).setInt8(arg2 + 0, 4, true);
+        break;
+      }
+      default: {
+        throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant2.tag)}\` (received \`${variant2}\`) specified for \`Node\``);
+      }
+    }
+    _debugLog('[iface="holds:core/fs@0.3.0", function="inspect"][Instruction::Return]', {
+      funcName: 'inspect',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline9.fnName = 'holds:core/fs@0.3.0#inspect';
+  
+  const _trampoline10 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/observer@0.3.0", function="cas-retry"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -5309,7 +5544,7 @@ let gen= (function* _initGenerator () {
       
     }
     
-    _debugLog('[iface="holds:core/observer@0.2.0", function="cas-retry"][Instruction::Return]', {
+    _debugLog('[iface="holds:core/observer@0.3.0", function="cas-retry"][Instruction::Return]', {
       funcName: 'cas-retry',
       paramCount: 0,
       async: false,
@@ -5318,7 +5553,7 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline9.fnName = 'holds:core/observer@0.2.0#casRetry';
+  _trampoline10.fnName = 'holds:core/observer@0.3.0#casRetry';
   let exports2;
   let postReturn0;
   let postReturn0Async;
@@ -5348,7 +5583,9 @@ let gen= (function* _initGenerator () {
   let postReturn12Async;
   let postReturn13;
   let postReturn13Async;
-  let holds020Announce;
+  let postReturn14;
+  let postReturn14Async;
+  let holds030Announce;
   
   function announce(arg0, arg1, arg2) {
     
@@ -5360,7 +5597,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020Announce',
+      entryFnName: 'holds030Announce',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -5383,7 +5620,7 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
-          var {file: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3 } = arg0;
+          var {file: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3, mode: v0_4 } = arg0;
           
           var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
           var ptr1= encodeRes.ptr;
@@ -5399,82 +5636,101 @@ let gen= (function* _initGenerator () {
           var ptr3= encodeRes.ptr;
           var len3 = encodeRes.len;
           
-          var variant7 = arg2;
-          let variant7_0;
-          let variant7_1;
-          let variant7_2;
-          let variant7_3;
-          let variant7_4;
-          let variant7_5;
-          if (variant7 === null || variant7=== undefined) {
-            variant7_0 = 0;
-            variant7_1 = 0;
-            variant7_2 = 0;
-            variant7_3 = 0;
-            variant7_4 = 0n;
-            variant7_5 = 0;
+          var val4 = v0_4;
+          let enum4;
+          switch (val4) {
+            case 'exclusive': {
+              enum4 = 0;
+              break;
+            }
+            case 'shared': {
+              enum4 = 1;
+              break;
+            }
+            default: {
+              if ((v0_4) instanceof Error) {
+                console.error(v0_4);
+              }
+              
+              throw new TypeError(`"${val4}" is not one of the cases of mode`);
+            }
+          }
+          var variant8 = arg2;
+          let variant8_0;
+          let variant8_1;
+          let variant8_2;
+          let variant8_3;
+          let variant8_4;
+          let variant8_5;
+          if (variant8 === null || variant8=== undefined) {
+            variant8_0 = 0;
+            variant8_1 = 0;
+            variant8_2 = 0;
+            variant8_3 = 0;
+            variant8_4 = 0n;
+            variant8_5 = 0;
           } else {
-            const e = variant7;
-            var {found: v4_0, value: v4_1, revision: v4_2, operation: v4_3 } = e;
-            var val5 = v4_1;
-            var len5 = Array.isArray(val5) ? val5.length : val5.byteLength;
-            var ptr5 = realloc0(0, 0, 1, len5 * 1);
+            const e = variant8;
+            var {found: v5_0, value: v5_1, revision: v5_2, operation: v5_3 } = e;
+            var val6 = v5_1;
+            var len6 = Array.isArray(val6) ? val6.length : val6.byteLength;
+            var ptr6 = realloc0(0, 0, 1, len6 * 1);
             
-            let valData5;
-            const valLenBytes5 = len5 * 1;
-            if (Array.isArray(val5)) {
+            let valData6;
+            const valLenBytes6 = len6 * 1;
+            if (Array.isArray(val6)) {
               // Regular array likely containing numbers, write values to memory
               let offset = 0;
-              const dv5 = new DataView(memory0.buffer);
-              for (const v of val5) {
+              const dv6 = new DataView(memory0.buffer);
+              for (const v of val6) {
                 _requireValidNumericPrimitive.bind(null, 'u8')(v);
-                dv5.setUint8(ptr5+ offset, v, true);
+                dv6.setUint8(ptr6+ offset, v, true);
                 offset += 1;
               }
             } else {
               // TypedArray / ArrayBuffer-like, direct copy
-              valData5 = new Uint8Array(val5.buffer || val5, val5.byteOffset, valLenBytes5);
-              const out5 = new Uint8Array(memory0.buffer, ptr5, valLenBytes5);
-              out5.set(valData5);
+              valData6 = new Uint8Array(val6.buffer || val6, val6.byteOffset, valLenBytes6);
+              const out6 = new Uint8Array(memory0.buffer, ptr6, valLenBytes6);
+              out6.set(valData6);
             }
             
-            var val6 = v4_3;
-            let enum6;
-            switch (val6) {
+            var val7 = v5_3;
+            let enum7;
+            switch (val7) {
               case 'put': {
-                enum6 = 0;
+                enum7 = 0;
                 break;
               }
               case 'delete': {
-                enum6 = 1;
+                enum7 = 1;
                 break;
               }
               case 'purge': {
-                enum6 = 2;
+                enum7 = 2;
                 break;
               }
               case 'expire': {
-                enum6 = 3;
+                enum7 = 3;
                 break;
               }
               default: {
-                if ((v4_3) instanceof Error) {
-                  console.error(v4_3);
+                if ((v5_3) instanceof Error) {
+                  console.error(v5_3);
                 }
                 
-                throw new TypeError(`"${val6}" is not one of the cases of operation`);
+                throw new TypeError(`"${val7}" is not one of the cases of operation`);
               }
             }
-            variant7_0 = 1;
-            variant7_1 = v4_0 ? 1 : 0;
-            variant7_2 = ptr5;
-            variant7_3 = len5;
-            variant7_4 = toUint64(v4_2);
-            variant7_5 = enum6;
+            variant8_0 = 1;
+            variant8_1 = v5_0 ? 1 : 0;
+            variant8_2 = ptr6;
+            variant8_3 = len6;
+            variant8_4 = toUint64(v5_2);
+            variant8_5 = enum7;
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="announce"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="announce"][Instruction::CallWasm] enter', {
             funcName: 'announce',
-            paramCount: 14,
+            paramCount: 15,
             async: false,
             postReturn: true,
           });
@@ -5485,7 +5741,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020Announce(ptr1, len1, ptr2, len2, toUint64(v0_2), ptr3, len3, toUint64(arg1), variant7_0, variant7_1, variant7_2, variant7_3, variant7_4, variant7_5),
+              fn: () => holds030Announce(ptr1, len1, ptr2, len2, toUint64(v0_2), ptr3, len3, enum4, toUint64(arg1), variant8_0, variant8_1, variant8_2, variant8_3, variant8_4, variant8_5),
             });
           } catch (err) {
             
@@ -5501,127 +5757,187 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant29;
+          let variant34;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var ptr8 = dataView(memory0).getUint32(ret + 8, true);
-              var len8 = dataView(memory0).getUint32(ret + 12, true);
-              var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-              var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-              var len9 = dataView(memory0).getUint32(ret + 20, true);
+              var ptr9 = dataView(memory0).getUint32(ret + 8, true);
+              var len9 = dataView(memory0).getUint32(ret + 12, true);
               var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-              var ptr10 = dataView(memory0).getUint32(ret + 40, true);
-              var len10 = dataView(memory0).getUint32(ret + 44, true);
+              var ptr10 = dataView(memory0).getUint32(ret + 16, true);
+              var len10 = dataView(memory0).getUint32(ret + 20, true);
               var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-              variant29= {
+              var ptr11 = dataView(memory0).getUint32(ret + 40, true);
+              var len11 = dataView(memory0).getUint32(ret + 44, true);
+              var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+              let enum12;
+              switch (dataView(memory0).getUint8(ret + 56, true)) {
+                case 0: {
+                  enum12 = 'exclusive';
+                  break;
+                }
+                case 1: {
+                  enum12 = 'shared';
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid discriminant specified for Mode');
+                }
+              }
+              variant34= {
                 tag: 'ok',
                 val: {
-                  file: result8,
+                  file: result9,
                   hold: {
-                    agentId: result9,
+                    agentId: result10,
                     claimedAt: dataView(memory0).getBigInt64(ret + 24, true),
                     expiresAt: dataView(memory0).getBigInt64(ret + 32, true),
-                    checkoutPath: result10,
+                    checkoutPath: result11,
                     ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 48, true))),
+                    mode: enum12,
                   },
-                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
                 }
               };
               break;
             }
             case 1: {
-              let variant28;
+              let variant33;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
-                  var len11 = dataView(memory0).getUint32(ret + 20, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  var ptr12 = dataView(memory0).getUint32(ret + 24, true);
-                  var len12 = dataView(memory0).getUint32(ret + 28, true);
-                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                  var ptr13 = dataView(memory0).getUint32(ret + 48, true);
-                  var len13 = dataView(memory0).getUint32(ret + 52, true);
+                  var ptr13 = dataView(memory0).getUint32(ret + 16, true);
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
                   var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                  variant28= {
+                  var ptr14 = dataView(memory0).getUint32(ret + 24, true);
+                  var len14 = dataView(memory0).getUint32(ret + 28, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  var ptr15 = dataView(memory0).getUint32(ret + 48, true);
+                  var len15 = dataView(memory0).getUint32(ret + 52, true);
+                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                  let enum16;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum16 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum16 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant33= {
                     tag: 'held-by-another',
                     val: {
-                      file: result11,
+                      file: result13,
                       hold: {
-                        agentId: result12,
+                        agentId: result14,
                         claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result13,
+                        checkoutPath: result15,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum16,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var base17 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
-                  var result17 = [];
-                  for (let i = 0; i < len17; i++) {
-                    const base = base17 + i * 56;
-                    var ptr14 = dataView(memory0).getUint32(base + 0, true);
-                    var len14 = dataView(memory0).getUint32(base + 4, true);
-                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                    var ptr15 = dataView(memory0).getUint32(base + 8, true);
-                    var len15 = dataView(memory0).getUint32(base + 12, true);
-                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                    var ptr16 = dataView(memory0).getUint32(base + 32, true);
-                    var len16 = dataView(memory0).getUint32(base + 36, true);
-                    var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                    result17.push({
-                      file: result14,
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var base21 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base21 % 8 !== 0) throw new TypeError(`list pointer [${base21}] is not aligned to 8`);
+                  var result21 = [];
+                  for (let i = 0; i < len21; i++) {
+                    const base = base21 + i * 64;
+                    var ptr17 = dataView(memory0).getUint32(base + 0, true);
+                    var len17 = dataView(memory0).getUint32(base + 4, true);
+                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                    var ptr18 = dataView(memory0).getUint32(base + 8, true);
+                    var len18 = dataView(memory0).getUint32(base + 12, true);
+                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                    var ptr19 = dataView(memory0).getUint32(base + 32, true);
+                    var len19 = dataView(memory0).getUint32(base + 36, true);
+                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                    let enum20;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum20 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum20 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result21.push({
+                      file: result17,
                       hold: {
-                        agentId: result15,
+                        agentId: result18,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result16,
+                        checkoutPath: result19,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum20,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant28= {
+                  variant33= {
                     tag: 'held-by-others',
-                    val: result17
+                    val: result21
                   };
                   break;
                 }
                 case 2: {
-                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  let variant22;
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  let variant27;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant22 = undefined;
+                      variant27 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
-                      var len19 = dataView(memory0).getUint32(ret + 44, true);
-                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                      var ptr20 = dataView(memory0).getUint32(ret + 48, true);
-                      var len20 = dataView(memory0).getUint32(ret + 52, true);
-                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                      var ptr21 = dataView(memory0).getUint32(ret + 72, true);
-                      var len21 = dataView(memory0).getUint32(ret + 76, true);
-                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                      variant22 = {
-                        file: result19,
+                      var ptr23 = dataView(memory0).getUint32(ret + 40, true);
+                      var len23 = dataView(memory0).getUint32(ret + 44, true);
+                      var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                      var ptr24 = dataView(memory0).getUint32(ret + 48, true);
+                      var len24 = dataView(memory0).getUint32(ret + 52, true);
+                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                      var ptr25 = dataView(memory0).getUint32(ret + 72, true);
+                      var len25 = dataView(memory0).getUint32(ret + 76, true);
+                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                      let enum26;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum26 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum26 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant27 = {
+                        file: result23,
                         hold: {
-                          agentId: result20,
+                          agentId: result24,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result21,
+                          checkoutPath: result25,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum26,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -5629,63 +5945,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant28= {
+                  variant33= {
                     tag: 'lost',
                     val: {
-                      file: result18,
+                      file: result22,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant22,
+                      holder: variant27,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  var ptr24 = dataView(memory0).getUint32(ret + 24, true);
-                  var len24 = dataView(memory0).getUint32(ret + 28, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  variant28= {
+                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
+                  var len28 = dataView(memory0).getUint32(ret + 20, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  var ptr29 = dataView(memory0).getUint32(ret + 24, true);
+                  var len29 = dataView(memory0).getUint32(ret + 28, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  variant33= {
                     tag: 'invalid-input',
                     val: {
-                      field: result23,
-                      reason: result24,
+                      field: result28,
+                      reason: result29,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant28= {
+                  variant33= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
-                  var len25 = dataView(memory0).getUint32(ret + 20, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  var ptr26 = dataView(memory0).getUint32(ret + 32, true);
-                  var len26 = dataView(memory0).getUint32(ret + 36, true);
-                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                  variant28= {
+                  var ptr30 = dataView(memory0).getUint32(ret + 16, true);
+                  var len30 = dataView(memory0).getUint32(ret + 20, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  var ptr31 = dataView(memory0).getUint32(ret + 32, true);
+                  var len31 = dataView(memory0).getUint32(ret + 36, true);
+                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                  variant33= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result25,
+                      key: result30,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result26,
+                      reason: result31,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
-                  var len27 = dataView(memory0).getUint32(ret + 20, true);
-                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
-                  variant28= {
+                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
+                  var len32 = dataView(memory0).getUint32(ret + 20, true);
+                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                  variant33= {
                     tag: 'store',
-                    val: result27
+                    val: result32
                   };
                   break;
                 }
@@ -5693,9 +6009,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant29= {
+              variant34= {
                 tag: 'err',
-                val: variant28
+                val: variant33
               };
               break;
             }
@@ -5703,13 +6019,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="announce"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="announce"][Instruction::Return]', {
             funcName: 'announce',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant29;
+          const retCopy = variant34;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -5738,7 +6054,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020Release;
+  let holds030Release;
   
   function release(arg0, arg1, arg2) {
     
@@ -5750,7 +6066,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020Release',
+      entryFnName: 'holds030Release',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -5856,7 +6172,7 @@ let gen= (function* _initGenerator () {
             variant5_4 = toUint64(v2_2);
             variant5_5 = enum4;
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="release"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="release"][Instruction::CallWasm] enter', {
             funcName: 'release',
             paramCount: 10,
             async: false,
@@ -5869,7 +6185,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020Release(ptr0, len0, ptr1, len1, variant5_0, variant5_1, variant5_2, variant5_3, variant5_4, variant5_5),
+              fn: () => holds030Release(ptr0, len0, ptr1, len1, variant5_0, variant5_1, variant5_2, variant5_3, variant5_4, variant5_5),
             });
           } catch (err) {
             
@@ -5885,7 +6201,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant25;
+          let variant28;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant6;
@@ -5907,14 +6223,14 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ReleaseOutcome');
                 }
               }
-              variant25= {
+              variant28= {
                 tag: 'ok',
                 val: variant6
               };
               break;
             }
             case 1: {
-              let variant24;
+              let variant27;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr7 = dataView(memory0).getUint32(ret + 16, true);
@@ -5926,7 +6242,21 @@ let gen= (function* _initGenerator () {
                   var ptr9 = dataView(memory0).getUint32(ret + 48, true);
                   var len9 = dataView(memory0).getUint32(ret + 52, true);
                   var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  variant24= {
+                  let enum10;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum10 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum10 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant27= {
                     tag: 'held-by-another',
                     val: {
                       file: result7,
@@ -5936,76 +6266,107 @@ let gen= (function* _initGenerator () {
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
                         checkoutPath: result9,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum10,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len13 = dataView(memory0).getUint32(ret + 20, true);
-                  var base13 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
-                  var result13 = [];
-                  for (let i = 0; i < len13; i++) {
-                    const base = base13 + i * 56;
-                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
-                    var len10 = dataView(memory0).getUint32(base + 4, true);
-                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
-                    var len11 = dataView(memory0).getUint32(base + 12, true);
+                  var len15 = dataView(memory0).getUint32(ret + 20, true);
+                  var base15 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
+                  var result15 = [];
+                  for (let i = 0; i < len15; i++) {
+                    const base = base15 + i * 64;
+                    var ptr11 = dataView(memory0).getUint32(base + 0, true);
+                    var len11 = dataView(memory0).getUint32(base + 4, true);
                     var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
-                    var len12 = dataView(memory0).getUint32(base + 36, true);
+                    var ptr12 = dataView(memory0).getUint32(base + 8, true);
+                    var len12 = dataView(memory0).getUint32(base + 12, true);
                     var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    result13.push({
-                      file: result10,
+                    var ptr13 = dataView(memory0).getUint32(base + 32, true);
+                    var len13 = dataView(memory0).getUint32(base + 36, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    let enum14;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum14 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum14 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result15.push({
+                      file: result11,
                       hold: {
-                        agentId: result11,
+                        agentId: result12,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result12,
+                        checkoutPath: result13,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum14,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant24= {
+                  variant27= {
                     tag: 'held-by-others',
-                    val: result13
+                    val: result15
                   };
                   break;
                 }
                 case 2: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  let variant18;
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  let variant21;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant18 = undefined;
+                      variant21 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
-                      var len15 = dataView(memory0).getUint32(ret + 44, true);
-                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
-                      var len16 = dataView(memory0).getUint32(ret + 52, true);
-                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
-                      var len17 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
+                      var len17 = dataView(memory0).getUint32(ret + 44, true);
                       var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      variant18 = {
-                        file: result15,
+                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
+                      var len18 = dataView(memory0).getUint32(ret + 52, true);
+                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
+                      var len19 = dataView(memory0).getUint32(ret + 76, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      let enum20;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum20 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum20 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant21 = {
+                        file: result17,
                         hold: {
-                          agentId: result16,
+                          agentId: result18,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result17,
+                          checkoutPath: result19,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum20,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -6013,63 +6374,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant24= {
+                  variant27= {
                     tag: 'lost',
                     val: {
-                      file: result14,
+                      file: result16,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant18,
+                      holder: variant21,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  var ptr20 = dataView(memory0).getUint32(ret + 24, true);
-                  var len20 = dataView(memory0).getUint32(ret + 28, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  variant24= {
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  var ptr23 = dataView(memory0).getUint32(ret + 24, true);
+                  var len23 = dataView(memory0).getUint32(ret + 28, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant27= {
                     tag: 'invalid-input',
                     val: {
-                      field: result19,
-                      reason: result20,
+                      field: result22,
+                      reason: result23,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant24= {
+                  variant27= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  var ptr22 = dataView(memory0).getUint32(ret + 32, true);
-                  var len22 = dataView(memory0).getUint32(ret + 36, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  variant24= {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  var ptr25 = dataView(memory0).getUint32(ret + 32, true);
+                  var len25 = dataView(memory0).getUint32(ret + 36, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  variant27= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result21,
+                      key: result24,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result22,
+                      reason: result25,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  variant24= {
+                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
+                  var len26 = dataView(memory0).getUint32(ret + 20, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant27= {
                     tag: 'store',
-                    val: result23
+                    val: result26
                   };
                   break;
                 }
@@ -6077,9 +6438,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant25= {
+              variant28= {
                 tag: 'err',
-                val: variant24
+                val: variant27
               };
               break;
             }
@@ -6087,13 +6448,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="release"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="release"][Instruction::Return]', {
             funcName: 'release',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant25;
+          const retCopy = variant28;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -6122,7 +6483,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020WhoHas;
+  let holds030WhoHas;
   
   function whoHas(arg0, arg1) {
     
@@ -6134,7 +6495,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020WhoHas',
+      entryFnName: 'holds030WhoHas',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -6235,7 +6596,7 @@ let gen= (function* _initGenerator () {
             variant4_4 = toUint64(v1_2);
             variant4_5 = enum3;
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="who-has"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="who-has"][Instruction::CallWasm] enter', {
             funcName: 'who-has',
             paramCount: 8,
             async: false,
@@ -6248,7 +6609,387 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020WhoHas(ptr0, len0, variant4_0, variant4_1, variant4_2, variant4_3, variant4_4, variant4_5),
+              fn: () => holds030WhoHas(ptr0, len0, variant4_0, variant4_1, variant4_2, variant4_3, variant4_4, variant4_5),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant31;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              let variant9;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  variant9 = undefined;
+                  break;
+                }
+                case 1: {
+                  var ptr5 = dataView(memory0).getUint32(ret + 16, true);
+                  var len5 = dataView(memory0).getUint32(ret + 20, true);
+                  var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                  var ptr6 = dataView(memory0).getUint32(ret + 24, true);
+                  var len6 = dataView(memory0).getUint32(ret + 28, true);
+                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                  var ptr7 = dataView(memory0).getUint32(ret + 48, true);
+                  var len7 = dataView(memory0).getUint32(ret + 52, true);
+                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                  let enum8;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum8 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum8 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant9 = {
+                    file: result5,
+                    hold: {
+                      agentId: result6,
+                      claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                      expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                      checkoutPath: result7,
+                      ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                      mode: enum8,
+                    },
+                    revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for option');
+                }
+              }
+              variant31= {
+                tag: 'ok',
+                val: variant9
+              };
+              break;
+            }
+            case 1: {
+              let variant30;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr10 = dataView(memory0).getUint32(ret + 16, true);
+                  var len10 = dataView(memory0).getUint32(ret + 20, true);
+                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                  var ptr11 = dataView(memory0).getUint32(ret + 24, true);
+                  var len11 = dataView(memory0).getUint32(ret + 28, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  var ptr12 = dataView(memory0).getUint32(ret + 48, true);
+                  var len12 = dataView(memory0).getUint32(ret + 52, true);
+                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                  let enum13;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum13 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum13 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant30= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result10,
+                      hold: {
+                        agentId: result11,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result12,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum13,
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var base18 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base18 % 8 !== 0) throw new TypeError(`list pointer [${base18}] is not aligned to 8`);
+                  var result18 = [];
+                  for (let i = 0; i < len18; i++) {
+                    const base = base18 + i * 64;
+                    var ptr14 = dataView(memory0).getUint32(base + 0, true);
+                    var len14 = dataView(memory0).getUint32(base + 4, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    var ptr15 = dataView(memory0).getUint32(base + 8, true);
+                    var len15 = dataView(memory0).getUint32(base + 12, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    var ptr16 = dataView(memory0).getUint32(base + 32, true);
+                    var len16 = dataView(memory0).getUint32(base + 36, true);
+                    var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                    let enum17;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum17 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum17 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result18.push({
+                      file: result14,
+                      hold: {
+                        agentId: result15,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result16,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum17,
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                    });
+                  }
+                  variant30= {
+                    tag: 'held-by-others',
+                    val: result18
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  let variant24;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant24 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr20 = dataView(memory0).getUint32(ret + 40, true);
+                      var len20 = dataView(memory0).getUint32(ret + 44, true);
+                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                      var ptr21 = dataView(memory0).getUint32(ret + 48, true);
+                      var len21 = dataView(memory0).getUint32(ret + 52, true);
+                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                      var ptr22 = dataView(memory0).getUint32(ret + 72, true);
+                      var len22 = dataView(memory0).getUint32(ret + 76, true);
+                      var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                      let enum23;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum23 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum23 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant24 = {
+                        file: result20,
+                        hold: {
+                          agentId: result21,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result22,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum23,
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant30= {
+                    tag: 'lost',
+                    val: {
+                      file: result19,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant24,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  var ptr26 = dataView(memory0).getUint32(ret + 24, true);
+                  var len26 = dataView(memory0).getUint32(ret + 28, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant30= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result25,
+                      reason: result26,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant30= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  var ptr28 = dataView(memory0).getUint32(ret + 32, true);
+                  var len28 = dataView(memory0).getUint32(ret + 36, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant30= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result27,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result28,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  variant30= {
+                    tag: 'store',
+                    val: result29
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant31= {
+                tag: 'err',
+                val: variant30
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.3.0", function="who-has"][Instruction::Return]', {
+            funcName: 'who-has',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant31;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn2(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let holds030Covering;
+  
+  function covering(arg0) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds030Covering',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+          var ptr0= encodeRes.ptr;
+          var len0 = encodeRes.len;
+          
+          _debugLog('[iface="holds:core/holds@0.3.0", function="covering"][Instruction::CallWasm] enter', {
+            funcName: 'covering',
+            paramCount: 2,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds030Covering(ptr0, len0),
             });
           } catch (err) {
             
@@ -6267,42 +7008,51 @@ let gen= (function* _initGenerator () {
           let variant27;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              let variant8;
-              switch (dataView(memory0).getUint8(ret + 8, true)) {
-                case 0: {
-                  variant8 = undefined;
-                  break;
+              var len5 = dataView(memory0).getUint32(ret + 12, true);
+              var base5 = dataView(memory0).getUint32(ret + 8, true);
+              if (base5 % 8 !== 0) throw new TypeError(`list pointer [${base5}] is not aligned to 8`);
+              var result5 = [];
+              for (let i = 0; i < len5; i++) {
+                const base = base5 + i * 64;
+                var ptr1 = dataView(memory0).getUint32(base + 0, true);
+                var len1 = dataView(memory0).getUint32(base + 4, true);
+                var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
+                var ptr2 = dataView(memory0).getUint32(base + 8, true);
+                var len2 = dataView(memory0).getUint32(base + 12, true);
+                var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
+                var ptr3 = dataView(memory0).getUint32(base + 32, true);
+                var len3 = dataView(memory0).getUint32(base + 36, true);
+                var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+                let enum4;
+                switch (dataView(memory0).getUint8(base + 48, true)) {
+                  case 0: {
+                    enum4 = 'exclusive';
+                    break;
+                  }
+                  case 1: {
+                    enum4 = 'shared';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for Mode');
+                  }
                 }
-                case 1: {
-                  var ptr5 = dataView(memory0).getUint32(ret + 16, true);
-                  var len5 = dataView(memory0).getUint32(ret + 20, true);
-                  var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                  var ptr6 = dataView(memory0).getUint32(ret + 24, true);
-                  var len6 = dataView(memory0).getUint32(ret + 28, true);
-                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                  var ptr7 = dataView(memory0).getUint32(ret + 48, true);
-                  var len7 = dataView(memory0).getUint32(ret + 52, true);
-                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  variant8 = {
-                    file: result5,
-                    hold: {
-                      agentId: result6,
-                      claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                      expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                      checkoutPath: result7,
-                      ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                    },
-                    revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
-                  };
-                  break;
-                }
-                default: {
-                  throw new TypeError('invalid variant discriminant for option');
-                }
+                result5.push({
+                  file: result1,
+                  hold: {
+                    agentId: result2,
+                    claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                    expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                    checkoutPath: result3,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                    mode: enum4,
+                  },
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                });
               }
               variant27= {
                 tag: 'ok',
-                val: variant8
+                val: result5
               };
               break;
             }
@@ -6310,69 +7060,99 @@ let gen= (function* _initGenerator () {
               let variant26;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-                  var len9 = dataView(memory0).getUint32(ret + 20, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  var ptr10 = dataView(memory0).getUint32(ret + 24, true);
-                  var len10 = dataView(memory0).getUint32(ret + 28, true);
-                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  var ptr11 = dataView(memory0).getUint32(ret + 48, true);
-                  var len11 = dataView(memory0).getUint32(ret + 52, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  var ptr6 = dataView(memory0).getUint32(ret + 16, true);
+                  var len6 = dataView(memory0).getUint32(ret + 20, true);
+                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                  var ptr7 = dataView(memory0).getUint32(ret + 24, true);
+                  var len7 = dataView(memory0).getUint32(ret + 28, true);
+                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                  var ptr8 = dataView(memory0).getUint32(ret + 48, true);
+                  var len8 = dataView(memory0).getUint32(ret + 52, true);
+                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                  let enum9;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum9 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum9 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
                   variant26= {
                     tag: 'held-by-another',
                     val: {
-                      file: result9,
+                      file: result6,
                       hold: {
-                        agentId: result10,
+                        agentId: result7,
                         claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result11,
+                        checkoutPath: result8,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum9,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len15 = dataView(memory0).getUint32(ret + 20, true);
-                  var base15 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
-                  var result15 = [];
-                  for (let i = 0; i < len15; i++) {
-                    const base = base15 + i * 56;
-                    var ptr12 = dataView(memory0).getUint32(base + 0, true);
-                    var len12 = dataView(memory0).getUint32(base + 4, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var base14 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base14 % 8 !== 0) throw new TypeError(`list pointer [${base14}] is not aligned to 8`);
+                  var result14 = [];
+                  for (let i = 0; i < len14; i++) {
+                    const base = base14 + i * 64;
+                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
+                    var len10 = dataView(memory0).getUint32(base + 4, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
+                    var len11 = dataView(memory0).getUint32(base + 12, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
+                    var len12 = dataView(memory0).getUint32(base + 36, true);
                     var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    var ptr13 = dataView(memory0).getUint32(base + 8, true);
-                    var len13 = dataView(memory0).getUint32(base + 12, true);
-                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    var ptr14 = dataView(memory0).getUint32(base + 32, true);
-                    var len14 = dataView(memory0).getUint32(base + 36, true);
-                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                    result15.push({
-                      file: result12,
+                    let enum13;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum13 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum13 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result14.push({
+                      file: result10,
                       hold: {
-                        agentId: result13,
+                        agentId: result11,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result14,
+                        checkoutPath: result12,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum13,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
                   variant26= {
                     tag: 'held-by-others',
-                    val: result15
+                    val: result14
                   };
                   break;
                 }
                 case 2: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  var ptr15 = dataView(memory0).getUint32(ret + 16, true);
+                  var len15 = dataView(memory0).getUint32(ret + 20, true);
+                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
                   let variant20;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
@@ -6380,25 +7160,40 @@ let gen= (function* _initGenerator () {
                       break;
                     }
                     case 1: {
-                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
-                      var len17 = dataView(memory0).getUint32(ret + 44, true);
+                      var ptr16 = dataView(memory0).getUint32(ret + 40, true);
+                      var len16 = dataView(memory0).getUint32(ret + 44, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 48, true);
+                      var len17 = dataView(memory0).getUint32(ret + 52, true);
                       var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
-                      var len18 = dataView(memory0).getUint32(ret + 52, true);
+                      var ptr18 = dataView(memory0).getUint32(ret + 72, true);
+                      var len18 = dataView(memory0).getUint32(ret + 76, true);
                       var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
-                      var len19 = dataView(memory0).getUint32(ret + 76, true);
-                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      let enum19;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum19 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum19 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
                       variant20 = {
-                        file: result17,
+                        file: result16,
                         hold: {
-                          agentId: result18,
+                          agentId: result17,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result19,
+                          checkoutPath: result18,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum19,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -6409,7 +7204,7 @@ let gen= (function* _initGenerator () {
                   variant26= {
                     tag: 'lost',
                     val: {
-                      file: result16,
+                      file: result15,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
                       holder: variant20,
                     }
@@ -6480,418 +7275,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="who-has"][Instruction::Return]', {
-            funcName: 'who-has',
+          _debugLog('[iface="holds:core/holds@0.3.0", function="covering"][Instruction::Return]', {
+            funcName: 'covering',
             paramCount: 1,
             async: false,
             postReturn: true
           });
           const retCopy = variant27;
-          task.resolve([retCopy.val]);
-          
-          let cstate = getOrCreateAsyncState(0);
-          cstate.mayLeave = false;
-          postReturn2(ret);
-          cstate.mayLeave = true;
-          task.exit();
-          
-          
-          
-          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
-            throw new ComponentError(retCopy.val);
-          }
-          return retCopy.val;
-          
-          
-        } catch (err) {
-          if (!task.isResolvedState()) {
-            task.setErrored(err);
-            task.reject(err);
-          }
-          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
-          throw err;
-        }
-      },
-    });
-    
-  }
-  let holds020ClaimFiles;
-  
-  function claimFiles(arg0, arg1, arg2, arg3) {
-    
-    const hostProvided = false;
-    getOrCreateAsyncState(0).throwIfTrapped();
-    
-    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
-      componentIdx: 0,
-      isAsync: false,
-      isManualAsync: false,
-      preserveFutureResult: false,
-      entryFnName: 'holds020ClaimFiles',
-      getCallbackFn: () => null,
-      callbackFnName: null,
-      errHandling: 'throw-result-err',
-      callingWasmExport: true,
-    });
-    task.setCalleeIsAsync(false);
-    
-    const started = task.enterSync();
-    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
-    
-    if (0!== null) {
-      task.setReturnMemoryIdx(0);
-      task.setReturnMemory((() => memory0)());
-    }
-    
-    
-    return _withGlobalCurrentTaskMeta({
-      taskID: task.id(),
-      componentIdx: task.componentIdx(),
-      fn: () => {
-        try {
-          
-          var {files: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3 } = arg0;
-          var vec2 = v0_0;
-          var len2 = vec2.length;
-          var result2 = realloc0(0, 0, 4, len2 * 8);
-          for (let i = 0; i < vec2.length; i++) {
-            const e = vec2[i];
-            const base = result2 + i * 8;
-            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-            var ptr1= encodeRes.ptr;
-            var len1 = encodeRes.len;
-            
-            dataView(memory0).setUint32(base + 4, len1, true);
-            dataView(memory0).setUint32(base + 0, ptr1, true);
-          }
-          
-          var encodeRes = _utf8AllocateAndEncode(v0_1, realloc0, memory0);
-          var ptr3= encodeRes.ptr;
-          var len3 = encodeRes.len;
-          
-          
-          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
-          var ptr4= encodeRes.ptr;
-          var len4 = encodeRes.len;
-          
-          var vec9 = arg3;
-          var len9 = vec9.length;
-          var result9 = realloc0(0, 0, 8, len9 * 40);
-          for (let i = 0; i < vec9.length; i++) {
-            const e = vec9[i];
-            const base = result9 + i * 40;var variant8 = e;
-            if (variant8 === null || variant8=== undefined) {
-              dataView(memory0).setInt8(base + 0, 0, true);
-            } else {
-              const e = variant8;
-              dataView(memory0).setInt8(base + 0, 1, true);
-              var {found: v5_0, value: v5_1, revision: v5_2, operation: v5_3 } = e;
-              dataView(memory0).setInt8(base + 8, v5_0 ? 1 : 0, true);
-              var val6 = v5_1;
-              var len6 = Array.isArray(val6) ? val6.length : val6.byteLength;
-              var ptr6 = realloc0(0, 0, 1, len6 * 1);
-              
-              let valData6;
-              const valLenBytes6 = len6 * 1;
-              if (Array.isArray(val6)) {
-                // Regular array likely containing numbers, write values to memory
-                let offset = 0;
-                const dv6 = new DataView(memory0.buffer);
-                for (const v of val6) {
-                  _requireValidNumericPrimitive.bind(null, 'u8')(v);
-                  dv6.setUint8(ptr6+ offset, v, true);
-                  offset += 1;
-                }
-              } else {
-                // TypedArray / ArrayBuffer-like, direct copy
-                valData6 = new Uint8Array(val6.buffer || val6, val6.byteOffset, valLenBytes6);
-                const out6 = new Uint8Array(memory0.buffer, ptr6, valLenBytes6);
-                out6.set(valData6);
-              }
-              
-              dataView(memory0).setUint32(base + 16, len6, true);
-              dataView(memory0).setUint32(base + 12, ptr6, true);
-              dataView(memory0).setBigInt64(base + 24, toUint64(v5_2), true);
-              var val7 = v5_3;
-              let enum7;
-              switch (val7) {
-                case 'put': {
-                  enum7 = 0;
-                  break;
-                }
-                case 'delete': {
-                  enum7 = 1;
-                  break;
-                }
-                case 'purge': {
-                  enum7 = 2;
-                  break;
-                }
-                case 'expire': {
-                  enum7 = 3;
-                  break;
-                }
-                default: {
-                  if ((v5_3) instanceof Error) {
-                    console.error(v5_3);
-                  }
-                  
-                  throw new TypeError(`"${val7}" is not one of the cases of operation`);
-                }
-              }
-              dataView(memory0).setInt8(base + 32, enum7, true);
-            }
-          }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="claim-files"][Instruction::CallWasm] enter', {
-            funcName: 'claim-files',
-            paramCount: 11,
-            async: false,
-            postReturn: true,
-          });
-          
-          let ret;
-          
-          try {
-            ret =  _withGlobalCurrentTaskMeta({
-              taskID: task.id(),
-              componentIdx: task.componentIdx(),
-              fn: () => holds020ClaimFiles(result2, len2, ptr3, len3, toUint64(v0_2), ptr4, len4, toUint64(arg1), toUint32(arg2), result9, len9),
-            });
-          } catch (err) {
-            
-            _debugLog('[Instruction::CallWasm] error during sync call', {
-              taskID: task.id(),
-              err,
-            });
-            getOrCreateAsyncState(0).markTrapped(err);
-            task.setErrored(err);
-            task.reject(err);
-            task.exit();
-            throw err;
-            
-          }
-          
-          let variant33;
-          switch (dataView(memory0).getUint8(ret + 0, true)) {
-            case 0: {
-              var len13 = dataView(memory0).getUint32(ret + 12, true);
-              var base13 = dataView(memory0).getUint32(ret + 8, true);
-              if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
-              var result13 = [];
-              for (let i = 0; i < len13; i++) {
-                const base = base13 + i * 56;
-                var ptr10 = dataView(memory0).getUint32(base + 0, true);
-                var len10 = dataView(memory0).getUint32(base + 4, true);
-                var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                var ptr11 = dataView(memory0).getUint32(base + 8, true);
-                var len11 = dataView(memory0).getUint32(base + 12, true);
-                var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                var ptr12 = dataView(memory0).getUint32(base + 32, true);
-                var len12 = dataView(memory0).getUint32(base + 36, true);
-                var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                result13.push({
-                  file: result10,
-                  hold: {
-                    agentId: result11,
-                    claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                    expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                    checkoutPath: result12,
-                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                  },
-                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
-                });
-              }
-              var bool14 = dataView(memory0).getUint8(ret + 16, true);
-              variant33= {
-                tag: 'ok',
-                val: {
-                  claims: result13,
-                  atomic: bool14 == 0 ? false : (bool14 == 1 ? true : throwInvalidBool()),
-                }
-              };
-              break;
-            }
-            case 1: {
-              let variant32;
-              switch (dataView(memory0).getUint8(ret + 8, true)) {
-                case 0: {
-                  var ptr15 = dataView(memory0).getUint32(ret + 16, true);
-                  var len15 = dataView(memory0).getUint32(ret + 20, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  var ptr16 = dataView(memory0).getUint32(ret + 24, true);
-                  var len16 = dataView(memory0).getUint32(ret + 28, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  var ptr17 = dataView(memory0).getUint32(ret + 48, true);
-                  var len17 = dataView(memory0).getUint32(ret + 52, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  variant32= {
-                    tag: 'held-by-another',
-                    val: {
-                      file: result15,
-                      hold: {
-                        agentId: result16,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result17,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                      },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
-                    }
-                  };
-                  break;
-                }
-                case 1: {
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var base21 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base21 % 8 !== 0) throw new TypeError(`list pointer [${base21}] is not aligned to 8`);
-                  var result21 = [];
-                  for (let i = 0; i < len21; i++) {
-                    const base = base21 + i * 56;
-                    var ptr18 = dataView(memory0).getUint32(base + 0, true);
-                    var len18 = dataView(memory0).getUint32(base + 4, true);
-                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                    var ptr19 = dataView(memory0).getUint32(base + 8, true);
-                    var len19 = dataView(memory0).getUint32(base + 12, true);
-                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                    var ptr20 = dataView(memory0).getUint32(base + 32, true);
-                    var len20 = dataView(memory0).getUint32(base + 36, true);
-                    var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                    result21.push({
-                      file: result18,
-                      hold: {
-                        agentId: result19,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result20,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                      },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
-                    });
-                  }
-                  variant32= {
-                    tag: 'held-by-others',
-                    val: result21
-                  };
-                  break;
-                }
-                case 2: {
-                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
-                  var len22 = dataView(memory0).getUint32(ret + 20, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  let variant26;
-                  switch (dataView(memory0).getUint8(ret + 32, true)) {
-                    case 0: {
-                      variant26 = undefined;
-                      break;
-                    }
-                    case 1: {
-                      var ptr23 = dataView(memory0).getUint32(ret + 40, true);
-                      var len23 = dataView(memory0).getUint32(ret + 44, true);
-                      var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                      var ptr24 = dataView(memory0).getUint32(ret + 48, true);
-                      var len24 = dataView(memory0).getUint32(ret + 52, true);
-                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                      var ptr25 = dataView(memory0).getUint32(ret + 72, true);
-                      var len25 = dataView(memory0).getUint32(ret + 76, true);
-                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                      variant26 = {
-                        file: result23,
-                        hold: {
-                          agentId: result24,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result25,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                        },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
-                      };
-                      break;
-                    }
-                    default: {
-                      throw new TypeError('invalid variant discriminant for option');
-                    }
-                  }
-                  variant32= {
-                    tag: 'lost',
-                    val: {
-                      file: result22,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant26,
-                    }
-                  };
-                  break;
-                }
-                case 3: {
-                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
-                  var len27 = dataView(memory0).getUint32(ret + 20, true);
-                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
-                  var ptr28 = dataView(memory0).getUint32(ret + 24, true);
-                  var len28 = dataView(memory0).getUint32(ret + 28, true);
-                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                  variant32= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result27,
-                      reason: result28,
-                    }
-                  };
-                  break;
-                }
-                case 4: {
-                  variant32= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
-                  };
-                  break;
-                }
-                case 5: {
-                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
-                  var len29 = dataView(memory0).getUint32(ret + 20, true);
-                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                  var ptr30 = dataView(memory0).getUint32(ret + 32, true);
-                  var len30 = dataView(memory0).getUint32(ret + 36, true);
-                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
-                  variant32= {
-                    tag: 'corrupt-entry',
-                    val: {
-                      key: result29,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result30,
-                    }
-                  };
-                  break;
-                }
-                case 6: {
-                  var ptr31 = dataView(memory0).getUint32(ret + 16, true);
-                  var len31 = dataView(memory0).getUint32(ret + 20, true);
-                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
-                  variant32= {
-                    tag: 'store',
-                    val: result31
-                  };
-                  break;
-                }
-                default: {
-                  throw new TypeError('invalid variant discriminant for Error');
-                }
-              }
-              variant33= {
-                tag: 'err',
-                val: variant32
-              };
-              break;
-            }
-            default: {
-              throw new TypeError('invalid variant discriminant for expected');
-            }
-          }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="claim-files"][Instruction::Return]', {
-            funcName: 'claim-files',
-            paramCount: 1,
-            async: false,
-            postReturn: true
-          });
-          const retCopy = variant33;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -6920,9 +7310,9 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020Renew;
+  let holds030ClaimFiles;
   
-  function renew(arg0, arg1, arg2) {
+  function claimFiles(arg0, arg1, arg2, arg3) {
     
     const hostProvided = false;
     getOrCreateAsyncState(0).throwIfTrapped();
@@ -6932,7 +7322,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020Renew',
+      entryFnName: 'holds030ClaimFiles',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -6955,25 +7345,120 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
-          var {file: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3 } = arg0;
-          
-          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
-          var ptr1= encodeRes.ptr;
-          var len1 = encodeRes.len;
-          
+          var {files: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3, mode: v0_4 } = arg0;
+          var vec2 = v0_0;
+          var len2 = vec2.length;
+          var result2 = realloc0(0, 0, 4, len2 * 8);
+          for (let i = 0; i < vec2.length; i++) {
+            const e = vec2[i];
+            const base = result2 + i * 8;
+            var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+            var ptr1= encodeRes.ptr;
+            var len1 = encodeRes.len;
+            
+            dataView(memory0).setUint32(base + 4, len1, true);
+            dataView(memory0).setUint32(base + 0, ptr1, true);
+          }
           
           var encodeRes = _utf8AllocateAndEncode(v0_1, realloc0, memory0);
-          var ptr2= encodeRes.ptr;
-          var len2 = encodeRes.len;
-          
-          
-          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
           var ptr3= encodeRes.ptr;
           var len3 = encodeRes.len;
           
-          _debugLog('[iface="holds:core/holds@0.2.0", function="renew"][Instruction::CallWasm] enter', {
-            funcName: 'renew',
-            paramCount: 9,
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
+          var ptr4= encodeRes.ptr;
+          var len4 = encodeRes.len;
+          
+          var val5 = v0_4;
+          let enum5;
+          switch (val5) {
+            case 'exclusive': {
+              enum5 = 0;
+              break;
+            }
+            case 'shared': {
+              enum5 = 1;
+              break;
+            }
+            default: {
+              if ((v0_4) instanceof Error) {
+                console.error(v0_4);
+              }
+              
+              throw new TypeError(`"${val5}" is not one of the cases of mode`);
+            }
+          }
+          var vec10 = arg3;
+          var len10 = vec10.length;
+          var result10 = realloc0(0, 0, 8, len10 * 40);
+          for (let i = 0; i < vec10.length; i++) {
+            const e = vec10[i];
+            const base = result10 + i * 40;var variant9 = e;
+            if (variant9 === null || variant9=== undefined) {
+              dataView(memory0).setInt8(base + 0, 0, true);
+            } else {
+              const e = variant9;
+              dataView(memory0).setInt8(base + 0, 1, true);
+              var {found: v6_0, value: v6_1, revision: v6_2, operation: v6_3 } = e;
+              dataView(memory0).setInt8(base + 8, v6_0 ? 1 : 0, true);
+              var val7 = v6_1;
+              var len7 = Array.isArray(val7) ? val7.length : val7.byteLength;
+              var ptr7 = realloc0(0, 0, 1, len7 * 1);
+              
+              let valData7;
+              const valLenBytes7 = len7 * 1;
+              if (Array.isArray(val7)) {
+                // Regular array likely containing numbers, write values to memory
+                let offset = 0;
+                const dv7 = new DataView(memory0.buffer);
+                for (const v of val7) {
+                  _requireValidNumericPrimitive.bind(null, 'u8')(v);
+                  dv7.setUint8(ptr7+ offset, v, true);
+                  offset += 1;
+                }
+              } else {
+                // TypedArray / ArrayBuffer-like, direct copy
+                valData7 = new Uint8Array(val7.buffer || val7, val7.byteOffset, valLenBytes7);
+                const out7 = new Uint8Array(memory0.buffer, ptr7, valLenBytes7);
+                out7.set(valData7);
+              }
+              
+              dataView(memory0).setUint32(base + 16, len7, true);
+              dataView(memory0).setUint32(base + 12, ptr7, true);
+              dataView(memory0).setBigInt64(base + 24, toUint64(v6_2), true);
+              var val8 = v6_3;
+              let enum8;
+              switch (val8) {
+                case 'put': {
+                  enum8 = 0;
+                  break;
+                }
+                case 'delete': {
+                  enum8 = 1;
+                  break;
+                }
+                case 'purge': {
+                  enum8 = 2;
+                  break;
+                }
+                case 'expire': {
+                  enum8 = 3;
+                  break;
+                }
+                default: {
+                  if ((v6_3) instanceof Error) {
+                    console.error(v6_3);
+                  }
+                  
+                  throw new TypeError(`"${val8}" is not one of the cases of operation`);
+                }
+              }
+              dataView(memory0).setInt8(base + 32, enum8, true);
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.3.0", function="claim-files"][Instruction::CallWasm] enter', {
+            funcName: 'claim-files',
+            paramCount: 12,
             async: false,
             postReturn: true,
           });
@@ -6984,7 +7469,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020Renew(ptr1, len1, ptr2, len2, toUint64(v0_2), ptr3, len3, toUint64(arg1), toUint64(arg2)),
+              fn: () => holds030ClaimFiles(result2, len2, ptr3, len3, toUint64(v0_2), ptr4, len4, enum5, toUint64(arg1), toUint32(arg2), result10, len10),
             });
           } catch (err) {
             
@@ -7000,127 +7485,199 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant25;
+          let variant38;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var ptr4 = dataView(memory0).getUint32(ret + 8, true);
-              var len4 = dataView(memory0).getUint32(ret + 12, true);
-              var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-              var ptr5 = dataView(memory0).getUint32(ret + 16, true);
-              var len5 = dataView(memory0).getUint32(ret + 20, true);
-              var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-              var ptr6 = dataView(memory0).getUint32(ret + 40, true);
-              var len6 = dataView(memory0).getUint32(ret + 44, true);
-              var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-              variant25= {
+              var len15 = dataView(memory0).getUint32(ret + 12, true);
+              var base15 = dataView(memory0).getUint32(ret + 8, true);
+              if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
+              var result15 = [];
+              for (let i = 0; i < len15; i++) {
+                const base = base15 + i * 64;
+                var ptr11 = dataView(memory0).getUint32(base + 0, true);
+                var len11 = dataView(memory0).getUint32(base + 4, true);
+                var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                var ptr12 = dataView(memory0).getUint32(base + 8, true);
+                var len12 = dataView(memory0).getUint32(base + 12, true);
+                var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                var ptr13 = dataView(memory0).getUint32(base + 32, true);
+                var len13 = dataView(memory0).getUint32(base + 36, true);
+                var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                let enum14;
+                switch (dataView(memory0).getUint8(base + 48, true)) {
+                  case 0: {
+                    enum14 = 'exclusive';
+                    break;
+                  }
+                  case 1: {
+                    enum14 = 'shared';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for Mode');
+                  }
+                }
+                result15.push({
+                  file: result11,
+                  hold: {
+                    agentId: result12,
+                    claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                    expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                    checkoutPath: result13,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                    mode: enum14,
+                  },
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                });
+              }
+              var bool16 = dataView(memory0).getUint8(ret + 16, true);
+              variant38= {
                 tag: 'ok',
                 val: {
-                  file: result4,
-                  hold: {
-                    agentId: result5,
-                    claimedAt: dataView(memory0).getBigInt64(ret + 24, true),
-                    expiresAt: dataView(memory0).getBigInt64(ret + 32, true),
-                    checkoutPath: result6,
-                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 48, true))),
-                  },
-                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                  claims: result15,
+                  atomic: bool16 == 0 ? false : (bool16 == 1 ? true : throwInvalidBool()),
                 }
               };
               break;
             }
             case 1: {
-              let variant24;
+              let variant37;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr7 = dataView(memory0).getUint32(ret + 16, true);
-                  var len7 = dataView(memory0).getUint32(ret + 20, true);
-                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  var ptr8 = dataView(memory0).getUint32(ret + 24, true);
-                  var len8 = dataView(memory0).getUint32(ret + 28, true);
-                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                  var ptr9 = dataView(memory0).getUint32(ret + 48, true);
-                  var len9 = dataView(memory0).getUint32(ret + 52, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  variant24= {
+                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
+                  var len18 = dataView(memory0).getUint32(ret + 28, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  var ptr19 = dataView(memory0).getUint32(ret + 48, true);
+                  var len19 = dataView(memory0).getUint32(ret + 52, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  let enum20;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum20 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum20 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant37= {
                     tag: 'held-by-another',
                     val: {
-                      file: result7,
+                      file: result17,
                       hold: {
-                        agentId: result8,
+                        agentId: result18,
                         claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result9,
+                        checkoutPath: result19,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum20,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len13 = dataView(memory0).getUint32(ret + 20, true);
-                  var base13 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
-                  var result13 = [];
-                  for (let i = 0; i < len13; i++) {
-                    const base = base13 + i * 56;
-                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
-                    var len10 = dataView(memory0).getUint32(base + 4, true);
-                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
-                    var len11 = dataView(memory0).getUint32(base + 12, true);
-                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
-                    var len12 = dataView(memory0).getUint32(base + 36, true);
-                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    result13.push({
-                      file: result10,
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var base25 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base25 % 8 !== 0) throw new TypeError(`list pointer [${base25}] is not aligned to 8`);
+                  var result25 = [];
+                  for (let i = 0; i < len25; i++) {
+                    const base = base25 + i * 64;
+                    var ptr21 = dataView(memory0).getUint32(base + 0, true);
+                    var len21 = dataView(memory0).getUint32(base + 4, true);
+                    var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                    var ptr22 = dataView(memory0).getUint32(base + 8, true);
+                    var len22 = dataView(memory0).getUint32(base + 12, true);
+                    var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                    var ptr23 = dataView(memory0).getUint32(base + 32, true);
+                    var len23 = dataView(memory0).getUint32(base + 36, true);
+                    var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                    let enum24;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum24 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum24 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result25.push({
+                      file: result21,
                       hold: {
-                        agentId: result11,
+                        agentId: result22,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result12,
+                        checkoutPath: result23,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum24,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant24= {
+                  variant37= {
                     tag: 'held-by-others',
-                    val: result13
+                    val: result25
                   };
                   break;
                 }
                 case 2: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  let variant18;
+                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
+                  var len26 = dataView(memory0).getUint32(ret + 20, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  let variant31;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant18 = undefined;
+                      variant31 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
-                      var len15 = dataView(memory0).getUint32(ret + 44, true);
-                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
-                      var len16 = dataView(memory0).getUint32(ret + 52, true);
-                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
-                      var len17 = dataView(memory0).getUint32(ret + 76, true);
-                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      variant18 = {
-                        file: result15,
+                      var ptr27 = dataView(memory0).getUint32(ret + 40, true);
+                      var len27 = dataView(memory0).getUint32(ret + 44, true);
+                      var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                      var ptr28 = dataView(memory0).getUint32(ret + 48, true);
+                      var len28 = dataView(memory0).getUint32(ret + 52, true);
+                      var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                      var ptr29 = dataView(memory0).getUint32(ret + 72, true);
+                      var len29 = dataView(memory0).getUint32(ret + 76, true);
+                      var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                      let enum30;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum30 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum30 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant31 = {
+                        file: result27,
                         hold: {
-                          agentId: result16,
+                          agentId: result28,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result17,
+                          checkoutPath: result29,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum30,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -7128,63 +7685,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant24= {
+                  variant37= {
                     tag: 'lost',
                     val: {
-                      file: result14,
+                      file: result26,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant18,
+                      holder: variant31,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  var ptr20 = dataView(memory0).getUint32(ret + 24, true);
-                  var len20 = dataView(memory0).getUint32(ret + 28, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  variant24= {
+                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
+                  var len32 = dataView(memory0).getUint32(ret + 20, true);
+                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                  var ptr33 = dataView(memory0).getUint32(ret + 24, true);
+                  var len33 = dataView(memory0).getUint32(ret + 28, true);
+                  var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                  variant37= {
                     tag: 'invalid-input',
                     val: {
-                      field: result19,
-                      reason: result20,
+                      field: result32,
+                      reason: result33,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant24= {
+                  variant37= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  var ptr22 = dataView(memory0).getUint32(ret + 32, true);
-                  var len22 = dataView(memory0).getUint32(ret + 36, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  variant24= {
+                  var ptr34 = dataView(memory0).getUint32(ret + 16, true);
+                  var len34 = dataView(memory0).getUint32(ret + 20, true);
+                  var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                  var ptr35 = dataView(memory0).getUint32(ret + 32, true);
+                  var len35 = dataView(memory0).getUint32(ret + 36, true);
+                  var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                  variant37= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result21,
+                      key: result34,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result22,
+                      reason: result35,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  variant24= {
+                  var ptr36 = dataView(memory0).getUint32(ret + 16, true);
+                  var len36 = dataView(memory0).getUint32(ret + 20, true);
+                  var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
+                  variant37= {
                     tag: 'store',
-                    val: result23
+                    val: result36
                   };
                   break;
                 }
@@ -7192,9 +7749,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant25= {
+              variant38= {
                 tag: 'err',
-                val: variant24
+                val: variant37
               };
               break;
             }
@@ -7202,13 +7759,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="renew"][Instruction::Return]', {
-            funcName: 'renew',
+          _debugLog('[iface="holds:core/holds@0.3.0", function="claim-files"][Instruction::Return]', {
+            funcName: 'claim-files',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant25;
+          const retCopy = variant38;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -7237,7 +7794,403 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020Check;
+  let holds030Renew;
+  
+  function renew(arg0, arg1, arg2) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds030Renew',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          var {file: v0_0, agentId: v0_1, ttl: v0_2, checkoutPath: v0_3, mode: v0_4 } = arg0;
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
+          var ptr1= encodeRes.ptr;
+          var len1 = encodeRes.len;
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_1, realloc0, memory0);
+          var ptr2= encodeRes.ptr;
+          var len2 = encodeRes.len;
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
+          var ptr3= encodeRes.ptr;
+          var len3 = encodeRes.len;
+          
+          var val4 = v0_4;
+          let enum4;
+          switch (val4) {
+            case 'exclusive': {
+              enum4 = 0;
+              break;
+            }
+            case 'shared': {
+              enum4 = 1;
+              break;
+            }
+            default: {
+              if ((v0_4) instanceof Error) {
+                console.error(v0_4);
+              }
+              
+              throw new TypeError(`"${val4}" is not one of the cases of mode`);
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.3.0", function="renew"][Instruction::CallWasm] enter', {
+            funcName: 'renew',
+            paramCount: 10,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds030Renew(ptr1, len1, ptr2, len2, toUint64(v0_2), ptr3, len3, enum4, toUint64(arg1), toUint64(arg2)),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant30;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              var ptr5 = dataView(memory0).getUint32(ret + 8, true);
+              var len5 = dataView(memory0).getUint32(ret + 12, true);
+              var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+              var ptr6 = dataView(memory0).getUint32(ret + 16, true);
+              var len6 = dataView(memory0).getUint32(ret + 20, true);
+              var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+              var ptr7 = dataView(memory0).getUint32(ret + 40, true);
+              var len7 = dataView(memory0).getUint32(ret + 44, true);
+              var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+              let enum8;
+              switch (dataView(memory0).getUint8(ret + 56, true)) {
+                case 0: {
+                  enum8 = 'exclusive';
+                  break;
+                }
+                case 1: {
+                  enum8 = 'shared';
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid discriminant specified for Mode');
+                }
+              }
+              variant30= {
+                tag: 'ok',
+                val: {
+                  file: result5,
+                  hold: {
+                    agentId: result6,
+                    claimedAt: dataView(memory0).getBigInt64(ret + 24, true),
+                    expiresAt: dataView(memory0).getBigInt64(ret + 32, true),
+                    checkoutPath: result7,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 48, true))),
+                    mode: enum8,
+                  },
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                }
+              };
+              break;
+            }
+            case 1: {
+              let variant29;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
+                  var len9 = dataView(memory0).getUint32(ret + 20, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  var ptr10 = dataView(memory0).getUint32(ret + 24, true);
+                  var len10 = dataView(memory0).getUint32(ret + 28, true);
+                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                  var ptr11 = dataView(memory0).getUint32(ret + 48, true);
+                  var len11 = dataView(memory0).getUint32(ret + 52, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  let enum12;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum12 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum12 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant29= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result9,
+                      hold: {
+                        agentId: result10,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result11,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum12,
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var base17 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
+                  var result17 = [];
+                  for (let i = 0; i < len17; i++) {
+                    const base = base17 + i * 64;
+                    var ptr13 = dataView(memory0).getUint32(base + 0, true);
+                    var len13 = dataView(memory0).getUint32(base + 4, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    var ptr14 = dataView(memory0).getUint32(base + 8, true);
+                    var len14 = dataView(memory0).getUint32(base + 12, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    var ptr15 = dataView(memory0).getUint32(base + 32, true);
+                    var len15 = dataView(memory0).getUint32(base + 36, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    let enum16;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum16 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum16 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result17.push({
+                      file: result13,
+                      hold: {
+                        agentId: result14,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result15,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum16,
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                    });
+                  }
+                  variant29= {
+                    tag: 'held-by-others',
+                    val: result17
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  let variant23;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant23 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
+                      var len19 = dataView(memory0).getUint32(ret + 44, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      var ptr20 = dataView(memory0).getUint32(ret + 48, true);
+                      var len20 = dataView(memory0).getUint32(ret + 52, true);
+                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                      var ptr21 = dataView(memory0).getUint32(ret + 72, true);
+                      var len21 = dataView(memory0).getUint32(ret + 76, true);
+                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                      let enum22;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum22 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum22 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant23 = {
+                        file: result19,
+                        hold: {
+                          agentId: result20,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result21,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum22,
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant29= {
+                    tag: 'lost',
+                    val: {
+                      file: result18,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant23,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  var ptr25 = dataView(memory0).getUint32(ret + 24, true);
+                  var len25 = dataView(memory0).getUint32(ret + 28, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  variant29= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result24,
+                      reason: result25,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant29= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
+                  var len26 = dataView(memory0).getUint32(ret + 20, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  var ptr27 = dataView(memory0).getUint32(ret + 32, true);
+                  var len27 = dataView(memory0).getUint32(ret + 36, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  variant29= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result26,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result27,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
+                  var len28 = dataView(memory0).getUint32(ret + 20, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant29= {
+                    tag: 'store',
+                    val: result28
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant30= {
+                tag: 'err',
+                val: variant29
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.3.0", function="renew"][Instruction::Return]', {
+            funcName: 'renew',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant30;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn5(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let holds030Check;
   
   function check(arg0, arg1, arg2) {
     
@@ -7249,7 +8202,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020Check',
+      entryFnName: 'holds030Check',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -7312,7 +8265,7 @@ let gen= (function* _initGenerator () {
             out3.set(valData3);
           }
           
-          _debugLog('[iface="holds:core/holds@0.2.0", function="check"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="check"][Instruction::CallWasm] enter', {
             funcName: 'check',
             paramCount: 6,
             async: false,
@@ -7325,7 +8278,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020Check(result1, len1, ptr2, len2, ptr3, len3),
+              fn: () => holds030Check(result1, len1, ptr2, len2, ptr3, len3),
             });
           } catch (err) {
             
@@ -7341,19 +8294,19 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant34;
+          let variant44;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var len15 = dataView(memory0).getUint32(ret + 12, true);
-              var base15 = dataView(memory0).getUint32(ret + 8, true);
-              if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
-              var result15 = [];
-              for (let i = 0; i < len15; i++) {
-                const base = base15 + i * 72;
+              var len22 = dataView(memory0).getUint32(ret + 12, true);
+              var base22 = dataView(memory0).getUint32(ret + 8, true);
+              if (base22 % 8 !== 0) throw new TypeError(`list pointer [${base22}] is not aligned to 8`);
+              var result22 = [];
+              for (let i = 0; i < len22; i++) {
+                const base = base22 + i * 80;
                 var ptr4 = dataView(memory0).getUint32(base + 0, true);
                 var len4 = dataView(memory0).getUint32(base + 4, true);
                 var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                let variant14;
+                let variant21;
                 switch (dataView(memory0).getUint8(base + 8, true)) {
                   case 0: {
                     var ptr5 = dataView(memory0).getUint32(base + 16, true);
@@ -7365,7 +8318,21 @@ let gen= (function* _initGenerator () {
                     var ptr7 = dataView(memory0).getUint32(base + 48, true);
                     var len7 = dataView(memory0).getUint32(base + 52, true);
                     var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    variant14= {
+                    let enum8;
+                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                      case 0: {
+                        enum8 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum8 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    variant21= {
                       tag: 'held',
                       val: {
                         file: result5,
@@ -7375,66 +8342,138 @@ let gen= (function* _initGenerator () {
                           expiresAt: dataView(memory0).getBigInt64(base + 40, true),
                           checkoutPath: result7,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                          mode: enum8,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
                       }
                     };
                     break;
                   }
                   case 1: {
-                    var ptr8 = dataView(memory0).getUint32(base + 16, true);
-                    var len8 = dataView(memory0).getUint32(base + 20, true);
-                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                    var ptr9 = dataView(memory0).getUint32(base + 24, true);
-                    var len9 = dataView(memory0).getUint32(base + 28, true);
+                    var ptr9 = dataView(memory0).getUint32(base + 16, true);
+                    var len9 = dataView(memory0).getUint32(base + 20, true);
                     var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                    var ptr10 = dataView(memory0).getUint32(base + 48, true);
-                    var len10 = dataView(memory0).getUint32(base + 52, true);
+                    var ptr10 = dataView(memory0).getUint32(base + 24, true);
+                    var len10 = dataView(memory0).getUint32(base + 28, true);
                     var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    variant14= {
+                    var ptr11 = dataView(memory0).getUint32(base + 48, true);
+                    var len11 = dataView(memory0).getUint32(base + 52, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    let enum12;
+                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                      case 0: {
+                        enum12 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum12 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    variant21= {
                       tag: 'token-moved',
                       val: {
-                        file: result8,
+                        file: result9,
                         hold: {
-                          agentId: result9,
+                          agentId: result10,
                           claimedAt: dataView(memory0).getBigInt64(base + 32, true),
                           expiresAt: dataView(memory0).getBigInt64(base + 40, true),
-                          checkoutPath: result10,
+                          checkoutPath: result11,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                          mode: enum12,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
                       }
                     };
                     break;
                   }
                   case 2: {
-                    var ptr11 = dataView(memory0).getUint32(base + 16, true);
-                    var len11 = dataView(memory0).getUint32(base + 20, true);
-                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    var ptr12 = dataView(memory0).getUint32(base + 24, true);
-                    var len12 = dataView(memory0).getUint32(base + 28, true);
-                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    var ptr13 = dataView(memory0).getUint32(base + 48, true);
-                    var len13 = dataView(memory0).getUint32(base + 52, true);
+                    var ptr13 = dataView(memory0).getUint32(base + 16, true);
+                    var len13 = dataView(memory0).getUint32(base + 20, true);
                     var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    variant14= {
+                    var ptr14 = dataView(memory0).getUint32(base + 24, true);
+                    var len14 = dataView(memory0).getUint32(base + 28, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    var ptr15 = dataView(memory0).getUint32(base + 48, true);
+                    var len15 = dataView(memory0).getUint32(base + 52, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    let enum16;
+                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                      case 0: {
+                        enum16 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum16 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    variant21= {
                       tag: 'held-by-another',
                       val: {
-                        file: result11,
+                        file: result13,
                         hold: {
-                          agentId: result12,
+                          agentId: result14,
                           claimedAt: dataView(memory0).getBigInt64(base + 32, true),
                           expiresAt: dataView(memory0).getBigInt64(base + 40, true),
-                          checkoutPath: result13,
+                          checkoutPath: result15,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                          mode: enum16,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
                       }
                     };
                     break;
                   }
                   case 3: {
-                    variant14= {
+                    var ptr17 = dataView(memory0).getUint32(base + 16, true);
+                    var len17 = dataView(memory0).getUint32(base + 20, true);
+                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                    var ptr18 = dataView(memory0).getUint32(base + 24, true);
+                    var len18 = dataView(memory0).getUint32(base + 28, true);
+                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                    var ptr19 = dataView(memory0).getUint32(base + 48, true);
+                    var len19 = dataView(memory0).getUint32(base + 52, true);
+                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                    let enum20;
+                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                      case 0: {
+                        enum20 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum20 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    variant21= {
+                      tag: 'shared',
+                      val: {
+                        file: result17,
+                        hold: {
+                          agentId: result18,
+                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
+                          checkoutPath: result19,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                          mode: enum20,
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
+                      }
+                    };
+                    break;
+                  }
+                  case 4: {
+                    variant21= {
                       tag: 'vacant',
                     };
                     break;
@@ -7443,110 +8482,155 @@ let gen= (function* _initGenerator () {
                     throw new TypeError('invalid variant discriminant for FileState');
                   }
                 }
-                result15.push({
+                result22.push({
                   file: result4,
-                  state: variant14,
+                  state: variant21,
                 });
               }
-              variant34= {
+              variant44= {
                 tag: 'ok',
-                val: result15
+                val: result22
               };
               break;
             }
             case 1: {
-              let variant33;
+              let variant43;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  var ptr17 = dataView(memory0).getUint32(ret + 24, true);
-                  var len17 = dataView(memory0).getUint32(ret + 28, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  var ptr18 = dataView(memory0).getUint32(ret + 48, true);
-                  var len18 = dataView(memory0).getUint32(ret + 52, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant33= {
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  var ptr24 = dataView(memory0).getUint32(ret + 24, true);
+                  var len24 = dataView(memory0).getUint32(ret + 28, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  var ptr25 = dataView(memory0).getUint32(ret + 48, true);
+                  var len25 = dataView(memory0).getUint32(ret + 52, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  let enum26;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum26 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum26 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant43= {
                     tag: 'held-by-another',
                     val: {
-                      file: result16,
+                      file: result23,
                       hold: {
-                        agentId: result17,
+                        agentId: result24,
                         claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result18,
+                        checkoutPath: result25,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum26,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len22 = dataView(memory0).getUint32(ret + 20, true);
-                  var base22 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base22 % 8 !== 0) throw new TypeError(`list pointer [${base22}] is not aligned to 8`);
-                  var result22 = [];
-                  for (let i = 0; i < len22; i++) {
-                    const base = base22 + i * 56;
-                    var ptr19 = dataView(memory0).getUint32(base + 0, true);
-                    var len19 = dataView(memory0).getUint32(base + 4, true);
-                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                    var ptr20 = dataView(memory0).getUint32(base + 8, true);
-                    var len20 = dataView(memory0).getUint32(base + 12, true);
-                    var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                    var ptr21 = dataView(memory0).getUint32(base + 32, true);
-                    var len21 = dataView(memory0).getUint32(base + 36, true);
-                    var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                    result22.push({
-                      file: result19,
+                  var len31 = dataView(memory0).getUint32(ret + 20, true);
+                  var base31 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base31 % 8 !== 0) throw new TypeError(`list pointer [${base31}] is not aligned to 8`);
+                  var result31 = [];
+                  for (let i = 0; i < len31; i++) {
+                    const base = base31 + i * 64;
+                    var ptr27 = dataView(memory0).getUint32(base + 0, true);
+                    var len27 = dataView(memory0).getUint32(base + 4, true);
+                    var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                    var ptr28 = dataView(memory0).getUint32(base + 8, true);
+                    var len28 = dataView(memory0).getUint32(base + 12, true);
+                    var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                    var ptr29 = dataView(memory0).getUint32(base + 32, true);
+                    var len29 = dataView(memory0).getUint32(base + 36, true);
+                    var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                    let enum30;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum30 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum30 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result31.push({
+                      file: result27,
                       hold: {
-                        agentId: result20,
+                        agentId: result28,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result21,
+                        checkoutPath: result29,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum30,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant33= {
+                  variant43= {
                     tag: 'held-by-others',
-                    val: result22
+                    val: result31
                   };
                   break;
                 }
                 case 2: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  let variant27;
+                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
+                  var len32 = dataView(memory0).getUint32(ret + 20, true);
+                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                  let variant37;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant27 = undefined;
+                      variant37 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr24 = dataView(memory0).getUint32(ret + 40, true);
-                      var len24 = dataView(memory0).getUint32(ret + 44, true);
-                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                      var ptr25 = dataView(memory0).getUint32(ret + 48, true);
-                      var len25 = dataView(memory0).getUint32(ret + 52, true);
-                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                      var ptr26 = dataView(memory0).getUint32(ret + 72, true);
-                      var len26 = dataView(memory0).getUint32(ret + 76, true);
-                      var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                      variant27 = {
-                        file: result24,
+                      var ptr33 = dataView(memory0).getUint32(ret + 40, true);
+                      var len33 = dataView(memory0).getUint32(ret + 44, true);
+                      var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                      var ptr34 = dataView(memory0).getUint32(ret + 48, true);
+                      var len34 = dataView(memory0).getUint32(ret + 52, true);
+                      var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                      var ptr35 = dataView(memory0).getUint32(ret + 72, true);
+                      var len35 = dataView(memory0).getUint32(ret + 76, true);
+                      var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                      let enum36;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum36 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum36 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant37 = {
+                        file: result33,
                         hold: {
-                          agentId: result25,
+                          agentId: result34,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result26,
+                          checkoutPath: result35,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum36,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -7554,63 +8638,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant33= {
+                  variant43= {
                     tag: 'lost',
                     val: {
-                      file: result23,
+                      file: result32,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant27,
+                      holder: variant37,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
-                  var len28 = dataView(memory0).getUint32(ret + 20, true);
-                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                  var ptr29 = dataView(memory0).getUint32(ret + 24, true);
-                  var len29 = dataView(memory0).getUint32(ret + 28, true);
-                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                  variant33= {
+                  var ptr38 = dataView(memory0).getUint32(ret + 16, true);
+                  var len38 = dataView(memory0).getUint32(ret + 20, true);
+                  var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
+                  var ptr39 = dataView(memory0).getUint32(ret + 24, true);
+                  var len39 = dataView(memory0).getUint32(ret + 28, true);
+                  var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
+                  variant43= {
                     tag: 'invalid-input',
                     val: {
-                      field: result28,
-                      reason: result29,
+                      field: result38,
+                      reason: result39,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant33= {
+                  variant43= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr30 = dataView(memory0).getUint32(ret + 16, true);
-                  var len30 = dataView(memory0).getUint32(ret + 20, true);
-                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
-                  var ptr31 = dataView(memory0).getUint32(ret + 32, true);
-                  var len31 = dataView(memory0).getUint32(ret + 36, true);
-                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
-                  variant33= {
+                  var ptr40 = dataView(memory0).getUint32(ret + 16, true);
+                  var len40 = dataView(memory0).getUint32(ret + 20, true);
+                  var result40 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr40, len40));
+                  var ptr41 = dataView(memory0).getUint32(ret + 32, true);
+                  var len41 = dataView(memory0).getUint32(ret + 36, true);
+                  var result41 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr41, len41));
+                  variant43= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result30,
+                      key: result40,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result31,
+                      reason: result41,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
-                  var len32 = dataView(memory0).getUint32(ret + 20, true);
-                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
-                  variant33= {
+                  var ptr42 = dataView(memory0).getUint32(ret + 16, true);
+                  var len42 = dataView(memory0).getUint32(ret + 20, true);
+                  var result42 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr42, len42));
+                  variant43= {
                     tag: 'store',
-                    val: result32
+                    val: result42
                   };
                   break;
                 }
@@ -7618,9 +8702,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant34= {
+              variant44= {
                 tag: 'err',
-                val: variant33
+                val: variant43
               };
               break;
             }
@@ -7628,18 +8712,18 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="check"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="check"][Instruction::Return]', {
             funcName: 'check',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant34;
+          const retCopy = variant44;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn5(ret);
+          postReturn6(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -7663,7 +8747,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020ForceRelease;
+  let holds030ForceRelease;
   
   function forceRelease(arg0, arg1, arg2) {
     
@@ -7675,7 +8759,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020ForceRelease',
+      entryFnName: 'holds030ForceRelease',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -7781,7 +8865,7 @@ let gen= (function* _initGenerator () {
             variant5_4 = toUint64(v2_2);
             variant5_5 = enum4;
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="force-release"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="force-release"][Instruction::CallWasm] enter', {
             funcName: 'force-release',
             paramCount: 10,
             async: false,
@@ -7794,7 +8878,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020ForceRelease(ptr0, len0, ptr1, len1, variant5_0, variant5_1, variant5_2, variant5_3, variant5_4, variant5_5),
+              fn: () => holds030ForceRelease(ptr0, len0, ptr1, len1, variant5_0, variant5_1, variant5_2, variant5_3, variant5_4, variant5_5),
             });
           } catch (err) {
             
@@ -7810,7 +8894,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant25;
+          let variant28;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant6;
@@ -7832,14 +8916,14 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ReleaseOutcome');
                 }
               }
-              variant25= {
+              variant28= {
                 tag: 'ok',
                 val: variant6
               };
               break;
             }
             case 1: {
-              let variant24;
+              let variant27;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr7 = dataView(memory0).getUint32(ret + 16, true);
@@ -7851,7 +8935,21 @@ let gen= (function* _initGenerator () {
                   var ptr9 = dataView(memory0).getUint32(ret + 48, true);
                   var len9 = dataView(memory0).getUint32(ret + 52, true);
                   var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  variant24= {
+                  let enum10;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum10 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum10 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant27= {
                     tag: 'held-by-another',
                     val: {
                       file: result7,
@@ -7861,76 +8959,107 @@ let gen= (function* _initGenerator () {
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
                         checkoutPath: result9,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum10,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len13 = dataView(memory0).getUint32(ret + 20, true);
-                  var base13 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
-                  var result13 = [];
-                  for (let i = 0; i < len13; i++) {
-                    const base = base13 + i * 56;
-                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
-                    var len10 = dataView(memory0).getUint32(base + 4, true);
-                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
-                    var len11 = dataView(memory0).getUint32(base + 12, true);
+                  var len15 = dataView(memory0).getUint32(ret + 20, true);
+                  var base15 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
+                  var result15 = [];
+                  for (let i = 0; i < len15; i++) {
+                    const base = base15 + i * 64;
+                    var ptr11 = dataView(memory0).getUint32(base + 0, true);
+                    var len11 = dataView(memory0).getUint32(base + 4, true);
                     var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
-                    var len12 = dataView(memory0).getUint32(base + 36, true);
+                    var ptr12 = dataView(memory0).getUint32(base + 8, true);
+                    var len12 = dataView(memory0).getUint32(base + 12, true);
                     var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    result13.push({
-                      file: result10,
+                    var ptr13 = dataView(memory0).getUint32(base + 32, true);
+                    var len13 = dataView(memory0).getUint32(base + 36, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    let enum14;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum14 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum14 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result15.push({
+                      file: result11,
                       hold: {
-                        agentId: result11,
+                        agentId: result12,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result12,
+                        checkoutPath: result13,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum14,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant24= {
+                  variant27= {
                     tag: 'held-by-others',
-                    val: result13
+                    val: result15
                   };
                   break;
                 }
                 case 2: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  let variant18;
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  let variant21;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant18 = undefined;
+                      variant21 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
-                      var len15 = dataView(memory0).getUint32(ret + 44, true);
-                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
-                      var len16 = dataView(memory0).getUint32(ret + 52, true);
-                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
-                      var len17 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
+                      var len17 = dataView(memory0).getUint32(ret + 44, true);
                       var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      variant18 = {
-                        file: result15,
+                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
+                      var len18 = dataView(memory0).getUint32(ret + 52, true);
+                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
+                      var len19 = dataView(memory0).getUint32(ret + 76, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      let enum20;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum20 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum20 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant21 = {
+                        file: result17,
                         hold: {
-                          agentId: result16,
+                          agentId: result18,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result17,
+                          checkoutPath: result19,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum20,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -7938,63 +9067,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant24= {
+                  variant27= {
                     tag: 'lost',
                     val: {
-                      file: result14,
+                      file: result16,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant18,
+                      holder: variant21,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  var ptr20 = dataView(memory0).getUint32(ret + 24, true);
-                  var len20 = dataView(memory0).getUint32(ret + 28, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  variant24= {
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  var ptr23 = dataView(memory0).getUint32(ret + 24, true);
+                  var len23 = dataView(memory0).getUint32(ret + 28, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant27= {
                     tag: 'invalid-input',
                     val: {
-                      field: result19,
-                      reason: result20,
+                      field: result22,
+                      reason: result23,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant24= {
+                  variant27= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  var ptr22 = dataView(memory0).getUint32(ret + 32, true);
-                  var len22 = dataView(memory0).getUint32(ret + 36, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  variant24= {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  var ptr25 = dataView(memory0).getUint32(ret + 32, true);
+                  var len25 = dataView(memory0).getUint32(ret + 36, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  variant27= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result21,
+                      key: result24,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result22,
+                      reason: result25,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  variant24= {
+                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
+                  var len26 = dataView(memory0).getUint32(ret + 20, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant27= {
                     tag: 'store',
-                    val: result23
+                    val: result26
                   };
                   break;
                 }
@@ -8002,9 +9131,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant25= {
+              variant28= {
                 tag: 'err',
-                val: variant24
+                val: variant27
               };
               break;
             }
@@ -8012,303 +9141,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="force-release"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="force-release"][Instruction::Return]', {
             funcName: 'force-release',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant25;
-          task.resolve([retCopy.val]);
-          
-          let cstate = getOrCreateAsyncState(0);
-          cstate.mayLeave = false;
-          postReturn6(ret);
-          cstate.mayLeave = true;
-          task.exit();
-          
-          
-          
-          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
-            throw new ComponentError(retCopy.val);
-          }
-          return retCopy.val;
-          
-          
-        } catch (err) {
-          if (!task.isResolvedState()) {
-            task.setErrored(err);
-            task.reject(err);
-          }
-          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
-          throw err;
-        }
-      },
-    });
-    
-  }
-  let holds020KeyForFile;
-  
-  function keyForFile(arg0) {
-    
-    const hostProvided = false;
-    getOrCreateAsyncState(0).throwIfTrapped();
-    
-    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
-      componentIdx: 0,
-      isAsync: false,
-      isManualAsync: false,
-      preserveFutureResult: false,
-      entryFnName: 'holds020KeyForFile',
-      getCallbackFn: () => null,
-      callbackFnName: null,
-      errHandling: 'throw-result-err',
-      callingWasmExport: true,
-    });
-    task.setCalleeIsAsync(false);
-    
-    const started = task.enterSync();
-    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
-    
-    if (0!== null) {
-      task.setReturnMemoryIdx(0);
-      task.setReturnMemory((() => memory0)());
-    }
-    
-    
-    return _withGlobalCurrentTaskMeta({
-      taskID: task.id(),
-      componentIdx: task.componentIdx(),
-      fn: () => {
-        try {
-          
-          
-          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
-          var ptr0= encodeRes.ptr;
-          var len0 = encodeRes.len;
-          
-          _debugLog('[iface="holds:core/holds@0.2.0", function="key-for-file"][Instruction::CallWasm] enter', {
-            funcName: 'key-for-file',
-            paramCount: 2,
-            async: false,
-            postReturn: true,
-          });
-          
-          let ret;
-          
-          try {
-            ret =  _withGlobalCurrentTaskMeta({
-              taskID: task.id(),
-              componentIdx: task.componentIdx(),
-              fn: () => holds020KeyForFile(ptr0, len0),
-            });
-          } catch (err) {
-            
-            _debugLog('[Instruction::CallWasm] error during sync call', {
-              taskID: task.id(),
-              err,
-            });
-            getOrCreateAsyncState(0).markTrapped(err);
-            task.setErrored(err);
-            task.reject(err);
-            task.exit();
-            throw err;
-            
-          }
-          
-          let variant20;
-          switch (dataView(memory0).getUint8(ret + 0, true)) {
-            case 0: {
-              var ptr1 = dataView(memory0).getUint32(ret + 8, true);
-              var len1 = dataView(memory0).getUint32(ret + 12, true);
-              var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
-              variant20= {
-                tag: 'ok',
-                val: result1
-              };
-              break;
-            }
-            case 1: {
-              let variant19;
-              switch (dataView(memory0).getUint8(ret + 8, true)) {
-                case 0: {
-                  var ptr2 = dataView(memory0).getUint32(ret + 16, true);
-                  var len2 = dataView(memory0).getUint32(ret + 20, true);
-                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
-                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
-                  var len3 = dataView(memory0).getUint32(ret + 28, true);
-                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
-                  var len4 = dataView(memory0).getUint32(ret + 52, true);
-                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  variant19= {
-                    tag: 'held-by-another',
-                    val: {
-                      file: result2,
-                      hold: {
-                        agentId: result3,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result4,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                      },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
-                    }
-                  };
-                  break;
-                }
-                case 1: {
-                  var len8 = dataView(memory0).getUint32(ret + 20, true);
-                  var base8 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base8 % 8 !== 0) throw new TypeError(`list pointer [${base8}] is not aligned to 8`);
-                  var result8 = [];
-                  for (let i = 0; i < len8; i++) {
-                    const base = base8 + i * 56;
-                    var ptr5 = dataView(memory0).getUint32(base + 0, true);
-                    var len5 = dataView(memory0).getUint32(base + 4, true);
-                    var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                    var ptr6 = dataView(memory0).getUint32(base + 8, true);
-                    var len6 = dataView(memory0).getUint32(base + 12, true);
-                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                    var ptr7 = dataView(memory0).getUint32(base + 32, true);
-                    var len7 = dataView(memory0).getUint32(base + 36, true);
-                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    result8.push({
-                      file: result5,
-                      hold: {
-                        agentId: result6,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result7,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                      },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
-                    });
-                  }
-                  variant19= {
-                    tag: 'held-by-others',
-                    val: result8
-                  };
-                  break;
-                }
-                case 2: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-                  var len9 = dataView(memory0).getUint32(ret + 20, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  let variant13;
-                  switch (dataView(memory0).getUint8(ret + 32, true)) {
-                    case 0: {
-                      variant13 = undefined;
-                      break;
-                    }
-                    case 1: {
-                      var ptr10 = dataView(memory0).getUint32(ret + 40, true);
-                      var len10 = dataView(memory0).getUint32(ret + 44, true);
-                      var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                      var ptr11 = dataView(memory0).getUint32(ret + 48, true);
-                      var len11 = dataView(memory0).getUint32(ret + 52, true);
-                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                      var ptr12 = dataView(memory0).getUint32(ret + 72, true);
-                      var len12 = dataView(memory0).getUint32(ret + 76, true);
-                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                      variant13 = {
-                        file: result10,
-                        hold: {
-                          agentId: result11,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result12,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                        },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
-                      };
-                      break;
-                    }
-                    default: {
-                      throw new TypeError('invalid variant discriminant for option');
-                    }
-                  }
-                  variant19= {
-                    tag: 'lost',
-                    val: {
-                      file: result9,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant13,
-                    }
-                  };
-                  break;
-                }
-                case 3: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  var ptr15 = dataView(memory0).getUint32(ret + 24, true);
-                  var len15 = dataView(memory0).getUint32(ret + 28, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  variant19= {
-                    tag: 'invalid-input',
-                    val: {
-                      field: result14,
-                      reason: result15,
-                    }
-                  };
-                  break;
-                }
-                case 4: {
-                  variant19= {
-                    tag: 'cas-exhausted',
-                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
-                  };
-                  break;
-                }
-                case 5: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  var ptr17 = dataView(memory0).getUint32(ret + 32, true);
-                  var len17 = dataView(memory0).getUint32(ret + 36, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  variant19= {
-                    tag: 'corrupt-entry',
-                    val: {
-                      key: result16,
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result17,
-                    }
-                  };
-                  break;
-                }
-                case 6: {
-                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant19= {
-                    tag: 'store',
-                    val: result18
-                  };
-                  break;
-                }
-                default: {
-                  throw new TypeError('invalid variant discriminant for Error');
-                }
-              }
-              variant20= {
-                tag: 'err',
-                val: variant19
-              };
-              break;
-            }
-            default: {
-              throw new TypeError('invalid variant discriminant for expected');
-            }
-          }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="key-for-file"][Instruction::Return]', {
-            funcName: 'key-for-file',
-            paramCount: 1,
-            async: false,
-            postReturn: true
-          });
-          const retCopy = variant20;
+          const retCopy = variant28;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -8337,9 +9176,9 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020FileForKey;
+  let holds030KeyForFile;
   
-  function fileForKey(arg0) {
+  function keyForFile(arg0) {
     
     const hostProvided = false;
     getOrCreateAsyncState(0).throwIfTrapped();
@@ -8349,7 +9188,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020FileForKey',
+      entryFnName: 'holds030KeyForFile',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -8377,8 +9216,8 @@ let gen= (function* _initGenerator () {
           var ptr0= encodeRes.ptr;
           var len0 = encodeRes.len;
           
-          _debugLog('[iface="holds:core/holds@0.2.0", function="file-for-key"][Instruction::CallWasm] enter', {
-            funcName: 'file-for-key',
+          _debugLog('[iface="holds:core/holds@0.3.0", function="key-for-file"][Instruction::CallWasm] enter', {
+            funcName: 'key-for-file',
             paramCount: 2,
             async: false,
             postReturn: true,
@@ -8390,7 +9229,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020FileForKey(ptr0, len0),
+              fn: () => holds030KeyForFile(ptr0, len0),
             });
           } catch (err) {
             
@@ -8406,20 +9245,20 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant20;
+          let variant23;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var ptr1 = dataView(memory0).getUint32(ret + 8, true);
               var len1 = dataView(memory0).getUint32(ret + 12, true);
               var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
-              variant20= {
+              variant23= {
                 tag: 'ok',
                 val: result1
               };
               break;
             }
             case 1: {
-              let variant19;
+              let variant22;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr2 = dataView(memory0).getUint32(ret + 16, true);
@@ -8431,7 +9270,21 @@ let gen= (function* _initGenerator () {
                   var ptr4 = dataView(memory0).getUint32(ret + 48, true);
                   var len4 = dataView(memory0).getUint32(ret + 52, true);
                   var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  variant19= {
+                  let enum5;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum5 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum5 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant22= {
                     tag: 'held-by-another',
                     val: {
                       file: result2,
@@ -8441,76 +9294,107 @@ let gen= (function* _initGenerator () {
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
                         checkoutPath: result4,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum5,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len8 = dataView(memory0).getUint32(ret + 20, true);
-                  var base8 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base8 % 8 !== 0) throw new TypeError(`list pointer [${base8}] is not aligned to 8`);
-                  var result8 = [];
-                  for (let i = 0; i < len8; i++) {
-                    const base = base8 + i * 56;
-                    var ptr5 = dataView(memory0).getUint32(base + 0, true);
-                    var len5 = dataView(memory0).getUint32(base + 4, true);
-                    var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                    var ptr6 = dataView(memory0).getUint32(base + 8, true);
-                    var len6 = dataView(memory0).getUint32(base + 12, true);
+                  var len10 = dataView(memory0).getUint32(ret + 20, true);
+                  var base10 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base10 % 8 !== 0) throw new TypeError(`list pointer [${base10}] is not aligned to 8`);
+                  var result10 = [];
+                  for (let i = 0; i < len10; i++) {
+                    const base = base10 + i * 64;
+                    var ptr6 = dataView(memory0).getUint32(base + 0, true);
+                    var len6 = dataView(memory0).getUint32(base + 4, true);
                     var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                    var ptr7 = dataView(memory0).getUint32(base + 32, true);
-                    var len7 = dataView(memory0).getUint32(base + 36, true);
+                    var ptr7 = dataView(memory0).getUint32(base + 8, true);
+                    var len7 = dataView(memory0).getUint32(base + 12, true);
                     var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    result8.push({
-                      file: result5,
+                    var ptr8 = dataView(memory0).getUint32(base + 32, true);
+                    var len8 = dataView(memory0).getUint32(base + 36, true);
+                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                    let enum9;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum9 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum9 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result10.push({
+                      file: result6,
                       hold: {
-                        agentId: result6,
+                        agentId: result7,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result7,
+                        checkoutPath: result8,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum9,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant19= {
+                  variant22= {
                     tag: 'held-by-others',
-                    val: result8
+                    val: result10
                   };
                   break;
                 }
                 case 2: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-                  var len9 = dataView(memory0).getUint32(ret + 20, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  let variant13;
+                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
+                  var len11 = dataView(memory0).getUint32(ret + 20, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  let variant16;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant13 = undefined;
+                      variant16 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr10 = dataView(memory0).getUint32(ret + 40, true);
-                      var len10 = dataView(memory0).getUint32(ret + 44, true);
-                      var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                      var ptr11 = dataView(memory0).getUint32(ret + 48, true);
-                      var len11 = dataView(memory0).getUint32(ret + 52, true);
-                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                      var ptr12 = dataView(memory0).getUint32(ret + 72, true);
-                      var len12 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr12 = dataView(memory0).getUint32(ret + 40, true);
+                      var len12 = dataView(memory0).getUint32(ret + 44, true);
                       var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                      variant13 = {
-                        file: result10,
+                      var ptr13 = dataView(memory0).getUint32(ret + 48, true);
+                      var len13 = dataView(memory0).getUint32(ret + 52, true);
+                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                      var ptr14 = dataView(memory0).getUint32(ret + 72, true);
+                      var len14 = dataView(memory0).getUint32(ret + 76, true);
+                      var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                      let enum15;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum15 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum15 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant16 = {
+                        file: result12,
                         hold: {
-                          agentId: result11,
+                          agentId: result13,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result12,
+                          checkoutPath: result14,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum15,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -8518,63 +9402,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant19= {
+                  variant22= {
                     tag: 'lost',
                     val: {
-                      file: result9,
+                      file: result11,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant13,
+                      holder: variant16,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  var ptr15 = dataView(memory0).getUint32(ret + 24, true);
-                  var len15 = dataView(memory0).getUint32(ret + 28, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  variant19= {
+                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
+                  var len18 = dataView(memory0).getUint32(ret + 28, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant22= {
                     tag: 'invalid-input',
                     val: {
-                      field: result14,
-                      reason: result15,
+                      field: result17,
+                      reason: result18,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant19= {
+                  variant22= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  var ptr17 = dataView(memory0).getUint32(ret + 32, true);
-                  var len17 = dataView(memory0).getUint32(ret + 36, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  variant19= {
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
+                  var len20 = dataView(memory0).getUint32(ret + 36, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  variant22= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result16,
+                      key: result19,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result17,
+                      reason: result20,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant19= {
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant22= {
                     tag: 'store',
-                    val: result18
+                    val: result21
                   };
                   break;
                 }
@@ -8582,9 +9466,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant20= {
+              variant23= {
                 tag: 'err',
-                val: variant19
+                val: variant22
               };
               break;
             }
@@ -8592,13 +9476,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="file-for-key"][Instruction::Return]', {
-            funcName: 'file-for-key',
+          _debugLog('[iface="holds:core/holds@0.3.0", function="key-for-file"][Instruction::Return]', {
+            funcName: 'key-for-file',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant20;
+          const retCopy = variant23;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -8627,9 +9511,9 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020CheckBucket;
+  let holds030FileForKey;
   
-  function checkBucket(arg0, arg1) {
+  function fileForKey(arg0) {
     
     const hostProvided = false;
     getOrCreateAsyncState(0).throwIfTrapped();
@@ -8639,7 +9523,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020CheckBucket',
+      entryFnName: 'holds030FileForKey',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -8662,15 +9546,14 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
-          var {bucket: v0_0, maxAge: v0_1, maxMessages: v0_2, maxBytes: v0_3, maxMessagesPerKey: v0_4, discardOld: v0_5, discardNewPerKey: v0_6 } = arg0;
           
-          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
-          var ptr1= encodeRes.ptr;
-          var len1 = encodeRes.len;
+          var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+          var ptr0= encodeRes.ptr;
+          var len0 = encodeRes.len;
           
-          _debugLog('[iface="holds:core/holds@0.2.0", function="check-bucket"][Instruction::CallWasm] enter', {
-            funcName: 'check-bucket',
-            paramCount: 9,
+          _debugLog('[iface="holds:core/holds@0.3.0", function="file-for-key"][Instruction::CallWasm] enter', {
+            funcName: 'file-for-key',
+            paramCount: 2,
             async: false,
             postReturn: true,
           });
@@ -8681,7 +9564,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020CheckBucket(ptr1, len1, toUint64(v0_1), toInt64(v0_2), toInt64(v0_3), toInt64(v0_4), v0_5 ? 1 : 0, v0_6 ? 1 : 0, toUint64(arg1)),
+              fn: () => holds030FileForKey(ptr0, len0),
             });
           } catch (err) {
             
@@ -8697,17 +9580,20 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant20;
+          let variant23;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              variant20= {
+              var ptr1 = dataView(memory0).getUint32(ret + 8, true);
+              var len1 = dataView(memory0).getUint32(ret + 12, true);
+              var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
+              variant23= {
                 tag: 'ok',
-                val: undefined
+                val: result1
               };
               break;
             }
             case 1: {
-              let variant19;
+              let variant22;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr2 = dataView(memory0).getUint32(ret + 16, true);
@@ -8719,7 +9605,21 @@ let gen= (function* _initGenerator () {
                   var ptr4 = dataView(memory0).getUint32(ret + 48, true);
                   var len4 = dataView(memory0).getUint32(ret + 52, true);
                   var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  variant19= {
+                  let enum5;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum5 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum5 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant22= {
                     tag: 'held-by-another',
                     val: {
                       file: result2,
@@ -8729,76 +9629,107 @@ let gen= (function* _initGenerator () {
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
                         checkoutPath: result4,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum5,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len8 = dataView(memory0).getUint32(ret + 20, true);
-                  var base8 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base8 % 8 !== 0) throw new TypeError(`list pointer [${base8}] is not aligned to 8`);
-                  var result8 = [];
-                  for (let i = 0; i < len8; i++) {
-                    const base = base8 + i * 56;
-                    var ptr5 = dataView(memory0).getUint32(base + 0, true);
-                    var len5 = dataView(memory0).getUint32(base + 4, true);
-                    var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                    var ptr6 = dataView(memory0).getUint32(base + 8, true);
-                    var len6 = dataView(memory0).getUint32(base + 12, true);
+                  var len10 = dataView(memory0).getUint32(ret + 20, true);
+                  var base10 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base10 % 8 !== 0) throw new TypeError(`list pointer [${base10}] is not aligned to 8`);
+                  var result10 = [];
+                  for (let i = 0; i < len10; i++) {
+                    const base = base10 + i * 64;
+                    var ptr6 = dataView(memory0).getUint32(base + 0, true);
+                    var len6 = dataView(memory0).getUint32(base + 4, true);
                     var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                    var ptr7 = dataView(memory0).getUint32(base + 32, true);
-                    var len7 = dataView(memory0).getUint32(base + 36, true);
+                    var ptr7 = dataView(memory0).getUint32(base + 8, true);
+                    var len7 = dataView(memory0).getUint32(base + 12, true);
                     var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    result8.push({
-                      file: result5,
+                    var ptr8 = dataView(memory0).getUint32(base + 32, true);
+                    var len8 = dataView(memory0).getUint32(base + 36, true);
+                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                    let enum9;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum9 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum9 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result10.push({
+                      file: result6,
                       hold: {
-                        agentId: result6,
+                        agentId: result7,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result7,
+                        checkoutPath: result8,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum9,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant19= {
+                  variant22= {
                     tag: 'held-by-others',
-                    val: result8
+                    val: result10
                   };
                   break;
                 }
                 case 2: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-                  var len9 = dataView(memory0).getUint32(ret + 20, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  let variant13;
+                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
+                  var len11 = dataView(memory0).getUint32(ret + 20, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  let variant16;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant13 = undefined;
+                      variant16 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr10 = dataView(memory0).getUint32(ret + 40, true);
-                      var len10 = dataView(memory0).getUint32(ret + 44, true);
-                      var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                      var ptr11 = dataView(memory0).getUint32(ret + 48, true);
-                      var len11 = dataView(memory0).getUint32(ret + 52, true);
-                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                      var ptr12 = dataView(memory0).getUint32(ret + 72, true);
-                      var len12 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr12 = dataView(memory0).getUint32(ret + 40, true);
+                      var len12 = dataView(memory0).getUint32(ret + 44, true);
                       var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                      variant13 = {
-                        file: result10,
+                      var ptr13 = dataView(memory0).getUint32(ret + 48, true);
+                      var len13 = dataView(memory0).getUint32(ret + 52, true);
+                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                      var ptr14 = dataView(memory0).getUint32(ret + 72, true);
+                      var len14 = dataView(memory0).getUint32(ret + 76, true);
+                      var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                      let enum15;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum15 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum15 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant16 = {
+                        file: result12,
                         hold: {
-                          agentId: result11,
+                          agentId: result13,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result12,
+                          checkoutPath: result14,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum15,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -8806,63 +9737,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant19= {
+                  variant22= {
                     tag: 'lost',
                     val: {
-                      file: result9,
+                      file: result11,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant13,
+                      holder: variant16,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  var ptr15 = dataView(memory0).getUint32(ret + 24, true);
-                  var len15 = dataView(memory0).getUint32(ret + 28, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  variant19= {
+                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
+                  var len18 = dataView(memory0).getUint32(ret + 28, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant22= {
                     tag: 'invalid-input',
                     val: {
-                      field: result14,
-                      reason: result15,
+                      field: result17,
+                      reason: result18,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant19= {
+                  variant22= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  var ptr17 = dataView(memory0).getUint32(ret + 32, true);
-                  var len17 = dataView(memory0).getUint32(ret + 36, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  variant19= {
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
+                  var len20 = dataView(memory0).getUint32(ret + 36, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  variant22= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result16,
+                      key: result19,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result17,
+                      reason: result20,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant19= {
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant22= {
                     tag: 'store',
-                    val: result18
+                    val: result21
                   };
                   break;
                 }
@@ -8870,9 +9801,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant20= {
+              variant23= {
                 tag: 'err',
-                val: variant19
+                val: variant22
               };
               break;
             }
@@ -8880,13 +9811,13 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="check-bucket"][Instruction::Return]', {
-            funcName: 'check-bucket',
+          _debugLog('[iface="holds:core/holds@0.3.0", function="file-for-key"][Instruction::Return]', {
+            funcName: 'file-for-key',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant20;
+          const retCopy = variant23;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -8915,7 +9846,340 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let holds020Identify;
+  let holds030CheckBucket;
+  
+  function checkBucket(arg0, arg1) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'holds030CheckBucket',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          var {bucket: v0_0, maxAge: v0_1, maxMessages: v0_2, maxBytes: v0_3, maxMessagesPerKey: v0_4, discardOld: v0_5, discardNewPerKey: v0_6 } = arg0;
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
+          var ptr1= encodeRes.ptr;
+          var len1 = encodeRes.len;
+          
+          _debugLog('[iface="holds:core/holds@0.3.0", function="check-bucket"][Instruction::CallWasm] enter', {
+            funcName: 'check-bucket',
+            paramCount: 9,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => holds030CheckBucket(ptr1, len1, toUint64(v0_1), toInt64(v0_2), toInt64(v0_3), toInt64(v0_4), v0_5 ? 1 : 0, v0_6 ? 1 : 0, toUint64(arg1)),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant23;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              variant23= {
+                tag: 'ok',
+                val: undefined
+              };
+              break;
+            }
+            case 1: {
+              let variant22;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr2 = dataView(memory0).getUint32(ret + 16, true);
+                  var len2 = dataView(memory0).getUint32(ret + 20, true);
+                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
+                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
+                  var len3 = dataView(memory0).getUint32(ret + 28, true);
+                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
+                  var len4 = dataView(memory0).getUint32(ret + 52, true);
+                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                  let enum5;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum5 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum5 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant22= {
+                    tag: 'held-by-another',
+                    val: {
+                      file: result2,
+                      hold: {
+                        agentId: result3,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        checkoutPath: result4,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum5,
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var len10 = dataView(memory0).getUint32(ret + 20, true);
+                  var base10 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base10 % 8 !== 0) throw new TypeError(`list pointer [${base10}] is not aligned to 8`);
+                  var result10 = [];
+                  for (let i = 0; i < len10; i++) {
+                    const base = base10 + i * 64;
+                    var ptr6 = dataView(memory0).getUint32(base + 0, true);
+                    var len6 = dataView(memory0).getUint32(base + 4, true);
+                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                    var ptr7 = dataView(memory0).getUint32(base + 8, true);
+                    var len7 = dataView(memory0).getUint32(base + 12, true);
+                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                    var ptr8 = dataView(memory0).getUint32(base + 32, true);
+                    var len8 = dataView(memory0).getUint32(base + 36, true);
+                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                    let enum9;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum9 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum9 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result10.push({
+                      file: result6,
+                      hold: {
+                        agentId: result7,
+                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
+                        checkoutPath: result8,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum9,
+                      },
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                    });
+                  }
+                  variant22= {
+                    tag: 'held-by-others',
+                    val: result10
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
+                  var len11 = dataView(memory0).getUint32(ret + 20, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  let variant16;
+                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                    case 0: {
+                      variant16 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr12 = dataView(memory0).getUint32(ret + 40, true);
+                      var len12 = dataView(memory0).getUint32(ret + 44, true);
+                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                      var ptr13 = dataView(memory0).getUint32(ret + 48, true);
+                      var len13 = dataView(memory0).getUint32(ret + 52, true);
+                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                      var ptr14 = dataView(memory0).getUint32(ret + 72, true);
+                      var len14 = dataView(memory0).getUint32(ret + 76, true);
+                      var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                      let enum15;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum15 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum15 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant16 = {
+                        file: result12,
+                        hold: {
+                          agentId: result13,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          checkoutPath: result14,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum15,
+                        },
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant22= {
+                    tag: 'lost',
+                    val: {
+                      file: result11,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      holder: variant16,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
+                  var len18 = dataView(memory0).getUint32(ret + 28, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  variant22= {
+                    tag: 'invalid-input',
+                    val: {
+                      field: result17,
+                      reason: result18,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  variant22= {
+                    tag: 'cas-exhausted',
+                    val: dataView(memory0).getInt32(ret + 16, true) >>> 0
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
+                  var len20 = dataView(memory0).getUint32(ret + 36, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  variant22= {
+                    tag: 'corrupt-entry',
+                    val: {
+                      key: result19,
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                      reason: result20,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant22= {
+                    tag: 'store',
+                    val: result21
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for Error');
+                }
+              }
+              variant23= {
+                tag: 'err',
+                val: variant22
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="holds:core/holds@0.3.0", function="check-bucket"][Instruction::Return]', {
+            funcName: 'check-bucket',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant23;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn10(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let holds030Identify;
   
   function identify(arg0, arg1) {
     
@@ -8927,7 +10191,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'holds020Identify',
+      entryFnName: 'holds030Identify',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -8979,7 +10243,7 @@ let gen= (function* _initGenerator () {
           var ptr5= encodeRes.ptr;
           var len5 = encodeRes.len;
           
-          _debugLog('[iface="holds:core/holds@0.2.0", function="identify"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="identify"][Instruction::CallWasm] enter', {
             funcName: 'identify',
             paramCount: 8,
             async: false,
@@ -8992,7 +10256,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => holds020Identify(result1, len1, ptr3, len3, ptr4, len4, ptr5, len5),
+              fn: () => holds030Identify(result1, len1, ptr3, len3, ptr4, len4, ptr5, len5),
             });
           } catch (err) {
             
@@ -9008,7 +10272,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant27;
+          let variant30;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var len8 = dataView(memory0).getUint32(ret + 12, true);
@@ -9028,14 +10292,14 @@ let gen= (function* _initGenerator () {
                   checkout: result7,
                 });
               }
-              variant27= {
+              variant30= {
                 tag: 'ok',
                 val: result8
               };
               break;
             }
             case 1: {
-              let variant26;
+              let variant29;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr9 = dataView(memory0).getUint32(ret + 16, true);
@@ -9047,7 +10311,21 @@ let gen= (function* _initGenerator () {
                   var ptr11 = dataView(memory0).getUint32(ret + 48, true);
                   var len11 = dataView(memory0).getUint32(ret + 52, true);
                   var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  variant26= {
+                  let enum12;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum12 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum12 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant29= {
                     tag: 'held-by-another',
                     val: {
                       file: result9,
@@ -9057,76 +10335,107 @@ let gen= (function* _initGenerator () {
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
                         checkoutPath: result11,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum12,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len15 = dataView(memory0).getUint32(ret + 20, true);
-                  var base15 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
-                  var result15 = [];
-                  for (let i = 0; i < len15; i++) {
-                    const base = base15 + i * 56;
-                    var ptr12 = dataView(memory0).getUint32(base + 0, true);
-                    var len12 = dataView(memory0).getUint32(base + 4, true);
-                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    var ptr13 = dataView(memory0).getUint32(base + 8, true);
-                    var len13 = dataView(memory0).getUint32(base + 12, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var base17 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
+                  var result17 = [];
+                  for (let i = 0; i < len17; i++) {
+                    const base = base17 + i * 64;
+                    var ptr13 = dataView(memory0).getUint32(base + 0, true);
+                    var len13 = dataView(memory0).getUint32(base + 4, true);
                     var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    var ptr14 = dataView(memory0).getUint32(base + 32, true);
-                    var len14 = dataView(memory0).getUint32(base + 36, true);
+                    var ptr14 = dataView(memory0).getUint32(base + 8, true);
+                    var len14 = dataView(memory0).getUint32(base + 12, true);
                     var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                    result15.push({
-                      file: result12,
+                    var ptr15 = dataView(memory0).getUint32(base + 32, true);
+                    var len15 = dataView(memory0).getUint32(base + 36, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    let enum16;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum16 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum16 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result17.push({
+                      file: result13,
                       hold: {
-                        agentId: result13,
+                        agentId: result14,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result14,
+                        checkoutPath: result15,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum16,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant26= {
+                  variant29= {
                     tag: 'held-by-others',
-                    val: result15
+                    val: result17
                   };
                   break;
                 }
                 case 2: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  let variant20;
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  let variant23;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant20 = undefined;
+                      variant23 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
-                      var len17 = dataView(memory0).getUint32(ret + 44, true);
-                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
-                      var len18 = dataView(memory0).getUint32(ret + 52, true);
-                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
-                      var len19 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
+                      var len19 = dataView(memory0).getUint32(ret + 44, true);
                       var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                      variant20 = {
-                        file: result17,
+                      var ptr20 = dataView(memory0).getUint32(ret + 48, true);
+                      var len20 = dataView(memory0).getUint32(ret + 52, true);
+                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                      var ptr21 = dataView(memory0).getUint32(ret + 72, true);
+                      var len21 = dataView(memory0).getUint32(ret + 76, true);
+                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                      let enum22;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum22 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum22 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant23 = {
+                        file: result19,
                         hold: {
-                          agentId: result18,
+                          agentId: result20,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result19,
+                          checkoutPath: result21,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum22,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -9134,63 +10443,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant26= {
+                  variant29= {
                     tag: 'lost',
                     val: {
-                      file: result16,
+                      file: result18,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant20,
+                      holder: variant23,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  var ptr22 = dataView(memory0).getUint32(ret + 24, true);
-                  var len22 = dataView(memory0).getUint32(ret + 28, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  variant26= {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  var ptr25 = dataView(memory0).getUint32(ret + 24, true);
+                  var len25 = dataView(memory0).getUint32(ret + 28, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  variant29= {
                     tag: 'invalid-input',
                     val: {
-                      field: result21,
-                      reason: result22,
+                      field: result24,
+                      reason: result25,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant26= {
+                  variant29= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  var ptr24 = dataView(memory0).getUint32(ret + 32, true);
-                  var len24 = dataView(memory0).getUint32(ret + 36, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  variant26= {
+                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
+                  var len26 = dataView(memory0).getUint32(ret + 20, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  var ptr27 = dataView(memory0).getUint32(ret + 32, true);
+                  var len27 = dataView(memory0).getUint32(ret + 36, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  variant29= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result23,
+                      key: result26,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result24,
+                      reason: result27,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
-                  var len25 = dataView(memory0).getUint32(ret + 20, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  variant26= {
+                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
+                  var len28 = dataView(memory0).getUint32(ret + 20, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant29= {
                     tag: 'store',
-                    val: result25
+                    val: result28
                   };
                   break;
                 }
@@ -9198,9 +10507,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant27= {
+              variant30= {
                 tag: 'err',
-                val: variant26
+                val: variant29
               };
               break;
             }
@@ -9208,18 +10517,18 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/holds@0.2.0", function="identify"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/holds@0.3.0", function="identify"][Instruction::Return]', {
             funcName: 'identify',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant27;
+          const retCopy = variant30;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn10(ret);
+          postReturn11(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -9243,7 +10552,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let subscribe020MarkerHeaders;
+  let subscribe030MarkerHeaders;
   
   function markerHeaders() {
     
@@ -9255,7 +10564,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'subscribe020MarkerHeaders',
+      entryFnName: 'subscribe030MarkerHeaders',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'none',
@@ -9278,7 +10587,7 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="marker-headers"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="marker-headers"][Instruction::CallWasm] enter', {
             funcName: 'marker-headers',
             paramCount: 0,
             async: false,
@@ -9291,7 +10600,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => subscribe020MarkerHeaders(),
+              fn: () => subscribe030MarkerHeaders(),
             });
           } catch (err) {
             
@@ -9347,7 +10656,7 @@ let gen= (function* _initGenerator () {
               operation: enum2,
             });
           }
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="marker-headers"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="marker-headers"][Instruction::Return]', {
             funcName: 'marker-headers',
             paramCount: 1,
             async: false,
@@ -9358,7 +10667,7 @@ let gen= (function* _initGenerator () {
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn11(ret);
+          postReturn12(ret);
           cstate.mayLeave = true;
           task.exit();
           return retCopy;
@@ -9376,7 +10685,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let subscribe020Upkeep;
+  let subscribe030Upkeep;
   
   function upkeep(arg0) {
     
@@ -9388,7 +10697,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'subscribe020Upkeep',
+      entryFnName: 'subscribe030Upkeep',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'none',
@@ -9411,7 +10720,7 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="upkeep"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="upkeep"][Instruction::CallWasm] enter', {
             funcName: 'upkeep',
             paramCount: 1,
             async: false,
@@ -9424,7 +10733,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => subscribe020Upkeep(toUint64(arg0)),
+              fn: () => subscribe030Upkeep(toUint64(arg0)),
             });
           } catch (err) {
             
@@ -9440,7 +10749,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="upkeep"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="upkeep"][Instruction::Return]', {
             funcName: 'upkeep',
             paramCount: 1,
             async: false,
@@ -9476,7 +10785,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let subscribe020Interpret;
+  let subscribe030Interpret;
   
   function interpret(arg0) {
     
@@ -9488,7 +10797,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'subscribe020Interpret',
+      entryFnName: 'subscribe030Interpret',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'none',
@@ -9617,7 +10926,7 @@ let gen= (function* _initGenerator () {
               throw new TypeError(`"${val7}" is not one of the cases of operation`);
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="interpret"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="interpret"][Instruction::CallWasm] enter', {
             funcName: 'interpret',
             paramCount: 13,
             async: false,
@@ -9630,7 +10939,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => subscribe020Interpret(ptr1, len1, v2_0 ? 1 : 0, ptr3, len3, toUint64(v2_2), enum4, v5_0 ? 1 : 0, ptr6, len6, toUint64(v5_2), enum7, v0_3 ? 1 : 0),
+              fn: () => subscribe030Interpret(ptr1, len1, v2_0 ? 1 : 0, ptr3, len3, toUint64(v2_2), enum4, v5_0 ? 1 : 0, ptr6, len6, toUint64(v5_2), enum7, v0_3 ? 1 : 0),
             });
           } catch (err) {
             
@@ -9646,17 +10955,17 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant14;
+          let variant15;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              variant14 = undefined;
+              variant15 = undefined;
               break;
             }
             case 1: {
               var ptr8 = dataView(memory0).getUint32(ret + 8, true);
               var len8 = dataView(memory0).getUint32(ret + 12, true);
               var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-              let variant13;
+              let variant14;
               switch (dataView(memory0).getUint8(ret + 24, true)) {
                 case 0: {
                   var ptr9 = dataView(memory0).getUint32(ret + 32, true);
@@ -9665,7 +10974,21 @@ let gen= (function* _initGenerator () {
                   var ptr10 = dataView(memory0).getUint32(ret + 56, true);
                   var len10 = dataView(memory0).getUint32(ret + 60, true);
                   var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  variant13= {
+                  let enum11;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum11 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum11 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant14= {
                     tag: 'announced',
                     val: {
                       agentId: result9,
@@ -9673,36 +10996,37 @@ let gen= (function* _initGenerator () {
                       expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
                       checkoutPath: result10,
                       ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      mode: enum11,
                     }
                   };
                   break;
                 }
                 case 1: {
-                  let variant12;
+                  let variant13;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant12 = undefined;
+                      variant13 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr11 = dataView(memory0).getUint32(ret + 36, true);
-                      var len11 = dataView(memory0).getUint32(ret + 40, true);
-                      var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                      variant12 = result11;
+                      var ptr12 = dataView(memory0).getUint32(ret + 36, true);
+                      var len12 = dataView(memory0).getUint32(ret + 40, true);
+                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                      variant13 = result12;
                       break;
                     }
                     default: {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant13= {
+                  variant14= {
                     tag: 'released',
-                    val: variant12
+                    val: variant13
                   };
                   break;
                 }
                 case 2: {
-                  variant13= {
+                  variant14= {
                     tag: 'expired',
                   };
                   break;
@@ -9711,10 +11035,10 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ChangeKind');
                 }
               }
-              variant14 = {
+              variant15 = {
                 file: result8,
                 revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
-                kind: variant13,
+                kind: variant14,
               };
               break;
             }
@@ -9722,57 +11046,57 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for option');
             }
           }
-          let variant15;
-          switch (dataView(memory0).getUint8(ret + 72, true)) {
+          let variant16;
+          switch (dataView(memory0).getUint8(ret + 80, true)) {
             case 0: {
-              variant15 = undefined;
+              variant16 = undefined;
               break;
             }
             case 1: {
-              variant15 = dataView(memory0).getBigInt64(ret + 80, true);
+              variant16 = dataView(memory0).getBigInt64(ret + 88, true);
               break;
             }
             default: {
               throw new TypeError('invalid variant discriminant for option');
             }
           }
-          let variant17;
-          switch (dataView(memory0).getUint8(ret + 88, true)) {
+          let variant18;
+          switch (dataView(memory0).getUint8(ret + 96, true)) {
             case 0: {
-              variant17 = undefined;
+              variant18 = undefined;
               break;
             }
             case 1: {
-              var ptr16 = dataView(memory0).getUint32(ret + 92, true);
-              var len16 = dataView(memory0).getUint32(ret + 96, true);
-              var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-              variant17 = result16;
+              var ptr17 = dataView(memory0).getUint32(ret + 100, true);
+              var len17 = dataView(memory0).getUint32(ret + 104, true);
+              var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+              variant18 = result17;
               break;
             }
             default: {
               throw new TypeError('invalid variant discriminant for option');
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="interpret"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="interpret"][Instruction::Return]', {
             funcName: 'interpret',
             paramCount: 1,
             async: false,
             postReturn: true
           });
           task.resolve([{
-            event: variant14,
-            expiryCheckAt: variant15,
-            dropped: variant17,
+            event: variant15,
+            expiryCheckAt: variant16,
+            dropped: variant18,
           }]);
           const retCopy = {
-            event: variant14,
-            expiryCheckAt: variant15,
-            dropped: variant17,
+            event: variant15,
+            expiryCheckAt: variant16,
+            dropped: variant18,
           };
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn12(ret);
+          postReturn13(ret);
           cstate.mayLeave = true;
           task.exit();
           return retCopy;
@@ -9790,7 +11114,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let subscribe020Sweep;
+  let subscribe030Sweep;
   
   function sweep(arg0, arg1) {
     
@@ -9802,7 +11126,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'subscribe020Sweep',
+      entryFnName: 'subscribe030Sweep',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -9880,7 +11204,7 @@ let gen= (function* _initGenerator () {
               throw new TypeError(`"${val3}" is not one of the cases of operation`);
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="sweep"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="sweep"][Instruction::CallWasm] enter', {
             funcName: 'sweep',
             paramCount: 7,
             async: false,
@@ -9893,7 +11217,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => subscribe020Sweep(ptr0, len0, v1_0 ? 1 : 0, ptr2, len2, toUint64(v1_2), enum3),
+              fn: () => subscribe030Sweep(ptr0, len0, v1_0 ? 1 : 0, ptr2, len2, toUint64(v1_2), enum3),
             });
           } catch (err) {
             
@@ -9909,7 +11233,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant23;
+          let variant26;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant4;
@@ -9938,14 +11262,14 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for SweepOutcome');
                 }
               }
-              variant23= {
+              variant26= {
                 tag: 'ok',
                 val: variant4
               };
               break;
             }
             case 1: {
-              let variant22;
+              let variant25;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr5 = dataView(memory0).getUint32(ret + 16, true);
@@ -9957,7 +11281,21 @@ let gen= (function* _initGenerator () {
                   var ptr7 = dataView(memory0).getUint32(ret + 48, true);
                   var len7 = dataView(memory0).getUint32(ret + 52, true);
                   var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  variant22= {
+                  let enum8;
+                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                    case 0: {
+                      enum8 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum8 = 'shared';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Mode');
+                    }
+                  }
+                  variant25= {
                     tag: 'held-by-another',
                     val: {
                       file: result5,
@@ -9967,76 +11305,107 @@ let gen= (function* _initGenerator () {
                         expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
                         checkoutPath: result7,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                        mode: enum8,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len11 = dataView(memory0).getUint32(ret + 20, true);
-                  var base11 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base11 % 8 !== 0) throw new TypeError(`list pointer [${base11}] is not aligned to 8`);
-                  var result11 = [];
-                  for (let i = 0; i < len11; i++) {
-                    const base = base11 + i * 56;
-                    var ptr8 = dataView(memory0).getUint32(base + 0, true);
-                    var len8 = dataView(memory0).getUint32(base + 4, true);
-                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                    var ptr9 = dataView(memory0).getUint32(base + 8, true);
-                    var len9 = dataView(memory0).getUint32(base + 12, true);
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
+                  var base13 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
+                  var result13 = [];
+                  for (let i = 0; i < len13; i++) {
+                    const base = base13 + i * 64;
+                    var ptr9 = dataView(memory0).getUint32(base + 0, true);
+                    var len9 = dataView(memory0).getUint32(base + 4, true);
                     var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                    var ptr10 = dataView(memory0).getUint32(base + 32, true);
-                    var len10 = dataView(memory0).getUint32(base + 36, true);
+                    var ptr10 = dataView(memory0).getUint32(base + 8, true);
+                    var len10 = dataView(memory0).getUint32(base + 12, true);
                     var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    result11.push({
-                      file: result8,
+                    var ptr11 = dataView(memory0).getUint32(base + 32, true);
+                    var len11 = dataView(memory0).getUint32(base + 36, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    let enum12;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        enum12 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum12 = 'shared';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Mode');
+                      }
+                    }
+                    result13.push({
+                      file: result9,
                       hold: {
-                        agentId: result9,
+                        agentId: result10,
                         claimedAt: dataView(memory0).getBigInt64(base + 16, true),
                         expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result10,
+                        checkoutPath: result11,
                         ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
+                        mode: enum12,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
                     });
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'held-by-others',
-                    val: result11
+                    val: result13
                   };
                   break;
                 }
                 case 2: {
-                  var ptr12 = dataView(memory0).getUint32(ret + 16, true);
-                  var len12 = dataView(memory0).getUint32(ret + 20, true);
-                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                  let variant16;
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  let variant19;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant16 = undefined;
+                      variant19 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr13 = dataView(memory0).getUint32(ret + 40, true);
-                      var len13 = dataView(memory0).getUint32(ret + 44, true);
-                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                      var ptr14 = dataView(memory0).getUint32(ret + 48, true);
-                      var len14 = dataView(memory0).getUint32(ret + 52, true);
-                      var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                      var ptr15 = dataView(memory0).getUint32(ret + 72, true);
-                      var len15 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
+                      var len15 = dataView(memory0).getUint32(ret + 44, true);
                       var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                      variant16 = {
-                        file: result13,
+                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
+                      var len16 = dataView(memory0).getUint32(ret + 52, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
+                      var len17 = dataView(memory0).getUint32(ret + 76, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      let enum18;
+                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                        case 0: {
+                          enum18 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum18 = 'shared';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Mode');
+                        }
+                      }
+                      variant19 = {
+                        file: result15,
                         hold: {
-                          agentId: result14,
+                          agentId: result16,
                           claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
                           expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result15,
+                          checkoutPath: result17,
                           ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                          mode: enum18,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
                       };
                       break;
                     }
@@ -10044,63 +11413,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'lost',
                     val: {
-                      file: result12,
+                      file: result14,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant16,
+                      holder: variant19,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
-                  var len18 = dataView(memory0).getUint32(ret + 28, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant22= {
+                  var ptr20 = dataView(memory0).getUint32(ret + 16, true);
+                  var len20 = dataView(memory0).getUint32(ret + 20, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  var ptr21 = dataView(memory0).getUint32(ret + 24, true);
+                  var len21 = dataView(memory0).getUint32(ret + 28, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant25= {
                     tag: 'invalid-input',
                     val: {
-                      field: result17,
-                      reason: result18,
+                      field: result20,
+                      reason: result21,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant22= {
+                  variant25= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
-                  var len20 = dataView(memory0).getUint32(ret + 36, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  variant22= {
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  var ptr23 = dataView(memory0).getUint32(ret + 32, true);
+                  var len23 = dataView(memory0).getUint32(ret + 36, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant25= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result19,
+                      key: result22,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result20,
+                      reason: result23,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  variant22= {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant25= {
                     tag: 'store',
-                    val: result21
+                    val: result24
                   };
                   break;
                 }
@@ -10108,9 +11477,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant23= {
+              variant26= {
                 tag: 'err',
-                val: variant22
+                val: variant25
               };
               break;
             }
@@ -10118,18 +11487,18 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="holds:core/subscribe@0.2.0", function="sweep"][Instruction::Return]', {
+          _debugLog('[iface="holds:core/subscribe@0.3.0", function="sweep"][Instruction::Return]', {
             funcName: 'sweep',
             paramCount: 1,
             async: false,
             postReturn: true
           });
-          const retCopy = variant23;
+          const retCopy = variant26;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
           cstate.mayLeave = false;
-          postReturn13(ret);
+          postReturn14(ret);
           cstate.mayLeave = true;
           task.exit();
           
@@ -10242,124 +11611,6 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [
-    _lowerFlatOption({
-      caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', _lowerFlatStringAny, 8, 4, 2],
-      ],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      payloadMaybeNull: false,
-    })
-    ],
-    hasResultPointer: true,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: 0,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
-    importFn: _trampoline2,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 2,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [
-    _lowerFlatOption({
-      caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', _lowerFlatStringAny, 8, 4, 2],
-      ],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      payloadMaybeNull: false,
-    })
-    ],
-    hasResultPointer: true,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: 0,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
-    importFn: _trampoline2,
-  },
-  );
-  let trampoline3 = _trampoline3.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 3,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
-    hasResultPointer: true,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: 0,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
-    importFn: _trampoline3,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 3,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
-    hasResultPointer: true,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: 0,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
-    importFn: _trampoline3,
-  },
-  );
-  let trampoline4 = _trampoline4.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 4,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline4.manuallyAsync,
     paramLiftFns: [_liftFlatList({
       elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
         elemLiftFn: _liftFlatU8,
@@ -10410,15 +11661,15 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
     getReallocFn: () => realloc0,
-    importFn: _trampoline4,
+    importFn: _trampoline2,
   },
   ))) : _lowerImportBackwardsCompat.bind(
   null,
   {
-    trampolineIdx: 4,
+    trampolineIdx: 2,
     componentIdx: 0,
     isAsync: false,
-    isManualAsync: _trampoline4.manuallyAsync,
+    isManualAsync: _trampoline2.manuallyAsync,
     paramLiftFns: [_liftFlatList({
       elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
         elemLiftFn: _liftFlatU8,
@@ -10457,6 +11708,224 @@ let gen= (function* _initGenerator () {
       variantSize32: 20,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
+      variantFlatCount: 5,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline2,
+  },
+  );
+  let trampoline3 = _trampoline3.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 3,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline3.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    }),_liftFlatU64,_liftFlatU32],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
+      ],
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 5,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline3,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 3,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline3.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    }),_liftFlatU64,_liftFlatU32],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
+      ],
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 5,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline3,
+  },
+  );
+  let trampoline4 = _trampoline4.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 4,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline4.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
+      ],
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 5,
+    })
+    ],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline4,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 4,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline4.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 24, 8, 8 ],
+      ],
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
       variantFlatCount: 5,
     })
     ],
@@ -10479,16 +11948,23 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline5.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    }),_liftFlatU64,_liftFlatU32],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -10503,12 +11979,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 24, 8, 8 ],
+      } ), 40, 8, 8 ],
       ],
-      variantSize32: 24,
+      variantSize32: 40,
       variantAlign32: 8,
       variantPayloadOffset32: 8,
-      variantFlatCount: 5,
+      variantFlatCount: 6,
     })
     ],
     hasResultPointer: true,
@@ -10529,16 +12005,23 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline5.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    }),_liftFlatU64,_liftFlatU32],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -10553,12 +12036,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 24, 8, 8 ],
+      } ), 40, 8, 8 ],
       ],
-      variantSize32: 24,
+      variantSize32: 40,
       variantAlign32: 8,
       variantPayloadOffset32: 8,
-      variantFlatCount: 5,
+      variantFlatCount: 6,
     })
     ],
     hasResultPointer: true,
@@ -10580,24 +12063,27 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['key', _lowerFlatStringAny, 8, 4 ],['entry', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }), 32, 8 ],], size32: 40, align32: 8 }),
+        elemSize32: 40,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -10612,11 +12098,11 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 24, 8, 8 ],
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
       variantFlatCount: 5,
     })
     ],
@@ -10638,24 +12124,27 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['key', _lowerFlatStringAny, 8, 4 ],['entry', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }), 32, 8 ],], size32: 40, align32: 8 }),
+        elemSize32: 40,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -10670,11 +12159,11 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 24, 8, 8 ],
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
       variantFlatCount: 5,
     })
     ],
@@ -10697,23 +12186,32 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -10728,12 +12226,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 40, 8, 8 ],
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 40,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10754,23 +12252,32 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -10785,12 +12292,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 40, 8, 8 ],
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 40,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -10812,52 +12319,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatStringAny,
-      elemAlign32: 4,
-      elemSize32: 8,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-        _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],], size32: 32, align32: 8 }),
-        elemSize32: 32,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
-        _lowerFlatEnum({
-          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 16,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
       ],
-      variantSize32: 20,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 5,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -10878,52 +12351,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatStringAny,
-      elemAlign32: 4,
-      elemSize32: 8,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-        _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],], size32: 32, align32: 8 }),
-        elemSize32: 32,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
-        _lowerFlatEnum({
-          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 16,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
       ],
-      variantSize32: 20,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 5,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -10945,9 +12384,15 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline9.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
-    resultLowerFns: [],
-    hasResultPointer: false,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -10955,7 +12400,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline9,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -10965,6 +12410,33 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline9.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
+    hasResultPointer: true,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: () => realloc0,
+    importFn: _trampoline9,
+  },
+  );
+  let trampoline10 = _trampoline10.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 10,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline10.manuallyAsync,
     paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
     resultLowerFns: [],
     hasResultPointer: false,
@@ -10976,29 +12448,50 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
     getReallocFn: undefined,
-    importFn: _trampoline9,
+    importFn: _trampoline10,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 10,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline10.manuallyAsync,
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU32],
+    resultLowerFns: [],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: 0,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => memory0,
+    getReallocFn: undefined,
+    importFn: _trampoline10,
   },
   );
   Promise.all([module0, module1, module2]).catch(() => {});
   ({ exports: exports0 } = yield instantiateCore(yield module1));
   ({ exports: exports1 } = yield instantiateCore(yield module0, {
-    'holds:core/clock@0.2.0': {
+    'holds:core/clock@0.3.0': {
       now: Object.assign(trampoline0, { _jcoMaySuspend: false }),
       pause: Object.assign(trampoline1, { _jcoMaySuspend: false }),
     },
-    'holds:core/fs@0.2.0': {
-      inspect: Object.assign(exports0['1'], { _jcoMaySuspend: false }),
-      'read-link-file': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
+    'holds:core/fs@0.3.0': {
+      inspect: Object.assign(exports0['7'], { _jcoMaySuspend: false }),
+      'read-link-file': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
     },
-    'holds:core/kv@0.2.0': {
-      'delete-if-revision': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
-      get: Object.assign(exports0['5'], { _jcoMaySuspend: false }),
-      'get-many': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
-      'write-batch': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
-      'write-if-revision': Object.assign(exports0['3'], { _jcoMaySuspend: false }),
+    'holds:core/kv@0.3.0': {
+      'delete-if-revision': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
+      get: Object.assign(exports0['3'], { _jcoMaySuspend: false }),
+      'get-many': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
+      scan: Object.assign(exports0['4'], { _jcoMaySuspend: false }),
+      'write-batch': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
+      'write-if-revision': Object.assign(exports0['1'], { _jcoMaySuspend: false }),
     },
-    'holds:core/observer@0.2.0': {
-      'cas-retry': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
+    'holds:core/observer@0.3.0': {
+      'cas-retry': Object.assign(exports0['8'], { _jcoMaySuspend: false }),
     },
   }));
   memory0 = exports1.memory;
@@ -11021,140 +12514,151 @@ let gen= (function* _initGenerator () {
       '5': Object.assign(trampoline7, { _jcoMaySuspend: false }),
       '6': Object.assign(trampoline8, { _jcoMaySuspend: false }),
       '7': Object.assign(trampoline9, { _jcoMaySuspend: false }),
+      '8': Object.assign(trampoline10, { _jcoMaySuspend: false }),
     },
   }));
-  postReturn0 = exports1['cabi_post_holds:core/holds@0.2.0#announce'];
+  postReturn0 = exports1['cabi_post_holds:core/holds@0.3.0#announce'];
   
   try {
-    postReturn0Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#announce']);
+    postReturn0Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#announce']);
   } catch(err) {
-    postReturn0Async = exports1['cabi_post_holds:core/holds@0.2.0#announce'];
+    postReturn0Async = exports1['cabi_post_holds:core/holds@0.3.0#announce'];
   }
   
-  postReturn1 = exports1['cabi_post_holds:core/holds@0.2.0#release'];
+  postReturn1 = exports1['cabi_post_holds:core/holds@0.3.0#release'];
   
   try {
-    postReturn1Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#release']);
+    postReturn1Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#release']);
   } catch(err) {
-    postReturn1Async = exports1['cabi_post_holds:core/holds@0.2.0#release'];
+    postReturn1Async = exports1['cabi_post_holds:core/holds@0.3.0#release'];
   }
   
-  postReturn2 = exports1['cabi_post_holds:core/holds@0.2.0#who-has'];
+  postReturn2 = exports1['cabi_post_holds:core/holds@0.3.0#who-has'];
   
   try {
-    postReturn2Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#who-has']);
+    postReturn2Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#who-has']);
   } catch(err) {
-    postReturn2Async = exports1['cabi_post_holds:core/holds@0.2.0#who-has'];
+    postReturn2Async = exports1['cabi_post_holds:core/holds@0.3.0#who-has'];
   }
   
-  postReturn3 = exports1['cabi_post_holds:core/holds@0.2.0#claim-files'];
+  postReturn3 = exports1['cabi_post_holds:core/holds@0.3.0#covering'];
   
   try {
-    postReturn3Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#claim-files']);
+    postReturn3Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#covering']);
   } catch(err) {
-    postReturn3Async = exports1['cabi_post_holds:core/holds@0.2.0#claim-files'];
+    postReturn3Async = exports1['cabi_post_holds:core/holds@0.3.0#covering'];
   }
   
-  postReturn4 = exports1['cabi_post_holds:core/holds@0.2.0#renew'];
+  postReturn4 = exports1['cabi_post_holds:core/holds@0.3.0#claim-files'];
   
   try {
-    postReturn4Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#renew']);
+    postReturn4Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#claim-files']);
   } catch(err) {
-    postReturn4Async = exports1['cabi_post_holds:core/holds@0.2.0#renew'];
+    postReturn4Async = exports1['cabi_post_holds:core/holds@0.3.0#claim-files'];
   }
   
-  postReturn5 = exports1['cabi_post_holds:core/holds@0.2.0#check'];
+  postReturn5 = exports1['cabi_post_holds:core/holds@0.3.0#renew'];
   
   try {
-    postReturn5Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#check']);
+    postReturn5Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#renew']);
   } catch(err) {
-    postReturn5Async = exports1['cabi_post_holds:core/holds@0.2.0#check'];
+    postReturn5Async = exports1['cabi_post_holds:core/holds@0.3.0#renew'];
   }
   
-  postReturn6 = exports1['cabi_post_holds:core/holds@0.2.0#force-release'];
+  postReturn6 = exports1['cabi_post_holds:core/holds@0.3.0#check'];
   
   try {
-    postReturn6Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#force-release']);
+    postReturn6Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#check']);
   } catch(err) {
-    postReturn6Async = exports1['cabi_post_holds:core/holds@0.2.0#force-release'];
+    postReturn6Async = exports1['cabi_post_holds:core/holds@0.3.0#check'];
   }
   
-  postReturn7 = exports1['cabi_post_holds:core/holds@0.2.0#key-for-file'];
+  postReturn7 = exports1['cabi_post_holds:core/holds@0.3.0#force-release'];
   
   try {
-    postReturn7Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#key-for-file']);
+    postReturn7Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#force-release']);
   } catch(err) {
-    postReturn7Async = exports1['cabi_post_holds:core/holds@0.2.0#key-for-file'];
+    postReturn7Async = exports1['cabi_post_holds:core/holds@0.3.0#force-release'];
   }
   
-  postReturn8 = exports1['cabi_post_holds:core/holds@0.2.0#file-for-key'];
+  postReturn8 = exports1['cabi_post_holds:core/holds@0.3.0#key-for-file'];
   
   try {
-    postReturn8Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#file-for-key']);
+    postReturn8Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#key-for-file']);
   } catch(err) {
-    postReturn8Async = exports1['cabi_post_holds:core/holds@0.2.0#file-for-key'];
+    postReturn8Async = exports1['cabi_post_holds:core/holds@0.3.0#key-for-file'];
   }
   
-  postReturn9 = exports1['cabi_post_holds:core/holds@0.2.0#check-bucket'];
+  postReturn9 = exports1['cabi_post_holds:core/holds@0.3.0#file-for-key'];
   
   try {
-    postReturn9Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#check-bucket']);
+    postReturn9Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#file-for-key']);
   } catch(err) {
-    postReturn9Async = exports1['cabi_post_holds:core/holds@0.2.0#check-bucket'];
+    postReturn9Async = exports1['cabi_post_holds:core/holds@0.3.0#file-for-key'];
   }
   
-  postReturn10 = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
+  postReturn10 = exports1['cabi_post_holds:core/holds@0.3.0#check-bucket'];
   
   try {
-    postReturn10Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.2.0#identify']);
+    postReturn10Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#check-bucket']);
   } catch(err) {
-    postReturn10Async = exports1['cabi_post_holds:core/holds@0.2.0#identify'];
+    postReturn10Async = exports1['cabi_post_holds:core/holds@0.3.0#check-bucket'];
   }
   
-  postReturn11 = exports1['cabi_post_holds:core/subscribe@0.2.0#marker-headers'];
+  postReturn11 = exports1['cabi_post_holds:core/holds@0.3.0#identify'];
   
   try {
-    postReturn11Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#marker-headers']);
+    postReturn11Async = WebAssembly.promising(exports1['cabi_post_holds:core/holds@0.3.0#identify']);
   } catch(err) {
-    postReturn11Async = exports1['cabi_post_holds:core/subscribe@0.2.0#marker-headers'];
+    postReturn11Async = exports1['cabi_post_holds:core/holds@0.3.0#identify'];
   }
   
-  postReturn12 = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+  postReturn12 = exports1['cabi_post_holds:core/subscribe@0.3.0#marker-headers'];
   
   try {
-    postReturn12Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#interpret']);
+    postReturn12Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.3.0#marker-headers']);
   } catch(err) {
-    postReturn12Async = exports1['cabi_post_holds:core/subscribe@0.2.0#interpret'];
+    postReturn12Async = exports1['cabi_post_holds:core/subscribe@0.3.0#marker-headers'];
   }
   
-  postReturn13 = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+  postReturn13 = exports1['cabi_post_holds:core/subscribe@0.3.0#interpret'];
   
   try {
-    postReturn13Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.2.0#sweep']);
+    postReturn13Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.3.0#interpret']);
   } catch(err) {
-    postReturn13Async = exports1['cabi_post_holds:core/subscribe@0.2.0#sweep'];
+    postReturn13Async = exports1['cabi_post_holds:core/subscribe@0.3.0#interpret'];
   }
   
-  holds020Announce = exports1['holds:core/holds@0.2.0#announce'];
-  holds020Release = exports1['holds:core/holds@0.2.0#release'];
-  holds020WhoHas = exports1['holds:core/holds@0.2.0#who-has'];
-  holds020ClaimFiles = exports1['holds:core/holds@0.2.0#claim-files'];
-  holds020Renew = exports1['holds:core/holds@0.2.0#renew'];
-  holds020Check = exports1['holds:core/holds@0.2.0#check'];
-  holds020ForceRelease = exports1['holds:core/holds@0.2.0#force-release'];
-  holds020KeyForFile = exports1['holds:core/holds@0.2.0#key-for-file'];
-  holds020FileForKey = exports1['holds:core/holds@0.2.0#file-for-key'];
-  holds020CheckBucket = exports1['holds:core/holds@0.2.0#check-bucket'];
-  holds020Identify = exports1['holds:core/holds@0.2.0#identify'];
-  subscribe020MarkerHeaders = exports1['holds:core/subscribe@0.2.0#marker-headers'];
-  subscribe020Upkeep = exports1['holds:core/subscribe@0.2.0#upkeep'];
-  subscribe020Interpret = exports1['holds:core/subscribe@0.2.0#interpret'];
-  subscribe020Sweep = exports1['holds:core/subscribe@0.2.0#sweep'];
-  const holds020 = {
+  postReturn14 = exports1['cabi_post_holds:core/subscribe@0.3.0#sweep'];
+  
+  try {
+    postReturn14Async = WebAssembly.promising(exports1['cabi_post_holds:core/subscribe@0.3.0#sweep']);
+  } catch(err) {
+    postReturn14Async = exports1['cabi_post_holds:core/subscribe@0.3.0#sweep'];
+  }
+  
+  holds030Announce = exports1['holds:core/holds@0.3.0#announce'];
+  holds030Release = exports1['holds:core/holds@0.3.0#release'];
+  holds030WhoHas = exports1['holds:core/holds@0.3.0#who-has'];
+  holds030Covering = exports1['holds:core/holds@0.3.0#covering'];
+  holds030ClaimFiles = exports1['holds:core/holds@0.3.0#claim-files'];
+  holds030Renew = exports1['holds:core/holds@0.3.0#renew'];
+  holds030Check = exports1['holds:core/holds@0.3.0#check'];
+  holds030ForceRelease = exports1['holds:core/holds@0.3.0#force-release'];
+  holds030KeyForFile = exports1['holds:core/holds@0.3.0#key-for-file'];
+  holds030FileForKey = exports1['holds:core/holds@0.3.0#file-for-key'];
+  holds030CheckBucket = exports1['holds:core/holds@0.3.0#check-bucket'];
+  holds030Identify = exports1['holds:core/holds@0.3.0#identify'];
+  subscribe030MarkerHeaders = exports1['holds:core/subscribe@0.3.0#marker-headers'];
+  subscribe030Upkeep = exports1['holds:core/subscribe@0.3.0#upkeep'];
+  subscribe030Interpret = exports1['holds:core/subscribe@0.3.0#interpret'];
+  subscribe030Sweep = exports1['holds:core/subscribe@0.3.0#sweep'];
+  const holds030 = {
     announce: announce,
     check: check,
     checkBucket: checkBucket,
     claimFiles: claimFiles,
+    covering: covering,
     fileForKey: fileForKey,
     forceRelease: forceRelease,
     identify: identify,
@@ -11164,7 +12668,7 @@ let gen= (function* _initGenerator () {
     whoHas: whoHas,
     
   };
-  const subscribe020 = {
+  const subscribe030 = {
     interpret: interpret,
     markerHeaders: markerHeaders,
     sweep: sweep,
@@ -11172,7 +12676,7 @@ let gen= (function* _initGenerator () {
     
   };
   
-  return { holds: holds020, subscribe: subscribe020, 'holds:core/holds@0.2.0': holds020, 'holds:core/subscribe@0.2.0': subscribe020,  };
+  return { holds: holds030, subscribe: subscribe030, 'holds:core/holds@0.3.0': holds030, 'holds:core/subscribe@0.3.0': subscribe030,  };
 })();
 let promise, resolve, reject;
 function normalizeInstantiationError(e) {

@@ -18,8 +18,9 @@ export class HeldByAnother extends HoldsError {
   }
 }
 
-/** A multi-file claim was refused: `claims` are every live hold of another
- * agent among the files. Nothing stays written. */
+/** A claim over several files or patterns, an announce of a pattern, or a
+ * shared hold was refused: `claims` are every live hold of another agent that
+ * conflicts with it. Nothing stays written. */
 export class HeldByOthers extends HoldsError {
   constructor(claims) {
     const named = claims.map((c) => `${c.file} by ${JSON.stringify(c.hold.agentId)}`).join(', ');

@@ -5,9 +5,12 @@
 // applied to the replica and fanned out in one synchronous step, so a
 // subscription's snapshot and its live events never overlap or leave a gap.
 // How the replica is kept and sweeps run is the component's `upkeep` plan.
+// The replica also answers the component's scans once the watch has delivered
+// every change they must see (`scanView`).
 // Mirrors the Rust host's hub.rs.
 import { wallNanos } from './clock.js';
 import { Closed, HoldsError, StoreError } from './errors.js';
+import { Replica } from './replica.js';
 import { CAUGHT_UP } from './stores/errors.js';
 import { Subscription } from './subscription.js';
 
@@ -29,8 +32,7 @@ export class Hub {
     this.log = log;
     this.phase = 'idle'; // idle | starting | ready | failed | closed
     this.failure = undefined;
-    this.replica = new Map();
-    this.ahead = new Map();
+    this.replica = new Replica();
     this.subscribers = new Set();
     this.waiters = new Set();
     this.sweeps = new Map(); // key -> { at, observed }
@@ -74,7 +76,6 @@ export class Hub {
     if (this.phase === 'idle' || this.phase === 'failed') {
       this.phase = 'starting';
       this.replica.clear();
-      this.ahead.clear();
       this.run();
     }
     const done = await this.waitFor(() => this.phase !== 'starting', this.startTimeoutMs);
@@ -104,7 +105,6 @@ export class Hub {
     for (const sub of this.subscribers) sub.finish();
     this.subscribers.clear();
     this.replica.clear();
-    this.ahead.clear();
     clearTimeout(this.sweepTimer);
     this.sweeps.clear();
     if (wasRunning) this.abort?.abort();
@@ -116,7 +116,6 @@ export class Hub {
     for (const sub of this.subscribers) sub.finish(error);
     this.subscribers.clear();
     this.replica.clear();
-    this.ahead.clear();
     this.setPhase('failed', error);
   }
 
@@ -127,7 +126,8 @@ export class Hub {
     const sub = new Subscription(this.chanBuffer, (s) => this.subscribers.delete(s));
     // Registered and snapshotted in one synchronous step: no change between.
     this.subscribers.add(sub);
-    const current = [...this.replica]
+    const current = this.replica
+      .snapshot()
       .filter(([, e]) => e.operation === 'put')
       .sort((a, b) => (a[1].revision < b[1].revision ? -1 : 1));
     try {
@@ -148,21 +148,25 @@ export class Hub {
   /** The newest entry known for `key` once ready (a not-found entry when none); undefined before. */
   replicaEntry(key) {
     if (this.phase !== 'ready') return undefined;
-    const r = this.replica.get(key);
-    const a = this.ahead.get(key);
-    const newest = r && a ? (a.revision > r.revision ? a : r) : (r ?? a);
-    return newest ?? { found: false, value: new Uint8Array(0), revision: 0n, operation: 'put' };
+    return this.replica.newest(key) ?? { found: false, value: new Uint8Array(0), revision: 0n, operation: 'put' };
+  }
+
+  /**
+   * The component's `scan(prefix, through)` answered from the replica:
+   * `[{ key, entry }]`, the newest value entry of every key that starts with
+   * `prefix`, once the watch has replayed the bucket and delivered every change
+   * up to revision `through`; undefined otherwise (the store is read instead).
+   */
+  scanView(prefix, through) {
+    if (this.phase !== 'ready' || this.replica.delivered < through) return undefined;
+    return this.replica.scan(prefix);
   }
 
   /** Entries this manager's calls read or wrote, ahead of the watch. */
   observeOwn(learnt) {
     if (this.phase !== 'ready' || !learnt) return;
     for (const [key, entry] of learnt) {
-      if (!entry.found) continue;
-      const known = [this.replica.get(key), this.ahead.get(key)].filter(Boolean).map((e) => e.revision);
-      if (!known.length || known.every((r) => r < entry.revision)) {
-        this.ahead.set(key, { ...entry, created: entry.created ?? wallNanos() });
-      }
+      if (entry.found) this.replica.learn(key, { ...entry, created: entry.created ?? wallNanos() });
     }
   }
 
@@ -200,8 +204,7 @@ export class Hub {
     let meaning;
     let failed;
     if (wanted) {
-      const known = this.replica.get(key);
-      const previous = known && known.revision < entry.revision ? known : undefined;
+      const previous = this.replica.previous(key, entry.revision);
       try {
         meaning = (await this.pool.call('interpret', [[key, entry, previous, replaying]])).value[0];
       } catch (e) {
@@ -216,10 +219,7 @@ export class Hub {
       if (meaning.expiryCheckAt !== undefined) this.schedule(key, meaning.expiryCheckAt, entry);
       else this.sweeps.delete(key);
     }
-    const current = this.replica.get(key);
-    if (!current || current.revision <= entry.revision) this.replica.set(key, entry);
-    const own = this.ahead.get(key);
-    if (own && own.revision <= entry.revision) this.ahead.delete(key);
+    this.replica.apply(key, entry);
     if (failed && !replaying) {
       // Nobody may miss this change silently: subscribers end with the reason.
       for (const sub of this.subscribers) sub.finish(failed);
@@ -285,11 +285,6 @@ export class Hub {
   /** Drop what the store has aged out, holds and markers each kept as long as
    * the plan says. */
   prune() {
-    const now = wallNanos();
-    const { keepHold, keepMarker } = this.upkeep;
-    const young = (e) => !e.created || now - e.created <= (e.operation === 'put' ? keepHold : keepMarker);
-    for (const map of [this.replica, this.ahead]) {
-      for (const [key, e] of map) if (!young(e)) map.delete(key);
-    }
+    this.replica.prune(wallNanos(), this.upkeep);
   }
 }

@@ -11,6 +11,7 @@ import { InstancePool } from './pool.js';
 import { CAUGHT_UP, Unavailable } from './stores/errors.js';
 import { JetStreamStore } from './stores/jetstream.js';
 import { MemoryStore } from './stores/memory.js';
+import { MODES } from './wit.js';
 
 const BUCKET = /^[A-Za-z0-9_-]+$/;
 /** Cached answers of key-for-file (cleared when full). */
@@ -58,6 +59,12 @@ function ttlNanos(ttl) {
   }
   if (ns >= U64) throw new InvalidInput('ttl', 'too long');
   return ns;
+}
+
+/** A hold's mode as given (default 'exclusive'), or InvalidInput for any other value. */
+export function modeOf(mode = 'exclusive') {
+  if (!MODES.includes(mode)) throw new InvalidInput('mode', `must be one of ${MODES.map((m) => `'${m}'`).join(', ')}`);
+  return mode;
 }
 
 function configured({ bucket = 'holds', ttlMax = '5m', chanBuffer = 32, instances = 2 }) {
@@ -157,6 +164,9 @@ export class Manager {
       startTimeoutMs: opTimeoutMs * 2,
       log: options.log ?? ((line) => console.warn(line)),
     });
+    // The component's scans are answered from the replica when it has every
+    // change they must see; otherwise (and with no replica) from the store.
+    if (replica) this.pool.view = (prefix, through) => this.hub.scanView(prefix, through);
     // An open manager keeps the process alive (as an open NATS connection
     // does), whatever its store: close it to let the process exit.
     this.alive = setInterval(() => {}, 1 << 30);
@@ -197,16 +207,21 @@ export class Manager {
   }
 
   /**
-   * Place or renew a hold on `file` (absolute; it is cleaned). Vacant ->
-   * created; the same agent's -> renewed; another agent's that expired strictly
-   * before now -> taken over; otherwise HeldByAnother (with the holder's claim).
-   * `ttl`: '30s', a BigInt of ns, or a number of ms.
+   * Place or renew a hold on `file` (absolute; it is cleaned), or on a pattern:
+   * a directory ending in `/` (every path beneath it) or a glob (`*`, `?`,
+   * `**`, `[...]`). Vacant -> created; the same agent's -> renewed; another
+   * agent's that expired strictly before now -> taken over; otherwise
+   * HeldByAnother (with the holder's claim), or HeldByOthers naming every
+   * conflicting holder (a pattern's or a shared hold's refusal).
+   * `ttl`: '30s', a BigInt of ns, or a number of ms. `mode`: 'exclusive'
+   * (default) or 'shared' (other shared holds may cover the same paths).
    */
-  async announce(file, agent, ttl, { checkout = '' } = {}) {
+  async announce(file, agent, ttl, { checkout = '', mode } = {}) {
     const ns = ttlNanos(ttl);
+    const how = modeOf(mode);
     this.checkOpen();
     const observed = await this.hint(file);
-    return this.guest('announce', [file, agent, ns, checkout, this.ttlMax, observed]);
+    return this.guest('announce', [file, agent, ns, checkout, how, this.ttlMax, observed]);
   }
 
   /**
@@ -215,28 +230,35 @@ export class Manager {
    * decided as announce decides. On any refusal nothing stays held and
    * HeldByOthers names every holder. One atomic write where the store can
    * (memory; a JetStream bucket with atomic batches), else announced one by
-   * one with revision-gated rollback. Returns `{ claims, atomic }`.
+   * one with revision-gated rollback. Files may be patterns; every hold takes
+   * `mode` (as announce). Returns `{ claims, atomic }`.
    */
-  async claim(files, agent, ttl, { checkout = '' } = {}) {
+  async claim(files, agent, ttl, { checkout = '', mode } = {}) {
     const ns = ttlNanos(ttl);
+    const how = modeOf(mode);
     this.checkOpen();
     const list = [...files];
     const observed = await Promise.all(list.map((f) => this.hint(f)));
     const hinted = observed.some((e) => e !== undefined) ? observed : [];
-    return this.guest('claimFiles', [list, agent, ns, checkout, this.ttlMax, this.maxClaimFiles, hinted]);
+    return this.guest('claimFiles', [list, agent, ns, checkout, how, this.ttlMax, this.maxClaimFiles, hinted]);
   }
 
   /** Renew the hold `agent` wrote on `file` at `revision` (a lease's renewal):
    * written only over that revision, so a hold released, force-released,
-   * expired or taken over meanwhile is never re-taken (Lost). */
-  async renew(file, agent, ttl, revision, { checkout = '' } = {}) {
+   * expired or taken over meanwhile is never re-taken (Lost). `mode`: the
+   * hold's (as announced). */
+  async renew(file, agent, ttl, revision, { checkout = '', mode } = {}) {
     const ns = ttlNanos(ttl);
-    return this.guest('renew', [file, agent, ns, checkout, BigInt(revision), this.ttlMax]);
+    const how = modeOf(mode);
+    return this.guest('renew', [file, agent, ns, checkout, how, BigInt(revision), this.ttlMax]);
   }
 
   /** Does `agent` hold every file live, at these fencing tokens if given (one
    * per file)? One fresh read of all the files. Returns `[{ file, state,
-   * claim }]` with state 'held', 'tokenMoved', 'heldByAnother' or 'vacant'. */
+   * claim }]` with state 'held', 'tokenMoved', 'heldByAnother' (any hold of
+   * another agent covers it), 'shared' (only the agent's own shared holds cover
+   * it: nobody may change it) or 'vacant'. Each file is judged by every hold
+   * that covers it (see holders). */
   async check(files, agent, tokens = []) {
     const all = [...files];
     const marks = tokens.map((t) => BigInt(t));
@@ -271,6 +293,13 @@ export class Manager {
   /** The live hold on `file` (a Claim), read fresh; undefined when nobody holds it. */
   async whoHas(file) {
     return this.guest('whoHas', [file, undefined]);
+  }
+
+  /** Every live hold that covers `file` (an absolute path), read fresh: its
+   * exclusive hold, its shared holds, and each directory and glob hold over it,
+   * oldest revision first (Claim[], empty when nobody holds it). */
+  async holders(file) {
+    return this.guest('covering', [file]);
   }
 
   /** The store key of `file` (Go-compatible where Go's keys are valid). */

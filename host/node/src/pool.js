@@ -7,7 +7,7 @@ import { instantiate } from '../generated/holds.js';
 import { serveRequests } from './bridge.js';
 import { SharedClock } from './clock.js';
 import { Closed, GuestError, StoreError } from './errors.js';
-import { callExport, errorFromWit, importObject, kvError, unavailable } from './wit.js';
+import { callExport, errorFromWit, importObject, kvError, SCAN_FRESH, unavailable } from './wit.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 const CORE_MODULES = ['holds.core.wasm', 'holds.core2.wasm', 'holds.core3.wasm'];
@@ -40,17 +40,19 @@ function noImports() {
   const none = () => {
     throw new Error('this instance serves no import');
   };
-  const kv = { get: none, writeIfRevision: none, deleteIfRevision: none, getMany: none, writeBatch: none };
+  const kv = { get: none, writeIfRevision: none, deleteIfRevision: none, getMany: none, writeBatch: none, scan: none };
   return importObject({ kv, now: none, pause: none, casRetry: none });
 }
 
 export class InstancePool {
   /**
-   * `store`: get / writeIfRevision / deleteIfRevision / getMany / writeBatch
-   * (async or not), throwing WrongRevision / NotStored / Unavailable /
+   * `store`: get / writeIfRevision / deleteIfRevision / getMany / writeBatch /
+   * scan (async or not), throwing WrongRevision / NotStored / Unavailable /
    * Unsupported. `clock`: a SharedClock (read by workers directly) or any
    * `{ now() }`. `opTimeoutMs` bounds each store request, and is how long a
    * call's writes may be sent again while the store takes nothing of them.
+   * `view(prefix, through)`, if set: the manager's replica answering a scan
+   * (`[{ key, entry }]`), or undefined when it cannot (the store is read).
    */
   constructor({ store, clock, size = 2, opTimeoutMs = 5000, callTimeoutMs }) {
     this.store = store;
@@ -58,6 +60,7 @@ export class InstancePool {
     this.opTimeoutMs = opTimeoutMs;
     this.callTimeoutMs = callTimeoutMs ?? opTimeoutMs * 17 + 1000;
     this.observer = undefined;
+    this.view = undefined;
     this.idle = [];
     this.waiting = [];
     this.workers = new Set();
@@ -109,6 +112,13 @@ export class InstancePool {
           return { ok: await this.store.getMany(request.keys) };
         case 'writeBatch':
           return { ok: await this.store.writeBatch(request.writes) };
+        case 'scan': {
+          const { prefix, through } = request;
+          const viewed = through !== SCAN_FRESH ? this.view?.(prefix, through) : undefined;
+          // Answered from the replica: nothing learnt for it.
+          if (viewed) return { ok: viewed, viewed: true };
+          return { ok: await this.store.scan(prefix, through) };
+        }
         case 'now':
           return { ok: BigInt(this.clock.now()) };
         case 'casRetry':

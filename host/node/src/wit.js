@@ -1,4 +1,4 @@
-// Everything that knows the WIT contract `holds:core@0.2.0`, in one place.
+// Everything that knows the WIT contract `holds:core@0.3.0`, in one place.
 //
 // The rest of the package speaks plain JavaScript values; this module builds
 // the component's import object, calls its exports, and turns WIT values and
@@ -26,7 +26,7 @@ import {
 import { NotStored, Unavailable, Unsupported, WrongRevision } from './stores/errors.js';
 
 export const PACKAGE = 'holds:core';
-export const VERSION = '0.2.0';
+export const VERSION = '0.3.0';
 
 /** The kv-error values an import can return. */
 export const wrongRevision = () => ({ tag: 'wrong-revision' });
@@ -46,13 +46,17 @@ export function kvFailure(kvError) {
   return { payload: kvError };
 }
 
+/** The `through` of a scan that asks for the store's current state, read fresh
+ * (the largest u64); any other asks for a view with every change up to it. */
+export const SCAN_FRESH = (1n << 64n) - 1n;
+
 export const MISSING = Object.freeze({ found: false, value: new Uint8Array(0), revision: 0n, operation: 'put' });
 
 /**
  * The import object for one instance. `kv` has synchronous `get(key)`,
  * `writeIfRevision(key, value, expected, ttlSeconds)`, `deleteIfRevision(key,
- * expected, why, note)`, `getMany(keys)` and `writeBatch(writes)` returning the
- * ok value or throwing `kvFailure(...)`. `pause(ns)` waits before a write is
+ * expected, why, note)`, `getMany(keys)`, `writeBatch(writes)` and `scan(prefix,
+ * through)` returning the ok value or throwing `kvFailure(...)`. `pause(ns)` waits before a write is
  * sent again, or returns false at once when that would pass the call's deadline.
  */
 export function importObject({ kv, now, pause, casRetry }) {
@@ -64,6 +68,8 @@ export function importObject({ kv, now, pause, casRetry }) {
       deleteIfRevision: (key, expected, why, note) => kv.deleteIfRevision(key, expected, why, note),
       getMany: (keys) => kv.getMany(keys),
       writeBatch: (writes) => kv.writeBatch(writes),
+      // [{ key, entry }]: every key under `prefix` that holds a value
+      scan: (prefix, through) => kv.scan(prefix, through),
     },
     clock: { now: () => now(), pause: (after) => pause(after) },
     observer: { casRetry: (key, attempt) => casRetry(key, attempt) },
@@ -140,8 +146,8 @@ export function callExport(root, op, args) {
   const { holds, subscribe } = root;
   switch (op) {
     case 'announce': {
-      const [file, agentId, ttl, checkoutPath, ttlMax, observed] = args;
-      return holds.announce({ file, agentId, ttl, checkoutPath }, ttlMax, observed);
+      const [file, agentId, ttl, checkoutPath, mode, ttlMax, observed] = args;
+      return holds.announce({ file, agentId, ttl, checkoutPath, mode: MODE[mode] }, ttlMax, observed);
     }
     case 'release': {
       const [file, agentId, observed] = args;
@@ -150,21 +156,19 @@ export function callExport(root, op, args) {
     }
     case 'whoHas':
       return holds.whoHas(args[0], args[1]);
+    case 'covering':
+      return holds.covering(args[0]);
     case 'claimFiles': {
-      const [files, agentId, ttl, checkoutPath, ttlMax, maxFiles, observed] = args;
-      return holds.claimFiles({ files, agentId, ttl, checkoutPath }, ttlMax, maxFiles, observed);
+      const [files, agentId, ttl, checkoutPath, mode, ttlMax, maxFiles, observed] = args;
+      return holds.claimFiles({ files, agentId, ttl, checkoutPath, mode: MODE[mode] }, ttlMax, maxFiles, observed);
     }
     case 'renew': {
-      const [file, agentId, ttl, checkoutPath, revision, ttlMax] = args;
-      return holds.renew({ file, agentId, ttl, checkoutPath }, revision, ttlMax);
+      const [file, agentId, ttl, checkoutPath, mode, revision, ttlMax] = args;
+      return holds.renew({ file, agentId, ttl, checkoutPath, mode: MODE[mode] }, revision, ttlMax);
     }
     case 'checkFiles': {
       const [files, agentId, tokens] = args;
-      return holds.check(files, agentId, BigUint64Array.from(tokens)).map(({ file, state }) => ({
-        file,
-        state: STATE[state.tag],
-        claim: state.val,
-      }));
+      return holds.check(files, agentId, BigUint64Array.from(tokens)).map(fileCheck);
     }
     case 'forceRelease': {
       const [file, by, observed] = args;
@@ -205,8 +209,26 @@ export function callExport(root, op, args) {
   }
 }
 
+/** The `mode` enum's cases by the API's names for them. */
+const MODE = Object.freeze({ exclusive: 'exclusive', shared: 'shared' });
+/** The API's hold modes ('exclusive' is the default). */
+export const MODES = Object.freeze(Object.keys(MODE));
+
 /** `file-state` cases as the API names them. */
-const STATE = { held: 'held', 'token-moved': 'tokenMoved', 'held-by-another': 'heldByAnother', vacant: 'vacant' };
+const STATE = Object.freeze({
+  held: 'held',
+  'token-moved': 'tokenMoved',
+  'held-by-another': 'heldByAnother',
+  shared: 'shared',
+  vacant: 'vacant',
+});
+
+/** A `file-check` as the API has it: `{ file, state, claim }` (no claim when vacant). */
+export function fileCheck({ file, state }) {
+  const name = STATE[state.tag];
+  if (name === undefined) throw new TypeError(`unknown file-state case ${state.tag}`);
+  return { file, state: name, claim: state.val };
+}
 
 function interpretation(out) {
   let event;

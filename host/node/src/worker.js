@@ -57,6 +57,12 @@ const kv = {
     );
     return r.ok;
   },
+  scan(prefix, through) {
+    const r = ask({ op: 'scan', prefix, through });
+    if (r.err) throw kvFailure(r.err);
+    if (!r.viewed) for (const { key, entry } of r.ok) learnt.push([key, entry]);
+    return r.ok;
+  },
 };
 
 function now() {

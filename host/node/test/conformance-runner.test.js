@@ -79,3 +79,46 @@ test('a missing event times out and fails', async () => {
 test('array arguments are evaluated item by item', () => {
   assert.deepEqual(evaluate([{ $: 'c.revision' }, 7, { duration: '1s' }], scope), [3n, 7, 1_000_000_000n]);
 });
+
+test('announce and claim steps pass a mode; a holders step lists the covering holds; check names shared', async () => {
+  const agents = [{ name: 'a' }, { name: 'b' }];
+  const holders = {
+    do: 'holders',
+    file: '/w/a',
+    expect: { ok: [{ hold: { agent_id: 'a' } }, { hold: { agent_id: 'b' } }] },
+  };
+  await run(
+    [
+      { agent: 'a', do: 'announce', file: '/w/a', ttl: '30s', mode: 'shared' },
+      { agent: 'b', do: 'claim', files: ['/w/a'], ttl: '30s', mode: 'shared' },
+      holders,
+      { agent: 'b', do: 'release', file: '/w/a' },
+      { agent: 'a', do: 'check', files: ['/w/a'], expect: { ok: [{ state: 'shared', claim: { file: '/w/a' } }] } },
+      {
+        agent: 'b',
+        do: 'announce',
+        file: '/w/a',
+        ttl: '30s',
+        mode: 'read',
+        expect: { error: 'invalid-input', field: 'mode' },
+      },
+    ],
+    agents,
+  );
+  await assert.rejects(
+    run(
+      [
+        { agent: 'a', do: 'announce', file: '/w/a', ttl: '30s', mode: 'shared' },
+        { agent: 'b', do: 'announce', file: '/w/a', ttl: '30s' },
+        holders,
+      ],
+      agents,
+    ),
+    (e) => e instanceof CaseFailed && /held-by-others/.test(e.message),
+    'without the mode the second hold is exclusive, and refused',
+  );
+  await assert.rejects(
+    run([{ agent: 'a', do: 'announce', file: '/w/a', ttl: '30s', mode: 'shared' }, holders], agents),
+    (e) => e instanceof CaseFailed && /step 1 \(holders\)/.test(e.message),
+  );
+});

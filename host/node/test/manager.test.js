@@ -2,9 +2,11 @@
 // races, traps, a release racing a take-over, subscriptions leaving.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isDeepStrictEqual as same } from 'node:util';
 import {
   CasExhausted,
   GuestError,
+  HeldByOthers,
   InvalidInput,
   Manager,
   MemoryStore,
@@ -138,6 +140,69 @@ test('a malformed TTL is invalid input; a bad bucket name a config error', async
     await m.close();
   }
   await assert.rejects(Manager.jetstream({ servers: '127.0.0.1:1', bucket: 'no.dots' }), ConfigError);
+});
+
+const agents = (claims) => claims.map((c) => c.hold.agentId);
+
+test('shared holds: agents share a file, an exclusive hold is refused naming every one, check says shared', async () => {
+  const store = new MemoryStore();
+  const m = await Manager.open(store, { ttlMax: '60s', replica: false });
+  try {
+    const a = await m.announce(F, 'a', '30s', { mode: 'shared' });
+    const b = await m.announce(F, 'b', '30s', { mode: 'shared', checkout: '/co/b' });
+    assert.deepEqual([a.file, a.hold.mode, b.hold.mode, b.hold.checkoutPath], [F, 'shared', 'shared', '/co/b']);
+    assert.ok(b.revision > a.revision);
+    assert.deepEqual(store.scan('_hx.', 0n).length, 2, 'stored under keys of their own');
+    await assert.rejects(
+      m.announce(F, 'c', '30s'),
+      (e) => e instanceof HeldByOthers && same(e.holders, ['a', 'b']) && same(e.claims, [a, b]),
+    );
+    assert.deepEqual(await m.holders(F), [a, b]);
+    assert.deepEqual(
+      (await m.check([F], 'a')).map((c) => [c.state, c.claim?.hold.agentId]),
+      [['heldByAnother', 'b']],
+      "another agent's shared hold covers it",
+    );
+    // the refusal wrote nothing: the release's marker is the next revision
+    assert.deepEqual(await m.release(F, 'b'), { released: true, revision: b.revision + 1n });
+    assert.deepEqual(await m.check([F], 'a'), [{ file: F, state: 'shared', claim: a }]);
+    assert.deepEqual(await m.check([F], 'c'), [{ file: F, state: 'heldByAnother', claim: a }]);
+    const renewed = await m.renew(F, 'a', '30s', a.revision, { mode: 'shared' });
+    assert.deepEqual([renewed.hold.mode, renewed.revision > a.revision], ['shared', true]);
+    assert.deepEqual(await m.holders(F), [renewed]);
+  } finally {
+    await m.close();
+  }
+});
+
+test('patterns: a directory hold covers the files beneath it; holders names it, check is held through it', async () => {
+  const m = await Manager.memory({ ttlMax: '60s', replica: false });
+  try {
+    const dir = await m.announce('/w/src/', 'd', '30s');
+    assert.deepEqual([dir.file, dir.hold.mode], ['/w/src/', 'exclusive']);
+    await assert.rejects(
+      m.announce('/w/src/x.rs', 'e', '30s'),
+      (e) => e instanceof HeldByOthers && same(e.claims, [dir]),
+    );
+    await assert.rejects(
+      m.claim(['/w/docs/a.md', '/w/**/*.rs'], 'e', '30s'),
+      (e) => e instanceof HeldByOthers && same(agents(e.claims), ['d']),
+    );
+    assert.deepEqual(await m.holders('/w/src/x.rs'), [dir]);
+    assert.deepEqual(await m.holders('/w/docs/a.md'), [], 'nothing left from the refused claim');
+    assert.deepEqual(await m.check(['/w/src/x.rs', '/w/docs/a.md'], 'd'), [
+      { file: '/w/src/x.rs', state: 'held', claim: dir },
+      { file: '/w/docs/a.md', state: 'vacant', claim: undefined },
+    ]);
+    const doc = await m.announce('/w/docs/a.md', 'e', '30s');
+    assert.deepEqual(await m.holders('/w/docs/a.md'), [doc]);
+    assert.deepEqual(
+      (await m.list()).map((c) => c.file),
+      ['/w/src/', '/w/docs/a.md'],
+    );
+  } finally {
+    await m.close();
+  }
 });
 
 test('calls queue for the workers: 200 concurrent announces on 2 instances', async () => {

@@ -1,9 +1,9 @@
 // Types of the holds package's public API. The WIT value types (Hold, Claim,
-// Entry, ...) are jco's, generated from holds:core@0.1.0 into generated/.
-import type { Claim, Hold, Timestamp } from '../generated/interfaces/holds-core-types.js';
-import type { Entry, Operation, Unsent } from '../generated/interfaces/holds-core-kv.js';
+// Entry, ...) are jco's, generated from holds:core@0.3.0 into generated/.
+import type { Claim, Hold, Mode, Timestamp } from '../generated/interfaces/holds-core-types.js';
+import type { Entry, KeyedEntry, Operation, Unsent } from '../generated/interfaces/holds-core-kv.js';
 
-export type { Claim, Entry, Hold, Operation, Timestamp, Unsent };
+export type { Claim, Entry, Hold, KeyedEntry, Mode, Operation, Timestamp, Unsent };
 
 /** '30s', '250ms', '1m30s'; a BigInt of nanoseconds; or a number of milliseconds. */
 export type Duration = string | bigint | number;
@@ -55,7 +55,9 @@ export interface Identity {
   file: string;
   checkout: string;
 }
-export type FileState = 'held' | 'tokenMoved' | 'heldByAnother' | 'vacant';
+/** `heldByAnother`: a hold of another agent, of either mode, covers the file;
+ * `shared`: only the agent's own shared holds cover it (nobody may change it). */
+export type FileState = 'held' | 'tokenMoved' | 'heldByAnother' | 'shared' | 'vacant';
 /** One file of a check; `claim` is the live hold, if any. */
 export interface FileCheck {
   file: string;
@@ -70,6 +72,13 @@ export interface BatchWrite {
   ttlSeconds: number;
 }
 export type Release = { released: true; revision: bigint } | { released: false };
+/** How a hold is placed: the checkout it is held from, and its mode
+ * ('exclusive' by default; 'shared': other shared holds may cover the same
+ * paths). Any other mode is InvalidInput (field 'mode'). */
+export interface HoldOptions {
+  checkout?: string;
+  mode?: Mode;
+}
 
 export class HoldsError extends Error {}
 export class HeldByAnother extends HoldsError {
@@ -137,6 +146,10 @@ export interface Store {
   getMany(keys: string[]): Entry[] | Promise<Entry[]>;
   /** All or none; throws Unsupported when the store cannot write atomically. */
   writeBatch(writes: BatchWrite[]): bigint[] | Promise<bigint[]>;
+  /** The latest entry of every key that starts with `prefix` and holds a value
+   * (markers and missing keys left out), in any order, from a view that
+   * includes every change up to revision `through`. */
+  scan(prefix: string, through: bigint): KeyedEntry[] | Promise<KeyedEntry[]>;
   put(key: string, value: Uint8Array): bigint | Promise<bigint>;
   watch(options?: { signal?: AbortSignal }): AsyncIterable<[string, Entry] | symbol>;
   close(): Promise<void>;
@@ -152,6 +165,7 @@ export class MemoryStore implements Store {
   deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired', note?: Uint8Array): bigint;
   getMany(keys: string[]): Entry[];
   writeBatch(writes: BatchWrite[]): bigint[];
+  scan(prefix: string, through: bigint): KeyedEntry[];
   put(key: string, value: Uint8Array): bigint;
   /** An unconditional marker, as another client's delete or purge. */
   remove(key: string, operation?: Operation): bigint;
@@ -170,6 +184,8 @@ export class JetStreamStore implements Store {
   deleteIfRevision(key: string, expected: bigint, why: 'released' | 'expired', note?: Uint8Array): Promise<bigint>;
   getMany(keys: string[]): Promise<Entry[]>;
   writeBatch(writes: BatchWrite[]): Promise<bigint[]>;
+  /** A fresh replay of the keys under `prefix` (as `list()` reads the bucket). */
+  scan(prefix: string, through: bigint): Promise<KeyedEntry[]>;
   put(key: string, value: Uint8Array): Promise<bigint>;
   watch(options?: { signal?: AbortSignal }): AsyncIterable<[string, Entry] | symbol>;
   close(): Promise<void>;
@@ -191,7 +207,9 @@ export interface ManagerOptions {
   /** The longest hold allowed, and a new bucket's max age. Default '5m'. */
   ttlMax?: Duration;
   clock?: Clock;
-  /** Keep a replica of the bucket (one round trip per decision). Default true. */
+  /** Keep a replica of the bucket (one round trip per decision; the
+   * component's scans answered from it once the watch has delivered what they
+   * must see). Default true. */
   replica?: boolean;
   /** Events a subscriber may fall behind before it gets Lagged. Default 32. */
   chanBuffer?: number;
@@ -223,15 +241,18 @@ export class Manager {
   static open(store: Store, options?: ManagerOptions): Promise<Manager>;
   readonly store: Store;
   readonly closed: boolean;
-  announce(file: string, agent: string, ttl: Duration, options?: { checkout?: string }): Promise<Claim>;
+  /** `file`: a path, or a pattern (a directory ending in `/`, or a glob). */
+  announce(file: string, agent: string, ttl: Duration, options?: HoldOptions): Promise<Claim>;
   release(file: string, agent: string): Promise<Release>;
   /** Every file or none; throws HeldByOthers naming every holder. */
-  claim(files: string[], agent: string, ttl: Duration, options?: { checkout?: string }): Promise<Claimed>;
+  claim(files: string[], agent: string, ttl: Duration, options?: HoldOptions): Promise<Claimed>;
   /** Renew the hold written at `revision`; throws Lost when it is gone. */
-  renew(file: string, agent: string, ttl: Duration, revision: bigint, options?: { checkout?: string }): Promise<Claim>;
+  renew(file: string, agent: string, ttl: Duration, revision: bigint, options?: HoldOptions): Promise<Claim>;
   check(files: string[], agent: string, tokens?: bigint[]): Promise<FileCheck[]>;
   forceRelease(file: string, by: string): Promise<Release>;
   whoHas(file: string): Promise<Claim | undefined>;
+  /** Every live hold that covers `file`, oldest revision first. */
+  holders(file: string): Promise<Claim[]>;
   list(): Promise<Claim[]>;
   subscribe(): Promise<Subscription>;
   identify(paths: string[], place?: { cwd?: string; workspace?: string; checkout?: string }): Promise<Identity[]>;

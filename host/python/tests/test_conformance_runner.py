@@ -104,3 +104,32 @@ def test_headers_on_a_store_without_them_fail_the_case():
     }
     with pytest.raises(CaseFailed, match="JetStream"):
         asyncio.run(CaseRunner(case, {}, "memory").run())
+
+
+def test_announce_and_claim_steps_pass_their_mode_and_holders_lists_the_holds():
+    case = {
+        "name": "modes",
+        "agents": [{"name": "a"}, {"name": "b"}],
+        "steps": [
+            {"agent": "a", "do": "announce", "file": "/w/a", "ttl": "30s", "mode": "shared", "save": "x"},
+            {"agent": "b", "do": "claim", "files": ["/w/a"], "ttl": "30s", "mode": "shared", "save": "y"},
+            {
+                "do": "announce",
+                "file": "/w/b",
+                "ttl": "30s",
+                "mode": "both",
+                "expect": {"error": "invalid-input", "field": "mode"},
+            },
+            {
+                "agent": "b",
+                "do": "holders",
+                "file": "/w/a",
+                "expect": {"ok": [{"$": "x"}, {"$": "y.claims.0"}]},
+            },
+            {"do": "holders", "file": "/w/b", "expect": {"ok": []}},
+        ],
+    }
+    asyncio.run(CaseRunner(case, {}, "memory").run())
+    case["steps"][-1]["expect"] = {"ok": [{"file": "/w/b"}]}
+    with pytest.raises(CaseFailed, match="expected 1 items"):
+        asyncio.run(CaseRunner(case, {}, "memory").run())

@@ -464,3 +464,76 @@ def test_a_password_in_the_url_appears_in_no_description_or_error(nats_url):
         assert secret not in str(failed.value) and "***@127.0.0.1:1" in str(failed.value)
 
     asyncio.run(main())
+
+
+def test_a_scan_reads_the_latest_values_under_a_prefix_fresh(nats_url):
+    async def main():
+        m = await holds.Manager.jetstream(nats_url, bucket=bucket(), ttl_max="60s")
+        try:
+            s = m.store
+            empty = await asyncio.to_thread(s.scan, "_hx.", 0)
+            await asyncio.to_thread(s.put, "_hx.a", b"A1")
+            a = await asyncio.to_thread(s.put, "_hx.a", b"A2")
+            gone = await asyncio.to_thread(s.put, "_hx.gone", b"G")
+            await asyncio.to_thread(s.delete_if_revision, "_hx.gone", gone, "released")
+            await asyncio.to_thread(s.put, "_hy.b", b"B")
+            last = await asyncio.to_thread(s.put, KEY, b"F")
+            by_token = await asyncio.to_thread(s.scan, "_hx.", last)
+            by_text = await asyncio.to_thread(s.scan, "_h", last)
+            everything = await asyncio.to_thread(s.scan, "", last)
+            return empty, a, by_token, by_text, everything
+        finally:
+            await m.close()
+
+    empty, a, by_token, by_text, everything = asyncio.run(main())
+    assert empty == []
+    assert [(k, e.value, e.revision, e.operation) for k, e in by_token] == [("_hx.a", b"A2", a, "put")]
+    assert sorted(k for k, _ in by_text) == ["_hx.a", "_hy.b"]
+    assert sorted(k for k, _ in everything) == sorted(["_hx.a", "_hy.b", KEY])
+
+
+def test_shared_and_pattern_holds_on_jetstream(nats_url):
+    async def main():
+        name = bucket()
+        a = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        b = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        try:
+            mine = await a.announce("/work/", "a", "30s", mode="shared")
+            theirs = await b.announce(F, "b", "30s", mode="shared")
+            with pytest.raises(holds.HeldByOthers) as refused:
+                await b.announce("/work/**", "b2", "30s")
+            return mine, theirs, await b.holders(F), refused.value.holders
+        finally:
+            await a.close()
+            await b.close()
+
+    mine, theirs, holders, refused = asyncio.run(main())
+    assert holders == [mine, theirs]
+    assert sorted(refused) == ["a", "b"]
+
+
+def test_a_warm_replica_answers_the_scans_so_announces_create_no_consumers(nats_url):
+    async def consumers(name):
+        nc = await nats.connect(nats_url)
+        try:
+            return (await nc.jetstream().stream_info(f"KV_{name}")).state.consumer_count
+        finally:
+            await nc.close()
+
+    async def main():
+        name = bucket()
+        m = await holds.Manager.jetstream(nats_url, bucket=name, ttl_max="60s")
+        try:
+            (await m.subscribe()).close()  # the replica is ready
+            before, last = await consumers(name), 0
+            for i in range(10):
+                while m.hub.replica.delivered < last:  # each scan asks for the revision before a write
+                    await asyncio.sleep(0.005)
+                last = (await m.announce(f"/work/{i}/", "a", "30s", mode="shared")).revision
+            return before, await consumers(name), await m.holders("/work/3/x")
+        finally:
+            await m.close()
+
+    before, after, holders = asyncio.run(main())
+    assert before == after == 1  # the watch's alone
+    assert [c.file for c in holders] == ["/work/3/"]

@@ -262,3 +262,195 @@ def test_a_check_of_many_long_paths_is_cut_into_calls_within_the_fuel():
 
     checks = run(main())
     assert len(checks) == 256 and all(c.state == "vacant" for c in checks)
+
+
+def test_a_mode_other_than_the_two_is_invalid_input_and_writes_nothing():
+    async def main():
+        store = MemoryStore()
+        m = await holds.Manager.open(store, ttl_max="60s", replica=False)
+        try:
+            fields = []
+            for call in (
+                lambda: m.announce(F, "a", "30s", mode="both"),
+                lambda: m.claim([F], "a", "30s", mode="Shared"),
+                lambda: m.renew(F, "a", "30s", 1, mode=""),
+            ):
+                with pytest.raises(holds.InvalidInput) as e:
+                    await call()
+                fields.append(e.value.field)
+            return fields, store.last_revision
+        finally:
+            await m.close()
+
+    assert run(main()) == (["mode", "mode", "mode"], 0)
+
+
+def test_shared_holds_carry_their_mode_and_holders_names_every_hold_covering_a_file():
+    async def main():
+        m = await holds.Manager.memory(ttl_max="60s")
+        try:
+            a = await m.announce(F, "a", "30s", mode="shared")
+            alone = await m.check([F, "/other/b.txt"], "a")  # only its own shared hold covers F
+            b = (await m.claim([F], "b", "30s", mode="shared")).claims[0]
+            c = await m.announce("/work/", "c", "30s", mode="shared")
+            holders = await m.holders(F)
+            elsewhere = await m.holders("/other/b.txt")
+            together = await m.check([F], "a")
+            with pytest.raises(holds.HeldByOthers) as refused:
+                await m.announce(F, "x", "30s")
+            return a, b, c, holders, elsewhere, alone + together, refused.value
+        finally:
+            await m.close()
+
+    a, b, c, holders, elsewhere, checks, refused = run(main())
+    assert (a.hold.mode, b.hold.mode, c.hold.mode) == ("shared", "shared", "shared")
+    assert (a.file, c.file) == (F, "/work/")
+    assert holders == [a, b, c]  # oldest revision first
+    assert elsewhere == []
+    assert [(x.state, x.claim) for x in checks] == [("shared", a), ("vacant", None), ("held_by_another", b)]
+    assert sorted(refused.holders) == ["a", "b", "c"]
+
+
+def test_an_exclusive_hold_shows_its_mode_and_is_held():
+    async def main():
+        m = await holds.Manager.memory(ttl_max="60s")
+        try:
+            claim = await m.announce(F, "a", "30s")
+            return claim, await m.holders(F), await m.check([F], "a")
+        finally:
+            await m.close()
+
+    claim, holders, checks = run(main())
+    assert claim.hold.mode == "exclusive"
+    assert holders == [claim]
+    assert (checks[0].state, checks[0].claim) == ("held", claim)
+
+
+def test_a_shared_lease_renews_in_its_mode():
+    async def main():
+        m = await holds.Manager.memory(ttl_max="60s")
+        try:
+            first = await m.announce(F, "a", "30s", mode="shared")
+            renewed = await m.renew(F, "a", "30s", first.revision, mode="shared")
+            return first, renewed, await m.holders(F)
+        finally:
+            await m.close()
+
+    first, renewed, holders = run(main())
+    assert renewed.revision > first.revision
+    assert renewed.hold.mode == "shared"
+    assert holders == [renewed]
+
+
+class ScanCounting(MemoryStore):
+    """Records the `through` of every scan that reaches the store; its watch
+    delivers nothing new while `stalled` is set (a watch that fell behind)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scans: list[int] = []
+        self.stalled = threading.Event()
+
+    def scan(self, prefix, through):
+        self.scans.append(through)
+        return super().scan(prefix, through)
+
+    async def watch(self):
+        async for item in super().watch():
+            while self.stalled.is_set():
+                await asyncio.sleep(0.005)
+            yield item
+
+
+async def _settled(m, store):
+    """Wait until the manager's watch delivered every revision of the store."""
+    for _ in range(1000):
+        if m.hub.replica.delivered >= store.last_revision:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the watch did not catch up")
+
+
+def test_scans_are_answered_from_a_warm_replica_and_the_current_state_is_read():
+    async def main():
+        store = ScanCounting()
+        m = await holds.Manager.open(store, ttl_max="60s")
+        try:
+            (await m.subscribe()).close()  # the replica is ready
+            steps = [
+                lambda: m.announce(F, "a", "30s"),
+                lambda: m.announce("/work/dir/", "a", "30s"),
+                lambda: m.announce("/shared/x", "a", "30s", mode="shared"),
+                lambda: m.announce("/shared/x", "b", "30s", mode="shared"),
+                # (A claim beside a pattern is announced file by file: each
+                # file's judgement needs the one before it, which the watch may
+                # not have delivered yet: a store read, as designed.)
+                lambda: m.check([F, "/work/dir/f"], "a"),
+                lambda: m.holders("/work/dir/f"),
+                lambda: m.release(F, "a"),
+            ]
+            for step in steps:
+                await _settled(m, store)
+                await step()
+            from_replica = list(store.scans)
+            await _settled(m, store)
+            with pytest.raises(holds.HeldByOthers) as refused:
+                await m.announce("/work/dir/f", "b", "30s")  # in the way of a's directory
+            return from_replica, store.scans[len(from_replica) :], refused.value.holders
+        finally:
+            await m.close()
+
+    from_replica, refusal, holders = run(main())
+    # Every scan answered by the replica, but the reads of the current state:
+    # check's and holders' (as who_has reads the store).
+    assert from_replica == [2**64 - 1, 2**64 - 1]
+    assert refusal == [2**64 - 1]  # a refusal is confirmed on the store's current state
+    assert holders == ["a"]
+
+
+def test_without_a_replica_every_scan_reads_the_store():
+    async def main():
+        store = ScanCounting()
+        m = await holds.Manager.open(store, ttl_max="60s", replica=False)
+        try:
+            first = await m.announce("/work/dir/", "a", "30s")
+            await m.check([F], "a")
+            return first.revision, store.scans
+        finally:
+            await m.close()
+
+    revision, scans = run(main())
+    assert scans == [0, revision - 1, 2**64 - 1]  # before the write, after it, the check
+
+
+def test_a_scan_the_replica_has_not_caught_up_with_reads_the_store():
+    async def main():
+        store = ScanCounting()
+        m = await holds.Manager.open(store, ttl_max="60s")
+        other = await holds.Manager.open(store, ttl_max="60s", replica=False)
+        try:
+            (await m.subscribe()).close()
+            store.stalled.set()  # m's watch falls behind
+            theirs = await other.announce("/work/", "b", "30s")
+            store.scans.clear()
+            with pytest.raises(holds.HeldByOthers) as refused:
+                # Before writing, m's replica does not know b's directory hold;
+                # after writing, it has not delivered everything before its own
+                # revision: the store is read, and the hold is withdrawn.
+                await m.announce(F, "a", "30s")
+            scans = list(store.scans)
+            store.stalled.clear()
+            await _settled(m, store)
+            return theirs, scans, refused.value.holders, await other.who_has(F), store.last_revision
+        finally:
+            await other.close()
+            await m.close()
+
+    theirs, scans, holders, left, last = run(main())
+    # a's write came next (revision theirs+1) and its withdrawal after it; only
+    # the post-write scan (through the revision before a's write) read the store.
+    assert last == theirs.revision + 2
+    assert scans == [theirs.revision]
+    assert holders == ["b"]
+    assert left is None
+    assert theirs.file == "/work/"

@@ -1,5 +1,6 @@
 """Small pieces: durations, the bridge, the memory store, the bundled component,
-the JetStream store's reading of the server's answers, the pause import."""
+the JetStream store's reading of the server's answers, the pause import, the
+WIT values (modes, check states), the scan import and the replica's view."""
 
 import asyncio
 import datetime as dt
@@ -9,13 +10,18 @@ import time
 import nats.errors
 import nats.js.errors as jserr
 import pytest
+from wasmtime.component import Record, Variant
 
 import holds
+from holds import wit
 from holds.bridge import BridgeError, LoopThread
-from holds.component import Runtime, _CallHost, bundled_component, marker_headers
+from holds.component import InstancePool, Runtime, _CallHost, bundled_component, marker_headers
 from holds.duration import to_nanos
+from holds.manager import _mode
+from holds.replica import Replica
 from holds.stores import MemoryStore, NotStored, Unavailable, WrongRevision
-from holds.stores.jetstream import operation_of, publish_failed, refused
+from holds.stores.jetstream import operation_of, publish_failed, refused, scan_filter
+from holds.types import Entry
 
 
 @pytest.mark.parametrize(
@@ -224,3 +230,266 @@ def test_the_deadline_is_each_export_calls_own():
     assert host.pause(100_000_000) is False  # 0.2 s of the call's 0.15 s
     host.begin()  # the next call
     assert host.pause(100_000_000) is True
+
+
+def test_memory_store_scan_finds_the_values_under_a_prefix():
+    s = MemoryStore()
+    a = s.write_if_revision("_hx.a", b"A", 0, 30)
+    b = s.put("_hx.b", b"B")
+    gone = s.put("_hx.gone", b"G")
+    s.delete_if_revision("_hx.gone", gone, "released")
+    s.put("_hx.purged", b"P")
+    s.remove("_hx.purged", "purge")
+    s.put("=2Fwork=2Fa.txt", b"F")
+    s.put("_hy.c", b"C")
+    found = dict(s.scan("_hx.", b))
+    assert set(found) == {"_hx.a", "_hx.b"}  # markers and other prefixes left out
+    assert (found["_hx.a"].value, found["_hx.a"].revision, found["_hx.a"].operation) == (b"A", a, "put")
+    assert found["_hx.b"] == s.get("_hx.b")
+    assert {k for k, _ in s.scan("_h", 0)} == {"_hx.a", "_hx.b", "_hy.c"}  # not a whole token
+    assert len(s.scan("", 0)) == 4
+    assert s.scan("_hz.", 0) == []
+
+
+def test_memory_store_scan_leaves_out_what_aged_out_and_fails_unavailable():
+    s = MemoryStore(max_age=50_000_000)
+    s.put("_hx.old", b"O")
+    time.sleep(0.08)
+    s.put("_hx.new", b"N")
+    assert [k for k, _ in s.scan("_hx.", 0)] == ["_hx.new"]
+    s.set_unavailable("down")
+    with pytest.raises(Unavailable, match="down"):
+        s.scan("_hx.", 0)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "subject"),
+    [
+        ("_hx.", "$KV.b._hx.>"),
+        ("_hx.s.", "$KV.b._hx.s.>"),
+        ("_hx", "$KV.b.>"),  # not whole tokens: every key, kept by prefix
+        ("", "$KV.b.>"),
+        (".", "$KV.b.>"),
+        ("a..", "$KV.b.>"),
+        ("*.", "$KV.b.>"),
+        ("a.>.", "$KV.b.>"),
+    ],
+)
+def test_a_scan_filters_the_keys_subjects_only_by_whole_tokens(prefix, subject):
+    assert scan_filter("$KV.b.", prefix) == subject
+
+
+@pytest.mark.parametrize("mode", ["exclusive", "shared"])
+def test_the_two_modes_pass(mode):
+    assert _mode(mode) == mode
+
+
+@pytest.mark.parametrize("mode", ["", "Shared", "both", None, 1, b"shared"])
+def test_any_other_mode_is_invalid_input_naming_the_field(mode):
+    with pytest.raises(holds.InvalidInput) as e:
+        _mode(mode)
+    assert e.value.field == "mode"
+
+
+def _wit_claim(file: str, agent: str, mode: str, revision: int) -> Record:
+    hold = wit._record(agent_id=agent, claimed_at=1, expires_at=2, checkout_path="/co", ttl=3, mode=mode)
+    return wit._record(file=file, hold=hold, revision=revision)
+
+
+def test_a_hold_carries_its_mode_and_shows_it():
+    claim = wit._claim(_wit_claim("/w/", "a", "shared", 7))
+    assert claim == holds.Claim("/w/", holds.Hold("a", 1, 2, "/co", 3, "shared"), 7)
+    assert "mode='shared'" in repr(claim)
+    assert holds.Hold("a", 1, 2, "", 3).mode == "exclusive"
+
+
+@pytest.mark.parametrize(
+    ("tag", "state"),
+    [("held", "held"), ("token-moved", "token_moved"), ("held-by-another", "held_by_another"), ("shared", "shared")],
+)
+def test_each_file_state_with_a_claim_maps_to_its_name(tag, state):
+    check = wit._file_check(wit._record(file="/w/a", state=Variant(tag, _wit_claim("/w/**", "a", "shared", 5))))
+    assert (check.file, check.state) == ("/w/a", state)
+    assert check.claim == holds.Claim("/w/**", holds.Hold("a", 1, 2, "/co", 3, "shared"), 5)
+    assert check.is_held == (state == "held")
+
+
+def test_a_vacant_file_state_has_no_claim():
+    check = wit._file_check(wit._record(file="/w/a", state=Variant("vacant")))
+    assert check == holds.FileCheck("/w/a", "vacant", None)
+
+
+class _Imports:
+    """A Linker stand-in that keeps the functions `define_imports` adds."""
+
+    def __init__(self) -> None:
+        self.funcs: dict[str, object] = {}
+        self._at = ""
+
+    def root(self) -> "_Imports":
+        return self
+
+    def add_instance(self, name: str) -> "_Imports":
+        self._at = name
+        return self
+
+    def add_func(self, name: str, func: object) -> None:
+        self.funcs[f"{self._at}#{name}"] = func
+
+    def __enter__(self) -> "_Imports":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _ScanHost:
+    def __init__(self, kv: MemoryStore, view: Replica | None = None) -> None:
+        self.kv = kv
+        self.learnt: list[tuple[str, Entry]] = []
+        self.replica = view
+
+    def seen(self, key: str, entry: Entry) -> None:
+        self.learnt.append((key, entry))
+
+    def view(self, prefix: str, through: int) -> list[tuple[str, Entry]] | None:
+        return None if self.replica is None else self.replica.view(prefix, through)
+
+
+def test_the_scan_import_lowers_keyed_entries_and_records_what_it_learnt():
+    store = MemoryStore()
+    store.put("_hx.a", b"A")
+    store.put("other", b"O")
+    host = _ScanHost(store)
+    imports = _Imports()
+    wit.define_imports(imports, host)  # type: ignore[arg-type]
+    scan = imports.funcs[f"{wit.interface('kv')}#scan"]
+    assert wit.interface("kv") == "holds:core/kv@0.3.0"
+    out = scan(None, "_hx.", 1)  # type: ignore[operator]
+    assert [(r.key, r.entry.value, r.entry.revision, r.entry.operation, r.entry.found) for r in out] == [
+        ("_hx.a", b"A", 1, "put", True)
+    ]
+    assert host.learnt == [("_hx.a", store.get("_hx.a"))]
+    store.set_unavailable("down")
+    failed = scan(None, "_hx.", 1)  # type: ignore[operator]
+    assert (failed.tag, failed.payload) == ("unavailable", "down")  # a kv-error value, never raised
+
+
+def _scan_import(host: _ScanHost):
+    imports = _Imports()
+    wit.define_imports(imports, host)  # type: ignore[arg-type]
+    scan = imports.funcs[f"{wit.interface('kv')}#scan"]
+    return lambda prefix, through: [(r.key, r.entry.value) for r in scan(None, prefix, through)]  # type: ignore[operator]
+
+
+def test_the_scan_import_answers_from_the_view_unless_asked_for_the_current_state():
+    store = MemoryStore()
+    store.put("_hx.a", b"A")  # revision 1: in the store, not in the view
+    replica = Replica()
+    replica.apply("_hx.v", _entry(1, b"V"))
+    replica.set_ready()
+    host = _ScanHost(store, replica)
+    scan = _scan_import(host)
+    assert scan("_hx.", 0) == scan("_hx.", 1) == [("_hx.v", b"V")]
+    assert host.learnt == []  # the view's entries were not learnt from the store
+    assert scan("_hx.", 2) == [("_hx.a", b"A")]  # the view has not seen revision 2: the store
+    assert scan("_hx.", wit.CURRENT) == [("_hx.a", b"A")]  # the current state: always the store
+    assert wit.CURRENT == 2**64 - 1
+    assert [k for k, _ in host.learnt] == ["_hx.a", "_hx.a"]
+    assert _scan_import(_ScanHost(store))("_hx.", 0) == [("_hx.a", b"A")]  # no view: the store
+    always = _ScanHost(store)
+    always.view = lambda prefix, through: [("_hx.v", _entry(1, b"V"))]  # type: ignore[method-assign]
+    assert _scan_import(always)("_hx.", 2**64 - 2) == [("_hx.v", b"V")]
+    assert _scan_import(always)("_hx.", wit.CURRENT) == [("_hx.a", b"A")]  # never asks the view
+
+
+def test_a_pools_scans_ask_its_view_once_one_is_set():
+    pool = InstancePool(Runtime.load(), MemoryStore(), holds.SystemClock(), op_timeout=5.0, size=1)
+    try:
+        host = _CallHost(MemoryStore(), holds.SystemClock(), 5.0, None, pool._view)
+        assert host.view("_hx.", 0) is None
+        pool.view = lambda prefix, through: [(prefix + "k", _entry(through, b"x"))]
+        assert host.view("_hx.", 3) == [("_hx.k", _entry(3, b"x"))]
+    finally:
+        pool.shutdown()
+
+
+def _entry(revision: int, value: bytes = b"v", operation: str = "put") -> Entry:
+    return Entry(True, value, revision, operation, 1)  # type: ignore[arg-type]
+
+
+def _keys(found: list[tuple[str, Entry]] | None) -> list[str] | None:
+    return None if found is None else sorted(k for k, _ in found)
+
+
+def test_a_replica_answers_no_scan_until_the_watch_has_replayed_the_bucket():
+    r = Replica()
+    r.apply("_hx.a", _entry(3))
+    assert r.view("_hx.", 0) is None  # still replaying
+    r.set_ready()
+    assert _keys(r.view("_hx.", 0)) == ["_hx.a"]
+    r.clear()  # a watcher restart
+    assert (r.view("_hx.", 0), r.delivered, len(r)) == (None, 0, 0)
+    r.apply("_hx.b", _entry(1))
+    assert r.view("_hx.", 0) is None
+    r.set_ready()
+    assert _keys(r.view("_hx.", 0)) == ["_hx.b"]
+
+
+def test_a_replica_answers_a_scan_only_through_the_revision_the_watch_delivered():
+    r = Replica()
+    r.apply("_hx.a", _entry(4))
+    r.apply("_hx.b", _entry(2))  # delivered only grows
+    r.set_ready()
+    assert r.delivered == 4
+    assert _keys(r.view("_hx.", 4)) == ["_hx.a", "_hx.b"]
+    assert r.view("_hx.", 5) is None
+    r.learn("_hx.c", _entry(9))  # learnt ahead of the watch: known, but not delivered
+    assert r.delivered == 4
+    assert r.view("_hx.", 5) is None
+    assert _keys(r.view("_hx.", 3)) == ["_hx.a", "_hx.b", "_hx.c"]
+    r.apply("_hx.c", _entry(9))
+    assert r.delivered == 9
+    assert _keys(r.view("_hx.", 9)) == ["_hx.a", "_hx.b", "_hx.c"]
+
+
+def test_a_replicas_scan_has_the_newest_values_under_the_prefix_and_no_markers():
+    r = Replica()
+    r.apply("_hx.a", _entry(1, b"old"))
+    r.apply("_hx.a", _entry(5, b"new"))
+    r.apply("_hx.a", _entry(3, b"older"))  # the watch never moves a key back
+    r.apply("_hx.gone", _entry(2))
+    r.apply("_hx.gone", _entry(6, b"", "delete"))
+    r.apply("_hx.expired", _entry(7, b"", "expire"))
+    r.apply("_hx.released", _entry(8))
+    r.learn("_hx.released", _entry(10, b"", "delete"))  # its own release, ahead of the watch
+    r.apply("_hx.renewed", _entry(9, b"watched"))
+    r.learn("_hx.renewed", _entry(11, b"ahead"))
+    r.learn("_hx.stale", _entry(4, b"ahead"))
+    r.apply("_hx.stale", _entry(12, b"watched"))  # the watch caught up and passed it
+    r.apply("=2Fw=2Fa", _entry(13))
+    r.apply("_hy.c", _entry(14))
+    r.apply("_hx", _entry(15))
+    r.set_ready()
+    found = dict(r.view("_hx.", 0) or [])
+    assert {k: e.value for k, e in found.items()} == {
+        "_hx.a": b"new",
+        "_hx.renewed": b"ahead",
+        "_hx.stale": b"watched",
+    }
+    assert _keys(r.view("_h", 0)) == ["_hx", "_hx.a", "_hx.renewed", "_hx.stale", "_hy.c"]
+    assert _keys(r.view("", 0)) == ["=2Fw=2Fa", "_hx", "_hx.a", "_hx.renewed", "_hx.stale", "_hy.c"]
+    assert r.view("_hz.", 0) == []
+    assert r.view("_hx.a", 0) == [("_hx.a", _entry(5, b"new"))]
+
+
+def test_a_pruned_replica_forgets_the_keys_it_dropped():
+    r = Replica()
+    r.apply("_hx.a", _entry(1, b"drop"))
+    r.apply("_hx.b", _entry(2, b"keep"))
+    r.learn("_hx.c", _entry(3, b"drop"))
+    r.set_ready()
+    r.prune(lambda e: e.value == b"keep")
+    assert (len(r), _keys(r.view("", 0)), r.newest("_hx.a")) == (1, ["_hx.b"], None)
+    r.learn("_hx.a", _entry(4))  # indexed again
+    assert _keys(r.view("_hx.", 0)) == ["_hx.a", "_hx.b"]

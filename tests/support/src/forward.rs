@@ -92,6 +92,15 @@ pub trait Forward: Send + Sync + 'static {
         self.inner().releases(limit).await
     }
 
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, KvError> {
+        self.inner().scan(prefix).await
+    }
+    fn catch_up_wait(&self) -> Duration {
+        self.inner().catch_up_wait()
+    }
+    async fn last_revision(&self) -> Result<Option<u64>, KvError> {
+        self.inner().last_revision().await
+    }
     async fn watch(&self) -> Result<Watch, KvError> {
         self.inner().watch().await
     }
@@ -174,6 +183,23 @@ macro_rules! forward_kv_store {
                 $crate::__private::KvError,
             > {
                 <Self as $crate::forward::Forward>::releases(self, limit).await
+            }
+            fn catch_up_wait(&self) -> ::std::time::Duration {
+                <Self as $crate::forward::Forward>::catch_up_wait(self)
+            }
+            async fn last_revision(
+                &self,
+            ) -> ::std::result::Result<::std::option::Option<u64>, $crate::__private::KvError> {
+                <Self as $crate::forward::Forward>::last_revision(self).await
+            }
+            async fn scan(
+                &self,
+                prefix: &str,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<(::std::string::String, $crate::__private::Entry)>,
+                $crate::__private::KvError,
+            > {
+                <Self as $crate::forward::Forward>::scan(self, prefix).await
             }
             async fn watch(
                 &self,

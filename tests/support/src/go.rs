@@ -43,6 +43,7 @@ mod tests {
             expires_at: claimed + Duration::from_secs(30),
             checkout_path: "/tmp/co".into(),
             ttl: Duration::from_secs(30),
+            mode: holds::Mode::Exclusive,
         };
         assert_eq!(
             String::from_utf8(value(&hold)).unwrap(),

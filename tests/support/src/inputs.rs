@@ -68,6 +68,23 @@ pub fn special_paths(root: &str) -> Vec<String> {
     paths
 }
 
+/// How a caller names `path` as one file: holds reads a trailing `/` as a
+/// directory and `*`, `?` and `[` as a glob's wildcards, so a trailing `/` (or
+/// `/.`) is dropped and the wildcards are escaped (`\*`).
+pub fn as_file(path: &str) -> String {
+    let mut file = path.to_string();
+    while file.ends_with('/') || file.ends_with("/.") {
+        file.truncate(file.len() - if file.ends_with('/') { 1 } else { 2 });
+    }
+    if file.is_empty() {
+        // The root as a file: `/..` cleans to `/` and does not end in `/`.
+        file = "/..".to_string();
+    }
+    file.replace('*', "\\*")
+        .replace('?', "\\?")
+        .replace('[', "\\[")
+}
+
 /// The names of the server's streams (JetStream), to show a refused config created no bucket.
 pub async fn stream_names(url: &str) -> Vec<String> {
     use futures::TryStreamExt;

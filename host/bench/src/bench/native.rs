@@ -115,6 +115,21 @@ impl guest::Host for NativeHost {
         self.kv.write_batch(&writes).await.map_err(error)
     }
 
+    async fn scan(
+        &mut self,
+        prefix: &str,
+        _through: u64,
+    ) -> Result<Vec<guest::KeyedEntry>, guest::KvError> {
+        let found = self.kv.scan(prefix).await.map_err(error)?;
+        Ok(found
+            .into_iter()
+            .map(|(key, e)| guest::KeyedEntry {
+                key,
+                entry: entry(Some(e)),
+            })
+            .collect())
+    }
+
     fn now(&mut self) -> guest::Timestamp {
         self.clock.now()
     }
@@ -217,6 +232,7 @@ impl Probe for NativeCycle {
             agent_id: AGENT.to_string(),
             ttl: super::holds::TTL.as_nanos() as u64,
             checkout_path: String::new(),
+            mode: guest::Mode::Exclusive,
         };
         guest::announce(&mut self.host, &request, self.ttl_max, None)
             .await

@@ -5,7 +5,7 @@ use crate::failure::{Outcome, exit};
 use crate::files::Named;
 use crate::{output, store};
 use clap::Args;
-use holds::{Announce, Claim};
+use holds::Claim;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -16,16 +16,24 @@ the error names every holder (exit 3). With --wait, a held file is waited for
 (woken when it is released or expires, then competing normally); exit 3 when the
 wait runs out.
 
+A FILE ending in / holds every path beneath that directory; one with *, ? or [
+is a glob (git's wildmatch: ** spans directories; quote it so the shell does not
+expand it). Any hold conflicts with another agent's hold on an overlapping path,
+unless both are --shared.
+
 Examples:
   holds announce src/lib.rs --agent a1 --ttl 30s
   HOLDS_AGENT=a1 holds announce src/lib.rs src/main.rs --wait 1m
+  holds announce src/auth/ 'docs/**/*.md' --agent a1
+  holds announce src/api.rs --shared --agent a2
   holds --json announce /repo/README.md --agent a2 --ttl 5m
 
 In a git worktree a FILE is held as the same path in the repository's main
 worktree, so agents in different worktrees of one repository contend for it;
 the hold shows the worktree it was taken from.")]
 pub struct Opts {
-    /// The files to hold (relative paths start at the working directory).
+    /// The files, directories (ending in /) or globs to hold (relative paths
+    /// start at the working directory).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
     #[command(flatten)]
@@ -48,7 +56,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     let holds = store::open_with_replica(global, o.wait.is_some()).await?;
     let named = Named::new(&holds, &o.files, &place).await?;
     let files = named.files();
-    let announce = Announce::new(o.agent.agent, o.agent.ttl).checkout(named.checkout());
+    let announce = o.agent.announce(named.checkout());
     let (claims, atomic): (Vec<Claim>, bool) = match (files.as_slice(), o.wait) {
         ([file], None) => (vec![holds.announce(file, &announce).await?], true),
         (_, None) => {

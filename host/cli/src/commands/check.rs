@@ -53,6 +53,7 @@ fn state_json(check: &FileCheck) -> CheckJson {
         FileState::Held(c) => ("held", Some(c)),
         FileState::TokenMoved(c) => ("token-moved", Some(c)),
         FileState::HeldByAnother(c) => ("held-by-another", Some(c)),
+        FileState::Shared(c) => ("shared", Some(c)),
         FileState::Vacant => ("vacant", None),
     };
     CheckJson {
@@ -63,11 +64,21 @@ fn state_json(check: &FileCheck) -> CheckJson {
     }
 }
 
+/// How a claim covers the checked file: its hold on it, or the pattern.
+fn through(check: &FileCheck, c: &holds::Claim) -> String {
+    if c.file == check.file {
+        format!("{} hold", c.hold.mode.as_str())
+    } else {
+        format!("{} hold on {}", c.hold.mode.as_str(), c.file)
+    }
+}
+
 fn describe(check: &FileCheck, agent: &str) -> String {
     match &check.state {
         FileState::Held(c) => format!(
-            "held       {} by {agent} until {} (revision {})",
+            "held       {} by {agent}'s {} until {} (revision {})",
             check.file,
+            through(check, c),
             rfc3339(c.hold.expires_at),
             c.revision
         ),
@@ -76,12 +87,19 @@ fn describe(check: &FileCheck, agent: &str) -> String {
             check.file, c.revision
         ),
         FileState::HeldByAnother(c) => format!(
-            "other      {} is held by {}{} until {} (revision {})",
+            "other      {} is held by {}{} ({}) until {} (revision {})",
             check.file,
             c.hold.agent_id,
             c.hold.working_in(),
+            through(check, c),
             rfc3339(c.hold.expires_at),
             c.revision
+        ),
+        FileState::Shared(c) => format!(
+            "shared     {} is only shared ({agent}'s {} until {}): nobody may change it",
+            check.file,
+            through(check, c),
+            rfc3339(c.hold.expires_at)
         ),
         FileState::Vacant => format!("vacant     nobody holds {}", check.file),
     }

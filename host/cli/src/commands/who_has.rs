@@ -9,7 +9,7 @@ use serde::Serialize;
 
 #[derive(Args, Debug)]
 pub struct Opts {
-    /// The file to ask about.
+    /// The file to ask about (or a pattern: every hold that may overlap it).
     pub file: String,
 }
 
@@ -17,28 +17,47 @@ pub struct Opts {
 struct Nobody {
     file: String,
     hold: Option<()>,
+    holders: [(); 0],
+}
+
+/// The oldest hold's fields (as a single holder was always shown), and every
+/// hold over the file.
+#[derive(Serialize)]
+struct Holders {
+    #[serde(flatten)]
+    first: output::ClaimJson,
+    holders: Vec<output::ClaimJson>,
 }
 
 pub async fn run(global: &Global, o: Opts) -> Outcome {
     let place = global.place()?;
     let holds = store::open_to_read(global).await?;
     let file = files::one(&holds, &o.file, &place).await?.file;
-    match holds.who_has(&file).await? {
-        Some(claim) => {
-            if global.json {
-                output::print_json(&output::claim_json(&claim));
-            } else {
-                output::print(output::describe_claim(&claim));
-            }
-            Ok(exit::OK)
+    // The file's own entry first: a value that is not a hold is an error here,
+    // as ever, not a free file.
+    holds.who_has(&file).await?;
+    let claims = holds.holders(&file).await?;
+    let Some(first) = claims.first() else {
+        if global.json {
+            output::print_json(&Nobody {
+                file,
+                hold: None,
+                holders: [],
+            });
+        } else {
+            output::print(format_args!("nobody holds {file}"));
         }
-        None => {
-            if global.json {
-                output::print_json(&Nobody { file, hold: None });
-            } else {
-                output::print(format_args!("nobody holds {file}"));
-            }
-            Ok(exit::NOBODY)
+        return Ok(exit::NOBODY);
+    };
+    if global.json {
+        output::print_json(&Holders {
+            first: output::claim_json(first),
+            holders: claims.iter().map(output::claim_json).collect(),
+        });
+    } else {
+        for claim in &claims {
+            output::print(output::describe_claim(claim));
         }
     }
+    Ok(exit::OK)
 }

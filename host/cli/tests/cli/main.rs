@@ -95,6 +95,7 @@ pub fn assert_claim(claim: &Value, file: &str, agent: &str, ttl: Duration, check
             "checkout_path",
             "claimed_at",
             "expires_at",
+            "mode",
             "ttl"
         ],
         "{claim}"

@@ -32,7 +32,11 @@ fn relative_paths_resolve_against_the_working_directory(b: &Backend) {
     for spelling in &spellings {
         let who = b.run(["--json", "who-has", spelling]);
         who.assert_code(0);
-        assert_eq!(who.json(), claim, "who-has {spelling}");
+        assert_eq!(
+            crate::support::first_holder(who.json()),
+            claim,
+            "who-has {spelling}"
+        );
         // Another agent is refused whatever the spelling.
         let refused = b.run(["announce", spelling, "--agent", "a2", "--ttl", "30s"]);
         refused.assert_code(3);
@@ -70,5 +74,5 @@ fn relative_paths_resolve_against_the_working_directory(b: &Backend) {
         "./dir with space/../dir with space/ünï.rs",
     ]);
     who.assert_code(0);
-    assert_eq!(who.json(), odd);
+    assert_eq!(crate::support::first_holder(who.json()), odd);
 }

@@ -72,6 +72,9 @@ pub(crate) struct Hub {
     waiters: Waiters,
     state: Mutex<State>,
     phase: watch::Sender<Phase>,
+    /// The replica's watch position (see `Replica::delivered`), for scans
+    /// waiting for it.
+    delivered: watch::Sender<u64>,
 }
 
 impl Hub {
@@ -98,6 +101,7 @@ impl Hub {
                 task: None,
             }),
             phase: watch::Sender::new(Phase::Idle),
+            delivered: watch::Sender::new(0),
         })
     }
 
@@ -118,6 +122,7 @@ impl Hub {
                 Phase::Idle | Phase::Failed(_) => {
                     self.phase.send_replace(Phase::Starting);
                     state.replica.clear();
+                    self.delivered.send_replace(0);
                     let hub = self.clone();
                     state.task = Some(tokio::spawn(async move { hub.run().await }));
                 }
@@ -211,6 +216,43 @@ impl Hub {
         Some(self.state().replica.newest(key).cloned())
     }
 
+    /// The value entries of keys starting with `prefix`, once the replica has
+    /// every change up to revision `through` (see the WIT `scan`), waiting up to
+    /// `wait` for the watch to deliver it; `None` past that.
+    pub async fn scan_view(
+        &self,
+        prefix: &str,
+        through: u64,
+        wait: Duration,
+    ) -> Option<Vec<(String, Entry)>> {
+        if let Some(found) = self.scan_now(prefix, through) {
+            return Some(found);
+        }
+        if wait.is_zero() || !matches!(*self.phase.borrow(), Phase::Ready) {
+            return None;
+        }
+        let mut delivered = self.delivered.subscribe();
+        // The position's borrow ends here: `apply` updates it under the state
+        // lock, which `scan_now` takes.
+        let reached = matches!(
+            tokio::time::timeout(wait, delivered.wait_for(|d| *d >= through)).await,
+            Ok(Ok(_))
+        );
+        if reached {
+            self.scan_now(prefix, through)
+        } else {
+            None
+        }
+    }
+
+    fn scan_now(&self, prefix: &str, through: u64) -> Option<Vec<(String, Entry)>> {
+        if !matches!(*self.phase.borrow(), Phase::Ready) {
+            return None;
+        }
+        let state = self.state();
+        (state.replica.delivered() >= through).then(|| state.replica.scan(prefix))
+    }
+
     /// Record entries this manager learnt from the store (its own acks, its fresh
     /// reads), ahead of the watch.
     pub fn observe_own(&self, seen: Vec<(String, Entry)>) {
@@ -252,6 +294,7 @@ impl Hub {
         let mut state = self.state();
         state.subscribers.clear();
         state.replica.clear();
+        self.delivered.send_replace(0);
         if let Some(task) = state.task.take() {
             task.abort();
         }
@@ -266,6 +309,7 @@ impl Hub {
         self.phase.send_replace(Phase::Failed(error.clone()));
         state.subscribers.end_all(&error);
         state.replica.clear();
+        self.delivered.send_replace(0);
     }
 
     async fn run(self: Arc<Self>) {
@@ -378,6 +422,12 @@ impl Hub {
             }
         };
         state.replica.apply(key, entry);
+        let delivered = state.replica.delivered();
+        self.delivered.send_if_modified(|d| {
+            let grew = *d < delivered;
+            *d = delivered;
+            grew
+        });
         if let Some(event) = &event
             && matches!(event.kind, EventKind::Released { .. } | EventKind::Expired)
         {

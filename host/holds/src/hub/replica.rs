@@ -6,18 +6,43 @@ use crate::kv::{Entry, Operation};
 use crate::upkeep::Upkeep;
 // foldhash: SipHash showed in a hot call's profile; keys are store keys.
 use foldhash::HashMap;
+use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 #[derive(Default)]
 pub(super) struct Replica {
     watched: HashMap<String, Entry>,
     ahead: HashMap<String, Entry>,
+    /// Every key of either map, in order, for scans by prefix.
+    keys: BTreeSet<String>,
+    /// The newest revision the watch delivered: in revision order, so every
+    /// change up to it is known once the watch has replayed the bucket.
+    delivered: u64,
 }
 
 impl Replica {
     pub fn clear(&mut self) {
         self.watched.clear();
         self.ahead.clear();
+        self.keys.clear();
+        self.delivered = 0;
+    }
+
+    /// The newest revision the watch delivered.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// The newest value entry of every key that starts with `prefix`.
+    pub fn scan(&self, prefix: &str) -> Vec<(String, Entry)> {
+        self.keys
+            .range(prefix.to_string()..)
+            .take_while(|k| k.starts_with(prefix))
+            .filter_map(|k| {
+                let entry = self.newest(k)?;
+                (entry.operation == Operation::Put).then(|| (k.clone(), entry.clone()))
+            })
+            .collect()
     }
 
     /// The newest entry known for `key`, watched or ahead.
@@ -37,6 +62,9 @@ impl Replica {
             .map(|e| e.revision)
             .max(self.ahead.get(&key).map(|e| e.revision));
         if known.is_none_or(|known| known < entry.revision) {
+            if !self.keys.contains(&key) {
+                self.keys.insert(key.clone());
+            }
             self.ahead.insert(key, entry);
         }
     }
@@ -52,6 +80,10 @@ impl Replica {
     /// The watch delivered `entry`: it replaces an older one, and anything
     /// learnt ahead that it has caught up with is dropped.
     pub fn apply(&mut self, key: String, entry: Entry) {
+        self.delivered = self.delivered.max(entry.revision);
+        if !self.keys.contains(&key) {
+            self.keys.insert(key.clone());
+        }
         if self
             .ahead
             .get(&key)
@@ -97,6 +129,9 @@ impl Replica {
         };
         self.watched.retain(young);
         self.ahead.retain(young);
+        let (watched, ahead) = (&self.watched, &self.ahead);
+        self.keys
+            .retain(|k| watched.contains_key(k) || ahead.contains_key(k));
     }
 
     /// Keys and approximate bytes held.
@@ -179,6 +214,22 @@ mod tests {
         assert!(r.newest("hold").is_some() && r.newest("ahead").is_some());
         r.prune(t + Duration::from_secs(121), &upkeep());
         assert_eq!(r.size().0, 0);
+    }
+
+    #[test]
+    fn a_scan_by_prefix_has_the_newest_values_and_the_watch_position_grows() {
+        let t = SystemTime::UNIX_EPOCH;
+        let mut r = Replica::default();
+        r.apply("_hx.a".into(), entry(4, Operation::Put, t));
+        r.apply("_hx.b".into(), entry(2, Operation::Delete, t));
+        r.apply("=2Fa".into(), entry(3, Operation::Put, t));
+        r.learn("_hx.c".into(), entry(9, Operation::Put, t));
+        let keys: Vec<String> = r.scan("_hx.").into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["_hx.a", "_hx.c"]);
+        assert_eq!(r.scan("").len(), 3);
+        assert_eq!(r.delivered(), 4, "an entry learnt ahead is not delivered");
+        r.prune(t + Duration::from_secs(500), &upkeep());
+        assert!(r.scan("").is_empty());
     }
 
     #[test]

@@ -481,6 +481,94 @@ impl KvStore for JetStreamKv {
         self.per_message_ttl
     }
 
+    /// A fresh scan is a consumer created and replayed; the watch delivers a
+    /// write about when its ack arrives.
+    fn catch_up_wait(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// A replay of the subjects under the prefix (only those, when the prefix
+    /// ends a token), its consumer deleted once read rather than left to idle
+    /// out: a host without a replica scans on every announce.
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, KvError> {
+        let filter = if prefix.ends_with('.') {
+            format!("{}{prefix}>", self.prefix)
+        } else {
+            format!("{}>", self.prefix)
+        };
+        let consumer = tokio::time::timeout(
+            self.op_timeout,
+            self.stream.create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.context.client().new_inbox(),
+                description: Some("holds scan".to_string()),
+                filter_subject: filter,
+                replay_policy: consumer::ReplayPolicy::Instant,
+                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|_| KvError::unavailable("creating the scan consumer timed out"))?
+        .map_err(|e| KvError::unavailable("creating the scan consumer failed").with_source(e))?;
+        let name = consumer.cached_info().name.clone();
+        let pending = consumer.cached_info().num_pending;
+        let read = async {
+            let mut found = Vec::new();
+            if pending == 0 {
+                return Ok(found);
+            }
+            let mut messages = consumer
+                .messages()
+                .await
+                .map_err(|e| KvError::unavailable("starting the scan failed").with_source(e))?;
+            while let Some(message) = messages.next().await {
+                let message =
+                    message.map_err(|e| KvError::unavailable("scan failed").with_source(e))?;
+                let info = message.info().map_err(|e| {
+                    KvError::unavailable("scan message without metadata").with_boxed_source(e)
+                })?;
+                let key = message
+                    .subject
+                    .strip_prefix(self.prefix.as_str())
+                    .unwrap_or(message.subject.as_str());
+                let operation = operation_of(&self.markers, message.headers.as_ref());
+                if key.starts_with(prefix) && operation == Operation::Put {
+                    found.push((
+                        key.to_string(),
+                        Entry {
+                            operation,
+                            value: message.payload.clone(),
+                            revision: info.stream_sequence,
+                            created: system_time(info.published),
+                        },
+                    ));
+                }
+                if info.pending == 0 {
+                    return Ok(found);
+                }
+            }
+            Err(KvError::unavailable("the scan ended early"))
+        };
+        let result = tokio::time::timeout(self.op_timeout, read)
+            .await
+            .unwrap_or_else(|_| Err(KvError::unavailable("the scan timed out")));
+        let stream = self.stream.clone();
+        tokio::spawn(async move {
+            let _ = stream.delete_consumer(&name).await;
+        });
+        result
+    }
+
+    async fn last_revision(&self) -> Result<Option<u64>, KvError> {
+        let info = tokio::time::timeout(self.op_timeout, self.stream.get_info())
+            .await
+            .map_err(|_| KvError::unavailable("reading the bucket's stream info timed out"))?
+            .map_err(|e| {
+                KvError::unavailable("reading the bucket's stream info failed").with_source(e)
+            })?;
+        Ok(Some(info.state.last_sequence))
+    }
+
     fn max_age(&self) -> Duration {
         self.max_age
     }
@@ -618,6 +706,17 @@ impl KvStore for JetStreamKv {
         let empty = consumer.cached_info().num_pending == 0;
         let messages = consumer
             .messages()
+            .await
+            .map_err(|e| KvError::unavailable("starting the watch failed").with_source(e))?;
+        // The consumer pushes to its inbox from its creation; the server learns
+        // of the subscription only when it reads it. A write another client makes
+        // in between would reach nobody and be seen only when the ordered
+        // consumer notices the gap (at the next message or idle heartbeat,
+        // seconds later): the round trip of a flush closes that window before
+        // the watch reports it has caught up.
+        self.context
+            .client()
+            .flush()
             .await
             .map_err(|e| KvError::unavailable("starting the watch failed").with_source(e))?;
         let prefix = self.prefix.clone();

@@ -114,6 +114,23 @@ impl KvStore for MemoryKv {
         Ok(self.state().latest(key, self.max_age).cloned())
     }
 
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, KvError> {
+        let mut state = self.state();
+        let keys: Vec<String> = state
+            .entries
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        Ok(keys
+            .into_iter()
+            .filter_map(|key| {
+                let entry = state.latest(&key, self.max_age)?.clone();
+                (entry.operation == Operation::Put).then_some((key, entry))
+            })
+            .collect())
+    }
+
     async fn write_if_revision(
         &self,
         key: &str,

@@ -23,6 +23,7 @@ pub use sqlite::{CHANGE_LOG_LEN, POLL_INTERVAL, SqliteKv};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::time::{Duration, SystemTime};
 
@@ -203,6 +204,42 @@ pub trait KvStore: Send + Sync + 'static {
         Err(KvError::unavailable(
             "this store cannot write unconditionally",
         ))
+    }
+
+    /// How long a scan may wait for a watch of this store to catch up before it
+    /// reads the store instead: worth it where a read costs round trips (none
+    /// by default). Wrappers should forward it.
+    fn catch_up_wait(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// The revision of the bucket's newest change, where the store can say it in
+    /// one round trip and a watch delivers changes about when they are
+    /// acknowledged (then a current view is a watch caught up to it); `None`
+    /// by default: a current view is a fresh read. Wrappers should forward it.
+    async fn last_revision(&self) -> Result<Option<u64>, KvError> {
+        Ok(None)
+    }
+
+    /// The latest entry of every key that starts with `prefix` and holds a value
+    /// (markers left out), read from the store now. By default a replay of the
+    /// bucket's watch until it has caught up; stores that can select by prefix do.
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, KvError> {
+        let mut watch = self.watch().await?;
+        let mut found = Vec::new();
+        while let Some(item) = watch.next().await {
+            match item? {
+                WatchItem::Entry { key, entry } => {
+                    if key.starts_with(prefix) && entry.operation == Operation::Put {
+                        found.push((key, entry));
+                    } else if key.starts_with(prefix) {
+                        found.retain(|(k, _)| *k != key);
+                    }
+                }
+                WatchItem::CaughtUp => return Ok(found),
+            }
+        }
+        Err(KvError::unavailable("the bucket's replay ended early"))
     }
 
     /// Replay every key's latest entry, then [`WatchItem::CaughtUp`], then live

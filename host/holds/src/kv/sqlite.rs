@@ -539,6 +539,30 @@ impl KvStore for SqliteKv {
         .await
     }
 
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, KvError> {
+        // Keys are ASCII: the prefix's range is [prefix, prefix + U+FFFF).
+        let (from, to) = (prefix.to_string(), format!("{prefix}\u{ffff}"));
+        let put = op_code(Operation::Put);
+        self.with(move |conn, bucket, oldest| {
+            conn.prepare_cached(
+                "SELECT key, revision, operation, value, created_ns FROM entries
+                 WHERE bucket = ?1 AND key >= ?2 AND key < ?3 AND created_ns >= ?4
+                   AND operation = ?5",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![bucket, from, to, oldest, put], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        entry_from(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(sql_error)
+        })
+        .await
+    }
+
     async fn write_if_revision(
         &self,
         key: &str,

@@ -14,7 +14,7 @@ use super::bindings::holds::core::kv as wit_kv;
 use super::engine::{FUEL_PER_CALL, Runtime};
 use super::exports::{self, Recorded, outcome};
 use super::invoke::{GuestResult, Instance};
-use super::io::{GuestIo, LiveIo, Recording, RetryObserver};
+use super::io::{GuestIo, LiveIo, Recording, RetryObserver, ScanView};
 use crate::clock::Clock;
 use crate::convert;
 use crate::error::{Cause, Error};
@@ -47,6 +47,7 @@ pub(crate) struct Calls {
     clock: Arc<dyn Clock>,
     retry_observer: Mutex<Option<RetryObserver>>,
     seen_sink: Mutex<Option<SeenSink>>,
+    scan_view: Mutex<Option<ScanView>>,
     recorder: Option<Arc<Recorder>>,
     /// Reuse the runtime's idle instances (false: a fresh store and instance per call).
     reuse: bool,
@@ -77,6 +78,7 @@ impl Calls {
             clock,
             retry_observer: Mutex::new(None),
             seen_sink: Mutex::new(None),
+            scan_view: Mutex::new(None),
             recorder,
             reuse: max_idle > 0,
             call_timeout,
@@ -87,6 +89,11 @@ impl Calls {
 
     pub fn set_seen_sink(&self, sink: SeenSink) {
         *self.seen_sink.lock().unwrap() = Some(sink);
+    }
+
+    /// Answer the guest's scans from this view when it can.
+    pub fn set_scan_view(&self, view: ScanView) {
+        *self.scan_view.lock().unwrap() = Some(view);
     }
 
     pub fn set_retry_observer(&self, observer: Option<RetryObserver>) {
@@ -109,12 +116,14 @@ impl Calls {
             Some(instance) => instance,
             None => self.runtime.instantiate().await?,
         };
-        let live: Box<dyn GuestIo> = Box::new(LiveIo::new(
+        let mut live = LiveIo::new(
             self.kv.clone(),
             self.clock.clone(),
             self.retry_observer.lock().unwrap().clone(),
             self.op_timeout,
-        ));
+        );
+        live.view = self.scan_view.lock().unwrap().clone();
+        let live: Box<dyn GuestIo> = Box::new(live);
         let io = match &self.recorder {
             Some(_) => Box::new(Recording::new(live)),
             None => live,
@@ -308,6 +317,18 @@ impl Calls {
             })
             .await?;
         out.map(|c| c.map(convert::claim))
+            .map_err(|e| convert::error(e, fault))
+    }
+
+    /// Every live hold over `file` (or overlapping a pattern), oldest first.
+    pub async fn covering(&self, file: &str) -> Result<Vec<Claim>, Error> {
+        let args = FileArgs {
+            file: file.to_string(),
+        };
+        let (out, fault) = self
+            .call(async |i: &mut Instance| self.export::<exports::Covering>(i, args).await)
+            .await?;
+        out.map(|claims| claims.into_iter().map(convert::claim).collect())
             .map_err(|e| convert::error(e, fault))
     }
 

@@ -145,6 +145,18 @@ impl kv::Host for HoldsView<'_> {
             .map_err(ImportError::Store)
     }
 
+    async fn scan(
+        &mut self,
+        prefix: String,
+        through: u64,
+    ) -> Result<Vec<kv::KeyedEntry>, ImportError> {
+        self.ctx
+            .io
+            .scan(&prefix, through)
+            .await?
+            .map_err(ImportError::Store)
+    }
+
     fn convert_kv_error(&mut self, err: ImportError) -> wasmtime::Result<kv::KvError> {
         match err {
             ImportError::Store(e) => Ok(convert::kv_error_to_wit(&e)),

@@ -120,7 +120,7 @@ impl Runtime {
         })
     }
 
-    /// The names of the component's imports (interfaces), e.g. `holds:core/kv@0.2.0`.
+    /// The names of the component's imports (interfaces), e.g. `holds:core/kv@0.3.0`.
     pub fn imports(&self) -> Vec<String> {
         self.pre
             .instance_pre()

@@ -136,6 +136,25 @@ impl GuestExport for WhoHas {
     }
 }
 
+impl GuestExport for Covering {
+    type Args = FileArgs;
+    type Out = GuestResult<Vec<types::Claim>>;
+    type Recorded = Result<Vec<TraceClaim>, TraceError>;
+
+    async fn call(i: &mut Instance, a: &FileArgs) -> wasmtime::Result<Self::Out> {
+        i.guest
+            .holds_core_holds()
+            .call_covering(&mut i.store, &a.file)
+            .await
+    }
+
+    fn recorded(out: &Self::Out) -> Self::Recorded {
+        result_to_trace(out, |claims| {
+            claims.iter().map(convert::claim_to_trace).collect()
+        })
+    }
+}
+
 impl GuestExport for KeyForFile {
     type Args = FileArgs;
     type Out = GuestResult<String>;

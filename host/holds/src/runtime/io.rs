@@ -27,6 +27,19 @@ pub(crate) const MAX_VALUE: usize = 1 << 20;
 /// <reply> <len>`) must stay under the server's 4 KiB control-line limit.
 pub(crate) const MAX_KEY: usize = 3072;
 
+/// A view of the bucket the host keeps (the manager's replica): the value
+/// entries of keys that start with a prefix, when the view has every change up
+/// to a revision; `None` when it has not (then the store is read).
+pub(crate) type ScanView = Arc<
+    dyn Fn(
+            String,
+            u64,
+            Duration,
+        ) -> futures::future::BoxFuture<'static, Option<Vec<(String, Entry)>>>
+        + Send
+        + Sync,
+>;
+
 /// What an export call's imports gathered, taken after the call.
 #[derive(Default)]
 pub(crate) struct Report {
@@ -60,6 +73,11 @@ pub(crate) trait GuestIo: Send {
     ) -> Answer<Result<u64, KvError>>;
     async fn get_many(&mut self, keys: &[String]) -> Answer<Result<Vec<wit_kv::Entry>, KvError>>;
     async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>>;
+    async fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> Answer<Result<Vec<wit_kv::KeyedEntry>, KvError>>;
     fn now(&mut self) -> Answer<i64>;
     /// Wait `after` unless that passes the call's deadline (then false, at once).
     async fn pause(&mut self, after: Duration) -> Answer<bool>;
@@ -106,6 +124,9 @@ impl GuestIo for Unbound {
     async fn write_batch(&mut self, _: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>> {
         unbound()
     }
+    async fn scan(&mut self, _: &str, _: u64) -> Answer<Result<Vec<wit_kv::KeyedEntry>, KvError>> {
+        unbound()
+    }
     fn now(&mut self) -> Answer<i64> {
         unbound()
     }
@@ -149,6 +170,8 @@ pub(crate) struct LiveIo {
     pub kv: Arc<dyn KvStore>,
     pub clock: Arc<dyn Clock>,
     pub retry_observer: Option<RetryObserver>,
+    /// The manager's view of the bucket (its replica), for scans it can answer.
+    pub view: Option<ScanView>,
     /// The call's writes are not sent again past this.
     deadline: tokio::time::Instant,
     report: Report,
@@ -165,6 +188,7 @@ impl LiveIo {
             kv,
             clock,
             retry_observer,
+            view: None,
             deadline: tokio::time::Instant::now() + op_timeout,
             report: Report::default(),
         }
@@ -281,6 +305,49 @@ impl GuestIo for LiveIo {
         Ok(self.note(written))
     }
 
+    async fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> Answer<Result<Vec<wit_kv::KeyedEntry>, KvError>> {
+        // Wait for the view where reading the store costs round trips (and
+        // never past the call's deadline).
+        let wait = self.kv.catch_up_wait().min(
+            self.deadline
+                .saturating_duration_since(tokio::time::Instant::now()),
+        );
+        // The store's current state: a view caught up to its newest revision,
+        // where the store can name it cheaply.
+        let target = match (&self.view, through) {
+            (None, _) => None,
+            (Some(_), u64::MAX) => self.kv.last_revision().await.ok().flatten(),
+            (Some(_), t) => Some(t),
+        };
+        let viewed = match (&self.view, target) {
+            (Some(view), Some(t)) => view(prefix.to_string(), t, wait).await,
+            _ => None,
+        };
+        let scanned = match viewed {
+            Some(entries) => Ok(entries),
+            None => {
+                let read = self.kv.scan(prefix).await;
+                if let Ok(entries) = &read {
+                    self.report.seen.extend(entries.iter().cloned());
+                }
+                read
+            }
+        };
+        Ok(self.note(scanned).map(|entries| {
+            entries
+                .iter()
+                .map(|(key, entry)| wit_kv::KeyedEntry {
+                    key: key.clone(),
+                    entry: convert::entry_to_wit(Some(entry)),
+                })
+                .collect()
+        }))
+    }
+
     fn now(&mut self) -> Answer<i64> {
         Ok(self.clock.now())
     }
@@ -393,6 +460,23 @@ impl GuestIo for Recording {
                 .map_err(convert::kv_error_to_trace),
         });
         Ok(got)
+    }
+
+    async fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> Answer<Result<Vec<wit_kv::KeyedEntry>, KvError>> {
+        let scanned = self.inner.scan(prefix, through).await?;
+        self.steps.push(Step::KvScan {
+            prefix: prefix.to_string(),
+            through,
+            result: scanned
+                .as_ref()
+                .map(|entries| convert::keyed_entries_to_trace(entries))
+                .map_err(convert::kv_error_to_trace),
+        });
+        Ok(scanned)
     }
 
     async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>> {

@@ -234,6 +234,30 @@ impl GuestIo for Tape {
         }
     }
 
+    async fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> Answer<Result<Vec<wit_kv::KeyedEntry>, KvError>> {
+        match self.next() {
+            Some(Step::KvScan {
+                prefix: p,
+                through: t,
+                result,
+            }) if p == prefix && t == through => {
+                Ok(kv_result(result).map(|entries| convert::keyed_entries_from_trace(&entries)))
+            }
+            other => {
+                let actual = Step::KvScan {
+                    prefix: prefix.to_string(),
+                    through,
+                    result: Ok(Vec::new()),
+                };
+                self.diverged(other, actual)
+            }
+        }
+    }
+
     async fn write_batch(&mut self, writes: &[wit_kv::Write]) -> Answer<Result<Vec<u64>, KvError>> {
         let asked: Vec<_> = writes.iter().map(convert::write_to_trace).collect();
         match self.next() {

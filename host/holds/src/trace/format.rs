@@ -8,7 +8,7 @@ pub const FORMAT: &str = "holds-trace";
 /// The version of this format.
 pub const VERSION: u32 = 1;
 /// The WIT package the recorded guest implemented.
-pub const WIT_PACKAGE: &str = "holds:core@0.2.0";
+pub const WIT_PACKAGE: &str = "holds:core@0.3.0";
 
 /// The first line of a trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +200,25 @@ pub struct TraceHold {
     pub expires_at: i64,
     pub checkout_path: String,
     pub ttl: u64,
+    #[serde(default, skip_serializing_if = "TraceMode::is_exclusive")]
+    pub mode: TraceMode,
+}
+
+/// How a hold shares what it covers (`types.mode`); absent: exclusive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum TraceMode {
+    #[default]
+    Exclusive,
+    Shared,
+}
+
+impl TraceMode {
+    /// Exclusive, the only mode of traces before modes.
+    pub fn is_exclusive(&self) -> bool {
+        *self == TraceMode::Exclusive
+    }
 }
 
 /// A hold and where it lives (`types.claim`).
@@ -258,6 +277,8 @@ pub struct TraceClaimRequest {
     pub agent_id: String,
     pub ttl: u64,
     pub checkout_path: String,
+    #[serde(default, skip_serializing_if = "TraceMode::is_exclusive")]
+    pub mode: TraceMode,
 }
 
 /// What a claim took (`holds.claimed`).
@@ -275,6 +296,7 @@ pub enum TraceFileState {
     Held(TraceClaim),
     TokenMoved(TraceClaim),
     HeldByAnother(TraceClaim),
+    Shared(TraceClaim),
     Vacant,
 }
 
@@ -350,6 +372,8 @@ pub struct TraceAnnounceRequest {
     pub agent_id: String,
     pub ttl: u64,
     pub checkout_path: String,
+    #[serde(default, skip_serializing_if = "TraceMode::is_exclusive")]
+    pub mode: TraceMode,
 }
 
 /// A recorded export's result: what it returned, or how it trapped.
@@ -505,6 +529,14 @@ pub struct ForceReleaseArgs {
     pub observed: Option<TraceEntry>,
 }
 
+/// A key and its entry (`kv.keyed-entry`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct TraceKeyedEntry {
+    pub key: String,
+    pub entry: TraceEntry,
+}
+
 /// One import call the guest made, with what the host answered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "import")]
@@ -536,6 +568,12 @@ pub enum Step {
     KvGetMany {
         keys: Vec<String>,
         result: Result<Vec<TraceEntry>, TraceKvError>,
+    },
+    #[serde(rename = "kv.scan")]
+    KvScan {
+        prefix: String,
+        through: u64,
+        result: Result<Vec<TraceKeyedEntry>, TraceKvError>,
     },
     #[serde(rename = "kv.write-batch")]
     KvWriteBatch {

@@ -44,6 +44,8 @@ struct RawStep<'a> {
     writes: Option<Vec<TraceWrite>>,
     attempt: Option<u32>,
     after: Option<u64>,
+    prefix: Option<String>,
+    through: Option<u64>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
 }
@@ -112,6 +114,11 @@ impl RawStep<'_> {
             },
             "kv.get-many" => Step::KvGetMany {
                 keys: required(self.keys, import, "keys")?,
+                result: parse(result()?)?,
+            },
+            "kv.scan" => Step::KvScan {
+                prefix: required(self.prefix, import, "prefix")?,
+                through: required(self.through, import, "through")?,
                 result: parse(result()?)?,
             },
             "kv.write-batch" => Step::KvWriteBatch {

@@ -1,4 +1,4 @@
-/** @module Interface holds:core/clock@0.2.0 **/
+/** @module Interface holds:core/clock@0.3.0 **/
 export function now(): Timestamp;
 export function pause(after: Duration): boolean;
 export type Timestamp = import('./holds-core-types.js').Timestamp;

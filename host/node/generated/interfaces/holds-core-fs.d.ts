@@ -1,4 +1,4 @@
-/** @module Interface holds:core/fs@0.2.0 **/
+/** @module Interface holds:core/fs@0.3.0 **/
 export function inspect(path: string): Node;
 export function readLinkFile(path: string): string | undefined;
 export type Node = NodeMissing | NodeDirectory | NodeFile | NodeSymlink | NodeOther;

@@ -1,7 +1,8 @@
-/** @module Interface holds:core/holds@0.2.0 **/
+/** @module Interface holds:core/holds@0.3.0 **/
 export function announce(request: AnnounceRequest, ttlMax: Duration, observed: Entry | undefined): Claim;
 export function release(file: string, agentId: string, observed: Entry | undefined): ReleaseOutcome;
 export function whoHas(file: string, observed: Entry | undefined): Claim | undefined;
+export function covering(file: string): Array<Claim>;
 export function claimFiles(request: ClaimRequest, ttlMax: Duration, maxFiles: number, observed: Array<Entry | undefined>): Claimed;
 export function renew(request: AnnounceRequest, revision: bigint, ttlMax: Duration): Claim;
 export function check(files: Array<string>, agentId: string, tokens: BigUint64Array): Array<FileCheck>;
@@ -14,24 +15,27 @@ export type Duration = import('./holds-core-types.js').Duration;
 export type Hold = import('./holds-core-types.js').Hold;
 export type Claim = import('./holds-core-types.js').Claim;
 export type Error = import('./holds-core-types.js').Error;
+export type Mode = import('./holds-core-types.js').Mode;
 export type Entry = import('./holds-core-kv.js').Entry;
 export interface AnnounceRequest {
   file: string,
   agentId: string,
   ttl: Duration,
   checkoutPath: string,
+  mode: Mode,
 }
 export interface ClaimRequest {
   files: Array<string>,
   agentId: string,
   ttl: Duration,
   checkoutPath: string,
+  mode: Mode,
 }
 export interface Claimed {
   claims: Array<Claim>,
   atomic: boolean,
 }
-export type FileState = FileStateHeld | FileStateTokenMoved | FileStateHeldByAnother | FileStateVacant;
+export type FileState = FileStateHeld | FileStateTokenMoved | FileStateHeldByAnother | FileStateShared | FileStateVacant;
 export interface FileStateHeld {
   tag: 'held',
   val: Claim,
@@ -42,6 +46,10 @@ export interface FileStateTokenMoved {
 }
 export interface FileStateHeldByAnother {
   tag: 'held-by-another',
+  val: Claim,
+}
+export interface FileStateShared {
+  tag: 'shared',
   val: Claim,
 }
 export interface FileStateVacant {

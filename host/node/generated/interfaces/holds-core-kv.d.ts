@@ -1,9 +1,10 @@
-/** @module Interface holds:core/kv@0.2.0 **/
+/** @module Interface holds:core/kv@0.3.0 **/
 export function get(key: string): Entry;
 export function writeIfRevision(key: string, value: Uint8Array, expected: bigint, ttlSeconds: number): bigint;
 export function deleteIfRevision(key: string, expected: bigint, why: Removal, note: Uint8Array): bigint;
 export function getMany(keys: Array<string>): Array<Entry>;
 export function writeBatch(writes: Array<Write>): BigUint64Array;
+export function scan(prefix: string, through: bigint): Array<KeyedEntry>;
 export interface Write {
   key: string,
   value: Uint8Array,
@@ -64,4 +65,8 @@ export interface Entry {
   value: Uint8Array,
   revision: bigint,
   operation: Operation,
+}
+export interface KeyedEntry {
+  key: string,
+  entry: Entry,
 }

@@ -1,2 +1,2 @@
-/** @module Interface holds:core/observer@0.2.0 **/
+/** @module Interface holds:core/observer@0.3.0 **/
 export function casRetry(key: string, attempt: number): void;

@@ -1,4 +1,4 @@
-/** @module Interface holds:core/subscribe@0.2.0 **/
+/** @module Interface holds:core/subscribe@0.3.0 **/
 export function markerHeaders(): Array<MarkerHeader>;
 export function upkeep(maxAge: Duration): UpkeepPlan;
 export function interpret(change: Change): Interpretation;

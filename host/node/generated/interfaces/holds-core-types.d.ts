@@ -1,12 +1,21 @@
-/** @module Interface holds:core/types@0.2.0 **/
+/** @module Interface holds:core/types@0.3.0 **/
 export type Timestamp = bigint;
 export type Duration = bigint;
+/**
+ * # Variants
+ * 
+ * ## `"exclusive"`
+ * 
+ * ## `"shared"`
+ */
+export type Mode = 'exclusive' | 'shared';
 export interface Hold {
   agentId: string,
   claimedAt: Timestamp,
   expiresAt: Timestamp,
   checkoutPath: string,
   ttl: Duration,
+  mode: Mode,
 }
 export interface Claim {
   file: string,

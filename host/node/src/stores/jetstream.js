@@ -37,6 +37,8 @@ const MAX_BATCH = 1000;
 export const HOLDS_REMOVAL = 'Holds-Removal';
 /** One entry per key, as the Go package (see the Rust host's HISTORY). */
 const HISTORY = 1;
+/** A key prefix of whole subject tokens (`a.`, `a.b.`): a filter subject `<prefix>>` finds its keys. */
+const WHOLE_TOKENS = /^([^.*>\s]+\.)+$/;
 
 /** A request nobody answered: the client throws the error itself or wraps it. */
 const isNoResponders = (e) => e instanceof errors.NoRespondersError || e?.cause instanceof errors.NoRespondersError;
@@ -314,8 +316,43 @@ export class JetStreamStore {
     }
   }
 
-  /** Every key's latest entry, CAUGHT_UP, then live changes (an ordered push consumer). */
-  async *watch({ signal } = {}) {
+  /**
+   * `[{ key, entry }]`: the latest entry of every key that starts with `prefix`
+   * and holds a value (markers left out), from a fresh replay of the bucket as
+   * the watch starts it: every change the stream had when the replay began is
+   * in view, so every one up to `through` (a revision the caller has seen).
+   */
+  async scan(prefix, _through) {
+    const what = `scanning the keys under ${JSON.stringify(prefix)}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.opTimeoutMs);
+    const found = [];
+    try {
+      for await (const item of this.watch({ signal: abort.signal, prefix })) {
+        if (item === CAUGHT_UP) return found;
+        const [key, entry] = item;
+        if (entry.operation === 'put') found.push({ key, entry });
+      }
+    } catch (e) {
+      throw new Unavailable(`${what}: ${e.message}`);
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+    throw new Unavailable(`${what} took over ${this.opTimeoutMs} ms`);
+  }
+
+  /** The consumer's filter subject for the keys that start with `prefix`: the
+   * keys under it when it ends a token, else every key. */
+  filterFor(prefix) {
+    return WHOLE_TOKENS.test(prefix) ? `${this.prefix}${prefix}>` : `${this.prefix}>`;
+  }
+
+  /**
+   * Every key's latest entry, CAUGHT_UP, then live changes (an ordered push
+   * consumer). `prefix`: only the keys that start with it.
+   */
+  async *watch({ signal, prefix = '' } = {}) {
     this.requireConnection('cannot watch');
     let consumer;
     let messages;
@@ -325,7 +362,7 @@ export class JetStreamStore {
       consumer = await this.js.consumers.getPushConsumer(this.stream, {
         deliver_policy: DeliverPolicy.LastPerSubject,
         ack_policy: AckPolicy.None,
-        filter_subject: `${this.prefix}>`,
+        filter_subject: this.filterFor(prefix),
         flow_control: true,
         idle_heartbeat: nanos(5000),
       });
@@ -346,7 +383,8 @@ export class JetStreamStore {
           operation: operationOf(m.headers, this.markers),
           created: BigInt(m.info.timestampNanos ?? 0) || wallNanos(),
         };
-        yield [m.subject.slice(this.prefix.length), entry];
+        const key = m.subject.slice(this.prefix.length);
+        if (key.startsWith(prefix)) yield [key, entry];
         seen += 1;
         if (!caughtUp && (m.info.pending === 0 || seen >= info.num_pending)) {
           caughtUp = true;

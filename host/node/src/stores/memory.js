@@ -62,6 +62,20 @@ export class MemoryStore {
     return writes.map((w) => this.append(w.key, Uint8Array.from(w.value), 'put'));
   }
 
+  /** `[{ key, entry }]`: the latest entry of every key that starts with `prefix`
+   * and holds a value (markers and aged-out keys left out). The store itself is
+   * the newest view, so any `through` is met. */
+  scan(prefix, _through) {
+    this.check();
+    const found = [];
+    for (const key of [...this.entries.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      const entry = this.latest(key);
+      if (entry.found && entry.operation === 'put') found.push({ key, entry });
+    }
+    return found;
+  }
+
   // -- other clients, faults ------------------------------------------------------
 
   /** An unconditional write, as another client would make it. */

@@ -33,6 +33,7 @@ const holdJson = (h) => ({
   expires_at: h.expiresAt,
   checkout_path: h.checkoutPath,
   ttl: h.ttl,
+  mode: h.mode,
 });
 const claimJson = (c) => (c ? { file: c.file, revision: c.revision, hold: holdJson(c.hold) } : null);
 const eventJson = (e) => ({
@@ -44,7 +45,13 @@ const eventJson = (e) => ({
 });
 const claimedJson = (c) => ({ claims: c.claims.map(claimJson), atomic: c.atomic });
 /** The API's file states as the case language names them. */
-const STATE = { held: 'held', tokenMoved: 'token-moved', heldByAnother: 'held-by-another', vacant: 'vacant' };
+const STATE = {
+  held: 'held',
+  tokenMoved: 'token-moved',
+  heldByAnother: 'held-by-another',
+  shared: 'shared',
+  vacant: 'vacant',
+};
 const checkJson = (c) => ({ file: c.file, state: STATE[c.state], claim: claimJson(c.claim) });
 const upkeepJson = (u) => ({
   prune_every: u.pruneEvery,
@@ -400,6 +407,7 @@ export class CaseRunner {
             claimJson(
               await m.announce(this.arg(step, 'file'), this.arg(step, 'agent_id', agent.name), this.arg(step, 'ttl'), {
                 checkout: this.arg(step, 'checkout', ''),
+                mode: this.mode(step),
               }),
             ),
           );
@@ -412,6 +420,7 @@ export class CaseRunner {
             claimedJson(
               await m.claim(this.arg(step, 'files'), this.arg(step, 'agent_id', agent.name), this.arg(step, 'ttl'), {
                 checkout: this.arg(step, 'checkout', ''),
+                mode: this.mode(step),
               }),
             ),
           );
@@ -423,7 +432,7 @@ export class CaseRunner {
                 this.arg(step, 'agent_id', agent.name),
                 this.arg(step, 'ttl'),
                 this.arg(step, 'revision'),
-                { checkout: this.arg(step, 'checkout', '') },
+                { checkout: this.arg(step, 'checkout', ''), mode: this.mode(step) },
               ),
             ),
           );
@@ -441,6 +450,8 @@ export class CaseRunner {
         }
         case 'who_has':
           return ok(claimJson(await m.whoHas(this.arg(step, 'file'))));
+        case 'holders':
+          return ok((await m.holders(this.arg(step, 'file'))).map(claimJson));
         case 'list':
           return ok((await m.list()).map(claimJson));
         case 'identify':
@@ -475,6 +486,11 @@ export class CaseRunner {
       if (e instanceof HoldsError) return failed(e);
       throw e;
     }
+  }
+
+  /** A step's `mode` (optional: the manager's default), passed as given. */
+  mode(step) {
+    return 'mode' in step ? this.arg(step, 'mode') : undefined;
   }
 
   async keyOf(agent, step) {

@@ -71,6 +71,10 @@ export class RefusingStore {
     return this.inner.getMany(keys);
   }
 
+  scan(prefix, through) {
+    return this.inner.scan(prefix, through);
+  }
+
   watch(options) {
     return this.inner.watch(options);
   }

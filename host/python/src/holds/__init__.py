@@ -27,7 +27,7 @@ from .errors import (
 from .manager import Manager
 from .stores import JetStreamStore, MemoryStore, Store
 from .subscription import Subscription
-from .types import Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Release
+from .types import Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Mode, Release
 
 __version__ = "0.2.0"
 
@@ -55,6 +55,7 @@ __all__ = [
     "Lost",
     "Manager",
     "MemoryStore",
+    "Mode",
     "OffsetClock",
     "Release",
     "Store",

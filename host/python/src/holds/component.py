@@ -85,16 +85,27 @@ class _Instance:
         self.exports = wit.Exports(instance, self.store, FUEL, host.begin)
 
 
+#: A replica's answer to a scan: `view(prefix, through)` -> the keys' value
+#: entries, or None when it has not seen every change up to `through`.
+View = Callable[[str, int], Optional[list[tuple[str, Entry]]]]
+
+
 class _CallHost:
     """The host one thread's instance calls; collects the entries a call saw."""
 
     def __init__(
-        self, kv: wit.KvImports, clock: Any, op_timeout: float, observer: Optional[Callable[[str, int], None]]
+        self,
+        kv: wit.KvImports,
+        clock: Any,
+        op_timeout: float,
+        observer: Optional[Callable[[str, int], None]],
+        view: Optional[View] = None,
     ):
         self.kv = kv
         self._clock = clock
         self._op_timeout = op_timeout
         self._observer = observer
+        self._view = view
         self.learnt: list[tuple[str, Entry]] = []
         self.deadline = float("-inf")  # no call yet: nothing to wait for
 
@@ -121,10 +132,14 @@ class _CallHost:
     def seen(self, key: str, entry: Entry) -> None:
         self.learnt.append((key, entry))
 
+    def view(self, prefix: str, through: int) -> Optional[list[tuple[str, Entry]]]:
+        return None if self._view is None else self._view(prefix, through)
+
 
 class InstancePool:
     """`size` threads, each running calls on its own instance; an export call's
-    writes may be sent again for `op_timeout` seconds."""
+    writes may be sent again for `op_timeout` seconds. `view`, when set, is the
+    replica every call's `scan` import asks before reading the store."""
 
     def __init__(
         self,
@@ -142,6 +157,7 @@ class InstancePool:
         self._clock = clock
         self._op_timeout = op_timeout
         self.observer = observer
+        self.view: Optional[View] = None
         self._local = threading.local()
         self._threads = cf.ThreadPoolExecutor(max_workers=size, thread_name_prefix="holds-wasm")
         self.discarded = 0
@@ -155,7 +171,7 @@ class InstancePool:
         local = self._local
         instance: Optional[_Instance] = getattr(local, "instance", None)
         if instance is None:
-            local.host = _CallHost(self._kv, self._clock, self._op_timeout, self._observe)
+            local.host = _CallHost(self._kv, self._clock, self._op_timeout, self._observe, self._view)
             try:
                 instance = local.instance = _Instance(self._runtime, local.host)
             except Exception as e:
@@ -178,6 +194,9 @@ class InstancePool:
     def _observe(self, key: str, attempt: int) -> None:
         if self.observer is not None:
             self.observer(key, attempt)
+
+    def _view(self, prefix: str, through: int) -> Optional[list[tuple[str, Entry]]]:
+        return None if self.view is None else self.view(prefix, through)
 
     def shutdown(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)

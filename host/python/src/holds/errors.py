@@ -25,8 +25,9 @@ class HeldByAnother(HoldsError):
 
 
 class HeldByOthers(HoldsError):
-    """A multi-file claim was refused: `claims` are every live hold of another
-    agent among the files. Nothing stays written."""
+    """A multi-file claim, a pattern or a shared hold was refused: `claims` are
+    every live hold of another agent that conflicts with it. Nothing stays
+    written."""
 
     def __init__(self, claims: list[Claim]):
         named = ", ".join(f"{c.file} by {c.hold.agent_id!r}" for c in claims)

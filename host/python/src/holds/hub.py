@@ -1,6 +1,7 @@
 """The manager's watcher, on the manager's loop: one watch over the bucket, a
-replica of every key's latest entry, fan-out of events to subscriptions, and
-expiry sweeps for stores that do not expire entries themselves.
+replica of every key's latest entry (`replica.py`: the calls' hints and the
+`scan` import's view), fan-out of events to subscriptions, and expiry sweeps
+for stores that do not expire entries themselves.
 
 Each change is interpreted by the component once, with the key's previous entry
 from the replica (so a marker that removes a hold is told from one replacing a
@@ -14,6 +15,7 @@ host's `hub.rs`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import logging
 import time
@@ -23,9 +25,10 @@ from typing import Any, Optional
 from . import wit
 from .component import InstancePool
 from .errors import Closed, HoldsError, StoreError
+from .replica import Replica
 from .stores.base import CAUGHT_UP, Store
 from .subscription import Subscription
-from .types import Entry, Event
+from .types import MISSING, Entry, Event
 
 log = logging.getLogger("holds")
 
@@ -52,8 +55,7 @@ class Hub:
         self.start_timeout = start_timeout
         self.phase = "idle"  # idle | starting | ready | failed | closed
         self.failure: Optional[HoldsError] = None
-        self.replica: dict[str, Entry] = {}
-        self.ahead: dict[str, Entry] = {}
+        self.replica = Replica()
         self.subscribers: list[Subscription] = []
         self._task: Optional[asyncio.Task] = None
         self._changed: Optional[asyncio.Condition] = None
@@ -83,7 +85,6 @@ class Hub:
         if self.phase in ("idle", "failed"):
             self.phase = "starting"  # the last failure is kept, for the log
             self.replica.clear()
-            self.ahead.clear()
             self._task = asyncio.ensure_future(self._run())
         async with condition:
             try:
@@ -119,7 +120,6 @@ class Hub:
             sub._finish()
         self.subscribers.clear()
         self.replica.clear()
-        self.ahead.clear()
         if self._sweep_timer is not None:
             self._sweep_timer.cancel()
         for task in list(self._sweeping):
@@ -138,7 +138,6 @@ class Hub:
             sub._finish(error)
         self.subscribers.clear()
         self.replica.clear()
-        self.ahead.clear()
         asyncio.ensure_future(self._set_phase("failed", error))
 
     # -- subscriptions -------------------------------------------------------------
@@ -151,9 +150,7 @@ class Hub:
         sub = Subscription(self.chan_buffer, lambda s: _call_soon(loop, self._unsubscribe, s))
         # Registered and snapshotted in one step of the loop: no change between.
         self.subscribers.append(sub)
-        current = sorted(
-            ((k, e) for k, e in self.replica.items() if e.operation == "put"), key=lambda kv: kv[1].revision
-        )
+        current = self.replica.values()
 
         def interpret_all(exports: wit.Exports) -> list[Event]:
             events = []
@@ -182,11 +179,16 @@ class Hub:
         when it has none); None while it is not (then the guest reads)."""
         if self.phase != "ready":
             return None
-        r, a = self.replica.get(key), self.ahead.get(key)
-        if r is not None and a is not None:
-            return a if a.revision > r.revision else r
-        newest = r or a
-        return newest if newest is not None else Entry(False, b"", 0, "put")
+        newest = self.replica.newest(key)
+        return newest if newest is not None else MISSING
+
+    def scan_view(self, prefix: str, through: int) -> Optional[list[tuple[str, Entry]]]:
+        """The value entries of the keys that start with `prefix`, when the
+        replica has every change up to revision `through` (the `scan` import's
+        view, asked on a pool thread); None when it has not (then the store is read)."""
+        if self.phase != "ready":
+            return None
+        return self.replica.view(prefix, through)
 
     def observe_own(self, learnt: list[tuple[str, Entry]]) -> None:
         """Entries this manager's calls read or wrote, ahead of the watch."""
@@ -194,13 +196,8 @@ class Hub:
             return
         now = time.time_ns()
         for key, entry in learnt:
-            if not entry.found:
-                continue
-            known = max(
-                (e.revision for e in (self.replica.get(key), self.ahead.get(key)) if e is not None), default=None
-            )
-            if known is None or known < entry.revision:
-                self.ahead[key] = Entry(entry.found, entry.value, entry.revision, entry.operation, entry.created or now)
+            if entry.found:
+                self.replica.learn(key, dataclasses.replace(entry, created=entry.created or now))
 
     # -- the watcher -------------------------------------------------------------------
 
@@ -216,6 +213,7 @@ class Hub:
             async for item in watch:
                 if item is CAUGHT_UP:
                     ready = True
+                    self.replica.set_ready()
                     await self._set_phase("ready")
                     continue
                 key, entry = item  # type: ignore[misc]
@@ -235,9 +233,7 @@ class Hub:
         meaning: Optional[wit.Interpretation] = None
         failed: Optional[HoldsError] = None
         if wanted:
-            previous = self.replica.get(key)
-            if previous is not None and previous.revision >= entry.revision:
-                previous = None
+            previous = self.replica.previous(key, entry.revision)
             try:
                 meaning, _ = await in_pool(self.pool, lambda x: x.interpret(key, entry, previous, replaying))
             except HoldsError as e:
@@ -254,12 +250,7 @@ class Hub:
                 self._schedule(key, meaning.expiry_check_at, entry)
             else:
                 self._sweeps.cancel(key)
-        current = self.replica.get(key)
-        if current is None or current.revision <= entry.revision:
-            self.replica[key] = entry
-        own = self.ahead.get(key)
-        if own is not None and own.revision <= entry.revision:
-            del self.ahead[key]
+        self.replica.apply(key, entry)
         if failed is not None and not replaying:
             # Nobody may miss this change silently: subscribers end with the reason.
             for sub in self.subscribers:
@@ -317,8 +308,7 @@ class Hub:
         while True:
             await asyncio.sleep(self.upkeep.prune_every / 1e9)
             now = time.time_ns()
-            self.replica = {k: e for k, e in self.replica.items() if self._young(e, now)}
-            self.ahead = {k: e for k, e in self.ahead.items() if self._young(e, now)}
+            self.replica.prune(lambda e, now=now: self._young(e, now))
 
     def _young(self, e: Entry, now: int) -> bool:
         """Still within the time the upkeep plan keeps a hold, or a marker."""

@@ -26,7 +26,7 @@ from .stores.base import CAUGHT_UP, Store, Unavailable
 from .stores.jetstream import JetStreamStore
 from .stores.memory import MemoryStore
 from .subscription import Subscription
-from .types import Claim, Claimed, Entry, FileCheck, Identity, Release
+from .types import MODES, Claim, Claimed, Entry, FileCheck, Identity, Mode, Release
 
 _BUCKET = re.compile(r"^[A-Za-z0-9_-]+$")
 #: Cached answers of key-for-file (cleared when full).
@@ -90,6 +90,8 @@ class Manager:
         # Eight attempts of a read and a write each, plus slack.
         self._call_timeout = op_timeout * 17 + 1
         if replica:
+            # Calls' scans are answered from the replica when it is current enough.
+            pool.view = self.hub.scan_view
             loop.submit(self.hub.keep_warm())
 
     # -- opening -----------------------------------------------------------------
@@ -258,32 +260,44 @@ class Manager:
 
     # -- the API -----------------------------------------------------------------------
 
-    async def announce(self, file: str, agent: str, ttl: Duration, checkout: str = "") -> Claim:
-        """Place or renew a hold on `file` (absolute; it is cleaned).
+    async def announce(
+        self, file: str, agent: str, ttl: Duration, checkout: str = "", *, mode: Mode = "exclusive"
+    ) -> Claim:
+        """Place or renew a hold on `file` (absolute; it is cleaned), or on a
+        pattern: a directory ending in `/` (every path beneath it) or a glob
+        (`*`, `?`, `[...]`, `**`).
 
         Vacant -> created; the same agent's -> renewed; another agent's that
         expired strictly before now -> taken over; otherwise HeldByAnother
         (carrying the holder's claim). `ttl`: "30s", seconds, or a timedelta.
+        `mode`: "exclusive" (nobody else may hold what it covers) or "shared"
+        (other shared holds may cover it too). A pattern or a shared hold that
+        conflicts with other agents' holds raises HeldByOthers, naming every
+        holder.
         """
         ttl_ns = _ttl(ttl)
+        mode = _mode(mode)
 
         async def run() -> Claim:
             self._check()
             return await self._guest(
-                lambda x: x.announce(file, agent, ttl_ns, checkout, self.ttl_max, self._hint(x, file))
+                lambda x: x.announce(file, agent, ttl_ns, checkout, self.ttl_max, self._hint(x, file), mode)
             )
 
         return await self._on_loop(run())
 
-    async def claim(self, files: list[str], agent: str, ttl: Duration, checkout: str = "") -> Claimed:
-        """Claim every file or none (bones' coord semantics): the files are
-        cleaned, deduplicated and taken in sorted order, at most
-        `max_claim_files`; each is decided as `announce` decides. On any refusal
-        nothing stays held and HeldByOthers names every holder. One atomic write
-        where the store can (memory; a JetStream bucket with atomic batches),
-        else announced one by one with revision-gated rollback
+    async def claim(
+        self, files: list[str], agent: str, ttl: Duration, checkout: str = "", *, mode: Mode = "exclusive"
+    ) -> Claimed:
+        """Claim every file (or pattern) or none (bones' coord semantics): the
+        files are cleaned, deduplicated and taken in sorted order, at most
+        `max_claim_files`; each is decided as `announce` decides, all in `mode`.
+        On any refusal nothing stays held and HeldByOthers names every holder.
+        One atomic write where the store can (memory; a JetStream bucket with
+        atomic batches), else announced one by one with revision-gated rollback
         (`Claimed.atomic` says which)."""
         ttl_ns = _ttl(ttl)
+        mode = _mode(mode)
         files = list(files)
 
         async def run() -> Claimed:
@@ -297,20 +311,25 @@ class Manager:
                     self.ttl_max,
                     self.max_claim_files,
                     [self._hint(x, f) for f in files] if self._replica and self.hub.phase == "ready" else [],
+                    mode,
                 )
             )
 
         return await self._on_loop(run())
 
-    async def renew(self, file: str, agent: str, ttl: Duration, revision: int, checkout: str = "") -> Claim:
+    async def renew(
+        self, file: str, agent: str, ttl: Duration, revision: int, checkout: str = "", *, mode: Mode = "exclusive"
+    ) -> Claim:
         """Renew the hold `agent` wrote on `file` at `revision` (a lease's
-        renewal): written only over that revision, so a hold released,
-        force-released, expired or taken over meanwhile is never re-taken (Lost)."""
+        renewal; `mode`: the hold's): written only over that revision, so a hold
+        released, force-released, expired or taken over meanwhile is never
+        re-taken (Lost)."""
         ttl_ns = _ttl(ttl)
+        mode = _mode(mode)
 
         async def run() -> Claim:
             self._check()
-            return await self._guest(lambda x: x.renew(file, agent, ttl_ns, checkout, revision, self.ttl_max))
+            return await self._guest(lambda x: x.renew(file, agent, ttl_ns, checkout, revision, self.ttl_max, mode))
 
         return await self._on_loop(run())
 
@@ -318,7 +337,9 @@ class Manager:
         """Does `agent` hold every file live, at these fencing tokens if given
         (one per file)? One fresh read of all the files (of each batch of 256 files
         and 64 KiB of paths, for more),
-        for commit gates."""
+        for commit gates. Each file is judged against every hold that covers it
+        (see `holders`): `held` only when the agent's own exclusive hold covers
+        it; `shared` when only shared holds do, the agent's among them."""
         files, tokens = list(files), list(tokens or [])
 
         async def run() -> list[FileCheck]:
@@ -363,6 +384,17 @@ class Manager:
         async def run() -> Optional[Claim]:
             self._check()
             return await self._guest(lambda x: x.who_has(file, None))
+
+        return await self._on_loop(run())
+
+    async def holders(self, file: str) -> list[Claim]:
+        """Every live hold that covers `file` (absolute): its exclusive hold,
+        its shared holds, and each directory and glob hold over it, oldest
+        revision first, read fresh from the store."""
+
+        async def run() -> list[Claim]:
+            self._check()
+            return await self._guest(lambda x: x.covering(file))
 
         return await self._on_loop(run())
 
@@ -503,6 +535,12 @@ def _ttl(ttl: Duration) -> int:
     if ns >= 1 << 64:
         raise InvalidInput("ttl", "too long")
     return ns
+
+
+def _mode(mode: object) -> Mode:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InvalidInput("mode", f"{mode!r} is not one of {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]
 
 
 def _config(bucket: str, ttl_max: Duration, chan_buffer: int, instances: int) -> int:

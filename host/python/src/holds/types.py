@@ -9,6 +9,10 @@ from typing import Literal, Optional
 
 Operation = Literal["put", "delete", "purge", "expire"]
 EventKind = Literal["announced", "released", "expired"]
+#: How a hold shares what it covers: "exclusive" (nobody else may hold any of
+#: it) or "shared" (other shared holds may cover the same paths).
+Mode = Literal["exclusive", "shared"]
+MODES: tuple[Mode, ...] = ("exclusive", "shared")
 
 
 def _utc(ns: int) -> _dt.datetime:
@@ -19,7 +23,7 @@ def _utc(ns: int) -> _dt.datetime:
 
 @dataclass(frozen=True)
 class Hold:
-    """The value stored at a file's key (the Go package's `Hold`)."""
+    """The value stored at a file's key (the Go package's `Hold`), and its mode."""
 
     agent_id: str
     #: When the hold was most recently announced, ns since the Unix epoch.
@@ -29,6 +33,8 @@ class Hold:
     checkout_path: str
     #: The lease asked for, in ns.
     ttl: int
+    #: "exclusive" (the Go package's only kind) or "shared".
+    mode: Mode = "exclusive"
 
     @property
     def expires(self) -> _dt.datetime:
@@ -42,8 +48,10 @@ class Hold:
 
 @dataclass(frozen=True)
 class Claim:
-    """A hold and where it lives. `revision` grows with every announce of the
-    file, so it serves as a fencing token."""
+    """A hold and where it lives. `file` is a cleaned absolute path, or a
+    pattern: a directory ending in `/` (every path beneath it) or a glob (`*`,
+    `?`, `[...]`, `**`). `revision` grows with every announce of the file, so it
+    serves as a fencing token."""
 
     file: str
     hold: Hold
@@ -60,14 +68,17 @@ class Claimed:
     atomic: bool
 
 
-FileState = Literal["held", "token_moved", "held_by_another", "vacant"]
+FileState = Literal["held", "token_moved", "held_by_another", "shared", "vacant"]
 
 
 @dataclass(frozen=True)
 class FileCheck:
-    """One file of a `check`: `held` (the agent holds it live, at the token if
-    one was given), `token_moved` (it holds it at another revision),
-    `held_by_another`, or `vacant`. `claim` is the live hold, if any."""
+    """One file of a `check`: `held` (the agent holds it live and exclusive,
+    directly or through a directory or glob hold, at the token if one was
+    given), `token_moved` (it holds it at another revision), `held_by_another`
+    (another agent's hold of any mode covers it), `shared` (only shared holds
+    cover it, the agent's among them: nobody may change it), or `vacant`.
+    `claim` is the hold judged, if any."""
 
     file: str
     state: FileState

@@ -1,4 +1,4 @@
-"""Everything that knows the WIT contract `holds:core@0.2.0`, in one place.
+"""Everything that knows the WIT contract `holds:core@0.3.0`, in one place.
 
 The rest of the package speaks plain Python (`types.py`, `errors.py`); this module
 turns those values into wasmtime-py's component values and back, defines the
@@ -10,8 +10,8 @@ How wasmtime-py (50.0.1) maps WIT values, as used here:
 
 - records are `wasmtime.component.Record` objects whose attributes carry the WIT
   field names verbatim, hyphens included (`getattr(r, "agent-id")`);
-- enums are `str`, `list<u8>` is `bytes`, integers are `int`, `option<T>` is
-  `None` or the value;
+- enums are `str` (a hold's `mode`: "exclusive" or "shared"), `list<u8>` is
+  `bytes`, integers are `int`, `option<T>` is `None` or the value;
 - a variant or result is a `Variant(tag, payload)` only when its cases cannot be
   told apart by Python type, otherwise it is untagged. `kv-error` has two
   cases without a payload (`wrong-revision`, `unsupported`), so it is tagged:
@@ -20,9 +20,13 @@ How wasmtime-py (50.0.1) maps WIT values, as used here:
   `Variant("unavailable", message)` or `Variant("unsupported")` for err. A
   record lowered is any object with the WIT field names as attributes (a
   `Record`, see `_record`). The exported `error` and `file-state`
-  variants arrive tagged; `release-outcome` arrives as `int` (released) or
-  `None` (not-held); `sweep`'s result stays tagged (its ok type is itself a
-  variant).
+  variants arrive tagged (`file-state`: `held`, `token-moved`,
+  `held-by-another` and `shared` carry a claim, `vacant` nothing);
+  `release-outcome` arrives as `int` (released) or `None` (not-held);
+  `sweep`'s result stays tagged (its ok type is itself a variant). The `scan`
+  import returns a `list` of `keyed-entry` records for ok: the host's view (its
+  replica) when it has every change up to `through`, else a fresh read of the
+  store (always for `through` the largest u64, `CURRENT`).
 - An import that raises traps the call, and a Store that trapped refuses every
   later call. Store failures are therefore returned as `kv-error` values, never
   raised (see `_kv_result`).
@@ -40,10 +44,12 @@ from typing import Any, Optional, Protocol
 from wasmtime.component import Linker, Record, Variant
 
 from . import errors
-from .types import MISSING, Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Release
+from .types import MISSING, Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Mode, Release
 
 PACKAGE = "holds:core"
-VERSION = "0.2.0"
+VERSION = "0.3.0"
+#: A `scan`'s `through` asking for the store's current state (the largest u64).
+CURRENT = (1 << 64) - 1
 
 
 def interface(name: str) -> str:
@@ -106,10 +112,15 @@ class KvImports(Protocol):
 
     def write_batch(self, writes: list[BatchWrite]) -> list[int]: ...
 
+    def scan(self, prefix: str, through: int) -> list[tuple[str, Entry]]: ...
+
 
 class Host(Protocol):
     """What one instance's imports call: the store, the clock, the observer,
-    and `seen(key, entry)` for every entry an import learnt (reads and acks)."""
+    `seen(key, entry)` for every entry an import learnt from the store (reads and
+    acks), and `view(prefix, through)`: a replica's answer to a `scan` (the
+    value entries of the keys that start with `prefix`, from a view with every
+    change up to revision `through`), or None to read the store."""
 
     kv: KvImports
 
@@ -120,6 +131,8 @@ class Host(Protocol):
     def cas_retry(self, key: str, attempt: int) -> None: ...
 
     def seen(self, key: str, entry: Entry) -> None: ...
+
+    def view(self, prefix: str, through: int) -> Optional[list[tuple[str, Entry]]]: ...
 
 
 # ---------------------------------------------------------------------------
@@ -150,11 +163,20 @@ def _hold(r: Record) -> Hold:
         expires_at=_field(r, "expires_at"),
         checkout_path=_field(r, "checkout_path"),
         ttl=r.ttl,
+        mode=r.mode,
     )
 
 
 def _claim(r: Record) -> Claim:
     return Claim(file=r.file, hold=_hold(r.hold), revision=r.revision)
+
+
+def _file_check(r: Record) -> FileCheck:
+    """A `file-check`: its `file-state` case as the FileState name (hyphens
+    become underscores), and the case's claim (none for `vacant`)."""
+    state: Variant = r.state
+    claim = None if state.payload is None else _claim(state.payload)
+    return FileCheck(r.file, state.tag.replace("-", "_"), claim)  # type: ignore[arg-type]
 
 
 def _error(v: Variant) -> errors.HoldsError:
@@ -292,6 +314,18 @@ def define_imports(linker: Linker, host: Host) -> None:
 
         return _kv_result(op)
 
+    def scan(_store: Any, prefix: str, through: int) -> Any:
+        def op() -> list[Record]:
+            # `through` the largest u64: the store's current state, read fresh.
+            found = None if through == CURRENT else host.view(prefix, through)
+            if found is None:
+                found = host.kv.scan(prefix, through)
+                for key, entry in found:
+                    host.seen(key, entry)
+            return [_record(key=key, entry=entry_to_wit(entry)) for key, entry in found]
+
+        return _kv_result(op)
+
     def pause(_store: Any, after: int) -> bool:
         try:
             return host.pause(after)
@@ -312,6 +346,7 @@ def define_imports(linker: Linker, host: Host) -> None:
             i.add_func("delete-if-revision", delete)
             i.add_func("get-many", get_many)
             i.add_func("write-batch", write_batch)
+            i.add_func("scan", scan)
         with root.add_instance(interface("clock")) as i:
             i.add_func("now", lambda _store: host.now())
             i.add_func("pause", pause)
@@ -410,9 +445,16 @@ class Exports:
         return func(self._store, *args)
 
     def announce(
-        self, file: str, agent_id: str, ttl: int, checkout_path: str, ttl_max: int, observed: Optional[Entry]
+        self,
+        file: str,
+        agent_id: str,
+        ttl: int,
+        checkout_path: str,
+        ttl_max: int,
+        observed: Optional[Entry],
+        mode: Mode = "exclusive",
     ) -> Claim:
-        request = _record(file=file, agent_id=agent_id, ttl=ttl, checkout_path=checkout_path)
+        request = _record(file=file, agent_id=agent_id, ttl=ttl, checkout_path=checkout_path, mode=mode)
         return _claim(_ok(self._call("holds", "announce", request, ttl_max, _observed(observed))))
 
     def release(self, file: str, agent_id: str, observed: Optional[Entry]) -> Release:
@@ -423,6 +465,10 @@ class Exports:
         claim = _ok(self._call("holds", "who-has", file, _observed(observed)))
         return None if claim is None else _claim(claim)
 
+    def covering(self, file: str) -> list[Claim]:
+        """Every live hold that covers `file`, oldest revision first."""
+        return [_claim(c) for c in _ok(self._call("holds", "covering", file))]
+
     def claim_files(
         self,
         files: list[str],
@@ -432,23 +478,28 @@ class Exports:
         ttl_max: int,
         max_files: int,
         observed: list[Optional[Entry]],
+        mode: Mode = "exclusive",
     ) -> Claimed:
-        request = _record(files=list(files), agent_id=agent_id, ttl=ttl, checkout_path=checkout_path)
+        request = _record(files=list(files), agent_id=agent_id, ttl=ttl, checkout_path=checkout_path, mode=mode)
         out = _ok(self._call("holds", "claim-files", request, ttl_max, max_files, [_observed(e) for e in observed]))
         return Claimed([_claim(c) for c in out.claims], out.atomic)
 
-    def renew(self, file: str, agent_id: str, ttl: int, checkout_path: str, revision: int, ttl_max: int) -> Claim:
-        request = _record(file=file, agent_id=agent_id, ttl=ttl, checkout_path=checkout_path)
+    def renew(
+        self,
+        file: str,
+        agent_id: str,
+        ttl: int,
+        checkout_path: str,
+        revision: int,
+        ttl_max: int,
+        mode: Mode = "exclusive",
+    ) -> Claim:
+        request = _record(file=file, agent_id=agent_id, ttl=ttl, checkout_path=checkout_path, mode=mode)
         return _claim(_ok(self._call("holds", "renew", request, revision, ttl_max)))
 
     def check(self, files: list[str], agent_id: str, tokens: list[int]) -> list[FileCheck]:
         out = _ok(self._call("holds", "check", list(files), agent_id, list(tokens)))
-        return [
-            FileCheck(
-                c.file, c.state.tag.replace("-", "_"), None if c.state.payload is None else _claim(c.state.payload)
-            )
-            for c in out
-        ]
+        return [_file_check(c) for c in out]
 
     def force_release(self, file: str, by: str, observed: Optional[Entry]) -> Release:
         revision = _ok(self._call("holds", "force-release", file, by, _observed(observed)))

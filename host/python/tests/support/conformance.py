@@ -58,6 +58,7 @@ def hold_json(h: holds.Hold) -> dict[str, Any]:
         "expires_at": h.expires_at,
         "checkout_path": h.checkout_path,
         "ttl": h.ttl,
+        "mode": h.mode,
     }
 
 
@@ -427,6 +428,7 @@ class CaseRunner:
                     self.arg(step, "agent_id", agent.name),
                     self.arg(step, "ttl"),
                     self.arg(step, "checkout", ""),
+                    mode=self.arg(step, "mode", "exclusive"),
                 )
                 return _Outcome(claim_json(claim))
             if do == "release":
@@ -438,6 +440,7 @@ class CaseRunner:
                     self.arg(step, "agent_id", agent.name),
                     self.arg(step, "ttl"),
                     self.arg(step, "checkout", ""),
+                    mode=self.arg(step, "mode", "exclusive"),
                 )
                 return _Outcome(claimed_json(claimed))
             if do == "renew":
@@ -447,6 +450,7 @@ class CaseRunner:
                     self.arg(step, "ttl"),
                     self.arg(step, "revision"),
                     self.arg(step, "checkout", ""),
+                    mode=self.arg(step, "mode", "exclusive"),
                 )
                 return _Outcome(claim_json(claim))
             if do == "check":
@@ -459,6 +463,8 @@ class CaseRunner:
                 return _Outcome({"released": r.released, "revision": r.revision})
             if do == "who_has":
                 return _Outcome(claim_json(await m.who_has(self.arg(step, "file"))))
+            if do == "holders":
+                return _Outcome([claim_json(c) for c in await m.holders(self.arg(step, "file"))])
             if do == "list":
                 return _Outcome([claim_json(c) for c in await m.list()])
             if do == "identify":

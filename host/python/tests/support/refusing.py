@@ -83,6 +83,9 @@ class Refusing(Store):
     def get_many(self, keys: list[str]) -> list[Entry]:
         return self.inner.get_many(keys)
 
+    def scan(self, prefix: str, through: int) -> list[tuple[str, Entry]]:
+        return self.inner.scan(prefix, through)
+
     def put(self, key: str, value: bytes) -> int:
         return self.inner.put(key, value)
 

@@ -152,8 +152,11 @@ impl Checker<'_> {
                                         self.describe(i)
                                     ),
                                 };
-                                // A hidden hold of the releaser's own could be what it removed.
-                                if self.hidden(&file, Some(&releaser), false, self.calls[i].end) {
+                                // A hidden hold of the releaser's own could be what it
+                                // removed; for a force-release, anyone's.
+                                let whose = (self.calls[i].op != Op::ForceRelease)
+                                    .then_some(releaser.as_str());
+                                if self.hidden(&file, whose, false, self.calls[i].end) {
                                     self.report.excused += 1;
                                 } else {
                                     self.violation(Rule::UnownedRelease, &file, revision, detail);

@@ -87,8 +87,8 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     });
     match judged {
         Verdict::Allowed => Ok(exit::OK),
-        Verdict::Held(holder) => {
-            deny(&held_reason(&holder));
+        Verdict::Held(file, holder) => {
+            deny(&held_reason(&file, &holder));
             Ok(exit::OK)
         }
         // Bad input (an invalid agent id, a TTL over the max) is no store outage.
@@ -125,8 +125,8 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
 enum Verdict {
     /// The agent holds the file, or took it now.
     Allowed,
-    /// Another agent holds it.
-    Held(Claim),
+    /// Another agent holds it (the file as holds names it, and the hold).
+    Held(String, Claim),
     /// The store could not be reached (or did not answer in time).
     Unreachable(Failure),
     /// Anything else went wrong: bad input, a corrupt entry, a locked database.
@@ -145,13 +145,14 @@ async fn judge(global: &Global, edit: &Edit, announce: Announce) -> Verdict {
         // The file as every worktree names it (edit.file is absolute).
         let id = files::one(&holds, &edit.file, &global.place_in("/")).await?;
         let announce = announce.checkout(id.checkout);
-        decide(&holds, &id.file, &announce).await
+        let holder = decide(&holds, &id.file, &announce).await?;
+        Ok::<_, Failure>(holder.map(|h| (id.file, h)))
     }
     .await;
     holds.close().await;
     match outcome {
         Ok(None) => Verdict::Allowed,
-        Ok(Some(holder)) => Verdict::Held(holder),
+        Ok(Some((file, holder))) => Verdict::Held(file, holder),
         // A NATS server that stopped answering mid-call is out of reach too;
         // an embedded store that fails (locked, unreadable) is not.
         Err(f) if global.nats.is_some() && matches!(f.holds, Some(Error::Store(_))) => {
@@ -181,17 +182,24 @@ async fn decide(
     }
     match holds.announce(file, announce).await {
         Ok(_) => Ok(None),
-        // Taken by another between the check and the announce.
+        // Taken by another between the check and the announce (a pattern's
+        // hold over the file included).
         Err(Error::HeldByAnother(claim)) => Ok(Some(*claim)),
+        Err(Error::HeldByOthers(claims)) if !claims.is_empty() => Ok(claims.into_iter().next()),
         Err(e) => Err(e.into()),
     }
 }
 
-fn held_reason(holder: &Claim) -> String {
+fn held_reason(file: &str, holder: &Claim) -> String {
+    // A directory or glob hold over the file, or a shared one, says so.
+    let through = match (holder.file == file, holder.hold.mode) {
+        (true, holds::Mode::Exclusive) => String::new(),
+        (true, mode) => format!(" ({} hold)", mode.as_str()),
+        (false, mode) => format!(" (through its {} hold on {})", mode.as_str(), holder.file),
+    };
     format!(
-        "{} is held by agent {:?}{} until {} (fencing token {}): another agent is editing it. \
+        "{file} is held by agent {:?}{}{through} until {} (fencing token {}): another agent is editing it. \
          Work on another file, or wait until it is released or expires.",
-        holder.file,
         holder.hold.agent_id,
         holder.hold.working_in(),
         rfc3339(holder.hold.expires_at),

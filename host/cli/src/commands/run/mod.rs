@@ -6,7 +6,7 @@ use crate::failure::{Failure, Outcome, exit};
 use crate::files::Named;
 use crate::{output, store};
 use clap::Args;
-use holds::{Announce, Lease};
+use holds::Lease;
 use job::Job;
 use signals::{Forwarded, ends_a_process, signal_name};
 use std::ffi::OsString;
@@ -69,7 +69,7 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     let holds = store::open_with_replica(global, true).await?;
     let named = Named::new(&holds, &o.files, &place).await?;
     let files = named.files();
-    let announce = Announce::new(o.agent.agent.clone(), o.agent.ttl).checkout(named.checkout());
+    let announce = o.agent.announce(named.checkout());
     let claim = async {
         match o.wait {
             Some(wait) => holds.hold_wait(&files, &announce, wait).await,

@@ -74,7 +74,7 @@ fn cli_broken_traces_are_exit_2() {
         ),
         (
             "foreign-wit",
-            text.replacen("holds:core@0.2.0", "holds:core@9.0.0", 1)
+            text.replacen(holds::trace::WIT_PACKAGE, "holds:core@9.0.0", 1)
                 .into_bytes(),
             vec!["holds:core@9.0.0".into()],
         ),

@@ -55,10 +55,10 @@ class BucketLimits:
 class Store(abc.ABC):
     """A revisioned bucket with JetStream KV semantics (history 1).
 
-    `get`, `write_if_revision`, `delete_if_revision`, `get_many` and
-    `write_batch` are the component's kv import: synchronous, called from
-    instance-pool threads, raising WrongRevision / NotStored / Unavailable /
-    Unsupported. A write is sent once: the guest decides whether to send it again.
+    `get`, `write_if_revision`, `delete_if_revision`, `get_many`,
+    `write_batch` and `scan` are the component's kv import: synchronous,
+    called from instance-pool threads, raising WrongRevision / NotStored /
+    Unavailable / Unsupported. A write is sent once: the guest decides whether to send it again.
     `watch` runs on the manager's loop.
     """
 
@@ -93,6 +93,13 @@ class Store(abc.ABC):
     def write_batch(self, writes: list[BatchWrite]) -> list[int]:
         """Every write or none (WrongRevision if any expectation failed);
         Unsupported when the store cannot write atomically."""
+
+    @abc.abstractmethod
+    def scan(self, prefix: str, through: int) -> list[tuple[str, Entry]]:
+        """The latest entry of every key that starts with `prefix` and holds a
+        value (operation put: markers and missing keys left out), in any order,
+        from a view that includes every change up to revision `through` (0:
+        any view; a fresh read always does)."""
 
     @abc.abstractmethod
     def put(self, key: str, value: bytes) -> int:

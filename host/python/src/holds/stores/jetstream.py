@@ -60,6 +60,10 @@ HOLDS_REMOVAL = "Holds-Removal"
 HISTORY = 1
 #: An idle watch checks its consumer still exists this often (s).
 WATCH_LIVENESS = 5.0
+#: How long the server keeps a watch's consumer once nobody listens (s).
+WATCH_INACTIVE = 300.0
+#: The same for a scan's consumer, which is dropped as soon as it caught up (s).
+SCAN_INACTIVE = 5.0
 
 
 class ServerCodes:
@@ -128,6 +132,19 @@ def operation_of(headers: Optional[dict]) -> str:
             if headers.get(rule.name) == rule.value:
                 return rule.operation
     return "put"
+
+
+_TOKEN = re.compile(r"[^.*>\s]+")
+
+
+def scan_filter(subjects: str, prefix: str) -> str:
+    """The filter subject of a scan of the keys that start with `prefix`, in a
+    bucket whose subjects start with `subjects` (`$KV.<bucket>.`): only those
+    keys' subjects when `prefix` is whole tokens (`_hx.`), else every key (the
+    scan keeps those that start with `prefix`)."""
+    if prefix.endswith(".") and all(_TOKEN.fullmatch(t) for t in prefix[:-1].split(".")):
+        return f"{subjects}{prefix}>"
+    return f"{subjects}>"
 
 
 def _server_version(nc: Any) -> str:
@@ -337,6 +354,11 @@ class JetStreamStore(Store):
             raise Unsupported(f"{len(writes)} writes are more than a batch of {MAX_BATCH}")
         return self._run(self.awrite_batch(writes))
 
+    def scan(self, prefix: str, through: int) -> list[tuple[str, Entry]]:
+        """A fresh replay of the bucket (as `Manager.list` reads it), so every
+        revision up to `through` is in view."""
+        return self._run(self.ascan(prefix))
+
     def put(self, key: str, value: bytes) -> int:
         return self._run(self.apublish(key, value, {}))
 
@@ -364,6 +386,32 @@ class JetStreamStore(Store):
 
     async def aget_many(self, keys: list[str]) -> list[Entry]:
         return list(await asyncio.gather(*(self.aget(k) for k in keys)))
+
+    async def ascan(self, prefix: str) -> list[tuple[str, Entry]]:
+        """The latest entry of every key that starts with `prefix` and holds a
+        value: an ordered consumer delivering the last message per subject,
+        read until it caught up. Markers are left out."""
+        self._require_connection("nothing was read")
+        queue: asyncio.Queue = asyncio.Queue()
+        state = {"caught_up": False, "last": 0}
+        latest: dict[str, Entry] = {}
+        sub = None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                sub = await self._subscribe(
+                    queue, state, resume=False, subject=scan_filter(self.prefix, prefix), inactive=SCAN_INACTIVE
+                )
+                while (item := await queue.get()) is not CAUGHT_UP:
+                    key, entry = item
+                    if key.startswith(prefix) and entry.revision > latest.get(key, MISSING).revision:
+                        latest[key] = entry
+        except TimeoutError:
+            raise Unavailable(f"scanning {prefix!r} took over {self.op_timeout:g} s") from None
+        finally:
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        return [(key, entry) for key, entry in latest.items() if entry.operation == "put"]
 
     async def awrite_batch(self, writes: list[BatchWrite]) -> list[int]:
         """One atomic batch publish (ADR-50): each message carries its own
@@ -473,8 +521,16 @@ class JetStreamStore(Store):
         except Exception:
             return True  # unknown (a slow server): check again later
 
-    async def _subscribe(self, queue: asyncio.Queue, state: dict, resume: bool) -> Any:
-        """Start (or resume after `state["last"]`) the watch's ordered consumer."""
+    async def _subscribe(
+        self,
+        queue: asyncio.Queue,
+        state: dict,
+        resume: bool,
+        subject: Optional[str] = None,
+        inactive: float = WATCH_INACTIVE,
+    ) -> Any:
+        """Start (or resume after `state["last"]`) the watch's ordered consumer
+        over `subject` (default: every key)."""
         ready = asyncio.get_running_loop().create_future()
 
         async def on_message(msg: Any) -> None:
@@ -501,8 +557,8 @@ class JetStreamStore(Store):
             policy = {"deliver_policy": api.DeliverPolicy.LAST_PER_SUBJECT}
         try:
             sub = await self.js.subscribe(
-                self.prefix + ">", stream=self.stream, cb=on_message, ordered_consumer=True,
-                inactive_threshold=300.0, **policy,
+                subject or self.prefix + ">", stream=self.stream, cb=on_message, ordered_consumer=True,
+                inactive_threshold=inactive, **policy,
             )  # fmt: skip
         except Exception as e:
             ready.cancel()

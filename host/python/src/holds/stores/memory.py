@@ -70,6 +70,18 @@ class MemoryStore(Store):
                     raise WrongRevision(w.key)
             return [self._append(w.key, bytes(w.value), "put") for w in writes]
 
+    def scan(self, prefix: str, through: int) -> list[tuple[str, Entry]]:
+        """Read fresh, so every revision up to `through` is in view."""
+        with self._lock:
+            self._check()
+            found = []
+            for key in list(self._entries):
+                if key.startswith(prefix):
+                    entry = self._latest(key)  # drops what aged out
+                    if entry.found and entry.operation == "put":
+                        found.append((key, entry))
+            return found
+
     # -- other clients, faults ----------------------------------------------
 
     def put(self, key: str, value: bytes) -> int:

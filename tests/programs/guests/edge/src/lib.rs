@@ -5,7 +5,7 @@
 
 use holds_guest::component::bindings::holds::core::{kv, types};
 use holds_guest::component::{Exports, Imports, claim_to, entry_from, error_to, run};
-use holds_guest::model::{Entry, KvError, Removal, Timestamp, Write};
+use holds_guest::model::{Entry, KeyedEntry, KvError, Removal, Timestamp, Write};
 use std::future::Future;
 
 /// The real imports, remembering the last `now` the logic read.
@@ -48,6 +48,13 @@ impl holds_guest::Host for Remembering {
         writes: Vec<Write>,
     ) -> impl Future<Output = Result<Vec<u64>, KvError>> + Send {
         self.imports.write_batch(writes)
+    }
+    fn scan(
+        &mut self,
+        prefix: &str,
+        through: u64,
+    ) -> impl Future<Output = Result<Vec<KeyedEntry>, KvError>> + Send {
+        self.imports.scan(prefix, through)
     }
     fn now(&mut self) -> Timestamp {
         let now = self.imports.now();
