@@ -49,7 +49,7 @@ pub async fn check<H: Host>(
     let mut checks = Vec::with_capacity(files.len());
     for (i, entry) in entries.iter().enumerate() {
         let direct = verdict::live(verdict::hold_of(&keys[i], &cleaned[i], entry)?, now);
-        let over = covering::over(patterns.clone(), &Coverage::File(cleaned[i].clone()), now);
+        let over = covering::over(&patterns, &Coverage::File(cleaned[i].clone()), now);
         let theirs = direct
             .iter()
             .chain(&over)

@@ -38,19 +38,15 @@ pub async fn covering<H: Host>(host: &mut H, file: &str) -> Result<Vec<Claim>, E
         .map_err(store_error)?;
     found.extend(judge::held_in(scanned));
     let now = host.now();
-    Ok(over(found, &coverage, now))
+    Ok(over(&found, &coverage, now))
 }
 
 /// The live holds among `held` over `coverage`, oldest first.
-pub(crate) fn over(
-    held: Vec<Held>,
-    coverage: &Coverage,
-    now: crate::model::Timestamp,
-) -> Vec<Claim> {
+pub(crate) fn over(held: &[Held], coverage: &Coverage, now: crate::model::Timestamp) -> Vec<Claim> {
     let mut claims: Vec<Claim> = held
-        .into_iter()
+        .iter()
         .filter(|h| h.coverage.overlaps(coverage) && !verdict::is_expired(&h.claim.hold, now))
-        .map(|h| h.claim)
+        .map(|h| h.claim.clone())
         .collect();
     claims.sort_by_key(|c| c.revision);
     claims

@@ -4055,6 +4055,220 @@ let gen= (function* _initGenerator () {
   let realloc0Async;
   
   const _trampoline2 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/fs@0.3.0", function="read-link-file"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'readLinkFile',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => readLinkFile(result0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    var variant2 = ret;
+    if (variant2 === null || variant2=== undefined) {
+      dataView(memory0).setInt8(arg2 + 0, 0, true);
+    } else {
+      const e = variant2;
+      dataView(memory0).setInt8(arg2 + 0, 1, true);
+      
+      var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+      var ptr1= encodeRes.ptr;
+      var len1 = encodeRes.len;
+      
+      dataView(memory0).setUint32(arg2 + 8, len1, true);
+      dataView(memory0).setUint32(arg2 + 4, ptr1, true);
+    }
+    _debugLog('[iface="holds:core/fs@0.3.0", function="read-link-file"][Instruction::Return]', {
+      funcName: 'read-link-file',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline2.fnName = 'holds:core/fs@0.3.0#readLinkFile';
+  
+  const _trampoline3 = function(arg0, arg1, arg2) {
+    var ptr0 = arg0;
+    var len0 = arg1;
+    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    _debugLog('[iface="holds:core/fs@0.3.0", function="inspect"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'inspect',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => inspect(result0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    var variant2 = ret;
+    switch (variant2.tag) {
+      case 'missing': {
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        break;
+      }
+      case 'directory': {
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        break;
+      }
+      case 'file': {
+        dataView(memory0).setInt8(arg2 + 0, 2, true);
+        break;
+      }
+      case 'symlink': {
+        const e = variant2.val;
+        dataView(memory0).setInt8(arg2 + 0, 3, true);
+        
+        var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+        var ptr1= encodeRes.ptr;
+        var len1 = encodeRes.len;
+        
+        dataView(memory0).setUint32(arg2 + 8, len1, true);
+        dataView(memory0).setUint32(arg2 + 4, ptr1, true);
+        break;
+      }
+      case 'other': {
+        dataView(memory0).setInt8(arg2 + 0, 4, true);
+        break;
+      }
+      default: {
+        throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant2.tag)}\` (received \`${variant2}\`) specified for \`Node\``);
+      }
+    }
+    _debugLog('[iface="holds:core/fs@0.3.0", function="inspect"][Instruction::Return]', {
+      funcName: 'inspect',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline3.fnName = 'holds:core/fs@0.3.0#inspect';
+  
+  const _trampoline4 = function(arg0, arg1, arg2) {
     var len2 = arg1;
     var base2 = arg0;
     if (base2 % 8 !== 0) throw new TypeError(`list pointer [${base2}] is not aligned to 8`);
@@ -4250,9 +4464,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline2.fnName = 'holds:core/kv@0.3.0#writeBatch';
+  _trampoline4.fnName = 'holds:core/kv@0.3.0#writeBatch';
   
-  const _trampoline3 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+  const _trampoline5 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -4412,9 +4626,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline3.fnName = 'holds:core/kv@0.3.0#writeIfRevision';
+  _trampoline5.fnName = 'holds:core/kv@0.3.0#writeIfRevision';
   
-  const _trampoline4 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+  const _trampoline6 = function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -4588,9 +4802,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline4.fnName = 'holds:core/kv@0.3.0#deleteIfRevision';
+  _trampoline6.fnName = 'holds:core/kv@0.3.0#deleteIfRevision';
   
-  const _trampoline5 = function(arg0, arg1, arg2) {
+  const _trampoline7 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -4800,9 +5014,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline5.fnName = 'holds:core/kv@0.3.0#get';
+  _trampoline7.fnName = 'holds:core/kv@0.3.0#get';
   
-  const _trampoline6 = function(arg0, arg1, arg2, arg3) {
+  const _trampoline8 = function(arg0, arg1, arg2, arg3) {
     var ptr0 = arg0;
     var len0 = arg1;
     var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -5028,9 +5242,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline6.fnName = 'holds:core/kv@0.3.0#scan';
+  _trampoline8.fnName = 'holds:core/kv@0.3.0#scan';
   
-  const _trampoline7 = function(arg0, arg1, arg2) {
+  const _trampoline9 = function(arg0, arg1, arg2) {
     var len1 = arg1;
     var base1 = arg0;
     if (base1 % 4 !== 0) throw new TypeError(`list pointer [${base1}] is not aligned to 4`);
@@ -5256,221 +5470,7 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline7.fnName = 'holds:core/kv@0.3.0#getMany';
-  
-  const _trampoline8 = function(arg0, arg1, arg2) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/fs@0.3.0", function="read-link-file"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'readLinkFile',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => readLinkFile(result0)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    var variant2 = ret;
-    if (variant2 === null || variant2=== undefined) {
-      dataView(memory0).setInt8(arg2 + 0, 0, true);
-    } else {
-      const e = variant2;
-      dataView(memory0).setInt8(arg2 + 0, 1, true);
-      
-      var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-      var ptr1= encodeRes.ptr;
-      var len1 = encodeRes.len;
-      
-      dataView(memory0).setUint32(arg2 + 8, len1, true);
-      dataView(memory0).setUint32(arg2 + 4, ptr1, true);
-    }
-    _debugLog('[iface="holds:core/fs@0.3.0", function="read-link-file"][Instruction::Return]', {
-      funcName: 'read-link-file',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline8.fnName = 'holds:core/fs@0.3.0#readLinkFile';
-  
-  const _trampoline9 = function(arg0, arg1, arg2) {
-    var ptr0 = arg0;
-    var len0 = arg1;
-    var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-    _debugLog('[iface="holds:core/fs@0.3.0", function="inspect"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'inspect',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => inspect(result0)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    var variant2 = ret;
-    switch (variant2.tag) {
-      case 'missing': {
-        dataView(memory0).setInt8(arg2 + 0, 0, true);
-        break;
-      }
-      case 'directory': {
-        dataView(memory0).setInt8(arg2 + 0, 1, true);
-        break;
-      }
-      case 'file': {
-        dataView(memory0).setInt8(arg2 + 0, 2, true);
-        break;
-      }
-      case 'symlink': {
-        const e = variant2.val;
-        dataView(memory0).setInt8(arg2 + 0, 3, true);
-        
-        var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-        var ptr1= encodeRes.ptr;
-        var len1 = encodeRes.len;
-        
-        dataView(memory0).setUint32(arg2 + 8, len1, true);
-        dataView(memory0).setUint32(arg2 + 4, ptr1, true);
-        break;
-      }
-      case 'other': {
-        dataView(memory0).setInt8(arg2 + 0, 4, true);
-        break;
-      }
-      default: {
-        throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant2.tag)}\` (received \`${variant2}\`) specified for \`Node\``);
-      }
-    }
-    _debugLog('[iface="holds:core/fs@0.3.0", function="inspect"][Instruction::Return]', {
-      funcName: 'inspect',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline9.fnName = 'holds:core/fs@0.3.0#inspect';
+  _trampoline9.fnName = 'holds:core/kv@0.3.0#getMany';
   
   const _trampoline10 = function(arg0, arg1, arg2) {
     var ptr0 = arg0;
@@ -11611,45 +11611,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
-        elemLiftFn: _liftFlatU8,
-        elemAlign32: 1,
-        elemSize32: 1,
-        typedArray: Uint8Array,
-      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
-      elemAlign32: 8,
-      elemSize32: 32,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatU64,
-        elemSize32: 8,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
-        _lowerFlatEnum({
-          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 16,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
       ],
-      variantSize32: 20,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 5,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -11670,45 +11643,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
-        elemLiftFn: _liftFlatU8,
-        elemAlign32: 1,
-        elemSize32: 1,
-        typedArray: Uint8Array,
-      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
-      elemAlign32: 8,
-      elemSize32: 32,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatU64,
-        elemSize32: 8,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
-        _lowerFlatEnum({
-          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 16,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', _lowerFlatStringAny, 8, 4, 2],
       ],
-      variantSize32: 20,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 5,
+      variantFlatCount: 3,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -11730,38 +11676,14 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    }),_liftFlatU64,_liftFlatU32],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
-        _lowerFlatEnum({
-          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 16,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 4,
-      } ), 24, 8, 8 ],
-      ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 5,
-    })
-    ],
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -11780,38 +11702,14 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    }),_liftFlatU64,_liftFlatU32],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
-        _lowerFlatEnum({
-          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
-        variantSize32: 16,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 4,
-      } ), 24, 8, 8 ],
-      ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 5,
-    })
-    ],
+    paramLiftFns: [_liftFlatStringAny],
+    resultLowerFns: [_lowerFlatVariant({
+      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+    } )],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -11831,24 +11729,25 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
+      elemAlign32: 8,
+      elemSize32: 32,
+      typedArray: undefined,
     })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU64,
+        elemSize32: 8,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -11863,11 +11762,11 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 24, 8, 8 ],
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
       variantFlatCount: 5,
     })
     ],
@@ -11889,24 +11788,25 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
-    _liftFlatEnum({
-      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ,_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatRecord({ fieldMetas: [['key', _liftFlatStringAny, 8, 4],['value', _liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],['expected', _liftFlatU64, 8, 8],['ttlSeconds', _liftFlatU32, 4, 4],], size32: 32, align32: 8 }),
+      elemAlign32: 8,
+      elemSize32: 32,
+      typedArray: undefined,
     })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU64,
+        elemSize32: 8,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -11921,11 +11821,11 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 24, 8, 8 ],
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 24,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
+      variantSize32: 20,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
       variantFlatCount: 5,
     })
     ],
@@ -11948,23 +11848,16 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline5.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    }),_liftFlatU64,_liftFlatU32],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -11979,12 +11872,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 40, 8, 8 ],
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 40,
+      variantSize32: 24,
       variantAlign32: 8,
       variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -12005,23 +11898,16 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline5.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    }),_liftFlatU64,_liftFlatU32],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-      _lowerFlatEnum({
-        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      })
-      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -12036,12 +11922,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 40, 8, 8 ],
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 40,
+      variantSize32: 24,
       variantAlign32: 8,
       variantPayloadOffset32: 8,
-      variantFlatCount: 6,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -12063,27 +11949,24 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['key', _lowerFlatStringAny, 8, 4 ],['entry', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-        _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],], size32: 32, align32: 8 }), 32, 8 ],], size32: 40, align32: 8 }),
-        elemSize32: 40,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -12098,11 +11981,11 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 20,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
       variantFlatCount: 5,
     })
     ],
@@ -12124,27 +12007,24 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline6.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny,_liftFlatU64],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64,
+    _liftFlatEnum({
+      caseMetas: [['released', null, 1, 1, 1],['expired', null, 1, 1, 1],],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ,_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['key', _lowerFlatStringAny, 8, 4 ],['entry', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-        _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],], size32: 32, align32: 8 }), 32, 8 ],], size32: 40, align32: 8 }),
-        elemSize32: 40,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
+      [ 'ok', _lowerFlatU64, 24, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -12159,11 +12039,11 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      } ), 24, 8, 8 ],
       ],
-      variantSize32: 20,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
+      variantSize32: 24,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
       variantFlatCount: 5,
     })
     ],
@@ -12186,32 +12066,23 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatStringAny,
-      elemAlign32: 4,
-      elemSize32: 8,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-        _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],], size32: 32, align32: 8 }),
-        elemSize32: 32,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -12226,12 +12097,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      } ), 40, 8, 8 ],
       ],
-      variantSize32: 20,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 5,
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 6,
     })
     ],
     hasResultPointer: true,
@@ -12252,32 +12123,23 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatStringAny,
-      elemAlign32: 4,
-      elemSize32: 8,
-      typedArray: undefined,
-    })],
+    paramLiftFns: [_liftFlatStringAny],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
-          elemLowerFn: _lowerFlatU8,
-          elemSize32: 1,
-          elemAlign32: 1,
-        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
-        _lowerFlatEnum({
-          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
-          variantSize32: 1,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 1,
-        })
-        , 1, 1 ],], size32: 32, align32: 8 }),
-        elemSize32: 32,
-        elemAlign32: 8,
-      }), 20, 4, 4 ],
+      [ 'ok', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+      _lowerFlatEnum({
+        caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      })
+      , 1, 1 ],], size32: 32, align32: 8 }), 40, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
         _lowerFlatEnum({
@@ -12292,12 +12154,12 @@ let gen= (function* _initGenerator () {
         variantAlign32: 4,
         variantPayloadOffset32: 4,
         variantFlatCount: 4,
-      } ), 20, 4, 4 ],
+      } ), 40, 8, 8 ],
       ],
-      variantSize32: 20,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 5,
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 6,
     })
     ],
     hasResultPointer: true,
@@ -12319,18 +12181,47 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64],
     resultLowerFns: [
-    _lowerFlatOption({
+    _lowerFlatResult({
       caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', _lowerFlatStringAny, 8, 4, 2],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['key', _lowerFlatStringAny, 8, 4 ],['entry', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }), 32, 8 ],], size32: 40, align32: 8 }),
+        elemSize32: 40,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 20,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      payloadMaybeNull: false,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -12351,18 +12242,47 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline8.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
+    paramLiftFns: [_liftFlatStringAny,_liftFlatU64],
     resultLowerFns: [
-    _lowerFlatOption({
+    _lowerFlatResult({
       caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', _lowerFlatStringAny, 8, 4, 2],
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['key', _lowerFlatStringAny, 8, 4 ],['entry', _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }), 32, 8 ],], size32: 40, align32: 8 }),
+        elemSize32: 40,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 20,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      payloadMaybeNull: false,
+      variantFlatCount: 5,
     })
     ],
     hasResultPointer: true,
@@ -12384,14 +12304,54 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline9.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
+      ],
+      variantSize32: 20,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
+      variantFlatCount: 5,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -12410,14 +12370,54 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline9.manuallyAsync,
-    paramLiftFns: [_liftFlatStringAny],
-    resultLowerFns: [_lowerFlatVariant({
-      caseMetas: [[ 'missing', null, 0, 0, 0 ],[ 'directory', null, 0, 0, 0 ],[ 'file', null, 0, 0, 0 ],[ 'symlink', _lowerFlatStringAny, 8, 4, 2 ],[ 'other', null, 0, 0, 0 ],],
-      variantSize32: 12,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatStringAny,
+      elemAlign32: 4,
+      elemSize32: 8,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatRecord({ fieldMetas: [['found', _lowerFlatBool, 1, 1 ],['value', _lowerFlatList({
+          elemLowerFn: _lowerFlatU8,
+          elemSize32: 1,
+          elemAlign32: 1,
+        }), 8, 4 ],['revision', _lowerFlatU64, 8, 8 ],['operation', 
+        _lowerFlatEnum({
+          caseMetas: [['put', null, 1, 1, 1],['delete', null, 1, 1, 1],['purge', null, 1, 1, 1],['expire', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],], size32: 32, align32: 8 }),
+        elemSize32: 32,
+        elemAlign32: 8,
+      }), 20, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'wrong-revision', null, 0, 0, 0 ],[ 'not-stored', _lowerFlatRecord({ fieldMetas: [['why', 
+        _lowerFlatEnum({
+          caseMetas: [['busy', null, 1, 1, 1],['leader-changing', null, 1, 1, 1],['no-stream', null, 1, 1, 1],],
+          variantSize32: 1,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 1,
+        })
+        , 1, 1 ],['detail', _lowerFlatStringAny, 8, 4 ],], size32: 12, align32: 4 }), 12, 4, 3 ],[ 'unavailable', _lowerFlatStringAny, 8, 4, 2 ],[ 'unsupported', null, 0, 0, 0 ],],
+        variantSize32: 16,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 4,
+      } ), 20, 4, 4 ],
+      ],
+      variantSize32: 20,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-    } )],
+      variantFlatCount: 5,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -12479,16 +12479,16 @@ let gen= (function* _initGenerator () {
       pause: Object.assign(trampoline1, { _jcoMaySuspend: false }),
     },
     'holds:core/fs@0.3.0': {
-      inspect: Object.assign(exports0['7'], { _jcoMaySuspend: false }),
-      'read-link-file': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
+      inspect: Object.assign(exports0['1'], { _jcoMaySuspend: false }),
+      'read-link-file': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
     },
     'holds:core/kv@0.3.0': {
-      'delete-if-revision': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
-      get: Object.assign(exports0['3'], { _jcoMaySuspend: false }),
-      'get-many': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
-      scan: Object.assign(exports0['4'], { _jcoMaySuspend: false }),
-      'write-batch': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
-      'write-if-revision': Object.assign(exports0['1'], { _jcoMaySuspend: false }),
+      'delete-if-revision': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
+      get: Object.assign(exports0['5'], { _jcoMaySuspend: false }),
+      'get-many': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
+      scan: Object.assign(exports0['6'], { _jcoMaySuspend: false }),
+      'write-batch': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
+      'write-if-revision': Object.assign(exports0['3'], { _jcoMaySuspend: false }),
     },
     'holds:core/observer@0.3.0': {
       'cas-retry': Object.assign(exports0['8'], { _jcoMaySuspend: false }),
