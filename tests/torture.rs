@@ -426,6 +426,7 @@ mod checker_unit {
     fn claim(file: &str, agent: &str, claimed_ms: f64, ttl_ms: u64, revision: u64) -> Claim {
         Claim {
             file: file.into(),
+            scope: holds::Scope::File,
             hold: hold(agent, claimed_ms, ttl_ms),
             revision,
         }
@@ -465,6 +466,7 @@ mod checker_unit {
             at: at(ms),
             event: Event {
                 file: file.into(),
+                scope: holds::Scope::File,
                 revision,
                 kind,
             },

@@ -7,7 +7,9 @@ use crate::extended::{self, Tenure};
 use crate::host::{Host, store_error};
 use crate::judge::{self, Held, Previous};
 use crate::key::key_for_file;
-use crate::model::{AnnounceRequest, Claim, Entry, Error, KvError, LostHold, Removal, Timestamp};
+use crate::model::{
+    AnnounceRequest, Claim, Entry, Error, KvError, LostHold, Removal, Scope, Timestamp,
+};
 use crate::pattern::Coverage;
 use crate::resend::Resending;
 use crate::verdict::{self, Decision};
@@ -68,6 +70,7 @@ async fn announce_file<H: Host>(
         let mut me = Held {
             claim: Claim {
                 file: file.clone(),
+                scope: Scope::File,
                 hold,
                 revision: u64::MAX,
             },
@@ -134,6 +137,7 @@ pub(crate) async fn announce_extended<H: Host>(
         let mut me = Held {
             claim: Claim {
                 file: coverage.text().to_string(),
+                scope: coverage.scope(),
                 hold,
                 revision: u64::MAX,
             },

@@ -11,7 +11,7 @@ use crate::host::store_error;
 use crate::judge;
 use crate::key::key_for_file;
 use crate::model::{
-    AnnounceRequest, Claim, ClaimRequest, Claimed, Entry, Error, KvError, Removal, Write,
+    AnnounceRequest, Claim, ClaimRequest, Claimed, Entry, Error, KvError, Removal, Scope, Write,
 };
 use crate::pattern::Coverage;
 use crate::resend::Resending;
@@ -108,6 +108,7 @@ pub async fn claim<H: Host>(
                     .zip(revisions)
                     .map(|(t, revision)| Claim {
                         file: t.file.clone(),
+                        scope: Scope::File,
                         hold: hold.clone(),
                         revision,
                     })

@@ -212,7 +212,7 @@ impl serde_json::ser::Formatter for GoFormatter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Mode;
+    use crate::model::{Mode, Scope};
     use proptest::prelude::*;
 
     fn sample() -> Hold {
@@ -273,6 +273,7 @@ mod tests {
     fn release_notes_round_trip_and_anything_else_is_no_note() {
         let removed = Claim {
             file: "/r/a.rs".into(),
+            scope: Scope::File,
             hold: Hold {
                 agent_id: "a".into(),
                 checkout_path: "/wt".into(),

@@ -56,7 +56,7 @@ pub(crate) fn over(held: &[Held], coverage: &Coverage, now: crate::model::Timest
 mod tests {
     use super::*;
     use crate::announce::announce;
-    use crate::model::Mode;
+    use crate::model::{Mode, Scope};
     use crate::testing::{MemoryHost, request, shared};
     use futures::executor::block_on;
 
@@ -94,15 +94,18 @@ mod tests {
         ))
         .unwrap();
         let over = block_on(covering(&mut host, "/r/src/a.rs")).unwrap();
-        let who: Vec<(&str, &str, Mode)> = over
+        let who: Vec<(&str, Scope, &str, Mode)> = over
             .iter()
-            .map(|c| (c.file.as_str(), c.hold.agent_id.as_str(), c.hold.mode))
+            .map(|c| {
+                let (file, agent) = (c.file.as_str(), c.hold.agent_id.as_str());
+                (file, c.scope, agent, c.hold.mode)
+            })
             .collect();
         assert_eq!(
             who,
             [
-                ("/r/src/", "d", Mode::Shared),
-                ("/r/src/a.rs", "s", Mode::Shared)
+                ("/r/src/", Scope::Directory, "d", Mode::Shared),
+                ("/r/src/a.rs", Scope::File, "s", Mode::Shared)
             ]
         );
         assert!(
@@ -110,12 +113,9 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(
-            block_on(covering(&mut host, "/r/doc/x/y.md"))
-                .unwrap()
-                .len(),
-            1
-        );
+        let glob = block_on(covering(&mut host, "/r/doc/x/y.md")).unwrap();
+        assert_eq!(glob.len(), 1);
+        assert_eq!(glob[0].scope, Scope::Glob);
         host.now = 31 * S as i64;
         assert!(
             block_on(covering(&mut host, "/r/src/a.rs"))

@@ -10,7 +10,7 @@
 
 use crate::codec;
 use crate::key::{MAX_KEY, decode, escape};
-use crate::model::{Claim, Error, Hold, Mode, Timestamp};
+use crate::model::{Claim, Error, Hold, Mode, Scope, Timestamp};
 use crate::pattern::Coverage;
 use crate::timestamp;
 use serde::Deserialize;
@@ -54,6 +54,22 @@ fn too_long(bytes: usize) -> Error {
             "the pattern and agent id are too long: their key is at least {bytes} bytes, over the {MAX_KEY}-byte limit"
         ),
     )
+}
+
+/// Where the keys of every agent's shared or pattern hold on `coverage` start
+/// (other patterns' keys may start so too).
+pub fn key_prefix(coverage: &Coverage) -> String {
+    format!("{PREFIX}{}.", escape(&coverage.text()))
+}
+
+/// The file or pattern any hold's key names, and which it is.
+pub fn named_by_key(key: &str) -> Result<(String, Scope), Error> {
+    if !is_extended(key) {
+        return crate::key::file_for_key(key).map(|file| (file, Scope::File));
+    }
+    coverage_for_key(key)
+        .map(|c| (c.text(), c.scope()))
+        .ok_or_else(|| Error::invalid("key", format!("{key:?} names no pattern")))
 }
 
 /// What a shared or pattern hold's key covers, when it is one.
@@ -136,6 +152,7 @@ pub fn decode_at(value: &[u8], revision: u64) -> Result<(Claim, Coverage, Tenure
     Ok((
         Claim {
             file: pattern,
+            scope: coverage.scope(),
             hold,
             revision,
         },

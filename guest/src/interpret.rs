@@ -3,7 +3,6 @@
 use crate::extended;
 use crate::host::Host;
 use crate::host::{read, store_error};
-use crate::key::file_for_key;
 use crate::model::{
     Change, ChangeKind, Entry, Error, Event, Interpretation, KvError, Operation, Removal,
     SweepOutcome,
@@ -21,20 +20,14 @@ use crate::{MAX_ATTEMPTS, codec, upkeep, verdict};
 /// (`snapshot`), markers and expired holds are not events. Undecodable values and
 /// keys holds would not have written are dropped with the reason.
 pub fn interpret<H: Host>(host: &mut H, change: &Change) -> Interpretation {
-    let named = if extended::is_extended(&change.key) {
-        extended::coverage_for_key(&change.key)
-            .map(|c| c.text().to_string())
-            .ok_or_else(|| Error::invalid("key", format!("{:?} names no pattern", change.key)))
-    } else {
-        file_for_key(&change.key)
-    };
-    let file = match named {
-        Ok(file) => file,
+    let (file, scope) = match extended::named_by_key(&change.key) {
+        Ok(named) => named,
         Err(Error::InvalidInput(why)) => return dropped(why.reason),
         Err(_) => return dropped(format!("key {:?} does not name a file", change.key)),
     };
     let event = |kind| Event {
         file: file.clone(),
+        scope,
         revision: change.entry.revision,
         kind,
     };

@@ -35,7 +35,7 @@
 use crate::codec;
 use crate::extended::{self, Tenure};
 use crate::key::file_for_key;
-use crate::model::{Claim, Entry, KeyedEntry, Mode, Timestamp};
+use crate::model::{Claim, Entry, KeyedEntry, Mode, Scope, Timestamp};
 use crate::pattern::Coverage;
 
 /// A hold as the judgement reads it.
@@ -81,6 +81,7 @@ pub fn held_at(key: &str, entry: &Entry) -> Option<Held> {
     Some(Held {
         claim: Claim {
             file: file.clone(),
+            scope: Scope::File,
             hold,
             revision: entry.revision,
         },
@@ -155,6 +156,7 @@ mod tests {
         Held {
             claim: Claim {
                 file: coverage.text(),
+                scope: coverage.scope(),
                 hold: Hold {
                     agent_id: agent.into(),
                     claimed_at: at,

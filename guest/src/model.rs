@@ -23,10 +23,22 @@ pub struct Hold {
     pub mode: Mode,
 }
 
+/// What a hold covers: one file, every path beneath a directory, or every
+/// path a glob matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    #[default]
+    File,
+    Directory,
+    Glob,
+}
+
 /// A hold and the revision it was written at (the fencing token).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
+    /// The file, or the pattern's canonical text.
     pub file: String,
+    pub scope: Scope,
     pub hold: Hold,
     pub revision: u64,
 }
@@ -226,6 +238,7 @@ pub enum ChangeKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub file: String,
+    pub scope: Scope,
     pub revision: u64,
     pub kind: ChangeKind,
 }

@@ -9,7 +9,7 @@
 //! diverge, or whose suffixes diverge, cover no path in common. Any other pair
 //! is taken to overlap, so a pair that truly overlaps is never missed.
 
-use crate::model::Error;
+use crate::model::{Error, Scope};
 use crate::path::clean_absolute;
 
 /// What a hold covers.
@@ -66,6 +66,15 @@ impl Coverage {
             return Ok(Coverage::Dir(dir));
         }
         Ok(Coverage::File(literal))
+    }
+
+    /// Which kind of coverage it is.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Coverage::File(_) => Scope::File,
+            Coverage::Dir(_) => Scope::Directory,
+            Coverage::Glob(_) => Scope::Glob,
+        }
     }
 
     /// The text it is held and shown by, which reads back as itself: a file's

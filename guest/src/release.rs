@@ -54,9 +54,11 @@ pub async fn release<H: Host>(
     }
 }
 
-/// Remove whoever's live hold on `file`, noting `by` in the marker; see the WIT
-/// `force-release`. Gated on the revision judged, so a renewal or take-over
-/// racing it is judged again rather than destroyed unseen.
+/// Remove whoever's live holds on `file` as named — a file's exclusive hold and
+/// every agent's shared hold on it, or every agent's hold on a pattern —
+/// noting `by` in each marker; see the WIT `force-release`. Each removal is gated
+/// on the revision judged, so a renewal or take-over racing it is judged again
+/// rather than destroyed unseen. The outcome is the last removal's.
 pub async fn force_release<H: Host>(
     host: &mut H,
     file: &str,
@@ -69,8 +71,37 @@ pub async fn force_release<H: Host>(
             "say who forces the release: the operator's id is empty",
         ));
     }
-    let key = key_for_file(file)?;
-    remove(host, &key, file, observed, verdict::live, Some(by)).await
+    let coverage = Coverage::parse(file)?;
+    let mut outcome = ReleaseOutcome::NotHeld;
+    if let Some(path) = coverage.file() {
+        let key = key_for_file(path)?;
+        outcome = remove(host, &key, path, observed, verdict::live, Some(by)).await?;
+    }
+    let text = coverage.text();
+    // Other patterns' keys may share this prefix (`.` is not escaped in the
+    // pattern): only keys that name exactly this coverage are its holds.
+    let prefix = extended::key_prefix(&coverage);
+    let named = host
+        .scan(&prefix, u64::MAX)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|e| extended::coverage_for_key(&e.key).as_ref() == Some(&coverage));
+    for held in named {
+        let removed = remove(
+            host,
+            &held.key,
+            &text,
+            Some(held.entry),
+            verdict::live,
+            Some(by),
+        )
+        .await?;
+        if let ReleaseOutcome::Released(_) = removed {
+            outcome = removed;
+        }
+    }
+    Ok(outcome)
 }
 
 /// Leave a release marker over the hold `target` picks, noting whose hold it was
@@ -115,7 +146,7 @@ async fn remove<H: Host>(
 mod tests {
     use super::*;
     use crate::announce::announce;
-    use crate::testing::{MemoryHost, request};
+    use crate::testing::{MemoryHost, request, shared};
     use futures::executor::block_on;
 
     const S: u64 = 1_000_000_000;
@@ -194,6 +225,58 @@ mod tests {
             block_on(force_release(&mut host, "/f", " ", None)),
             Err(Error::InvalidInput(i)) if i.field == "by"
         ));
+    }
+
+    #[test]
+    fn force_release_of_a_pattern_removes_every_agents_hold_on_it_and_no_other() {
+        let mut host = MemoryHost::new(0);
+        for agent in ["a", "b"] {
+            block_on(announce(
+                &mut host,
+                &shared("/r/src/", agent, S),
+                60 * S,
+                None,
+            ))
+            .unwrap();
+        }
+        // A pattern whose key starts with the same escaped text.
+        block_on(announce(
+            &mut host,
+            &shared("/r/src/.x/", "c", S),
+            60 * S,
+            None,
+        ))
+        .unwrap();
+        let out = block_on(force_release(&mut host, "/r/src/", "ops", None)).unwrap();
+        assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
+        let left: Vec<String> = block_on(crate::covering::covering(&mut host, "/r/src/.x/y"))
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{} {}", c.file, c.hold.agent_id))
+            .collect();
+        assert_eq!(left, ["/r/src/.x/ c"]);
+        assert_eq!(
+            block_on(force_release(&mut host, "/r/src/", "ops", None)).unwrap(),
+            ReleaseOutcome::NotHeld
+        );
+    }
+
+    #[test]
+    fn force_release_of_a_file_removes_its_exclusive_and_shared_holds() {
+        let mut host = MemoryHost::new(0);
+        block_on(announce(&mut host, &shared("/f", "a", S), 60 * S, None)).unwrap();
+        block_on(announce(&mut host, &shared("/f", "b", S), 60 * S, None)).unwrap();
+        let out = block_on(force_release(&mut host, "/f", "ops", None)).unwrap();
+        assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
+        assert!(
+            block_on(crate::covering::covering(&mut host, "/f"))
+                .unwrap()
+                .is_empty()
+        );
+        block_on(announce(&mut host, &request("/f", "c", S), 60 * S, None)).unwrap();
+        let out = block_on(force_release(&mut host, "/f", "ops", None)).unwrap();
+        assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
+        assert!(!host.entry("=2Ff").is_value());
     }
 
     #[test]

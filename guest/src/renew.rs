@@ -7,7 +7,7 @@ use crate::host::Host;
 use crate::host::store_error;
 use crate::judge::{self, Previous};
 use crate::key::key_for_file;
-use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold};
+use crate::model::{AnnounceRequest, Claim, Error, KvError, LostHold, Scope};
 use crate::pattern::Coverage;
 use crate::resend::Resending;
 use crate::{codec, verdict};
@@ -57,6 +57,7 @@ pub async fn renew<H: Host>(
                     coverage: Coverage::File(file.clone()),
                     claim: Claim {
                         file,
+                        scope: Scope::File,
                         hold,
                         revision: written,
                     },

@@ -1,7 +1,7 @@
 //! Expiry verdicts and the announce decision table, as pure functions.
 
 use crate::codec;
-use crate::model::{Claim, CorruptEntry, Entry, Error, Hold, Timestamp};
+use crate::model::{Claim, CorruptEntry, Entry, Error, Hold, Scope, Timestamp};
 
 /// Whether `hold` is expired at `now`. A hold expiring exactly now is still live
 /// (the Go package's rule).
@@ -43,6 +43,7 @@ pub fn hold_of(key: &str, file: &str, entry: &Entry) -> Result<Option<Claim>, Er
         .map(|hold| {
             Some(Claim {
                 file: file.to_string(),
+                scope: Scope::File,
                 hold,
                 revision: entry.revision,
             })
@@ -146,6 +147,7 @@ mod tests {
     fn claim(agent: &str, expires_at: Timestamp) -> Option<Claim> {
         Some(Claim {
             file: "/f".into(),
+            scope: Scope::File,
             hold: Hold {
                 agent_id: agent.into(),
                 expires_at,

@@ -324,6 +324,7 @@ pub async fn subscribe_sees_announce_and_release(h: Harness) {
         e,
         Event {
             file: F.into(),
+            scope: holds::Scope::File,
             revision: claim.revision,
             kind: EventKind::Announced(claim.hold.clone())
         }
@@ -336,6 +337,7 @@ pub async fn subscribe_sees_announce_and_release(h: Harness) {
         e,
         Event {
             file: F.into(),
+            scope: holds::Scope::File,
             revision,
             kind: EventKind::Released { forced_by: None }
         }

@@ -29,7 +29,7 @@ pub fn hold(h: &Hold) -> Value {
 }
 
 pub fn claim(c: &Claim) -> Value {
-    json!({"file": c.file, "revision": c.revision, "hold": hold(&c.hold)})
+    json!({"file": c.file, "scope": c.scope.as_str(), "revision": c.revision, "hold": hold(&c.hold)})
 }
 
 pub fn maybe_claim(c: Option<&Claim>) -> Value {
@@ -59,7 +59,7 @@ pub fn check(c: &FileCheck) -> Value {
 }
 
 pub fn event(e: &Event) -> Value {
-    let mut out = json!({"file": e.file, "revision": e.revision});
+    let mut out = json!({"file": e.file, "scope": e.scope.as_str(), "revision": e.revision});
     match &e.kind {
         EventKind::Announced(h) => {
             out["kind"] = json!("announced");

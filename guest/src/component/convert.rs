@@ -135,9 +135,18 @@ pub fn hold_to(h: model::Hold) -> types::Hold {
     }
 }
 
+fn scope_to(s: model::Scope) -> types::Scope {
+    match s {
+        model::Scope::File => types::Scope::File,
+        model::Scope::Directory => types::Scope::Directory,
+        model::Scope::Glob => types::Scope::Glob,
+    }
+}
+
 pub fn claim_to(c: model::Claim) -> types::Claim {
     types::Claim {
         file: c.file,
+        scope: scope_to(c.scope),
         hold: hold_to(c.hold),
         revision: c.revision,
     }
@@ -146,6 +155,7 @@ pub fn claim_to(c: model::Claim) -> types::Claim {
 pub fn event_to(e: model::Event) -> types::Event {
     types::Event {
         file: e.file,
+        scope: scope_to(e.scope),
         revision: e.revision,
         kind: match e.kind {
             model::ChangeKind::Announced(hold) => types::ChangeKind::Announced(hold_to(hold)),

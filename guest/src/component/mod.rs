@@ -258,7 +258,9 @@ pub trait Exports {
     }
 
     fn file_for_key(key: String) -> Result<String, types::Error> {
-        crate::key::file_for_key(&key).map_err(error_to)
+        crate::extended::named_by_key(&key)
+            .map(|(named, _)| named)
+            .map_err(error_to)
     }
 
     fn check_bucket(settings: BucketSettings, ttl_max: u64) -> Result<(), types::Error> {

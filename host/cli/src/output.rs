@@ -1,7 +1,7 @@
 //! Rendering results as text or JSON.
 
 use crate::failure::Failure;
-use holds::{Claim, Error, Event, EventKind, Hold, rfc3339};
+use holds::{Claim, Error, Event, EventKind, Hold, Scope, rfc3339};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -21,6 +21,8 @@ pub struct HoldJson {
 #[derive(Serialize)]
 pub struct ClaimJson {
     pub file: String,
+    /// `file`, `directory` or `glob`: what `file` names.
+    pub scope: &'static str,
     pub revision: u64,
     pub hold: HoldJson,
 }
@@ -39,6 +41,7 @@ pub fn hold_json(h: &Hold) -> HoldJson {
 pub fn claim_json(c: &Claim) -> ClaimJson {
     ClaimJson {
         file: c.file.clone(),
+        scope: c.scope.as_str(),
         revision: c.revision,
         hold: hold_json(&c.hold),
     }
@@ -147,21 +150,51 @@ pub fn print_json(value: &impl Serialize) {
     print(json_line(value));
 }
 
-/// `/repo/a.rs is held by a1 (in /repo-wt2) until 2026-...Z (ttl 30s, revision 42)`
+/// `/repo/a.rs is held by a1 (in /repo-wt2) until 2026-...Z (ttl 30s, revision 42)`;
+/// a pattern's names its kind (`/repo/src/ (directory) is held shared by …`).
 pub fn describe_claim(c: &Claim) -> String {
     let shared = match c.hold.mode {
         holds::Mode::Shared => " shared",
         holds::Mode::Exclusive => "",
     };
     format!(
-        "{} is held{shared} by {}{} until {} (ttl {}, revision {})",
+        "{}{} is held{shared} by {}{} until {} (ttl {}, revision {})",
         c.file,
+        scope_note(c.scope),
         c.hold.agent_id,
         c.hold.working_in(),
         rfc3339(c.hold.expires_at),
         humantime::format_duration(round_ms(c.hold.ttl)),
         c.revision,
     )
+}
+
+/// What `claim` holds of `path`: `exclusive hold`, or `shared hold on /r/src/`
+/// when it covers the path through a pattern (or another name).
+pub fn hold_on(path: &str, claim: &Claim) -> String {
+    if claim.file == path {
+        format!("{} hold", claim.hold.mode.as_str())
+    } else {
+        format!("{} hold on {}", claim.hold.mode.as_str(), claim.file)
+    }
+}
+
+/// ` (shared hold on /r/src/)` when `claim` is not simply an exclusive hold of
+/// `path`; nothing when it is.
+pub fn unless_plain(path: &str, claim: &Claim) -> String {
+    if claim.file == path && claim.hold.mode == holds::Mode::Exclusive {
+        String::new()
+    } else {
+        format!(" ({})", hold_on(path, claim))
+    }
+}
+
+/// ` (directory)` or ` (glob)` after a pattern; nothing after a file.
+fn scope_note(scope: Scope) -> String {
+    match scope {
+        Scope::File => String::new(),
+        other => format!(" ({})", other.as_str()),
+    }
 }
 
 fn round_ms(d: Duration) -> Duration {
@@ -172,6 +205,8 @@ fn round_ms(d: Duration) -> Duration {
 struct EventJson {
     kind: &'static str,
     file: String,
+    /// `file`, `directory` or `glob`: what `file` names.
+    scope: &'static str,
     revision: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     hold: Option<HoldJson>,
@@ -191,6 +226,7 @@ pub fn event(e: &Event, json: bool) -> io::Result<()> {
         line(json_line(&EventJson {
             kind,
             file: e.file.clone(),
+            scope: e.scope.as_str(),
             revision: e.revision,
             hold: hold.map(hold_json),
             forced_by: forced_by.map(str::to_string),
@@ -198,20 +234,29 @@ pub fn event(e: &Event, json: bool) -> io::Result<()> {
     } else {
         match (hold, forced_by) {
             (Some(h), _) => line(format_args!(
-                "{kind:<9} {} by {}{} until {} (revision {})",
+                "{kind:<9} {}{}{} by {}{} until {} (revision {})",
                 e.file,
+                scope_note(e.scope),
+                match h.mode {
+                    holds::Mode::Shared => " shared",
+                    holds::Mode::Exclusive => "",
+                },
                 h.agent_id,
                 h.working_in(),
                 rfc3339(h.expires_at),
                 e.revision
             )),
             (None, Some(by)) => line(format_args!(
-                "{kind:<9} {} forced by {by} (revision {})",
-                e.file, e.revision
+                "{kind:<9} {}{} forced by {by} (revision {})",
+                e.file,
+                scope_note(e.scope),
+                e.revision
             )),
             (None, None) => line(format_args!(
-                "{kind:<9} {} (revision {})",
-                e.file, e.revision
+                "{kind:<9} {}{} (revision {})",
+                e.file,
+                scope_note(e.scope),
+                e.revision
             )),
         }
     }

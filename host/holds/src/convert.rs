@@ -17,7 +17,7 @@ use crate::time::{nanos, system_time};
 use crate::trace::format::*;
 use crate::types::{
     Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity, LostHold, Mode, Place,
-    Release,
+    Release, Scope,
 };
 use std::time::Duration;
 
@@ -58,9 +58,26 @@ fn mode_from_trace(m: TraceMode) -> wit::Mode {
     }
 }
 
+fn scope(s: wit::Scope) -> Scope {
+    match s {
+        wit::Scope::File => Scope::File,
+        wit::Scope::Directory => Scope::Directory,
+        wit::Scope::Glob => Scope::Glob,
+    }
+}
+
+fn scope_to_trace(s: wit::Scope) -> TraceScope {
+    match s {
+        wit::Scope::File => TraceScope::File,
+        wit::Scope::Directory => TraceScope::Directory,
+        wit::Scope::Glob => TraceScope::Glob,
+    }
+}
+
 pub(crate) fn claim(c: wit::Claim) -> Claim {
     Claim {
         file: c.file,
+        scope: scope(c.scope),
         hold: hold(c.hold),
         revision: c.revision,
     }
@@ -69,6 +86,7 @@ pub(crate) fn claim(c: wit::Claim) -> Claim {
 pub(crate) fn event(e: wit::Event) -> Event {
     Event {
         file: e.file,
+        scope: scope(e.scope),
         revision: e.revision,
         kind: match e.kind {
             wit::ChangeKind::Announced(h) => EventKind::Announced(hold(h)),
@@ -421,6 +439,7 @@ fn hold_to_trace(h: &wit::Hold) -> TraceHold {
 pub(crate) fn claim_to_trace(c: &wit::Claim) -> TraceClaim {
     TraceClaim {
         file: c.file.clone(),
+        scope: scope_to_trace(c.scope),
         hold: hold_to_trace(&c.hold),
         revision: c.revision,
     }
@@ -462,6 +481,7 @@ pub(crate) fn interpretation_to_trace(i: &Interpretation) -> TraceInterpretation
     TraceInterpretation {
         event: i.event.as_ref().map(|e| TraceEvent {
             file: e.file.clone(),
+            scope: scope_to_trace(e.scope),
             revision: e.revision,
             kind: match &e.kind {
                 wit::ChangeKind::Announced(h) => TraceChangeKind::Announced(hold_to_trace(h)),

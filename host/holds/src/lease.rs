@@ -311,11 +311,17 @@ async fn keep(
                         EventKind::Announced(hold) if hold.agent_id == shared.announce.agent_id => {
                             // This agent re-announced it (or a renewal's event came
                             // before its answer): still the lease's.
-                            shared.update(Claim { file: event.file, hold, revision: event.revision });
+                            shared.update(Claim {
+                                file: event.file,
+                                scope: event.scope,
+                                hold,
+                                revision: event.revision,
+                            });
                             continue;
                         }
                         EventKind::Announced(hold) => LostReason::TakenOver(Claim {
                             file: event.file.clone(),
+                            scope: event.scope,
                             hold,
                             revision: event.revision,
                         }),

@@ -59,5 +59,5 @@ pub use subscription::Subscription;
 pub use time::rfc3339;
 pub use types::{
     Announce, Claim, Claimed, Event, EventKind, FileCheck, FileState, Hold, Identity,
-    LoggedRelease, LostHold, Mode, Place, Release,
+    LoggedRelease, LostHold, Mode, Place, Release, Scope,
 };

@@ -425,11 +425,14 @@ impl Manager {
             cleaned.push(self.canonical_path(file.as_ref()).await?);
         }
         // In the queue before the first try, so a release during it is not missed.
-        let mut place = self.inner.waiters.join(cleaned);
+        let mut place = self.inner.waiters.join(cleaned.clone());
+        let mark = place.mark();
         let mut refused = match self.claim(files, announce).await {
             Err(e @ (Error::HeldByAnother(_) | Error::HeldByOthers(_))) => e,
             other => return other,
         };
+        let holders = refused.holders();
+        place.refused_by(mark, &cleaned, holders.iter().map(|c| c.file.as_str()));
         loop {
             let turn = tokio::select! {
                 turn = place.turns.recv() => turn,
@@ -438,6 +441,7 @@ impl Manager {
             let Some(turn) = turn else {
                 return Err(refused);
             };
+            let mark = place.mark();
             match self.claim(files, announce).await {
                 Ok(claimed) => {
                     let _ = turn.done.send(Attempt::Took);
@@ -446,6 +450,8 @@ impl Manager {
                 Err(e @ (Error::HeldByAnother(_) | Error::HeldByOthers(_))) => {
                     let freed_still_free = !e.holders().iter().any(|c| c.file == turn.file);
                     let _ = turn.done.send(Attempt::Refused { freed_still_free });
+                    let holders = e.holders();
+                    place.refused_by(mark, &cleaned, holders.iter().map(|c| c.file.as_str()));
                     refused = e;
                 }
                 Err(e) => {
@@ -662,6 +668,7 @@ impl Manager {
             {
                 claims.push(Claim {
                     file: event.file,
+                    scope: event.scope,
                     hold,
                     revision: event.revision,
                 });

@@ -39,6 +39,29 @@ impl Mode {
     }
 }
 
+/// What a hold covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// One file.
+    #[default]
+    File,
+    /// Every path beneath a directory (its `file` ends in `/`).
+    Directory,
+    /// Every path a glob matches (git's wildmatch).
+    Glob,
+}
+
+impl Scope {
+    /// `file`, `directory` or `glob`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scope::File => "file",
+            Scope::Directory => "directory",
+            Scope::Glob => "glob",
+        }
+    }
+}
+
 impl Hold {
     /// ` (in CHECKOUT)` when the holder said where it works, else nothing: how
     /// messages name the holder's checkout.
@@ -54,8 +77,10 @@ impl Hold {
 /// A hold and where it lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
-    /// The cleaned absolute path.
+    /// The cleaned absolute path, or the pattern (a directory ends in `/`).
     pub file: String,
+    /// What `file` is: a file's name may itself hold wildcard characters.
+    pub scope: Scope,
     /// The hold.
     pub hold: Hold,
     /// The store revision of the hold: it grows with every successful announce of
@@ -217,8 +242,10 @@ pub enum EventKind {
 /// One change delivered to subscribers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
-    /// The cleaned absolute path of the file.
+    /// The cleaned absolute path of the file, or the pattern.
     pub file: String,
+    /// What `file` is.
+    pub scope: Scope,
     /// The store revision of the change.
     pub revision: u64,
     /// What happened.

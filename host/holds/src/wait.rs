@@ -28,6 +28,8 @@ pub(crate) enum Attempt {
 
 struct Waiter {
     id: u64,
+    /// The files it asks for, and what the holds that refused it last hold
+    /// (a directory or glob over a file is freed under its own name).
     files: Vec<String>,
     turns: mpsc::UnboundedSender<Turn>,
 }
@@ -39,7 +41,15 @@ struct Queue {
     /// Freed files not handed out yet, and whether a dispatcher runs.
     freed: VecDeque<String>,
     dispatching: bool,
+    /// How many files were freed so far, and the latest of them with their
+    /// count: a waiter learns which holds refused it only after its try, and
+    /// one freed meanwhile must not be missed.
+    freed_count: u64,
+    recent: VecDeque<(u64, String)>,
 }
+
+/// How many freed files a late waiter can still learn of.
+const RECENT: usize = 256;
 
 /// A manager's waiters.
 #[derive(Default, Clone)]
@@ -62,6 +72,54 @@ impl Drop for Place {
             .unwrap()
             .waiters
             .retain(|w| w.id != self.id);
+    }
+}
+
+impl Place {
+    /// A mark to take before a try, for [`Place::refused_by`].
+    pub fn mark(&self) -> u64 {
+        self.waiters.queue.lock().unwrap().freed_count
+    }
+
+    /// Be woken also when any of `holders` (the holds that refused the try
+    /// begun at `mark`, by the file or pattern they hold) is freed; one freed
+    /// since `mark` is offered again at once.
+    pub fn refused_by<'a>(
+        &self,
+        mark: u64,
+        asked: &[String],
+        holders: impl IntoIterator<Item = &'a str>,
+    ) {
+        let mut files = asked.to_vec();
+        for held in holders {
+            if !files.iter().any(|f| f == held) {
+                files.push(held.to_string());
+            }
+        }
+        let mut queue = self.waiters.queue.lock().unwrap();
+        // Older than the log reaches: any of them may have been freed.
+        let forgotten = queue
+            .recent
+            .front()
+            .is_none_or(|(count, _)| *count > mark + 1)
+            && queue.freed_count > mark;
+        let again: Vec<String> = files
+            .iter()
+            .filter(|f| {
+                forgotten
+                    || queue
+                        .recent
+                        .iter()
+                        .any(|(count, freed)| *count > mark && freed == *f)
+            })
+            .cloned()
+            .collect();
+        if let Some(me) = queue.waiters.iter_mut().find(|w| w.id == self.id) {
+            me.files = files;
+        }
+        for file in again {
+            self.waiters.offer(&mut queue, file);
+        }
     }
 }
 
@@ -88,14 +146,24 @@ impl Waiters {
     /// `file` was released or expired: offer it to its waiters in arrival order.
     pub fn freed(&self, file: &str) {
         let mut queue = self.queue.lock().unwrap();
+        queue.freed_count += 1;
+        let count = queue.freed_count;
+        if queue.recent.len() == RECENT {
+            queue.recent.pop_front();
+        }
+        queue.recent.push_back((count, file.to_string()));
+        self.offer(&mut queue, file.to_string());
+    }
+
+    fn offer(&self, queue: &mut Queue, file: String) {
         if !queue
             .waiters
             .iter()
-            .any(|w| w.files.iter().any(|f| f == file))
+            .any(|w| w.files.contains(&file))
         {
             return;
         }
-        queue.freed.push_back(file.to_string());
+        queue.freed.push_back(file);
         if !queue.dispatching {
             queue.dispatching = true;
             tokio::spawn(self.clone().dispatch());
@@ -141,5 +209,30 @@ impl Waiters {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hold_freed_during_the_try_that_met_it_is_offered_at_once() {
+        let waiters = Waiters::default();
+        let mut place = waiters.join(vec!["/r/src/a.rs".into()]);
+        let mark = place.mark();
+        // The directory hold that refuses the try is freed before the refusal is known.
+        waiters.freed("/r/src/");
+        waiters.freed("/r/other.rs");
+        place.refused_by(mark, &["/r/src/a.rs".into()], ["/r/src/"]);
+        let turn = place.turns.recv().await.expect("a turn");
+        assert_eq!(turn.file, "/r/src/");
+        let _ = turn.done.send(Attempt::Took);
+        // Freed after the mark was learnt of: offered as usual; before it: not again.
+        let mark = place.mark();
+        place.refused_by(mark, &["/r/src/a.rs".into()], ["/r/src/"]);
+        assert!(place.turns.try_recv().is_err(), "nothing freed since the mark");
+        waiters.freed("/r/src/");
+        assert_eq!(place.turns.recv().await.expect("a turn").file, "/r/src/");
     }
 }

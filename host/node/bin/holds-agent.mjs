@@ -11,7 +11,8 @@
 //   {"id": 5, "do": "claim", "files": ["/w/a", "/w/b"], "ttl": "30s"}  (every file or none)
 //   {"id": 6, "do": "holders", "file": "/w/a"}   (announce and claim take "mode": "exclusive" | "shared")
 // stdout: {"ready": true} once open, then {"id", "ok": ...} or {"id", "error": {"kind", "message", "holder"?, "holders"?}}
-// per command, and {"event": {"file", "revision", "kind", "agent"?}} per event (with --subscribe).
+// per command, and {"event": {"file", "scope", "revision", "kind", "agent"?}} per event (with --subscribe).
+// A claim is {"file", "scope", "revision", "hold"}; scope is "file", "directory" or "glob".
 // Integers (revisions, nanoseconds) are written as JSON numbers from BigInts.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -41,7 +42,7 @@ const hold = (h) => ({
   ttl: h.ttl,
   mode: h.mode,
 });
-const claim = (c) => (c ? { file: c.file, revision: c.revision, hold: hold(c.hold) } : null);
+const claim = (c) => (c ? { file: c.file, scope: c.scope, revision: c.revision, hold: hold(c.hold) } : null);
 
 function failure(e) {
   if (!(e instanceof HoldsError)) throw e;
@@ -58,7 +59,13 @@ if (opts.subscribe) {
   (async () => {
     for await (const e of subscription) {
       line({
-        event: { file: e.file, revision: e.revision, kind: e.kind, ...(e.hold ? { agent: e.hold.agentId } : {}) },
+        event: {
+          file: e.file,
+          scope: e.scope,
+          revision: e.revision,
+          kind: e.kind,
+          ...(e.hold ? { agent: e.hold.agentId } : {}),
+        },
       });
     }
   })().catch((e) => line({ event_error: String(e) }));

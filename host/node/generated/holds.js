@@ -5757,187 +5757,263 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant34;
+          let variant38;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var ptr9 = dataView(memory0).getUint32(ret + 8, true);
               var len9 = dataView(memory0).getUint32(ret + 12, true);
               var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-              var ptr10 = dataView(memory0).getUint32(ret + 16, true);
-              var len10 = dataView(memory0).getUint32(ret + 20, true);
-              var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-              var ptr11 = dataView(memory0).getUint32(ret + 40, true);
-              var len11 = dataView(memory0).getUint32(ret + 44, true);
-              var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-              let enum12;
-              switch (dataView(memory0).getUint8(ret + 56, true)) {
+              let enum10;
+              switch (dataView(memory0).getUint8(ret + 16, true)) {
                 case 0: {
-                  enum12 = 'exclusive';
+                  enum10 = 'file';
                   break;
                 }
                 case 1: {
-                  enum12 = 'shared';
+                  enum10 = 'directory';
+                  break;
+                }
+                case 2: {
+                  enum10 = 'glob';
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid discriminant specified for Scope');
+                }
+              }
+              var ptr11 = dataView(memory0).getUint32(ret + 24, true);
+              var len11 = dataView(memory0).getUint32(ret + 28, true);
+              var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+              var ptr12 = dataView(memory0).getUint32(ret + 48, true);
+              var len12 = dataView(memory0).getUint32(ret + 52, true);
+              var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+              let enum13;
+              switch (dataView(memory0).getUint8(ret + 64, true)) {
+                case 0: {
+                  enum13 = 'exclusive';
+                  break;
+                }
+                case 1: {
+                  enum13 = 'shared';
                   break;
                 }
                 default: {
                   throw new TypeError('invalid discriminant specified for Mode');
                 }
               }
-              variant34= {
+              variant38= {
                 tag: 'ok',
                 val: {
                   file: result9,
+                  scope: enum10,
                   hold: {
-                    agentId: result10,
-                    claimedAt: dataView(memory0).getBigInt64(ret + 24, true),
-                    expiresAt: dataView(memory0).getBigInt64(ret + 32, true),
-                    checkoutPath: result11,
-                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 48, true))),
-                    mode: enum12,
+                    agentId: result11,
+                    claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                    expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                    checkoutPath: result12,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                    mode: enum13,
                   },
-                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                 }
               };
               break;
             }
             case 1: {
-              let variant33;
+              let variant37;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr13 = dataView(memory0).getUint32(ret + 16, true);
-                  var len13 = dataView(memory0).getUint32(ret + 20, true);
-                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                  var ptr14 = dataView(memory0).getUint32(ret + 24, true);
-                  var len14 = dataView(memory0).getUint32(ret + 28, true);
+                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
+                  var len14 = dataView(memory0).getUint32(ret + 20, true);
                   var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  var ptr15 = dataView(memory0).getUint32(ret + 48, true);
-                  var len15 = dataView(memory0).getUint32(ret + 52, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  let enum16;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum15;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum16 = 'exclusive';
+                      enum15 = 'file';
                       break;
                     }
                     case 1: {
-                      enum16 = 'shared';
+                      enum15 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum15 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr16 = dataView(memory0).getUint32(ret + 32, true);
+                  var len16 = dataView(memory0).getUint32(ret + 36, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  var ptr17 = dataView(memory0).getUint32(ret + 56, true);
+                  var len17 = dataView(memory0).getUint32(ret + 60, true);
+                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                  let enum18;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum18 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum18 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant33= {
+                  variant37= {
                     tag: 'held-by-another',
                     val: {
-                      file: result13,
+                      file: result14,
+                      scope: enum15,
                       hold: {
-                        agentId: result14,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result15,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum16,
+                        agentId: result16,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result17,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum18,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var base21 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base21 % 8 !== 0) throw new TypeError(`list pointer [${base21}] is not aligned to 8`);
-                  var result21 = [];
-                  for (let i = 0; i < len21; i++) {
-                    const base = base21 + i * 64;
-                    var ptr17 = dataView(memory0).getUint32(base + 0, true);
-                    var len17 = dataView(memory0).getUint32(base + 4, true);
-                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                    var ptr18 = dataView(memory0).getUint32(base + 8, true);
-                    var len18 = dataView(memory0).getUint32(base + 12, true);
-                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                    var ptr19 = dataView(memory0).getUint32(base + 32, true);
-                    var len19 = dataView(memory0).getUint32(base + 36, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var base24 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base24 % 8 !== 0) throw new TypeError(`list pointer [${base24}] is not aligned to 8`);
+                  var result24 = [];
+                  for (let i = 0; i < len24; i++) {
+                    const base = base24 + i * 72;
+                    var ptr19 = dataView(memory0).getUint32(base + 0, true);
+                    var len19 = dataView(memory0).getUint32(base + 4, true);
                     var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
                     let enum20;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum20 = 'exclusive';
+                        enum20 = 'file';
                         break;
                       }
                       case 1: {
-                        enum20 = 'shared';
+                        enum20 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum20 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr21 = dataView(memory0).getUint32(base + 16, true);
+                    var len21 = dataView(memory0).getUint32(base + 20, true);
+                    var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                    var ptr22 = dataView(memory0).getUint32(base + 40, true);
+                    var len22 = dataView(memory0).getUint32(base + 44, true);
+                    var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                    let enum23;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum23 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum23 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result21.push({
-                      file: result17,
+                    result24.push({
+                      file: result19,
+                      scope: enum20,
                       hold: {
-                        agentId: result18,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result19,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum20,
+                        agentId: result21,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result22,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum23,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant33= {
+                  variant37= {
                     tag: 'held-by-others',
-                    val: result21
+                    val: result24
                   };
                   break;
                 }
                 case 2: {
-                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
-                  var len22 = dataView(memory0).getUint32(ret + 20, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  let variant27;
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  let variant31;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant27 = undefined;
+                      variant31 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr23 = dataView(memory0).getUint32(ret + 40, true);
-                      var len23 = dataView(memory0).getUint32(ret + 44, true);
-                      var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                      var ptr24 = dataView(memory0).getUint32(ret + 48, true);
-                      var len24 = dataView(memory0).getUint32(ret + 52, true);
-                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                      var ptr25 = dataView(memory0).getUint32(ret + 72, true);
-                      var len25 = dataView(memory0).getUint32(ret + 76, true);
-                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                      let enum26;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      var ptr26 = dataView(memory0).getUint32(ret + 40, true);
+                      var len26 = dataView(memory0).getUint32(ret + 44, true);
+                      var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                      let enum27;
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum26 = 'exclusive';
+                          enum27 = 'file';
                           break;
                         }
                         case 1: {
-                          enum26 = 'shared';
+                          enum27 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum27 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr28 = dataView(memory0).getUint32(ret + 56, true);
+                      var len28 = dataView(memory0).getUint32(ret + 60, true);
+                      var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                      var ptr29 = dataView(memory0).getUint32(ret + 80, true);
+                      var len29 = dataView(memory0).getUint32(ret + 84, true);
+                      var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                      let enum30;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum30 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum30 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant27 = {
-                        file: result23,
+                      variant31 = {
+                        file: result26,
+                        scope: enum27,
                         hold: {
-                          agentId: result24,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result25,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum26,
+                          agentId: result28,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result29,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum30,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -5945,63 +6021,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant33= {
+                  variant37= {
                     tag: 'lost',
                     val: {
-                      file: result22,
+                      file: result25,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant27,
+                      holder: variant31,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
-                  var len28 = dataView(memory0).getUint32(ret + 20, true);
-                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                  var ptr29 = dataView(memory0).getUint32(ret + 24, true);
-                  var len29 = dataView(memory0).getUint32(ret + 28, true);
-                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                  variant33= {
+                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
+                  var len32 = dataView(memory0).getUint32(ret + 20, true);
+                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                  var ptr33 = dataView(memory0).getUint32(ret + 24, true);
+                  var len33 = dataView(memory0).getUint32(ret + 28, true);
+                  var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                  variant37= {
                     tag: 'invalid-input',
                     val: {
-                      field: result28,
-                      reason: result29,
+                      field: result32,
+                      reason: result33,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant33= {
+                  variant37= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr30 = dataView(memory0).getUint32(ret + 16, true);
-                  var len30 = dataView(memory0).getUint32(ret + 20, true);
-                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
-                  var ptr31 = dataView(memory0).getUint32(ret + 32, true);
-                  var len31 = dataView(memory0).getUint32(ret + 36, true);
-                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
-                  variant33= {
+                  var ptr34 = dataView(memory0).getUint32(ret + 16, true);
+                  var len34 = dataView(memory0).getUint32(ret + 20, true);
+                  var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                  var ptr35 = dataView(memory0).getUint32(ret + 32, true);
+                  var len35 = dataView(memory0).getUint32(ret + 36, true);
+                  var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                  variant37= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result30,
+                      key: result34,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result31,
+                      reason: result35,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
-                  var len32 = dataView(memory0).getUint32(ret + 20, true);
-                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
-                  variant33= {
+                  var ptr36 = dataView(memory0).getUint32(ret + 16, true);
+                  var len36 = dataView(memory0).getUint32(ret + 20, true);
+                  var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
+                  variant37= {
                     tag: 'store',
-                    val: result32
+                    val: result36
                   };
                   break;
                 }
@@ -6009,9 +6085,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant34= {
+              variant38= {
                 tag: 'err',
-                val: variant33
+                val: variant37
               };
               break;
             }
@@ -6025,7 +6101,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant34;
+          const retCopy = variant38;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -6201,7 +6277,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant28;
+          let variant31;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant6;
@@ -6223,150 +6299,207 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ReleaseOutcome');
                 }
               }
-              variant28= {
+              variant31= {
                 tag: 'ok',
                 val: variant6
               };
               break;
             }
             case 1: {
-              let variant27;
+              let variant30;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr7 = dataView(memory0).getUint32(ret + 16, true);
                   var len7 = dataView(memory0).getUint32(ret + 20, true);
                   var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  var ptr8 = dataView(memory0).getUint32(ret + 24, true);
-                  var len8 = dataView(memory0).getUint32(ret + 28, true);
-                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                  var ptr9 = dataView(memory0).getUint32(ret + 48, true);
-                  var len9 = dataView(memory0).getUint32(ret + 52, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  let enum10;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum8;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum10 = 'exclusive';
+                      enum8 = 'file';
                       break;
                     }
                     case 1: {
-                      enum10 = 'shared';
+                      enum8 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum8 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr9 = dataView(memory0).getUint32(ret + 32, true);
+                  var len9 = dataView(memory0).getUint32(ret + 36, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  var ptr10 = dataView(memory0).getUint32(ret + 56, true);
+                  var len10 = dataView(memory0).getUint32(ret + 60, true);
+                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                  let enum11;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum11 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum11 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant27= {
+                  variant30= {
                     tag: 'held-by-another',
                     val: {
                       file: result7,
+                      scope: enum8,
                       hold: {
-                        agentId: result8,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result9,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum10,
+                        agentId: result9,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result10,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum11,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len15 = dataView(memory0).getUint32(ret + 20, true);
-                  var base15 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
-                  var result15 = [];
-                  for (let i = 0; i < len15; i++) {
-                    const base = base15 + i * 64;
-                    var ptr11 = dataView(memory0).getUint32(base + 0, true);
-                    var len11 = dataView(memory0).getUint32(base + 4, true);
-                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    var ptr12 = dataView(memory0).getUint32(base + 8, true);
-                    var len12 = dataView(memory0).getUint32(base + 12, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var base17 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
+                  var result17 = [];
+                  for (let i = 0; i < len17; i++) {
+                    const base = base17 + i * 72;
+                    var ptr12 = dataView(memory0).getUint32(base + 0, true);
+                    var len12 = dataView(memory0).getUint32(base + 4, true);
                     var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    var ptr13 = dataView(memory0).getUint32(base + 32, true);
-                    var len13 = dataView(memory0).getUint32(base + 36, true);
-                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    let enum14;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    let enum13;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum14 = 'exclusive';
+                        enum13 = 'file';
                         break;
                       }
                       case 1: {
-                        enum14 = 'shared';
+                        enum13 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum13 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr14 = dataView(memory0).getUint32(base + 16, true);
+                    var len14 = dataView(memory0).getUint32(base + 20, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    var ptr15 = dataView(memory0).getUint32(base + 40, true);
+                    var len15 = dataView(memory0).getUint32(base + 44, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    let enum16;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum16 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum16 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result15.push({
-                      file: result11,
+                    result17.push({
+                      file: result12,
+                      scope: enum13,
                       hold: {
-                        agentId: result12,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result13,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum14,
+                        agentId: result14,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result15,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum16,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant27= {
+                  variant30= {
                     tag: 'held-by-others',
-                    val: result15
+                    val: result17
                   };
                   break;
                 }
                 case 2: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  let variant21;
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  let variant24;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant21 = undefined;
+                      variant24 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
-                      var len17 = dataView(memory0).getUint32(ret + 44, true);
-                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
-                      var len18 = dataView(memory0).getUint32(ret + 52, true);
-                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
-                      var len19 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
+                      var len19 = dataView(memory0).getUint32(ret + 44, true);
                       var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
                       let enum20;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum20 = 'exclusive';
+                          enum20 = 'file';
                           break;
                         }
                         case 1: {
-                          enum20 = 'shared';
+                          enum20 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum20 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr21 = dataView(memory0).getUint32(ret + 56, true);
+                      var len21 = dataView(memory0).getUint32(ret + 60, true);
+                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                      var ptr22 = dataView(memory0).getUint32(ret + 80, true);
+                      var len22 = dataView(memory0).getUint32(ret + 84, true);
+                      var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                      let enum23;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum23 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum23 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant21 = {
-                        file: result17,
+                      variant24 = {
+                        file: result19,
+                        scope: enum20,
                         hold: {
-                          agentId: result18,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result19,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum20,
+                          agentId: result21,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result22,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum23,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -6374,63 +6507,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant27= {
+                  variant30= {
                     tag: 'lost',
                     val: {
-                      file: result16,
+                      file: result18,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant21,
+                      holder: variant24,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
-                  var len22 = dataView(memory0).getUint32(ret + 20, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  var ptr23 = dataView(memory0).getUint32(ret + 24, true);
-                  var len23 = dataView(memory0).getUint32(ret + 28, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  variant27= {
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  var ptr26 = dataView(memory0).getUint32(ret + 24, true);
+                  var len26 = dataView(memory0).getUint32(ret + 28, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant30= {
                     tag: 'invalid-input',
                     val: {
-                      field: result22,
-                      reason: result23,
+                      field: result25,
+                      reason: result26,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant27= {
+                  variant30= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
-                  var len24 = dataView(memory0).getUint32(ret + 20, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  var ptr25 = dataView(memory0).getUint32(ret + 32, true);
-                  var len25 = dataView(memory0).getUint32(ret + 36, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  variant27= {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  var ptr28 = dataView(memory0).getUint32(ret + 32, true);
+                  var len28 = dataView(memory0).getUint32(ret + 36, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant30= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result24,
+                      key: result27,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result25,
+                      reason: result28,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
-                  var len26 = dataView(memory0).getUint32(ret + 20, true);
-                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                  variant27= {
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  variant30= {
                     tag: 'store',
-                    val: result26
+                    val: result29
                   };
                   break;
                 }
@@ -6438,9 +6571,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant28= {
+              variant31= {
                 tag: 'err',
-                val: variant27
+                val: variant30
               };
               break;
             }
@@ -6454,7 +6587,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant28;
+          const retCopy = variant31;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -6625,50 +6758,69 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant31;
+          let variant35;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              let variant9;
+              let variant10;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  variant9 = undefined;
+                  variant10 = undefined;
                   break;
                 }
                 case 1: {
                   var ptr5 = dataView(memory0).getUint32(ret + 16, true);
                   var len5 = dataView(memory0).getUint32(ret + 20, true);
                   var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                  var ptr6 = dataView(memory0).getUint32(ret + 24, true);
-                  var len6 = dataView(memory0).getUint32(ret + 28, true);
-                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                  var ptr7 = dataView(memory0).getUint32(ret + 48, true);
-                  var len7 = dataView(memory0).getUint32(ret + 52, true);
-                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  let enum8;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum6;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum8 = 'exclusive';
+                      enum6 = 'file';
                       break;
                     }
                     case 1: {
-                      enum8 = 'shared';
+                      enum6 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum6 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr7 = dataView(memory0).getUint32(ret + 32, true);
+                  var len7 = dataView(memory0).getUint32(ret + 36, true);
+                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                  var ptr8 = dataView(memory0).getUint32(ret + 56, true);
+                  var len8 = dataView(memory0).getUint32(ret + 60, true);
+                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                  let enum9;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum9 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum9 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant9 = {
+                  variant10 = {
                     file: result5,
+                    scope: enum6,
                     hold: {
-                      agentId: result6,
-                      claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                      expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                      checkoutPath: result7,
-                      ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                      mode: enum8,
+                      agentId: result7,
+                      claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                      expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                      checkoutPath: result8,
+                      ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                      mode: enum9,
                     },
-                    revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                    revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                   };
                   break;
                 }
@@ -6676,150 +6828,207 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for option');
                 }
               }
-              variant31= {
+              variant35= {
                 tag: 'ok',
-                val: variant9
+                val: variant10
               };
               break;
             }
             case 1: {
-              let variant30;
+              let variant34;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr10 = dataView(memory0).getUint32(ret + 16, true);
-                  var len10 = dataView(memory0).getUint32(ret + 20, true);
-                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  var ptr11 = dataView(memory0).getUint32(ret + 24, true);
-                  var len11 = dataView(memory0).getUint32(ret + 28, true);
+                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
+                  var len11 = dataView(memory0).getUint32(ret + 20, true);
                   var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  var ptr12 = dataView(memory0).getUint32(ret + 48, true);
-                  var len12 = dataView(memory0).getUint32(ret + 52, true);
-                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                  let enum13;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum12;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum13 = 'exclusive';
+                      enum12 = 'file';
                       break;
                     }
                     case 1: {
-                      enum13 = 'shared';
+                      enum12 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum12 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr13 = dataView(memory0).getUint32(ret + 32, true);
+                  var len13 = dataView(memory0).getUint32(ret + 36, true);
+                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                  var ptr14 = dataView(memory0).getUint32(ret + 56, true);
+                  var len14 = dataView(memory0).getUint32(ret + 60, true);
+                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                  let enum15;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum15 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum15 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant30= {
+                  variant34= {
                     tag: 'held-by-another',
                     val: {
-                      file: result10,
+                      file: result11,
+                      scope: enum12,
                       hold: {
-                        agentId: result11,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result12,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum13,
+                        agentId: result13,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result14,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum15,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var base18 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base18 % 8 !== 0) throw new TypeError(`list pointer [${base18}] is not aligned to 8`);
-                  var result18 = [];
-                  for (let i = 0; i < len18; i++) {
-                    const base = base18 + i * 64;
-                    var ptr14 = dataView(memory0).getUint32(base + 0, true);
-                    var len14 = dataView(memory0).getUint32(base + 4, true);
-                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                    var ptr15 = dataView(memory0).getUint32(base + 8, true);
-                    var len15 = dataView(memory0).getUint32(base + 12, true);
-                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                    var ptr16 = dataView(memory0).getUint32(base + 32, true);
-                    var len16 = dataView(memory0).getUint32(base + 36, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var base21 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base21 % 8 !== 0) throw new TypeError(`list pointer [${base21}] is not aligned to 8`);
+                  var result21 = [];
+                  for (let i = 0; i < len21; i++) {
+                    const base = base21 + i * 72;
+                    var ptr16 = dataView(memory0).getUint32(base + 0, true);
+                    var len16 = dataView(memory0).getUint32(base + 4, true);
                     var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
                     let enum17;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum17 = 'exclusive';
+                        enum17 = 'file';
                         break;
                       }
                       case 1: {
-                        enum17 = 'shared';
+                        enum17 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum17 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr18 = dataView(memory0).getUint32(base + 16, true);
+                    var len18 = dataView(memory0).getUint32(base + 20, true);
+                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                    var ptr19 = dataView(memory0).getUint32(base + 40, true);
+                    var len19 = dataView(memory0).getUint32(base + 44, true);
+                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                    let enum20;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum20 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum20 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result18.push({
-                      file: result14,
+                    result21.push({
+                      file: result16,
+                      scope: enum17,
                       hold: {
-                        agentId: result15,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result16,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum17,
+                        agentId: result18,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result19,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum20,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant30= {
+                  variant34= {
                     tag: 'held-by-others',
-                    val: result18
+                    val: result21
                   };
                   break;
                 }
                 case 2: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  let variant24;
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  let variant28;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant24 = undefined;
+                      variant28 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr20 = dataView(memory0).getUint32(ret + 40, true);
-                      var len20 = dataView(memory0).getUint32(ret + 44, true);
-                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                      var ptr21 = dataView(memory0).getUint32(ret + 48, true);
-                      var len21 = dataView(memory0).getUint32(ret + 52, true);
-                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                      var ptr22 = dataView(memory0).getUint32(ret + 72, true);
-                      var len22 = dataView(memory0).getUint32(ret + 76, true);
-                      var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                      let enum23;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      var ptr23 = dataView(memory0).getUint32(ret + 40, true);
+                      var len23 = dataView(memory0).getUint32(ret + 44, true);
+                      var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                      let enum24;
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum23 = 'exclusive';
+                          enum24 = 'file';
                           break;
                         }
                         case 1: {
-                          enum23 = 'shared';
+                          enum24 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum24 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr25 = dataView(memory0).getUint32(ret + 56, true);
+                      var len25 = dataView(memory0).getUint32(ret + 60, true);
+                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                      var ptr26 = dataView(memory0).getUint32(ret + 80, true);
+                      var len26 = dataView(memory0).getUint32(ret + 84, true);
+                      var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                      let enum27;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum27 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum27 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant24 = {
-                        file: result20,
+                      variant28 = {
+                        file: result23,
+                        scope: enum24,
                         hold: {
-                          agentId: result21,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result22,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum23,
+                          agentId: result25,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result26,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum27,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -6827,63 +7036,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant30= {
+                  variant34= {
                     tag: 'lost',
                     val: {
-                      file: result19,
+                      file: result22,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant24,
+                      holder: variant28,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
-                  var len25 = dataView(memory0).getUint32(ret + 20, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  var ptr26 = dataView(memory0).getUint32(ret + 24, true);
-                  var len26 = dataView(memory0).getUint32(ret + 28, true);
-                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                  variant30= {
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  var ptr30 = dataView(memory0).getUint32(ret + 24, true);
+                  var len30 = dataView(memory0).getUint32(ret + 28, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  variant34= {
                     tag: 'invalid-input',
                     val: {
-                      field: result25,
-                      reason: result26,
+                      field: result29,
+                      reason: result30,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant30= {
+                  variant34= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
-                  var len27 = dataView(memory0).getUint32(ret + 20, true);
-                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
-                  var ptr28 = dataView(memory0).getUint32(ret + 32, true);
-                  var len28 = dataView(memory0).getUint32(ret + 36, true);
-                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                  variant30= {
+                  var ptr31 = dataView(memory0).getUint32(ret + 16, true);
+                  var len31 = dataView(memory0).getUint32(ret + 20, true);
+                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                  var ptr32 = dataView(memory0).getUint32(ret + 32, true);
+                  var len32 = dataView(memory0).getUint32(ret + 36, true);
+                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                  variant34= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result27,
+                      key: result31,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result28,
+                      reason: result32,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
-                  var len29 = dataView(memory0).getUint32(ret + 20, true);
-                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                  variant30= {
+                  var ptr33 = dataView(memory0).getUint32(ret + 16, true);
+                  var len33 = dataView(memory0).getUint32(ret + 20, true);
+                  var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                  variant34= {
                     tag: 'store',
-                    val: result29
+                    val: result33
                   };
                   break;
                 }
@@ -6891,9 +7100,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant31= {
+              variant35= {
                 tag: 'err',
-                val: variant30
+                val: variant34
               };
               break;
             }
@@ -6907,7 +7116,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant31;
+          const retCopy = variant35;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -7005,195 +7214,271 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant27;
+          let variant31;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var len5 = dataView(memory0).getUint32(ret + 12, true);
-              var base5 = dataView(memory0).getUint32(ret + 8, true);
-              if (base5 % 8 !== 0) throw new TypeError(`list pointer [${base5}] is not aligned to 8`);
-              var result5 = [];
-              for (let i = 0; i < len5; i++) {
-                const base = base5 + i * 64;
+              var len6 = dataView(memory0).getUint32(ret + 12, true);
+              var base6 = dataView(memory0).getUint32(ret + 8, true);
+              if (base6 % 8 !== 0) throw new TypeError(`list pointer [${base6}] is not aligned to 8`);
+              var result6 = [];
+              for (let i = 0; i < len6; i++) {
+                const base = base6 + i * 72;
                 var ptr1 = dataView(memory0).getUint32(base + 0, true);
                 var len1 = dataView(memory0).getUint32(base + 4, true);
                 var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
-                var ptr2 = dataView(memory0).getUint32(base + 8, true);
-                var len2 = dataView(memory0).getUint32(base + 12, true);
-                var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
-                var ptr3 = dataView(memory0).getUint32(base + 32, true);
-                var len3 = dataView(memory0).getUint32(base + 36, true);
-                var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-                let enum4;
-                switch (dataView(memory0).getUint8(base + 48, true)) {
+                let enum2;
+                switch (dataView(memory0).getUint8(base + 8, true)) {
                   case 0: {
-                    enum4 = 'exclusive';
+                    enum2 = 'file';
                     break;
                   }
                   case 1: {
-                    enum4 = 'shared';
+                    enum2 = 'directory';
+                    break;
+                  }
+                  case 2: {
+                    enum2 = 'glob';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for Scope');
+                  }
+                }
+                var ptr3 = dataView(memory0).getUint32(base + 16, true);
+                var len3 = dataView(memory0).getUint32(base + 20, true);
+                var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+                var ptr4 = dataView(memory0).getUint32(base + 40, true);
+                var len4 = dataView(memory0).getUint32(base + 44, true);
+                var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                let enum5;
+                switch (dataView(memory0).getUint8(base + 56, true)) {
+                  case 0: {
+                    enum5 = 'exclusive';
+                    break;
+                  }
+                  case 1: {
+                    enum5 = 'shared';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for Mode');
                   }
                 }
-                result5.push({
+                result6.push({
                   file: result1,
+                  scope: enum2,
                   hold: {
-                    agentId: result2,
-                    claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                    expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                    checkoutPath: result3,
-                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                    mode: enum4,
+                    agentId: result3,
+                    claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                    expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                    checkoutPath: result4,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    mode: enum5,
                   },
-                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                 });
               }
-              variant27= {
+              variant31= {
                 tag: 'ok',
-                val: result5
+                val: result6
               };
               break;
             }
             case 1: {
-              let variant26;
+              let variant30;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr6 = dataView(memory0).getUint32(ret + 16, true);
-                  var len6 = dataView(memory0).getUint32(ret + 20, true);
-                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                  var ptr7 = dataView(memory0).getUint32(ret + 24, true);
-                  var len7 = dataView(memory0).getUint32(ret + 28, true);
+                  var ptr7 = dataView(memory0).getUint32(ret + 16, true);
+                  var len7 = dataView(memory0).getUint32(ret + 20, true);
                   var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  var ptr8 = dataView(memory0).getUint32(ret + 48, true);
-                  var len8 = dataView(memory0).getUint32(ret + 52, true);
-                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                  let enum9;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum8;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum9 = 'exclusive';
+                      enum8 = 'file';
                       break;
                     }
                     case 1: {
-                      enum9 = 'shared';
+                      enum8 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum8 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr9 = dataView(memory0).getUint32(ret + 32, true);
+                  var len9 = dataView(memory0).getUint32(ret + 36, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  var ptr10 = dataView(memory0).getUint32(ret + 56, true);
+                  var len10 = dataView(memory0).getUint32(ret + 60, true);
+                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                  let enum11;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum11 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum11 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant26= {
+                  variant30= {
                     tag: 'held-by-another',
                     val: {
-                      file: result6,
+                      file: result7,
+                      scope: enum8,
                       hold: {
-                        agentId: result7,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result8,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum9,
+                        agentId: result9,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result10,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum11,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var base14 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base14 % 8 !== 0) throw new TypeError(`list pointer [${base14}] is not aligned to 8`);
-                  var result14 = [];
-                  for (let i = 0; i < len14; i++) {
-                    const base = base14 + i * 64;
-                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
-                    var len10 = dataView(memory0).getUint32(base + 4, true);
-                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    var ptr11 = dataView(memory0).getUint32(base + 8, true);
-                    var len11 = dataView(memory0).getUint32(base + 12, true);
-                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
-                    var len12 = dataView(memory0).getUint32(base + 36, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var base17 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
+                  var result17 = [];
+                  for (let i = 0; i < len17; i++) {
+                    const base = base17 + i * 72;
+                    var ptr12 = dataView(memory0).getUint32(base + 0, true);
+                    var len12 = dataView(memory0).getUint32(base + 4, true);
                     var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
                     let enum13;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum13 = 'exclusive';
+                        enum13 = 'file';
                         break;
                       }
                       case 1: {
-                        enum13 = 'shared';
+                        enum13 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum13 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr14 = dataView(memory0).getUint32(base + 16, true);
+                    var len14 = dataView(memory0).getUint32(base + 20, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    var ptr15 = dataView(memory0).getUint32(base + 40, true);
+                    var len15 = dataView(memory0).getUint32(base + 44, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    let enum16;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum16 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum16 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result14.push({
-                      file: result10,
+                    result17.push({
+                      file: result12,
+                      scope: enum13,
                       hold: {
-                        agentId: result11,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result12,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum13,
+                        agentId: result14,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result15,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum16,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant26= {
+                  variant30= {
                     tag: 'held-by-others',
-                    val: result14
+                    val: result17
                   };
                   break;
                 }
                 case 2: {
-                  var ptr15 = dataView(memory0).getUint32(ret + 16, true);
-                  var len15 = dataView(memory0).getUint32(ret + 20, true);
-                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                  let variant20;
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  let variant24;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant20 = undefined;
+                      variant24 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr16 = dataView(memory0).getUint32(ret + 40, true);
-                      var len16 = dataView(memory0).getUint32(ret + 44, true);
-                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                      var ptr17 = dataView(memory0).getUint32(ret + 48, true);
-                      var len17 = dataView(memory0).getUint32(ret + 52, true);
-                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      var ptr18 = dataView(memory0).getUint32(ret + 72, true);
-                      var len18 = dataView(memory0).getUint32(ret + 76, true);
-                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                      let enum19;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
+                      var len19 = dataView(memory0).getUint32(ret + 44, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      let enum20;
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum19 = 'exclusive';
+                          enum20 = 'file';
                           break;
                         }
                         case 1: {
-                          enum19 = 'shared';
+                          enum20 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum20 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr21 = dataView(memory0).getUint32(ret + 56, true);
+                      var len21 = dataView(memory0).getUint32(ret + 60, true);
+                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                      var ptr22 = dataView(memory0).getUint32(ret + 80, true);
+                      var len22 = dataView(memory0).getUint32(ret + 84, true);
+                      var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                      let enum23;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum23 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum23 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant20 = {
-                        file: result16,
+                      variant24 = {
+                        file: result19,
+                        scope: enum20,
                         hold: {
-                          agentId: result17,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result18,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum19,
+                          agentId: result21,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result22,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum23,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -7201,63 +7486,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant26= {
+                  variant30= {
                     tag: 'lost',
                     val: {
-                      file: result15,
+                      file: result18,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant20,
+                      holder: variant24,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  var ptr22 = dataView(memory0).getUint32(ret + 24, true);
-                  var len22 = dataView(memory0).getUint32(ret + 28, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  variant26= {
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  var ptr26 = dataView(memory0).getUint32(ret + 24, true);
+                  var len26 = dataView(memory0).getUint32(ret + 28, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant30= {
                     tag: 'invalid-input',
                     val: {
-                      field: result21,
-                      reason: result22,
+                      field: result25,
+                      reason: result26,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant26= {
+                  variant30= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  var ptr24 = dataView(memory0).getUint32(ret + 32, true);
-                  var len24 = dataView(memory0).getUint32(ret + 36, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  variant26= {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  var ptr28 = dataView(memory0).getUint32(ret + 32, true);
+                  var len28 = dataView(memory0).getUint32(ret + 36, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant30= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result23,
+                      key: result27,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result24,
+                      reason: result28,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
-                  var len25 = dataView(memory0).getUint32(ret + 20, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  variant26= {
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  variant30= {
                     tag: 'store',
-                    val: result25
+                    val: result29
                   };
                   break;
                 }
@@ -7265,9 +7550,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant27= {
+              variant31= {
                 tag: 'err',
-                val: variant26
+                val: variant30
               };
               break;
             }
@@ -7281,7 +7566,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant27;
+          const retCopy = variant31;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -7485,199 +7770,275 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant38;
+          let variant42;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var len15 = dataView(memory0).getUint32(ret + 12, true);
-              var base15 = dataView(memory0).getUint32(ret + 8, true);
-              if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
-              var result15 = [];
-              for (let i = 0; i < len15; i++) {
-                const base = base15 + i * 64;
+              var len16 = dataView(memory0).getUint32(ret + 12, true);
+              var base16 = dataView(memory0).getUint32(ret + 8, true);
+              if (base16 % 8 !== 0) throw new TypeError(`list pointer [${base16}] is not aligned to 8`);
+              var result16 = [];
+              for (let i = 0; i < len16; i++) {
+                const base = base16 + i * 72;
                 var ptr11 = dataView(memory0).getUint32(base + 0, true);
                 var len11 = dataView(memory0).getUint32(base + 4, true);
                 var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                var ptr12 = dataView(memory0).getUint32(base + 8, true);
-                var len12 = dataView(memory0).getUint32(base + 12, true);
-                var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                var ptr13 = dataView(memory0).getUint32(base + 32, true);
-                var len13 = dataView(memory0).getUint32(base + 36, true);
-                var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                let enum14;
-                switch (dataView(memory0).getUint8(base + 48, true)) {
+                let enum12;
+                switch (dataView(memory0).getUint8(base + 8, true)) {
                   case 0: {
-                    enum14 = 'exclusive';
+                    enum12 = 'file';
                     break;
                   }
                   case 1: {
-                    enum14 = 'shared';
+                    enum12 = 'directory';
+                    break;
+                  }
+                  case 2: {
+                    enum12 = 'glob';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for Scope');
+                  }
+                }
+                var ptr13 = dataView(memory0).getUint32(base + 16, true);
+                var len13 = dataView(memory0).getUint32(base + 20, true);
+                var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                var ptr14 = dataView(memory0).getUint32(base + 40, true);
+                var len14 = dataView(memory0).getUint32(base + 44, true);
+                var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                let enum15;
+                switch (dataView(memory0).getUint8(base + 56, true)) {
+                  case 0: {
+                    enum15 = 'exclusive';
+                    break;
+                  }
+                  case 1: {
+                    enum15 = 'shared';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for Mode');
                   }
                 }
-                result15.push({
+                result16.push({
                   file: result11,
+                  scope: enum12,
                   hold: {
-                    agentId: result12,
-                    claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                    expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                    checkoutPath: result13,
-                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                    mode: enum14,
+                    agentId: result13,
+                    claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                    expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                    checkoutPath: result14,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                    mode: enum15,
                   },
-                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                 });
               }
-              var bool16 = dataView(memory0).getUint8(ret + 16, true);
-              variant38= {
+              var bool17 = dataView(memory0).getUint8(ret + 16, true);
+              variant42= {
                 tag: 'ok',
                 val: {
-                  claims: result15,
-                  atomic: bool16 == 0 ? false : (bool16 == 1 ? true : throwInvalidBool()),
+                  claims: result16,
+                  atomic: bool17 == 0 ? false : (bool17 == 1 ? true : throwInvalidBool()),
                 }
               };
               break;
             }
             case 1: {
-              let variant37;
+              let variant41;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
-                  var len18 = dataView(memory0).getUint32(ret + 28, true);
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
                   var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  var ptr19 = dataView(memory0).getUint32(ret + 48, true);
-                  var len19 = dataView(memory0).getUint32(ret + 52, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  let enum20;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum19;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum20 = 'exclusive';
+                      enum19 = 'file';
                       break;
                     }
                     case 1: {
-                      enum20 = 'shared';
+                      enum19 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum19 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
+                  var len20 = dataView(memory0).getUint32(ret + 36, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  var ptr21 = dataView(memory0).getUint32(ret + 56, true);
+                  var len21 = dataView(memory0).getUint32(ret + 60, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  let enum22;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum22 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum22 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant37= {
+                  variant41= {
                     tag: 'held-by-another',
                     val: {
-                      file: result17,
+                      file: result18,
+                      scope: enum19,
                       hold: {
-                        agentId: result18,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result19,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum20,
+                        agentId: result20,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result21,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum22,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len25 = dataView(memory0).getUint32(ret + 20, true);
-                  var base25 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base25 % 8 !== 0) throw new TypeError(`list pointer [${base25}] is not aligned to 8`);
-                  var result25 = [];
-                  for (let i = 0; i < len25; i++) {
-                    const base = base25 + i * 64;
-                    var ptr21 = dataView(memory0).getUint32(base + 0, true);
-                    var len21 = dataView(memory0).getUint32(base + 4, true);
-                    var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                    var ptr22 = dataView(memory0).getUint32(base + 8, true);
-                    var len22 = dataView(memory0).getUint32(base + 12, true);
-                    var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                    var ptr23 = dataView(memory0).getUint32(base + 32, true);
-                    var len23 = dataView(memory0).getUint32(base + 36, true);
+                  var len28 = dataView(memory0).getUint32(ret + 20, true);
+                  var base28 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base28 % 8 !== 0) throw new TypeError(`list pointer [${base28}] is not aligned to 8`);
+                  var result28 = [];
+                  for (let i = 0; i < len28; i++) {
+                    const base = base28 + i * 72;
+                    var ptr23 = dataView(memory0).getUint32(base + 0, true);
+                    var len23 = dataView(memory0).getUint32(base + 4, true);
                     var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
                     let enum24;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum24 = 'exclusive';
+                        enum24 = 'file';
                         break;
                       }
                       case 1: {
-                        enum24 = 'shared';
+                        enum24 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum24 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr25 = dataView(memory0).getUint32(base + 16, true);
+                    var len25 = dataView(memory0).getUint32(base + 20, true);
+                    var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                    var ptr26 = dataView(memory0).getUint32(base + 40, true);
+                    var len26 = dataView(memory0).getUint32(base + 44, true);
+                    var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                    let enum27;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum27 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum27 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result25.push({
-                      file: result21,
+                    result28.push({
+                      file: result23,
+                      scope: enum24,
                       hold: {
-                        agentId: result22,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result23,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum24,
+                        agentId: result25,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result26,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum27,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant37= {
+                  variant41= {
                     tag: 'held-by-others',
-                    val: result25
+                    val: result28
                   };
                   break;
                 }
                 case 2: {
-                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
-                  var len26 = dataView(memory0).getUint32(ret + 20, true);
-                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                  let variant31;
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  let variant35;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant31 = undefined;
+                      variant35 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr27 = dataView(memory0).getUint32(ret + 40, true);
-                      var len27 = dataView(memory0).getUint32(ret + 44, true);
-                      var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
-                      var ptr28 = dataView(memory0).getUint32(ret + 48, true);
-                      var len28 = dataView(memory0).getUint32(ret + 52, true);
-                      var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                      var ptr29 = dataView(memory0).getUint32(ret + 72, true);
-                      var len29 = dataView(memory0).getUint32(ret + 76, true);
-                      var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                      let enum30;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      var ptr30 = dataView(memory0).getUint32(ret + 40, true);
+                      var len30 = dataView(memory0).getUint32(ret + 44, true);
+                      var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                      let enum31;
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum30 = 'exclusive';
+                          enum31 = 'file';
                           break;
                         }
                         case 1: {
-                          enum30 = 'shared';
+                          enum31 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum31 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr32 = dataView(memory0).getUint32(ret + 56, true);
+                      var len32 = dataView(memory0).getUint32(ret + 60, true);
+                      var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                      var ptr33 = dataView(memory0).getUint32(ret + 80, true);
+                      var len33 = dataView(memory0).getUint32(ret + 84, true);
+                      var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                      let enum34;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum34 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum34 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant31 = {
-                        file: result27,
+                      variant35 = {
+                        file: result30,
+                        scope: enum31,
                         hold: {
-                          agentId: result28,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result29,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum30,
+                          agentId: result32,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result33,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum34,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -7685,63 +8046,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant37= {
+                  variant41= {
                     tag: 'lost',
                     val: {
-                      file: result26,
+                      file: result29,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant31,
+                      holder: variant35,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
-                  var len32 = dataView(memory0).getUint32(ret + 20, true);
-                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
-                  var ptr33 = dataView(memory0).getUint32(ret + 24, true);
-                  var len33 = dataView(memory0).getUint32(ret + 28, true);
-                  var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
-                  variant37= {
+                  var ptr36 = dataView(memory0).getUint32(ret + 16, true);
+                  var len36 = dataView(memory0).getUint32(ret + 20, true);
+                  var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
+                  var ptr37 = dataView(memory0).getUint32(ret + 24, true);
+                  var len37 = dataView(memory0).getUint32(ret + 28, true);
+                  var result37 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr37, len37));
+                  variant41= {
                     tag: 'invalid-input',
                     val: {
-                      field: result32,
-                      reason: result33,
+                      field: result36,
+                      reason: result37,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant37= {
+                  variant41= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr34 = dataView(memory0).getUint32(ret + 16, true);
-                  var len34 = dataView(memory0).getUint32(ret + 20, true);
-                  var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
-                  var ptr35 = dataView(memory0).getUint32(ret + 32, true);
-                  var len35 = dataView(memory0).getUint32(ret + 36, true);
-                  var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
-                  variant37= {
+                  var ptr38 = dataView(memory0).getUint32(ret + 16, true);
+                  var len38 = dataView(memory0).getUint32(ret + 20, true);
+                  var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
+                  var ptr39 = dataView(memory0).getUint32(ret + 32, true);
+                  var len39 = dataView(memory0).getUint32(ret + 36, true);
+                  var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
+                  variant41= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result34,
+                      key: result38,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result35,
+                      reason: result39,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr36 = dataView(memory0).getUint32(ret + 16, true);
-                  var len36 = dataView(memory0).getUint32(ret + 20, true);
-                  var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
-                  variant37= {
+                  var ptr40 = dataView(memory0).getUint32(ret + 16, true);
+                  var len40 = dataView(memory0).getUint32(ret + 20, true);
+                  var result40 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr40, len40));
+                  variant41= {
                     tag: 'store',
-                    val: result36
+                    val: result40
                   };
                   break;
                 }
@@ -7749,9 +8110,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant38= {
+              variant42= {
                 tag: 'err',
-                val: variant37
+                val: variant41
               };
               break;
             }
@@ -7765,7 +8126,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant38;
+          const retCopy = variant42;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -7893,187 +8254,263 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant30;
+          let variant34;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var ptr5 = dataView(memory0).getUint32(ret + 8, true);
               var len5 = dataView(memory0).getUint32(ret + 12, true);
               var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-              var ptr6 = dataView(memory0).getUint32(ret + 16, true);
-              var len6 = dataView(memory0).getUint32(ret + 20, true);
-              var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-              var ptr7 = dataView(memory0).getUint32(ret + 40, true);
-              var len7 = dataView(memory0).getUint32(ret + 44, true);
-              var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-              let enum8;
-              switch (dataView(memory0).getUint8(ret + 56, true)) {
+              let enum6;
+              switch (dataView(memory0).getUint8(ret + 16, true)) {
                 case 0: {
-                  enum8 = 'exclusive';
+                  enum6 = 'file';
                   break;
                 }
                 case 1: {
-                  enum8 = 'shared';
+                  enum6 = 'directory';
+                  break;
+                }
+                case 2: {
+                  enum6 = 'glob';
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid discriminant specified for Scope');
+                }
+              }
+              var ptr7 = dataView(memory0).getUint32(ret + 24, true);
+              var len7 = dataView(memory0).getUint32(ret + 28, true);
+              var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+              var ptr8 = dataView(memory0).getUint32(ret + 48, true);
+              var len8 = dataView(memory0).getUint32(ret + 52, true);
+              var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+              let enum9;
+              switch (dataView(memory0).getUint8(ret + 64, true)) {
+                case 0: {
+                  enum9 = 'exclusive';
+                  break;
+                }
+                case 1: {
+                  enum9 = 'shared';
                   break;
                 }
                 default: {
                   throw new TypeError('invalid discriminant specified for Mode');
                 }
               }
-              variant30= {
+              variant34= {
                 tag: 'ok',
                 val: {
                   file: result5,
+                  scope: enum6,
                   hold: {
-                    agentId: result6,
-                    claimedAt: dataView(memory0).getBigInt64(ret + 24, true),
-                    expiresAt: dataView(memory0).getBigInt64(ret + 32, true),
-                    checkoutPath: result7,
-                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 48, true))),
-                    mode: enum8,
+                    agentId: result7,
+                    claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
+                    expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
+                    checkoutPath: result8,
+                    ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
+                    mode: enum9,
                   },
-                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                  revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
                 }
               };
               break;
             }
             case 1: {
-              let variant29;
+              let variant33;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 16, true);
-                  var len9 = dataView(memory0).getUint32(ret + 20, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  var ptr10 = dataView(memory0).getUint32(ret + 24, true);
-                  var len10 = dataView(memory0).getUint32(ret + 28, true);
+                  var ptr10 = dataView(memory0).getUint32(ret + 16, true);
+                  var len10 = dataView(memory0).getUint32(ret + 20, true);
                   var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  var ptr11 = dataView(memory0).getUint32(ret + 48, true);
-                  var len11 = dataView(memory0).getUint32(ret + 52, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  let enum12;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum11;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum12 = 'exclusive';
+                      enum11 = 'file';
                       break;
                     }
                     case 1: {
-                      enum12 = 'shared';
+                      enum11 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum11 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr12 = dataView(memory0).getUint32(ret + 32, true);
+                  var len12 = dataView(memory0).getUint32(ret + 36, true);
+                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                  var ptr13 = dataView(memory0).getUint32(ret + 56, true);
+                  var len13 = dataView(memory0).getUint32(ret + 60, true);
+                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                  let enum14;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum14 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum14 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant29= {
+                  variant33= {
                     tag: 'held-by-another',
                     val: {
-                      file: result9,
+                      file: result10,
+                      scope: enum11,
                       hold: {
-                        agentId: result10,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result11,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum12,
+                        agentId: result12,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result13,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum14,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var base17 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
-                  var result17 = [];
-                  for (let i = 0; i < len17; i++) {
-                    const base = base17 + i * 64;
-                    var ptr13 = dataView(memory0).getUint32(base + 0, true);
-                    var len13 = dataView(memory0).getUint32(base + 4, true);
-                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    var ptr14 = dataView(memory0).getUint32(base + 8, true);
-                    var len14 = dataView(memory0).getUint32(base + 12, true);
-                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                    var ptr15 = dataView(memory0).getUint32(base + 32, true);
-                    var len15 = dataView(memory0).getUint32(base + 36, true);
+                  var len20 = dataView(memory0).getUint32(ret + 20, true);
+                  var base20 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base20 % 8 !== 0) throw new TypeError(`list pointer [${base20}] is not aligned to 8`);
+                  var result20 = [];
+                  for (let i = 0; i < len20; i++) {
+                    const base = base20 + i * 72;
+                    var ptr15 = dataView(memory0).getUint32(base + 0, true);
+                    var len15 = dataView(memory0).getUint32(base + 4, true);
                     var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
                     let enum16;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum16 = 'exclusive';
+                        enum16 = 'file';
                         break;
                       }
                       case 1: {
-                        enum16 = 'shared';
+                        enum16 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum16 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr17 = dataView(memory0).getUint32(base + 16, true);
+                    var len17 = dataView(memory0).getUint32(base + 20, true);
+                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                    var ptr18 = dataView(memory0).getUint32(base + 40, true);
+                    var len18 = dataView(memory0).getUint32(base + 44, true);
+                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                    let enum19;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum19 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum19 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result17.push({
-                      file: result13,
+                    result20.push({
+                      file: result15,
+                      scope: enum16,
                       hold: {
-                        agentId: result14,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result15,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum16,
+                        agentId: result17,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result18,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum19,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant29= {
+                  variant33= {
                     tag: 'held-by-others',
-                    val: result17
+                    val: result20
                   };
                   break;
                 }
                 case 2: {
-                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  let variant23;
+                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                  var len21 = dataView(memory0).getUint32(ret + 20, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  let variant27;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant23 = undefined;
+                      variant27 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
-                      var len19 = dataView(memory0).getUint32(ret + 44, true);
-                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                      var ptr20 = dataView(memory0).getUint32(ret + 48, true);
-                      var len20 = dataView(memory0).getUint32(ret + 52, true);
-                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                      var ptr21 = dataView(memory0).getUint32(ret + 72, true);
-                      var len21 = dataView(memory0).getUint32(ret + 76, true);
-                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                      let enum22;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      var ptr22 = dataView(memory0).getUint32(ret + 40, true);
+                      var len22 = dataView(memory0).getUint32(ret + 44, true);
+                      var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                      let enum23;
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum22 = 'exclusive';
+                          enum23 = 'file';
                           break;
                         }
                         case 1: {
-                          enum22 = 'shared';
+                          enum23 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum23 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr24 = dataView(memory0).getUint32(ret + 56, true);
+                      var len24 = dataView(memory0).getUint32(ret + 60, true);
+                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                      var ptr25 = dataView(memory0).getUint32(ret + 80, true);
+                      var len25 = dataView(memory0).getUint32(ret + 84, true);
+                      var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                      let enum26;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum26 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum26 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant23 = {
-                        file: result19,
+                      variant27 = {
+                        file: result22,
+                        scope: enum23,
                         hold: {
-                          agentId: result20,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result21,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum22,
+                          agentId: result24,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result25,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum26,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -8081,63 +8518,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant29= {
+                  variant33= {
                     tag: 'lost',
                     val: {
-                      file: result18,
+                      file: result21,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant23,
+                      holder: variant27,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
-                  var len24 = dataView(memory0).getUint32(ret + 20, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  var ptr25 = dataView(memory0).getUint32(ret + 24, true);
-                  var len25 = dataView(memory0).getUint32(ret + 28, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  variant29= {
+                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
+                  var len28 = dataView(memory0).getUint32(ret + 20, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  var ptr29 = dataView(memory0).getUint32(ret + 24, true);
+                  var len29 = dataView(memory0).getUint32(ret + 28, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  variant33= {
                     tag: 'invalid-input',
                     val: {
-                      field: result24,
-                      reason: result25,
+                      field: result28,
+                      reason: result29,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant29= {
+                  variant33= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
-                  var len26 = dataView(memory0).getUint32(ret + 20, true);
-                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                  var ptr27 = dataView(memory0).getUint32(ret + 32, true);
-                  var len27 = dataView(memory0).getUint32(ret + 36, true);
-                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
-                  variant29= {
+                  var ptr30 = dataView(memory0).getUint32(ret + 16, true);
+                  var len30 = dataView(memory0).getUint32(ret + 20, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  var ptr31 = dataView(memory0).getUint32(ret + 32, true);
+                  var len31 = dataView(memory0).getUint32(ret + 36, true);
+                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                  variant33= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result26,
+                      key: result30,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result27,
+                      reason: result31,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
-                  var len28 = dataView(memory0).getUint32(ret + 20, true);
-                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                  variant29= {
+                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
+                  var len32 = dataView(memory0).getUint32(ret + 20, true);
+                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                  variant33= {
                     tag: 'store',
-                    val: result28
+                    val: result32
                   };
                   break;
                 }
@@ -8145,9 +8582,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant30= {
+              variant34= {
                 tag: 'err',
-                val: variant29
+                val: variant33
               };
               break;
             }
@@ -8161,7 +8598,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant30;
+          const retCopy = variant34;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -8294,186 +8731,262 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant44;
+          let variant51;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              var len22 = dataView(memory0).getUint32(ret + 12, true);
-              var base22 = dataView(memory0).getUint32(ret + 8, true);
-              if (base22 % 8 !== 0) throw new TypeError(`list pointer [${base22}] is not aligned to 8`);
-              var result22 = [];
-              for (let i = 0; i < len22; i++) {
-                const base = base22 + i * 80;
+              var len26 = dataView(memory0).getUint32(ret + 12, true);
+              var base26 = dataView(memory0).getUint32(ret + 8, true);
+              if (base26 % 8 !== 0) throw new TypeError(`list pointer [${base26}] is not aligned to 8`);
+              var result26 = [];
+              for (let i = 0; i < len26; i++) {
+                const base = base26 + i * 88;
                 var ptr4 = dataView(memory0).getUint32(base + 0, true);
                 var len4 = dataView(memory0).getUint32(base + 4, true);
                 var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                let variant21;
+                let variant25;
                 switch (dataView(memory0).getUint8(base + 8, true)) {
                   case 0: {
                     var ptr5 = dataView(memory0).getUint32(base + 16, true);
                     var len5 = dataView(memory0).getUint32(base + 20, true);
                     var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                    var ptr6 = dataView(memory0).getUint32(base + 24, true);
-                    var len6 = dataView(memory0).getUint32(base + 28, true);
-                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                    var ptr7 = dataView(memory0).getUint32(base + 48, true);
-                    var len7 = dataView(memory0).getUint32(base + 52, true);
-                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    let enum8;
-                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                    let enum6;
+                    switch (dataView(memory0).getUint8(base + 24, true)) {
                       case 0: {
-                        enum8 = 'exclusive';
+                        enum6 = 'file';
                         break;
                       }
                       case 1: {
-                        enum8 = 'shared';
+                        enum6 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum6 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr7 = dataView(memory0).getUint32(base + 32, true);
+                    var len7 = dataView(memory0).getUint32(base + 36, true);
+                    var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                    var ptr8 = dataView(memory0).getUint32(base + 56, true);
+                    var len8 = dataView(memory0).getUint32(base + 60, true);
+                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                    let enum9;
+                    switch (dataView(memory0).getUint8(base + 72, true)) {
+                      case 0: {
+                        enum9 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum9 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    variant21= {
+                    variant25= {
                       tag: 'held',
                       val: {
                         file: result5,
+                        scope: enum6,
                         hold: {
-                          agentId: result6,
-                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
-                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
-                          checkoutPath: result7,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
-                          mode: enum8,
+                          agentId: result7,
+                          claimedAt: dataView(memory0).getBigInt64(base + 40, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 48, true),
+                          checkoutPath: result8,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                          mode: enum9,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 80, true))),
                       }
                     };
                     break;
                   }
                   case 1: {
-                    var ptr9 = dataView(memory0).getUint32(base + 16, true);
-                    var len9 = dataView(memory0).getUint32(base + 20, true);
-                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                    var ptr10 = dataView(memory0).getUint32(base + 24, true);
-                    var len10 = dataView(memory0).getUint32(base + 28, true);
+                    var ptr10 = dataView(memory0).getUint32(base + 16, true);
+                    var len10 = dataView(memory0).getUint32(base + 20, true);
                     var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    var ptr11 = dataView(memory0).getUint32(base + 48, true);
-                    var len11 = dataView(memory0).getUint32(base + 52, true);
-                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    let enum12;
-                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                    let enum11;
+                    switch (dataView(memory0).getUint8(base + 24, true)) {
                       case 0: {
-                        enum12 = 'exclusive';
+                        enum11 = 'file';
                         break;
                       }
                       case 1: {
-                        enum12 = 'shared';
+                        enum11 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum11 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr12 = dataView(memory0).getUint32(base + 32, true);
+                    var len12 = dataView(memory0).getUint32(base + 36, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    var ptr13 = dataView(memory0).getUint32(base + 56, true);
+                    var len13 = dataView(memory0).getUint32(base + 60, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    let enum14;
+                    switch (dataView(memory0).getUint8(base + 72, true)) {
+                      case 0: {
+                        enum14 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum14 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    variant21= {
+                    variant25= {
                       tag: 'token-moved',
                       val: {
-                        file: result9,
+                        file: result10,
+                        scope: enum11,
                         hold: {
-                          agentId: result10,
-                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
-                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
-                          checkoutPath: result11,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
-                          mode: enum12,
+                          agentId: result12,
+                          claimedAt: dataView(memory0).getBigInt64(base + 40, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 48, true),
+                          checkoutPath: result13,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                          mode: enum14,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 80, true))),
                       }
                     };
                     break;
                   }
                   case 2: {
-                    var ptr13 = dataView(memory0).getUint32(base + 16, true);
-                    var len13 = dataView(memory0).getUint32(base + 20, true);
-                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    var ptr14 = dataView(memory0).getUint32(base + 24, true);
-                    var len14 = dataView(memory0).getUint32(base + 28, true);
-                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                    var ptr15 = dataView(memory0).getUint32(base + 48, true);
-                    var len15 = dataView(memory0).getUint32(base + 52, true);
+                    var ptr15 = dataView(memory0).getUint32(base + 16, true);
+                    var len15 = dataView(memory0).getUint32(base + 20, true);
                     var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
                     let enum16;
-                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                    switch (dataView(memory0).getUint8(base + 24, true)) {
                       case 0: {
-                        enum16 = 'exclusive';
+                        enum16 = 'file';
                         break;
                       }
                       case 1: {
-                        enum16 = 'shared';
+                        enum16 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum16 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr17 = dataView(memory0).getUint32(base + 32, true);
+                    var len17 = dataView(memory0).getUint32(base + 36, true);
+                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                    var ptr18 = dataView(memory0).getUint32(base + 56, true);
+                    var len18 = dataView(memory0).getUint32(base + 60, true);
+                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                    let enum19;
+                    switch (dataView(memory0).getUint8(base + 72, true)) {
+                      case 0: {
+                        enum19 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum19 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    variant21= {
+                    variant25= {
                       tag: 'held-by-another',
                       val: {
-                        file: result13,
+                        file: result15,
+                        scope: enum16,
                         hold: {
-                          agentId: result14,
-                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
-                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
-                          checkoutPath: result15,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
-                          mode: enum16,
+                          agentId: result17,
+                          claimedAt: dataView(memory0).getBigInt64(base + 40, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 48, true),
+                          checkoutPath: result18,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                          mode: enum19,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 80, true))),
                       }
                     };
                     break;
                   }
                   case 3: {
-                    var ptr17 = dataView(memory0).getUint32(base + 16, true);
-                    var len17 = dataView(memory0).getUint32(base + 20, true);
-                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                    var ptr18 = dataView(memory0).getUint32(base + 24, true);
-                    var len18 = dataView(memory0).getUint32(base + 28, true);
-                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                    var ptr19 = dataView(memory0).getUint32(base + 48, true);
-                    var len19 = dataView(memory0).getUint32(base + 52, true);
-                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                    let enum20;
-                    switch (dataView(memory0).getUint8(base + 64, true)) {
+                    var ptr20 = dataView(memory0).getUint32(base + 16, true);
+                    var len20 = dataView(memory0).getUint32(base + 20, true);
+                    var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                    let enum21;
+                    switch (dataView(memory0).getUint8(base + 24, true)) {
                       case 0: {
-                        enum20 = 'exclusive';
+                        enum21 = 'file';
                         break;
                       }
                       case 1: {
-                        enum20 = 'shared';
+                        enum21 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum21 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr22 = dataView(memory0).getUint32(base + 32, true);
+                    var len22 = dataView(memory0).getUint32(base + 36, true);
+                    var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                    var ptr23 = dataView(memory0).getUint32(base + 56, true);
+                    var len23 = dataView(memory0).getUint32(base + 60, true);
+                    var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                    let enum24;
+                    switch (dataView(memory0).getUint8(base + 72, true)) {
+                      case 0: {
+                        enum24 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum24 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    variant21= {
+                    variant25= {
                       tag: 'shared',
                       val: {
-                        file: result17,
+                        file: result20,
+                        scope: enum21,
                         hold: {
-                          agentId: result18,
-                          claimedAt: dataView(memory0).getBigInt64(base + 32, true),
-                          expiresAt: dataView(memory0).getBigInt64(base + 40, true),
-                          checkoutPath: result19,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
-                          mode: enum20,
+                          agentId: result22,
+                          claimedAt: dataView(memory0).getBigInt64(base + 40, true),
+                          expiresAt: dataView(memory0).getBigInt64(base + 48, true),
+                          checkoutPath: result23,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
+                          mode: enum24,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 72, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 80, true))),
                       }
                     };
                     break;
                   }
                   case 4: {
-                    variant21= {
+                    variant25= {
                       tag: 'vacant',
                     };
                     break;
@@ -8482,155 +8995,212 @@ let gen= (function* _initGenerator () {
                     throw new TypeError('invalid variant discriminant for FileState');
                   }
                 }
-                result22.push({
+                result26.push({
                   file: result4,
-                  state: variant21,
+                  state: variant25,
                 });
               }
-              variant44= {
+              variant51= {
                 tag: 'ok',
-                val: result22
+                val: result26
               };
               break;
             }
             case 1: {
-              let variant43;
+              let variant50;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
-                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
-                  var len23 = dataView(memory0).getUint32(ret + 20, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  var ptr24 = dataView(memory0).getUint32(ret + 24, true);
-                  var len24 = dataView(memory0).getUint32(ret + 28, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  var ptr25 = dataView(memory0).getUint32(ret + 48, true);
-                  var len25 = dataView(memory0).getUint32(ret + 52, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  let enum26;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  let enum28;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum26 = 'exclusive';
+                      enum28 = 'file';
                       break;
                     }
                     case 1: {
-                      enum26 = 'shared';
+                      enum28 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum28 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr29 = dataView(memory0).getUint32(ret + 32, true);
+                  var len29 = dataView(memory0).getUint32(ret + 36, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  var ptr30 = dataView(memory0).getUint32(ret + 56, true);
+                  var len30 = dataView(memory0).getUint32(ret + 60, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  let enum31;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum31 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum31 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant43= {
+                  variant50= {
                     tag: 'held-by-another',
                     val: {
-                      file: result23,
+                      file: result27,
+                      scope: enum28,
                       hold: {
-                        agentId: result24,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result25,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum26,
+                        agentId: result29,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result30,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum31,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len31 = dataView(memory0).getUint32(ret + 20, true);
-                  var base31 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base31 % 8 !== 0) throw new TypeError(`list pointer [${base31}] is not aligned to 8`);
-                  var result31 = [];
-                  for (let i = 0; i < len31; i++) {
-                    const base = base31 + i * 64;
-                    var ptr27 = dataView(memory0).getUint32(base + 0, true);
-                    var len27 = dataView(memory0).getUint32(base + 4, true);
-                    var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
-                    var ptr28 = dataView(memory0).getUint32(base + 8, true);
-                    var len28 = dataView(memory0).getUint32(base + 12, true);
-                    var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                    var ptr29 = dataView(memory0).getUint32(base + 32, true);
-                    var len29 = dataView(memory0).getUint32(base + 36, true);
-                    var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                    let enum30;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                  var len37 = dataView(memory0).getUint32(ret + 20, true);
+                  var base37 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base37 % 8 !== 0) throw new TypeError(`list pointer [${base37}] is not aligned to 8`);
+                  var result37 = [];
+                  for (let i = 0; i < len37; i++) {
+                    const base = base37 + i * 72;
+                    var ptr32 = dataView(memory0).getUint32(base + 0, true);
+                    var len32 = dataView(memory0).getUint32(base + 4, true);
+                    var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                    let enum33;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum30 = 'exclusive';
+                        enum33 = 'file';
                         break;
                       }
                       case 1: {
-                        enum30 = 'shared';
+                        enum33 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum33 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr34 = dataView(memory0).getUint32(base + 16, true);
+                    var len34 = dataView(memory0).getUint32(base + 20, true);
+                    var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                    var ptr35 = dataView(memory0).getUint32(base + 40, true);
+                    var len35 = dataView(memory0).getUint32(base + 44, true);
+                    var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                    let enum36;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum36 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum36 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result31.push({
-                      file: result27,
+                    result37.push({
+                      file: result32,
+                      scope: enum33,
                       hold: {
-                        agentId: result28,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result29,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum30,
+                        agentId: result34,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result35,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum36,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant43= {
+                  variant50= {
                     tag: 'held-by-others',
-                    val: result31
+                    val: result37
                   };
                   break;
                 }
                 case 2: {
-                  var ptr32 = dataView(memory0).getUint32(ret + 16, true);
-                  var len32 = dataView(memory0).getUint32(ret + 20, true);
-                  var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
-                  let variant37;
+                  var ptr38 = dataView(memory0).getUint32(ret + 16, true);
+                  var len38 = dataView(memory0).getUint32(ret + 20, true);
+                  var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
+                  let variant44;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant37 = undefined;
+                      variant44 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr33 = dataView(memory0).getUint32(ret + 40, true);
-                      var len33 = dataView(memory0).getUint32(ret + 44, true);
-                      var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
-                      var ptr34 = dataView(memory0).getUint32(ret + 48, true);
-                      var len34 = dataView(memory0).getUint32(ret + 52, true);
-                      var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
-                      var ptr35 = dataView(memory0).getUint32(ret + 72, true);
-                      var len35 = dataView(memory0).getUint32(ret + 76, true);
-                      var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
-                      let enum36;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      var ptr39 = dataView(memory0).getUint32(ret + 40, true);
+                      var len39 = dataView(memory0).getUint32(ret + 44, true);
+                      var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
+                      let enum40;
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum36 = 'exclusive';
+                          enum40 = 'file';
                           break;
                         }
                         case 1: {
-                          enum36 = 'shared';
+                          enum40 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum40 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr41 = dataView(memory0).getUint32(ret + 56, true);
+                      var len41 = dataView(memory0).getUint32(ret + 60, true);
+                      var result41 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr41, len41));
+                      var ptr42 = dataView(memory0).getUint32(ret + 80, true);
+                      var len42 = dataView(memory0).getUint32(ret + 84, true);
+                      var result42 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr42, len42));
+                      let enum43;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum43 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum43 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant37 = {
-                        file: result33,
+                      variant44 = {
+                        file: result39,
+                        scope: enum40,
                         hold: {
-                          agentId: result34,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result35,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum36,
+                          agentId: result41,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result42,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum43,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -8638,63 +9208,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant43= {
+                  variant50= {
                     tag: 'lost',
                     val: {
-                      file: result32,
+                      file: result38,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant37,
+                      holder: variant44,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr38 = dataView(memory0).getUint32(ret + 16, true);
-                  var len38 = dataView(memory0).getUint32(ret + 20, true);
-                  var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
-                  var ptr39 = dataView(memory0).getUint32(ret + 24, true);
-                  var len39 = dataView(memory0).getUint32(ret + 28, true);
-                  var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
-                  variant43= {
+                  var ptr45 = dataView(memory0).getUint32(ret + 16, true);
+                  var len45 = dataView(memory0).getUint32(ret + 20, true);
+                  var result45 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr45, len45));
+                  var ptr46 = dataView(memory0).getUint32(ret + 24, true);
+                  var len46 = dataView(memory0).getUint32(ret + 28, true);
+                  var result46 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr46, len46));
+                  variant50= {
                     tag: 'invalid-input',
                     val: {
-                      field: result38,
-                      reason: result39,
+                      field: result45,
+                      reason: result46,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant43= {
+                  variant50= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr40 = dataView(memory0).getUint32(ret + 16, true);
-                  var len40 = dataView(memory0).getUint32(ret + 20, true);
-                  var result40 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr40, len40));
-                  var ptr41 = dataView(memory0).getUint32(ret + 32, true);
-                  var len41 = dataView(memory0).getUint32(ret + 36, true);
-                  var result41 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr41, len41));
-                  variant43= {
+                  var ptr47 = dataView(memory0).getUint32(ret + 16, true);
+                  var len47 = dataView(memory0).getUint32(ret + 20, true);
+                  var result47 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr47, len47));
+                  var ptr48 = dataView(memory0).getUint32(ret + 32, true);
+                  var len48 = dataView(memory0).getUint32(ret + 36, true);
+                  var result48 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr48, len48));
+                  variant50= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result40,
+                      key: result47,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result41,
+                      reason: result48,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr42 = dataView(memory0).getUint32(ret + 16, true);
-                  var len42 = dataView(memory0).getUint32(ret + 20, true);
-                  var result42 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr42, len42));
-                  variant43= {
+                  var ptr49 = dataView(memory0).getUint32(ret + 16, true);
+                  var len49 = dataView(memory0).getUint32(ret + 20, true);
+                  var result49 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr49, len49));
+                  variant50= {
                     tag: 'store',
-                    val: result42
+                    val: result49
                   };
                   break;
                 }
@@ -8702,9 +9272,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant44= {
+              variant51= {
                 tag: 'err',
-                val: variant43
+                val: variant50
               };
               break;
             }
@@ -8718,7 +9288,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant44;
+          const retCopy = variant51;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -8894,7 +9464,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant28;
+          let variant31;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant6;
@@ -8916,150 +9486,207 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ReleaseOutcome');
                 }
               }
-              variant28= {
+              variant31= {
                 tag: 'ok',
                 val: variant6
               };
               break;
             }
             case 1: {
-              let variant27;
+              let variant30;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr7 = dataView(memory0).getUint32(ret + 16, true);
                   var len7 = dataView(memory0).getUint32(ret + 20, true);
                   var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  var ptr8 = dataView(memory0).getUint32(ret + 24, true);
-                  var len8 = dataView(memory0).getUint32(ret + 28, true);
-                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                  var ptr9 = dataView(memory0).getUint32(ret + 48, true);
-                  var len9 = dataView(memory0).getUint32(ret + 52, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  let enum10;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum8;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum10 = 'exclusive';
+                      enum8 = 'file';
                       break;
                     }
                     case 1: {
-                      enum10 = 'shared';
+                      enum8 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum8 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr9 = dataView(memory0).getUint32(ret + 32, true);
+                  var len9 = dataView(memory0).getUint32(ret + 36, true);
+                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                  var ptr10 = dataView(memory0).getUint32(ret + 56, true);
+                  var len10 = dataView(memory0).getUint32(ret + 60, true);
+                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                  let enum11;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum11 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum11 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant27= {
+                  variant30= {
                     tag: 'held-by-another',
                     val: {
                       file: result7,
+                      scope: enum8,
                       hold: {
-                        agentId: result8,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result9,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum10,
+                        agentId: result9,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result10,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum11,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len15 = dataView(memory0).getUint32(ret + 20, true);
-                  var base15 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
-                  var result15 = [];
-                  for (let i = 0; i < len15; i++) {
-                    const base = base15 + i * 64;
-                    var ptr11 = dataView(memory0).getUint32(base + 0, true);
-                    var len11 = dataView(memory0).getUint32(base + 4, true);
-                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    var ptr12 = dataView(memory0).getUint32(base + 8, true);
-                    var len12 = dataView(memory0).getUint32(base + 12, true);
+                  var len17 = dataView(memory0).getUint32(ret + 20, true);
+                  var base17 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
+                  var result17 = [];
+                  for (let i = 0; i < len17; i++) {
+                    const base = base17 + i * 72;
+                    var ptr12 = dataView(memory0).getUint32(base + 0, true);
+                    var len12 = dataView(memory0).getUint32(base + 4, true);
                     var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                    var ptr13 = dataView(memory0).getUint32(base + 32, true);
-                    var len13 = dataView(memory0).getUint32(base + 36, true);
-                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    let enum14;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    let enum13;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum14 = 'exclusive';
+                        enum13 = 'file';
                         break;
                       }
                       case 1: {
-                        enum14 = 'shared';
+                        enum13 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum13 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr14 = dataView(memory0).getUint32(base + 16, true);
+                    var len14 = dataView(memory0).getUint32(base + 20, true);
+                    var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                    var ptr15 = dataView(memory0).getUint32(base + 40, true);
+                    var len15 = dataView(memory0).getUint32(base + 44, true);
+                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                    let enum16;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum16 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum16 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result15.push({
-                      file: result11,
+                    result17.push({
+                      file: result12,
+                      scope: enum13,
                       hold: {
-                        agentId: result12,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result13,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum14,
+                        agentId: result14,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result15,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum16,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant27= {
+                  variant30= {
                     tag: 'held-by-others',
-                    val: result15
+                    val: result17
                   };
                   break;
                 }
                 case 2: {
-                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
-                  var len16 = dataView(memory0).getUint32(ret + 20, true);
-                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                  let variant21;
+                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
+                  var len18 = dataView(memory0).getUint32(ret + 20, true);
+                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                  let variant24;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant21 = undefined;
+                      variant24 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
-                      var len17 = dataView(memory0).getUint32(ret + 44, true);
-                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                      var ptr18 = dataView(memory0).getUint32(ret + 48, true);
-                      var len18 = dataView(memory0).getUint32(ret + 52, true);
-                      var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                      var ptr19 = dataView(memory0).getUint32(ret + 72, true);
-                      var len19 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
+                      var len19 = dataView(memory0).getUint32(ret + 44, true);
                       var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
                       let enum20;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum20 = 'exclusive';
+                          enum20 = 'file';
                           break;
                         }
                         case 1: {
-                          enum20 = 'shared';
+                          enum20 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum20 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr21 = dataView(memory0).getUint32(ret + 56, true);
+                      var len21 = dataView(memory0).getUint32(ret + 60, true);
+                      var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                      var ptr22 = dataView(memory0).getUint32(ret + 80, true);
+                      var len22 = dataView(memory0).getUint32(ret + 84, true);
+                      var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                      let enum23;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum23 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum23 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant21 = {
-                        file: result17,
+                      variant24 = {
+                        file: result19,
+                        scope: enum20,
                         hold: {
-                          agentId: result18,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result19,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum20,
+                          agentId: result21,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result22,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum23,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -9067,63 +9694,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant27= {
+                  variant30= {
                     tag: 'lost',
                     val: {
-                      file: result16,
+                      file: result18,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant21,
+                      holder: variant24,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
-                  var len22 = dataView(memory0).getUint32(ret + 20, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  var ptr23 = dataView(memory0).getUint32(ret + 24, true);
-                  var len23 = dataView(memory0).getUint32(ret + 28, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  variant27= {
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  var ptr26 = dataView(memory0).getUint32(ret + 24, true);
+                  var len26 = dataView(memory0).getUint32(ret + 28, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant30= {
                     tag: 'invalid-input',
                     val: {
-                      field: result22,
-                      reason: result23,
+                      field: result25,
+                      reason: result26,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant27= {
+                  variant30= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
-                  var len24 = dataView(memory0).getUint32(ret + 20, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  var ptr25 = dataView(memory0).getUint32(ret + 32, true);
-                  var len25 = dataView(memory0).getUint32(ret + 36, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  variant27= {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  var ptr28 = dataView(memory0).getUint32(ret + 32, true);
+                  var len28 = dataView(memory0).getUint32(ret + 36, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant30= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result24,
+                      key: result27,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result25,
+                      reason: result28,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
-                  var len26 = dataView(memory0).getUint32(ret + 20, true);
-                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                  variant27= {
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  variant30= {
                     tag: 'store',
-                    val: result26
+                    val: result29
                   };
                   break;
                 }
@@ -9131,9 +9758,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant28= {
+              variant31= {
                 tag: 'err',
-                val: variant27
+                val: variant30
               };
               break;
             }
@@ -9147,7 +9774,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant28;
+          const retCopy = variant31;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -9245,156 +9872,213 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant23;
+          let variant26;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var ptr1 = dataView(memory0).getUint32(ret + 8, true);
               var len1 = dataView(memory0).getUint32(ret + 12, true);
               var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
-              variant23= {
+              variant26= {
                 tag: 'ok',
                 val: result1
               };
               break;
             }
             case 1: {
-              let variant22;
+              let variant25;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr2 = dataView(memory0).getUint32(ret + 16, true);
                   var len2 = dataView(memory0).getUint32(ret + 20, true);
                   var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
-                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
-                  var len3 = dataView(memory0).getUint32(ret + 28, true);
-                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
-                  var len4 = dataView(memory0).getUint32(ret + 52, true);
-                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  let enum5;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum3;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum5 = 'exclusive';
+                      enum3 = 'file';
                       break;
                     }
                     case 1: {
-                      enum5 = 'shared';
+                      enum3 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum3 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr4 = dataView(memory0).getUint32(ret + 32, true);
+                  var len4 = dataView(memory0).getUint32(ret + 36, true);
+                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                  var ptr5 = dataView(memory0).getUint32(ret + 56, true);
+                  var len5 = dataView(memory0).getUint32(ret + 60, true);
+                  var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                  let enum6;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum6 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum6 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'held-by-another',
                     val: {
                       file: result2,
+                      scope: enum3,
                       hold: {
-                        agentId: result3,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result4,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum5,
+                        agentId: result4,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result5,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum6,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len10 = dataView(memory0).getUint32(ret + 20, true);
-                  var base10 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base10 % 8 !== 0) throw new TypeError(`list pointer [${base10}] is not aligned to 8`);
-                  var result10 = [];
-                  for (let i = 0; i < len10; i++) {
-                    const base = base10 + i * 64;
-                    var ptr6 = dataView(memory0).getUint32(base + 0, true);
-                    var len6 = dataView(memory0).getUint32(base + 4, true);
-                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                    var ptr7 = dataView(memory0).getUint32(base + 8, true);
-                    var len7 = dataView(memory0).getUint32(base + 12, true);
+                  var len12 = dataView(memory0).getUint32(ret + 20, true);
+                  var base12 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base12 % 8 !== 0) throw new TypeError(`list pointer [${base12}] is not aligned to 8`);
+                  var result12 = [];
+                  for (let i = 0; i < len12; i++) {
+                    const base = base12 + i * 72;
+                    var ptr7 = dataView(memory0).getUint32(base + 0, true);
+                    var len7 = dataView(memory0).getUint32(base + 4, true);
                     var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    var ptr8 = dataView(memory0).getUint32(base + 32, true);
-                    var len8 = dataView(memory0).getUint32(base + 36, true);
-                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                    let enum9;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    let enum8;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum9 = 'exclusive';
+                        enum8 = 'file';
                         break;
                       }
                       case 1: {
-                        enum9 = 'shared';
+                        enum8 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum8 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr9 = dataView(memory0).getUint32(base + 16, true);
+                    var len9 = dataView(memory0).getUint32(base + 20, true);
+                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                    var ptr10 = dataView(memory0).getUint32(base + 40, true);
+                    var len10 = dataView(memory0).getUint32(base + 44, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    let enum11;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum11 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum11 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result10.push({
-                      file: result6,
+                    result12.push({
+                      file: result7,
+                      scope: enum8,
                       hold: {
-                        agentId: result7,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result8,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum9,
+                        agentId: result9,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result10,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum11,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'held-by-others',
-                    val: result10
+                    val: result12
                   };
                   break;
                 }
                 case 2: {
-                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
-                  var len11 = dataView(memory0).getUint32(ret + 20, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  let variant16;
+                  var ptr13 = dataView(memory0).getUint32(ret + 16, true);
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
+                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                  let variant19;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant16 = undefined;
+                      variant19 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr12 = dataView(memory0).getUint32(ret + 40, true);
-                      var len12 = dataView(memory0).getUint32(ret + 44, true);
-                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                      var ptr13 = dataView(memory0).getUint32(ret + 48, true);
-                      var len13 = dataView(memory0).getUint32(ret + 52, true);
-                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                      var ptr14 = dataView(memory0).getUint32(ret + 72, true);
-                      var len14 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr14 = dataView(memory0).getUint32(ret + 40, true);
+                      var len14 = dataView(memory0).getUint32(ret + 44, true);
                       var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
                       let enum15;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum15 = 'exclusive';
+                          enum15 = 'file';
                           break;
                         }
                         case 1: {
-                          enum15 = 'shared';
+                          enum15 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum15 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr16 = dataView(memory0).getUint32(ret + 56, true);
+                      var len16 = dataView(memory0).getUint32(ret + 60, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 80, true);
+                      var len17 = dataView(memory0).getUint32(ret + 84, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      let enum18;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum18 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum18 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant16 = {
-                        file: result12,
+                      variant19 = {
+                        file: result14,
+                        scope: enum15,
                         hold: {
-                          agentId: result13,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result14,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum15,
+                          agentId: result16,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result17,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum18,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -9402,63 +10086,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'lost',
                     val: {
-                      file: result11,
+                      file: result13,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant16,
+                      holder: variant19,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
-                  var len18 = dataView(memory0).getUint32(ret + 28, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant22= {
+                  var ptr20 = dataView(memory0).getUint32(ret + 16, true);
+                  var len20 = dataView(memory0).getUint32(ret + 20, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  var ptr21 = dataView(memory0).getUint32(ret + 24, true);
+                  var len21 = dataView(memory0).getUint32(ret + 28, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant25= {
                     tag: 'invalid-input',
                     val: {
-                      field: result17,
-                      reason: result18,
+                      field: result20,
+                      reason: result21,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant22= {
+                  variant25= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
-                  var len20 = dataView(memory0).getUint32(ret + 36, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  variant22= {
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  var ptr23 = dataView(memory0).getUint32(ret + 32, true);
+                  var len23 = dataView(memory0).getUint32(ret + 36, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant25= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result19,
+                      key: result22,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result20,
+                      reason: result23,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  variant22= {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant25= {
                     tag: 'store',
-                    val: result21
+                    val: result24
                   };
                   break;
                 }
@@ -9466,9 +10150,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant23= {
+              variant26= {
                 tag: 'err',
-                val: variant22
+                val: variant25
               };
               break;
             }
@@ -9482,7 +10166,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant23;
+          const retCopy = variant26;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -9580,156 +10264,213 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant23;
+          let variant26;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var ptr1 = dataView(memory0).getUint32(ret + 8, true);
               var len1 = dataView(memory0).getUint32(ret + 12, true);
               var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
-              variant23= {
+              variant26= {
                 tag: 'ok',
                 val: result1
               };
               break;
             }
             case 1: {
-              let variant22;
+              let variant25;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr2 = dataView(memory0).getUint32(ret + 16, true);
                   var len2 = dataView(memory0).getUint32(ret + 20, true);
                   var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
-                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
-                  var len3 = dataView(memory0).getUint32(ret + 28, true);
-                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
-                  var len4 = dataView(memory0).getUint32(ret + 52, true);
-                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  let enum5;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum3;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum5 = 'exclusive';
+                      enum3 = 'file';
                       break;
                     }
                     case 1: {
-                      enum5 = 'shared';
+                      enum3 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum3 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr4 = dataView(memory0).getUint32(ret + 32, true);
+                  var len4 = dataView(memory0).getUint32(ret + 36, true);
+                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                  var ptr5 = dataView(memory0).getUint32(ret + 56, true);
+                  var len5 = dataView(memory0).getUint32(ret + 60, true);
+                  var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                  let enum6;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum6 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum6 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'held-by-another',
                     val: {
                       file: result2,
+                      scope: enum3,
                       hold: {
-                        agentId: result3,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result4,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum5,
+                        agentId: result4,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result5,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum6,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len10 = dataView(memory0).getUint32(ret + 20, true);
-                  var base10 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base10 % 8 !== 0) throw new TypeError(`list pointer [${base10}] is not aligned to 8`);
-                  var result10 = [];
-                  for (let i = 0; i < len10; i++) {
-                    const base = base10 + i * 64;
-                    var ptr6 = dataView(memory0).getUint32(base + 0, true);
-                    var len6 = dataView(memory0).getUint32(base + 4, true);
-                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                    var ptr7 = dataView(memory0).getUint32(base + 8, true);
-                    var len7 = dataView(memory0).getUint32(base + 12, true);
+                  var len12 = dataView(memory0).getUint32(ret + 20, true);
+                  var base12 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base12 % 8 !== 0) throw new TypeError(`list pointer [${base12}] is not aligned to 8`);
+                  var result12 = [];
+                  for (let i = 0; i < len12; i++) {
+                    const base = base12 + i * 72;
+                    var ptr7 = dataView(memory0).getUint32(base + 0, true);
+                    var len7 = dataView(memory0).getUint32(base + 4, true);
                     var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    var ptr8 = dataView(memory0).getUint32(base + 32, true);
-                    var len8 = dataView(memory0).getUint32(base + 36, true);
-                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                    let enum9;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    let enum8;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum9 = 'exclusive';
+                        enum8 = 'file';
                         break;
                       }
                       case 1: {
-                        enum9 = 'shared';
+                        enum8 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum8 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr9 = dataView(memory0).getUint32(base + 16, true);
+                    var len9 = dataView(memory0).getUint32(base + 20, true);
+                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                    var ptr10 = dataView(memory0).getUint32(base + 40, true);
+                    var len10 = dataView(memory0).getUint32(base + 44, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    let enum11;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum11 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum11 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result10.push({
-                      file: result6,
+                    result12.push({
+                      file: result7,
+                      scope: enum8,
                       hold: {
-                        agentId: result7,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result8,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum9,
+                        agentId: result9,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result10,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum11,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'held-by-others',
-                    val: result10
+                    val: result12
                   };
                   break;
                 }
                 case 2: {
-                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
-                  var len11 = dataView(memory0).getUint32(ret + 20, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  let variant16;
+                  var ptr13 = dataView(memory0).getUint32(ret + 16, true);
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
+                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                  let variant19;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant16 = undefined;
+                      variant19 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr12 = dataView(memory0).getUint32(ret + 40, true);
-                      var len12 = dataView(memory0).getUint32(ret + 44, true);
-                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                      var ptr13 = dataView(memory0).getUint32(ret + 48, true);
-                      var len13 = dataView(memory0).getUint32(ret + 52, true);
-                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                      var ptr14 = dataView(memory0).getUint32(ret + 72, true);
-                      var len14 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr14 = dataView(memory0).getUint32(ret + 40, true);
+                      var len14 = dataView(memory0).getUint32(ret + 44, true);
                       var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
                       let enum15;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum15 = 'exclusive';
+                          enum15 = 'file';
                           break;
                         }
                         case 1: {
-                          enum15 = 'shared';
+                          enum15 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum15 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr16 = dataView(memory0).getUint32(ret + 56, true);
+                      var len16 = dataView(memory0).getUint32(ret + 60, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 80, true);
+                      var len17 = dataView(memory0).getUint32(ret + 84, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      let enum18;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum18 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum18 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant16 = {
-                        file: result12,
+                      variant19 = {
+                        file: result14,
+                        scope: enum15,
                         hold: {
-                          agentId: result13,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result14,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum15,
+                          agentId: result16,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result17,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum18,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -9737,63 +10478,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'lost',
                     val: {
-                      file: result11,
+                      file: result13,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant16,
+                      holder: variant19,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
-                  var len18 = dataView(memory0).getUint32(ret + 28, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant22= {
+                  var ptr20 = dataView(memory0).getUint32(ret + 16, true);
+                  var len20 = dataView(memory0).getUint32(ret + 20, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  var ptr21 = dataView(memory0).getUint32(ret + 24, true);
+                  var len21 = dataView(memory0).getUint32(ret + 28, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant25= {
                     tag: 'invalid-input',
                     val: {
-                      field: result17,
-                      reason: result18,
+                      field: result20,
+                      reason: result21,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant22= {
+                  variant25= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
-                  var len20 = dataView(memory0).getUint32(ret + 36, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  variant22= {
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  var ptr23 = dataView(memory0).getUint32(ret + 32, true);
+                  var len23 = dataView(memory0).getUint32(ret + 36, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant25= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result19,
+                      key: result22,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result20,
+                      reason: result23,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  variant22= {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant25= {
                     tag: 'store',
-                    val: result21
+                    val: result24
                   };
                   break;
                 }
@@ -9801,9 +10542,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant23= {
+              variant26= {
                 tag: 'err',
-                val: variant22
+                val: variant25
               };
               break;
             }
@@ -9817,7 +10558,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant23;
+          const retCopy = variant26;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -9916,153 +10657,210 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant23;
+          let variant26;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              variant23= {
+              variant26= {
                 tag: 'ok',
                 val: undefined
               };
               break;
             }
             case 1: {
-              let variant22;
+              let variant25;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr2 = dataView(memory0).getUint32(ret + 16, true);
                   var len2 = dataView(memory0).getUint32(ret + 20, true);
                   var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
-                  var ptr3 = dataView(memory0).getUint32(ret + 24, true);
-                  var len3 = dataView(memory0).getUint32(ret + 28, true);
-                  var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-                  var ptr4 = dataView(memory0).getUint32(ret + 48, true);
-                  var len4 = dataView(memory0).getUint32(ret + 52, true);
-                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
-                  let enum5;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum3;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum5 = 'exclusive';
+                      enum3 = 'file';
                       break;
                     }
                     case 1: {
-                      enum5 = 'shared';
+                      enum3 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum3 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr4 = dataView(memory0).getUint32(ret + 32, true);
+                  var len4 = dataView(memory0).getUint32(ret + 36, true);
+                  var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                  var ptr5 = dataView(memory0).getUint32(ret + 56, true);
+                  var len5 = dataView(memory0).getUint32(ret + 60, true);
+                  var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                  let enum6;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum6 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum6 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'held-by-another',
                     val: {
                       file: result2,
+                      scope: enum3,
                       hold: {
-                        agentId: result3,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result4,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum5,
+                        agentId: result4,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result5,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum6,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len10 = dataView(memory0).getUint32(ret + 20, true);
-                  var base10 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base10 % 8 !== 0) throw new TypeError(`list pointer [${base10}] is not aligned to 8`);
-                  var result10 = [];
-                  for (let i = 0; i < len10; i++) {
-                    const base = base10 + i * 64;
-                    var ptr6 = dataView(memory0).getUint32(base + 0, true);
-                    var len6 = dataView(memory0).getUint32(base + 4, true);
-                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                    var ptr7 = dataView(memory0).getUint32(base + 8, true);
-                    var len7 = dataView(memory0).getUint32(base + 12, true);
+                  var len12 = dataView(memory0).getUint32(ret + 20, true);
+                  var base12 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base12 % 8 !== 0) throw new TypeError(`list pointer [${base12}] is not aligned to 8`);
+                  var result12 = [];
+                  for (let i = 0; i < len12; i++) {
+                    const base = base12 + i * 72;
+                    var ptr7 = dataView(memory0).getUint32(base + 0, true);
+                    var len7 = dataView(memory0).getUint32(base + 4, true);
                     var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                    var ptr8 = dataView(memory0).getUint32(base + 32, true);
-                    var len8 = dataView(memory0).getUint32(base + 36, true);
-                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-                    let enum9;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    let enum8;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum9 = 'exclusive';
+                        enum8 = 'file';
                         break;
                       }
                       case 1: {
-                        enum9 = 'shared';
+                        enum8 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum8 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr9 = dataView(memory0).getUint32(base + 16, true);
+                    var len9 = dataView(memory0).getUint32(base + 20, true);
+                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                    var ptr10 = dataView(memory0).getUint32(base + 40, true);
+                    var len10 = dataView(memory0).getUint32(base + 44, true);
+                    var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                    let enum11;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum11 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum11 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result10.push({
-                      file: result6,
+                    result12.push({
+                      file: result7,
+                      scope: enum8,
                       hold: {
-                        agentId: result7,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result8,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum9,
+                        agentId: result9,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result10,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum11,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'held-by-others',
-                    val: result10
+                    val: result12
                   };
                   break;
                 }
                 case 2: {
-                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
-                  var len11 = dataView(memory0).getUint32(ret + 20, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  let variant16;
+                  var ptr13 = dataView(memory0).getUint32(ret + 16, true);
+                  var len13 = dataView(memory0).getUint32(ret + 20, true);
+                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                  let variant19;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant16 = undefined;
+                      variant19 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr12 = dataView(memory0).getUint32(ret + 40, true);
-                      var len12 = dataView(memory0).getUint32(ret + 44, true);
-                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                      var ptr13 = dataView(memory0).getUint32(ret + 48, true);
-                      var len13 = dataView(memory0).getUint32(ret + 52, true);
-                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                      var ptr14 = dataView(memory0).getUint32(ret + 72, true);
-                      var len14 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr14 = dataView(memory0).getUint32(ret + 40, true);
+                      var len14 = dataView(memory0).getUint32(ret + 44, true);
                       var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
                       let enum15;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum15 = 'exclusive';
+                          enum15 = 'file';
                           break;
                         }
                         case 1: {
-                          enum15 = 'shared';
+                          enum15 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum15 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr16 = dataView(memory0).getUint32(ret + 56, true);
+                      var len16 = dataView(memory0).getUint32(ret + 60, true);
+                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                      var ptr17 = dataView(memory0).getUint32(ret + 80, true);
+                      var len17 = dataView(memory0).getUint32(ret + 84, true);
+                      var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                      let enum18;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum18 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum18 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant16 = {
-                        file: result12,
+                      variant19 = {
+                        file: result14,
+                        scope: enum15,
                         hold: {
-                          agentId: result13,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result14,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum15,
+                          agentId: result16,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result17,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum18,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -10070,63 +10868,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant22= {
+                  variant25= {
                     tag: 'lost',
                     val: {
-                      file: result11,
+                      file: result13,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant16,
+                      holder: variant19,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr17 = dataView(memory0).getUint32(ret + 16, true);
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                  var ptr18 = dataView(memory0).getUint32(ret + 24, true);
-                  var len18 = dataView(memory0).getUint32(ret + 28, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  variant22= {
+                  var ptr20 = dataView(memory0).getUint32(ret + 16, true);
+                  var len20 = dataView(memory0).getUint32(ret + 20, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  var ptr21 = dataView(memory0).getUint32(ret + 24, true);
+                  var len21 = dataView(memory0).getUint32(ret + 28, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  variant25= {
                     tag: 'invalid-input',
                     val: {
-                      field: result17,
-                      reason: result18,
+                      field: result20,
+                      reason: result21,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant22= {
+                  variant25= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr19 = dataView(memory0).getUint32(ret + 16, true);
-                  var len19 = dataView(memory0).getUint32(ret + 20, true);
-                  var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                  var ptr20 = dataView(memory0).getUint32(ret + 32, true);
-                  var len20 = dataView(memory0).getUint32(ret + 36, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  variant22= {
+                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                  var len22 = dataView(memory0).getUint32(ret + 20, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  var ptr23 = dataView(memory0).getUint32(ret + 32, true);
+                  var len23 = dataView(memory0).getUint32(ret + 36, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  variant25= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result19,
+                      key: result22,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result20,
+                      reason: result23,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr21 = dataView(memory0).getUint32(ret + 16, true);
-                  var len21 = dataView(memory0).getUint32(ret + 20, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  variant22= {
+                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
+                  var len24 = dataView(memory0).getUint32(ret + 20, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant25= {
                     tag: 'store',
-                    val: result21
+                    val: result24
                   };
                   break;
                 }
@@ -10134,9 +10932,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant23= {
+              variant26= {
                 tag: 'err',
-                val: variant22
+                val: variant25
               };
               break;
             }
@@ -10150,7 +10948,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant23;
+          const retCopy = variant26;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -10272,7 +11070,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant30;
+          let variant33;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               var len8 = dataView(memory0).getUint32(ret + 12, true);
@@ -10292,150 +11090,207 @@ let gen= (function* _initGenerator () {
                   checkout: result7,
                 });
               }
-              variant30= {
+              variant33= {
                 tag: 'ok',
                 val: result8
               };
               break;
             }
             case 1: {
-              let variant29;
+              let variant32;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr9 = dataView(memory0).getUint32(ret + 16, true);
                   var len9 = dataView(memory0).getUint32(ret + 20, true);
                   var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  var ptr10 = dataView(memory0).getUint32(ret + 24, true);
-                  var len10 = dataView(memory0).getUint32(ret + 28, true);
-                  var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  var ptr11 = dataView(memory0).getUint32(ret + 48, true);
-                  var len11 = dataView(memory0).getUint32(ret + 52, true);
-                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                  let enum12;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum10;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum12 = 'exclusive';
+                      enum10 = 'file';
                       break;
                     }
                     case 1: {
-                      enum12 = 'shared';
+                      enum10 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum10 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr11 = dataView(memory0).getUint32(ret + 32, true);
+                  var len11 = dataView(memory0).getUint32(ret + 36, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  var ptr12 = dataView(memory0).getUint32(ret + 56, true);
+                  var len12 = dataView(memory0).getUint32(ret + 60, true);
+                  var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                  let enum13;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum13 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum13 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant29= {
+                  variant32= {
                     tag: 'held-by-another',
                     val: {
                       file: result9,
+                      scope: enum10,
                       hold: {
-                        agentId: result10,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result11,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum12,
+                        agentId: result11,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result12,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum13,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len17 = dataView(memory0).getUint32(ret + 20, true);
-                  var base17 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base17 % 8 !== 0) throw new TypeError(`list pointer [${base17}] is not aligned to 8`);
-                  var result17 = [];
-                  for (let i = 0; i < len17; i++) {
-                    const base = base17 + i * 64;
-                    var ptr13 = dataView(memory0).getUint32(base + 0, true);
-                    var len13 = dataView(memory0).getUint32(base + 4, true);
-                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
-                    var ptr14 = dataView(memory0).getUint32(base + 8, true);
-                    var len14 = dataView(memory0).getUint32(base + 12, true);
+                  var len19 = dataView(memory0).getUint32(ret + 20, true);
+                  var base19 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base19 % 8 !== 0) throw new TypeError(`list pointer [${base19}] is not aligned to 8`);
+                  var result19 = [];
+                  for (let i = 0; i < len19; i++) {
+                    const base = base19 + i * 72;
+                    var ptr14 = dataView(memory0).getUint32(base + 0, true);
+                    var len14 = dataView(memory0).getUint32(base + 4, true);
                     var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                    var ptr15 = dataView(memory0).getUint32(base + 32, true);
-                    var len15 = dataView(memory0).getUint32(base + 36, true);
-                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                    let enum16;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    let enum15;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum16 = 'exclusive';
+                        enum15 = 'file';
                         break;
                       }
                       case 1: {
-                        enum16 = 'shared';
+                        enum15 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum15 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr16 = dataView(memory0).getUint32(base + 16, true);
+                    var len16 = dataView(memory0).getUint32(base + 20, true);
+                    var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                    var ptr17 = dataView(memory0).getUint32(base + 40, true);
+                    var len17 = dataView(memory0).getUint32(base + 44, true);
+                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                    let enum18;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum18 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum18 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result17.push({
-                      file: result13,
+                    result19.push({
+                      file: result14,
+                      scope: enum15,
                       hold: {
-                        agentId: result14,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result15,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum16,
+                        agentId: result16,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result17,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum18,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant29= {
+                  variant32= {
                     tag: 'held-by-others',
-                    val: result17
+                    val: result19
                   };
                   break;
                 }
                 case 2: {
-                  var ptr18 = dataView(memory0).getUint32(ret + 16, true);
-                  var len18 = dataView(memory0).getUint32(ret + 20, true);
-                  var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
-                  let variant23;
+                  var ptr20 = dataView(memory0).getUint32(ret + 16, true);
+                  var len20 = dataView(memory0).getUint32(ret + 20, true);
+                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                  let variant26;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant23 = undefined;
+                      variant26 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr19 = dataView(memory0).getUint32(ret + 40, true);
-                      var len19 = dataView(memory0).getUint32(ret + 44, true);
-                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                      var ptr20 = dataView(memory0).getUint32(ret + 48, true);
-                      var len20 = dataView(memory0).getUint32(ret + 52, true);
-                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                      var ptr21 = dataView(memory0).getUint32(ret + 72, true);
-                      var len21 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr21 = dataView(memory0).getUint32(ret + 40, true);
+                      var len21 = dataView(memory0).getUint32(ret + 44, true);
                       var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
                       let enum22;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum22 = 'exclusive';
+                          enum22 = 'file';
                           break;
                         }
                         case 1: {
-                          enum22 = 'shared';
+                          enum22 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum22 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr23 = dataView(memory0).getUint32(ret + 56, true);
+                      var len23 = dataView(memory0).getUint32(ret + 60, true);
+                      var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                      var ptr24 = dataView(memory0).getUint32(ret + 80, true);
+                      var len24 = dataView(memory0).getUint32(ret + 84, true);
+                      var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                      let enum25;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum25 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum25 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant23 = {
-                        file: result19,
+                      variant26 = {
+                        file: result21,
+                        scope: enum22,
                         hold: {
-                          agentId: result20,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result21,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum22,
+                          agentId: result23,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result24,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum25,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -10443,63 +11298,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant29= {
+                  variant32= {
                     tag: 'lost',
                     val: {
-                      file: result18,
+                      file: result20,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant23,
+                      holder: variant26,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
-                  var len24 = dataView(memory0).getUint32(ret + 20, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  var ptr25 = dataView(memory0).getUint32(ret + 24, true);
-                  var len25 = dataView(memory0).getUint32(ret + 28, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  variant29= {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  var ptr28 = dataView(memory0).getUint32(ret + 24, true);
+                  var len28 = dataView(memory0).getUint32(ret + 28, true);
+                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                  variant32= {
                     tag: 'invalid-input',
                     val: {
-                      field: result24,
-                      reason: result25,
+                      field: result27,
+                      reason: result28,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant29= {
+                  variant32= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr26 = dataView(memory0).getUint32(ret + 16, true);
-                  var len26 = dataView(memory0).getUint32(ret + 20, true);
-                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                  var ptr27 = dataView(memory0).getUint32(ret + 32, true);
-                  var len27 = dataView(memory0).getUint32(ret + 36, true);
-                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
-                  variant29= {
+                  var ptr29 = dataView(memory0).getUint32(ret + 16, true);
+                  var len29 = dataView(memory0).getUint32(ret + 20, true);
+                  var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                  var ptr30 = dataView(memory0).getUint32(ret + 32, true);
+                  var len30 = dataView(memory0).getUint32(ret + 36, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  variant32= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result26,
+                      key: result29,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result27,
+                      reason: result30,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr28 = dataView(memory0).getUint32(ret + 16, true);
-                  var len28 = dataView(memory0).getUint32(ret + 20, true);
-                  var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                  variant29= {
+                  var ptr31 = dataView(memory0).getUint32(ret + 16, true);
+                  var len31 = dataView(memory0).getUint32(ret + 20, true);
+                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                  variant32= {
                     tag: 'store',
-                    val: result28
+                    val: result31
                   };
                   break;
                 }
@@ -10507,9 +11362,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant30= {
+              variant33= {
                 tag: 'err',
-                val: variant29
+                val: variant32
               };
               break;
             }
@@ -10523,7 +11378,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant30;
+          const retCopy = variant33;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);
@@ -10955,78 +11810,96 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant15;
+          let variant16;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
-              variant15 = undefined;
+              variant16 = undefined;
               break;
             }
             case 1: {
               var ptr8 = dataView(memory0).getUint32(ret + 8, true);
               var len8 = dataView(memory0).getUint32(ret + 12, true);
               var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
-              let variant14;
-              switch (dataView(memory0).getUint8(ret + 24, true)) {
+              let enum9;
+              switch (dataView(memory0).getUint8(ret + 16, true)) {
                 case 0: {
-                  var ptr9 = dataView(memory0).getUint32(ret + 32, true);
-                  var len9 = dataView(memory0).getUint32(ret + 36, true);
-                  var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                  var ptr10 = dataView(memory0).getUint32(ret + 56, true);
-                  var len10 = dataView(memory0).getUint32(ret + 60, true);
+                  enum9 = 'file';
+                  break;
+                }
+                case 1: {
+                  enum9 = 'directory';
+                  break;
+                }
+                case 2: {
+                  enum9 = 'glob';
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid discriminant specified for Scope');
+                }
+              }
+              let variant15;
+              switch (dataView(memory0).getUint8(ret + 32, true)) {
+                case 0: {
+                  var ptr10 = dataView(memory0).getUint32(ret + 40, true);
+                  var len10 = dataView(memory0).getUint32(ret + 44, true);
                   var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                  let enum11;
-                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                  var ptr11 = dataView(memory0).getUint32(ret + 64, true);
+                  var len11 = dataView(memory0).getUint32(ret + 68, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  let enum12;
+                  switch (dataView(memory0).getUint8(ret + 80, true)) {
                     case 0: {
-                      enum11 = 'exclusive';
+                      enum12 = 'exclusive';
                       break;
                     }
                     case 1: {
-                      enum11 = 'shared';
+                      enum12 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant14= {
+                  variant15= {
                     tag: 'announced',
                     val: {
-                      agentId: result9,
-                      claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
-                      expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
-                      checkoutPath: result10,
-                      ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
-                      mode: enum11,
+                      agentId: result10,
+                      claimedAt: dataView(memory0).getBigInt64(ret + 48, true),
+                      expiresAt: dataView(memory0).getBigInt64(ret + 56, true),
+                      checkoutPath: result11,
+                      ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      mode: enum12,
                     }
                   };
                   break;
                 }
                 case 1: {
-                  let variant13;
-                  switch (dataView(memory0).getUint8(ret + 32, true)) {
+                  let variant14;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
                     case 0: {
-                      variant13 = undefined;
+                      variant14 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr12 = dataView(memory0).getUint32(ret + 36, true);
-                      var len12 = dataView(memory0).getUint32(ret + 40, true);
-                      var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
-                      variant13 = result12;
+                      var ptr13 = dataView(memory0).getUint32(ret + 44, true);
+                      var len13 = dataView(memory0).getUint32(ret + 48, true);
+                      var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                      variant14 = result13;
                       break;
                     }
                     default: {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant14= {
+                  variant15= {
                     tag: 'released',
-                    val: variant13
+                    val: variant14
                   };
                   break;
                 }
                 case 2: {
-                  variant14= {
+                  variant15= {
                     tag: 'expired',
                   };
                   break;
@@ -11035,10 +11908,11 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for ChangeKind');
                 }
               }
-              variant15 = {
+              variant16 = {
                 file: result8,
-                revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
-                kind: variant14,
+                scope: enum9,
+                revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
+                kind: variant15,
               };
               break;
             }
@@ -11046,31 +11920,31 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for option');
             }
           }
-          let variant16;
-          switch (dataView(memory0).getUint8(ret + 80, true)) {
+          let variant17;
+          switch (dataView(memory0).getUint8(ret + 88, true)) {
             case 0: {
-              variant16 = undefined;
+              variant17 = undefined;
               break;
             }
             case 1: {
-              variant16 = dataView(memory0).getBigInt64(ret + 88, true);
+              variant17 = dataView(memory0).getBigInt64(ret + 96, true);
               break;
             }
             default: {
               throw new TypeError('invalid variant discriminant for option');
             }
           }
-          let variant18;
-          switch (dataView(memory0).getUint8(ret + 96, true)) {
+          let variant19;
+          switch (dataView(memory0).getUint8(ret + 104, true)) {
             case 0: {
-              variant18 = undefined;
+              variant19 = undefined;
               break;
             }
             case 1: {
-              var ptr17 = dataView(memory0).getUint32(ret + 100, true);
-              var len17 = dataView(memory0).getUint32(ret + 104, true);
-              var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-              variant18 = result17;
+              var ptr18 = dataView(memory0).getUint32(ret + 108, true);
+              var len18 = dataView(memory0).getUint32(ret + 112, true);
+              var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+              variant19 = result18;
               break;
             }
             default: {
@@ -11084,14 +11958,14 @@ let gen= (function* _initGenerator () {
             postReturn: true
           });
           task.resolve([{
-            event: variant15,
-            expiryCheckAt: variant16,
-            dropped: variant18,
+            event: variant16,
+            expiryCheckAt: variant17,
+            dropped: variant19,
           }]);
           const retCopy = {
-            event: variant15,
-            expiryCheckAt: variant16,
-            dropped: variant18,
+            event: variant16,
+            expiryCheckAt: variant17,
+            dropped: variant19,
           };
           
           let cstate = getOrCreateAsyncState(0);
@@ -11233,7 +12107,7 @@ let gen= (function* _initGenerator () {
             
           }
           
-          let variant26;
+          let variant29;
           switch (dataView(memory0).getUint8(ret + 0, true)) {
             case 0: {
               let variant4;
@@ -11262,150 +12136,207 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for SweepOutcome');
                 }
               }
-              variant26= {
+              variant29= {
                 tag: 'ok',
                 val: variant4
               };
               break;
             }
             case 1: {
-              let variant25;
+              let variant28;
               switch (dataView(memory0).getUint8(ret + 8, true)) {
                 case 0: {
                   var ptr5 = dataView(memory0).getUint32(ret + 16, true);
                   var len5 = dataView(memory0).getUint32(ret + 20, true);
                   var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
-                  var ptr6 = dataView(memory0).getUint32(ret + 24, true);
-                  var len6 = dataView(memory0).getUint32(ret + 28, true);
-                  var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
-                  var ptr7 = dataView(memory0).getUint32(ret + 48, true);
-                  var len7 = dataView(memory0).getUint32(ret + 52, true);
-                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
-                  let enum8;
-                  switch (dataView(memory0).getUint8(ret + 64, true)) {
+                  let enum6;
+                  switch (dataView(memory0).getUint8(ret + 24, true)) {
                     case 0: {
-                      enum8 = 'exclusive';
+                      enum6 = 'file';
                       break;
                     }
                     case 1: {
-                      enum8 = 'shared';
+                      enum6 = 'directory';
+                      break;
+                    }
+                    case 2: {
+                      enum6 = 'glob';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Scope');
+                    }
+                  }
+                  var ptr7 = dataView(memory0).getUint32(ret + 32, true);
+                  var len7 = dataView(memory0).getUint32(ret + 36, true);
+                  var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                  var ptr8 = dataView(memory0).getUint32(ret + 56, true);
+                  var len8 = dataView(memory0).getUint32(ret + 60, true);
+                  var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                  let enum9;
+                  switch (dataView(memory0).getUint8(ret + 72, true)) {
+                    case 0: {
+                      enum9 = 'exclusive';
+                      break;
+                    }
+                    case 1: {
+                      enum9 = 'shared';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Mode');
                     }
                   }
-                  variant25= {
+                  variant28= {
                     tag: 'held-by-another',
                     val: {
                       file: result5,
+                      scope: enum6,
                       hold: {
-                        agentId: result6,
-                        claimedAt: dataView(memory0).getBigInt64(ret + 32, true),
-                        expiresAt: dataView(memory0).getBigInt64(ret + 40, true),
-                        checkoutPath: result7,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 56, true))),
-                        mode: enum8,
+                        agentId: result7,
+                        claimedAt: dataView(memory0).getBigInt64(ret + 40, true),
+                        expiresAt: dataView(memory0).getBigInt64(ret + 48, true),
+                        checkoutPath: result8,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true))),
+                        mode: enum9,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
                     }
                   };
                   break;
                 }
                 case 1: {
-                  var len13 = dataView(memory0).getUint32(ret + 20, true);
-                  var base13 = dataView(memory0).getUint32(ret + 16, true);
-                  if (base13 % 8 !== 0) throw new TypeError(`list pointer [${base13}] is not aligned to 8`);
-                  var result13 = [];
-                  for (let i = 0; i < len13; i++) {
-                    const base = base13 + i * 64;
-                    var ptr9 = dataView(memory0).getUint32(base + 0, true);
-                    var len9 = dataView(memory0).getUint32(base + 4, true);
-                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
-                    var ptr10 = dataView(memory0).getUint32(base + 8, true);
-                    var len10 = dataView(memory0).getUint32(base + 12, true);
+                  var len15 = dataView(memory0).getUint32(ret + 20, true);
+                  var base15 = dataView(memory0).getUint32(ret + 16, true);
+                  if (base15 % 8 !== 0) throw new TypeError(`list pointer [${base15}] is not aligned to 8`);
+                  var result15 = [];
+                  for (let i = 0; i < len15; i++) {
+                    const base = base15 + i * 72;
+                    var ptr10 = dataView(memory0).getUint32(base + 0, true);
+                    var len10 = dataView(memory0).getUint32(base + 4, true);
                     var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                    var ptr11 = dataView(memory0).getUint32(base + 32, true);
-                    var len11 = dataView(memory0).getUint32(base + 36, true);
-                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                    let enum12;
-                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                    let enum11;
+                    switch (dataView(memory0).getUint8(base + 8, true)) {
                       case 0: {
-                        enum12 = 'exclusive';
+                        enum11 = 'file';
                         break;
                       }
                       case 1: {
-                        enum12 = 'shared';
+                        enum11 = 'directory';
+                        break;
+                      }
+                      case 2: {
+                        enum11 = 'glob';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Scope');
+                      }
+                    }
+                    var ptr12 = dataView(memory0).getUint32(base + 16, true);
+                    var len12 = dataView(memory0).getUint32(base + 20, true);
+                    var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                    var ptr13 = dataView(memory0).getUint32(base + 40, true);
+                    var len13 = dataView(memory0).getUint32(base + 44, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    let enum14;
+                    switch (dataView(memory0).getUint8(base + 56, true)) {
+                      case 0: {
+                        enum14 = 'exclusive';
+                        break;
+                      }
+                      case 1: {
+                        enum14 = 'shared';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for Mode');
                       }
                     }
-                    result13.push({
-                      file: result9,
+                    result15.push({
+                      file: result10,
+                      scope: enum11,
                       hold: {
-                        agentId: result10,
-                        claimedAt: dataView(memory0).getBigInt64(base + 16, true),
-                        expiresAt: dataView(memory0).getBigInt64(base + 24, true),
-                        checkoutPath: result11,
-                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true))),
-                        mode: enum12,
+                        agentId: result12,
+                        claimedAt: dataView(memory0).getBigInt64(base + 24, true),
+                        expiresAt: dataView(memory0).getBigInt64(base + 32, true),
+                        checkoutPath: result13,
+                        ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 48, true))),
+                        mode: enum14,
                       },
-                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 56, true))),
+                      revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 64, true))),
                     });
                   }
-                  variant25= {
+                  variant28= {
                     tag: 'held-by-others',
-                    val: result13
+                    val: result15
                   };
                   break;
                 }
                 case 2: {
-                  var ptr14 = dataView(memory0).getUint32(ret + 16, true);
-                  var len14 = dataView(memory0).getUint32(ret + 20, true);
-                  var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
-                  let variant19;
+                  var ptr16 = dataView(memory0).getUint32(ret + 16, true);
+                  var len16 = dataView(memory0).getUint32(ret + 20, true);
+                  var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                  let variant22;
                   switch (dataView(memory0).getUint8(ret + 32, true)) {
                     case 0: {
-                      variant19 = undefined;
+                      variant22 = undefined;
                       break;
                     }
                     case 1: {
-                      var ptr15 = dataView(memory0).getUint32(ret + 40, true);
-                      var len15 = dataView(memory0).getUint32(ret + 44, true);
-                      var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                      var ptr16 = dataView(memory0).getUint32(ret + 48, true);
-                      var len16 = dataView(memory0).getUint32(ret + 52, true);
-                      var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
-                      var ptr17 = dataView(memory0).getUint32(ret + 72, true);
-                      var len17 = dataView(memory0).getUint32(ret + 76, true);
+                      var ptr17 = dataView(memory0).getUint32(ret + 40, true);
+                      var len17 = dataView(memory0).getUint32(ret + 44, true);
                       var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
                       let enum18;
-                      switch (dataView(memory0).getUint8(ret + 88, true)) {
+                      switch (dataView(memory0).getUint8(ret + 48, true)) {
                         case 0: {
-                          enum18 = 'exclusive';
+                          enum18 = 'file';
                           break;
                         }
                         case 1: {
-                          enum18 = 'shared';
+                          enum18 = 'directory';
+                          break;
+                        }
+                        case 2: {
+                          enum18 = 'glob';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Scope');
+                        }
+                      }
+                      var ptr19 = dataView(memory0).getUint32(ret + 56, true);
+                      var len19 = dataView(memory0).getUint32(ret + 60, true);
+                      var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                      var ptr20 = dataView(memory0).getUint32(ret + 80, true);
+                      var len20 = dataView(memory0).getUint32(ret + 84, true);
+                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                      let enum21;
+                      switch (dataView(memory0).getUint8(ret + 96, true)) {
+                        case 0: {
+                          enum21 = 'exclusive';
+                          break;
+                        }
+                        case 1: {
+                          enum21 = 'shared';
                           break;
                         }
                         default: {
                           throw new TypeError('invalid discriminant specified for Mode');
                         }
                       }
-                      variant19 = {
-                        file: result15,
+                      variant22 = {
+                        file: result17,
+                        scope: enum18,
                         hold: {
-                          agentId: result16,
-                          claimedAt: dataView(memory0).getBigInt64(ret + 56, true),
-                          expiresAt: dataView(memory0).getBigInt64(ret + 64, true),
-                          checkoutPath: result17,
-                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
-                          mode: enum18,
+                          agentId: result19,
+                          claimedAt: dataView(memory0).getBigInt64(ret + 64, true),
+                          expiresAt: dataView(memory0).getBigInt64(ret + 72, true),
+                          checkoutPath: result20,
+                          ttl: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                          mode: enum21,
                         },
-                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       };
                       break;
                     }
@@ -11413,63 +12344,63 @@ let gen= (function* _initGenerator () {
                       throw new TypeError('invalid variant discriminant for option');
                     }
                   }
-                  variant25= {
+                  variant28= {
                     tag: 'lost',
                     val: {
-                      file: result14,
+                      file: result16,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      holder: variant19,
+                      holder: variant22,
                     }
                   };
                   break;
                 }
                 case 3: {
-                  var ptr20 = dataView(memory0).getUint32(ret + 16, true);
-                  var len20 = dataView(memory0).getUint32(ret + 20, true);
-                  var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                  var ptr21 = dataView(memory0).getUint32(ret + 24, true);
-                  var len21 = dataView(memory0).getUint32(ret + 28, true);
-                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
-                  variant25= {
+                  var ptr23 = dataView(memory0).getUint32(ret + 16, true);
+                  var len23 = dataView(memory0).getUint32(ret + 20, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  var ptr24 = dataView(memory0).getUint32(ret + 24, true);
+                  var len24 = dataView(memory0).getUint32(ret + 28, true);
+                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                  variant28= {
                     tag: 'invalid-input',
                     val: {
-                      field: result20,
-                      reason: result21,
+                      field: result23,
+                      reason: result24,
                     }
                   };
                   break;
                 }
                 case 4: {
-                  variant25= {
+                  variant28= {
                     tag: 'cas-exhausted',
                     val: dataView(memory0).getInt32(ret + 16, true) >>> 0
                   };
                   break;
                 }
                 case 5: {
-                  var ptr22 = dataView(memory0).getUint32(ret + 16, true);
-                  var len22 = dataView(memory0).getUint32(ret + 20, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  var ptr23 = dataView(memory0).getUint32(ret + 32, true);
-                  var len23 = dataView(memory0).getUint32(ret + 36, true);
-                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-                  variant25= {
+                  var ptr25 = dataView(memory0).getUint32(ret + 16, true);
+                  var len25 = dataView(memory0).getUint32(ret + 20, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  var ptr26 = dataView(memory0).getUint32(ret + 32, true);
+                  var len26 = dataView(memory0).getUint32(ret + 36, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant28= {
                     tag: 'corrupt-entry',
                     val: {
-                      key: result22,
+                      key: result25,
                       revision: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true))),
-                      reason: result23,
+                      reason: result26,
                     }
                   };
                   break;
                 }
                 case 6: {
-                  var ptr24 = dataView(memory0).getUint32(ret + 16, true);
-                  var len24 = dataView(memory0).getUint32(ret + 20, true);
-                  var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
-                  variant25= {
+                  var ptr27 = dataView(memory0).getUint32(ret + 16, true);
+                  var len27 = dataView(memory0).getUint32(ret + 20, true);
+                  var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                  variant28= {
                     tag: 'store',
-                    val: result24
+                    val: result27
                   };
                   break;
                 }
@@ -11477,9 +12408,9 @@ let gen= (function* _initGenerator () {
                   throw new TypeError('invalid variant discriminant for Error');
                 }
               }
-              variant26= {
+              variant29= {
                 tag: 'err',
-                val: variant25
+                val: variant28
               };
               break;
             }
@@ -11493,7 +12424,7 @@ let gen= (function* _initGenerator () {
             async: false,
             postReturn: true
           });
-          const retCopy = variant26;
+          const retCopy = variant29;
           task.resolve([retCopy.val]);
           
           let cstate = getOrCreateAsyncState(0);

@@ -361,7 +361,7 @@ export class Manager {
     return meanings
       .map((m) => m.event)
       .filter((e) => e?.kind === 'announced')
-      .map((e) => ({ file: e.file, hold: e.hold, revision: e.revision }))
+      .map((e) => ({ file: e.file, scope: e.scope, hold: e.hold, revision: e.revision }))
       .sort((a, b) => (a.revision < b.revision ? -1 : a.revision > b.revision ? 1 : 0));
   }
 

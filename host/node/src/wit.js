@@ -7,7 +7,9 @@
 //
 // How jco 1.35 maps WIT values: u64/s64 are BigInt, u32 a number, list<u8> a
 // Uint8Array, enums strings, records objects with camelCase fields, option<T>
-// the value or undefined, variants `{ tag, val }`. An export whose result is
+// the value or undefined, variants `{ tag, val }`. Claims (and the holders in
+// errors) pass through as jco has them, `scope` included ('file', 'directory'
+// or 'glob': what `file` names, never guessed from its text). An export whose result is
 // `err` throws jco's ComponentError with the `error` variant in `e.payload`. An
 // import returns `err` by throwing a value with an own `payload` property (the
 // `kv-error`); throwing anything else traps the call.
@@ -233,8 +235,8 @@ export function fileCheck({ file, state }) {
 function interpretation(out) {
   let event;
   if (out.event) {
-    const { file, revision, kind } = out.event;
-    event = { file, revision, kind: kind.tag };
+    const { file, scope, revision, kind } = out.event;
+    event = { file, scope, revision, kind: kind.tag };
     if (kind.tag === 'announced') event.hold = kind.val;
     if (kind.tag === 'released' && kind.val !== undefined) event.forcedBy = kind.val;
   }

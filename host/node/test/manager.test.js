@@ -205,6 +205,46 @@ test('patterns: a directory hold covers the files beneath it; holders names it, 
   }
 });
 
+test('scope: claims and events say whether they name a file, a directory or a glob', async () => {
+  const m = await Manager.memory({ ttlMax: '60s' });
+  try {
+    const sub = await m.subscribe();
+    const announced = [
+      await m.announce('/w/src/', 'a', '30s'),
+      await m.announce('/w/docs/**/*.md', 'b', '30s'),
+      await m.announce(F, 'c', '30s'),
+    ];
+    assert.deepEqual(
+      announced.map((c) => [c.file, c.scope]),
+      [
+        ['/w/src/', 'directory'],
+        ['/w/docs/**/*.md', 'glob'],
+        [F, 'file'],
+      ],
+    );
+    const events = [];
+    for (const _ of announced) events.push(await sub.next(5000));
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.file, e.scope]),
+      announced.map((c) => ['announced', c.file, c.scope]),
+    );
+    assert.deepEqual(await m.list(), announced);
+    assert.deepEqual(
+      [...(await m.holders('/w/src/lib.rs')), ...(await m.holders('/w/docs/x/y.md'))],
+      announced.slice(0, 2),
+    );
+    assert.deepEqual(await m.check(['/w/docs/a.md'], 'b'), [
+      { file: '/w/docs/a.md', state: 'held', claim: announced[1] },
+    ]);
+    await m.release('/w/src/', 'a');
+    const released = await sub.next(5000);
+    assert.deepEqual([released.kind, released.file, released.scope], ['released', '/w/src/', 'directory']);
+    sub.close();
+  } finally {
+    await m.close();
+  }
+});
+
 test('calls queue for the workers: 200 concurrent announces on 2 instances', async () => {
   const m = await Manager.memory({ ttlMax: '60s', instances: 2 });
   try {

@@ -1,9 +1,9 @@
 // Types of the holds package's public API. The WIT value types (Hold, Claim,
 // Entry, ...) are jco's, generated from holds:core@0.3.0 into generated/.
-import type { Claim, Hold, Mode, Timestamp } from '../generated/interfaces/holds-core-types.js';
+import type { Claim, Hold, Mode, Scope, Timestamp } from '../generated/interfaces/holds-core-types.js';
 import type { Entry, KeyedEntry, Operation, Unsent } from '../generated/interfaces/holds-core-kv.js';
 
-export type { Claim, Entry, Hold, KeyedEntry, Mode, Operation, Timestamp, Unsent };
+export type { Claim, Entry, Hold, KeyedEntry, Mode, Operation, Scope, Timestamp, Unsent };
 
 /** '30s', '250ms', '1m30s'; a BigInt of nanoseconds; or a number of milliseconds. */
 export type Duration = string | bigint | number;
@@ -35,9 +35,11 @@ export function toNanos(value: Duration): bigint;
 
 export type EventKind = 'announced' | 'released' | 'expired';
 /** A change subscribers see; `hold` is set for `announced`, `forcedBy` for a
- * `released` that was a force-release. */
+ * `released` that was a force-release. `scope` says what `file` names, as in
+ * `Claim`: 'file', 'directory' (a pattern ending in `/`) or 'glob'. */
 export interface Event {
   file: string;
+  scope: Scope;
   revision: bigint;
   kind: EventKind;
   hold?: Hold;

@@ -311,6 +311,40 @@ def test_shared_holds_carry_their_mode_and_holders_names_every_hold_covering_a_f
     assert sorted(refused.holders) == ["a", "b", "c"]
 
 
+def test_claims_and_events_carry_the_scope_the_component_gives_them():
+    async def main():
+        m = await holds.Manager.memory(ttl_max="60s")
+        try:
+            sub = await m.subscribe()
+            announced = [
+                await m.announce("/work/src/", "a", "30s"),
+                await m.announce("/work/docs/**/*.md", "b", "30s"),
+                await m.announce(F, "c", "30s"),
+            ]
+            events = [await sub.next(5) for _ in announced]
+            listed = await m.list()
+            holders = await m.holders("/work/src/lib.rs") + await m.holders("/work/docs/x/y.md")
+            checked = await m.check(["/work/docs/a.md"], "b")
+            await m.release("/work/src/", "a")
+            released = await sub.next(5)
+            sub.close()
+            return announced, events, released, listed, holders, checked
+        finally:
+            await m.close()
+
+    announced, events, released, listed, holders, checked = run(main())
+    assert [(c.file, c.scope) for c in announced] == [
+        ("/work/src/", "directory"),
+        ("/work/docs/**/*.md", "glob"),
+        (F, "file"),
+    ]
+    assert [(e.kind, e.file, e.scope) for e in events] == [("announced", c.file, c.scope) for c in announced]
+    assert (released.kind, released.file, released.scope) == ("released", "/work/src/", "directory")
+    assert listed == announced  # oldest revision first
+    assert holders == announced[:2]
+    assert [(c.state, c.claim) for c in checked] == [("held", announced[1])]
+
+
 def test_an_exclusive_hold_shows_its_mode_and_is_held():
     async def main():
         m = await holds.Manager.memory(ttl_max="60s")

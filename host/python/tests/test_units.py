@@ -291,16 +291,25 @@ def test_any_other_mode_is_invalid_input_naming_the_field(mode):
     assert e.value.field == "mode"
 
 
-def _wit_claim(file: str, agent: str, mode: str, revision: int) -> Record:
+def _wit_claim(file: str, agent: str, mode: str, revision: int, scope: str = "file") -> Record:
     hold = wit._record(agent_id=agent, claimed_at=1, expires_at=2, checkout_path="/co", ttl=3, mode=mode)
-    return wit._record(file=file, hold=hold, revision=revision)
+    return wit._record(file=file, scope=scope, hold=hold, revision=revision)
 
 
 def test_a_hold_carries_its_mode_and_shows_it():
-    claim = wit._claim(_wit_claim("/w/", "a", "shared", 7))
-    assert claim == holds.Claim("/w/", holds.Hold("a", 1, 2, "/co", 3, "shared"), 7)
+    claim = wit._claim(_wit_claim("/w/", "a", "shared", 7, "directory"))
+    assert claim == holds.Claim("/w/", holds.Hold("a", 1, 2, "/co", 3, "shared"), 7, "directory")
     assert "mode='shared'" in repr(claim)
     assert holds.Hold("a", 1, 2, "", 3).mode == "exclusive"
+
+
+@pytest.mark.parametrize("scope", ["file", "directory", "glob"])
+def test_a_claim_takes_its_scope_from_the_component_not_from_its_text(scope):
+    # A file's own name may hold `*`, and a pattern's text is not re-read: the
+    # scope is the component's.
+    claim = wit._claim(_wit_claim("/w/a*.txt", "a", "exclusive", 7, scope))
+    assert (claim.file, claim.scope) == ("/w/a*.txt", scope)
+    assert f"scope='{scope}'" in repr(claim)
 
 
 @pytest.mark.parametrize(
@@ -308,9 +317,9 @@ def test_a_hold_carries_its_mode_and_shows_it():
     [("held", "held"), ("token-moved", "token_moved"), ("held-by-another", "held_by_another"), ("shared", "shared")],
 )
 def test_each_file_state_with_a_claim_maps_to_its_name(tag, state):
-    check = wit._file_check(wit._record(file="/w/a", state=Variant(tag, _wit_claim("/w/**", "a", "shared", 5))))
+    check = wit._file_check(wit._record(file="/w/a", state=Variant(tag, _wit_claim("/w/**", "a", "shared", 5, "glob"))))
     assert (check.file, check.state) == ("/w/a", state)
-    assert check.claim == holds.Claim("/w/**", holds.Hold("a", 1, 2, "/co", 3, "shared"), 5)
+    assert check.claim == holds.Claim("/w/**", holds.Hold("a", 1, 2, "/co", 3, "shared"), 5, "glob")
     assert check.is_held == (state == "held")
 
 

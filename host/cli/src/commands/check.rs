@@ -10,9 +10,12 @@ use serde::Serialize;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Exit 0 when AGENT holds every FILE live (at the tokens, if given); 3 when any is
-held by another agent, or by AGENT at another revision than its token; 4 when
-any is held by nobody (3 wins over 4). One fresh read of all the files.
+Exit 0 when AGENT holds every FILE live and exclusively, directly or through a
+directory or glob hold (at the tokens, if given); 3 when another agent's hold
+covers any, when only shared holds cover it (nobody may change it), or when AGENT
+holds it at another revision than its token; 4 when any is held by nobody (3
+wins over 4). One fresh read of all the files and one scan of the pattern and
+shared holds.
 
 Examples:
   holds check --agent a1 src/lib.rs src/main.rs
@@ -66,11 +69,7 @@ fn state_json(check: &FileCheck) -> CheckJson {
 
 /// How a claim covers the checked file: its hold on it, or the pattern.
 fn through(check: &FileCheck, c: &holds::Claim) -> String {
-    if c.file == check.file {
-        format!("{} hold", c.hold.mode.as_str())
-    } else {
-        format!("{} hold on {}", c.hold.mode.as_str(), c.file)
-    }
+    output::hold_on(&check.file, c)
 }
 
 fn describe(check: &FileCheck, agent: &str) -> String {
@@ -133,12 +132,12 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     Ok(code)
 }
 
-/// 0 all held; 3 any held by another (or at another token); else 4 any vacant.
+/// 0 all held; 3 any held by another, only shared, or at another token; else 4 any vacant.
 fn verdict(checks: &[FileCheck]) -> u8 {
     let other = |c: &&FileCheck| {
         matches!(
             c.state,
-            FileState::HeldByAnother(_) | FileState::TokenMoved(_)
+            FileState::HeldByAnother(_) | FileState::TokenMoved(_) | FileState::Shared(_)
         )
     };
     if checks.iter().any(|c| other(&c)) {

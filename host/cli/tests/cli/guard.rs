@@ -164,6 +164,49 @@ fn a_commit_of_a_file_another_agent_holds_is_blocked_and_its_holder_may_commit()
     .assert_code(0);
 }
 
+/// A commit is judged against every hold covering its paths: another agent's glob blocks it naming the
+/// glob, the committer's own directory hold lets it through, and a file only shared (its own shared hold
+/// included) may not be changed.
+#[test]
+fn a_commit_is_judged_through_directory_glob_and_shared_holds() {
+    let repo = Repo::new();
+    repo.install("block");
+    let announce = |args: &[&str], agent: &str| {
+        let mut all = vec!["announce"];
+        all.extend_from_slice(args);
+        all.extend(["--agent", agent, "--ttl", "5m"]);
+        repo.holds(&all).assert_code(0);
+    };
+    announce(&["docs/**/*.md"], "agent-b");
+    let before = repo.head();
+    let run = repo.commit("docs/guide/intro.md", "agent-a", &[]);
+    assert_ne!(run.code(), 0, "{run}");
+    let line = format!(
+        "holds guard: {} is held by agent \"agent-b\" (in {}) (exclusive hold on {}) until ",
+        repo.path("docs/guide/intro.md"),
+        repo.root.display(),
+        repo.path("docs/**/*.md")
+    );
+    assert!(run.stderr.contains(&line), "{line}: {run}");
+    assert_eq!(repo.head(), before, "nothing was committed");
+    repo.git(&["reset", "-q"]).assert_code(0);
+    announce(&["src/"], "agent-a");
+    repo.commit("src/deep/a.rs", "agent-a", &[]).assert_code(0);
+    announce(&["lib/", "--shared"], "agent-a");
+    let before = repo.head();
+    let run = repo.commit("lib/x.rs", "agent-a", &[]);
+    assert_ne!(run.code(), 0, "{run}");
+    assert!(
+        run.stderr.contains(&format!(
+            "holds guard: {} is only shared (agent-a's shared hold on {} until ",
+            repo.path("lib/x.rs"),
+            repo.path("lib/")
+        )),
+        "{run}"
+    );
+    assert_eq!(repo.head(), before, "nothing was committed");
+}
+
 #[test]
 fn without_holds_agent_any_holder_blocks() {
     let repo = Repo::new();

@@ -11,6 +11,7 @@ holds_test_support::matrix! {
     fn {
         a_vacant_file_is_taken_silently,
         a_file_held_by_another_is_denied_naming_holder_and_expiry,
+        an_edit_under_another_agents_pattern_or_shared_hold_is_denied_naming_it,
     }
     on {
         sqlite: &Backend::sqlite(),
@@ -150,6 +151,59 @@ fn a_file_held_by_another_is_denied_naming_holder_and_expiry(b: &Backend) {
     }
     // The refusal wrote nothing: agent-b's hold is as it was.
     assert_eq!(holder(b, &abs(b, "src/lib.rs")), Some(theirs));
+}
+
+/// An edit needs the file exclusively: another agent's directory, glob or shared hold over it denies it,
+/// and the reason names the hold it goes through.
+fn an_edit_under_another_agents_pattern_or_shared_hold_is_denied_naming_it(b: &Backend) {
+    let file = abs(b, "src/lib.rs");
+    let cases: [(&[&str], &str, String); 3] = [
+        (
+            &["src/"],
+            "directory",
+            format!(" (through its exclusive hold on {})", abs(b, "src/")),
+        ),
+        (
+            &["**/*.rs", "--shared"],
+            "glob",
+            format!(" (through its shared hold on {})", abs(b, "**/*.rs")),
+        ),
+        (
+            &["src/lib.rs", "--shared"],
+            "file",
+            " (shared hold)".to_string(),
+        ),
+    ];
+    for (args, scope, through) in cases {
+        let mut all = vec!["--json", "announce"];
+        all.extend_from_slice(args);
+        all.extend(["--agent", "agent-b", "--ttl", "5m"]);
+        let theirs = b.run(&all);
+        theirs.assert_code(0);
+        let theirs = theirs.json();
+        assert_eq!(theirs["scope"], scope, "{theirs}");
+        let run = hook(b, &event(b, "edit.json", "sess-a"), &[], &[]);
+        let reason = assert_denied(&run);
+        assert_eq!(
+            reason,
+            format!(
+                "{file} is held by agent \"agent-b\"{through} until {} (fencing token {}): another agent is \
+                 editing it. Work on another file, or wait until it is released or expires.",
+                theirs["hold"]["expires_at"].as_str().unwrap(),
+                theirs["revision"]
+            ),
+            "{scope}"
+        );
+        let holders: Vec<Value> = b.list_json();
+        assert!(
+            holders.iter().all(|c| c["hold"]["agent_id"] == "agent-b"),
+            "the denied edit took nothing: {holders:?}"
+        );
+        let mut release = vec!["release"];
+        release.push(args[0]);
+        release.extend(["--agent", "agent-b"]);
+        b.run(&release).assert_code(0);
+    }
 }
 
 #[test]

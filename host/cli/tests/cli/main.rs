@@ -11,6 +11,7 @@ mod hook;
 mod json;
 mod mcp;
 mod paths;
+mod patterns;
 mod pipes;
 mod replay;
 mod safety;
@@ -80,8 +81,9 @@ pub fn assert_claim(claim: &Value, file: &str, agent: &str, ttl: Duration, check
         .unwrap_or_else(|| panic!("not an object: {claim}"));
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["file", "hold", "revision"], "{claim}");
+    assert_eq!(keys, ["file", "hold", "revision", "scope"], "{claim}");
     assert_eq!(claim["file"], file, "{claim}");
+    assert_eq!(claim["scope"], "file", "{claim}");
     assert!(claim["revision"].as_u64().is_some_and(|r| r > 0), "{claim}");
     let hold = claim["hold"]
         .as_object()

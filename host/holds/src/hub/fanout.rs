@@ -84,6 +84,7 @@ mod tests {
     fn event(revision: u64) -> Event {
         Event {
             file: "/f".into(),
+            scope: crate::Scope::File,
             revision,
             kind: EventKind::Expired,
         }

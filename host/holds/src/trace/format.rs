@@ -221,11 +221,31 @@ impl TraceMode {
     }
 }
 
+/// What a hold covers (`types.scope`); absent: one file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum TraceScope {
+    #[default]
+    File,
+    Directory,
+    Glob,
+}
+
+impl TraceScope {
+    /// One file, the only scope of traces before patterns.
+    pub fn is_file(&self) -> bool {
+        *self == TraceScope::File
+    }
+}
+
 /// A hold and where it lives (`types.claim`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct TraceClaim {
     pub file: String,
+    #[serde(default, skip_serializing_if = "TraceScope::is_file")]
+    pub scope: TraceScope,
     pub hold: TraceHold,
     pub revision: u64,
 }
@@ -330,6 +350,8 @@ pub enum TraceChangeKind {
 #[allow(missing_docs)]
 pub struct TraceEvent {
     pub file: String,
+    #[serde(default, skip_serializing_if = "TraceScope::is_file")]
+    pub scope: TraceScope,
     pub revision: u64,
     pub kind: TraceChangeKind,
 }

@@ -17,8 +17,19 @@ export interface Hold {
   ttl: Duration,
   mode: Mode,
 }
+/**
+ * # Variants
+ * 
+ * ## `"file"`
+ * 
+ * ## `"directory"`
+ * 
+ * ## `"glob"`
+ */
+export type Scope = 'file' | 'directory' | 'glob';
 export interface Claim {
   file: string,
+  scope: Scope,
   hold: Hold,
   revision: bigint,
 }
@@ -79,6 +90,7 @@ export interface ChangeKindExpired {
 }
 export interface Event {
   file: string,
+  scope: Scope,
   revision: bigint,
   kind: ChangeKind,
 }

@@ -35,9 +35,10 @@ const holdJson = (h) => ({
   ttl: h.ttl,
   mode: h.mode,
 });
-const claimJson = (c) => (c ? { file: c.file, revision: c.revision, hold: holdJson(c.hold) } : null);
+const claimJson = (c) => (c ? { file: c.file, scope: c.scope, revision: c.revision, hold: holdJson(c.hold) } : null);
 const eventJson = (e) => ({
   file: e.file,
+  scope: e.scope,
   revision: e.revision,
   kind: e.kind,
   ...(e.hold ? { hold: holdJson(e.hold) } : {}),

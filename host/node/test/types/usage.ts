@@ -9,6 +9,7 @@ import {
   type KeyedEntry,
   type Mode,
   type Release,
+  type Scope,
 } from 'holds';
 
 async function main(): Promise<void> {
@@ -26,12 +27,14 @@ async function main(): Promise<void> {
   const covering: Claim[] = await m.holders('/repo/docs/a.md');
   const [check]: FileCheck[] = await m.check(['/repo/docs/a.md'], 'agent-1');
   if (check?.state === 'shared') console.log(docs.hold.mode, covering.length);
+  const scope: Scope = docs.scope;
+  if (scope === 'directory') console.log(docs.file.endsWith('/'));
   const r: Release = await m.release('/repo/a.rs', 'agent-1');
   if (r.released) console.log(r.revision + 1n);
   const sub = await m.subscribe();
   for await (const event of sub) {
     const e: Event = event;
-    if (e.kind === 'announced') console.log(e.hold?.agentId);
+    if (e.kind === 'announced') console.log(e.hold?.agentId, e.scope satisfies Scope);
   }
   const shared = new MemoryStore({ maxAge: 300_000_000_000n });
   const scanned: KeyedEntry[] = shared.scan('_hx.', 0n);

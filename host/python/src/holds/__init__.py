@@ -27,7 +27,7 @@ from .errors import (
 from .manager import Manager
 from .stores import JetStreamStore, MemoryStore, Store
 from .subscription import Subscription
-from .types import Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Mode, Release
+from .types import Claim, Claimed, Entry, Event, FileCheck, Hold, Identity, Mode, Release, Scope
 
 __version__ = "0.2.0"
 
@@ -58,6 +58,7 @@ __all__ = [
     "Mode",
     "OffsetClock",
     "Release",
+    "Scope",
     "Store",
     "StoreError",
     "Subscription",

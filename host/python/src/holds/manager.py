@@ -467,7 +467,7 @@ class Manager:
                         continue
                     event = exports.interpret(key, entry, None, True).event
                     if event is not None and event.hold is not None:
-                        claims.append(Claim(event.file, event.hold, event.revision))
+                        claims.append(Claim(event.file, event.hold, event.revision, event.scope))
                 return sorted(claims, key=lambda c: c.revision)
 
             return await self._guest(interpret)

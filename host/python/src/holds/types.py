@@ -13,6 +13,10 @@ EventKind = Literal["announced", "released", "expired"]
 #: it) or "shared" (other shared holds may cover the same paths).
 Mode = Literal["exclusive", "shared"]
 MODES: tuple[Mode, ...] = ("exclusive", "shared")
+#: What a claim's or event's `file` names: "file" (one file), "directory" (a
+#: pattern ending in `/`: every path beneath it) or "glob" (every path it
+#: matches). Taken from the component: a file's own name may contain `*`.
+Scope = Literal["file", "directory", "glob"]
 
 
 def _utc(ns: int) -> _dt.datetime:
@@ -50,12 +54,15 @@ class Hold:
 class Claim:
     """A hold and where it lives. `file` is a cleaned absolute path, or a
     pattern: a directory ending in `/` (every path beneath it) or a glob (`*`,
-    `?`, `[...]`, `**`). `revision` grows with every announce of the file, so it
-    serves as a fencing token."""
+    `?`, `[...]`, `**`); `scope` says which ("file", "directory" or "glob").
+    `revision` grows with every announce of the file, so it serves as a fencing
+    token."""
 
     file: str
     hold: Hold
     revision: int
+    #: What `file` names: "file", "directory" or "glob".
+    scope: Scope = "file"
 
 
 @dataclass(frozen=True)
@@ -112,13 +119,16 @@ class Release:
 @dataclass(frozen=True)
 class Event:
     """A change subscribers see. `hold` is set for `announced`; `forced_by`
-    for a `released` that was a force-release (who forced it)."""
+    for a `released` that was a force-release (who forced it). `scope` says
+    what `file` names, as in `Claim`."""
 
     file: str
     revision: int
     kind: EventKind
     hold: Optional[Hold] = None
     forced_by: Optional[str] = None
+    #: What `file` names: "file", "directory" or "glob".
+    scope: Scope = "file"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ How wasmtime-py (50.0.1) maps WIT values, as used here:
 
 - records are `wasmtime.component.Record` objects whose attributes carry the WIT
   field names verbatim, hyphens included (`getattr(r, "agent-id")`);
-- enums are `str` (a hold's `mode`: "exclusive" or "shared"), `list<u8>` is
-  `bytes`, integers are `int`, `option<T>` is `None` or the value;
+- enums are `str` (a hold's `mode`: "exclusive" or "shared"; a claim's or
+  event's `scope`: "file", "directory" or "glob"), `list<u8>` is `bytes`,
+  integers are `int`, `option<T>` is `None` or the value;
 - a variant or result is a `Variant(tag, payload)` only when its cases cannot be
   told apart by Python type, otherwise it is untagged. `kv-error` has two
   cases without a payload (`wrong-revision`, `unsupported`), so it is tagged:
@@ -168,7 +169,7 @@ def _hold(r: Record) -> Hold:
 
 
 def _claim(r: Record) -> Claim:
-    return Claim(file=r.file, hold=_hold(r.hold), revision=r.revision)
+    return Claim(file=r.file, hold=_hold(r.hold), revision=r.revision, scope=r.scope)
 
 
 def _file_check(r: Record) -> FileCheck:
@@ -544,7 +545,7 @@ class Exports:
             kind: Variant = out.event.kind
             hold = _hold(kind.payload) if kind.tag == "announced" else None
             forced_by = kind.payload if kind.tag == "released" else None
-            event = Event(out.event.file, out.event.revision, kind.tag, hold, forced_by)
+            event = Event(out.event.file, out.event.revision, kind.tag, hold, forced_by, out.event.scope)
         return Interpretation(event, _field(out, "expiry_check_at"), out.dropped)
 
     def upkeep(self, max_age: int) -> Upkeep:

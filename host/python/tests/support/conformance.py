@@ -65,11 +65,11 @@ def hold_json(h: holds.Hold) -> dict[str, Any]:
 def claim_json(c: holds.Claim | None) -> dict[str, Any] | None:
     if c is None:
         return None
-    return {"file": c.file, "revision": c.revision, "hold": hold_json(c.hold)}
+    return {"file": c.file, "scope": c.scope, "revision": c.revision, "hold": hold_json(c.hold)}
 
 
 def event_json(e: holds.Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"file": e.file, "revision": e.revision, "kind": e.kind}
+    out: dict[str, Any] = {"file": e.file, "scope": e.scope, "revision": e.revision, "kind": e.kind}
     if e.hold is not None:
         out["hold"] = hold_json(e.hold)
     if e.forced_by is not None:

@@ -92,13 +92,20 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
     }
     for problem in &problems {
         match problem {
-            Problem::HeldByAnother(claim) => output::print_err(format_args!(
-                "holds guard: {} is held by agent {:?}{} until {} (fencing token {})",
-                claim.file,
+            Problem::HeldByAnother(path, claim) => output::print_err(format_args!(
+                "holds guard: {path} is held by agent {:?}{}{} until {} (fencing token {})",
                 claim.hold.agent_id,
                 claim.hold.working_in(),
+                output::unless_plain(path, claim),
                 rfc3339(claim.hold.expires_at),
                 claim.revision
+            )),
+            Problem::OnlyShared(path, claim) => output::print_err(format_args!(
+                "holds guard: {path} is only shared ({}'s {} until {}): nobody may change it; \
+                 hold it exclusively (holds announce {path})",
+                claim.hold.agent_id,
+                output::hold_on(path, claim),
+                rfc3339(claim.hold.expires_at),
             )),
             Problem::Unheld(file) => output::print_err(format_args!(
                 "holds guard: {file} is held by nobody: {} must hold it (holds announce {file})",
@@ -110,7 +117,9 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
         1 => "1 file is".to_string(),
         n => format!("{n} files are"),
     };
-    let unheld = problems.iter().any(|p| matches!(p, Problem::Unheld(_)));
+    let unheld = problems
+        .iter()
+        .any(|p| matches!(p, Problem::Unheld(_) | Problem::OnlyShared(..)));
     let (why, who) = match &agent {
         Some(agent) if unheld => (
             format!("not held by {agent}"),
@@ -143,8 +152,10 @@ pub async fn run(global: &Global, o: Opts) -> Outcome {
 
 /// Why a path may not be committed or pushed.
 enum Problem {
-    /// Another agent holds it live.
-    HeldByAnother(Claim),
+    /// Another agent's live hold covers the path.
+    HeldByAnother(String, Claim),
+    /// Only shared holds cover it, the agent's among them: nobody may change it.
+    OnlyShared(String, Claim),
     /// Nobody holds it, and `HOLDS_AGENT` should.
     Unheld(String),
 }
@@ -174,10 +185,13 @@ async fn problems(
     Ok(checks?
         .into_iter()
         .filter_map(|c| match c.state {
-            FileState::HeldByAnother(claim) => Some(Problem::HeldByAnother(claim)),
-            FileState::Held(claim) | FileState::TokenMoved(claim) if agent.is_none() => {
-                Some(Problem::HeldByAnother(claim))
+            FileState::HeldByAnother(claim) => Some(Problem::HeldByAnother(c.file, claim)),
+            FileState::Held(claim) | FileState::TokenMoved(claim) | FileState::Shared(claim)
+                if agent.is_none() =>
+            {
+                Some(Problem::HeldByAnother(c.file, claim))
             }
+            FileState::Shared(claim) => Some(Problem::OnlyShared(c.file, claim)),
             FileState::Vacant if agent.is_some() => Some(Problem::Unheld(c.file)),
             _ => None,
         })
