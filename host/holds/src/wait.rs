@@ -156,11 +156,7 @@ impl Waiters {
     }
 
     fn offer(&self, queue: &mut Queue, file: String) {
-        if !queue
-            .waiters
-            .iter()
-            .any(|w| w.files.contains(&file))
-        {
+        if !queue.waiters.iter().any(|w| w.files.contains(&file)) {
             return;
         }
         queue.freed.push_back(file);
@@ -231,7 +227,10 @@ mod tests {
         // Freed after the mark was learnt of: offered as usual; before it: not again.
         let mark = place.mark();
         place.refused_by(mark, &["/r/src/a.rs".into()], ["/r/src/"]);
-        assert!(place.turns.try_recv().is_err(), "nothing freed since the mark");
+        assert!(
+            place.turns.try_recv().is_err(),
+            "nothing freed since the mark"
+        );
         waiters.freed("/r/src/");
         assert_eq!(place.turns.recv().await.expect("a turn").file, "/r/src/");
     }

@@ -13,6 +13,7 @@ mod latency;
 mod layout;
 mod native;
 mod oneshot;
+mod patterns;
 mod report;
 mod stats;
 mod throughput;
@@ -236,7 +237,10 @@ struct Run {
 }
 
 /// The buckets of a run (each created by the code that uses it).
-const BUCKETS: [&str; 8] = [
+const BUCKETS: [&str; 11] = [
+    "patterns-0",
+    "patterns-10",
+    "patterns-1000",
     "raw",
     "watched",
     "main",
@@ -284,6 +288,58 @@ fn cpu_model() -> String {
                 .map(|(_, model)| model.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+/// The pattern buckets' figures.
+struct PatternsMeasured {
+    latency: Vec<(&'static str, stats::Summary)>,
+    costs: Vec<patterns::PatternCost>,
+}
+
+/// Announces against 0, 10 and 1000 live pattern holds: in process (latency
+/// probes, interleaved over the three buckets) and as fresh CLI processes.
+async fn measure_patterns(run: &Run) -> anyhow::Result<PatternsMeasured> {
+    let plan = &run.plan;
+    let mut buckets = Vec::new();
+    for (n, _, _) in patterns::COUNTS {
+        note(&format!("patterns: placing {n} directory holds"));
+        let name = run.bucket(&format!("patterns-{n}"));
+        buckets.push(patterns::Bucket::open(&run.holds_client, name, n).await?);
+    }
+    let samples = (plan.samples / 2).max(20);
+    note(&format!(
+        "patterns: file and directory announces against 0, 10, 1000 pattern holds, {samples} samples each"
+    ));
+    let mut probes: Vec<Box<dyn latency::Probe>> = Vec::new();
+    for (bucket, (_, file, dir)) in buckets.iter().zip(patterns::COUNTS) {
+        probes.extend(bucket.probes((file, dir)));
+    }
+    let latency = latency::run(&mut probes, plan.warmup / 4, samples, plan.pause).await?;
+    drop(probes);
+    let holds = oneshot::sibling(run.holds.as_deref(), "holds")?;
+    let cache = tempfile::Builder::new().prefix("holds-bench").tempdir()?;
+    let mut costs = Vec::new();
+    for bucket in &buckets {
+        let (library_store_calls, library_replica_scans) =
+            bucket.library_calls(&run.holds_client).await?;
+        let (cli_announce, cli_store_calls) = patterns::cli(
+            holds.clone(),
+            run.url.clone(),
+            bucket.name.clone(),
+            plan.cli_samples,
+            cache.path().to_path_buf(),
+        )
+        .await?;
+        costs.push(patterns::PatternCost {
+            patterns: bucket.patterns,
+            cli_announce,
+            library_store_calls,
+            library_replica_scans,
+            cli_store_calls,
+        });
+        bucket.close().await;
+    }
+    Ok(PatternsMeasured { latency, costs })
 }
 
 async fn measure(run: &Run) -> anyhow::Result<Report> {
@@ -384,6 +440,8 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
         contention.push(holds::race(&managers.main, &file, 64).await?);
     }
 
+    let patterns = measure_patterns(run).await?;
+
     let stats = managers.main.stats();
     let (keys, bytes) = (stats.replica_keys, stats.replica_bytes);
     managers.close().await;
@@ -460,7 +518,11 @@ async fn measure(run: &Run) -> anyhow::Result<Report> {
             cli_samples: plan.cli_samples,
             replay_decisions: plan.replay_decisions,
         },
-        latency,
+        latency: {
+            latency.extend(patterns.latency);
+            latency
+        },
+        patterns: patterns.costs,
         throughput: tp,
         contention,
         cli_oneshot,

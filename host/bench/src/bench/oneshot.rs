@@ -40,7 +40,12 @@ pub fn sibling(explicit: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Run `bin args` once; its wall time, checking the exit code.
-fn time_once(bin: &Path, args: &[String], cache: &Path, expect: i32) -> anyhow::Result<Duration> {
+pub fn time_once(
+    bin: &Path,
+    args: &[String],
+    cache: &Path,
+    expect: i32,
+) -> anyhow::Result<Duration> {
     let mut command = Command::new(bin);
     command
         .args(args)

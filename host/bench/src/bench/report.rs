@@ -1,6 +1,7 @@
 //! The bench's results: one JSON object, or a table.
 
 use super::oneshot::OneShot;
+use super::patterns::PatternCost;
 use super::stats::Summary;
 use super::trace::{RecordingCost, ReplayThroughput};
 use serde::Serialize;
@@ -74,6 +75,9 @@ pub struct Report {
     pub settings: Settings,
     /// Every latency metric, microseconds.
     pub latency_us: BTreeMap<&'static str, Summary>,
+    /// Announces against 0, 10 and 1000 live pattern holds (the in-process
+    /// latencies are `holds_announce_N_patterns` and `holds_dir_announce_N_patterns`).
+    pub patterns: Vec<PatternCost>,
     pub throughput: Vec<Throughput>,
     pub contention_winners: usize,
     pub contention_rounds: Vec<usize>,
@@ -95,6 +99,7 @@ pub struct Measured {
     pub machine: Machine,
     pub settings: Settings,
     pub latency: BTreeMap<&'static str, Summary>,
+    pub patterns: Vec<PatternCost>,
     pub throughput: Vec<Throughput>,
     pub contention: Vec<usize>,
     pub cli_oneshot: Result<OneShot, String>,
@@ -277,6 +282,7 @@ pub fn build(m: Measured) -> Report {
         machine: m.machine,
         settings: m.settings,
         latency_us: m.latency,
+        patterns: m.patterns,
         throughput: m.throughput,
         contention_winners,
         contention_rounds: m.contention,
@@ -385,6 +391,35 @@ pub fn table(r: &Report) -> String {
             t.raw_watched_pairs_per_s
         );
     }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<36} {:>10} {:>10} {:>8} {:>12}",
+        "announce vs live patterns", "lib p50", "dir p50", "cli p50", "store calls"
+    );
+    for p in &r.patterns {
+        let metric = |prefix: &str| {
+            r.latency_us
+                .get(format!("{prefix}_{}_patterns", p.patterns).as_str())
+                .map_or(f64::NAN, |s| s.p50_us)
+        };
+        let _ = writeln!(
+            out,
+            "{:<36} {:>8.0}µs {:>8.0}µs {:>6.1}ms {:>12}",
+            format!("{} pattern holds", p.patterns),
+            metric("holds_announce"),
+            metric("holds_dir_announce"),
+            p.cli_announce.p50_us / 1e3,
+            format!(
+                "{}+{} / {}",
+                p.library_store_calls, p.library_replica_scans, p.cli_store_calls
+            ),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  (store calls: in process, round trips + scans the replica answers / a CLI process, every kv call)"
+    );
     let _ = writeln!(out);
     let _ = writeln!(
         out,

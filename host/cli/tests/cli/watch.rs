@@ -70,6 +70,7 @@ fn watch_sees_other_processes_and_ends_on_sigint(b: &Backend) {
     assert_claim(
         &serde_json::json!({
             "file": announced["file"],
+            "scope": announced["scope"],
             "revision": announced["revision"],
             "hold": announced["hold"],
         }),

@@ -161,8 +161,40 @@ async def main(holds):
         check([c["file"] for c in lst["claims"]] == [b_rs], f"{lst}")
 
     await worktrees(holds, env, tmp)
+    await patterns(holds, env, work)
     await default_agents(holds, env, work)
     print("mcp: all checks passed")
+
+
+async def patterns(holds, env, work):
+    """Directory and glob holds, and shared ones: what they cover is refused to others, naming the
+    pattern, its scope and mode; shared holds coexist; who_has names every hold over a file."""
+    src, docs = os.path.join(work, "src/"), os.path.join(work, "docs/**/*.md")
+    async with client(holds, env, work, "p-a", {"HOLDS_AGENT": "pa"}) as a:
+        async with client(holds, env, work, "p-b", {"HOLDS_AGENT": "pb"}) as b:
+            out = await a.ok("announce", {"files": ["src/", "docs/**/*.md"], "ttl_seconds": 60})
+            scopes = sorted((c["file"], c["scope"], c["mode"]) for c in out["claims"])
+            check(scopes == [(docs, "glob", "exclusive"), (src, "directory", "exclusive")], f"{out}")
+            r = await b.call("announce", {"files": ["src/deep/x.rs"]})
+            check(r.is_error, f"a file under a's directory hold: {r}")
+            held = [(h["file"], h["scope"], h["holder"]) for h in r.structured_content["holders"]]
+            check(held == [(src, "directory", "pa")], f"{r.structured_content}")
+            check(src in r.structured_content["message"], r.structured_content["message"])
+            gate = await b.ok("check", {"files": ["docs/guide/intro.md"]})
+            check(gate["files"][0]["state"] == "held-by-another", f"{gate}")
+            gate = await a.ok("check", {"files": ["src/deep/x.rs"]})
+            check(gate["held"] is True, f"a holds it through its directory hold: {gate}")
+            await a.ok("release", {"files": ["src/", "docs/**/*.md"]})
+            # Shared holds coexist; an exclusive one is refused naming both.
+            await a.ok("announce", {"files": ["lib/"], "mode": "shared"})
+            await b.ok("announce", {"files": ["lib/api.rs"], "mode": "shared"})
+            who = await a.ok("who_has", {"file": "lib/api.rs"})
+            modes = sorted((c["holder"], c["scope"], c["mode"]) for c in who["claims"])
+            check(modes == [("pa", "directory", "shared"), ("pb", "file", "shared")], f"{who}")
+            r = await a.call("announce", {"files": ["lib/api.rs"]})
+            check(r.is_error and [h["holder"] for h in r.structured_content["holders"]] == ["pb"], f"{r}")
+            r = await a.call("announce", {"files": ["lib/x.rs"], "mode": "sole"})
+            check(r.is_error and r.structured_content["error"] == "invalid-input", f"a bad mode: {r}")
 
 
 async def default_agents(holds, env, work):
