@@ -405,3 +405,69 @@ async fn racing_patterns_never_both_stand_on_an_r3_cluster() {
         "the churn was contended: {churned:?}"
     );
 }
+
+/// A pattern's judgement among thousands of file holds: a directory beside
+/// them is judged without decoding them, one over them is refused naming
+/// them, and neither runs out of the guest's budget.
+async fn among_thousands_of_file_holds(kind: Kind) {
+    const FILES: usize = 3000;
+    let h = Harness::new(kind).await;
+    let m = h.manager().await;
+    let files = Announce::new("files", Duration::from_secs(60));
+    for i in 0..FILES {
+        m.announce(&format!("/many/other/{i}.rs"), &files)
+            .await
+            .unwrap();
+    }
+    let dirs = Announce::new("dirs", Duration::from_secs(60));
+    m.announce("/many/mine/", &dirs).await.unwrap();
+    match m.announce("/many/", &dirs).await {
+        Err(Error::HeldByOthers(holders)) => {
+            assert!(!holders.is_empty());
+            assert!(holders.iter().all(|c| c.hold.agent_id == "files"));
+        }
+        other => panic!("the directory over {FILES} file holds: {other:?}"),
+    }
+    match m.announce("/many/**/*.rs", &dirs).await {
+        Err(Error::HeldByOthers(_)) => {}
+        other => panic!("the glob over {FILES} file holds: {other:?}"),
+    }
+    assert_eq!(m.list().await.unwrap().len(), FILES + 1);
+    // Thousands of shared directory holds: a file's check, its holders and a
+    // claim beside them read only the few near it.
+    for i in 0..FILES / 3 {
+        let shared = Announce::new(format!("s{i}"), Duration::from_secs(60)).shared();
+        m.announce(&format!("/many/shared/{i}/"), &shared)
+            .await
+            .unwrap();
+    }
+    let checks = m
+        .check(&["/many/shared/7/a.rs", "/many/other/7.rs"], "dirs", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        checks[0].state,
+        holds::FileState::HeldByAnother(_)
+    ));
+    assert!(matches!(
+        checks[1].state,
+        holds::FileState::HeldByAnother(_)
+    ));
+    let holders = m.holders("/many/shared/7/a.rs").await.unwrap();
+    assert_eq!(holders.len(), 1);
+    let claimed = m
+        .claim(&["/many/new/a.rs", "/many/new/b.rs"], &dirs)
+        .await
+        .unwrap();
+    assert_eq!(claimed.claims.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_among_thousands_of_file_holds_on_memory() {
+    among_thousands_of_file_holds(Kind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_among_thousands_of_file_holds_on_jetstream() {
+    among_thousands_of_file_holds(Kind::JetStream).await;
+}

@@ -8,7 +8,7 @@ use crate::host::{Host, store_error};
 use crate::judge::{self, Held, Previous};
 use crate::key::key_for_file;
 use crate::model::{
-    AnnounceRequest, Claim, Entry, Error, KvError, LostHold, Removal, Scope, Timestamp,
+    AnnounceRequest, Claim, Entry, Error, KeyedEntry, KvError, LostHold, Removal, Scope, Timestamp,
 };
 use crate::pattern::Coverage;
 use crate::resend::Resending;
@@ -77,14 +77,14 @@ async fn announce_file<H: Host>(
             coverage: Coverage::File(file.clone()),
             tenure: None,
         };
-        refuse_if_in_the_way(host, extended::PREFIX, &me, previous).await?;
+        refuse_if_in_the_way(host, &me, previous).await?;
         match host
             .write_if_revision(&key, codec::encode(&me.claim.hold), expected, ttl_seconds)
             .await
         {
             Ok(revision) => {
                 me.claim.revision = revision;
-                return stand_or_withdraw(host, &key, extended::PREFIX, me, previous).await;
+                return stand_or_withdraw(host, &key, me, previous).await;
             }
             Err(KvError::WrongRevision) => cas.lost(host).await?,
             Err(e) => return Err(store_error(e)),
@@ -117,6 +117,7 @@ pub(crate) async fn announce_extended<H: Host>(
         let previous = continued.as_ref().map(|h| Previous {
             revision: h.claim.revision,
             expires_at: h.claim.hold.expires_at,
+            judged: renewing == Some(h.claim.revision),
         });
         if let Some(revision) = renewing
             && continued.is_none()
@@ -147,7 +148,7 @@ pub(crate) async fn announce_extended<H: Host>(
                 since: now,
             })),
         };
-        refuse_if_in_the_way(host, "", &me, previous).await?;
+        refuse_if_in_the_way(host, &me, previous).await?;
         let value = extended::encode(&me.claim.hold, &coverage.text(), kept);
         match host
             .write_if_revision(&key, value, entry.revision, ttl_seconds)
@@ -161,7 +162,7 @@ pub(crate) async fn announce_extended<H: Host>(
                         since: now,
                     });
                 }
-                return stand_or_withdraw(host, &key, "", me, previous).await;
+                return stand_or_withdraw(host, &key, me, previous).await;
             }
             Err(KvError::WrongRevision) => cas.lost(host).await?,
             Err(e) => return Err(store_error(e)),
@@ -181,23 +182,41 @@ pub(crate) fn own_previous(
         .map(|h| Previous {
             revision: h.claim.revision,
             expires_at: h.claim.hold.expires_at,
+            judged: false,
         })
+}
+
+/// Every key that may hold something conflicting with `me`, through
+/// `through`: the shared and pattern holds, and for a shared or pattern hold
+/// the file holds under its literal prefix (an exclusive file hold meets other
+/// file holds at its own key only).
+async fn scan_around<H: Host>(
+    host: &mut H,
+    me: &Held,
+    through: u64,
+) -> Result<Vec<KeyedEntry>, KvError> {
+    let coverage = &me.coverage;
+    let mut found = host.scan(extended::PREFIX, through).await?;
+    if !extended::is_plain(coverage, me.claim.hold.mode) {
+        let files = crate::key::key_prefix_for(&coverage.literal_prefix());
+        found.extend(host.scan(&files, through).await?);
+    }
+    Ok(found)
 }
 
 /// Refuse, writing nothing, when a hold in the host's view is in `me`'s way
 /// (confirmed on the store's current state, so a stale view never refuses).
 pub(crate) async fn refuse_if_in_the_way<H: Host>(
     host: &mut H,
-    prefix: &str,
     me: &Held,
     previous: Option<Previous>,
 ) -> Result<(), Error> {
-    let seen = judge::held_in(host.scan(prefix, 0).await.map_err(store_error)?);
-    if judge::winners_over(me, previous, &seen).is_empty() {
+    let scanned = scan_around(host, me, 0).await.map_err(store_error)?;
+    if judge::winners_among(me, previous, scanned).is_empty() {
         return Ok(());
     }
-    let current = judge::held_in(host.scan(prefix, u64::MAX).await.map_err(store_error)?);
-    let winners = judge::winners_over(me, previous, &current);
+    let scanned = scan_around(host, me, u64::MAX).await.map_err(store_error)?;
+    let winners = judge::winners_among(me, previous, scanned);
     if winners.is_empty() {
         Ok(())
     } else {
@@ -210,14 +229,13 @@ pub(crate) async fn refuse_if_in_the_way<H: Host>(
 pub(crate) async fn stand_or_withdraw<H: Host>(
     host: &mut H,
     key: &str,
-    prefix: &str,
     me: Held,
     previous: Option<Previous>,
 ) -> Result<Claim, Error> {
     let before = me.claim.revision.saturating_sub(1);
-    let refusal = match host.scan(prefix, before).await {
+    let refusal = match scan_around(host, &me, before).await {
         Ok(scanned) => {
-            let winners = judge::winners_over(&me, previous, &judge::held_in(scanned));
+            let winners = judge::winners_among(&me, previous, scanned);
             if winners.is_empty() {
                 return Ok(me.claim);
             }
@@ -554,6 +572,37 @@ mod tests {
         assert_eq!(refused, [("/r/src/a.rs".to_string(), "b".to_string())]);
         let covering = block_on(crate::covering::covering(&mut host, "/r/src/a.rs")).unwrap();
         assert_eq!(covering.len(), 1, "only the file hold stands");
+    }
+
+    #[test]
+    fn a_shared_hold_or_pattern_over_another_agents_exclusive_file_is_refused() {
+        for (asked, shared) in [
+            ("/r/src/a.rs", true),
+            ("/r/src/", true),
+            ("/r/src/", false),
+            ("/r/**/*.rs", false),
+        ] {
+            let mut host = MemoryHost::new(0);
+            block_on(announce(
+                &mut host,
+                &request("/r/src/a.rs", "b", S),
+                60 * S,
+                None,
+            ))
+            .unwrap();
+            let ask = if shared {
+                crate::testing::shared(asked, "a", S)
+            } else {
+                request(asked, "a", S)
+            };
+            match block_on(announce(&mut host, &ask, 60 * S, None)) {
+                Err(Error::HeldByOthers(holders)) => {
+                    assert_eq!(holders.len(), 1, "{asked}");
+                    assert_eq!(holders[0].hold.agent_id, "b", "{asked}");
+                }
+                other => panic!("{asked} (shared: {shared}) over b's file: {other:?}"),
+            }
+        }
     }
 
     #[test]

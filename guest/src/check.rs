@@ -40,10 +40,12 @@ pub async fn check<H: Host>(
         cleaned.push(clean_absolute(file)?);
     }
     let entries = host.get_many(&keys).await.map_err(store_error)?;
-    let patterns = judge::held_in(
+    let near: Vec<Coverage> = cleaned.iter().cloned().map(Coverage::File).collect();
+    let patterns = judge::held_near(
         host.scan(extended::PREFIX, u64::MAX)
             .await
             .map_err(store_error)?,
+        &near,
     );
     let now = host.now();
     let mut checks = Vec::with_capacity(files.len());

@@ -41,7 +41,12 @@ pub async fn claim<H: Host>(
     let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
     // Patterns, shared holds, and files a pattern or shared hold may be in the
     // way of are announced one by one, each judged (see `judge.rs`).
-    let patterns = judge::held_in(host.scan(extended::PREFIX, 0).await.map_err(store_error)?);
+    let near: Vec<Coverage> = targets
+        .iter()
+        .map(|t| Coverage::parse(&t.file))
+        .collect::<Result<_, _>>()?;
+    let scanned = host.scan(extended::PREFIX, 0).await.map_err(store_error)?;
+    let patterns = judge::held_near(scanned, &near);
     let plain = targets.iter().all(|t| !extended::is_extended(&t.key));
     if !plain || !patterns.is_empty() {
         let none = vec![None; targets.len()];
@@ -118,7 +123,7 @@ pub async fn claim<H: Host>(
                 // this agent's). Unjudged, the claims may not stand.
                 let first = claims.iter().map(|c| c.revision).min().unwrap_or(1);
                 let seen = match host.scan(extended::PREFIX, first - 1).await {
-                    Ok(scanned) => judge::held_in(scanned),
+                    Ok(scanned) => judge::held_near(scanned, &near),
                     Err(e) => {
                         roll_back(host, &targets, &entries.clone(), &claims).await;
                         return Err(store_error(e));

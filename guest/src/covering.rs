@@ -36,7 +36,7 @@ pub async fn covering<H: Host>(host: &mut H, file: &str) -> Result<Vec<Claim>, E
         .scan(extended::PREFIX, u64::MAX)
         .await
         .map_err(store_error)?;
-    found.extend(judge::held_in(scanned));
+    found.extend(judge::held_near(scanned, std::slice::from_ref(&coverage)));
     let now = host.now();
     Ok(over(&found, &coverage, now))
 }

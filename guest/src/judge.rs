@@ -18,7 +18,9 @@
 //!   value has no tenure): it yields to any in its way.
 //! - An exclusive file hold precedes a shared or pattern hold whose tenure
 //!   began after it was written, or whose tenure began after its previous
-//!   version, live at that tenure's `since`.
+//!   version, live at that tenure's `since`, or before its previous version
+//!   when that version was judged (a lease's own: its judgement saw that
+//!   tenure and found the chain live at its start, or the other expired).
 //!
 //! Why no two conflicting holds are both kept: say A's tenure began before B's.
 //! B's first judgement read every revision up to B's, so it saw A's version
@@ -52,15 +54,65 @@ pub struct Held {
 pub struct Previous {
     pub revision: u64,
     pub expires_at: Timestamp,
+    /// It was judged and stood: a lease's own revision, which it got from a
+    /// call that returned it (a hold re-announced may be one whose writer
+    /// stopped before judging it).
+    pub judged: bool,
 }
 
-/// The holds among scanned entries (values that do not decode as holds are
-/// skipped: they hold nothing).
-pub fn held_in(entries: Vec<KeyedEntry>) -> Vec<Held> {
+/// The holds among scanned entries whose keys name something one of `near`
+/// overlaps; the others' values are never decoded.
+pub fn held_near(entries: Vec<KeyedEntry>, near: &[Coverage]) -> Vec<Held> {
     entries
         .into_iter()
+        .filter(|e| named(&e.key).is_some_and(|c| near.iter().any(|n| c.overlaps(n))))
         .filter_map(|KeyedEntry { key, entry }| held_at(&key, &entry))
         .collect()
+}
+
+/// How many holds in its way a refused or withdrawn hold names at most: the
+/// first found decide it, and judging thousands would outrun the call's budget.
+pub const NAMED: usize = 16;
+
+/// [`winners_over`] among scanned entries: only the values of keys naming
+/// something `me` overlaps are decoded (a bucket may hold thousands of holds,
+/// few of them near `me`), and the search ends at [`NAMED`] winners.
+pub fn winners_among(
+    me: &Held,
+    previous: Option<Previous>,
+    entries: Vec<KeyedEntry>,
+) -> Vec<Claim> {
+    let mut winners = Vec::new();
+    for KeyedEntry { key, entry } in entries {
+        if !named(&key).is_some_and(|c| c.overlaps(&me.coverage)) {
+            continue;
+        }
+        let Some(other) = held_at(&key, &entry) else {
+            continue;
+        };
+        if conflict(me, &other) && in_the_way(me, &other) && !precedes(me, previous, &other) {
+            winners.push(other.claim);
+            if winners.len() == NAMED {
+                break;
+            }
+        }
+    }
+    sort_winners(&mut winners);
+    winners
+}
+
+fn sort_winners(winners: &mut [Claim]) {
+    // Named in file order (then oldest first), as a claim's refusal names them.
+    winners.sort_by(|a, b| a.file.cmp(&b.file).then(a.revision.cmp(&b.revision)));
+}
+
+/// What a hold's key names.
+fn named(key: &str) -> Option<Coverage> {
+    if extended::is_extended(key) {
+        extended::coverage_for_key(key)
+    } else {
+        file_for_key(key).ok().map(Coverage::File)
+    }
 }
 
 /// The hold a key's entry is, if it is one.
@@ -117,9 +169,15 @@ fn precedes(me: &Held, previous: Option<Previous>, other: &Held) -> bool {
     let Some(theirs) = other.tenure else {
         return false;
     };
-    // My version current when their tenure began was live then.
+    // My version current when their tenure began was live then: written
+    // before and not expired at their start, or a judged version written after
+    // it, whose own judgement saw their tenure and found it so (or found them
+    // expired: then their later versions yield to mine).
     let live_at_their_start = me.claim.revision < theirs.revision
-        || previous.is_some_and(|p| p.revision < theirs.revision && p.expires_at >= theirs.since);
+        || previous.is_some_and(|p| {
+            (p.revision < theirs.revision && p.expires_at >= theirs.since)
+                || (p.judged && p.revision > theirs.revision)
+        });
     match me.tenure {
         Some(mine) => mine.revision < theirs.revision && live_at_their_start,
         None => live_at_their_start,
@@ -134,8 +192,7 @@ pub fn winners_over(me: &Held, previous: Option<Previous>, others: &[Held]) -> V
         .filter(|o| conflict(me, o) && in_the_way(me, o) && !precedes(me, previous, o))
         .map(|o| o.claim.clone())
         .collect();
-    // Named in file order (then oldest first), as a claim's refusal names them.
-    winners.sort_by(|a, b| a.file.cmp(&b.file).then(a.revision.cmp(&b.revision)));
+    sort_winners(&mut winners);
     winners
 }
 
@@ -216,14 +273,46 @@ mod tests {
         let previous = Previous {
             revision: 3,
             expires_at: 100,
+            judged: false,
         };
         assert!(winners_over(&renewal, Some(previous), std::slice::from_ref(&dir)).is_empty());
         let lapsed = Previous {
             revision: 3,
             expires_at: 9,
+            judged: false,
         };
         assert_eq!(
             winners_over(&renewal, Some(lapsed), std::slice::from_ref(&dir)).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_leases_later_renewal_stands_over_a_younger_hold_still_in_view() {
+        // The pattern arrived at 6 and yields to the file (its writer has not
+        // withdrawn it yet); the lease renewed at 9, judged, and renews again at 12.
+        let dir = held("/r/src/", "d", X, 6, 10, Some((6, 10)));
+        let renewal = held("/r/src/x.rs", "f", X, 12, 50, None);
+        let judged = Previous {
+            revision: 9,
+            expires_at: 100,
+            judged: true,
+        };
+        assert!(winners_over(&renewal, Some(judged), std::slice::from_ref(&dir)).is_empty());
+        // A version nobody saw judged (its writer may have stopped first) proves nothing.
+        let unjudged = Previous {
+            judged: false,
+            ..judged
+        };
+        assert_eq!(
+            winners_over(&renewal, Some(unjudged), std::slice::from_ref(&dir)).len(),
+            1
+        );
+        // The same for a pattern of an older tenure.
+        let older = held("/r/", "p", X, 12, 50, Some((2, 1)));
+        assert!(winners_over(&older, Some(judged), std::slice::from_ref(&dir)).is_empty());
+        assert_eq!(
+            winners_over(&older, Some(unjudged), std::slice::from_ref(&dir)).len(),
             1
         );
     }
@@ -298,6 +387,7 @@ mod tests {
         let previous = continued.then_some(Previous {
             revision: 2,
             expires_at: v1.claim.hold.expires_at,
+            judged: false,
         });
         let b = version("/r/src/", "b", b_rev, b_t, b_life, Some((b_rev, b_t)));
         // Each version is judged against the other's latest version before it.

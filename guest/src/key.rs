@@ -34,6 +34,12 @@ pub fn key_for_file(file: &str) -> Result<String, Error> {
 }
 
 /// Escape an already cleaned path.
+/// What the key of every path starting with `prefix` starts with (a dot's
+/// escape depends on what follows it, so trailing dots are left out).
+pub fn key_prefix_for(prefix: &str) -> String {
+    escape(prefix.trim_end_matches('.'))
+}
+
 pub fn escape(path: &str) -> String {
     let bytes = path.as_bytes();
     let mut key = String::with_capacity(bytes.len() + bytes.len() / 2);
@@ -198,6 +204,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_paths_key_starts_with_the_key_prefix_of_any_prefix_of_it(
+            path in "/[a-z./]{0,12}[a-z]",
+            cut in 0usize..14,
+        ) {
+            let prefix = &path[..cut.min(path.len())];
+            let key = escape(&path);
+            prop_assert!(key.starts_with(&key_prefix_for(prefix)), "{path} {prefix}");
+        }
+
         #[test]
         fn every_absolute_path_gets_a_valid_key_that_round_trips(s in "/\\PC{0,40}") {
             if let Ok(key) = key_for_file(&s) {

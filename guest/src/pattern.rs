@@ -129,7 +129,7 @@ impl Coverage {
     }
 
     /// The text every covered path starts with.
-    fn literal_prefix(&self) -> String {
+    pub fn literal_prefix(&self) -> String {
         match self {
             Coverage::File(t) | Coverage::Dir(t) => t.clone(),
             Coverage::Glob(g) => literal_run(g.as_bytes()),

@@ -39,10 +39,16 @@ pub async fn renew<H: Host>(
     // With a shared or pattern hold over the file in view, the version this
     // renewal replaces is read first: the judgement needs its expiry.
     let mut previous = None;
-    let over = judge::held_in(host.scan(extended::PREFIX, 0).await.map_err(store_error)?);
+    let scanned = host.scan(extended::PREFIX, 0).await.map_err(store_error)?;
+    let over = judge::held_near(scanned, &[Coverage::File(file.clone())]);
     if over.iter().any(|h| h.coverage.covers(&file)) {
         let entry = crate::host::read(host, &key).await?;
-        previous = crate::announce::own_previous(&key, &entry, &request.agent_id, host.now());
+        previous = crate::announce::own_previous(&key, &entry, &request.agent_id, host.now())
+            // The lease's own version was judged when it got it.
+            .map(|p| Previous {
+                judged: p.revision == revision,
+                ..p
+            });
         expected = entry.revision;
     }
     loop {
@@ -63,7 +69,7 @@ pub async fn renew<H: Host>(
                     },
                     tenure: None,
                 };
-                return stand_or_withdraw(host, &key, extended::PREFIX, me, previous).await;
+                return stand_or_withdraw(host, &key, me, previous).await;
             }
             Err(KvError::WrongRevision) => {
                 cas.lost(host).await?;
@@ -75,6 +81,7 @@ pub async fn renew<H: Host>(
                         previous = Some(Previous {
                             revision: entry.revision,
                             expires_at: claim.hold.expires_at,
+                            judged: false,
                         });
                     }
                     holder => {
@@ -117,6 +124,36 @@ mod tests {
         assert!(renewed.revision > first.revision);
         assert_eq!(renewed.hold.expires_at, S as i64 / 2 + S as i64);
         assert_eq!((host.gets(), host.writes()), (0, 1));
+    }
+
+    /// A contender whose writer stopped between its write and its judgement
+    /// leaves a pattern hold that yields to the lease's file but stays until
+    /// it expires: the lease renews over it again and again.
+    #[test]
+    fn a_lease_keeps_renewing_over_a_younger_hold_left_unjudged() {
+        for (held, pattern) in [("/r/src/x.rs", "/r/src/"), ("/r/src/", "/r/**/*.rs")] {
+            let mut host = MemoryHost::new(0);
+            let ask = request(held, "lease", 10 * S);
+            let mut claim = block_on(announce(&mut host, &ask, 60 * S, None)).unwrap();
+            let stopped = crate::model::Hold {
+                agent_id: "stopped".into(),
+                expires_at: 60 * S as i64,
+                mode: crate::model::Mode::Exclusive,
+                ..Default::default()
+            };
+            let coverage = Coverage::parse(pattern).unwrap();
+            host.put_raw(
+                &extended::key_for(&coverage, "stopped").unwrap(),
+                &extended::encode(&stopped, &coverage.text(), None),
+            );
+            for round in 1..=3 {
+                host.now = round * S as i64;
+                claim = block_on(renew(&mut host, &ask, claim.revision, 60 * S))
+                    .unwrap_or_else(|e| panic!("{held}: renewal {round}: {e:?}"));
+            }
+            // A re-announce cannot know its own last version was judged.
+            assert!(block_on(announce(&mut host, &ask, 60 * S, None)).is_err());
+        }
     }
 
     #[test]

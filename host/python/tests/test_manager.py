@@ -454,7 +454,9 @@ def test_without_a_replica_every_scan_reads_the_store():
             await m.close()
 
     revision, scans = run(main())
-    assert scans == [0, revision - 1, 2**64 - 1]  # before the write, after it, the check
+    # Before the write and after it, each of the shared and pattern holds and of
+    # the files under the pattern; then the check's.
+    assert scans == [0, 0, revision - 1, revision - 1, 2**64 - 1]
 
 
 def test_a_scan_the_replica_has_not_caught_up_with_reads_the_store():

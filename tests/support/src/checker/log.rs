@@ -139,7 +139,9 @@ impl Checker<'_> {
                 && match c.op {
                     // A claim that fell back to announces rolls back with releases.
                     Op::Claim { .. } => !release || !self.atomic_claims,
-                    ref op if release => op.releases(),
+                    // An announce that could not judge what it wrote withdraws
+                    // it (a release marker) and fails.
+                    ref op if release => op.releases() || op.takes(),
                     ref op => op.takes(),
                 }
         })
