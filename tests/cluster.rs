@@ -52,6 +52,26 @@ async fn client(cluster: &NatsCluster, first: usize) -> async_nats::Client {
         .expect("connecting to the cluster")
 }
 
+/// Manager `i` on a cluster just formed: placing an R3 stream can fail ("no
+/// suitable peers") until every peer has reported in, so it is tried for 15 s.
+pub(crate) async fn open_on_a_new_cluster(
+    config: Config,
+    client: async_nats::Client,
+    i: usize,
+) -> Manager {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match Manager::open(config.clone(), Backend::JetStream(client.clone())).await {
+            Ok(m) => return m,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                println!("opening manager {i}: {e}; trying again");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("opening manager {i}: {e}"),
+        }
+    }
+}
+
 fn config(op_timeout: Duration) -> Config {
     let mut c = Config::new(BUCKET, Duration::from_secs(60));
     c.replicas = 3;
@@ -120,20 +140,7 @@ async fn lose_a_node(setup: Setup) -> Report {
     let mut managers = Vec::new();
     for i in 0..3 {
         let client = client(&cluster, i).await;
-        // Right after the cluster forms, placing the R3 stream can fail ("no
-        // suitable peers") until every peer has reported in.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let manager = loop {
-            match Manager::open(config(op_timeout), Backend::JetStream(client.clone())).await {
-                Ok(m) => break m,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    println!("opening manager {i}: {e}; trying again");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(e) => panic!("opening manager {i}: {e}"),
-            }
-        };
-        managers.push(manager);
+        managers.push(open_on_a_new_cluster(config(op_timeout), client, i).await);
     }
     let observer = client(&cluster, 0).await;
     let leader = stream_leader(&observer).await;

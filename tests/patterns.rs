@@ -8,7 +8,7 @@
 //! the same agents announce, renew and release at once, and no two agents may
 //! ever believe at once that they hold conflicting holds.
 
-use holds::{Announce, Backend, Claim, Config, Error, Manager, Mode};
+use holds::{Announce, Claim, Config, Error, Manager, Mode};
 use holds_test_support::harness::{Harness, Kind};
 use holds_test_support::nats::NatsCluster;
 use std::collections::BTreeMap;
@@ -378,20 +378,7 @@ async fn racing_patterns_never_both_stand_on_an_r3_cluster() {
             .unwrap();
         let mut config = Config::new("patterns", Duration::from_secs(60));
         config.replicas = 3;
-        // Right after the cluster forms, placing the R3 stream can fail until
-        // every peer has reported in.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        let manager = loop {
-            match Manager::open(config.clone(), Backend::JetStream(client.clone())).await {
-                Ok(m) => break m,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    println!("opening manager {i}: {e}; trying again");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(e) => panic!("opening manager {i}: {e}"),
-            }
-        };
-        managers.push(manager);
+        managers.push(crate::cluster::open_on_a_new_cluster(config, client, i).await);
     }
     let seed = seed();
     let tally = race(&managers, 40, seed).await;
