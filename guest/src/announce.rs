@@ -515,26 +515,37 @@ mod tests {
         .unwrap();
     }
 
-    #[test]
-    fn a_file_hold_racing_a_directory_hold_is_withdrawn() {
-        let mut host = MemoryHost::new(1_000);
-        // The directory hold lands just before the file hold's write.
-        host.on_write = Some(Box::new(|host, key| {
-            if key == "=2Fr=2Fsrc=2Fa.rs" {
+    /// `asked` by `agent`, while `other` by `rival` lands just before its write
+    /// (at the first written key `lands_before` accepts).
+    fn raced(
+        host: &mut MemoryHost,
+        (asked, agent): (&str, &str),
+        (other, rival): (&'static str, &'static str),
+        lands_before: fn(&str) -> bool,
+    ) -> Result<Claim, Error> {
+        host.on_write = Some(Box::new(move |host, key| {
+            if lands_before(key) {
                 host.on_write = None;
-                let req = request("/r/src/", "a", S);
+                let req = request(other, rival, S);
                 announce(host, &req, 60 * S, None)
                     .now_or_never()
                     .unwrap()
                     .unwrap();
             }
         }));
-        let refused = refused_by(block_on(announce(
+        block_on(announce(host, &request(asked, agent, S), 60 * S, None))
+    }
+
+    #[test]
+    fn a_file_hold_racing_a_directory_hold_is_withdrawn() {
+        let mut host = MemoryHost::new(1_000);
+        // The directory hold lands just before the file hold's write.
+        let refused = refused_by(raced(
             &mut host,
-            &request("/r/src/a.rs", "b", S),
-            60 * S,
-            None,
-        )));
+            ("/r/src/a.rs", "b"),
+            ("/r/src/", "a"),
+            |key| key == "=2Fr=2Fsrc=2Fa.rs",
+        ));
         assert_eq!(refused, [("/r/src/".to_string(), "a".to_string())]);
         let left = host.entry("=2Fr=2Fsrc=2Fa.rs");
         assert_eq!(
@@ -553,22 +564,12 @@ mod tests {
     #[test]
     fn a_pattern_racing_a_file_hold_written_first_is_withdrawn() {
         let mut host = MemoryHost::new(1_000);
-        host.on_write = Some(Box::new(|host, key| {
-            if key.starts_with("_hx.") {
-                host.on_write = None;
-                let req = request("/r/src/a.rs", "b", S);
-                announce(host, &req, 60 * S, None)
-                    .now_or_never()
-                    .unwrap()
-                    .unwrap();
-            }
-        }));
-        let refused = refused_by(block_on(announce(
+        let refused = refused_by(raced(
             &mut host,
-            &request("/r/src/", "a", S),
-            60 * S,
-            None,
-        )));
+            ("/r/src/", "a"),
+            ("/r/src/a.rs", "b"),
+            |key| key.starts_with("_hx."),
+        ));
         assert_eq!(refused, [("/r/src/a.rs".to_string(), "b".to_string())]);
         let covering = block_on(crate::covering::covering(&mut host, "/r/src/a.rs")).unwrap();
         assert_eq!(covering.len(), 1, "only the file hold stands");

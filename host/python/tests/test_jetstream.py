@@ -234,14 +234,20 @@ def test_a_bucket_without_atomic_batches_claims_one_by_one_and_rolls_back(nats_u
     assert c is None, "the file written before the refusal was rolled back"
 
 
+async def _on_jetstream(nats_url, use):
+    """`use(js)` on a connection of its own, as another client reads the server."""
+    nc = await nats.connect(nats_url)
+    try:
+        return await use(nc.jetstream())
+    finally:
+        await nc.close()
+
+
 def test_a_force_release_marker_carries_who_forced_it_and_the_release_log_records_it(nats_url):
     async def log_record(name):
-        nc = await nats.connect(nats_url)
-        try:
-            js = nc.jetstream()
-            return await js.get_last_msg(f"HOLDS_RELEASES_{name}", f"$HOLDS.releases.{name}")
-        finally:
-            await nc.close()
+        return await _on_jetstream(
+            nats_url, lambda js: js.get_last_msg(f"HOLDS_RELEASES_{name}", f"$HOLDS.releases.{name}")
+        )
 
     async def main():
         name = bucket()
@@ -514,11 +520,8 @@ def test_shared_and_pattern_holds_on_jetstream(nats_url):
 
 def test_a_warm_replica_answers_the_scans_so_announces_create_no_consumers(nats_url):
     async def consumers(name):
-        nc = await nats.connect(nats_url)
-        try:
-            return (await nc.jetstream().stream_info(f"KV_{name}")).state.consumer_count
-        finally:
-            await nc.close()
+        info = await _on_jetstream(nats_url, lambda js: js.stream_info(f"KV_{name}"))
+        return info.state.consumer_count
 
     async def main():
         name = bucket()

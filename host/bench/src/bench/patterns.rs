@@ -89,18 +89,17 @@ impl Bucket {
     }
 
     pub fn probes(&self, names: (&'static str, &'static str)) -> Vec<Box<dyn Probe>> {
-        vec![
-            Box::new(FileAnnounce {
-                m: self.main.clone(),
-                name: names.0,
-                n: 0,
-            }),
-            Box::new(DirAnnounce {
-                m: self.main.clone(),
-                name: names.1,
-                n: 0,
-            }),
-        ]
+        [(names.0, false), (names.1, true)]
+            .into_iter()
+            .map(|(name, directory)| {
+                Box::new(NewAnnounce {
+                    m: self.main.clone(),
+                    name,
+                    directory,
+                    n: 0,
+                }) as Box<dyn Probe>
+            })
+            .collect()
     }
 
     /// Store calls of one in-process announce: (round trips, replica scans).
@@ -215,53 +214,36 @@ pub async fn cli(
     .await?
 }
 
-/// Announce of a never-used file by an agent holding none of the patterns.
-struct FileAnnounce {
+/// Announce of a never-used file, or of a never-used directory (a pattern hold
+/// of its own, released afterwards, untimed, so the pattern count stays as
+/// set), by an agent holding none of the patterns.
+struct NewAnnounce {
     m: Manager,
     name: &'static str,
+    directory: bool,
     n: u64,
 }
 
 #[async_trait]
-impl Probe for FileAnnounce {
+impl Probe for NewAnnounce {
     fn name(&self) -> &'static str {
         self.name
     }
 
     async fn sample(&mut self) -> anyhow::Result<Duration> {
         self.n += 1;
-        let file = format!("/bench/files/{}", self.n);
+        let held = match self.directory {
+            true => format!("/bench/dirs/{}/", self.n),
+            false => format!("/bench/files/{}", self.n),
+        };
         let start = Instant::now();
         self.m
-            .announce(&file, &Announce::new("bench-a", TTL))
-            .await?;
-        Ok(start.elapsed())
-    }
-}
-
-/// Announce of a never-used directory (a pattern hold of its own); released
-/// afterwards, untimed, so the pattern count stays as set.
-struct DirAnnounce {
-    m: Manager,
-    name: &'static str,
-    n: u64,
-}
-
-#[async_trait]
-impl Probe for DirAnnounce {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    async fn sample(&mut self) -> anyhow::Result<Duration> {
-        self.n += 1;
-        let dir = format!("/bench/dirs/{}/", self.n);
-        let start = Instant::now();
-        self.m
-            .announce(&dir, &Announce::new("bench-a", TTL))
+            .announce(&held, &Announce::new("bench-a", TTL))
             .await?;
         let elapsed = start.elapsed();
-        self.m.release(&dir, "bench-a").await?;
+        if self.directory {
+            self.m.release(&held, "bench-a").await?;
+        }
         Ok(elapsed)
     }
 }

@@ -67,17 +67,12 @@ fn state_json(check: &FileCheck) -> CheckJson {
     }
 }
 
-/// How a claim covers the checked file: its hold on it, or the pattern.
-fn through(check: &FileCheck, c: &holds::Claim) -> String {
-    output::hold_on(&check.file, c)
-}
-
 fn describe(check: &FileCheck, agent: &str) -> String {
     match &check.state {
         FileState::Held(c) => format!(
             "held       {} by {agent}'s {} until {} (revision {})",
             check.file,
-            through(check, c),
+            output::hold_on(&check.file, c),
             rfc3339(c.hold.expires_at),
             c.revision
         ),
@@ -90,14 +85,14 @@ fn describe(check: &FileCheck, agent: &str) -> String {
             check.file,
             c.hold.agent_id,
             c.hold.working_in(),
-            through(check, c),
+            output::hold_on(&check.file, c),
             rfc3339(c.hold.expires_at),
             c.revision
         ),
         FileState::Shared(c) => format!(
             "shared     {} is only shared ({agent}'s {} until {}): nobody may change it",
             check.file,
-            through(check, c),
+            output::hold_on(&check.file, c),
             rfc3339(c.hold.expires_at)
         ),
         FileState::Vacant => format!("vacant     nobody holds {}", check.file),
